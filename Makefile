@@ -1,0 +1,54 @@
+# imgorigin: `make run` serves the bundled samples; `make test` installs what tests need and runs them.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+WORKERS ?=
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk
+
+.PHONY: run test lint fuzz bench bench-peers chaos system-deps clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	IMGORIGIN_SOURCE=$${IMGORIGIN_SOURCE:-$(CURDIR)/samples} \
+	  $(BIN)/imgorigin serve --host 127.0.0.1 --port $(PORT) $(if $(WORKERS),--workers $(WORKERS))
+
+# Debian/Ubuntu packages the tests run for real (Redis, Varnish, wrk); installed only when missing.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES_TEST); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@# Debian starts a varnishd on install; the tests run their own on free ports.
+	@if command -v systemctl >/dev/null 2>&1; then $(SUDO) systemctl disable --now varnish varnishncsa >/dev/null 2>&1 || true; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check origin transforms cache tests benchmarks samples
+
+test: $(STAMP) system-deps lint
+	$(BIN)/pytest -q
+
+fuzz: $(STAMP)
+	$(BIN)/pytest -q tests/security/test_s22_grammar_fuzz.py --hypothesis-profile=long
+
+bench: $(STAMP) system-deps
+	$(BIN)/python -m benchmarks.run
+
+bench-peers: $(STAMP) system-deps
+	$(BIN)/python -m benchmarks.peers
+
+chaos: $(STAMP) system-deps
+	$(BIN)/python -m benchmarks.chaos
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis benchmarks/results tests/output

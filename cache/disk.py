@@ -1,0 +1,152 @@
+"""The embedded on-disk tier, shared by the workers of one host.
+
+Layout: `ROOT/v/<h[:2]>/<h>/<variant key>` with `h` the source hash, and `.source` in each source
+folder naming the source, so purging a source is one `rmtree` and a prefix purge reads the names.
+Files are written to a temporary name and renamed, so a reader never sees half an entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Sequence
+
+from cache.entry import CachedVariant
+from cache.keys import source_hash
+from cache.tiers import PurgeCount
+
+_SOURCE_FILE = ".source"
+
+
+class DiskTier:
+    name = "disk"
+
+    def __init__(self, root: str, max_bytes: int) -> None:
+        self.root = os.path.join(root, "v")
+        self.max_bytes = max_bytes
+        self.healthy = True
+        self._written_since_sweep = 0
+        self._sweeping = False
+        os.makedirs(self.root, exist_ok=True)
+
+    def _dir(self, source_id: str) -> str:
+        h = source_hash(source_id)
+        return os.path.join(self.root, h[:2], h)
+
+    async def get(self, key: str, source_id: str) -> CachedVariant | None:
+        # Entries are small and usually in the page cache: a direct read beats a thread hop.
+        try:
+            with open(os.path.join(self._dir(source_id), key), "rb") as f:
+                blob = f.read()
+        except OSError:
+            return None
+        return CachedVariant.from_bytes(blob)
+
+    async def set(self, key: str, entry: CachedVariant) -> None:
+        try:
+            await asyncio.to_thread(self._write, key, entry)
+        except OSError:
+            self.healthy = False
+            return
+        self.healthy = True
+        self._written_since_sweep += entry.size
+        if self._written_since_sweep > self.max_bytes // 10 and not self._sweeping:
+            self._written_since_sweep = 0
+            self._sweeping = True
+            task = asyncio.create_task(asyncio.to_thread(self.sweep))
+            task.add_done_callback(lambda _t: setattr(self, "_sweeping", False))
+
+    def _write(self, key: str, entry: CachedVariant) -> None:
+        folder = self._dir(entry.source_id)
+        os.makedirs(folder, exist_ok=True)
+        marker = os.path.join(folder, _SOURCE_FILE)
+        if not os.path.exists(marker):
+            self._atomic_write(marker, entry.source_id.encode("utf-8", "surrogatepass"))
+        self._atomic_write(os.path.join(folder, key), entry.to_bytes())
+
+    @staticmethod
+    def _atomic_write(path: str, data: bytes) -> None:
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+    async def purge(self, sources: Sequence[str], prefixes: Sequence[str]) -> PurgeCount:
+        return await asyncio.to_thread(self._purge, list(sources), tuple(prefixes))
+
+    def _purge(self, sources: list[str], prefixes: tuple[str, ...]) -> PurgeCount:
+        count = PurgeCount()
+        folders = {self._dir(s): s for s in sources}
+        if prefixes:
+            for folder, source in self._source_folders():
+                if source.startswith(prefixes):
+                    folders[folder] = source
+                    count.sources.add(source)
+        for folder in folders:
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                continue
+            count.variants += sum(1 for n in names if n != _SOURCE_FILE and not n.endswith(".tmp"))
+            shutil.rmtree(folder, ignore_errors=True)
+        return count
+
+    def _source_folders(self) -> list[tuple[str, str]]:
+        found = []
+        for shard in _listdir(self.root):
+            for h in _listdir(os.path.join(self.root, shard)):
+                folder = os.path.join(self.root, shard, h)
+                try:
+                    with open(os.path.join(folder, _SOURCE_FILE), "rb") as f:
+                        found.append((folder, f.read().decode("utf-8", "surrogatepass")))
+                except OSError:
+                    continue
+        return found
+
+    def sweep(self) -> int:
+        """Evict the least recently written files until the tier is under 90 % of its cap."""
+        files = []
+        total = 0
+        for shard in _listdir(self.root):
+            for h in _listdir(os.path.join(self.root, shard)):
+                folder = os.path.join(self.root, shard, h)
+                for name in _listdir(folder):
+                    if name == _SOURCE_FILE:
+                        continue
+                    path = os.path.join(folder, name)
+                    try:
+                        st = os.stat(path)
+                    except OSError:
+                        continue
+                    if name.endswith(".tmp") and st.st_mtime < time.time() - 300:
+                        with contextlib.suppress(OSError):
+                            os.unlink(path)
+                        continue
+                    files.append((st.st_mtime, st.st_size, path))
+                    total += st.st_size
+        removed = 0
+        if total <= self.max_bytes:
+            return 0
+        files.sort()
+        target = self.max_bytes * 9 // 10
+        for _mtime, size, path in files:
+            if total <= target:
+                break
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+                total -= size
+                removed += 1
+        return removed
+
+    async def close(self) -> None:
+        return None
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []

@@ -1,0 +1,43 @@
+"""Cache keys and surrogate tags. Keys hash everything that decides the output bytes."""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def _digest(text: str, size: int) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=size).hexdigest()
+
+
+def source_hash(source_id: str) -> str:
+    """Stable short name of a source, safe in paths, Redis keys and headers."""
+    return _digest(source_id, 10)
+
+
+def variant_key(canonical: str, fmt: str, source_id: str, version: str, pipeline: str) -> str:
+    """The key of one variant: canonical options, output format class, source identity and
+    version, and the pipeline version (so a pipeline change never serves old bytes)."""
+    return _digest("\x1f".join((pipeline, canonical, fmt, source_id, version)), 16)
+
+
+def source_tag(source_id: str) -> str:
+    return "s-" + source_hash(source_id)
+
+
+def prefix_tag(prefix: str) -> str:
+    return "d-" + source_hash(prefix)
+
+
+def directory_prefixes(source_id: str) -> list[str]:
+    """`a/b/c.jpg` -> [`a/`, `a/b/`]: the prefixes a purge by directory may name."""
+    if "://" in source_id:
+        return []
+    parts = source_id.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+def surrogate_keys(source_id: str) -> str:
+    """`Surrogate-Key`/`Cache-Tag` value: the source's tag and one tag per parent directory,
+    so a CDN can purge a source or a whole directory by tag."""
+    tags = [source_tag(source_id)] + [prefix_tag(p) for p in directory_prefixes(source_id)]
+    return " ".join(tags)

@@ -1,0 +1,53 @@
+"""Purge by source or directory prefix: shared tiers first, then every worker's memory, then the
+CDNs, so an edge refill can never pick up a copy the origin still had (R15)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from cache.keys import prefix_tag, source_tag
+from cache.purgers import CdnPurger
+from cache.variants import VariantCache
+from origin import metrics
+
+
+class PurgeService:
+    def __init__(self, variants: VariantCache, purgers: Sequence[CdnPurger]) -> None:
+        self.variants = variants
+        self.purgers = list(purgers)
+
+    async def purge(self, sources: Sequence[str], prefixes: Sequence[str]) -> dict[str, Any]:
+        """Remove every cached variant of these sources; idempotent. Returns counts per tier."""
+        sources = list(dict.fromkeys(sources))
+        prefixes = list(dict.fromkeys(prefixes))
+        tiers: dict[str, int] = {}
+        found: set[str] = set(sources)
+        for tier in self.variants.shared:
+            count = await tier.purge(sources, prefixes)
+            tiers[tier.name] = count.variants
+            found |= count.sources
+        before = len(self.variants.memory)
+        # Publishing applies the purge to this worker at once and to the others on their next
+        # request; it also drops remembered source bytes and versions.
+        self.variants.journal.publish(sources, prefixes)
+        tiers["memory"] = before - len(self.variants.memory)
+        shared_total = sum(v for k, v in tiers.items() if k != "memory")
+        metrics.PURGED_VARIANTS.inc(shared_total or tiers["memory"])
+        tags = [source_tag(s) for s in sorted(found)] + [prefix_tag(p) for p in prefixes]
+        cdn = []
+        if self.purgers and tags:
+            results = await asyncio.gather(*(p.purge(tags, sorted(found)) for p in self.purgers))
+            cdn = [
+                {"name": r.name, "ok": r.ok, "purged_tags": r.purged_tags,
+                 **({"error": r.error} if r.error else {})}
+                for r in results
+            ]
+        return {
+            "sources": sources,
+            "prefixes": prefixes,
+            "variants": shared_total if self.variants.shared else tiers["memory"],
+            "purged": tiers,
+            "cdn": cdn,
+        }

@@ -1,0 +1,264 @@
+"""The ASGI application: `create_app(settings)`; the lifespan owns the client, caches and pool."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from cache.coalesce import FileLeases, SingleFlight
+from cache.disk import DiskTier
+from cache.journal import PurgeJournal
+from cache.purge import PurgeService
+from cache.purgers import from_settings as purgers_from_settings
+from cache.tiers import SharedTier
+from cache.variants import VariantCache
+from origin import metrics
+from origin.errors import (
+    Forbidden,
+    ImgOriginError,
+    InvalidOptions,
+    SourceNotFound,
+    Unauthorized,
+)
+from origin.executor import TransformExecutor
+from origin.responses import (
+    SECURITY_HEADERS,
+    CachePolicy,
+    error_response,
+    internal_error_response,
+)
+from origin.security import signing
+from origin.security.netguard import NetworkGuard
+from origin.service import Answer, TransformService
+from origin.settings import Settings
+from origin.sources.http import make_client
+from origin.sources.store import SourceStore
+from transforms import vipsconfig
+
+log = logging.getLogger("imgorigin")
+MAX_PURGE_BODY = 1024 * 1024
+
+
+@dataclass
+class State:
+    settings: Settings
+    service: TransformService
+    purge: PurgeService
+    policy: CachePolicy
+    started: float
+    shutting_down: bool = False
+
+
+def _shared_tiers(settings: Settings) -> list[SharedTier]:
+    tiers: list[SharedTier] = []
+    if settings.redis_url:
+        from cache.redis import RedisTier  # the Redis tier is optional at import time
+
+        tiers.append(RedisTier.from_settings(settings))
+    if settings.disk_cache_enabled:
+        tiers.insert(0, DiskTier(settings.cache_dir, settings.disk_cache_max_bytes))
+    return tiers
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the app; nothing heavy happens until the lifespan starts (in each worker)."""
+    settings = settings or Settings.from_env()
+    holder: dict[str, State] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        vipsconfig.configure(concurrency=settings.vips_concurrency,
+                             cache_max_mem=settings.vips_cache_max_mem,
+                             svg_allowed=settings.svg_policy == "rasterize")
+        client = make_client(settings.connect_timeout, settings.fetch_timeout)
+        base_host = ""
+        if settings.source.startswith(("http://", "https://")):
+            from urllib.parse import urlsplit
+
+            base_host = (urlsplit(settings.source).hostname or "").lower()
+        guard = NetworkGuard(allow_private=settings.allow_private_networks,
+                             trusted_hosts=frozenset({base_host} - {""}))
+        sources = SourceStore(settings, client, guard)
+        state_dir = os.path.join(settings.cache_dir, "state")
+        journal = PurgeJournal(state_dir)
+        journal.listeners.append(
+            lambda record: sources.forget(record.sources, record.prefixes)
+            if record is not None else sources.originals.clear()
+        )
+        variants = VariantCache(settings.memory_cache_max_bytes, _shared_tiers(settings), journal)
+        leases = FileLeases(state_dir)
+        flights = SingleFlight(leases, wait_limit=settings.request_timeout / 2)
+        executor = TransformExecutor(settings.transform_threads, settings.transform_queue)
+        service = TransformService(settings, sources, variants, flights, executor)
+        purge = PurgeService(variants, purgers_from_settings(settings, client))
+        holder["state"] = State(settings, service, purge, CachePolicy.from_settings(settings),
+                                time.time())
+        app.state.imgorigin = holder["state"]
+        try:
+            yield
+        finally:
+            holder["state"].shutting_down = True
+            executor.shutdown()
+            await variants.close()
+            await client.aclose()
+            journal.close()
+            leases.close()
+
+    def state() -> State:
+        return holder["state"]
+
+    async def transform_route(request: Request) -> Response:
+        st = state()
+        started = time.perf_counter()
+        tier = "none"
+        status = 500
+        try:
+            st.service.sync_purges()
+            raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+            req = st.service.parse_path(raw_path.decode("latin-1"))
+            if st.service.signing:
+                signing.verify(req.signature, req.signed_path, st.settings.signing_keys,
+                               req.expires)
+            answer = await st.service.answer(req, request.headers.get("accept", ""))
+            tier = answer.tier
+            response = _success(st, answer, request, started)
+        except ImgOriginError as exc:
+            if exc.status >= 500:
+                log.warning("%s %s: %s %s", request.method, request.url.path, exc.status,
+                            exc.internal or exc.detail)
+            response = error_response(exc, st.policy)
+        except Exception:
+            log.exception("unhandled error for %s", request.url.path)
+            response = internal_error_response()
+        status = response.status_code
+        metrics.REQUESTS.labels("transform", str(status), tier).inc()
+        metrics.REQUEST_DURATION.labels("transform", tier).observe(time.perf_counter() - started)
+        return response
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+    async def readyz(request: Request) -> Response:
+        st = holder.get("state")
+        if st is None or st.shutting_down:
+            return JSONResponse({"status": "unready"}, status_code=503,
+                                headers={"Cache-Control": "no-store"})
+        degraded = st.service.variants.degraded
+        body: dict[str, Any] = {"status": "degraded" if degraded else "ok", "degraded": degraded}
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    async def metrics_route(request: Request) -> Response:
+        return Response(metrics.render(), media_type=metrics.CONTENT_TYPE,
+                        headers={"Cache-Control": "no-store"})
+
+    async def purge_route(request: Request) -> Response:
+        st = state()
+        try:
+            _check_purge_auth(request, st.settings.purge_tokens)
+            body = await _read_json(request)
+            sources = _string_list(body, "sources")
+            prefixes = _string_list(body, "prefixes")
+            if any(not p for p in prefixes):
+                raise InvalidOptions("an empty prefix would purge everything; name a directory")
+            result = await st.purge.purge(sources, prefixes)
+            response: Response = JSONResponse(result, headers={"Cache-Control": "no-store"})
+        except ImgOriginError as exc:
+            response = error_response(exc, None)
+        metrics.REQUESTS.labels("purge", str(response.status_code), "none").inc()
+        return response
+
+    async def ops_not_found(request: Request) -> Response:
+        return error_response(SourceNotFound("no such endpoint"), None)
+
+    routes = [
+        Route("/-/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/-/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/-/metrics", metrics_route, methods=["GET"]),
+        Route("/-/purge", purge_route, methods=["POST"]),
+        Route("/-/{rest:path}", ops_not_found, methods=["GET", "HEAD", "POST"]),
+        Route("/{path:path}", transform_route, methods=["GET", "HEAD"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _success(st: State, answer: Answer, request: Request, started: float) -> Response:
+    entry = answer.entry
+    policy = st.policy
+    total_ms = (time.perf_counter() - started) * 1000
+    if answer.tier == "transform":
+        timing = f"transform;dur={entry.transform_ms:.1f}"
+        if answer.fetch_ms:
+            timing += f", fetch;dur={answer.fetch_ms:.1f}"
+    else:
+        timing = f"{answer.tier};dur={total_ms:.2f}"
+    headers = {
+        "ETag": entry.etag,
+        "Cache-Control": policy.cache_control,
+        "CDN-Cache-Control": policy.cdn_cache_control,
+        "Surrogate-Control": policy.surrogate_control,
+        "Surrogate-Key": answer.tags,
+        "Cache-Tag": answer.tags.replace(" ", ","),
+        "Server-Timing": timing,
+        **SECURITY_HEADERS,
+    }
+    if answer.negotiated:
+        headers["Vary"] = "Accept"
+    if _etag_matches(request.headers.get("if-none-match", ""), entry.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(entry.body, headers=headers, media_type=entry.content_type)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+def _check_purge_auth(request: Request, tokens: tuple[str, ...]) -> None:
+    if not tokens:
+        raise Forbidden("purge is disabled on this server")
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("purge needs a bearer token")
+    ok = False
+    for candidate in tokens:
+        ok |= hmac.compare_digest(candidate.encode(), token.strip().encode())
+    if not ok:
+        raise Forbidden("invalid purge token")
+
+
+async def _read_json(request: Request) -> dict[str, Any]:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_PURGE_BODY:
+            raise InvalidOptions("purge body is too large")
+    try:
+        value = json.loads(body or b"{}")
+    except ValueError:
+        raise InvalidOptions("purge body is not JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidOptions("purge body must be a JSON object")
+    return value
+
+
+def _string_list(body: dict[str, Any], name: str) -> list[str]:
+    value = body.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidOptions(f"'{name}' must be a list of strings")
+    return value

@@ -1,0 +1,58 @@
+"""Prometheus metrics with the contract's names, aggregated across gunicorn workers.
+
+With `PROMETHEUS_MULTIPROC_DIR` set (`imgorigin serve` sets it) every worker writes its values to
+shared files and `/-/metrics` merges them; without it the metrics are this process's own.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import REGISTRY as _DEFAULT_REGISTRY
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+TIERS = ("memory", "disk", "redis", "transform", "none")
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+REQUESTS = Counter("imgorigin_requests_total", "HTTP requests answered",
+                   ("route", "status", "tier"))
+REQUEST_DURATION = Histogram("imgorigin_request_duration_seconds", "Request latency",
+                             ("route", "tier"), buckets=_LATENCY_BUCKETS)
+TRANSFORMS = Counter("imgorigin_transforms_total", "libvips pipelines actually run", ("format",))
+TRANSFORM_DURATION = Histogram("imgorigin_transform_duration_seconds", "Pipeline run time",
+                               ("format",), buckets=_LATENCY_BUCKETS)
+FETCH_DURATION = Histogram("imgorigin_source_fetch_duration_seconds", "Source fetch time",
+                           ("source",), buckets=_LATENCY_BUCKETS)
+SOURCE_BYTES = Counter("imgorigin_source_bytes", "Source bytes read")
+CACHE_HITS = Counter("imgorigin_cache_hits_total", "Cache hits", ("tier",))
+CACHE_MISSES = Counter("imgorigin_cache_misses_total", "Cache misses", ("tier",))
+COALESCED = Counter("imgorigin_coalesced", "Requests that waited for another's transform")
+SHED = Counter("imgorigin_shed", "Requests refused because the transform queue was full")
+RATE_LIMITED = Counter("imgorigin_rate_limited", "Requests refused by the rate limiter")
+PURGED_VARIANTS = Counter("imgorigin_purged_variants", "Cached variants removed by purges")
+CACHE_ERRORS = Counter("imgorigin_cache_errors_total", "Errors talking to a cache tier",
+                       ("tier", "op"))
+INFLIGHT = Gauge("imgorigin_transforms_in_flight", "Transforms running or queued",
+                 multiprocess_mode="livesum")
+
+
+def observe_fetch(kind: str, seconds: float, size: int) -> None:
+    FETCH_DURATION.labels(kind).observe(seconds)
+    SOURCE_BYTES.inc(size)
+
+
+def render() -> bytes:
+    """The exposition text: merged over workers in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(_DEFAULT_REGISTRY)

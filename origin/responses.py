@@ -1,0 +1,60 @@
+"""Response headers and bodies: the contract's response table in one place."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from starlette.responses import Response
+
+from origin.errors import ImgOriginError
+from origin.settings import Settings
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """The cache headers of successful answers, computed once from settings."""
+
+    cache_control: str
+    cdn_cache_control: str
+    surrogate_control: str
+    not_found_cache_control: str
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> CachePolicy:
+        stale = (f"stale-while-revalidate={s.stale_while_revalidate}, "
+                 f"stale-if-error={s.stale_if_error}")
+        browser = f"public, max-age={s.browser_max_age}"
+        if s.s_maxage:
+            browser += f", s-maxage={int(s.s_maxage)}"
+        return cls(
+            cache_control=f"{browser}, {stale}",
+            cdn_cache_control=f"public, max-age={s.cdn_max_age}, {stale}",
+            surrogate_control=f"max-age={s.cdn_max_age}, {stale}",
+            not_found_cache_control=f"public, max-age={s.not_found_ttl}",
+        )
+
+
+def error_response(exc: ImgOriginError, policy: CachePolicy | None) -> Response:
+    """JSON `{"error", "detail"}`; `no-store` except the short-lived 404."""
+    body = json.dumps({"error": exc.code, "detail": exc.detail}).encode()
+    headers = dict(SECURITY_HEADERS)
+    if exc.status == 404 and policy is not None:
+        headers["Cache-Control"] = policy.not_found_cache_control
+    else:
+        headers["Cache-Control"] = "no-store"
+    if exc.headers:
+        headers.update(exc.headers)
+    return Response(body, status_code=exc.status, headers=headers,
+                    media_type="application/json")
+
+
+def internal_error_response() -> Response:
+    body = b'{"error": "internal_error", "detail": "internal error"}'
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
+    return Response(body, status_code=500, headers=headers, media_type="application/json")

@@ -1,0 +1,1 @@
+"""Security concerns, each in its own module: the network guard and URL signing."""

@@ -1,0 +1,167 @@
+"""What a transform request does, from raw path to cached variant, independent of the web layer.
+
+Hit path: parse (memoised) -> source version (a stat, or a remembered HTTP version) -> key ->
+L1 -> shared tiers. Miss path: single-flight -> fetch (coalesced) -> probe/plan/pipeline in the
+thread pool -> store unless the source was purged meanwhile.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import unquote
+
+from cache.coalesce import SingleFlight
+from cache.entry import CachedVariant
+from cache.keys import surrogate_keys, variant_key
+from cache.variants import VariantCache
+from origin import metrics
+from origin.errors import InvalidOptions, InvalidSource
+from origin.executor import TransformExecutor
+from origin.settings import Settings
+from origin.sources.ref import SourceRef
+from origin.sources.store import SourceStore
+from transforms import PIPELINE_VERSION, Limits, ParsedOptions, negotiate, parse, transform
+from transforms.grammar import serialize
+from transforms.options import Options
+
+
+@dataclass(frozen=True, slots=True)
+class TransformRequest:
+    """A parsed transform URL: what to make, from what, and what the signature covered."""
+
+    options: Options
+    canonical: str
+    requested_format: str  # a concrete format, "original" or "auto"
+    source: SourceRef
+    expires: int | None
+    signature: str
+    signed_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    entry: CachedVariant
+    tier: str
+    negotiated: bool
+    tags: str
+    fetch_ms: float = 0.0
+
+
+class TransformService:
+    def __init__(
+        self,
+        settings: Settings,
+        sources: SourceStore,
+        variants: VariantCache,
+        flights: SingleFlight,
+        executor: TransformExecutor,
+    ) -> None:
+        self.settings = settings
+        self.sources = sources
+        self.variants = variants
+        self.flights = flights
+        self.executor = executor
+        self.limits = Limits(max_dim=settings.max_dim, max_pixels=settings.max_source_pixels,
+                             max_frames=settings.max_frames)
+        self.signing = bool(settings.signing_keys)
+        presets = dict(settings.presets)
+
+        @lru_cache(maxsize=8192)
+        def parse_options(segment: str) -> ParsedOptions:
+            return parse(segment, presets=presets, max_dim=settings.max_dim)
+
+        self._parse_options = parse_options
+
+    def parse_path(self, raw_path: str) -> TransformRequest:
+        """Split `/{signature}/{options}/{source}`; raises 400/403 for a bad path."""
+        signature = ""
+        rest = raw_path[1:] if raw_path.startswith("/") else raw_path
+        if self.signing:
+            signature, slash, rest = rest.partition("/")
+            if not slash:
+                raise InvalidSource("path has no options and source after the signature")
+        segment, slash, source_raw = rest.partition("/")
+        if not slash or not source_raw:
+            raise InvalidSource("path must be /{options}/{source}")
+        parsed = self._parse_options(unquote(segment))
+        if parsed.expires is not None and not self.signing:
+            raise InvalidOptions("exp_ needs signed URLs, which this server does not use")
+        options = parsed.options
+        source = self.sources.ref(unquote(source_raw))
+        requested = options.format or self.settings.default_format
+        return TransformRequest(
+            options=options,
+            canonical=serialize(options),
+            requested_format=requested,
+            source=source,
+            expires=parsed.expires,
+            signature=signature,
+            signed_path="/" + rest,
+        )
+
+    def sync_purges(self) -> None:
+        self.variants.journal.sync()
+
+    async def answer(self, req: TransformRequest, accept: str) -> Answer:
+        """The variant for a request, from the cheapest tier that has it."""
+        negotiated = req.requested_format == "auto"
+        fmt_class = negotiate(accept) if negotiated else req.requested_format
+        source = req.source
+        tags = surrogate_keys(source.id)
+        fetch_started = time.perf_counter()
+        version = await self.sources.version(source)
+        fetch_ms = (time.perf_counter() - fetch_started) * 1000 if source.kind == "http" else 0.0
+        key = variant_key(req.canonical, fmt_class, source.id, version, PIPELINE_VERSION)
+        entry = self.variants.get_memory(key)
+        if entry is not None:
+            return Answer(entry, "memory", negotiated, tags)
+        entry, tier = await self.variants.get_shared(key, source.id)
+        if entry is not None:
+            return Answer(entry, tier, negotiated, tags)
+
+        async def compute() -> CachedVariant:
+            return await self._compute(req, fmt_class, key, version)
+
+        async def lookup() -> CachedVariant | None:
+            return await self.variants.lookup_shared(key, source.id)
+
+        entry, _waited = await self.flights.run(key, lookup, compute)
+        return Answer(entry, "transform", negotiated, tags, fetch_ms)
+
+    async def _compute(self, req: TransformRequest, fmt_class: str, key: str,
+                       version: str) -> CachedVariant:
+        source = req.source
+        mark = self.variants.journal.position
+        data, got_version = await self.sources.read(source, version)
+        if got_version != version:
+            # The source changed since its version was looked up: file the result under the
+            # version of the bytes actually transformed.
+            version = got_version
+            key = variant_key(req.canonical, fmt_class, source.id, version, PIPELINE_VERSION)
+        deadline = time.monotonic() + self.settings.request_timeout
+        started = time.perf_counter()
+        result = await self.executor.run(
+            transform, data, req.options, fmt_class, self.limits, deadline=deadline,
+            svg_allowed=self.settings.svg_policy == "rasterize",
+        )
+        elapsed = time.perf_counter() - started
+        metrics.TRANSFORMS.labels(result.format).inc()
+        metrics.TRANSFORM_DURATION.labels(result.format).observe(elapsed)
+        entry = CachedVariant(
+            body=result.body,
+            content_type=result.content_type,
+            etag=f'"{key}"',
+            source_id=source.id,
+            source_version=version,
+            format=result.format,
+            width=result.width,
+            height=result.height,
+            created=time.time(),
+            transform_ms=elapsed * 1000,
+        )
+        if not self.variants.journal.purged_since(mark, source.id):
+            await self.variants.store(key, entry)
+        return entry
+

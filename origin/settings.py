@@ -1,0 +1,281 @@
+"""Every setting of imgorigin: one environment variable each, with a default and a description.
+
+`Settings.from_env()` reads and validates them once at startup; `SETTINGS_TABLE` drives
+`imgorigin serve --help`, `imgorigin config` and the README configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_SAMPLES = REPO_ROOT / "samples"
+MIB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; raised at startup, never per request."""
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean, got {raw!r}")
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"expected a positive integer, got {raw!r}")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"expected an integer >= 0, got {raw!r}")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(f"expected a positive number, got {raw!r}")
+    return value
+
+
+def _default_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"original", "auto"}:
+        raise ValueError(f"expected 'original' or 'auto', got {raw!r}")
+    return value
+
+
+def _svg_policy(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"rasterize", "refuse"}:
+        raise ValueError(f"expected 'rasterize' or 'refuse', got {raw!r}")
+    return value
+
+
+def _presets(raw: str) -> dict[str, str]:
+    """`name:w_200,h_200;thumb:s_64x64` -> {"name": "w_200,h_200", ...}."""
+    presets: dict[str, str] = {}
+    for item in raw.split(";"):
+        if not item.strip():
+            continue
+        name, sep, tokens = item.partition(":")
+        if not sep or not name.strip() or not tokens.strip():
+            raise ValueError(f"expected NAME:TOKENS, got {item!r}")
+        presets[name.strip()] = tokens.strip()
+    return presets
+
+
+def _default_cache_dir() -> str:
+    return str(Path(platformdirs.user_cache_dir("imgorigin")) / "cache")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    env: str
+    attr: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+    default_doc: str = ""
+
+
+SETTINGS_TABLE: tuple[Setting, ...] = (
+    Setting("IMGORIGIN_SOURCE", "source", "", str,
+            "default source: a directory, file:// URL or http(s):// base URL",
+            "the bundled samples/"),
+    Setting("IMGORIGIN_ALLOWED_HOSTS", "allowed_hosts", "", _csv,
+            "hosts (`*.example.com` allowed) that absolute source URLs may name",
+            "empty: absolute URLs refused"),
+    Setting("IMGORIGIN_ALLOW_PRIVATE_NETWORKS", "allow_private_networks", "false", _bool,
+            "allow sources resolving to loopback/private/link-local addresses "
+            "(the IMGORIGIN_SOURCE host itself is always allowed)"),
+    Setting("IMGORIGIN_REDIS_URL", "redis_url", "", str,
+            "redis://… or redis+cluster://host:port,…; unset = embedded on-disk cache",
+            "unset"),
+    Setting("IMGORIGIN_CACHE_DIR", "cache_dir", "", str,
+            "embedded on-disk cache directory (shared by the workers of one host)",
+            "user cache dir/imgorigin/cache"),
+    Setting("IMGORIGIN_DISK_CACHE", "disk_cache", "", str,
+            "`on`/`off`: the on-disk tier; default on without Redis, off with Redis",
+            "auto"),
+    Setting("IMGORIGIN_DISK_CACHE_MAX_BYTES", "disk_cache_max_bytes", str(2048 * MIB),
+            _positive_int, "byte cap of the on-disk tier (oldest files evicted first)", "2 GiB"),
+    Setting("IMGORIGIN_MEMORY_CACHE_MAX_BYTES", "memory_cache_max_bytes", str(128 * MIB),
+            _non_negative_int, "byte cap of the in-process LRU, per worker (0 disables it)",
+            "128 MiB"),
+    Setting("IMGORIGIN_ORIGINALS_CACHE_MAX_BYTES", "originals_cache_max_bytes", str(64 * MIB),
+            _non_negative_int,
+            "byte cap of recently fetched source bytes kept per worker, so a burst of sizes "
+            "of one new image fetches it once", "64 MiB"),
+    Setting("IMGORIGIN_ORIGINALS_TTL", "originals_ttl", "30", _positive_float,
+            "seconds fetched source bytes are kept for reuse"),
+    Setting("IMGORIGIN_SOURCE_TTL", "source_ttl", "300", _non_negative_int,
+            "seconds an HTTP source's version (ETag/Last-Modified) is trusted before it is "
+            "revalidated with a conditional GET"),
+    Setting("IMGORIGIN_NOT_FOUND_TTL", "not_found_ttl", "60", _non_negative_int,
+            "seconds a 404 source is remembered and the 404 may be cached downstream"),
+    Setting("IMGORIGIN_PURGE_TOKENS", "purge_tokens", "", _csv,
+            "bearer tokens accepted by POST /-/purge", "unset: purge disabled (403)"),
+    Setting("IMGORIGIN_SIGNING_KEYS", "signing_keys", "", _csv,
+            "HMAC keys (hex); when set, every transform URL must be signed", "unset"),
+    Setting("IMGORIGIN_DEFAULT_FORMAT", "default_format", "original", _default_format,
+            "output format when the URL names none: `original` or `auto`"),
+    Setting("IMGORIGIN_PRESETS", "presets", "", _presets,
+            "named option sets, `name:tokens;name2:tokens`", "none"),
+    Setting("IMGORIGIN_MAX_SOURCE_BYTES", "max_source_bytes", str(50 * MIB), _positive_int,
+            "largest source accepted, in bytes (checked while streaming)", "50 MiB"),
+    Setting("IMGORIGIN_MAX_SOURCE_PIXELS", "max_source_pixels", str(100_000_000),
+            _positive_int, "largest source in pixels, all loaded frames counted", "100 MP"),
+    Setting("IMGORIGIN_MAX_FRAMES", "max_frames", "500", _positive_int,
+            "most frames an animated source may have"),
+    Setting("IMGORIGIN_MAX_DIM", "max_dim", "8192", _positive_int,
+            "largest output width or height; `w`/`h` above it are refused, `dpr` is capped"),
+    Setting("IMGORIGIN_BROWSER_MAX_AGE", "browser_max_age", "86400", _non_negative_int,
+            "`Cache-Control: max-age` of successful answers"),
+    Setting("IMGORIGIN_CDN_MAX_AGE", "cdn_max_age", "31536000", _non_negative_int,
+            "edge lifetime in `CDN-Cache-Control` and `Surrogate-Control`"),
+    Setting("IMGORIGIN_S_MAXAGE", "s_maxage", "", str,
+            "if set, also send `s-maxage` (off by default: on Cloudflare it disables "
+            "stale-while-revalidate)", "unset"),
+    Setting("IMGORIGIN_STALE_WHILE_REVALIDATE", "stale_while_revalidate", "86400",
+            _non_negative_int, "`stale-while-revalidate` seconds"),
+    Setting("IMGORIGIN_STALE_IF_ERROR", "stale_if_error", "604800", _non_negative_int,
+            "`stale-if-error` seconds"),
+    Setting("IMGORIGIN_CDN_PURGERS", "cdn_purgers", "", _csv,
+            "CDNs that /-/purge also purges: `varnish:http://HOST:PORT`, `fastly:SERVICE_ID`, "
+            "`cloudflare:ZONE_ID`, `cloudfront:DISTRIBUTION_ID`", "unset"),
+    Setting("IMGORIGIN_FASTLY_API_TOKEN", "fastly_api_token", "", str, "Fastly API token",
+            "unset"),
+    Setting("IMGORIGIN_CLOUDFLARE_API_TOKEN", "cloudflare_api_token", "", str,
+            "Cloudflare API token", "unset"),
+    Setting("IMGORIGIN_FETCH_TIMEOUT", "fetch_timeout", "15", _positive_float,
+            "seconds a whole source fetch may take (504 past it)"),
+    Setting("IMGORIGIN_CONNECT_TIMEOUT", "connect_timeout", "3", _positive_float,
+            "seconds to connect to an HTTP source"),
+    Setting("IMGORIGIN_MAX_REDIRECTS", "max_redirects", "3", _non_negative_int,
+            "redirects followed for an HTTP source, each re-checked"),
+    Setting("IMGORIGIN_REQUEST_TIMEOUT", "request_timeout", "30", _positive_float,
+            "seconds a transform request may take from start to answer (fetch + queue + "
+            "transform)"),
+    Setting("IMGORIGIN_TRANSFORM_THREADS", "transform_threads", "1", _positive_int,
+            "transforms run at once per worker (the thread pool size)"),
+    Setting("IMGORIGIN_TRANSFORM_QUEUE", "transform_queue", "16", _non_negative_int,
+            "transforms that may wait for a thread per worker before new misses get 503"),
+    Setting("IMGORIGIN_VIPS_CONCURRENCY", "vips_concurrency", "1", _positive_int,
+            "libvips threads per transform (VIPS_CONCURRENCY)"),
+    Setting("IMGORIGIN_VIPS_CACHE_MAX_MEM", "vips_cache_max_mem", "0", _non_negative_int,
+            "bytes of libvips' operation cache per worker (0: off; every request has new "
+            "input, so the cache only holds memory)"),
+    Setting("IMGORIGIN_SVG", "svg_policy", "rasterize", _svg_policy,
+            "`rasterize` SVG sources (never served as SVG) or `refuse` them with 415"),
+    Setting("IMGORIGIN_LOG_LEVEL", "log_level", "info", str, "log level"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parsed settings; build with `Settings.from_env()` or `Settings.from_env(overrides)`."""
+
+    source: str = ""
+    allowed_hosts: tuple[str, ...] = ()
+    allow_private_networks: bool = False
+    redis_url: str = ""
+    cache_dir: str = ""
+    disk_cache: str = ""
+    disk_cache_max_bytes: int = 2048 * MIB
+    memory_cache_max_bytes: int = 128 * MIB
+    originals_cache_max_bytes: int = 64 * MIB
+    originals_ttl: float = 30.0
+    source_ttl: int = 300
+    not_found_ttl: int = 60
+    purge_tokens: tuple[str, ...] = ()
+    signing_keys: tuple[str, ...] = ()
+    default_format: str = "original"
+    presets: Mapping[str, str] = field(default_factory=dict)
+    max_source_bytes: int = 50 * MIB
+    max_source_pixels: int = 100_000_000
+    max_frames: int = 500
+    max_dim: int = 8192
+    browser_max_age: int = 86400
+    cdn_max_age: int = 31536000
+    s_maxage: str = ""
+    stale_while_revalidate: int = 86400
+    stale_if_error: int = 604800
+    cdn_purgers: tuple[str, ...] = ()
+    fastly_api_token: str = ""
+    cloudflare_api_token: str = ""
+    fetch_timeout: float = 15.0
+    connect_timeout: float = 3.0
+    max_redirects: int = 3
+    request_timeout: float = 30.0
+    transform_threads: int = 1
+    transform_queue: int = 16
+    vips_concurrency: int = 1
+    vips_cache_max_mem: int = 0
+    svg_policy: str = "rasterize"
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every IMGORIGIN_* variable (from `env`, default os.environ), then overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for setting in SETTINGS_TABLE:
+            raw = env.get(setting.env, setting.default)
+            try:
+                values[setting.attr] = setting.parse(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{setting.env}: {exc}") from None
+        values.update(overrides)
+        if not values["source"]:
+            values["source"] = str(BUNDLED_SAMPLES)
+        if not values["cache_dir"]:
+            values["cache_dir"] = _default_cache_dir()
+        if values["disk_cache"] not in {"", "on", "off"}:
+            raise SettingsError("IMGORIGIN_DISK_CACHE: expected 'on' or 'off'")
+        for key in values["signing_keys"]:
+            try:
+                bytes.fromhex(key)
+            except ValueError:
+                raise SettingsError("IMGORIGIN_SIGNING_KEYS: keys must be hex") from None
+        return cls(**values)
+
+    @property
+    def disk_cache_enabled(self) -> bool:
+        """On by default in embedded mode, off by default when Redis is the shared tier."""
+        if self.disk_cache:
+            return self.disk_cache == "on"
+        return not self.redis_url
+
+
+def settings_markdown() -> str:
+    """The configuration table as Markdown, for the README and `imgorigin config`."""
+    rows = ["| variable | meaning | default |", "|---|---|---|"]
+    for s in SETTINGS_TABLE:
+        default = s.default_doc or (f"`{s.default}`" if s.default else "unset")
+        rows.append(f"| `{s.env}` | {s.help} | {default} |")
+    return "\n".join(rows)
+
+
+assert {s.attr for s in SETTINGS_TABLE} == {f.name for f in fields(Settings)}

@@ -1,0 +1,64 @@
+"""URL grammar, options, plans and the libvips pipeline. No I/O happens in this package."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from transforms.formats import CONTENT_TYPES, negotiate, resolve_output
+from transforms.grammar import ParsedOptions, parse, serialize
+from transforms.options import Options
+from transforms.pipeline import Context, run
+from transforms.plan import Limits, Plan, make_plan
+from transforms.probe import Probe, probe
+
+PIPELINE_VERSION = "1"
+
+__all__ = [
+    "CONTENT_TYPES",
+    "PIPELINE_VERSION",
+    "Limits",
+    "Options",
+    "ParsedOptions",
+    "Plan",
+    "Probe",
+    "TransformResult",
+    "negotiate",
+    "parse",
+    "probe",
+    "serialize",
+    "transform",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TransformResult:
+    body: bytes
+    format: str
+    content_type: str
+    width: int
+    height: int
+    frames: int
+
+
+def transform(data: bytes, options: Options, requested_format: str, limits: Limits, *,
+              deadline: float, svg_allowed: bool = True) -> TransformResult:
+    """Probe, plan and run the pipeline for one source; blocking, so call it from a thread."""
+    if time.monotonic() > deadline:
+        from origin.errors import UpstreamTimeout
+
+        raise UpstreamTimeout("request deadline passed before the transform started")
+    info = probe(data, svg_allowed=svg_allowed)
+    output = resolve_output(requested_format, info.format, info.has_alpha)
+    plan = make_plan(info, options, output, limits)
+    ctx = Context(data=data, plan=plan, deadline=deadline, max_dim=limits.max_dim)
+    body = run(ctx)
+    assert ctx.image is not None
+    return TransformResult(
+        body=body,
+        format=output,
+        content_type=CONTENT_TYPES[output],
+        width=ctx.image.width,
+        height=ctx.page_height,
+        frames=ctx.frames,
+    )

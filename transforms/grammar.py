@@ -1,0 +1,344 @@
+"""The URL grammar: one options segment -> one canonical `Options`, and back.
+
+One table of modifiers (name, aliases, argument parser) drives parsing; `serialize` writes the
+canonical form (sorted names, defaults dropped, aliases resolved, numbers normalised), which is
+what the cache keys on. Parsing is a single left-to-right scan: no regular expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from origin.errors import InvalidOptions
+from transforms.options import (
+    DEFAULT_OPTIONS,
+    DIRECTIONS,
+    FITS,
+    REQUESTED_FORMATS,
+    ROTATIONS,
+    SMART_GRAVITIES,
+    FocalPoint,
+    Options,
+    Region,
+)
+
+MAX_SEGMENT_LENGTH = 1024
+MAX_TOKENS = 32
+NO_OPTIONS = "_"
+_DIGITS = frozenset("0123456789")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz")
+_FORMAT_ALIASES = {"jpg": "jpeg"}
+_GRAVITY_ALIASES = {"centre": "center", "c": "center", "n": "north", "s": "south", "e": "east",
+                    "w": "west", "ne": "northeast", "nw": "northwest", "se": "southeast",
+                    "sw": "southwest", "smart": "attention"}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedOptions:
+    """What an options segment says: the variant, plus the signature expiry (not part of it)."""
+
+    options: Options
+    expires: int | None = None
+
+
+def _bad(token: str, expected: str) -> InvalidOptions:
+    return InvalidOptions(f"expected {expected} in '{token}'")
+
+
+def _int(raw: str, token: str, lo: int, hi: int) -> int:
+    # Leading zeros are allowed (w_0400 is 400); the length cap keeps int() cheap.
+    if not raw or len(raw) > 9 or not set(raw) <= _DIGITS:
+        raise _bad(token, f"an integer {lo}..{hi}")
+    value = int(raw)
+    if not lo <= value <= hi:
+        raise _bad(token, f"an integer {lo}..{hi}")
+    return value
+
+
+def _decimal(raw: str, token: str, lo: float, hi: float) -> float:
+    whole, dot, frac = raw.partition(".")
+    if (
+        not raw or len(raw) > 12 or not (whole or frac)
+        or not set(whole) <= _DIGITS or not set(frac) <= _DIGITS or (dot and not frac)
+    ):
+        raise _bad(token, f"a number {format_number(lo)}..{format_number(hi)}")
+    value = round(float(raw), 3)
+    if not lo <= value <= hi:
+        raise _bad(token, f"a number {format_number(lo)}..{format_number(hi)}")
+    return value
+
+
+def format_number(value: float) -> str:
+    """Canonical decimal: at most 3 places, no trailing zeros (2.0 -> '2')."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _bool(raw: str | None, token: str) -> bool:
+    if raw is None or raw in ("1", "true"):
+        return True
+    if raw in ("0", "false"):
+        return False
+    raise _bad(token, "a boolean (bare name, 1, true, 0 or false)")
+
+
+def _required(raw: str | None, token: str) -> str:
+    if raw is None or raw == "":
+        raise InvalidOptions(f"'{token}' needs a value")
+    return raw
+
+
+Parser = Callable[[str | None, str, "GrammarLimits"], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class GrammarLimits:
+    max_dim: int = 8192
+
+
+def _p_width(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"width": _int(_required(raw, token), token, 1, lim.max_dim)}
+
+
+def _p_height(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"height": _int(_required(raw, token), token, 1, lim.max_dim)}
+
+
+def _p_size(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    w, x, h = _required(raw, token).partition("x")
+    if not x:
+        raise _bad(token, "WxH")
+    return {"width": _int(w, token, 1, lim.max_dim), "height": _int(h, token, 1, lim.max_dim)}
+
+
+def _p_dpr(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"dpr": _decimal(_required(raw, token), token, 1, 4)}
+
+
+def _p_fit(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    value = _required(raw, token)
+    if value not in FITS:
+        raise _bad(token, "one of " + " ".join(FITS))
+    return {"fit": value}
+
+
+def _p_gravity(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    value = _required(raw, token)
+    value = _GRAVITY_ALIASES.get(value, value)
+    if value in DIRECTIONS or value in SMART_GRAVITIES:
+        return {"gravity": value}
+    if value.startswith("fp:"):
+        x, sep, y = value[3:].partition(":")
+        if sep:
+            return {"gravity": FocalPoint(_decimal(x, token, 0, 1), _decimal(y, token, 0, 1))}
+    raise _bad(token, "a direction, attention, entropy or fp:X:Y")
+
+
+def _p_crop(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    parts = _required(raw, token).split(":")
+    if len(parts) != 4:
+        raise _bad(token, "X:Y:W:H")
+    top = 1_000_000
+    x, y = (_int(p, token, 0, top) for p in parts[:2])
+    w, h = (_int(p, token, 1, top) for p in parts[2:])
+    return {"crop": Region(x, y, w, h)}
+
+
+def _p_format(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    value = _required(raw, token)
+    value = _FORMAT_ALIASES.get(value, value)
+    if value not in REQUESTED_FORMATS:
+        raise _bad(token, "one of jpeg png webp avif gif auto original")
+    return {"format": value}
+
+
+def _p_quality(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"quality": _int(_required(raw, token), token, 1, 100)}
+
+
+def _p_background(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    value = _required(raw, token)
+    if len(value) not in (6, 8) or not set(value) <= _HEX:
+        raise _bad(token, "hex RRGGBB or RRGGBBAA")
+    value = value.lower()
+    if len(value) == 8 and value.endswith("ff"):
+        value = value[:6]
+    return {"background": value}
+
+
+def _p_blur(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"blur": _decimal(_required(raw, token), token, 0.3, 100)}
+
+
+def _p_sharpen(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"sharpen": _decimal(_required(raw, token), token, 0.5, 10)}
+
+
+def _p_rotate(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    value = _int(_required(raw, token), token, 0, 270)
+    if value not in ROTATIONS:
+        raise _bad(token, "0, 90, 180 or 270")
+    return {"rotate": value}
+
+
+def _p_trim(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"trim": _decimal(_required(raw, token), token, 1, 100)}
+
+
+def _p_page(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"page": _int(_required(raw, token), token, 0, 99_999)}
+
+
+def _p_expires(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"__expires": _int(_required(raw, token), token, 0, 99_999_999_999)}
+
+
+def _flag(attr: str) -> Parser:
+    def parse(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+        return {attr: _bool(raw, token)}
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True)
+class Modifier:
+    name: str
+    aliases: tuple[str, ...]
+    parse: Parser
+
+
+MODIFIERS: tuple[Modifier, ...] = (
+    Modifier("w", ("width",), _p_width),
+    Modifier("h", ("height",), _p_height),
+    Modifier("s", ("size",), _p_size),
+    Modifier("dpr", (), _p_dpr),
+    Modifier("fit", (), _p_fit),
+    Modifier("g", ("gravity", "pos", "position"), _p_gravity),
+    Modifier("crop", ("extract",), _p_crop),
+    Modifier("fmt", ("f", "format"), _p_format),
+    Modifier("q", ("quality",), _p_quality),
+    Modifier("bg", ("background",), _p_background),
+    Modifier("blur", (), _p_blur),
+    Modifier("sharpen", (), _p_sharpen),
+    Modifier("rot", ("rotate",), _p_rotate),
+    Modifier("flip", (), _flag("flip")),
+    Modifier("flop", (), _flag("flop")),
+    Modifier("gray", ("grayscale",), _flag("grayscale")),
+    Modifier("strip", (), _flag("strip")),
+    Modifier("progressive", ("interlace",), _flag("progressive")),
+    Modifier("lossless", (), _flag("lossless")),
+    Modifier("enlarge", (), _flag("enlarge")),
+    Modifier("trim", (), _p_trim),
+    Modifier("anim", ("animated",), _flag("animated")),
+    Modifier("page", (), _p_page),
+    Modifier("exp", (), _p_expires),
+)
+_BY_NAME: dict[str, Modifier] = {}
+for _m in MODIFIERS:
+    for _n in (_m.name, *_m.aliases):
+        _BY_NAME[_n] = _m
+# `s` writes both dimensions, so it collides with `w` and `h` as one option would.
+_SLOTS = {"s": ("w", "h"), "w": ("w",), "h": ("h",)}
+
+
+def _scan(segment: str, limits: GrammarLimits, allow_preset: bool) -> tuple[dict[str, Any], str]:
+    """Parse tokens into field values; returns (values, preset name or '')."""
+    values: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    preset = ""
+    tokens = segment.split(",")
+    if len(tokens) > MAX_TOKENS:
+        raise InvalidOptions(f"more than {MAX_TOKENS} options")
+    for token in tokens:
+        name, sep, raw = token.partition("_")
+        if not name or not set(name) <= _NAME_CHARS:
+            raise InvalidOptions(f"malformed option '{token}'")
+        if name in ("p", "preset"):
+            if not allow_preset:
+                raise InvalidOptions(f"presets cannot name presets: '{token}'")
+            if preset:
+                raise InvalidOptions(f"duplicate option '{token}'")
+            preset = _required(raw if sep else None, token)
+            continue
+        modifier = _BY_NAME.get(name)
+        if modifier is None:
+            raise InvalidOptions(f"unknown option '{name}' in '{token}'")
+        for slot in _SLOTS.get(modifier.name, (modifier.name,)):
+            if slot in seen:
+                raise InvalidOptions(f"duplicate option '{token}' (also given as '{seen[slot]}')")
+            seen[slot] = token
+        values.update(modifier.parse(raw if sep else None, token, limits))
+    return values, preset
+
+
+def parse(
+    segment: str,
+    *,
+    presets: Mapping[str, str] | None = None,
+    max_dim: int = 8192,
+) -> ParsedOptions:
+    """Turn one options segment into canonical options; raises `InvalidOptions` naming the token."""
+    if len(segment) > MAX_SEGMENT_LENGTH:
+        raise InvalidOptions(f"options segment longer than {MAX_SEGMENT_LENGTH} characters")
+    limits = GrammarLimits(max_dim=max_dim)
+    if segment in ("", NO_OPTIONS):
+        return ParsedOptions(DEFAULT_OPTIONS)
+    values, preset_name = _scan(segment, limits, allow_preset=True)
+    if preset_name:
+        preset = (presets or {}).get(preset_name)
+        if preset is None:
+            raise InvalidOptions(f"unknown preset '{preset_name}'")
+        base, _ = _scan(preset, limits, allow_preset=False)
+        values = {**base, **values}
+    expires = values.pop("__expires", None)
+    return ParsedOptions(canonicalize(Options(**values)), expires)
+
+
+def canonicalize(options: Options) -> Options:
+    """Drop settings that cannot change the output, so equal outputs share one form."""
+    both = options.width is not None and options.height is not None
+    changes: dict[str, Any] = {}
+    if not both and options.fit != "cover":
+        changes["fit"] = "cover"
+    fit = changes.get("fit", options.fit)
+    if options.gravity != "center" and not (both and fit in ("cover", "contain")):
+        changes["gravity"] = "center"
+    if options.width is None and options.height is None and options.dpr != 1.0:
+        changes["dpr"] = 1.0
+    return replace(options, **changes) if changes else options
+
+
+def _token(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return name if value else f"{name}_0"
+    if isinstance(value, float):
+        return f"{name}_{format_number(value)}"
+    if isinstance(value, FocalPoint):
+        return f"{name}_fp:{format_number(value.x)}:{format_number(value.y)}"
+    if isinstance(value, Region):
+        return f"{name}_{value.x}:{value.y}:{value.width}:{value.height}"
+    return f"{name}_{value}"
+
+
+_CANONICAL_NAMES = {
+    "width": "w", "height": "h", "dpr": "dpr", "fit": "fit", "gravity": "g", "crop": "crop",
+    "format": "fmt", "quality": "q", "background": "bg", "blur": "blur", "sharpen": "sharpen",
+    "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",
+    "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "trim": "trim",
+    "animated": "anim", "page": "page",
+}
+assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}
+
+
+def serialize(options: Options) -> str:
+    """The canonical options segment: sorted names, defaults dropped; `_` when all are default."""
+    tokens = []
+    for f in fields(Options):
+        value = getattr(options, f.name)
+        if value is None or value == getattr(DEFAULT_OPTIONS, f.name):
+            continue
+        tokens.append(_token(_CANONICAL_NAMES[f.name], value))
+    return ",".join(sorted(tokens)) or NO_OPTIONS

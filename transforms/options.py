@@ -1,0 +1,78 @@
+"""The frozen, canonical options of one transform. Built only by `transforms.grammar.parse`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Fit = Literal["cover", "contain", "fill", "inside", "outside"]
+OutputFormat = Literal["jpeg", "png", "webp", "avif", "gif"]
+RequestedFormat = Literal["jpeg", "png", "webp", "avif", "gif", "auto", "original"]
+
+FITS: tuple[str, ...] = ("cover", "contain", "fill", "inside", "outside")
+DIRECTIONS: tuple[str, ...] = (
+    "center", "north", "south", "east", "west",
+    "northeast", "northwest", "southeast", "southwest",
+)
+SMART_GRAVITIES: tuple[str, ...] = ("attention", "entropy")
+OUTPUT_FORMATS: tuple[str, ...] = ("jpeg", "png", "webp", "avif", "gif")
+REQUESTED_FORMATS: tuple[str, ...] = (*OUTPUT_FORMATS, "auto", "original")
+ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)
+
+
+@dataclass(frozen=True, slots=True)
+class FocalPoint:
+    """A point of the (EXIF-oriented) source, as fractions of its width and height."""
+
+    x: float
+    y: float
+
+
+Gravity = str | FocalPoint
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A rectangle in source pixels, after EXIF orientation."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Everything that decides the output bytes, in canonical form (aliases resolved,
+    defaults filled, numbers normalised). Equal options mean the same variant."""
+
+    width: int | None = None
+    height: int | None = None
+    dpr: float = 1.0
+    fit: Fit = "cover"
+    gravity: Gravity = "center"
+    crop: Region | None = None
+    format: RequestedFormat | None = None
+    quality: int | None = None
+    background: str | None = None
+    blur: float | None = None
+    sharpen: float | None = None
+    rotate: int = 0
+    flip: bool = False
+    flop: bool = False
+    grayscale: bool = False
+    strip: bool = True
+    progressive: bool = False
+    lossless: bool = False
+    enlarge: bool = False
+    trim: float | None = None
+    animated: bool = True
+    page: int | None = None
+
+    @property
+    def crops_to_box(self) -> bool:
+        """True when the output is exactly a width x height box cut from a covering resize."""
+        return self.width is not None and self.height is not None and self.fit == "cover"
+
+
+DEFAULT_OPTIONS = Options()

@@ -1,0 +1,285 @@
+"""The libvips pipeline: an ordered tuple of small steps over one `Context`.
+
+Each step takes the context and returns nothing; the deadline is checked between steps, and the
+final encode carries a libvips kill switch so a slow decode stops at the deadline too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import pyvips
+
+from origin.errors import UnprocessableImage, UpstreamTimeout
+from transforms.formats import ALPHA_FORMATS, encoder_options
+from transforms.options import FocalPoint
+from transforms.plan import Plan, fit_geometry
+from transforms.probe import MULTI_PAGE
+
+
+@dataclass
+class Context:
+    data: bytes
+    plan: Plan
+    deadline: float
+    max_dim: int = 8192
+    image: pyvips.Image | None = None
+    output: bytes = b""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def frames(self) -> int:
+        """Frames stacked vertically in `image` (libvips' page-height convention)."""
+        if not self.plan.animate or self.image is None:
+            return 1
+        return max(1, self.image.height // self.page_height)
+
+    @property
+    def page_height(self) -> int:
+        assert self.image is not None
+        if self.image.get_typeof("page-height"):
+            return int(self.image.get("page-height"))
+        return self.image.height
+
+
+Step = Callable[[Context], None]
+
+
+def _load_options(plan: Plan) -> str:
+    if plan.probe.format not in MULTI_PAGE:
+        return ""
+    if plan.animate:
+        return "n=-1"
+    return f"page={plan.page}"
+
+
+def _per_frame(ctx: Context, fn: Callable[[pyvips.Image], pyvips.Image]) -> None:
+    """Apply `fn` to each frame of an animation (or to the single image), keeping timing data."""
+    image = ctx.image
+    assert image is not None
+    if ctx.frames == 1:
+        ctx.image = fn(image)
+        return
+    page_height = ctx.page_height
+    frames = [fn(image.crop(0, i * page_height, image.width, page_height))
+              for i in range(ctx.frames)]
+    joined = pyvips.Image.arrayjoin(frames, across=1).copy()
+    joined.set_type(pyvips.GValue.gint_type, "page-height", frames[0].height)
+    for name in ("delay", "loop", "gif-loop"):
+        if image.get_typeof(name):
+            joined.set_type(image.get_typeof(name), name, image.get(name))
+    ctx.image = joined
+
+
+def load(ctx: Context) -> None:
+    """Decode with shrink-on-load when the output size is known from the header alone."""
+    plan = ctx.plan
+    options = plan.options
+    option_string = _load_options(plan)
+    geometry = plan.geometry
+    if geometry is not None and plan.region is None:
+        w, h = geometry.resize
+        if options.rotate in (90, 270):
+            w, h = h, w
+        try:
+            ctx.image = pyvips.Image.thumbnail_buffer(
+                ctx.data, w, height=h, size="force", option_string=option_string,
+                output_profile="srgb", fail_on="error",
+            )
+        except pyvips.Error as exc:
+            raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
+        if options.rotate:
+            _per_frame(ctx, lambda im: im.rot(f"d{options.rotate}"))
+        return
+    _load_full(ctx, option_string)
+
+
+def _load_full(ctx: Context, option_string: str) -> None:
+    """Region crops and trim need the oriented full-size image before the resize is known."""
+    plan = ctx.plan
+    options = plan.options
+    kwargs = {"access": "random", "fail_on": "error"}
+    try:
+        image = pyvips.Image.new_from_buffer(ctx.data, option_string, **kwargs)
+    except pyvips.Error as exc:
+        raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
+    ctx.image = image
+    _per_frame(ctx, lambda im: im.autorot())
+    region = plan.region
+    if region is not None:
+        _per_frame(ctx, lambda im: im.extract_area(region.x, region.y, region.width,
+                                                   region.height))
+    if options.trim:
+        first = ctx.image.crop(0, 0, ctx.image.width, ctx.page_height)
+        left, top, width, height = first.find_trim(threshold=options.trim)
+        if width > 0 and height > 0:
+            _per_frame(ctx, lambda im: im.extract_area(left, top, width, height))
+    if options.rotate:
+        _per_frame(ctx, lambda im: im.rot(f"d{options.rotate}"))
+    geometry = plan.geometry or fit_geometry(ctx.image.width, ctx.page_height, options,
+                                             ctx.max_dim)
+    ctx.plan = replace(plan, geometry=geometry)
+    w, h = geometry.resize
+    _per_frame(ctx, lambda im: im.thumbnail_image(w, height=h, size="force",
+                                                  output_profile="srgb", no_rotate=True))
+
+
+_DIRECTION_OFFSETS = {
+    "center": (0.5, 0.5), "north": (0.5, 0.0), "south": (0.5, 1.0), "east": (1.0, 0.5),
+    "west": (0.0, 0.5), "northeast": (1.0, 0.0), "northwest": (0.0, 0.0),
+    "southeast": (1.0, 1.0), "southwest": (0.0, 1.0),
+}
+
+
+def _anchor(gravity: object, rotate: int) -> tuple[float, float]:
+    """Fractions (fx, fy) of the slack to put left/above the kept box."""
+    if isinstance(gravity, FocalPoint):
+        x, y = gravity.x, gravity.y
+        # The focal point belongs to the source, so it turns with the image.
+        for _ in range(rotate // 90):
+            x, y = 1.0 - y, x
+        return x, y
+    return _DIRECTION_OFFSETS.get(str(gravity), (0.5, 0.5))
+
+
+def crop_or_pad(ctx: Context) -> None:
+    """Cut the requested box out of a covering resize, or pad a contained one to the box."""
+    geometry = ctx.plan.geometry
+    if geometry is None or geometry.box is None:
+        return
+    options = ctx.plan.options
+    bw, bh = geometry.box
+    if geometry.mode == "crop":
+        gravity = options.gravity
+        if gravity in ("attention", "entropy") and ctx.frames == 1:
+            ctx.image = ctx.image.smartcrop(bw, bh, interesting=str(gravity))
+            return
+        fx, fy = _anchor(gravity, options.rotate)
+
+        def cut(im: pyvips.Image) -> pyvips.Image:
+            slack_x, slack_y = im.width - bw, im.height - bh
+            if isinstance(gravity, FocalPoint):
+                left = round(fx * im.width - bw / 2)
+                top = round(fy * im.height - bh / 2)
+            else:
+                left, top = round(slack_x * fx), round(slack_y * fy)
+            left = min(max(0, left), slack_x)
+            top = min(max(0, top), slack_y)
+            return im.extract_area(left, top, bw, bh)
+
+        _per_frame(ctx, cut)
+        return
+    # pad
+    fx, fy = _anchor(options.gravity if options.gravity not in ("attention", "entropy")
+                     else "center", 0)
+    colour, with_alpha = _background(ctx)
+
+    def pad(im: pyvips.Image) -> pyvips.Image:
+        if with_alpha and not im.hasalpha():
+            im = im.bandjoin(255)
+        left = round((bw - im.width) * fx)
+        top = round((bh - im.height) * fy)
+        return im.embed(left, top, bw, bh, extend="background", background=_fill(im, colour))
+
+    _per_frame(ctx, pad)
+
+
+def _fill(im: pyvips.Image, rgba: list[float]) -> list[float]:
+    """`rgba` in the band layout of `im` (grey or colour, with or without alpha)."""
+    colour = rgba[:3]
+    if im.bands in (1, 2):
+        colour = [0.2126 * rgba[0] + 0.7152 * rgba[1] + 0.0722 * rgba[2]]
+    return [*colour, rgba[3]] if im.hasalpha() else colour
+
+
+def _background(ctx: Context) -> tuple[list[float], bool]:
+    """Padding colour and whether the output keeps an alpha band for it."""
+    bg = ctx.plan.options.background
+    alpha_ok = ctx.plan.output in ALPHA_FORMATS
+    if bg is None:
+        if alpha_ok:
+            return [0.0, 0.0, 0.0, 0.0], True
+        return [255.0, 255.0, 255.0, 255.0], False
+    rgba = [float(int(bg[i:i + 2], 16)) for i in range(0, len(bg), 2)]
+    if len(rgba) == 3:
+        rgba.append(255.0)
+    with_alpha = alpha_ok and rgba[3] < 255
+    return rgba, with_alpha
+
+
+def effects(ctx: Context) -> None:
+    """Blur, sharpen, grayscale and mirroring, in that order."""
+    options = ctx.plan.options
+    if options.blur:
+        sigma = options.blur
+        _per_frame(ctx, lambda im: im.gaussblur(sigma))
+    if options.sharpen:
+        sigma = options.sharpen
+        _per_frame(ctx, lambda im: im.sharpen(sigma=sigma))
+    if options.grayscale:
+        _per_frame(ctx, lambda im: im.colourspace("b-w"))
+    if options.flip:
+        _per_frame(ctx, lambda im: im.flip("vertical"))
+    if options.flop:
+        _per_frame(ctx, lambda im: im.flip("horizontal"))
+
+
+def finish(ctx: Context) -> None:
+    """8-bit sRGB (or grey) with alpha kept only where the output format holds it."""
+    image = ctx.image
+    assert image is not None
+    options = ctx.plan.options
+    gray = options.grayscale
+    if image.interpretation not in ("srgb", "b-w") or image.format != "uchar":
+        image = image.colourspace("b-w" if gray else "srgb")
+        if image.format != "uchar":
+            image = image.cast("uchar")
+    if image.hasalpha() and ctx.plan.output not in ALPHA_FORMATS:
+        colour, _ = _background(ctx)
+        image = image.flatten(background=_fill(image, colour)[: image.bands - 1])
+    ctx.image = image
+
+
+def encode(ctx: Context) -> None:
+    image = ctx.image
+    assert image is not None
+    options = ctx.plan.options
+    operation, kwargs = encoder_options(
+        ctx.plan.output, quality=options.quality, progressive=options.progressive,
+        lossless=options.lossless, strip=options.strip,
+    )
+    if ctx.frames > 1:
+        kwargs["page_height"] = ctx.page_height
+    _arm_kill_switch(image, ctx.deadline)
+    try:
+        ctx.output = getattr(image, operation)(**kwargs)
+    except pyvips.Error as exc:
+        if time.monotonic() > ctx.deadline:
+            raise UpstreamTimeout("transform took longer than the request deadline") from None
+        raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
+
+
+def _arm_kill_switch(image: pyvips.Image, deadline: float) -> None:
+    image.set_progress(True)
+
+    def on_eval(img: pyvips.Image, _progress: object) -> None:
+        if time.monotonic() > deadline:
+            img.set_kill(True)
+
+    image.signal_connect("eval", on_eval)
+
+
+PIPELINE: tuple[Step, ...] = (load, crop_or_pad, effects, finish, encode)
+
+
+def run(ctx: Context, steps: tuple[Step, ...] = PIPELINE) -> bytes:
+    """Run the steps in order, checking the deadline between them; returns the encoded bytes."""
+    for step in steps:
+        if time.monotonic() > ctx.deadline:
+            raise UpstreamTimeout("transform took longer than the request deadline")
+        started = time.perf_counter()
+        step(ctx)
+        ctx.timings[step.__name__] = time.perf_counter() - started
+    return ctx.output

@@ -1,0 +1,130 @@
+"""Decide first, execute second: probe + options -> a plan whose every limit is checked.
+
+All geometry is computed here as plain integers, so it is testable without libvips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from origin.errors import InvalidOptions, UnprocessableImage
+from transforms.formats import ANIMATED_FORMATS
+from transforms.options import Options, OutputFormat, Region
+from transforms.probe import MULTI_PAGE, Probe
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_dim: int = 8192
+    max_pixels: int = 100_000_000
+    max_frames: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """Resize the (region of the) source to `resize`, then crop to or pad out to `box`."""
+
+    resize: tuple[int, int]
+    box: tuple[int, int] | None = None
+    mode: str = ""  # "crop", "pad" or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    options: Options
+    probe: Probe
+    output: OutputFormat
+    animate: bool
+    page: int
+    region: Region | None
+    geometry: Geometry | None  # None when the size depends on trim, known only after decoding
+
+    @property
+    def load_all_frames(self) -> bool:
+        return self.animate
+
+
+def _scale_dim(value: int, scale: float) -> int:
+    return max(1, round(value * scale))
+
+
+def fit_geometry(src_w: int, src_h: int, options: Options, max_dim: int) -> Geometry:
+    """Where the pixels go for a src_w x src_h source (after orientation, region, rotation)."""
+    dpr = options.dpr
+    w = min(max_dim, round(options.width * dpr)) if options.width else None
+    h = min(max_dim, round(options.height * dpr)) if options.height else None
+    if w is None and h is None:
+        return Geometry((src_w, src_h))
+    if w is None or h is None:
+        scale = (w / src_w) if w is not None else (h / src_h)  # type: ignore[operator]
+        if not options.enlarge:
+            scale = min(scale, 1.0)
+        return Geometry(_cap((_scale_dim(src_w, scale), _scale_dim(src_h, scale)), max_dim))
+    fit = options.fit
+    if fit in ("inside", "outside"):
+        pick = min if fit == "inside" else max
+        scale = pick(w / src_w, h / src_h)
+        if not options.enlarge:
+            scale = min(scale, 1.0)
+        return Geometry(_cap((_scale_dim(src_w, scale), _scale_dim(src_h, scale)), max_dim))
+    if not options.enlarge:
+        # The box keeps the requested aspect ratio but never outgrows the source.
+        shrink = min(1.0, src_w / w, src_h / h)
+        w, h = max(1, round(w * shrink)), max(1, round(h * shrink))
+    if fit == "fill":
+        return Geometry((w, h))
+    if fit == "cover":
+        scale = max(w / src_w, h / src_h)
+        resize = (max(w, _scale_dim(src_w, scale)), max(h, _scale_dim(src_h, scale)))
+        return Geometry(resize, (w, h), "crop")
+    scale = min(w / src_w, h / src_h)  # contain
+    resize = (min(w, _scale_dim(src_w, scale)), min(h, _scale_dim(src_h, scale)))
+    return Geometry(resize, (w, h), "pad")
+
+
+def _cap(size: tuple[int, int], max_dim: int) -> tuple[int, int]:
+    w, h = size
+    over = max(w, h) / max_dim
+    if over <= 1:
+        return size
+    return max(1, round(w / over)), max(1, round(h / over))
+
+
+def clamp_region(region: Region, width: int, height: int) -> Region:
+    """The part of `region` inside a width x height image; 400 when nothing is left."""
+    x2, y2 = min(width, region.x + region.width), min(height, region.y + region.height)
+    if region.x >= width or region.y >= height or x2 <= region.x or y2 <= region.y:
+        raise InvalidOptions(
+            f"crop region {region.x}:{region.y}:{region.width}:{region.height} is outside "
+            f"the {width}x{height} source"
+        )
+    return Region(region.x, region.y, x2 - region.x, y2 - region.y)
+
+
+def make_plan(probe: Probe, options: Options, output: OutputFormat, limits: Limits) -> Plan:
+    """Check every limit against the header and fix the geometry; raises 4xx errors."""
+    page = options.page or 0
+    if page >= probe.pages:
+        raise InvalidOptions(f"page_{page} is past the last page ({probe.pages - 1})")
+    animate = (
+        probe.animated and options.animated and options.page is None
+        and output in ANIMATED_FORMATS
+    )
+    frames = probe.pages if animate else 1
+    if probe.pages > limits.max_frames and animate:
+        raise UnprocessableImage(f"source has {probe.pages} frames; the limit is "
+                                 f"{limits.max_frames}")
+    if probe.width * probe.height * frames > limits.max_pixels:
+        raise UnprocessableImage(
+            f"source is {probe.width}x{probe.height}"
+            + (f"x{frames} frames" if frames > 1 else "")
+            + f"; the limit is {limits.max_pixels} pixels"
+        )
+    if page and probe.format not in MULTI_PAGE:
+        raise InvalidOptions(f"page_{page}: the source has one page")
+    region = clamp_region(options.crop, probe.width, probe.height) if options.crop else None
+    src_w, src_h = (region.width, region.height) if region else (probe.width, probe.height)
+    if options.rotate in (90, 270):
+        src_w, src_h = src_h, src_w
+    geometry = None if options.trim else fit_geometry(src_w, src_h, options, limits.max_dim)
+    return Plan(options, probe, output, animate, page, region, geometry)

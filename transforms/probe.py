@@ -1,0 +1,136 @@
+"""Read what a source is from its bytes and header alone, before any pixel is decoded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyvips
+
+from origin.errors import UnprocessableImage, UnsupportedFormat
+
+# Loader name (without _buffer/_source) -> our name for the source format.
+LOADERS: dict[str, str] = {
+    "jpegload": "jpeg",
+    "pngload": "png",
+    "webpload": "webp",
+    "gifload": "gif",
+    "heifload": "avif",
+    "tiffload": "tiff",
+    "svgload": "svg",
+}
+# Loaders that take `n` (frames) and `page`.
+MULTI_PAGE = frozenset({"gif", "webp", "tiff", "avif"})
+ANIMATABLE = frozenset({"gif", "webp"})
+
+# Formats we recognise but deliberately do not decode: a clean 415 rather than a 422.
+_UNSUPPORTED_MAGIC: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"BM", "BMP"),
+    (0, b"\x00\x00\x01\x00", "ICO"),
+    (0, b"\x00\x00\x02\x00", "CUR"),
+    (0, b"%PDF", "PDF"),
+    (0, b"8BPS", "PSD"),
+    (0, b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (0, b"\xff\x4f\xff\x51", "JPEG 2000"),
+    (0, b"\xff\x0a", "JPEG XL"),
+    (0, b"\x00\x00\x00\x0cJXL ", "JPEG XL"),
+    (0, b"qoif", "QOI"),
+    (0, b"SIMPLE  =", "FITS"),
+    (0, b"#?RADIANCE", "Radiance HDR"),
+    (0, b"#?RGBE", "Radiance HDR"),
+    (0, b"MATLAB", "MATLAB"),
+    (0, b"gimp xcf", "XCF"),
+    (0, b"II*\x00\x10\x00\x00\x00CR", "camera raw"),
+    (0, b"%!PS", "PostScript"),
+    (0, b"\xc5\xd0\xd3\xc6", "EPS"),
+    (0, b"DDS ", "DDS"),
+    (0, b"\x76\x2f\x31\x01", "OpenEXR"),
+)
+_HEVC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis")
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """The header facts a plan is made from. `width`/`height` are after EXIF orientation."""
+
+    format: str
+    loader: str
+    width: int
+    height: int
+    pages: int
+    page_height: int
+    has_alpha: bool
+    orientation: int
+    loop: int
+    delays: tuple[int, ...]
+
+    @property
+    def animated(self) -> bool:
+        return self.pages > 1 and self.format in ANIMATABLE
+
+
+def sniff_unsupported(data: bytes) -> str | None:
+    """Name of a known non-web format the bytes start with, or None."""
+    for offset, magic, name in _UNSUPPORTED_MAGIC:
+        if data[offset:offset + len(magic)] == magic:
+            return name
+    if data[4:8] == b"ftyp" and data[8:12] in _HEVC_BRANDS:
+        return "HEIC"
+    if len(data) >= 3 and data[0:1] == b"P" and data[1:2] in b"1234567" and data[2:3] in b" \t\r\n":
+        return "PNM"
+    return None
+
+
+def _looks_like_svg(data: bytes) -> bool:
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"<") and b"<svg" in data[:65536]
+
+
+def probe(data: bytes, *, svg_allowed: bool = True) -> Probe:
+    """Identify the format and read the header; raises 415 for formats we do not decode and 422
+    for bytes that are not a readable image."""
+    if not data:
+        raise UnprocessableImage("source is empty")
+    unsupported = sniff_unsupported(data)
+    if unsupported:
+        raise UnsupportedFormat(f"{unsupported} sources are not supported")
+    if not svg_allowed and _looks_like_svg(data):
+        raise UnsupportedFormat("SVG sources are refused by this server")
+    try:
+        image = pyvips.Image.new_from_buffer(data, "", access="sequential")
+        loader = image.get("vips-loader")
+    except pyvips.Error as exc:
+        raise UnprocessableImage("source is not a readable image", internal=str(exc)) from None
+    base = loader.removesuffix("_buffer").removesuffix("_source")
+    fmt = LOADERS.get(base)
+    if fmt is None:
+        raise UnsupportedFormat("source format is not supported", internal=loader)
+    if fmt == "svg" and not svg_allowed:
+        raise UnsupportedFormat("SVG sources are refused by this server")
+    if fmt == "avif":
+        compression = image.get("heif-compression") if image.get_typeof("heif-compression") else ""
+        if compression != "av1":
+            raise UnsupportedFormat("HEIF sources other than AVIF are not supported")
+    pages = image.get("n-pages") if image.get_typeof("n-pages") else 1
+    page_height = image.get("page-height") if image.get_typeof("page-height") else image.height
+    orientation = image.get("orientation") if image.get_typeof("orientation") else 1
+    if not 1 <= orientation <= 8:
+        orientation = 1
+    width, height = image.width, page_height if pages > 1 else image.height
+    if orientation >= 5:
+        width, height = height, width
+    delays: tuple[int, ...] = ()
+    if image.get_typeof("delay"):
+        delays = tuple(image.get("delay"))
+    loop = image.get("loop") if image.get_typeof("loop") else 0
+    return Probe(
+        format=fmt,
+        loader=loader,
+        width=width,
+        height=height,
+        pages=max(1, pages),
+        page_height=page_height,
+        has_alpha=image.hasalpha(),
+        orientation=orientation,
+        loop=loop,
+        delays=delays,
+    )

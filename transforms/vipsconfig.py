@@ -1,0 +1,29 @@
+"""libvips' process-wide settings, applied once per worker before the first transform."""
+
+from __future__ import annotations
+
+import os
+
+MIN_LIBVIPS = (8, 13)  # block_untrusted_set appeared in 8.13
+
+
+def configure(*, concurrency: int, cache_max_mem: int, svg_allowed: bool) -> str:
+    """Block untrusted loaders, size libvips' cache and threads; returns the libvips version."""
+    os.environ.setdefault("VIPS_CONCURRENCY", str(concurrency))
+    import pyvips
+
+    version = (pyvips.version(0), pyvips.version(1))
+    if version < MIN_LIBVIPS:
+        raise RuntimeError(f"libvips {version} is too old; imgorigin needs >= 8.13")
+    # Loaders such as ImageMagick, PDF, FITS or matrix are not memory-safe enough for strangers'
+    # files; what we do decode is further limited by transforms.probe.LOADERS.
+    pyvips.block_untrusted_set(True)
+    # librsvg is memory-safe and we never serve SVG back, but libvips marks it untrusted.
+    pyvips.operation_block_set("VipsForeignLoadSvg", not svg_allowed)
+    # Every request brings new input, so libvips' operation cache would only hold memory.
+    pyvips.cache_set_max(0 if cache_max_mem == 0 else 100)
+    pyvips.cache_set_max_mem(cache_max_mem)
+    pyvips.cache_set_max_files(0 if cache_max_mem == 0 else 10)
+    if hasattr(pyvips, "concurrency_set"):
+        pyvips.concurrency_set(concurrency)
+    return f"{pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"
