@@ -1,0 +1,101 @@
+"""The real origin server in a subprocess (gunicorn + uvicorn workers), on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.support.metrics import metric_sum
+from tests.support.net import free_port, wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class OriginProcess:
+    def __init__(self, env: dict[str, str] | None = None, workers: int = 1,
+                 cache_dir: str | None = None, log_path: str | None = None) -> None:
+        self.port = free_port()
+        self.workers = workers
+        self._tmp = tempfile.TemporaryDirectory(prefix="imgorigin-test-")
+        self.cache_dir = cache_dir or os.path.join(self._tmp.name, "cache")
+        self.log_path = log_path or os.path.join(self._tmp.name, "server.log")
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("IMGORIGIN_")},
+            "IMGORIGIN_CACHE_DIR": self.cache_dir,
+            "PROMETHEUS_MULTIPROC_DIR": os.path.join(self._tmp.name, "metrics"),
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> OriginProcess:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "origin.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(self.workers)],
+            cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        if not wait_until(self._ready, timeout):
+            self.stop()
+            raise RuntimeError(f"origin did not start; log:\n{self.log()}")
+        return self
+
+    def _ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"origin exited with {self.proc.returncode}:\n{self.log()}")
+        try:
+            ok = httpx.get(self.base + "/-/healthz", timeout=0.5).status_code == 200
+        except httpx.HTTPError:
+            return False
+        return ok and len(self.worker_pids()) >= self.workers
+
+    def worker_pids(self) -> list[int]:
+        if self.proc is None:
+            return []
+        try:
+            return [c.pid for c in psutil.Process(self.proc.pid).children()]
+        except psutil.Error:
+            return []
+
+    def log(self) -> str:
+        try:
+            return Path(self.log_path).read_text(errors="replace")[-5000:]
+        except OSError:
+            return ""
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def metrics_text(self) -> str:
+        return httpx.get(self.base + "/-/metrics", timeout=5).text
+
+    def metric(self, name: str, **labels: str) -> float:
+        return metric_sum(self.metrics_text(), name, **labels)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if hasattr(self, "_log"):
+            self._log.close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> OriginProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
