@@ -50,7 +50,7 @@ def _bad(token: str, expected: str) -> InvalidOptions:
 
 def _int(raw: str, token: str, lo: int, hi: int) -> int:
     # Leading zeros are allowed (w_0400 is 400); the length cap keeps int() cheap.
-    if not raw or len(raw) > 9 or not set(raw) <= _DIGITS:
+    if not raw or len(raw) > 12 or not set(raw) <= _DIGITS:
         raise _bad(token, f"an integer {lo}..{hi}")
     value = int(raw)
     if not lo <= value <= hi:
