@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk
 
-.PHONY: run test lint fuzz bench bench-peers chaos system-deps clean
+.PHONY: run test lint fuzz bench bench-peers chaos system-deps readme clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,3 +52,7 @@ chaos: $(STAMP) system-deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis benchmarks/results tests/output
+
+# Regenerate the configuration table in README.md from origin/settings.py.
+readme: $(STAMP)
+	$(BIN)/imgorigin config --readme README.md

@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     url.add_argument("--sign", action="store_true",
                      help="sign with the first key of IMGORIGIN_SIGNING_KEYS")
     url.add_argument("--base", default="", help="prefix, e.g. https://img.example.com")
-    sub.add_parser("config", help="print the configuration table (Markdown)")
+    config = sub.add_parser("config", help="print the configuration table (Markdown)")
+    config.add_argument("--readme", default="",
+                        help="rewrite the table between the settings markers of this file")
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -70,8 +72,24 @@ def main(argv: list[str] | None = None) -> int:
             key = keys[0]
         print(args.base.rstrip("/") + build_url(args.options, args.source, sign_key=key))
         return 0
+    if args.readme:
+        update_readme(args.readme)
+        return 0
     print(settings_markdown())
     return 0
+
+
+BEGIN, END = "<!-- settings:begin -->", "<!-- settings:end -->"
+
+
+def update_readme(path: str) -> None:
+    """Replace the block between the settings markers with the current table."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{head}{BEGIN}\n{settings_markdown()}\n{END}{tail}")
 
 
 if __name__ == "__main__":
