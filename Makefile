@@ -33,7 +33,7 @@ system-deps:
 	@if command -v systemctl >/dev/null 2>&1; then $(SUDO) systemctl disable --now varnish varnishncsa >/dev/null 2>&1 || true; fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check origin transforms cache tests benchmarks samples
+	$(BIN)/ruff check $(wildcard origin transforms cache tests benchmarks samples)
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest -q
