@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 
 def _digest(text: str, size: int) -> str:
@@ -36,6 +37,7 @@ def directory_prefixes(source_id: str) -> list[str]:
     return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
 
 
+@lru_cache(maxsize=16384)
 def surrogate_keys(source_id: str) -> str:
     """`Surrogate-Key`/`Cache-Tag` value: the source's tag and one tag per parent directory,
     so a CDN can purge a source or a whole directory by tag."""
