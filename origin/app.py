@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -40,7 +41,7 @@ from origin.responses import (
     internal_error_response,
 )
 from origin.security import signing
-from origin.security.netguard import NetworkGuard
+from origin.security.netguard import NetworkGuard, Resolver, origin_of, system_resolver
 from origin.service import Answer, TransformService
 from origin.settings import Settings
 from origin.sources.http import make_client
@@ -72,8 +73,10 @@ def _shared_tiers(settings: Settings) -> list[SharedTier]:
     return tiers
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the app; nothing heavy happens until the lifespan starts (in each worker)."""
+def create_app(settings: Settings | None = None, *, resolver: Resolver | None = None,
+               transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+    """Build the app; nothing heavy happens until the lifespan starts (in each worker).
+    `resolver` and `transport` are test seams (a stub DNS, a connect spy)."""
     settings = settings or Settings.from_env()
     holder: dict[str, State] = {}
 
@@ -82,14 +85,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         vipsconfig.configure(concurrency=settings.vips_concurrency,
                              cache_max_mem=settings.vips_cache_max_mem,
                              svg_allowed=settings.svg_policy == "rasterize")
-        client = make_client(settings.connect_timeout, settings.fetch_timeout)
-        base_host = ""
-        if settings.source.startswith(("http://", "https://")):
-            from urllib.parse import urlsplit
-
-            base_host = (urlsplit(settings.source).hostname or "").lower()
-        guard = NetworkGuard(allow_private=settings.allow_private_networks,
-                             trusted_hosts=frozenset({base_host} - {""}))
+        client = make_client(settings.connect_timeout, settings.fetch_timeout, transport)
+        # The configured source is trusted as host and port, never the whole host.
+        trusted = frozenset({origin_of(settings.source)}) if settings.source.startswith(
+            ("http://", "https://")) else frozenset()
+        guard = NetworkGuard(allow_private=settings.allow_private_networks, trusted=trusted,
+                             resolver=resolver or system_resolver)
         sources = SourceStore(settings, client, guard)
         state_dir = os.path.join(settings.cache_dir, "state")
         journal = PurgeJournal(state_dir)
@@ -125,12 +126,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         tier = "none"
         status = 500
         try:
-            st.service.sync_purges()
-            raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
-            req = st.service.parse_path(raw_path.decode("latin-1"))
+            raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).decode(
+                "latin-1")
             if st.service.signing:
-                signing.verify(req.signature, req.signed_path, st.settings.signing_keys,
-                               req.expires)
+                # Before any other work: an unsigned URL must not even be parsed.
+                signing.authenticate(raw_path, st.settings.signing_keys)
+            st.service.sync_purges()
+            req = st.service.parse_path(raw_path)
+            if st.service.signing:
+                signing.check_expiry(req.expires)
             answer = await st.service.answer(req, request.headers.get("accept", ""))
             tier = answer.tier
             response = _success(st, answer, request, started)

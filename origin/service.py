@@ -8,7 +8,7 @@ thread pool -> store unless the source was purged meanwhile.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from urllib.parse import unquote
 
@@ -19,7 +19,9 @@ from cache.variants import VariantCache
 from origin import metrics
 from origin.errors import InvalidOptions, InvalidSource
 from origin.executor import TransformExecutor
-from origin.settings import Settings
+from origin.security import signing
+from origin.security.ladder import SizeLadder
+from origin.settings import Settings, SettingsError
 from origin.sources.ref import SourceRef
 from origin.sources.store import SourceStore
 from transforms import PIPELINE_VERSION, Limits, ParsedOptions, negotiate, parse, transform
@@ -67,21 +69,32 @@ class TransformService:
                              max_frames=settings.max_frames)
         self.signing = bool(settings.signing_keys)
         presets = dict(settings.presets)
+        ladder = SizeLadder(settings.size_ladder, settings.size_ladder_mode)
 
         @lru_cache(maxsize=8192)
         def parse_options(segment: str) -> ParsedOptions:
-            return parse(segment, presets=presets, max_dim=settings.max_dim)
+            parsed = parse(segment, presets=presets, max_dim=settings.max_dim,
+                           presets_only=settings.presets_only)
+            return replace(parsed, options=ladder.apply(parsed.options))
 
         self._parse_options = parse_options
+        for name in presets:
+            # A broken preset fails the worker at startup, not one request at a time.
+            try:
+                parse_options(f"p_{name}")
+            except InvalidOptions as exc:
+                raise SettingsError(f"IMGORIGIN_PRESETS: preset '{name}': {exc.detail}") from None
 
     def parse_path(self, raw_path: str) -> TransformRequest:
         """Split `/{signature}/{options}/{source}`; raises 400/403 for a bad path."""
         signature = ""
         rest = raw_path[1:] if raw_path.startswith("/") else raw_path
         if self.signing:
-            signature, slash, rest = rest.partition("/")
-            if not slash:
+            # By position only, exactly as `signing.authenticate` checked it.
+            signature, signed = signing.split(raw_path)
+            if not signed:
                 raise InvalidSource("path has no options and source after the signature")
+            rest = signed[1:]
         segment, slash, source_raw = rest.partition("/")
         if not slash or not source_raw:
             raise InvalidSource("path must be /{options}/{source}")

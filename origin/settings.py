@@ -84,6 +84,18 @@ def _presets(raw: str) -> dict[str, str]:
     return presets
 
 
+def _ladder(raw: str) -> tuple[int, ...]:
+    """`64,128,256` -> (64, 128, 256): sorted, distinct, positive."""
+    return tuple(sorted({_positive_int(part) for part in _csv(raw)}))
+
+
+def _ladder_mode(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"snap", "refuse"}:
+        raise ValueError(f"expected 'snap' or 'refuse', got {raw!r}")
+    return value
+
+
 def _default_cache_dir() -> str:
     return str(Path(platformdirs.user_cache_dir("imgorigin")) / "cache")
 
@@ -143,6 +155,15 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "output format when the URL names none: `original` or `auto`"),
     Setting("IMGORIGIN_PRESETS", "presets", "", _presets,
             "named option sets, `name:tokens;name2:tokens`", "none"),
+    Setting("IMGORIGIN_PRESETS_ONLY", "presets_only", "false", _bool,
+            "accept only `p_NAME` (and `exp_` when signing) as options, or `_`: clients "
+            "cannot invent variants"),
+    Setting("IMGORIGIN_SIZE_LADDER", "size_ladder", "", _ladder,
+            "allowed `w`/`h` values (CSS px), e.g. `64,128,256,512,1024`; other sizes are "
+            "snapped or refused (IMGORIGIN_SIZE_LADDER_MODE)", "unset: any size"),
+    Setting("IMGORIGIN_SIZE_LADDER_MODE", "size_ladder_mode", "snap", _ladder_mode,
+            "`snap`: a size off the ladder becomes the next step up (the top step above it); "
+            "`refuse`: 400"),
     Setting("IMGORIGIN_MAX_SOURCE_BYTES", "max_source_bytes", str(50 * MIB), _positive_int,
             "largest source accepted, in bytes (checked while streaming)", "50 MiB"),
     Setting("IMGORIGIN_MAX_SOURCE_PIXELS", "max_source_pixels", str(100_000_000),
@@ -213,6 +234,9 @@ class Settings:
     signing_keys: tuple[str, ...] = ()
     default_format: str = "original"
     presets: Mapping[str, str] = field(default_factory=dict)
+    presets_only: bool = False
+    size_ladder: tuple[int, ...] = ()
+    size_ladder_mode: str = "snap"
     max_source_bytes: int = 50 * MIB
     max_source_pixels: int = 100_000_000
     max_frames: int = 500
@@ -254,6 +278,8 @@ class Settings:
             values["cache_dir"] = _default_cache_dir()
         if values["disk_cache"] not in {"", "on", "off"}:
             raise SettingsError("IMGORIGIN_DISK_CACHE: expected 'on' or 'off'")
+        if values["size_ladder"] and values["size_ladder"][-1] > values["max_dim"]:
+            raise SettingsError("IMGORIGIN_SIZE_LADDER: steps must not exceed IMGORIGIN_MAX_DIM")
         for key in values["signing_keys"]:
             try:
                 bytes.fromhex(key)

@@ -48,9 +48,15 @@ def _bad(token: str, expected: str) -> InvalidOptions:
     return InvalidOptions(f"expected {expected} in '{token}'")
 
 
+def _plain_digits(raw: str) -> bool:
+    """ASCII digits without leading zeros ('0' itself is fine); one spelling per number, so
+    an edge cache cannot be flooded with `w_0400`, `w_00400`, ... for one variant."""
+    return bool(raw) and set(raw) <= _DIGITS and (raw == "0" or raw[0] != "0")
+
+
 def _int(raw: str, token: str, lo: int, hi: int) -> int:
-    # Leading zeros are allowed (w_0400 is 400); the length cap keeps int() cheap.
-    if not raw or len(raw) > 12 or not set(raw) <= _DIGITS:
+    # The length cap keeps int() cheap.
+    if len(raw) > 12 or not _plain_digits(raw):
         raise _bad(token, f"an integer {lo}..{hi}")
     value = int(raw)
     if not lo <= value <= hi:
@@ -61,8 +67,8 @@ def _int(raw: str, token: str, lo: int, hi: int) -> int:
 def _decimal(raw: str, token: str, lo: float, hi: float) -> float:
     whole, dot, frac = raw.partition(".")
     if (
-        not raw or len(raw) > 12 or not (whole or frac)
-        or not set(whole) <= _DIGITS or not set(frac) <= _DIGITS or (dot and not frac)
+        len(raw) > 12 or not _plain_digits(whole)
+        or not set(frac) <= _DIGITS or (dot and not frac)
     ):
         raise _bad(token, f"a number {format_number(lo)}..{format_number(hi)}")
     value = round(float(raw), 3)
@@ -244,7 +250,11 @@ for _m in MODIFIERS:
 _SLOTS = {"s": ("w", "h"), "w": ("w",), "h": ("h",)}
 
 
-def _scan(segment: str, limits: GrammarLimits, allow_preset: bool) -> tuple[dict[str, Any], str]:
+_PRESETS_ONLY_NAMES = frozenset({"p", "preset", "exp"})
+
+
+def _scan(segment: str, limits: GrammarLimits, allow_preset: bool,
+          presets_only: bool = False) -> tuple[dict[str, Any], str]:
     """Parse tokens into field values; returns (values, preset name or '')."""
     values: dict[str, Any] = {}
     seen: dict[str, str] = {}
@@ -256,6 +266,8 @@ def _scan(segment: str, limits: GrammarLimits, allow_preset: bool) -> tuple[dict
         name, sep, raw = token.partition("_")
         if not name or not set(name) <= _NAME_CHARS:
             raise InvalidOptions(f"malformed option '{token}'")
+        if presets_only and name not in _PRESETS_ONLY_NAMES:
+            raise InvalidOptions(f"this server accepts only presets (p_NAME), not '{token}'")
         if name in ("p", "preset"):
             if not allow_preset:
                 raise InvalidOptions(f"presets cannot name presets: '{token}'")
@@ -279,14 +291,18 @@ def parse(
     *,
     presets: Mapping[str, str] | None = None,
     max_dim: int = 8192,
+    presets_only: bool = False,
 ) -> ParsedOptions:
-    """Turn one options segment into canonical options; raises `InvalidOptions` naming the token."""
+    """Turn one options segment into canonical options; raises `InvalidOptions` naming the token.
+    With `presets_only`, a segment may name a preset (and `exp_`) and nothing else."""
     if len(segment) > MAX_SEGMENT_LENGTH:
         raise InvalidOptions(f"options segment longer than {MAX_SEGMENT_LENGTH} characters")
     limits = GrammarLimits(max_dim=max_dim)
     if segment in ("", NO_OPTIONS):
         return ParsedOptions(DEFAULT_OPTIONS)
-    values, preset_name = _scan(segment, limits, allow_preset=True)
+    values, preset_name = _scan(segment, limits, allow_preset=True, presets_only=presets_only)
+    if presets_only and not preset_name:
+        raise InvalidOptions("this server accepts only presets (p_NAME)")
     if preset_name:
         preset = (presets or {}).get(preset_name)
         if preset is None:

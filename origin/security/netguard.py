@@ -11,33 +11,42 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from origin.errors import Forbidden, UpstreamError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
-_FORBIDDEN_V4 = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16",
-    "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-    "255.255.255.255/32",
+# Never dialled, whatever the settings: "this host" aliases, link-local (cloud metadata lives at
+# 169.254.169.254 and fd00:ec2::254), multicast, broadcast and reserved space.
+_NEVER_V4 = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
 ))
-_FORBIDDEN_V6 = tuple(ipaddress.ip_network(n) for n in (
-    "::/128", "::1/128", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8", "100::/64",
-    "2001:db8::/32", "fd00:ec2::/32",
+_NEVER_V6 = tuple(ipaddress.ip_network(n) for n in (
+    "::/128", "fe80::/10", "fec0::/10", "ff00::/8", "fd00:ec2::254/128",
+))
+# Not globally routable: dialled only with IMGORIGIN_ALLOW_PRIVATE_NETWORKS.
+_PRIVATE_V4 = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "172.16.0.0/12", "192.0.0.0/24",
+    "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+    "203.0.113.0/24",
+))
+_PRIVATE_V6 = tuple(ipaddress.ip_network(n) for n in (
+    "::1/128", "fc00::/7", "100::/64", "2001:db8::/32",
 ))
 # Prefixes that embed an IPv4 address: the embedded address decides.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 _6TO4 = ipaddress.ip_network("2002::/16")
+_SIIT = ipaddress.ip_network("::ffff:0:0:0/96")  # IPv4-translated (RFC 2765)
 
 
 def embedded_v4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 address carried by a mapped, compatible, NAT64 or 6to4 IPv6 address."""
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
-    if address in _NAT64 or address in _NAT64_LOCAL:
+    if address in _NAT64 or address in _NAT64_LOCAL or address in _SIIT:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     if address in _6TO4:
         return address.sixtofour
@@ -47,14 +56,31 @@ def embedded_v4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-def is_public(address: IPAddress) -> bool:
-    """True for a globally routable unicast address (after unwrapping embedded IPv4)."""
+PUBLIC, PRIVATE, NEVER = "public", "private", "never"
+
+
+def classify(address: IPAddress) -> str:
+    """`public`, `private` (allowed by ALLOW_PRIVATE_NETWORKS) or `never` (always refused);
+    an IPv6 address embedding an IPv4 one is judged by the embedded address."""
     if isinstance(address, ipaddress.IPv6Address):
         inner = embedded_v4(address)
         if inner is not None:
-            return is_public(inner)
-        return not any(address in net for net in _FORBIDDEN_V6) and address.is_global
-    return not any(address in net for net in _FORBIDDEN_V4)
+            return classify(inner)
+        if any(address in net for net in _NEVER_V6):
+            return NEVER
+        if any(address in net for net in _PRIVATE_V6) or not address.is_global:
+            return PRIVATE
+        return PUBLIC
+    if any(address in net for net in _NEVER_V4):
+        return NEVER
+    if any(address in net for net in _PRIVATE_V4):
+        return PRIVATE
+    return PUBLIC
+
+
+def is_public(address: IPAddress) -> bool:
+    """True for a globally routable unicast address (after unwrapping embedded IPv4)."""
+    return classify(address) == PUBLIC
 
 
 def parse_ip_literal(host: str) -> IPAddress | None:
@@ -94,12 +120,20 @@ def host_allowed(host: str, patterns: Iterable[str]) -> bool:
     return False
 
 
+def origin_of(url: str) -> tuple[str, int]:
+    """(lower-case host, port) of an http(s) URL, the unit that trust is granted to."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return (parts.hostname or "").lower().rstrip("."), port
+
+
 @dataclass
 class NetworkGuard:
-    """Resolves and checks a host; `trusted_hosts` (the configured source) skip the range check."""
+    """Resolves and checks a host. `trusted` origins (the configured IMGORIGIN_SOURCE, as
+    host and port) skip the range check: the operator named them."""
 
     allow_private: bool = False
-    trusted_hosts: frozenset[str] = frozenset()
+    trusted: frozenset[tuple[str, int]] = frozenset()
     resolver: Resolver = system_resolver
 
     async def pin(self, host: str, port: int) -> str:
@@ -115,9 +149,12 @@ class NetworkGuard:
                     addresses.append(ip)
             if not addresses:
                 raise UpstreamError("source host has no address")
+        if (host.lower().rstrip("."), port) in self.trusted:
+            return str(addresses[0])
         # One bad address poisons the answer: a resolver that mixes public and private answers
         # is how rebinding attacks pick their moment.
-        trusted = self.allow_private or host.lower() in self.trusted_hosts
-        if not trusted and not all(is_public(ip) for ip in addresses):
-            raise Forbidden("source address is not allowed")
+        for ip in addresses:
+            kind = classify(ip)
+            if kind == NEVER or (kind == PRIVATE and not self.allow_private):
+                raise Forbidden("source address is not allowed", internal=f"{host} -> {ip}")
         return str(addresses[0])

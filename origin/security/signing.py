@@ -1,4 +1,10 @@
-"""Signed URLs: HMAC-SHA256 over the path after the signature segment (the only HMAC code)."""
+"""Signed URLs: HMAC-SHA256 over the path after the signature segment (the only HMAC code).
+
+The signed string is found by position only: the first path segment is the signature, and
+everything after it (leading slash included, still percent-encoded) is what was signed. Nothing
+is ever removed from the path by searching for the signature, so a signature repeated or
+injected elsewhere in the path cannot change what is checked.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +23,37 @@ def sign(path: str, key_hex: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def verify(signature: str, path: str, keys: Sequence[str], expires: int | None,
-           now: float | None = None) -> None:
-    """Raise 403 unless some key signed exactly `path` and the URL has not expired."""
-    if not signature:
+def split(raw_path: str) -> tuple[str, str]:
+    """(signature, signed path) of `/{signature}/{rest}`; the signed path is `/{rest}`, or ""
+    when there is nothing after the signature."""
+    signature, slash, rest = raw_path.removeprefix("/").partition("/")
+    return signature, ("/" + rest) if slash else ""
+
+
+def verify(signature: str, path: str, keys: Sequence[str]) -> None:
+    """Raise 403 unless some key signed exactly `path`."""
+    if not signature or not path:
         raise Forbidden("missing signature")
-    ok = False
+    # The raw path was decoded as latin-1, so any byte can be here; compare bytes, never str,
+    # because compare_digest refuses non-ASCII str.
+    given = signature.encode("latin-1", "replace")
+    matched = False
     for key in keys:
         # Every key is tried, so timing says nothing about which one matched.
-        ok |= hmac.compare_digest(sign(path, key), signature)
-    if not ok:
+        matched |= hmac.compare_digest(sign(path, key).encode("ascii"), given)
+    if not matched:
         raise Forbidden("invalid signature")
+
+
+def authenticate(raw_path: str, keys: Sequence[str]) -> str:
+    """Check the signature of a raw request path before anything else looks at it; returns
+    the signed path `/{options}/{source}`."""
+    signature, signed = split(raw_path)
+    verify(signature, signed, keys)
+    return signed
+
+
+def check_expiry(expires: int | None, now: float | None = None) -> None:
+    """403 once an `exp_` time has passed (the token is covered by the signature)."""
     if expires is not None and expires < (time.time() if now is None else now):
         raise Forbidden("signed URL has expired")

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import zlib
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
 from origin.errors import (
     Forbidden,
-    InvalidSource,
     SourceNotFound,
     SourceTooLarge,
     UpstreamError,
     UpstreamTimeout,
 )
-from origin.security.netguard import NetworkGuard, host_allowed
+from origin.security.netguard import NetworkGuard, host_allowed, origin_of
 
 USER_AGENT = "imgorigin/0.1 (+https://github.com/imgorigin/imgorigin)"
 _REDIRECTS = {301, 302, 303, 307, 308}
+# Decoded bytes produced per decompress call: a 64 KiB gzip chunk of zeros would otherwise
+# expand to 64 MiB in one step, before any size check could see it.
+_DECODE_STEP = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +35,62 @@ class Fetched:
     version: str
 
 
-def make_client(connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
-    """The one client of a worker: pooled connections, no proxies from the environment."""
+def make_client(connect_timeout: float, read_timeout: float,
+                transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """The one client of a worker: pooled connections, no proxies from the environment.
+    `transport` is the test seam (a connect spy); production uses httpx's own."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
         limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
         follow_redirects=False,
         trust_env=False,
-        headers={"User-Agent": USER_AGENT, "Accept": "image/*,*/*;q=0.8"},
+        transport=transport,
+        headers={"User-Agent": USER_AGENT, "Accept": "image/*,*/*;q=0.8",
+                 # Only encodings decoded here under the byte cap (see BoundedDecoder).
+                 "Accept-Encoding": "gzip, deflate"},
     )
+
+
+class BoundedDecoder:
+    """Undo `Content-Encoding` (identity, gzip, deflate) in bounded steps, so a compression bomb
+    is cut at the byte cap without ever holding much more than the cap in memory."""
+
+    def __init__(self, encoding: str) -> None:
+        encoding = encoding.strip().lower()
+        self._first = True
+        self._raw_fallback = encoding == "deflate"
+        self._zlib: Any = None
+        if encoding in ("", "identity"):
+            self._zlib = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj()
+        else:
+            raise UpstreamError("source used a content-encoding this server does not decode",
+                                internal=encoding)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Decoded pieces of `data`, each at most `_DECODE_STEP` bytes."""
+        if self._zlib is None:
+            return [data] if data else []
+        pieces: list[bytes] = []
+        pending = data
+        try:
+            while pending:
+                piece = self._zlib.decompress(pending, _DECODE_STEP)
+                self._first = False
+                if piece:
+                    pieces.append(piece)
+                pending = self._zlib.unconsumed_tail
+        except zlib.error:
+            if self._first and self._raw_fallback:
+                # Some servers send raw deflate without the zlib header.
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._raw_fallback = False
+                return self.feed(data)
+            raise UpstreamError("source body could not be decoded") from None
+        return pieces
 
 
 def _version(response: httpx.Response, data: bytes) -> str:
@@ -62,7 +113,7 @@ class HttpSource:
         total_timeout: float,
         max_redirects: int,
         allowed_hosts: tuple[str, ...],
-        base_host: str = "",
+        base_url: str = "",
     ) -> None:
         self.client = client
         self.guard = guard
@@ -70,7 +121,7 @@ class HttpSource:
         self.total_timeout = total_timeout
         self.max_redirects = max_redirects
         self.allowed_hosts = allowed_hosts
-        self.base_host = base_host.lower()
+        self.base_origin = origin_of(base_url) if base_url else ("", 0)
 
     async def fetch(self, url: str, *, known_version: str = "") -> Fetched:
         """GET the source within the total deadline; 304 on a matching `known_version`."""
@@ -84,9 +135,11 @@ class HttpSource:
         except httpx.HTTPError as exc:
             raise UpstreamError("source fetch failed", internal=repr(exc)) from None
 
-    def _host_ok(self, host: str) -> bool:
-        host = host.lower()
-        return host == self.base_host or host_allowed(host, self.allowed_hosts)
+    def _host_ok(self, host: str, port: int) -> bool:
+        # The configured source is trusted as host *and* port: a redirect to another port of
+        # that host is judged like any other URL.
+        return (host.lower().rstrip("."), port) == self.base_origin or host_allowed(
+            host, self.allowed_hosts)
 
     async def _fetch(self, url: str, known_version: str) -> Fetched:
         headers: dict[str, str] = {}
@@ -113,15 +166,19 @@ class HttpSource:
         raise UpstreamError("source redirected too many times")
 
     async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
-        parts = urlsplit(url)
+        # The first URL was checked by `ref.parse_source`; what fails here came from a redirect.
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise UpstreamError("source redirected to a malformed URL") from None
         if parts.scheme not in ("http", "https"):
             raise Forbidden("source redirect to a scheme that is not allowed")
         host = parts.hostname or ""
-        if not host or parts.username or parts.password:
-            raise InvalidSource("source URL is malformed")
-        if not self._host_ok(host):
-            raise Forbidden("source host is not allowed")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if not host or not host.isascii() or parts.username is not None or "@" in parts.netloc:
+            raise Forbidden("source redirected to a URL that is not allowed")
+        if not self._host_ok(host, port):
+            raise Forbidden("source host is not allowed", internal=host)
         address = await self.guard.pin(host, port)
         # Dial the checked address; Host and TLS SNI still name the host.
         netloc = f"[{address}]" if ":" in address else address
@@ -139,12 +196,14 @@ class HttpSource:
         length = response.headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_bytes:
             raise SourceTooLarge(f"source is larger than {self.max_bytes} bytes")
+        decoder = BoundedDecoder(response.headers.get("content-encoding", ""))
         chunks: list[bytes] = []
         total = 0
-        # aiter_bytes yields decoded bytes, so a gzip bomb is cut at the cap too.
-        async for chunk in response.aiter_bytes():
-            total += len(chunk)
-            if total > self.max_bytes:
-                raise SourceTooLarge(f"source is larger than {self.max_bytes} bytes")
-            chunks.append(chunk)
+        # The cap counts decoded bytes, so a gzip bomb is cut at cap + 1 too.
+        async for raw in response.aiter_raw():
+            for chunk in decoder.feed(raw):
+                total += len(chunk)
+                if total > self.max_bytes:
+                    raise SourceTooLarge(f"source is larger than {self.max_bytes} bytes")
+                chunks.append(chunk)
         return b"".join(chunks)

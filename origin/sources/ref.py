@@ -81,6 +81,10 @@ def _absolute(raw: str, scheme: str, allowed_hosts: tuple[str, ...]) -> SourceRe
         raise InvalidSource("source URL may not carry credentials")
     if not host:
         raise InvalidSource("source URL has no host")
+    if not host.isascii():
+        # Unicode hosts pass through IDNA on the way to DNS; require the punycode spelling so
+        # the allowlist checks the name that is actually resolved.
+        raise InvalidSource("source host must be ASCII (punycode)")
     if not allowed_hosts or not host_allowed(host, allowed_hosts):
         raise Forbidden("source host is not allowed")
     return SourceRef(id=url, kind="http", url=url)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,11 +34,11 @@ class SourceStore:
         self.base_kind = source_kind(self.base)
         base_root = self.base.removeprefix("file://")
         self.local = LocalSource(base_root, settings.max_source_bytes)
-        base_host = urlsplit(self.base).hostname or "" if self.base_kind == "http" else ""
         self.http = HttpSource(
             client, guard, max_bytes=settings.max_source_bytes,
             total_timeout=settings.fetch_timeout, max_redirects=settings.max_redirects,
-            allowed_hosts=settings.allowed_hosts, base_host=base_host,
+            allowed_hosts=settings.allowed_hosts,
+            base_url=self.base if self.base_kind == "http" else "",
         )
         self.versions: dict[str, tuple[str, float]] = {}
         self.not_found: dict[str, float] = {}

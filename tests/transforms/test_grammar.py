@@ -27,7 +27,6 @@ def test_no_options() -> None:
         ("width_400,height_300", "w_400,h_300"),
         ("s_400x300", "w_400,h_300"),
         ("size_400x300", "w_400,h_300"),
-        ("w_0400", "w_400"),
         ("w_400,dpr_2.0", "w_400,dpr_2"),
         ("w_400,dpr_1", "w_400"),
         ("f_jpg", "fmt_jpeg"),
@@ -75,6 +74,7 @@ def test_values_parse_to_types() -> None:
     ("segment", "token"),
     [
         ("w_0", "w_0"),
+        ("w_0400", "w_0400"),  # contract: integers have no leading zeros
         ("w_8193", "w_8193"),
         ("h_-1", "h_-1"),
         ("w_abc", "w_abc"),
