@@ -41,7 +41,8 @@ class PurgeService:
             results = await asyncio.gather(*(p.purge(tags, sorted(found)) for p in self.purgers))
             cdn = [
                 {"name": r.name, "ok": r.ok, "purged_tags": r.purged_tags,
-                 **({"error": r.error} if r.error else {})}
+                 **({"error": r.error} if r.error else {}),
+                 **({"detail": r.detail} if r.detail else {})}
                 for r in results
             ]
         return {

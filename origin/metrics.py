@@ -40,6 +40,9 @@ RATE_LIMITED = Counter("imgorigin_rate_limited", "Requests refused by the rate l
 PURGED_VARIANTS = Counter("imgorigin_purged_variants", "Cached variants removed by purges")
 CACHE_ERRORS = Counter("imgorigin_cache_errors_total", "Errors talking to a cache tier",
                        ("tier", "op"))
+CDN_PURGE_REQUESTS = Counter("imgorigin_cdn_purge_requests_total",
+                             "CDN purge API calls, by CDN and outcome (ok, retry, failed)",
+                             ("cdn", "outcome"))
 INFLIGHT = Gauge("imgorigin_transforms_in_flight", "Transforms running or queued",
                  multiprocess_mode="livesum")
 

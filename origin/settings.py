@@ -36,6 +36,10 @@ def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _words(raw: str) -> tuple[str, ...]:
+    return tuple(raw.split())
+
+
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
@@ -190,6 +194,25 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "unset"),
     Setting("IMGORIGIN_CLOUDFLARE_API_TOKEN", "cloudflare_api_token", "", str,
             "Cloudflare API token", "unset"),
+    Setting("IMGORIGIN_FASTLY_API_URL", "fastly_api_url", "https://api.fastly.com", str,
+            "Fastly API base URL (tests point it at a local server)"),
+    Setting("IMGORIGIN_CLOUDFLARE_API_URL", "cloudflare_api_url",
+            "https://api.cloudflare.com/client/v4", str, "Cloudflare API base URL"),
+    Setting("IMGORIGIN_CLOUDFRONT_API_URL", "cloudfront_api_url",
+            "https://cloudfront.amazonaws.com", str,
+            "CloudFront API base URL (requests are SigV4-signed for us-east-1)"),
+    Setting("IMGORIGIN_CLOUDFRONT_OPTION_SEGMENTS", "cloudfront_option_segments", "", _words,
+            "space-separated options segments your pages use (`w_400,fmt_webp w_800,fmt_webp`); "
+            "a CloudFront purge then invalidates `/SEGMENT/SOURCE` for each, else `/*` "
+            "(CloudFront allows `*` only at the end of a path)", "unset: invalidate `/*`"),
+    Setting("IMGORIGIN_CDN_PURGE_ATTEMPTS", "cdn_purge_attempts", "3", _positive_int,
+            "tries per CDN purge API call (network errors, 429 and 5xx are retried)"),
+    Setting("IMGORIGIN_CDN_PURGE_BACKOFF", "cdn_purge_backoff", "0.2", _positive_float,
+            "seconds before the first retry of a CDN purge call; doubles each retry "
+            "(a `Retry-After` up to 5 s is honoured)"),
+    Setting("IMGORIGIN_AUTO_REDIRECT", "auto_redirect", "false", _bool,
+            "for CDNs that cannot vary on Accept: answer `fmt_auto` with a 302 to the URL of "
+            "the negotiated format (uncacheable at the edge), so each cached URL has one format"),
     Setting("IMGORIGIN_FETCH_TIMEOUT", "fetch_timeout", "15", _positive_float,
             "seconds a whole source fetch may take (504 past it)"),
     Setting("IMGORIGIN_CONNECT_TIMEOUT", "connect_timeout", "3", _positive_float,
@@ -249,6 +272,13 @@ class Settings:
     cdn_purgers: tuple[str, ...] = ()
     fastly_api_token: str = ""
     cloudflare_api_token: str = ""
+    fastly_api_url: str = "https://api.fastly.com"
+    cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
+    cloudfront_api_url: str = "https://cloudfront.amazonaws.com"
+    cloudfront_option_segments: tuple[str, ...] = ()
+    cdn_purge_attempts: int = 3
+    cdn_purge_backoff: float = 0.2
+    auto_redirect: bool = False
     fetch_timeout: float = 15.0
     connect_timeout: float = 3.0
     max_redirects: int = 3

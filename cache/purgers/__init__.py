@@ -44,3 +44,18 @@ def from_settings(settings: Any, client: httpx.AsyncClient) -> list[CdnPurger]:
             raise ValueError(f"IMGORIGIN_CDN_PURGERS: unknown CDN purger {item!r}")
         purgers.append(factory(target, settings, client))
     return purgers
+
+
+def _register() -> None:
+    # Imported here, after the names above exist: each provider module imports them.
+    from cache.purgers import cloudflare, cloudfront, fastly, varnish
+
+    PROVIDERS.update(
+        varnish=varnish.VarnishPurger.create,
+        fastly=fastly.FastlyPurger.create,
+        cloudflare=cloudflare.CloudflarePurger.create,
+        cloudfront=cloudfront.CloudFrontPurger.create,
+    )
+
+
+_register()

@@ -1,0 +1,253 @@
+"""The Fastly, Cloudflare and CloudFront purgers against a local server that records requests:
+method, path, headers and body must be what each provider's API reference documents."""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from cache.purgers import CdnPurgeResult, from_settings
+from cache.purgers.cloudfront import invalidation_paths
+from origin.settings import Settings
+from tests.edge import sigv4
+from tests.edge.recorder import Recorder, Reply
+
+TAGS = ["s-0123456789abcdef0123", "d-89abcdef0123456789ab"]
+SOURCES = ["products/shoe.jpg"]
+CF_NS = "{http://cloudfront.amazonaws.com/doc/2020-05-31/}"
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[Recorder]:
+    with Recorder() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Credentials from the environment, the first link of the standard chain; nothing else
+    (no ~/.aws files, no instance metadata) may be consulted."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def settings(api: Recorder, purgers: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        cdn_purgers=tuple(purgers.split(",")),
+        fastly_api_token="fastly-token",
+        cloudflare_api_token="cf-token",
+        fastly_api_url=api.base,
+        cloudflare_api_url=api.base + "/client/v4",
+        cloudfront_api_url=api.base,
+        cdn_purge_backoff=0.01,
+    )
+    values.update(overrides)
+    return Settings.from_env({}, **values)
+
+
+def run_purge(s: Settings, tags: list[str], sources: list[str]) -> CdnPurgeResult:
+    async def go() -> CdnPurgeResult:
+        async with httpx.AsyncClient() as client:
+            (purger,) = from_settings(s, client)
+            return await purger.purge(tags, sources)
+
+    return asyncio.run(go())
+
+
+def fastly_ok(req: Any) -> Reply:
+    return Reply.json(200, {k: f"id-{k}" for k in req.json()["surrogate_keys"]})
+
+
+# --- Fastly -------------------------------------------------------------------------------
+
+
+def test_fastly_batch_purge_request_is_the_documented_one(api: Recorder) -> None:
+    api.reset(fastly_ok)
+    result = run_purge(settings(api, "fastly:SVC123"), TAGS, SOURCES)
+    assert result.ok and result.purged_tags == 2 and result.name == "fastly:SVC123"
+    (req,) = api.requests
+    assert req.method == "POST"
+    assert req.path == "/service/SVC123/purge"
+    assert req.headers["fastly-key"] == "fastly-token"
+    assert req.headers["accept"] == "application/json"
+    assert req.headers["content-type"] == "application/json"
+    assert "fastly-soft-purge" not in req.headers  # hard purge: replaced images never reappear
+    assert req.json() == {"surrogate_keys": TAGS}
+
+
+def test_fastly_batches_256_keys_and_reports_partial_failure(api: Recorder) -> None:
+    tags = [f"s-{i:020x}" for i in range(300)]
+    calls = 0
+
+    def respond(req: Any) -> Reply:
+        nonlocal calls
+        calls += 1
+        return fastly_ok(req) if calls == 1 else Reply(503, b"upstream busy")
+
+    api.reset(respond)
+    result = run_purge(settings(api, "fastly:SVC", cdn_purge_attempts=3), tags, [])
+    assert [len(r.json()["surrogate_keys"]) for r in api.requests] == [256, 44, 44, 44]
+    assert not result.ok
+    assert result.purged_tags == 256
+    assert result.detail["not_purged"] == tags[256:]
+    assert result.detail["batches"][1] == {"items": 44, "status": 503, "attempts": 3,
+                                           "error": "HTTP 503: upstream busy"}
+    assert "1 of 2 purge call(s) failed; 44 item(s) not purged" in result.error
+
+
+def test_fastly_retries_429_honouring_retry_after(api: Recorder) -> None:
+    api.script(Reply.json(429, {"msg": "slow down"}, **{"Retry-After": "0"}),
+               Reply.json(200, {t: "x" for t in TAGS}))
+    result = run_purge(settings(api, "fastly:SVC"), TAGS, SOURCES)
+    assert result.ok and len(api.requests) == 2
+    assert result.detail["batches"][0]["attempts"] == 2
+
+
+def test_fastly_unacknowledged_key_is_a_failure(api: Recorder) -> None:
+    api.script(Reply.json(200, {TAGS[0]: "x"}))
+    result = run_purge(settings(api, "fastly:SVC", cdn_purge_attempts=1), TAGS, SOURCES)
+    assert not result.ok and TAGS[1] in result.error
+
+
+# --- Cloudflare ---------------------------------------------------------------------------
+
+
+def cf_ok(req: Any) -> Reply:
+    return Reply.json(200, {"success": True, "errors": [], "messages": [],
+                            "result": {"id": "purge-1"}})
+
+
+def test_cloudflare_purge_by_tag_request_is_the_documented_one(api: Recorder) -> None:
+    api.reset(cf_ok)
+    result = run_purge(settings(api, "cloudflare:ZONE9"), TAGS, SOURCES)
+    assert result.ok and result.purged_tags == 2 and result.name == "cloudflare:ZONE9"
+    (req,) = api.requests
+    assert req.method == "POST"
+    assert req.path == "/client/v4/zones/ZONE9/purge_cache"
+    assert req.headers["authorization"] == "Bearer cf-token"
+    assert req.headers["content-type"] == "application/json"
+    assert req.json() == {"tags": TAGS}
+    assert result.detail["batches"][0]["id"] == "purge-1"
+
+
+def test_cloudflare_sends_at_most_100_tags_per_call(api: Recorder) -> None:
+    api.reset(cf_ok)
+    tags = [f"s-{i:020x}" for i in range(250)]
+    result = run_purge(settings(api, "cloudflare:Z"), tags, [])
+    assert result.ok and result.purged_tags == 250
+    assert [len(r.json()["tags"]) for r in api.requests] == [100, 100, 50]
+    assert [t for r in api.requests for t in r.json()["tags"]] == tags
+
+
+def test_cloudflare_api_error_is_reported_not_retried(api: Recorder) -> None:
+    api.script(Reply.json(400, {"success": False, "messages": [], "result": None,
+                                "errors": [{"code": 1134, "message": "Invalid tag"}]}))
+    result = run_purge(settings(api, "cloudflare:Z"), TAGS, SOURCES)
+    assert len(api.requests) == 1
+    assert not result.ok and result.purged_tags == 0
+    assert "HTTP 400: 1134: Invalid tag" in result.error
+
+
+def test_cloudflare_5xx_retried_then_succeeds(api: Recorder) -> None:
+    api.script(Reply(502, b"bad gateway"), Reply(500, b""), cf_ok(None))
+    result = run_purge(settings(api, "cloudflare:Z", cdn_purge_attempts=3), TAGS, SOURCES)
+    assert result.ok and len(api.requests) == 3
+
+
+# --- CloudFront ---------------------------------------------------------------------------
+
+
+def cloudfront_created(req: Any) -> Reply:
+    return Reply(201, (
+        '<?xml version="1.0"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/'
+        '2020-05-31/"><Id>I2J0I21PCUYOIK</Id><Status>InProgress</Status></Invalidation>'
+    ).encode(), {"Content-Type": "text/xml",
+                 "Location": "https://cloudfront.amazonaws.com/2020-05-31/distribution/"
+                             "EDFDVBD6EXAMPLE/invalidation/I2J0I21PCUYOIK"})
+
+
+def parse_batch(body: bytes) -> tuple[str, list[str]]:
+    root = ET.fromstring(body)
+    assert root.tag == CF_NS + "InvalidationBatch"
+    ref = root.findtext(CF_NS + "CallerReference") or ""
+    paths = [p.text or "" for p in root.iter(CF_NS + "Path")]
+    assert int(root.findtext(f"{CF_NS}Paths/{CF_NS}Quantity") or -1) == len(paths)
+    return ref, paths
+
+
+def test_cloudfront_invalidation_is_signed_and_documented(api: Recorder) -> None:
+    api.reset(cloudfront_created)
+    s = settings(api, "cloudfront:EDFDVBD6EXAMPLE",
+                 cloudfront_option_segments=("w_400,fmt_webp", "w_800,fmt_webp"))
+    result = run_purge(s, TAGS[:1], SOURCES)
+    assert result.ok and result.name == "cloudfront:EDFDVBD6EXAMPLE"
+    (req,) = api.requests
+    assert req.method == "POST"
+    assert req.path == "/2020-05-31/distribution/EDFDVBD6EXAMPLE/invalidation"
+    assert req.headers["content-type"] == "text/xml"
+    assert req.body.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+    ref, paths = parse_batch(req.body)
+    assert ref.startswith("imgorigin-")
+    assert paths == ["/w_400,fmt_webp/products/shoe.jpg", "/w_800,fmt_webp/products/shoe.jpg"]
+    secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+    assert sigv4.verify(req, secret, "us-east-1", "cloudfront") == "AKIDEXAMPLE"
+    assert result.detail["batches"][0]["id"] == "I2J0I21PCUYOIK"
+
+
+def test_cloudfront_retry_reuses_the_caller_reference(api: Recorder) -> None:
+    api.script(Reply(503, b"<ErrorResponse/>"), cloudfront_created(None))
+    result = run_purge(settings(api, "cloudfront:DIST"), TAGS[:1], SOURCES)
+    assert result.ok and len(api.requests) == 2
+    # The same reference makes CloudFront treat a repeated call as the same invalidation.
+    assert parse_batch(api.requests[0].body) == parse_batch(api.requests[1].body)
+
+
+def test_cloudfront_without_credentials_reports_failure(
+        api: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    api.reset(cloudfront_created)
+    result = run_purge(settings(api, "cloudfront:DIST"), TAGS[:1], SOURCES)
+    assert not result.ok and "no AWS credentials" in result.error
+    assert api.requests == []
+
+
+@pytest.mark.parametrize(("tags", "sources", "segments", "signed", "expected"), [
+    # CloudFront takes `*` only at the end of a path: no segment list -> whole distribution.
+    (["s-1"], ["a.jpg"], (), False, ["/*"]),
+    (["s-1"], ["dir/a b.jpg"], ("w_1",), False, ["/w_1/dir/a%20b.jpg"]),
+    (["s-1", "d-2"], ["dir/a.jpg"], ("w_1",), False, ["/*"]),  # a directory purge
+    (["s-1"], ["a.jpg"], ("w_1",), True, ["/*"]),  # signed URLs start with the signature
+    (["s-1"], ["https://x.test/a.jpg"], ("w_1",), False, ["/*"]),
+    ([], [], ("w_1",), False, []),
+])
+def test_cloudfront_invalidation_paths(tags: list[str], sources: list[str],
+                                       segments: tuple[str, ...], signed: bool,
+                                       expected: list[str]) -> None:
+    assert invalidation_paths(tags, sources, segments, signed) == expected
+
+
+# --- configuration ------------------------------------------------------------------------
+
+
+def test_purgers_from_settings_validate_at_startup(api: Recorder) -> None:
+    async def build(s: Settings) -> list[str]:
+        async with httpx.AsyncClient() as client:
+            return [p.name for p in from_settings(s, client)]
+
+    s = settings(api, "varnish:http://127.0.0.1:6081,fastly:F,cloudflare:C,cloudfront:D")
+    assert asyncio.run(build(s)) == ["varnish:http://127.0.0.1:6081", "fastly:F",
+                                     "cloudflare:C", "cloudfront:D"]
+    for bad, message in [("akamai:x", "unknown CDN purger"), ("varnish:localhost", "http://"),
+                         ("fastly:F", "IMGORIGIN_FASTLY_API_TOKEN")]:
+        with pytest.raises(ValueError, match=message):
+            asyncio.run(build(settings(api, bad, fastly_api_token="")))
