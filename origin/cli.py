@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from urllib.parse import quote
 
+from origin.errors import ImgOriginError
 from origin.settings import SETTINGS_TABLE, Settings, settings_markdown
 
 
@@ -18,15 +20,23 @@ def _settings_epilog() -> str:
     return "\n".join(lines)
 
 
-def build_url(options: str, source: str, *, sign_key: str = "") -> str:
-    """Path for `options` over `source`: canonical options, source percent-encoded, signed
-    with the first key when one is given."""
-    from transforms import parse, serialize
+def build_url(options: str, source: str, *, sign_key: str = "",
+              expires: int | None = None) -> str:
+    """Path for `options` over `source`: canonical options (a preset stays by name, so a
+    presets-only server accepts it), source percent-encoded, an `exp_` token when `expires`
+    (unix seconds) is given, signed with `sign_key` when one is given."""
+    from transforms.grammar import parse, serialize
 
-    segment = options
-    parsed = parse(options or "_", presets=None) if "p_" not in options else None
-    if parsed is not None and parsed.expires is None:
-        segment = serialize(parsed.options)
+    segment = options or "_"
+    names = {token.partition("_")[0] for token in segment.split(",")}
+    if expires is not None and "exp" in names:
+        raise ValueError("give the expiry once: --expires or exp_, not both")
+    if not names & {"p", "preset"}:
+        parsed = parse(segment)  # refuses what the server would refuse
+        segment = serialize(parsed.options)  # canonical, without exp_
+        expires = parsed.expires if expires is None else expires
+    if expires is not None:
+        segment = f"exp_{expires}" if segment == "_" else f"{segment},exp_{expires}"
     path = f"/{segment}/{quote(source, safe='/:')}"
     if sign_key:
         from origin.security.signing import sign
@@ -51,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     url.add_argument("--sign", action="store_true",
                      help="sign with the first key of IMGORIGIN_SIGNING_KEYS")
     url.add_argument("--base", default="", help="prefix, e.g. https://img.example.com")
+    url.add_argument("--expires", type=int, default=None, metavar="SECONDS",
+                     help="signed URL stops working SECONDS from now (adds exp_)")
     config = sub.add_parser("config", help="print the configuration table (Markdown)")
     config.add_argument("--readme", default="",
                         help="rewrite the table between the settings markers of this file")
@@ -70,7 +82,16 @@ def main(argv: list[str] | None = None) -> int:
                 print("IMGORIGIN_SIGNING_KEYS is not set", file=sys.stderr)
                 return 2
             key = keys[0]
-        print(args.base.rstrip("/") + build_url(args.options, args.source, sign_key=key))
+        expires = int(time.time()) + args.expires if args.expires is not None else None
+        try:
+            path = build_url(args.options, args.source, sign_key=key, expires=expires)
+        except ValueError as exc:  # InvalidOptions is not a ValueError: both are usage errors
+            print(f"imgorigin url: {exc}", file=sys.stderr)
+            return 2
+        except ImgOriginError as exc:
+            print(f"imgorigin url: {exc.detail}", file=sys.stderr)
+            return 2
+        print(args.base.rstrip("/") + path)
         return 0
     if args.readme:
         update_readme(args.readme)
