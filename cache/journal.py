@@ -93,6 +93,12 @@ class PurgeJournal:
             self._forgotten_upto = self._history[499][0]
             del self._history[:500]
 
+    def deliver(self, record: PurgeRecord | None) -> None:
+        """Apply a purge learnt another way (the Redis broadcast from other hosts) through the
+        same listeners; None drops everything."""
+        for listener in self.listeners:
+            listener(record)
+
     def purged_since(self, mark: int, source_id: str) -> bool:
         """Whether a purge touching this source was journaled after `mark`."""
         self.sync()

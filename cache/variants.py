@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from cache.entry import CachedVariant
 from cache.journal import PurgeJournal, PurgeRecord
@@ -11,17 +12,30 @@ from cache.tiers import SharedTier
 from origin import metrics
 
 
+@dataclass(slots=True)
+class StoreMark:
+    """Taken when a transform starts; a store compares against it so that a result computed
+    across a purge of its source is dropped instead of cached (in any tier)."""
+
+    journal: int
+    generations: dict[str, bytes | None] = field(default_factory=dict)
+
+
 class VariantCache:
     def __init__(self, memory_bytes: int, shared: Sequence[SharedTier],
                  journal: PurgeJournal) -> None:
         self.memory: ByteLRU[CachedVariant] = ByteLRU(memory_bytes)
         self.shared = list(shared)
         self.journal = journal
+        # Bumped by every purge this worker applies; a shared-tier read that straddles one
+        # does not fill L1 (its value may be what the purge just deleted).
+        self.epoch = 0
         journal.listeners.append(self._on_purge)
         self._memory_hit = metrics.CACHE_HITS.labels("memory")
         self._memory_miss = metrics.CACHE_MISSES.labels("memory")
 
     def _on_purge(self, record: PurgeRecord | None) -> None:
+        self.epoch += 1
         if record is None:
             self.memory.clear()
             return
@@ -38,10 +52,12 @@ class VariantCache:
     async def get_shared(self, key: str, source_id: str) -> tuple[CachedVariant | None, str]:
         """The first shared tier holding `key` (copied into L1), and that tier's name."""
         for tier in self.shared:
+            epoch = self.epoch
             entry = await tier.get(key, source_id)
             if entry is not None:
                 metrics.CACHE_HITS.labels(tier.name).inc()
-                self.memory.set(key, entry, entry.size, entry.source_id)
+                if epoch == self.epoch:
+                    self.memory.set(key, entry, entry.size, entry.source_id)
                 return entry, tier.name
             metrics.CACHE_MISSES.labels(tier.name).inc()
         return None, ""
@@ -51,10 +67,33 @@ class VariantCache:
         entry, _ = await self.get_shared(key, source_id)
         return entry
 
-    async def store(self, key: str, entry: CachedVariant) -> None:
+    async def mark(self, source_id: str) -> StoreMark:
+        """What `store` checks against: the journal position and each tier's generation."""
+        mark = StoreMark(self.journal.position)
+        for tier in self.shared:
+            generation = getattr(tier, "generation", None)
+            if generation is not None:
+                mark.generations[tier.name] = await generation(source_id)
+        return mark
+
+    async def store(self, key: str, entry: CachedVariant, mark: StoreMark | None = None) -> bool:
+        """Cache a fresh result in every tier, unless its source was purged since `mark`.
+        L1 is filled first, so a purge arriving while the shared tiers are written drops it."""
+        if mark is not None and self.journal.purged_since(mark.journal, entry.source_id):
+            return False
         self.memory.set(key, entry, entry.size, entry.source_id)
         for tier in self.shared:
-            await tier.set(key, entry)
+            if mark is None or tier.name not in mark.generations:
+                await tier.set(key, entry)
+                continue
+            # A generational tier (it has `generation`): set(key, entry, generation) -> bool|None
+            generation = mark.generations[tier.name]
+            stored = await tier.set(key, entry, generation)  # type: ignore[call-arg]
+            if stored is False:
+                # Refused by the generation check: the source was purged meanwhile, somewhere.
+                self.memory.drop_sources([entry.source_id])
+                return False
+        return True
 
     @property
     def degraded(self) -> list[str]:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cache.coalesce import FileLeases, SingleFlight
+from cache.coalesce import FileLeases, Leases, SingleFlight
 from cache.disk import DiskTier
 from cache.journal import PurgeJournal
 from cache.purge import PurgeService
@@ -99,7 +99,13 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             if record is not None else sources.originals.clear()
         )
         variants = VariantCache(settings.memory_cache_max_bytes, _shared_tiers(settings), journal)
-        leases = FileLeases(state_dir)
+        file_leases = FileLeases(state_dir)
+        leases: Leases = file_leases
+        redis_tier = next((t for t in variants.shared if t.name == "redis"), None)
+        if redis_tier is not None:
+            # Redis leases coalesce across hosts; the broadcast carries purges to every L1.
+            leases = redis_tier.leases()  # type: ignore[attr-defined]
+            await redis_tier.start(journal.deliver)  # type: ignore[attr-defined]
         flights = SingleFlight(leases, wait_limit=settings.request_timeout / 2)
         executor = TransformExecutor(settings.transform_threads, settings.transform_queue)
         service = TransformService(settings, sources, variants, flights, executor)
@@ -115,7 +121,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             await variants.close()
             await client.aclose()
             journal.close()
-            leases.close()
+            file_leases.close()
 
     def state() -> State:
         return holder["state"]

@@ -146,7 +146,9 @@ class TransformService:
     async def _compute(self, req: TransformRequest, fmt_class: str, key: str,
                        version: str) -> CachedVariant:
         source = req.source
-        mark = self.variants.journal.position
+        # Journal position + shared-tier generations: a purge of this source while the transform
+        # runs (on any host) makes `store` drop the result instead of caching it.
+        mark = await self.variants.mark(source.id)
         data, got_version = await self.sources.read(source, version)
         if got_version != version:
             # The source changed since its version was looked up: file the result under the
@@ -174,7 +176,6 @@ class TransformService:
             created=time.time(),
             transform_ms=elapsed * 1000,
         )
-        if not self.variants.journal.purged_since(mark, source.id):
-            await self.variants.store(key, entry)
+        await self.variants.store(key, entry, mark)
         return entry
 

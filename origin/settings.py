@@ -129,6 +129,25 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_REDIS_URL", "redis_url", "", str,
             "redis://… or redis+cluster://host:port,…; unset = embedded on-disk cache",
             "unset"),
+    Setting("IMGORIGIN_REDIS_TIMEOUT", "redis_timeout", "0.05", _positive_float,
+            "seconds one Redis call may take (connect included) before the request goes on "
+            "without Redis"),
+    Setting("IMGORIGIN_REDIS_TTL", "redis_ttl", "604800", _positive_int,
+            "seconds a variant lives in Redis (its source's purge index lives as long)", "7 days"),
+    Setting("IMGORIGIN_REDIS_LEASE_TTL", "redis_lease_ttl", "5", _positive_float,
+            "seconds a cross-host single-flight lease lives unless its holder renews it; a "
+            "waiter takes over this long after the holder died"),
+    Setting("IMGORIGIN_REDIS_BREAKER_FAILURES", "redis_breaker_failures", "3", _positive_int,
+            "consecutive Redis failures (errors or timeouts) that open the circuit breaker"),
+    Setting("IMGORIGIN_REDIS_BREAKER_COOLDOWN", "redis_breaker_cooldown", "1", _positive_float,
+            "seconds between health probes while the breaker is open (it closes on the first "
+            "successful probe)"),
+    Setting("IMGORIGIN_REDIS_PURGE_TIMEOUT", "redis_purge_timeout", "5", _positive_float,
+            "seconds a purge may spend in Redis"),
+    Setting("IMGORIGIN_REDIS_MAX_CONNECTIONS", "redis_max_connections", "64", _positive_int,
+            "Redis connections per worker (per node in a cluster)"),
+    Setting("IMGORIGIN_REDIS_PREFIX", "redis_prefix", "imgorigin", str,
+            "prefix of every Redis key and channel, to share one Redis between deployments"),
     Setting("IMGORIGIN_CACHE_DIR", "cache_dir", "", str,
             "embedded on-disk cache directory (shared by the workers of one host)",
             "user cache dir/imgorigin/cache"),
@@ -245,6 +264,14 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     allow_private_networks: bool = False
     redis_url: str = ""
+    redis_timeout: float = 0.05
+    redis_ttl: int = 604800
+    redis_lease_ttl: float = 5.0
+    redis_breaker_failures: int = 3
+    redis_breaker_cooldown: float = 1.0
+    redis_purge_timeout: float = 5.0
+    redis_max_connections: int = 64
+    redis_prefix: str = "imgorigin"
     cache_dir: str = ""
     disk_cache: str = ""
     disk_cache_max_bytes: int = 2048 * MIB

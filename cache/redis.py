@@ -1,0 +1,255 @@
+"""The Redis tier (L2, shared by every worker of every host), single node or Cluster.
+
+A read is one MGET of the source's generation and the value (same slot); a store is one Lua
+script that checks the generation, writes the value and adds it to the source's purge index.
+Every call has one short deadline and goes through a circuit breaker, so a slow or dead Redis
+costs a request at most about one timeout and then nothing until a background probe sees it
+back. Nothing here raises on the request path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from prometheus_client import Counter
+from redis.exceptions import (
+    AskError,
+    ClusterError,
+    LockError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
+
+from cache.entry import CachedVariant
+from cache.journal import PurgeRecord
+from cache.keys import directory_prefixes
+from cache.redis_breaker import Breaker
+from cache.redis_client import Client, make_cache, make_client, parse_url
+from cache.redis_keys import KeyLayout
+from cache.redis_leases import RedisLeases
+from cache.redis_pubsub import PurgeSubscriber, encode
+from cache.redis_scripts import PURGE, STORE, pack, unpack
+from cache.tiers import PurgeCount
+from origin import metrics
+from origin.errors import Overloaded
+
+log = logging.getLogger("imgorigin.cache")
+T = TypeVar("T")
+
+STALE_STORES = Counter("imgorigin_cache_stale_stores",
+                       "Results not stored because their source was purged while computing",
+                       ("tier",))
+_AWAY = object()
+# A store (Lua, the value copied a few times) gets 20 ms per MiB on top of the deadline. A read
+# keeps the strict deadline, so a slow Redis costs a request at most one timeout; a variant too
+# big to arrive within it (about 24 MiB in 50 ms on loopback) reads as a miss: raise the timeout
+# if you serve such variants.
+SECONDS_PER_BYTE = 0.020 / (1024 * 1024)
+
+
+class RedisTier:
+    name = "redis"
+
+    def __init__(self, client: Client, *, timeout: float, ttl: int, lease_ttl: float,
+                 breaker: Breaker, purge_timeout: float, prefix: str) -> None:
+        self.client = client
+        self.cache = make_cache(client, timeout)
+        self.timeout = timeout
+        self.ttl_ms = ttl * 1000
+        self.lease_ttl = lease_ttl
+        self.breaker = breaker
+        self.purge_timeout = purge_timeout
+        self.layout = KeyLayout(prefix)
+        self.subscriber: PurgeSubscriber | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._deliver: Callable[[PurgeRecord | None], None] | None = None
+        self._errors = {op: metrics.CACHE_ERRORS.labels(self.name, op)
+                        for op in ("get", "set", "purge", "lease", "generation", "publish")}
+        self._stale = STALE_STORES.labels(self.name)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RedisTier:
+        target = parse_url(settings.redis_url)
+        client = make_client(target, settings.redis_timeout, settings.redis_max_connections)
+        breaker = Breaker("redis", settings.redis_breaker_failures,
+                          settings.redis_breaker_cooldown)
+        return cls(client, timeout=settings.redis_timeout, ttl=settings.redis_ttl,
+                   lease_ttl=settings.redis_lease_ttl, breaker=breaker,
+                   purge_timeout=settings.redis_purge_timeout, prefix=settings.redis_prefix)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self, deliver: Callable[[PurgeRecord | None], None]) -> None:
+        """Check Redis once (a dead Redis opens the breaker: the worker starts degraded), then
+        run the health probe and the purge subscriber in the background."""
+        self._deliver = deliver
+        if not await self._probe():
+            self.breaker.trip()
+        self.subscriber = PurgeSubscriber(self.client, self.layout.channel, deliver)
+        self._tasks = [asyncio.create_task(self._watch()), asyncio.create_task(
+            self.subscriber.run())]
+
+    async def _probe(self) -> bool:
+        try:
+            async with asyncio.timeout(max(self.timeout, 0.2)):
+                await self.client.ping()
+            return True
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    async def _watch(self) -> None:
+        """While the breaker is open, probe every cooldown; close it on the first success."""
+        while True:
+            await asyncio.sleep(self.breaker.cooldown if self.breaker.is_open else 0.25)
+            if self.breaker.is_open and await self._probe():
+                self.breaker.close()
+                # While Redis was unreachable from here, purges made elsewhere may have been
+                # missed: start L1 afresh.
+                if self._deliver is not None:
+                    self._deliver(None)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.client.aclose()
+
+    @property
+    def healthy(self) -> bool:
+        return not self.breaker.is_open
+
+    def leases(self) -> RedisLeases:
+        return RedisLeases(self, self.lease_ttl)
+
+    # -- guarded calls ------------------------------------------------------------------------
+
+    async def call(self, op: str, fn: Callable[[], Awaitable[T]], *, timeout: float = 0.0,
+                   background: bool = False, default: Any = None) -> T | Any:
+        """`fn()` under the breaker and a deadline; `default` when skipped or failed (counted)."""
+        if not self.breaker.allow():
+            return default
+        try:
+            async with asyncio.timeout(timeout or self.timeout):
+                result = await fn()
+        except LockError:
+            return default  # an answer (the lease was lost), not an outage
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._errors[op].inc()
+            if _is_answer(exc):
+                # Redis answered (OOM under noeviction, a script error): it is up, don't trip.
+                log.debug("redis %s refused: %s", op, exc)
+                return default
+            self.breaker.failure(in_request=not background)
+            return default
+        self.breaker.success()
+        return result
+
+    # -- SharedTier ---------------------------------------------------------------------------
+
+    async def get(self, key: str, source_id: str) -> CachedVariant | None:
+        keys = self.layout.source(source_id)
+        found = await self.call("get", lambda: self.cache.multi_get(
+            [keys.generation, keys.value(key)], timeout=0))
+        if not found or found[1] is None:
+            return None
+        parts = unpack(found[1])
+        if parts is None or parts[0] != (found[0] or b""):
+            return None  # written before a purge whose index delete missed it: unreachable
+        return CachedVariant.from_bytes(parts[1])
+
+    async def generation(self, source_id: str) -> bytes | None:
+        """The source's purge generation now (b"" if never purged); None if Redis is away."""
+        keys = self.layout.source(source_id)
+        found = await self.call("generation", lambda: self.client.get(keys.generation),
+                                default=_AWAY)
+        if found is _AWAY:
+            return None
+        return found or b""
+
+    async def set(self, key: str, entry: CachedVariant,
+                  generation: bytes | None = None) -> bool | None:
+        """Store unless the source was purged since `generation` was read: True stored, False
+        refused as stale, None not attempted or failed. Without a generation (Redis was away
+        when the transform started) nothing is stored, since a purge may have been missed."""
+        if generation is None:
+            return None
+        keys = self.layout.source(entry.source_id)
+        value = pack(generation, entry.to_bytes())
+        deadline = self.timeout + len(value) * SECONDS_PER_BYTE
+
+        async def store() -> int:
+            results = await asyncio.gather(
+                self.client.eval(STORE, 3, keys.value(key), keys.index, keys.generation,
+                                 generation, value, self.ttl_ms, key),
+                self._index_directories(entry.source_id),
+            )
+            return int(results[0])
+
+        stored = await self.call("set", store, timeout=deadline)
+        if stored is None:
+            return None
+        if stored == 0:
+            self._stale.inc()
+        return bool(stored)
+
+    async def _index_directories(self, source_id: str) -> None:
+        prefixes = directory_prefixes(source_id)
+        if not prefixes:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for prefix in prefixes:
+            name = self.layout.directory(prefix)
+            pipe.sadd(name, source_id)
+            pipe.pexpire(name, self.ttl_ms)
+        await pipe.execute()
+
+    async def purge(self, sources: Sequence[str], prefixes: Sequence[str]) -> PurgeCount:
+        """Delete every variant of these sources (and of the sources indexed under these
+        directory prefixes), bump their generations and tell every worker. Raises `Overloaded`
+        (503) when Redis cannot be reached: the caller must retry, nothing was promised."""
+        if self.breaker.is_open:
+            raise Overloaded("the shared cache is unavailable; purge not applied, retry")
+        started = time.monotonic()
+        count = PurgeCount()
+        try:
+            async with asyncio.timeout(self.purge_timeout):
+                found = set(sources)
+                for prefix in prefixes:
+                    members = await self.client.smembers(self.layout.directory(prefix))
+                    for member in members:
+                        source = member.decode("utf-8", "surrogatepass")
+                        if source.startswith(prefix):
+                            found.add(source)
+                            count.sources.add(source)
+                removed = await asyncio.gather(*(self._purge_source(s) for s in sorted(found)))
+                count.variants = sum(removed)
+                await self.client.publish(self.layout.channel, encode(sources, prefixes))
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._errors["purge"].inc()
+            log.warning("redis purge failed after %.3f s: %r", time.monotonic() - started, exc)
+            raise Overloaded("the shared cache did not answer; purge not applied, retry",
+                             retry_after=1) from None
+        return count
+
+    async def _purge_source(self, source_id: str) -> int:
+        keys = self.layout.source(source_id)
+        new_generation = f"{time.time_ns():x}.{os.getpid():x}.{secrets.token_hex(4)}"
+        removed = await self.client.eval(PURGE, 2, keys.index, keys.generation,
+                                         keys.value_prefix, new_generation, self.ttl_ms)
+        return int(removed)
+
+
+def _is_answer(exc: BaseException) -> bool:
+    return isinstance(exc, ResponseError) and not isinstance(
+        exc, ClusterError | AskError | TryAgainError)

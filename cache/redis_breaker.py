@@ -1,0 +1,81 @@
+"""A circuit breaker for the Redis tier, and the per-request rule 'one Redis failure is enough'.
+
+Closed: calls go through. After `failures` consecutive failures it opens: calls are skipped at
+once (the request goes on with L1 and compute) and a background probe, not request traffic,
+checks Redis every `cooldown` seconds; the first successful probe closes it.
+
+Independently, a request that saw one Redis failure skips Redis for the rest of its life (a
+context variable, inherited by the tasks it starts), so a request never waits for Redis longer
+than about one timeout, even before the breaker opens.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+
+from prometheus_client import Counter, Gauge
+
+log = logging.getLogger("imgorigin.cache")
+
+BREAKER_OPEN = Gauge("imgorigin_cache_breaker_open",
+                     "Workers whose circuit breaker for a shared tier is open", ("tier",),
+                     multiprocess_mode="livesum")
+BREAKER_OPENED = Counter("imgorigin_cache_breaker_opened", "Times a tier breaker opened",
+                         ("tier",))
+SKIPPED = Counter("imgorigin_cache_skipped", "Shared-tier calls skipped (breaker open or the "
+                  "request already saw a failure)", ("tier",))
+
+_failed_in_request: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "imgorigin_redis_failed", default=False)
+
+
+class Breaker:
+    def __init__(self, tier: str, failures: int, cooldown: float) -> None:
+        self.tier = tier
+        self.threshold = failures
+        self.cooldown = cooldown
+        self.consecutive = 0
+        self.opened_at: float | None = None
+        self._skipped = SKIPPED.labels(tier)
+        BREAKER_OPEN.labels(tier).set(0)
+
+    @property
+    def is_open(self) -> bool:
+        return self.opened_at is not None
+
+    def allow(self) -> bool:
+        """Whether a request-path call may try the tier now."""
+        if self.opened_at is None and not _failed_in_request.get():
+            return True
+        self._skipped.inc()
+        return False
+
+    def success(self) -> None:
+        self.consecutive = 0
+
+    def failure(self, *, in_request: bool = True) -> None:
+        if in_request:
+            _failed_in_request.set(True)
+        self.consecutive += 1
+        if self.opened_at is None and self.consecutive >= self.threshold:
+            self.trip()
+
+    def trip(self) -> None:
+        """Open now (also used when the tier is found down at startup)."""
+        if self.opened_at is not None:
+            return
+        self.opened_at = time.monotonic()
+        BREAKER_OPEN.labels(self.tier).set(1)
+        BREAKER_OPENED.labels(self.tier).inc()
+        log.warning("%s tier unavailable: breaker open, serving without it", self.tier)
+
+    def close(self) -> None:
+        if self.opened_at is None:
+            return
+        down = time.monotonic() - self.opened_at
+        self.opened_at = None
+        self.consecutive = 0
+        BREAKER_OPEN.labels(self.tier).set(0)
+        log.warning("%s tier back after %.1f s: breaker closed", self.tier, down)

@@ -1,0 +1,45 @@
+"""Redis key layout. Every key of one source carries the hash tag `{<source hash>}`, so a source's
+variants, its purge index and its generation live in one Cluster slot and one Lua script can
+touch them all.
+
+    P:{h}:v:<variant key>   value: generation + one CachedVariant blob     TTL redis_ttl
+    P:{h}:idx               SET of the source's variant keys (purge index) TTL redis_ttl
+    P:{h}:gen               the source's purge generation (a random token) TTL redis_ttl
+    P:{d}:dir               SET of source ids under a directory prefix     TTL redis_ttl
+    P:lock:<variant key>    single-flight lease (token)                    TTL lease_ttl, renewed
+    P:purge                 pub/sub channel: purges, for every worker's L1
+
+`h` is `source_hash(source_id)`, `d` is `source_hash(prefix)` (prefixes end with `/`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cache.keys import source_hash
+
+
+@dataclass(frozen=True, slots=True)
+class SourceKeys:
+    value_prefix: str
+    index: str
+    generation: str
+
+    def value(self, variant_key: str) -> str:
+        return self.value_prefix + variant_key
+
+
+class KeyLayout:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.channel = f"{prefix}:purge"
+
+    def source(self, source_id: str) -> SourceKeys:
+        base = f"{self.prefix}:{{{source_hash(source_id)}}}:"
+        return SourceKeys(base + "v:", base + "idx", base + "gen")
+
+    def directory(self, prefix: str) -> str:
+        return f"{self.prefix}:{{{source_hash(prefix)}}}:dir"
+
+    def lease(self, variant_key: str) -> str:
+        return f"{self.prefix}:lock:{variant_key}"

@@ -1,0 +1,61 @@
+"""Cross-host single-flight leases in Redis: redis-py's Lock (SET NX PX + token-checked Lua
+release/extend), renewed while the holder works, so it expires soon after a holder dies.
+
+When Redis cannot be asked (breaker open, timeout), `acquire` hands out a local lease: the
+request computes at once rather than waiting on a lock nobody can see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+from redis.asyncio.lock import Lock
+
+from cache.coalesce import Lease
+
+if TYPE_CHECKING:
+    from cache.redis import RedisTier
+
+
+class _LocalLease:
+    async def release(self) -> None:
+        return None
+
+
+class _RedisLease:
+    def __init__(self, tier: RedisTier, lock: Lock, ttl: float) -> None:
+        self.tier = tier
+        self.lock = lock
+        self._renewer = asyncio.create_task(self._renew(ttl))
+
+    async def _renew(self, ttl: float) -> None:
+        while True:
+            await asyncio.sleep(ttl / 3)
+            ok = await self.tier.call("lease", self.lock.reacquire, background=True)
+            if not ok:
+                return  # lost (expired, taken over) or Redis away: the waiters take over
+
+    async def release(self) -> None:
+        self._renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._renewer
+        await self.tier.call("lease", self.lock.release, background=True)
+
+
+class RedisLeases:
+    def __init__(self, tier: RedisTier, ttl: float) -> None:
+        self.tier = tier
+        self.ttl = ttl
+
+    async def acquire(self, key: str) -> Lease | None:
+        lock = self.tier.client.lock(self.tier.layout.lease(key), timeout=self.ttl,
+                                     blocking=False, thread_local=False,
+                                     raise_on_release_error=False)
+        got = await self.tier.call("lease", lock.acquire)
+        if got is None:
+            return _LocalLease()
+        if not got:
+            return None
+        return _RedisLease(self.tier, lock, self.ttl)

@@ -1,0 +1,348 @@
+"""The Redis tier in-process, against a real redis-server the test starts on a free port.
+
+Each test runs its own event loop (`asyncio.run`) and its own tier; the server is shared per
+module and flushed between tests. Faults are real: the process is killed, stopped or slowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from cache.entry import CachedVariant
+from cache.journal import PurgeRecord
+from cache.redis import RedisTier
+from origin.errors import Overloaded
+from origin.settings import Settings
+from tests.support.net import wait_until
+from tests.support.redis_server import RedisProcess
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisProcess]:
+    proc = RedisProcess().start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def rds(server: RedisProcess) -> Iterator[redis.Redis]:
+    client = redis.Redis(port=server.port)
+    client.flushall()
+    client.config_set("maxmemory", 0)
+    yield client
+    client.close()
+
+
+def make_tier(url: str, **overrides: Any) -> RedisTier:
+    return RedisTier.from_settings(Settings.from_env({}, redis_url=url, **overrides))
+
+
+def entry(source: str, body: bytes = b"body", version: str = "v1") -> CachedVariant:
+    return CachedVariant(body=body, content_type="image/webp", etag='"etag-1"',
+                         source_id=source, source_version=version, format="webp",
+                         width=10, height=7, created=1.0, transform_ms=3.5)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_store_and_read_back_with_metadata_ttl_and_hash_tags(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    big = bytes(range(256)) * (8 * 1024 * 4)  # 8 MiB: stored and read whole
+
+    async def scenario() -> tuple[CachedVariant | None, CachedVariant | None]:
+        tier = make_tier(server.url, redis_ttl=3600)
+        generation = await tier.generation("dir/a.jpg")
+        assert generation == b""
+        assert await tier.set("k-small", entry("dir/a.jpg"), generation) is True
+        assert await tier.set("k-big", entry("dir/a.jpg", big), generation) is True
+        got = await tier.get("k-small", "dir/a.jpg"), await tier.get("k-big", "dir/a.jpg")
+        await tier.close()
+        return got
+
+    small, large = run(scenario())
+    assert small == entry("dir/a.jpg")
+    assert large is not None and large.body == big
+    keys = sorted(k.decode() for k in rds.keys("*"))
+    tags = {k.split("{")[1].split("}")[0] for k in keys if ":dir" not in k}
+    assert len(tags) == 1  # value keys and index share one hash tag: one slot in a cluster
+    value_key = next(k for k in keys if k.endswith(":v:k-small"))
+    assert 3500_000 < rds.pttl(value_key) <= 3600_000
+    index = next(k for k in keys if k.endswith(":idx"))
+    assert {m.decode() for m in rds.smembers(index)} == {"k-small", "k-big"}
+    assert 3500_000 < rds.pttl(index) <= 3600_000
+
+
+def test_purge_removes_every_variant_and_is_idempotent(server: RedisProcess,
+                                                       rds: redis.Redis) -> None:
+    async def scenario() -> tuple[int, int, list[CachedVariant | None], CachedVariant | None]:
+        tier = make_tier(server.url)
+        generation = await tier.generation("p/s.jpg")
+        for i in range(10):
+            await tier.set(f"k{i}", entry("p/s.jpg"), generation)
+        await tier.set("other", entry("p/other.jpg"), await tier.generation("p/other.jpg"))
+        first = await tier.purge(["p/s.jpg"], [])
+        second = await tier.purge(["p/s.jpg"], [])
+        left = [await tier.get(f"k{i}", "p/s.jpg") for i in range(10)]
+        other = await tier.get("other", "p/other.jpg")
+        await tier.close()
+        return first.variants, second.variants, left, other
+
+    first, second, left, other = run(scenario())
+    assert (first, second) == (10, 0)
+    assert left == [None] * 10
+    assert other is not None  # another source is untouched
+
+
+def test_prefix_purge_uses_the_directory_index(server: RedisProcess, rds: redis.Redis) -> None:
+    async def scenario() -> tuple[Any, list[Any]]:
+        tier = make_tier(server.url)
+        for source in ("shop/a.jpg", "shop/x/b.jpg", "shopping/c.jpg", "d.jpg"):
+            await tier.set("k", entry(source), await tier.generation(source))
+        count = await tier.purge([], ["shop/"])
+        left = [await tier.get("k", s) for s in ("shop/a.jpg", "shop/x/b.jpg",
+                                                  "shopping/c.jpg", "d.jpg")]
+        await tier.close()
+        return count, left
+
+    count, left = run(scenario())
+    assert count.variants == 2
+    assert count.sources == {"shop/a.jpg", "shop/x/b.jpg"}
+    assert [e is not None for e in left] == [False, False, True, True]
+
+
+def test_r14_result_of_a_transform_straddling_a_purge_is_not_stored(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    async def scenario() -> tuple[bool | None, CachedVariant | None, bool | None]:
+        tier = make_tier(server.url)
+        started_at = await tier.generation("r/s.jpg")  # the transform starts
+        await tier.purge(["r/s.jpg"], [])  # a purge lands while it runs
+        late = await tier.set("k", entry("r/s.jpg"), started_at)
+        after = await tier.get("k", "r/s.jpg")
+        fresh = await tier.set("k", entry("r/s.jpg"), await tier.generation("r/s.jpg"))
+        await tier.close()
+        return late, after, fresh
+
+    late, after, fresh = run(scenario())
+    assert late is False
+    assert after is None
+    assert fresh is True
+
+
+def test_value_missed_by_the_index_is_unreachable_after_purge(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    """If the index was lost (evicted), the generation still hides pre-purge values."""
+
+    async def scenario() -> tuple[CachedVariant | None, CachedVariant | None]:
+        tier = make_tier(server.url)
+        await tier.set("k", entry("e/s.jpg"), await tier.generation("e/s.jpg"))
+        before = await tier.get("k", "e/s.jpg")
+        for key in rds.keys("*:idx"):
+            rds.delete(key)
+        await tier.purge(["e/s.jpg"], [])
+        after = await tier.get("k", "e/s.jpg")
+        await tier.close()
+        return before, after
+
+    before, after = run(scenario())
+    assert before is not None
+    assert rds.keys("*:v:k")  # still in Redis (until its TTL or LRU) ...
+    assert after is None  # ... but never served
+
+
+def test_purge_broadcast_reaches_other_workers(server: RedisProcess, rds: redis.Redis) -> None:
+    async def scenario() -> list[PurgeRecord | None]:
+        seen: list[PurgeRecord | None] = []
+        listener, purger = make_tier(server.url), make_tier(server.url)
+        await listener.start(seen.append)
+        await purger.start(lambda _r: None)
+        assert await asyncio.to_thread(wait_until, lambda: bool(listener.subscriber and
+                                       listener.subscriber.connected), 5)
+        await purger.purge(["a.jpg"], ["dir/"])
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        await listener.close()
+        await purger.close()
+        return seen
+
+    assert run(scenario()) == [PurgeRecord(("a.jpg",), ("dir/",))]
+
+
+def test_leases_are_exclusive_and_expire_when_the_holder_dies(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    async def scenario() -> tuple[bool, bool, float]:
+        tier = make_tier(server.url, redis_lease_ttl=0.6)
+        leases = tier.leases()
+        held = await leases.acquire("variant")
+        assert held is not None
+        refused = await leases.acquire("variant") is None
+        await asyncio.sleep(1.0)  # renewed while held (every ttl/3): still exclusive
+        still_refused = await leases.acquire("variant") is None
+        # The holder dies: its renewals stop, nothing releases the lock.
+        held._renewer.cancel()  # type: ignore[attr-defined]
+        started = time.monotonic()
+        while await leases.acquire("variant") is None:
+            await asyncio.sleep(0.02)
+        took_over_after = time.monotonic() - started
+        await tier.close()
+        return refused, still_refused, took_over_after
+
+    refused, still_refused, took_over_after = run(scenario())
+    assert refused and still_refused
+    assert took_over_after < 1.0
+
+
+def test_r20_dead_redis_at_start_serves_nothing_fast_and_recovers(tmp_path: Any) -> None:
+    """Start with Redis down: calls return at once (breaker open), the tier reports itself
+    unhealthy, and a redis-server appearing on the port closes the breaker by itself."""
+    proc = RedisProcess()
+    seen: list[PurgeRecord | None] = []
+
+    async def scenario() -> tuple[bool, float, bool, bool]:
+        tier = make_tier(proc.url, redis_breaker_cooldown=0.2)
+        await tier.start(seen.append)
+        healthy_at_start = tier.healthy
+        started = time.monotonic()
+        for _ in range(100):
+            assert await tier.get("k", "s.jpg") is None
+        hundred_gets = time.monotonic() - started
+        proc.start()
+        back = await asyncio.to_thread(wait_until, lambda: tier.healthy, 5)
+        stored = await tier.set("k", entry("s.jpg"), await tier.generation("s.jpg"))
+        await tier.close()
+        return healthy_at_start, hundred_gets, back, bool(stored)
+
+    try:
+        healthy_at_start, hundred_gets, back, stored = run(scenario())
+    finally:
+        proc.stop()
+    assert healthy_at_start is False
+    assert hundred_gets < 0.05
+    assert back and stored
+
+
+def test_r5_killed_redis_opens_breaker_then_recovers_and_drops_l1(server: RedisProcess) -> None:
+    proc = RedisProcess().start()
+    seen: list[PurgeRecord | None] = []
+
+    async def scenario() -> dict[str, Any]:
+        tier = make_tier(proc.url, redis_breaker_cooldown=0.2, redis_breaker_failures=3)
+        await tier.start(seen.append)
+        out: dict[str, Any] = {}
+        await tier.set("k", entry("s.jpg"), await tier.generation("s.jpg"))
+        proc.kill()
+        failures = []
+        for _ in range(5):  # separate tasks: separate requests
+            started = time.monotonic()
+            await asyncio.create_task(tier.get("k", "s.jpg"))
+            failures.append(time.monotonic() - started)
+        out["slowest_failure"] = max(failures)
+        out["open"] = not tier.healthy
+        proc.start()
+        out["back"] = await asyncio.to_thread(wait_until, lambda: tier.healthy, 5)
+        out["subscribed"] = await asyncio.to_thread(
+            wait_until, lambda: bool(tier.subscriber and tier.subscriber.connected), 5)
+        await tier.close()
+        return out
+
+    try:
+        out = run(scenario())
+    finally:
+        proc.stop()
+    assert out["slowest_failure"] < 0.06
+    assert out["open"] and out["back"] and out["subscribed"]
+    assert None in seen  # L1 dropped: purges may have been missed meanwhile
+
+
+def test_r6_stopped_or_slow_redis_costs_at_most_one_timeout(server: RedisProcess,
+                                                             rds: redis.Redis) -> None:
+    timeout = 0.05
+
+    async def one_request(tier: RedisTier) -> float:
+        started = time.monotonic()
+        await tier.get("k", "s.jpg")
+        lease = await tier.leases().acquire("k")  # same request: skipped after the failure
+        assert lease is not None
+        assert await tier.generation("s.jpg") is None
+        return time.monotonic() - started
+
+    async def scenario() -> tuple[list[float], bool]:
+        tier = make_tier(server.url, redis_timeout=timeout, redis_breaker_failures=1000)
+        await tier.set("k", entry("s.jpg"), await tier.generation("s.jpg"))
+        sleeper = threading.Thread(target=lambda: redis.Redis(port=server.port).execute_command(
+            "DEBUG", "SLEEP", "1.5"))
+        sleeper.start()
+        await asyncio.sleep(0.1)
+        took = [await asyncio.create_task(one_request(tier)) for _ in range(5)]
+        await asyncio.to_thread(sleeper.join)
+        server.pause()
+        try:
+            took += [await asyncio.create_task(one_request(tier)) for _ in range(5)]
+        finally:
+            server.resume()
+        ok = await tier.get("k", "s.jpg") is not None
+        await tier.close()
+        return took, ok
+
+    took, ok = run(scenario())
+    assert max(took) < timeout + 0.03, took
+    assert ok  # once Redis answers again, so does the tier
+
+
+def test_r7_noeviction_at_maxmemory_counts_write_errors_without_tripping(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    rds.config_set("maxmemory-policy", "noeviction")
+    rds.set("filler", b"x" * (4 * 1024 * 1024))
+    used = int(rds.info("memory")["used_memory"])
+    rds.config_set("maxmemory", used + 256 * 1024)
+
+    async def scenario() -> tuple[list[bool | None], bool, CachedVariant | None]:
+        tier = make_tier(server.url, redis_breaker_failures=2)
+        await tier.set("small", entry("m.jpg"), await tier.generation("m.jpg"))
+        stored = []
+        for i in range(5):
+            generation = await tier.generation("m.jpg")
+            stored.append(await tier.set(f"big{i}", entry("m.jpg", b"y" * 1024 * 1024),
+                                         generation))
+        healthy = tier.healthy
+        read = await tier.get("small", "m.jpg")
+        await tier.close()
+        return stored, healthy, read
+
+    try:
+        stored, healthy, read = run(scenario())
+    finally:
+        rds.config_set("maxmemory", 0)
+        rds.config_set("maxmemory-policy", "noeviction")
+    assert stored == [None] * 5  # refused by Redis, not an exception
+    assert healthy  # Redis answered: reads keep flowing, the breaker stays closed
+    assert read is not None
+
+
+def test_purge_with_redis_down_is_refused_with_503(server: RedisProcess) -> None:
+    proc = RedisProcess()
+
+    async def scenario() -> None:
+        tier = make_tier(proc.url)
+        await tier.start(lambda _r: None)
+        with pytest.raises(Overloaded):
+            await tier.purge(["a.jpg"], [])
+        await tier.close()
+
+    run(scenario())
+
