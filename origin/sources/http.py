@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -70,27 +71,28 @@ class BoundedDecoder:
             raise UpstreamError("source used a content-encoding this server does not decode",
                                 internal=encoding)
 
-    def feed(self, data: bytes) -> list[bytes]:
-        """Decoded pieces of `data`, each at most `_DECODE_STEP` bytes."""
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Decoded pieces of `data`, each at most `_DECODE_STEP` bytes, made one at a time so
+        the caller's cap check runs between them."""
         if self._zlib is None:
-            return [data] if data else []
-        pieces: list[bytes] = []
+            if data:
+                yield data
+            return
         pending = data
-        try:
-            while pending:
+        while pending:
+            try:
                 piece = self._zlib.decompress(pending, _DECODE_STEP)
-                self._first = False
-                if piece:
-                    pieces.append(piece)
-                pending = self._zlib.unconsumed_tail
-        except zlib.error:
-            if self._first and self._raw_fallback:
-                # Some servers send raw deflate without the zlib header.
-                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-                self._raw_fallback = False
-                return self.feed(data)
-            raise UpstreamError("source body could not be decoded") from None
-        return pieces
+            except zlib.error:
+                if self._first and self._raw_fallback:
+                    # Some servers send raw deflate without the zlib header.
+                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                    self._raw_fallback = False
+                    continue
+                raise UpstreamError("source body could not be decoded") from None
+            self._first = False
+            if piece:
+                yield piece
+            pending = self._zlib.unconsumed_tail
 
 
 def _version(response: httpx.Response, data: bytes) -> str:
