@@ -168,9 +168,9 @@ def test_cloudflare_5xx_retried_then_succeeds(api: Recorder) -> None:
 
 def cloudfront_created(req: Any) -> Reply:
     return Reply(201, (
-        '<?xml version="1.0"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/'
-        '2020-05-31/"><Id>I2J0I21PCUYOIK</Id><Status>InProgress</Status></Invalidation>'
-    ).encode(), {"Content-Type": "text/xml",
+        b'<?xml version="1.0"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/'
+        b'2020-05-31/"><Id>I2J0I21PCUYOIK</Id><Status>InProgress</Status></Invalidation>'
+    ), {"Content-Type": "text/xml",
                  "Location": "https://cloudfront.amazonaws.com/2020-05-31/distribution/"
                              "EDFDVBD6EXAMPLE/invalidation/I2J0I21PCUYOIK"})
 

@@ -1,0 +1,210 @@
+"""End to end: real varnishd running edge-config/varnish/default.vcl in front of the real
+origin (2 gunicorn workers) and real Redis (the embedded disk tier when the Redis tier is not
+built). Names follow R16 (edge contract) and R14/R15 (purge) where they apply."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.edge.stack import PURGE_TOKEN, Stack, edge_stack
+from tests.edge.varnish import VarnishProcess
+from tests.support.net import wait_until
+
+CHROME = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+FIREFOX = "image/avif,image/webp,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5"
+SAFARI_15 = "image/webp,image/png,image/svg+xml,image/*;q=0.8,video/*;q=0.8,*/*;q=0.5"
+LEGACY = "image/png,image/*;q=0.8,*/*;q=0.5"
+MAGIC = {
+    "image/avif": lambda b: b[4:12] in (b"ftypavif", b"ftypavis"),
+    "image/webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
+    "image/jpeg": lambda b: b[:3] == b"\xff\xd8\xff",
+    "image/png": lambda b: b[:8] == b"\x89PNG\r\n\x1a\n",
+}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with edge_stack() as s:
+        yield s
+
+
+def get(stack: Stack, path: str, accept: str = CHROME, **headers: str) -> httpx.Response:
+    return httpx.get(stack.varnish.url(path), headers={"Accept": accept, **headers}, timeout=30)
+
+
+def origin_transform_requests(stack: Stack) -> float:
+    return stack.origin.metric("imgorigin_requests_total", route="transform")
+
+
+def purge(stack: Stack, **body: list[str]) -> dict:
+    r = httpx.post(stack.origin.url("/-/purge"), json=body, timeout=30,
+                   headers={"Authorization": f"Bearer {PURGE_TOKEN}"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_r16_first_request_misses_everywhere_repeat_is_a_varnish_hit(
+        stack: Stack, record_property: pytest.RecordProperty) -> None:
+    record_property("shared_tier", stack.shared_tier)
+    path = "/w_320,fmt_auto/landscape.jpg"
+    requests_before = origin_transform_requests(stack)
+    transforms_before = stack.origin.metric("imgorigin_transforms_total")
+    first = get(stack, path)
+    assert first.status_code == 200
+    assert first.headers["x-cache"] == "MISS"
+    assert first.headers["server-timing"].startswith("transform;")  # a miss at the origin too
+    assert stack.origin.metric("imgorigin_transforms_total") == transforms_before + 1
+    assert origin_transform_requests(stack) == requests_before + 1
+
+    second = get(stack, path)
+    assert second.headers["x-cache"] == "HIT"
+    assert second.content == first.content and second.headers["etag"] == first.headers["etag"]
+    # The repeat never reached the origin (the counter spans both workers).
+    assert origin_transform_requests(stack) == requests_before + 1
+    assert stack.origin.metric("imgorigin_transforms_total") == transforms_before + 1
+    # Browser-facing headers: the origin's Cache-Control, no surrogate-only headers.
+    assert "stale-while-revalidate" in second.headers["cache-control"]
+    for edge_only in ("surrogate-control", "surrogate-key", "xkey", "cdn-cache-control"):
+        assert edge_only not in second.headers
+
+
+@pytest.mark.parametrize(("accept", "also", "content_type"), [
+    (CHROME, FIREFOX, "image/avif"),
+    (SAFARI_15, "image/webp,*/*", "image/webp"),
+    (LEGACY, "*/*", "image/jpeg"),
+])
+def test_r16_accept_classes_get_separate_correct_objects(
+        stack: Stack, accept: str, also: str, content_type: str) -> None:
+    path = "/w_240,fmt_auto/products/shoe.jpg"
+    first = get(stack, path, accept)
+    assert first.status_code == 200
+    assert first.headers["content-type"] == content_type
+    assert MAGIC[content_type](first.content)
+    assert first.headers["vary"] == "Accept"
+    before = origin_transform_requests(stack)
+    # Another browser of the same class shares the object: Accept is normalised, not keyed raw.
+    for header in (accept, also, accept):
+        again = get(stack, path, header)
+        assert again.headers["x-cache"] == "HIT", header
+        assert again.headers["content-type"] == content_type
+        assert again.content == first.content
+    assert origin_transform_requests(stack) == before
+
+
+def test_r16_accept_normalisation_cannot_poison(stack: Stack) -> None:
+    path = "/w_200,fmt_auto/logo.png"
+    # Refusals and look-alikes must land in the class the origin would choose.
+    cases = [
+        ("image/avif;q=0, image/webp", "image/webp"),
+        ("image/avif;q=0.0,image/webp;q=0", "image/png"),  # logo has alpha: legacy is PNG
+        ("image/avifx, image/webpx", "image/png"),
+        ("IMAGE/AVIF", "image/avif"),
+        ("", "image/png"),
+    ]
+    for accept, content_type in cases:
+        r = get(stack, path, accept)
+        assert r.headers["content-type"] == content_type, accept
+        assert MAGIC[content_type](r.content)
+        # What the origin itself answers for that Accept, without Varnish:
+        direct = httpx.get(stack.origin.url(path), headers={"Accept": accept}, timeout=30)
+        assert direct.headers["content-type"] == content_type, accept
+
+
+def test_r16_cookies_and_query_strings_do_not_fragment_the_cache(stack: Stack) -> None:
+    path = "/w_180,fmt_webp/landscape.jpg"
+    assert get(stack, path).headers["x-cache"] == "MISS"
+    before = origin_transform_requests(stack)
+    assert get(stack, path + "?cachebust=1").headers["x-cache"] == "HIT"
+    assert get(stack, path, Cookie="session=abc").headers["x-cache"] == "HIT"
+    assert origin_transform_requests(stack) == before
+    # Operations endpoints other than health are not reachable through the edge.
+    assert httpx.get(stack.varnish.url("/-/metrics")).status_code == 404
+    assert httpx.post(stack.varnish.url("/-/purge"), json={}).status_code == 404
+    assert httpx.get(stack.varnish.url("/-/readyz")).status_code == 200
+
+
+def test_r14_purge_through_the_origin_empties_varnish_for_every_variant(stack: Stack) -> None:
+    # Every object Varnish holds for the shoe: one per Accept class for fmt_auto (Vary), one
+    # for each explicit-format URL (no Vary).
+    shoe = [("/w_100,fmt_auto/products/shoe.jpg", a) for a in (CHROME, SAFARI_15, LEGACY)]
+    shoe += [("/w_150,fmt_png/products/shoe.jpg", CHROME), ("/_/products/shoe.jpg", CHROME)]
+    other = "/w_100,fmt_auto/landscape.jpg"
+    for path, accept in shoe:
+        get(stack, path, accept)
+    get(stack, other)
+    for path, accept in shoe:
+        assert get(stack, path, accept).headers["x-cache"] == "HIT"
+
+    result = purge(stack, sources=["products/shoe.jpg"])
+    (cdn,) = result["cdn"]
+    assert cdn["name"] == f"varnish:{stack.varnish.base}" and cdn["ok"] is True, cdn
+    # Earlier tests may have cached more variants of the shoe.
+    assert cdn["detail"]["objects"] >= len(shoe)
+    before = origin_transform_requests(stack)
+    for path, accept in shoe:
+        r = get(stack, path, accept)
+        assert r.headers["x-cache"] == "MISS", (path, accept)
+        assert r.headers["server-timing"].startswith("transform;")  # origin tiers purged too
+    assert origin_transform_requests(stack) == before + len(shoe)
+    assert get(stack, other).headers["x-cache"] == "HIT"  # another source is untouched
+
+    # A directory purge reaches the same objects through the d- key.
+    result = purge(stack, prefixes=["products/"])
+    assert result["cdn"][0]["ok"] is True
+    assert result["cdn"][0]["detail"]["objects"] >= len(shoe)
+    for path, accept in shoe:
+        assert get(stack, path, accept).headers["x-cache"] == "MISS", (path, accept)
+    assert get(stack, other).headers["x-cache"] == "HIT"
+
+
+def test_s21_varnish_refuses_purges_from_outside_its_acl(stack: Stack) -> None:
+    # The same VCL with an ACL that does not list this host: our PURGE must be refused.
+    with VarnishProcess(stack.origin.port, acl=["192.0.2.10"]) as other:
+        path = "/w_90,fmt_jpeg/landscape.jpg"
+        httpx.get(other.url(path))
+        tags = httpx.get(stack.origin.url(path)).headers["surrogate-key"]
+        refused = httpx.request("PURGE", other.url("/"), headers={"xkey": tags})
+        assert refused.status_code == 403
+        assert httpx.get(other.url(path)).headers["x-cache"] == "HIT"
+    # And the shipped ACL (loopback) accepts it, which the purge test above relies on.
+    allowed = httpx.request("PURGE", stack.varnish.url("/"), headers={"xkey": "s-none"})
+    assert allowed.status_code == 200 and allowed.headers["x-purged"] == "0"
+
+
+def test_r9_stale_while_revalidate_then_grace_with_the_origin_down() -> None:
+    env = {"IMGORIGIN_CDN_MAX_AGE": "2", "IMGORIGIN_STALE_WHILE_REVALIDATE": "3",
+           "IMGORIGIN_STALE_IF_ERROR": "3600"}
+    with edge_stack(env, workers=1) as s:
+        swr_path, grace_path = "/w_64,fmt_jpeg/landscape.jpg", "/w_72,fmt_jpeg/landscape.jpg"
+        fresh = get(s, swr_path)
+        assert fresh.headers["x-cache"] == "MISS"
+        grace_copy = get(s, grace_path)
+
+        # Past the 2 s edge TTL, inside stale-while-revalidate: served stale at once, and
+        # Varnish refreshes it in the background.
+        wait_until(lambda: False, 2.5)
+        before = origin_transform_requests(s)
+        stale = get(s, swr_path)
+        assert stale.headers["x-cache"] == "HIT-STALE"
+        assert stale.content == fresh.content
+        assert wait_until(lambda: origin_transform_requests(s) == before + 1, 5)
+        assert get(s, swr_path).headers["x-cache"] == "HIT"  # the refreshed copy
+
+        # Past TTL + stale-while-revalidate, origin stopped. Before the probe notices, the
+        # failed foreground refresh falls back to the stale copy (stale-if-error) ...
+        wait_until(lambda: False, 3.5)
+        s.origin.stop()
+        assert s.varnish.backend_healthy()
+        served = get(s, grace_path)
+        assert (served.status_code, served.headers["x-cache"]) == (200, "HIT-STALE")
+        assert served.content == grace_copy.content
+        # ... and once the probe marks the origin sick, grace serves it without trying.
+        assert wait_until(lambda: not s.varnish.backend_healthy(), 10), "probe never failed"
+        served = get(s, grace_path)
+        assert (served.status_code, served.headers["x-cache"]) == (200, "HIT-STALE")
+        assert served.content == grace_copy.content
+        # Nothing cached for this one: the origin really is gone.
+        assert get(s, "/w_80,fmt_jpeg/landscape.jpg").status_code == 503
