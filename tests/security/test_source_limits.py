@@ -42,10 +42,10 @@ def test_s9_declared_length_over_the_cap_is_413_before_reading(capped: AppServer
 
 def test_s10_chunked_body_is_cut_at_cap_plus_one(capped: AppServer) -> None:
     # Exactly the cap passes the size check (and then is not an image: 422)...
-    assert capped.get("/_/stream/%d" % CAP).status_code == 422
+    assert capped.get(f"/_/stream/{CAP}").status_code == 422
     # ...one byte more is a 413, with no length announced.
     read_before = capped.spy.bytes_read
-    r = capped.get("/_/stream/%d" % (CAP + 1))
+    r = capped.get(f"/_/stream/{CAP + 1}")
     assert r.status_code == 413, r.text
     assert capped.spy.bytes_read - read_before <= CAP + 1 + 64 * 1024
 
