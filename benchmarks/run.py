@@ -1,0 +1,325 @@
+"""`make bench`: the in-process limit, then every server scenario, then one table and one JSON.
+
+Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_INPROC_DURATION
+(seconds per in-process setting, default a quarter of that, at least 2), BENCH_ONLY (comma list
+of scenario names, `inprocess` included), BENCH_WRK_THREADS (default 1), BENCH_WORKERS
+(default 2), BENCH_QUIET_PCT (machine CPU % to wait under before each run, default 20).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.images import make_images
+from benchmarks.loadgen import LoadResult, run_closed_loop, run_wrk
+from benchmarks.report import machine, table, write_json
+from benchmarks.scenarios import (
+    HIT_TRANSFORM,
+    SCENARIOS,
+    TRANSFORMS,
+    Scenario,
+    hot_paths,
+    miss_paths,
+    mixed_paths,
+)
+from benchmarks.servers import REPO, BareServer, OriginProcess, Sampler, wait_quiet
+
+WARM_START = 0x800000  # warm-up variants' bg indices, disjoint from the measured ones
+
+
+class Config:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.duration = float(env.get("BENCH_DURATION", "10"))
+        self.inproc_duration = float(env.get("BENCH_INPROC_DURATION",
+                                             str(max(2.0, self.duration / 4))))
+        only = env.get("BENCH_ONLY", "")
+        self.only = {x.strip() for x in only.split(",") if x.strip()}
+        self.wrk_threads = int(env.get("BENCH_WRK_THREADS", "1"))
+        self.workers = int(env.get("BENCH_WORKERS", "2"))
+        self.quiet_pct = float(env.get("BENCH_QUIET_PCT", "20"))
+
+    def wanted(self, name: str) -> bool:
+        return not self.only or name in self.only
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- in-process limit -------------------------------------------------------------------------
+
+def run_inprocess(cfg: Config, images: Path) -> list[dict[str, Any]]:
+    """Every transform under 1 and 2 threads x VIPS_CONCURRENCY 1 and 2 (raw pyvips), plus
+    imgorigin's pipeline function and minimal pyvips calls at the server's own setting
+    (VIPS_CONCURRENCY 1)."""
+    results: list[dict[str, Any]] = []
+    for concurrency, modes in ((1, "raw,pipeline,plain"), (2, "raw")):
+        quiet = wait_quiet(cfg.quiet_pct)
+        log(f"in-process: VIPS_CONCURRENCY={concurrency} modes={modes} (machine CPU {quiet}%)")
+        env = {**os.environ, "VIPS_CONCURRENCY": str(concurrency), "MALLOC_ARENA_MAX": "2"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.inprocess", "--images", str(images),
+             "--vips-concurrency", str(concurrency), "--threads", "1,2", "--modes", modes,
+             "--duration", str(cfg.inproc_duration)],
+            cwd=REPO, env=env, capture_output=True, text=True, check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"in-process run failed: {proc.stderr[-2000:]}")
+        for row in json.loads(proc.stdout):
+            row["machine_cpu_pct_before"] = quiet
+            results.append(row)
+    return results
+
+
+def best_inprocess(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The fastest raw setting per transform: the in-process limit."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["mode"] != "raw":
+            continue
+        if row["transform"] not in best or row["rps"] > best[row["transform"]]["rps"]:
+            best[row["transform"]] = row
+    return best
+
+
+def mix_rate(rates: list[float]) -> float:
+    """Requests/s of a workload that runs each transform in turn: the harmonic mean."""
+    return len(rates) / sum(1 / r for r in rates) if all(rates) else 0.0
+
+
+# --- server scenarios -------------------------------------------------------------------------
+
+def redis_tier_missing() -> str:
+    if importlib.util.find_spec("cache.redis") is None:
+        return ("skipped: the Redis tier (cache/redis.py) is not in this tree yet; the scenario "
+                "runs as soon as it is")
+    return ""
+
+
+async def _fetch_all(base: str, paths: list[str], concurrency: int) -> list[int]:
+    limit = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+
+        async def one(path: str) -> int:
+            async with limit:
+                return (await client.get(path)).status_code
+
+        return await asyncio.gather(*(one(p) for p in paths))
+
+
+def fetch_all(base: str, paths: list[str], concurrency: int = 4) -> None:
+    """GET every path (to warm caches); any non-200 aborts the scenario."""
+    statuses = asyncio.run(_fetch_all(base, paths, concurrency))
+    bad = [s for s in statuses if s != 200]
+    if bad:
+        raise RuntimeError(f"warm-up got statuses {sorted(set(bad))}")
+
+
+def _path_count(cfg: Config, per_second: float) -> int:
+    """Enough paths that no run wraps around its list at `per_second` requests/s."""
+    return max(5000, int(per_second * (cfg.duration + 5)))
+
+
+def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
+                     redis_url: str) -> dict[str, Any]:
+    if sc.kind == "bare":
+        server: Any = BareServer(hit_body, "image/webp", cfg.workers).start()
+    else:
+        env = {"IMGORIGIN_SOURCE": str(images), **sc.env}
+        if sc.needs_redis:
+            env["IMGORIGIN_REDIS_URL"] = redis_url
+        server = OriginProcess(env=env, workers=cfg.workers).start()
+    host, port, base = "127.0.0.1", server.port, server.base
+    try:
+        paths = _prepare(cfg, sc, server, base)
+        quiet = wait_quiet(cfg.quiet_pct)
+        before = server.metric("imgorigin_transforms_total") if sc.kind != "bare" else 0.0
+        with Sampler(server.proc.pid) as sampler:
+            if sc.kind == "overload":
+                load = run_closed_loop(host, port, paths, concurrency=sc.concurrency,
+                                       duration=cfg.duration)
+            else:
+                load = run_wrk(base, paths, concurrency=sc.concurrency, duration=cfg.duration,
+                               threads=cfg.wrk_threads)
+        time.sleep(0.5)  # let requests still in flight when the load stopped finish
+        transforms = (server.metric("imgorigin_transforms_total") - before
+                      if sc.kind != "bare" else 0.0)
+    finally:
+        server.stop()
+    result: dict[str, Any] = {"scenario": sc.name, "kind": sc.kind, "title": sc.title,
+                              "concurrency": sc.concurrency, "machine_cpu_pct_before": quiet,
+                              **load.as_dict(), **sampler.summary(),
+                              "transforms_run": transforms}
+    result["check"] = _check(sc, load, transforms)
+    return result
+
+
+def _prepare(cfg: Config, sc: Scenario, server: Any, base: str) -> list[str]:
+    """Warm the server for the scenario and return the paths the measured run requests."""
+    warm_s = 2
+    if sc.kind in ("miss", "overload"):
+        run_wrk(base, miss_paths(sc.transforms, 2000, WARM_START), concurrency=8,
+                duration=warm_s, threads=cfg.wrk_threads)
+        return miss_paths(sc.transforms, _path_count(cfg, 300))
+    if sc.kind == "bare":
+        run_wrk(base, ["/x"], concurrency=sc.concurrency, duration=warm_s,
+                threads=cfg.wrk_threads)
+        return ["/x"]
+    if sc.kind == "hit":
+        fetch_all(base, [HIT_TRANSFORM.base_path], 1)
+        run_wrk(base, [HIT_TRANSFORM.base_path], concurrency=sc.concurrency, duration=warm_s,
+                threads=cfg.wrk_threads)
+        return [HIT_TRANSFORM.base_path]
+    # mixed: every hot variant transformed once, then read by both workers.
+    key = sc.transforms[0]
+    fetch_all(base, hot_paths(key), 4)
+    run_wrk(base, hot_paths(key), concurrency=sc.concurrency, duration=warm_s,
+            threads=cfg.wrk_threads)
+    return mixed_paths(key, _path_count(cfg, 6000))
+
+
+def _check(sc: Scenario, load: LoadResult, transforms: float) -> str:
+    """Did the run measure what it claims (misses missed, hits hit, nothing wrapped)?"""
+    problems = []
+    if load.wrapped and sc.kind in ("miss", "mixed", "overload"):
+        problems.append(f"path list wrapped {load.wrapped}x: some 'misses' were hits")
+    if sc.kind == "miss" and load.ok and transforms < 0.97 * load.ok:
+        problems.append(f"only {transforms:.0f} transforms for {load.ok} answers")
+    if sc.kind == "hit" and transforms > 0:
+        problems.append(f"{transforms:.0f} transforms ran during a hit run")
+    if sc.kind in ("miss", "hit", "bare", "mixed") and load.non_2xx:
+        problems.append(f"{load.non_2xx} non-2xx answers")
+    if load.socket_errors:
+        problems.append(f"{load.socket_errors} socket errors/timeouts")
+    return "; ".join(problems) or "ok"
+
+
+def run_scenarios(cfg: Config, images: Path) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    hit_body = b""
+    redis_needed = [sc for sc in SCENARIOS if sc.needs_redis and cfg.wanted(sc.name)]
+    missing = redis_tier_missing() if redis_needed else ""
+    redis = None
+    if redis_needed and not missing:
+        from tests.support.redis_server import RedisProcess
+
+        redis = RedisProcess().start()
+    try:
+        for sc in SCENARIOS:
+            if not cfg.wanted(sc.name):
+                continue
+            if sc.needs_redis and missing:
+                log(f"{sc.name}: {missing}")
+                results.append({"scenario": sc.name, "kind": sc.kind, "title": sc.title,
+                                "skipped": missing})
+                continue
+            if sc.kind == "bare" and not hit_body:
+                hit_body = _hit_body(cfg, images)
+            if redis is not None and sc.needs_redis:
+                subprocess.run(["redis-cli", "-p", str(redis.port), "flushall"],
+                               capture_output=True, check=False)
+            log(f"{sc.name}: {sc.title}, concurrency {sc.concurrency}, {cfg.duration:.0f} s")
+            result = measure_scenario(cfg, sc, images, hit_body, redis.url if redis else "")
+            log(f"  {result['rps']:.1f} req/s, p99 {result['p99_ms']:.1f} ms, "
+                f"check: {result['check']}")
+            results.append(result)
+    finally:
+        if redis is not None:
+            redis.stop()
+    return results
+
+
+def _hit_body(cfg: Config, images: Path) -> bytes:
+    """The exact bytes imgorigin answers for the hit variant, for the bare endpoint."""
+    with OriginProcess(env={"IMGORIGIN_SOURCE": str(images)}, workers=1) as server:
+        response = httpx.get(server.url(HIT_TRANSFORM.base_path), timeout=60)
+        response.raise_for_status()
+        return response.content
+
+
+# --- report -----------------------------------------------------------------------------------
+
+def add_ratios(results: list[dict[str, Any]], best: dict[str, dict[str, Any]]) -> None:
+    bare = next((r for r in results if r.get("kind") == "bare" and "rps" in r), None)
+    for r in results:
+        sc = next(s for s in SCENARIOS if s.name == r["scenario"])
+        if "rps" not in r:
+            continue
+        if sc.baseline == "inprocess" and all(k in best for k in sc.transforms):
+            limit = mix_rate([best[k]["rps"] for k in sc.transforms])
+            r["baseline"] = "in-process " + "+".join(
+                f"{k}:{best[k]['threads']}t/vc{best[k]['vips_concurrency']}"
+                for k in sc.transforms)
+            r["baseline_rps"] = round(limit, 2)
+            r["ratio"] = round(r["rps"] / limit, 3) if limit else None
+        elif sc.baseline == "bare" and bare is not None:
+            r["baseline"] = "bare Starlette"
+            r["baseline_rps"] = bare["rps"]
+            r["ratio"] = round(r["rps"] / bare["rps"], 3) if bare["rps"] else None
+
+
+def print_report(inproc: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
+    if inproc:
+        rows = [[f"{r['transform']} {TRANSFORMS[r['transform']].title}", r["mode"], r["threads"],
+                 r["vips_concurrency"], r["rps"], r["p50_ms"], r["p99_ms"]] for r in inproc]
+        print("\nIn-process (no HTTP): transforms per second")
+        print(table(["transform", "mode", "threads", "VIPS_CONC", "ops/s", "p50 ms", "p99 ms"],
+                    rows))
+    rows = []
+    for r in results:
+        if "skipped" in r:
+            rows.append([r["scenario"], r["skipped"], "", "", "", "", "", "", "", "", "", ""])
+            continue
+        shed = r.get("extra", {}).get("shed_share")
+        rows.append([
+            r["scenario"], r["concurrency"], r["rps"], r["p50_ms"], r["p99_ms"],
+            f"{r['non_2xx']}" + (f" ({100 * shed:.1f}%)" if shed is not None else ""),
+            r["peak_rss_mib_max"], r["server_cpu_pct"], r["loadgen_cpu_pct"],
+            r.get("baseline_rps"), r.get("ratio"), r["check"],
+        ])
+    print("\nServer (gunicorn, uvicorn workers): closed-loop load")
+    print(table(["scenario", "conc", "req/s", "p50 ms", "p99 ms", "non-2xx", "RSS MiB/wkr",
+                 "srv CPU%", "loadgen CPU%", "limit req/s", "ratio", "check"], rows))
+    for r in results:
+        if r.get("kind") == "overload" and "extra" in r:
+            x = r["extra"]
+            print(f"\n{r['scenario']}: admitted {x['admitted_rps']} req/s, p99 of admitted "
+                  f"{r['p99_ms']:.1f} ms, shed {100 * x['shed_share']:.1f}% "
+                  f"(p99 of a 503: {x['shed_p99_ms']:.1f} ms)")
+
+
+def main() -> int:
+    cfg = Config(dict(os.environ))
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="imgorigin-bench-") as tmp:
+        images = Path(tmp) / "images"
+        make_images(images)
+        info = machine()
+        inproc = run_inprocess(cfg, images) if cfg.wanted("inprocess") else []
+        results = run_scenarios(cfg, images)
+    best = best_inprocess(inproc)
+    add_ratios(results, best)
+    print_report(inproc, results)
+    path = write_json("bench", {
+        "machine": info, "duration_s": cfg.duration, "inproc_duration_s": cfg.inproc_duration,
+        "wrk_threads": cfg.wrk_threads, "workers": cfg.workers,
+        "wall_s": round(time.time() - started, 1), "inprocess": inproc,
+        "inprocess_best": best, "scenarios": results,
+    })
+    print(f"\nwrote {path.relative_to(REPO)} ({time.time() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
