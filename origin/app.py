@@ -34,6 +34,7 @@ from origin.errors import (
     Unauthorized,
 )
 from origin.executor import TransformExecutor
+from origin.ratelimit import RateLimiter, RatePolicy, make_redis
 from origin.responses import (
     SECURITY_HEADERS,
     CachePolicy,
@@ -108,7 +109,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             await redis_tier.start(journal.deliver)  # type: ignore[attr-defined]
         flights = SingleFlight(leases, wait_limit=settings.request_timeout / 2)
         executor = TransformExecutor(settings.transform_threads, settings.transform_queue)
-        service = TransformService(settings, sources, variants, flights, executor)
+        limiter = _rate_limiter(settings)
+        service = TransformService(settings, sources, variants, flights, executor, limiter)
         purge = PurgeService(variants, purgers_from_settings(settings, client))
         holder["state"] = State(settings, service, purge, CachePolicy.from_settings(settings),
                                 time.time())
@@ -119,6 +121,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             holder["state"].shutting_down = True
             executor.shutdown()
             await variants.close()
+            if limiter is not None:
+                await limiter.close()
             await client.aclose()
             journal.close()
             file_leases.close()
@@ -141,7 +145,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             req = st.service.parse_path(raw_path)
             if st.service.signing:
                 signing.check_expiry(req.expires)
-            answer = await st.service.answer(req, request.headers.get("accept", ""))
+            answer = await st.service.answer(req, request.headers.get("accept", ""),
+                                             _client_key(request, st.settings))
             tier = answer.tier
             response = _success(st, answer, request, started)
         except ImgOriginError as exc:
@@ -178,6 +183,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         try:
             _check_purge_auth(request, st.settings.purge_tokens)
             body = await _read_json(request)
+            if st.service.limiter is not None:
+                await st.service.limiter.check("purge", _client_key(request, st.settings))
             sources = _string_list(body, "sources")
             prefixes = _string_list(body, "prefixes")
             if any(not p for p in prefixes):
@@ -255,6 +262,32 @@ def _check_purge_auth(request: Request, tokens: tuple[str, ...]) -> None:
 async def _read_json(request: Request) -> dict[str, Any]:
     body = b""
     async for chunk in request.stream():
+def _rate_limiter(settings: Settings) -> RateLimiter | None:
+    """The miss/purge limiter, on its own small Redis client when Redis is configured."""
+    policy = RatePolicy.from_settings(settings.rate_limit, settings.rate_limit_burst)
+    if policy is None:
+        return None
+    redis = make_redis(settings.redis_url, settings.redis_timeout) if settings.redis_url else None
+    return RateLimiter(policy, redis)
+
+
+def _client_key(request: Request, settings: Settings) -> str:
+    """Who a request counts against: the configured API key header, else the client address
+    (uvicorn has applied X-Forwarded-For from trusted proxies)."""
+    if settings.rate_limit_key_header:
+        value = request.headers.get(settings.rate_limit_key_header)
+        if value:
+            return "k:" + value
+    return "a:" + (request.client.host if request.client else "")
+
+
+def mark_draining(app: Starlette) -> None:
+    """Readiness answers 503 from now on; called by the server when a drain begins."""
+    state = getattr(app.state, "imgorigin", None)
+    if state is not None:
+        state.shutting_down = True
+
+
         body += chunk
         if len(body) > MAX_PURGE_BODY:
             raise InvalidOptions("purge body is too large")

@@ -1,38 +1,130 @@
-"""The bounded transform pool of a worker: transforms never run on the event loop, and when the
-threads and the queue are full new misses are refused at once with 503 (cache hits never queue)."""
+"""The bounded transform pool of a worker, with admission by cost.
+
+Transforms never run on the event loop. A miss is refused at once with 503 + Retry-After when
+the pool's threads and queue are full, or when its estimated cost, behind the estimated backlog,
+cannot finish before the request's deadline. Cache hits never come here.
+
+Cost model (seconds, per transform thread; measured on the 2-core CI machine, see
+docs/resilience.md): `frames x (source_pixels x DECODE[source] + output_pixels x ENCODE[output])
++ BASE`. Decode per source pixel is small where libvips shrinks on load (JPEG, WebP) and larger
+for PNG; encode per output pixel orders AVIF >> WebP > PNG ~ JPEG. The estimate is then scaled by
+a running ratio of measured to estimated time, so a faster or slower machine calibrates itself.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from origin import metrics
 from origin.errors import Overloaded
+from transforms import Plan
 
 T = TypeVar("T")
 
+BASE_SECONDS = 0.008
+# Seconds per source pixel to decode (with shrink-on-load where the format has it).
+DECODE: dict[str, float] = {"jpeg": 4e-9, "webp": 10e-9, "png": 16e-9, "gif": 16e-9,
+                            "tiff": 16e-9, "avif": 30e-9, "svg": 40e-9}
+# Seconds per output pixel: resample, colour conversion and encode.
+ENCODE: dict[str, float] = {"jpeg": 120e-9, "png": 125e-9, "webp": 145e-9, "gif": 250e-9,
+                            "avif": 345e-9}
+_CALIBRATION_WEIGHT = 0.1  # how fast the measured/estimated ratio follows new measurements
+_CALIBRATION_BOUNDS = (0.25, 4.0)
+
+
+def estimate_seconds(plan: Plan) -> float:
+    """Uncalibrated seconds one transform thread needs for `plan`."""
+    info = plan.probe
+    frames = info.pages if plan.animate else 1
+    if plan.region is not None:
+        src_w, src_h = plan.region.width, plan.region.height
+    else:
+        src_w, src_h = info.width, info.height
+    if plan.geometry is not None:
+        out_w, out_h = plan.geometry.box or plan.geometry.resize
+        # Cropping happens after the resize: the resample touches the resized pixels.
+        out_pixels = max(out_w * out_h, plan.geometry.resize[0] * plan.geometry.resize[1])
+    else:
+        out_pixels = src_w * src_h  # trim: the size is only known after decoding
+    decode = DECODE.get(info.format, 30e-9)
+    encode = ENCODE.get(plan.output, 345e-9)
+    return frames * (info.width * info.height * decode + out_pixels * encode) + BASE_SECONDS
+
 
 class TransformExecutor:
-    def __init__(self, threads: int, queue: int) -> None:
+    def __init__(self, threads: int, queue: int, *, probe_threads: int = 1) -> None:
         self.threads = threads
         self.capacity = threads + queue
         self.pending = 0
+        self.backlog = 0.0  # estimated seconds of work admitted and not yet finished
+        self.calibration = 1.0  # measured / estimated, a running average
+        self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="transform")
+        # Header probes are short; their own thread keeps them from queueing behind transforms.
+        self._probe_pool = ThreadPoolExecutor(max_workers=probe_threads,
+                                              thread_name_prefix="probe")
 
-    async def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    def check_capacity(self) -> None:
+        """Shed before any fetch or probe work when the pool is already full."""
         if self.pending >= self.capacity:
-            metrics.SHED.inc()
-            raise Overloaded("server is busy; retry shortly", retry_after=1)
+            self._shed("queue_full", self.backlog / self.threads)
+
+    def _shed(self, reason: str, wait: float) -> None:
+        metrics.SHED.labels(reason).inc()
+        retry_after = min(30, max(1, math.ceil(wait)))
+        raise Overloaded("server is busy; retry shortly", retry_after=retry_after)
+
+    async def probe(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Run a header probe off the event loop, outside the transform queue."""
+        self.check_capacity()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._probe_pool, lambda: fn(*args, **kwargs))
+
+    async def run(self, fn: Callable[..., T], *args: object, estimate: float = 0.0,
+                  deadline: float | None = None, **kwargs: object) -> T:
+        """Run `fn` in the pool if it is admitted: 503 when the queue is full, or when its cost
+        (`estimate_seconds`, calibrated) behind the backlog cannot end before `deadline`."""
+        cost = estimate * self.calibration
+        if self.pending >= self.capacity:
+            self._shed("queue_full", self.backlog / self.threads)
+        wait = self.backlog / self.threads
+        if deadline is not None and time.monotonic() + wait + cost > deadline:
+            self._shed("deadline", wait + cost)
         self.pending += 1
+        self.backlog += cost
         metrics.INFLIGHT.inc()
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+            return await loop.run_in_executor(
+                self._pool, lambda: self._timed(fn, args, kwargs, estimate, deadline))
         finally:
             self.pending -= 1
+            self.backlog = max(0.0, self.backlog - cost)
             metrics.INFLIGHT.dec()
+
+    def _timed(self, fn: Callable[..., T], args: tuple[object, ...], kwargs: dict[str, object],
+               estimate: float, deadline: float | None) -> T:
+        """In the pool thread: refuse work whose deadline passed in the queue, and learn how
+        long work really takes."""
+        if deadline is not None and time.monotonic() > deadline:
+            metrics.SHED.labels("expired").inc()
+            raise Overloaded("server is busy; retry shortly", retry_after=1)
+        started = time.perf_counter()
+        result = fn(*args, **kwargs)  # failures (and deadline kills) teach nothing about cost
+        if estimate > 0:
+            ratio = (time.perf_counter() - started) / estimate
+            low, high = _CALIBRATION_BOUNDS
+            with self._lock:
+                updated = (1 - _CALIBRATION_WEIGHT) * self.calibration + _CALIBRATION_WEIGHT * ratio
+                self.calibration = min(high, max(low, updated))
+        return result
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._probe_pool.shutdown(wait=False, cancel_futures=True)

@@ -35,8 +35,12 @@ SOURCE_BYTES = Counter("imgorigin_source_bytes", "Source bytes read")
 CACHE_HITS = Counter("imgorigin_cache_hits_total", "Cache hits", ("tier",))
 CACHE_MISSES = Counter("imgorigin_cache_misses_total", "Cache misses", ("tier",))
 COALESCED = Counter("imgorigin_coalesced", "Requests that waited for another's transform")
-SHED = Counter("imgorigin_shed", "Requests refused because the transform queue was full")
-RATE_LIMITED = Counter("imgorigin_rate_limited", "Requests refused by the rate limiter")
+SHED = Counter("imgorigin_shed", "Misses refused with 503: queue full, or estimated cost past "
+               "the deadline, or the deadline passed while queued", ("reason",))
+RATE_LIMITED = Counter("imgorigin_rate_limited", "Requests refused by the rate limiter",
+                       ("route",))
+RATE_LIMIT_FALLBACKS = Counter("imgorigin_rate_limit_fallbacks",
+                               "Rate-limit decisions made in-process because Redis failed")
 PURGED_VARIANTS = Counter("imgorigin_purged_variants", "Cached variants removed by purges")
 CACHE_ERRORS = Counter("imgorigin_cache_errors_total", "Errors talking to a cache tier",
                        ("tier", "op"))

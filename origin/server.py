@@ -2,18 +2,64 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
+import signal
+import sys
 import tempfile
+import time
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from uvicorn import Server
 from uvicorn_worker import UvicornWorker
+
+from origin.settings import Settings
+
+
+class DrainingServer(Server):
+    """On SIGTERM, first keep serving for `drain_seconds` with readiness at 503 (so load
+    balancers stop sending new requests), then shut down as usual: stop accepting, let in-flight
+    requests finish. SIGINT and a second SIGTERM stop at once."""
+
+    drain_seconds = 0.0
+    on_drain: Callable[[], None] = staticmethod(lambda: None)
+    _drain_until = 0.0
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and self.drain_seconds > 0 and not self._drain_until:
+            self._drain_until = time.monotonic() + self.drain_seconds
+            self.on_drain()
+            return
+        self.on_drain()
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._drain_until and time.monotonic() >= self._drain_until:
+            self.should_exit = True
+        return await super().on_tick(counter)
 
 
 class Worker(UvicornWorker):
     CONFIG_KWARGS = {"loop": "uvloop", "http": "httptools", "lifespan": "on",
                      "server_header": False, "date_header": True}
+
+    async def _serve(self) -> None:
+        # uvicorn-worker's _serve, with the draining server.
+        from origin.app import mark_draining
+
+        self.config.app = self.wsgi
+        server = DrainingServer(config=self.config)
+        server.drain_seconds = Settings.from_env().drain_seconds
+        server.on_drain = lambda: mark_draining(self.wsgi)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
 
 def _child_exit(server: Any, worker: Any) -> None:
@@ -61,7 +107,8 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 20000,
         "worker_class": "origin.server.Worker",
         "max_requests": max_requests,
         "max_requests_jitter": max_requests // 10,
-        "graceful_timeout": graceful_timeout,
+        # A drain (IMGORIGIN_DRAIN_SECONDS) comes before the in-flight requests' own grace.
+        "graceful_timeout": graceful_timeout + math.ceil(Settings.from_env().drain_seconds),
         "timeout": 60,
         "keepalive": 75,
         "backlog": 2048,

@@ -1,15 +1,20 @@
 """What a transform request does, from raw path to cached variant, independent of the web layer.
 
 Hit path: parse (memoised) -> source version (a stat, or a remembered HTTP version) -> key ->
-L1 -> shared tiers. Miss path: single-flight -> fetch (coalesced) -> probe/plan/pipeline in the
-thread pool -> store unless the source was purged meanwhile.
+L1 -> shared tiers. Miss path: rate limit -> capacity check -> single-flight -> fetch
+(coalesced) -> probe (own thread, memoised) -> plan -> admission by estimated cost -> pipeline in
+the thread pool -> store unless the source was purged meanwhile. One deadline bounds it all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import OrderedDict
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import TypeVar
 from urllib.parse import unquote
 
 from cache.coalesce import SingleFlight
@@ -17,16 +22,29 @@ from cache.entry import CachedVariant
 from cache.keys import surrogate_keys, variant_key
 from cache.variants import VariantCache
 from origin import metrics
-from origin.errors import InvalidOptions, InvalidSource
-from origin.executor import TransformExecutor
+from origin.errors import InvalidOptions, InvalidSource, UpstreamTimeout
+from origin.executor import TransformExecutor, estimate_seconds
+from origin.ratelimit import RateLimiter
 from origin.security import signing
 from origin.security.ladder import SizeLadder
 from origin.settings import Settings, SettingsError
 from origin.sources.ref import SourceRef
 from origin.sources.store import SourceStore
-from transforms import PIPELINE_VERSION, Limits, ParsedOptions, negotiate, parse, transform
+from transforms import (
+    PIPELINE_VERSION,
+    Limits,
+    ParsedOptions,
+    Probe,
+    negotiate,
+    parse,
+    prepare,
+    probe,
+    render,
+)
 from transforms.grammar import serialize
 from transforms.options import Options
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +77,16 @@ class TransformService:
         variants: VariantCache,
         flights: SingleFlight,
         executor: TransformExecutor,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.sources = sources
         self.variants = variants
         self.flights = flights
         self.executor = executor
+        self.limiter = limiter
+        # Header facts per (source, version): a new size of a known source skips the probe.
+        self._probes: OrderedDict[tuple[str, str], Probe] = OrderedDict()
         self.limits = Limits(max_dim=settings.max_dim, max_pixels=settings.max_source_pixels,
                              max_frames=settings.max_frames)
         self.signing = bool(settings.signing_keys)
@@ -117,14 +139,19 @@ class TransformService:
     def sync_purges(self) -> None:
         self.variants.journal.sync()
 
-    async def answer(self, req: TransformRequest, accept: str) -> Answer:
-        """The variant for a request, from the cheapest tier that has it."""
+    async def answer(self, req: TransformRequest, accept: str, client: str = "") -> Answer:
+        """The variant for a request, from the cheapest tier that has it. `client` names the
+        requester for the miss rate limit. One deadline covers fetch, queue and transform."""
+        deadline = time.monotonic() + self.settings.request_timeout
         negotiated = req.requested_format == "auto"
         fmt_class = negotiate(accept) if negotiated else req.requested_format
         source = req.source
         tags = surrogate_keys(source.id)
         fetch_started = time.perf_counter()
-        version = await self.sources.version(source)
+        if source.kind == "local":
+            version = await self.sources.version(source)
+        else:
+            version = await _by(deadline, self.sources.version(source))
         fetch_ms = (time.perf_counter() - fetch_started) * 1000 if source.kind == "http" else 0.0
         key = variant_key(req.canonical, fmt_class, source.id, version, PIPELINE_VERSION)
         entry = self.variants.get_memory(key)
@@ -134,17 +161,33 @@ class TransformService:
         if entry is not None:
             return Answer(entry, tier, negotiated, tags)
 
+        if self.limiter is not None:
+            await self.limiter.check("misses", client)
+        self.executor.check_capacity()
+
         async def compute() -> CachedVariant:
-            return await self._compute(req, fmt_class, key, version)
+            return await self._compute(req, fmt_class, key, version, deadline)
 
         async def lookup() -> CachedVariant | None:
             return await self.variants.lookup_shared(key, source.id)
 
-        entry, _waited = await self.flights.run(key, lookup, compute)
+        # The work runs shielded for every waiter; each waiter leaves at its own deadline.
+        entry, _waited = await _by(deadline, self.flights.run(key, lookup, compute))
         return Answer(entry, "transform", negotiated, tags, fetch_ms)
 
+    async def _probe(self, source_id: str, version: str, data: bytes) -> Probe:
+        cache_key = (source_id, version)
+        info = self._probes.get(cache_key)
+        if info is None:
+            info = await self.executor.probe(
+                probe, data, svg_allowed=self.settings.svg_policy == "rasterize")
+            self._probes[cache_key] = info
+            if len(self._probes) > 4096:
+                self._probes.popitem(last=False)
+        return info
+
     async def _compute(self, req: TransformRequest, fmt_class: str, key: str,
-                       version: str) -> CachedVariant:
+                       version: str, deadline: float) -> CachedVariant:
         source = req.source
         # Journal position + shared-tier generations: a purge of this source while the transform
         # runs (on any host) makes `store` drop the result instead of caching it.
@@ -155,12 +198,13 @@ class TransformService:
             # version of the bytes actually transformed.
             version = got_version
             key = variant_key(req.canonical, fmt_class, source.id, version, PIPELINE_VERSION)
-        deadline = time.monotonic() + self.settings.request_timeout
+        # Decide first: header probe, then the checked plan, then admission by its cost.
+        info = await self._probe(source.id, version, data)
+        plan = prepare(info, req.options, fmt_class, self.limits)
         started = time.perf_counter()
-        result = await self.executor.run(
-            transform, data, req.options, fmt_class, self.limits, deadline=deadline,
-            svg_allowed=self.settings.svg_policy == "rasterize",
-        )
+        result = await self.executor.run(partial(render, deadline=deadline), data, plan,
+                                         self.limits, deadline=deadline,
+                                         estimate=estimate_seconds(plan))
         elapsed = time.perf_counter() - started
         metrics.TRANSFORMS.labels(result.format).inc()
         metrics.TRANSFORM_DURATION.labels(result.format).observe(elapsed)
@@ -179,3 +223,11 @@ class TransformService:
         await self.variants.store(key, entry, mark)
         return entry
 
+
+async def _by(deadline: float, awaitable: Awaitable[T]) -> T:
+    """`awaitable`, or 504 when the request deadline (monotonic) comes first."""
+    try:
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            return await awaitable
+    except TimeoutError:
+        raise UpstreamTimeout("request took longer than its deadline") from None

@@ -61,11 +61,31 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"expected a number >= 0, got {raw!r}")
+    return value
+
+
 def _default_format(raw: str) -> str:
     value = raw.strip().lower()
     if value not in {"original", "auto"}:
         raise ValueError(f"expected 'original' or 'auto', got {raw!r}")
     return value
+
+
+def _rate(raw: str) -> float:
+    """`20/s`, `600/m`, `1000/h` or a bare per-second number -> requests per second; empty = 0."""
+    value = raw.strip().lower()
+    if not value:
+        return 0.0
+    number, _, unit = value.partition("/")
+    seconds = {"": 1, "s": 1, "m": 60, "h": 3600}.get(unit.strip())
+    rate = float(number)
+    if seconds is None or not rate >= 0 or rate == float("inf"):
+        raise ValueError(f"expected RATE/s, RATE/m or RATE/h, got {raw!r}")
+    return rate / seconds
 
 
 def _svg_policy(raw: str) -> str:
@@ -250,6 +270,19 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_VIPS_CACHE_MAX_MEM", "vips_cache_max_mem", "0", _non_negative_int,
             "bytes of libvips' operation cache per worker (0: off; every request has new "
             "input, so the cache only holds memory)"),
+    Setting("IMGORIGIN_RATE_LIMIT", "rate_limit", "", _rate,
+            "misses (and purges) a client may cause, e.g. `20/s` or `600/m`, checked with GCRA "
+            "in Redis when IMGORIGIN_REDIS_URL is set, per worker otherwise; 429 past it",
+            "unset: off"),
+    Setting("IMGORIGIN_RATE_LIMIT_BURST", "rate_limit_burst", "0", _non_negative_int,
+            "misses a client may cause at once before the rate applies (0: one second's worth)"),
+    Setting("IMGORIGIN_RATE_LIMIT_KEY_HEADER", "rate_limit_key_header", "", str,
+            "request header naming the client (an API key) for rate limits; without it, or "
+            "when a request lacks it, the client address", "unset: client address"),
+    Setting("IMGORIGIN_DRAIN_SECONDS", "drain_seconds", "0", _non_negative_float,
+            "after SIGTERM, seconds a worker keeps serving with /-/readyz answering 503 so load "
+            "balancers stop sending traffic, before it stops accepting; in-flight requests then "
+            "finish"),
     Setting("IMGORIGIN_SVG", "svg_policy", "rasterize", _svg_policy,
             "`rasterize` SVG sources (never served as SVG) or `refuse` them with 415"),
     Setting("IMGORIGIN_LOG_LEVEL", "log_level", "info", str, "log level"),
@@ -314,6 +347,10 @@ class Settings:
     transform_queue: int = 16
     vips_concurrency: int = 1
     vips_cache_max_mem: int = 0
+    rate_limit: float = 0.0
+    rate_limit_burst: int = 0
+    rate_limit_key_header: str = ""
+    drain_seconds: float = 0.0
     svg_policy: str = "rasterize"
     log_level: str = "info"
 

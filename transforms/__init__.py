@@ -25,7 +25,9 @@ __all__ = [
     "TransformResult",
     "negotiate",
     "parse",
+    "prepare",
     "probe",
+    "render",
     "serialize",
     "transform",
 ]
@@ -41,6 +43,31 @@ class TransformResult:
     frames: int
 
 
+def prepare(info: Probe, options: Options, requested_format: str, limits: Limits) -> Plan:
+    """The checked plan for a probed source: pure Python, cheap enough for the event loop."""
+    output = resolve_output(requested_format, info.format, info.has_alpha)
+    return make_plan(info, options, output, limits)
+
+
+def render(data: bytes, plan: Plan, limits: Limits, *, deadline: float) -> TransformResult:
+    """Run the pipeline for a plan; blocking (the decode and encode), so call it from a thread."""
+    if time.monotonic() > deadline:
+        from origin.errors import UpstreamTimeout
+
+        raise UpstreamTimeout("request deadline passed before the transform started")
+    ctx = Context(data=data, plan=plan, deadline=deadline, max_dim=limits.max_dim)
+    body = run(ctx)
+    assert ctx.image is not None
+    return TransformResult(
+        body=body,
+        format=plan.output,
+        content_type=CONTENT_TYPES[plan.output],
+        width=ctx.image.width,
+        height=ctx.page_height,
+        frames=ctx.frames,
+    )
+
+
 def transform(data: bytes, options: Options, requested_format: str, limits: Limits, *,
               deadline: float, svg_allowed: bool = True) -> TransformResult:
     """Probe, plan and run the pipeline for one source; blocking, so call it from a thread."""
@@ -49,16 +76,5 @@ def transform(data: bytes, options: Options, requested_format: str, limits: Limi
 
         raise UpstreamTimeout("request deadline passed before the transform started")
     info = probe(data, svg_allowed=svg_allowed)
-    output = resolve_output(requested_format, info.format, info.has_alpha)
-    plan = make_plan(info, options, output, limits)
-    ctx = Context(data=data, plan=plan, deadline=deadline, max_dim=limits.max_dim)
-    body = run(ctx)
-    assert ctx.image is not None
-    return TransformResult(
-        body=body,
-        format=output,
-        content_type=CONTENT_TYPES[output],
-        width=ctx.image.width,
-        height=ctx.page_height,
-        frames=ctx.frames,
-    )
+    return render(data, prepare(info, options, requested_format, limits), limits,
+                  deadline=deadline)

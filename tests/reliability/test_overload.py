@@ -1,0 +1,146 @@
+"""R12 and admission by cost: past capacity, misses are refused at once with 503 + Retry-After
+while cache hits keep flowing; a miss that cannot finish before its deadline is refused too."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from origin.errors import Overloaded
+from origin.executor import BASE_SECONDS, TransformExecutor, estimate_seconds
+from tests.reliability.conftest import Result, fetch_all, run_all
+from tests.reliability.faults import photo
+from tests.support.origin import OriginProcess
+from transforms import Limits, Plan, parse, prepare, probe
+
+
+@pytest.fixture(scope="module")
+def origin_small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
+    """One worker, one transform thread, two queue places."""
+    root = tmp_path_factory.mktemp("r12")
+    (root / "photo.jpg").write_bytes(photo(2000, 1500))
+    (root / "huge.jpg").write_bytes(photo(4000, 3000))
+    env = {"IMGORIGIN_SOURCE": str(root), "IMGORIGIN_TRANSFORM_THREADS": "1",
+           "IMGORIGIN_TRANSFORM_QUEUE": "2", "IMGORIGIN_REQUEST_TIMEOUT": "3"}
+    with OriginProcess(env) as server:
+        yield server
+
+
+def test_r12_overload_sheds_misses_fast_and_hits_keep_flowing(
+    origin_small: OriginProcess,
+) -> None:
+    server = origin_small
+    hit = server.url("/w_64/photo.jpg")
+    assert httpx.get(hit, timeout=30).status_code == 200
+    hits: list[float] = []
+    hit_statuses: list[int] = []
+    misses: list[Result] = []
+    done = threading.Event()
+
+    def hammer_hits() -> None:
+        with httpx.Client(timeout=10) as client:
+            while not done.is_set():
+                started = time.perf_counter()
+                hit_statuses.append(client.get(hit).status_code)
+                hits.append(time.perf_counter() - started)
+
+    hitter = threading.Thread(target=hammer_hits)
+    hitter.start()
+    try:
+        # 40 distinct AVIF variants at once: about 10x what one thread clears in a second.
+        misses = run_all([server.url(f"/w_{300 + i},fmt_avif/photo.jpg") for i in range(40)])
+    finally:
+        done.set()
+        hitter.join(30)
+    shed = [r for r in misses if r.status == 503]
+    made = [r for r in misses if r.status == 200]
+    assert len(shed) + len(made) == 40, {r.status for r in misses}
+    assert len(shed) >= 25 and len(made) >= 3
+    assert all(int(r.headers["retry-after"]) >= 1 for r in shed)
+    assert all(r.headers["cache-control"] == "no-store" for r in shed)
+    assert max(r.seconds for r in shed) < 1.0  # refused at once, not after queueing
+    assert set(hit_statuses) == {200} and len(hits) >= 20
+    assert statistics.quantiles(hits, n=100)[98] < 0.25
+    assert server.metric("imgorigin_shed_total", reason="queue_full") >= 1
+
+
+def test_miss_that_cannot_meet_its_deadline_is_refused_by_cost(
+    origin_small: OriginProcess,
+) -> None:
+    """Admission by cost, not count: the pool is idle, yet a full-size 12 MP AVIF (about 4 s
+    here) cannot finish inside a 3 s deadline, so it is refused before any pixel work."""
+    server = origin_small
+    transforms = server.metric("imgorigin_transforms_total")
+    started = time.perf_counter()
+    r = httpx.get(server.url("/fmt_avif/huge.jpg"), timeout=30)
+    assert r.status_code == 503 and "retry-after" in r.headers
+    assert time.perf_counter() - started < 1.0
+    assert server.metric("imgorigin_shed_total", reason="deadline") >= 1
+    assert server.metric("imgorigin_transforms_total") == transforms
+    # The same source at a thumbnail size is cheap and admitted.
+    assert httpx.get(server.url("/w_200,fmt_avif/huge.jpg"), timeout=30).status_code == 200
+
+
+def _plan(data: bytes, options: str, fmt: str) -> Plan:
+    return prepare(probe(data), parse(options).options, fmt, Limits())
+
+
+def test_cost_model_orders_formats_and_counts_pixels_and_frames(samples_dir: Path) -> None:
+    data = photo(2000, 1500)
+    jpeg, webp, avif = (estimate_seconds(_plan(data, "_", f)) for f in ("jpeg", "webp", "avif"))
+    assert avif > 2 * webp > 2 * jpeg / 1.5
+    assert estimate_seconds(_plan(data, "w_200", "avif")) < avif / 10
+    gif = (samples_dir / "spinner.gif").read_bytes()
+    animated = estimate_seconds(_plan(gif, "w_32", "gif"))
+    first_frame = estimate_seconds(_plan(gif, "w_32,page_0", "gif"))
+    assert animated - BASE_SECONDS > 2 * (first_frame - BASE_SECONDS)
+
+
+def test_executor_admission_and_calibration() -> None:
+    async def scenario() -> None:
+        pool = TransformExecutor(threads=1, queue=1)
+        gate = threading.Event()
+        first = asyncio.ensure_future(pool.run(gate.wait, estimate=0.01))
+        second = asyncio.ensure_future(pool.run(lambda: 1, estimate=0.01))
+        await asyncio.sleep(0.05)
+        with pytest.raises(Overloaded):  # one running, one queued: full
+            await pool.run(lambda: 1, estimate=0.01)
+        with pytest.raises(Overloaded):
+            pool.check_capacity()
+        gate.set()
+        await asyncio.gather(first, second)
+        # Past its deadline by the estimate alone: refused though the pool is idle.
+        expected = str(math.ceil(10.0 * pool.calibration))
+        with pytest.raises(Overloaded) as refused:
+            await pool.run(lambda: 1, estimate=10.0, deadline=time.monotonic() + 1)
+        assert refused.value.headers == {"Retry-After": expected}
+        # Work that takes 4x its estimate raises the calibration factor.
+        before = pool.calibration
+        for _ in range(5):
+            await pool.run(time.sleep, 0.02, estimate=0.005)
+        assert pool.calibration > before * 1.5
+        pool.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_hits_do_not_queue_behind_a_full_pool(origin_small: OriginProcess) -> None:
+    server = origin_small
+    url = server.url("/w_90/photo.jpg")
+    assert httpx.get(url, timeout=30).status_code == 200
+    busy = threading.Thread(target=lambda: run_all(
+        [server.url(f"/w_{500 + i},fmt_avif/photo.jpg") for i in range(6)]))
+    busy.start()
+    time.sleep(0.1)
+    answers = asyncio.run(fetch_all([url] * 20))
+    busy.join(30)
+    assert [a.status for a in answers] == [200] * 20
+    assert max(a.seconds for a in answers) < 0.5
