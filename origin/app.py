@@ -120,9 +120,9 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         finally:
             holder["state"].shutting_down = True
             executor.shutdown()
-            await variants.close()
             if limiter is not None:
                 await limiter.close()
+            await variants.close()
             await client.aclose()
             journal.close()
             file_leases.close()
@@ -182,9 +182,9 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         st = state()
         try:
             _check_purge_auth(request, st.settings.purge_tokens)
-            body = await _read_json(request)
             if st.service.limiter is not None:
                 await st.service.limiter.check("purge", _client_key(request, st.settings))
+            body = await _read_json(request)
             sources = _string_list(body, "sources")
             prefixes = _string_list(body, "prefixes")
             if any(not p for p in prefixes):
@@ -245,23 +245,6 @@ def _etag_matches(header: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
 
 
-def _check_purge_auth(request: Request, tokens: tuple[str, ...]) -> None:
-    if not tokens:
-        raise Forbidden("purge is disabled on this server")
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("purge needs a bearer token")
-    ok = False
-    for candidate in tokens:
-        ok |= hmac.compare_digest(candidate.encode(), token.strip().encode())
-    if not ok:
-        raise Forbidden("invalid purge token")
-
-
-async def _read_json(request: Request) -> dict[str, Any]:
-    body = b""
-    async for chunk in request.stream():
 def _rate_limiter(settings: Settings) -> RateLimiter | None:
     """The miss/purge limiter, on its own small Redis client when Redis is configured."""
     policy = RatePolicy.from_settings(settings.rate_limit, settings.rate_limit_burst)
@@ -288,6 +271,23 @@ def mark_draining(app: Starlette) -> None:
         state.shutting_down = True
 
 
+def _check_purge_auth(request: Request, tokens: tuple[str, ...]) -> None:
+    if not tokens:
+        raise Forbidden("purge is disabled on this server")
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("purge needs a bearer token")
+    ok = False
+    for candidate in tokens:
+        ok |= hmac.compare_digest(candidate.encode(), token.strip().encode())
+    if not ok:
+        raise Forbidden("invalid purge token")
+
+
+async def _read_json(request: Request) -> dict[str, Any]:
+    body = b""
+    async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_PURGE_BODY:
             raise InvalidOptions("purge body is too large")
