@@ -7,7 +7,7 @@ PORT ?= 8080
 WORKERS ?=
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk
+APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk chromium fonts-dejavu-core nginx-light
 
 .PHONY: run test lint fuzz bench bench-peers chaos system-deps readme clean
 
@@ -29,8 +29,8 @@ system-deps:
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@# Debian starts a varnishd on install; the tests run their own on free ports.
-	@if command -v systemctl >/dev/null 2>&1; then $(SUDO) systemctl disable --now varnish varnishncsa >/dev/null 2>&1 || true; fi
+	@# Debian starts varnishd and nginx on install; the tests run their own on free ports.
+	@if command -v systemctl >/dev/null 2>&1; then $(SUDO) systemctl disable --now varnish varnishncsa nginx >/dev/null 2>&1 || true; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(wildcard origin transforms cache tests benchmarks samples)

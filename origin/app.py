@@ -44,13 +44,14 @@ from origin.responses import (
 from origin.security import signing
 from origin.security.netguard import NetworkGuard, Resolver, origin_of, system_resolver
 from origin.service import Answer, TransformService
-from origin.settings import Settings
+from origin.settings import BUNDLED_SAMPLES, Settings
 from origin.sources.http import make_client
 from origin.sources.store import SourceStore
 from transforms import vipsconfig
 
 log = logging.getLogger("imgorigin")
 MAX_PURGE_BODY = 1024 * 1024
+DEMO_PAGE = BUNDLED_SAMPLES / "index.html"
 
 
 @dataclass
@@ -199,12 +200,28 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
     async def ops_not_found(request: Request) -> Response:
         return error_response(SourceNotFound("no such endpoint"), None)
 
+    async def demo_page(request: Request) -> Response:
+        # The srcset demo over the bundled samples (samples/index.html); its own CSP, since the
+        # image responses' `default-src 'none'; sandbox` would block its images and styles.
+        try:
+            body = DEMO_PAGE.read_bytes()
+        except OSError:
+            return error_response(SourceNotFound("no demo page"), None)
+        return Response(body, media_type="text/html; charset=utf-8", headers={
+            "Cache-Control": "public, max-age=300",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; img-src 'self'; "
+                                       "style-src 'unsafe-inline'",
+        })
+
     routes = [
         Route("/-/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/-/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/-/metrics", metrics_route, methods=["GET"]),
         Route("/-/purge", purge_route, methods=["POST"]),
         Route("/-/{rest:path}", ops_not_found, methods=["GET", "HEAD", "POST"]),
+        Route("/", demo_page, methods=["GET", "HEAD"]),
+        Route("/index.html", demo_page, methods=["GET", "HEAD"]),
         Route("/{path:path}", transform_route, methods=["GET", "HEAD"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

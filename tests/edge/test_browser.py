@@ -1,0 +1,90 @@
+"""A real browser through the edge: headless Chromium loads samples/index.html through Varnish
+(origin behind it), every <img> must decode, in the format Chromium's own Accept selects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.edge.browser import Page, chromium
+from tests.edge.stack import Stack, edge_stack
+
+IMAGES_JS = """
+Promise.all([...document.images].map(img => img.decode().then(() => true, () => false)))
+  .then(decoded => [...document.images].map((img, i) => ({
+      id: img.id, decoded: decoded[i], complete: img.complete,
+      width: img.naturalWidth, height: img.naturalHeight, src: img.currentSrc})))
+"""
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with edge_stack() as s:
+        yield s
+
+
+def image_exchanges(page: Page) -> dict[str, dict[str, Any]]:
+    """url -> {accept, mime, x_cache} for every image the page fetched, from DevTools events."""
+    accept: dict[str, str] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for event in page.events:
+        params = event["params"]
+        if event["method"] == "Network.requestWillBeSentExtraInfo":
+            headers = {k.lower(): v for k, v in params["headers"].items()}
+            if "accept" in headers:
+                accept[params["requestId"]] = headers["accept"]
+    for event in page.events:
+        params = event["params"]
+        if event["method"] == "Network.responseReceived" and params["type"] == "Image":
+            response = params["response"]
+            headers = {k.lower(): v for k, v in response["headers"].items()}
+            out[response["url"]] = {"accept": accept.get(params["requestId"], ""),
+                                    "mime": response["mimeType"], "status": response["status"],
+                                    "x_cache": headers.get("x-cache", "")}
+    return out
+
+
+def test_demo_page_in_chromium_through_varnish(stack: Stack, output_dir: Path) -> None:
+    async def run() -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], list[str]]:
+        async with chromium() as page:
+            await page.navigate(stack.varnish.url("/index.html"))
+            images = await page.evaluate(IMAGES_JS)
+            first = image_exchanges(page)
+            await page.screenshot(output_dir / "demo.png")
+            # A second visit with the browser cache off: every image now comes from Varnish.
+            await page.send("Network.setCacheDisabled", cacheDisabled=True)
+            page.events.clear()
+            await page.navigate(stack.varnish.url("/index.html"))
+            await page.evaluate(IMAGES_JS)
+            again = [e["x_cache"] for e in image_exchanges(page).values()]
+            return images, first, again
+
+    images, exchanges, second_visit = asyncio.run(run())
+    assert {img["id"] for img in images} == {"landscape", "shoe", "logo", "spinner"}
+    for img in images:
+        assert img["decoded"] and img["complete"] and img["width"] > 0, img
+    # 1280 px viewport, sizes=928px at DPR 1: the 1200w candidate.
+    landscape = next(img for img in images if img["id"] == "landscape")
+    assert landscape["src"].endswith("/w_1200,fmt_auto/landscape.jpg")
+    # naturalWidth is density-corrected for a w-descriptor: 1200 px shown at 928 CSS px.
+    assert landscape["width"] == 928
+
+    for img in images:
+        exchange = exchanges[img["src"]]
+        assert exchange["status"] == 200 and exchange["x_cache"] == "MISS", exchange
+        accept = exchange["accept"]
+        assert "image/avif" in accept, accept  # this Chromium asks for AVIF first
+        # The format Chromium got is the one the origin negotiates for Chromium's own Accept.
+        path = img["src"].removeprefix(stack.varnish.base)
+        direct = httpx.get(stack.origin.url(path), headers={"Accept": accept}, timeout=30)
+        assert exchange["mime"] == direct.headers["content-type"], (img["id"], exchange)
+    for still in ("landscape", "shoe", "logo"):
+        src = next(img["src"] for img in images if img["id"] == still)
+        assert exchanges[src]["mime"] == "image/avif", (still, exchanges[src])
+    assert second_visit and all(x == "HIT" for x in second_visit), second_visit
+    assert (output_dir / "demo.png").stat().st_size > 10_000
