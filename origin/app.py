@@ -25,7 +25,7 @@ from cache.purge import PurgeService
 from cache.purgers import from_settings as purgers_from_settings
 from cache.tiers import SharedTier
 from cache.variants import VariantCache
-from origin import metrics
+from origin import autoredirect, metrics
 from origin.errors import (
     Forbidden,
     ImgOriginError,
@@ -146,10 +146,15 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             req = st.service.parse_path(raw_path)
             if st.service.signing:
                 signing.check_expiry(req.expires)
-            answer = await st.service.answer(req, request.headers.get("accept", ""),
-                                             _client_key(request, st.settings))
-            tier = answer.tier
-            response = _success(st, answer, request, started)
+            if st.settings.auto_redirect and req.requested_format == "auto":
+                response = await autoredirect.redirect(
+                    st.service, st.settings, req, raw_path, request.headers.get("accept", ""),
+                    _client_key(request, st.settings))
+            else:
+                answer = await st.service.answer(req, request.headers.get("accept", ""),
+                                                 _client_key(request, st.settings))
+                tier = answer.tier
+                response = _success(st, answer, request, started)
         except ImgOriginError as exc:
             if exc.status >= 500:
                 log.warning("%s %s: %s %s", request.method, request.url.path, exc.status,
@@ -268,7 +273,7 @@ def _rate_limiter(settings: Settings) -> RateLimiter | None:
     if policy is None:
         return None
     redis = make_redis(settings.redis_url, settings.redis_timeout) if settings.redis_url else None
-    return RateLimiter(policy, redis)
+    return RateLimiter(policy, redis, prefix=settings.redis_prefix)
 
 
 def _client_key(request: Request, settings: Settings) -> str:
