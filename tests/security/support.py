@@ -212,7 +212,8 @@ class AppServer:
         return self
 
     def get(self, path: str, **headers: str) -> httpx.Response:
-        return self.client.get(path, headers=headers)
+        # An absolute URL: httpx would read a relative `//x` as a network-path reference.
+        return self.client.get(self.base + path, headers=headers)
 
     def stop(self) -> None:
         self.client.close()

@@ -1,0 +1,109 @@
+"""S22: the URL grammar fuzzed. Parsing only ever raises InvalidOptions; every accepted segment
+round-trips through its canonical form, and the canonical form is a fixed point.
+
+`make test` runs the default profile (a few hundred examples each); `make fuzz` runs this file
+with the `long` profile (200k examples each)."""
+
+from __future__ import annotations
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from origin.errors import ImgOriginError, InvalidOptions
+from origin.security import signing
+from origin.security.netguard import NetworkGuard
+from origin.service import TransformService
+from origin.settings import Settings
+from origin.sources.http import make_client
+from origin.sources.store import SourceStore
+from transforms.grammar import MODIFIERS, parse, serialize
+
+PRESETS = {"thumb": "s_64x64,fmt_webp,q_60", "hero": "w_800,g_north,h_400"}
+NAMES = sorted({n for m in MODIFIERS for n in (m.name, *m.aliases)} | {"p", "preset"})
+JUNK_NAMES = ["", "W", "zoom", "w1", "_", "pp", "fmt-", "é"]
+WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "north", "sw",
+         "smart", "attention", "entropy", "jpeg", "jpg", "png", "webp", "avif", "gif", "auto",
+         "original", "tiff", "true", "false", "thumb", "hero", "nope", "ffffff", "FFFFFF80",
+         "00000000", "fff"]
+
+
+def _number() -> st.SearchStrategy[str]:
+    ints = st.integers(-2, 100_001).map(str)
+    edges = st.sampled_from(["0", "1", "4", "8192", "8193", "99999", "100000", "270", "360",
+                             "0400", "00", "1e3", "1e309", "nan", "inf", "-0", "+1", "0x1f",
+                             "99999999999", "999999999999", "9999999999999"])
+    decimals = st.builds(lambda a, b: f"{a}.{b}", st.integers(0, 101), st.integers(0, 99999))
+    odd = st.sampled_from(["1.", ".5", "1..2", "1.2.3", "0.0001", "0.2995", "3.9999"])
+    return ints | edges | decimals | odd
+
+
+def _value() -> st.SearchStrategy[str | None]:
+    num = _number()
+    pair = st.builds(lambda a, b: f"{a}x{b}", num, num)
+    fp = st.builds(lambda a, b: f"fp:{a}:{b}", num, num)
+    crop = st.builds(lambda *p: ":".join(p), num, num, num, num)
+    text = st.text(alphabet="wx0123456789.:_-fpaeiou,", max_size=12)
+    return st.none() | num | pair | fp | crop | st.sampled_from(WORDS) | text
+
+
+def _token() -> st.SearchStrategy[str]:
+    name = st.sampled_from(NAMES) | st.sampled_from(JUNK_NAMES)
+    return st.builds(lambda n, v: n if v is None else f"{n}_{v}", name, _value())
+
+
+segments = st.lists(_token(), min_size=1, max_size=8).map(",".join) | st.just("_") | st.text(
+    max_size=64)
+
+
+def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
+    try:
+        parsed = parse(segment, presets=PRESETS, max_dim=max_dim, presets_only=presets_only)
+    except InvalidOptions:
+        return
+    canonical = serialize(parsed.options)
+    again = parse(canonical, max_dim=max_dim)
+    assert again.options == parsed.options, (segment, canonical)
+    assert serialize(again.options) == canonical, (segment, canonical)
+    assert again.expires is None
+
+
+@given(segments, st.sampled_from([64, 8192]), st.booleans())
+@example("w_400,dpr_2.0,g_fp:0.50:0.250,h_300", 8192, False)
+@example("p_hero,h_100,exp_1900000000", 8192, False)
+@example("p_thumb", 64, True)
+def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
+    check_round_trip(segment, max_dim, presets_only)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
+def test_s22_any_text_only_raises_invalid_options(segment: str) -> None:
+    check_round_trip(segment, 8192, False)
+
+
+def _service(signed: bool) -> TransformService:
+    env = {"IMGORIGIN_ALLOWED_HOSTS": "*.example.com", "IMGORIGIN_PRESETS": "thumb:w_64"}
+    if signed:
+        env["IMGORIGIN_SIGNING_KEYS"] = "00ff"
+    settings = Settings.from_env(env)
+    store = SourceStore(settings, make_client(1, 1), NetworkGuard())
+    return TransformService(settings, store, None, None, None)  # type: ignore[arg-type]
+
+
+SERVICES = {False: _service(False), True: _service(True)}
+path_parts = st.sampled_from(["", "/", "//", "%2f", "%2e%2e", "..", "a.jpg", "http:", "https:",
+                              "//x.example.com/a.jpg", "file:", "%00", "%ff", "é", "?", "#",
+                              "\\", "_", "w_10", "p_thumb", "exp_1", "%", "%%", "%zz"])
+raw_paths = st.lists(path_parts | segments, max_size=6).map(lambda p: "/" + "/".join(p))
+
+
+@given(raw_paths, st.sampled_from(["plain", "signed", "bad signature"]))
+def test_s22_path_parsing_only_raises_client_errors(raw_path: str, mode: str) -> None:
+    service = SERVICES[mode != "plain"]
+    if mode == "signed":
+        raw_path = "/" + signing.sign(raw_path, "00ff") + raw_path
+    try:
+        if mode != "plain":
+            signing.authenticate(raw_path, ("00ff",))
+        service.parse_path(raw_path)
+    except ImgOriginError as exc:
+        assert 400 <= exc.status < 500, (raw_path, exc.status, exc.detail)
