@@ -10,11 +10,8 @@ import pytest
 
 from origin.autoredirect import explicit_path
 from origin.security import signing
+from tests.edge.accepts import CHROME, LEGACY, SAFARI_15
 from tests.edge.stack import Stack, edge_stack
-
-CHROME = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
-SAFARI_15 = "image/webp,image/png,image/svg+xml,image/*;q=0.8,video/*;q=0.8,*/*;q=0.5"
-LEGACY = "image/png,image/*;q=0.8,*/*;q=0.5"
 
 
 @pytest.fixture(scope="module")

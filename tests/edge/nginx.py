@@ -1,0 +1,89 @@
+"""A throwaway nginx (master + 1 worker, foreground) running edge-config/nginx/imgorigin.conf
+with only the lines an operator edits changed: origin address, listen port, cache directory."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.support.net import free_port, port_open, wait_until
+from tests.support.origin import REPO
+from tests.support.redis_server import require
+
+CONF = REPO / "edge-config" / "nginx" / "imgorigin.conf"
+
+
+def deployable_conf(origin_port: int, port: int, cache_dir: str, ttl: str | None = None) -> str:
+    text = CONF.read_text()
+    edits = [
+        (r"server 127\.0\.0\.1:8080;", f"server 127.0.0.1:{origin_port};"),
+        (r"listen 8081;", f"listen 127.0.0.1:{port};"),
+        (r"proxy_cache_path /var/cache/nginx/imgorigin ", f"proxy_cache_path {cache_dir} "),
+    ]
+    if ttl is not None:
+        edits.append((r"proxy_cache_valid 200 10m;", f"proxy_cache_valid 200 {ttl};"))
+    for pattern, replacement in edits:
+        text, n = re.subn(pattern, replacement, text, count=1)
+        assert n == 1, pattern
+    return text
+
+
+class NginxProcess:
+    def __init__(self, origin_port: int, ttl: str | None = None) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="imgorigin-nginx-")
+        os.chmod(self.dir, 0o755)
+        site = Path(self.dir) / "imgorigin.conf"
+        site.write_text(deployable_conf(origin_port, self.port, f"{self.dir}/cache", ttl))
+        temp = "".join(f"    {kind}_temp_path {self.dir}/{kind};\n"
+                       for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        user = "user root root;\n" if os.geteuid() == 0 else ""
+        (Path(self.dir) / "nginx.conf").write_text(
+            f"{user}daemon off;\nworker_processes 1;\npid {self.dir}/nginx.pid;\n"
+            f"error_log {self.dir}/error.log warn;\nevents {{ worker_connections 256; }}\n"
+            f"http {{\n    access_log off;\n{temp}    include {site};\n}}\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def _cmd(self, *extra: str) -> list[str]:
+        return [require("nginx"), "-p", self.dir, "-c", f"{self.dir}/nginx.conf",
+                "-e", f"{self.dir}/error.log", *extra]
+
+    def check(self) -> str:
+        """`nginx -t` on the deployable config; returns its output."""
+        done = subprocess.run(self._cmd("-t"), capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    def start(self) -> NginxProcess:
+        self.check()
+        self.proc = subprocess.Popen(self._cmd(), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        if not wait_until(lambda: port_open(self.port), 15):
+            self.stop()
+            raise RuntimeError("nginx did not start")
+        return self
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> NginxProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

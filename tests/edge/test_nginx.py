@@ -1,0 +1,85 @@
+"""edge-config/nginx against real nginx and the real origin: Accept classes, one origin request
+per missing object (proxy_cache_lock), stale answers while the origin is down."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.edge.accepts import CHROME, FIREFOX, LEGACY, MAGIC, SAFARI_15
+from tests.edge.nginx import NginxProcess
+from tests.support.origin import REPO, OriginProcess
+
+ORIGIN_ENV = {"IMGORIGIN_SOURCE": str(REPO / "samples")}
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[OriginProcess]:
+    with OriginProcess(ORIGIN_ENV, workers=2) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def nginx(origin: OriginProcess) -> Iterator[NginxProcess]:
+    with NginxProcess(origin.port) as server:
+        yield server
+
+
+def origin_requests(origin: OriginProcess) -> float:
+    return origin.metric("imgorigin_requests_total", route="transform")
+
+
+def get(nginx: NginxProcess, path: str, accept: str = CHROME) -> httpx.Response:
+    return httpx.get(nginx.url(path), headers={"Accept": accept}, timeout=30)
+
+
+def test_r16_nginx_accept_classes_share_and_separate(
+        origin: OriginProcess, nginx: NginxProcess) -> None:
+    path = "/w_260,fmt_auto/products/shoe.jpg"
+    for accept, same_class, content_type in [(CHROME, FIREFOX, "image/avif"),
+                                             (SAFARI_15, "image/webp", "image/webp"),
+                                             (LEGACY, "", "image/jpeg")]:
+        first = get(nginx, path, accept)
+        assert (first.headers["x-cache"], first.headers["content-type"]) == ("MISS", content_type)
+        assert MAGIC[content_type](first.content)
+        assert first.headers["vary"] == "Accept"  # kept for browser caches
+        before = origin_requests(origin)
+        for header in (same_class, accept):
+            again = get(nginx, path, header)
+            assert (again.headers["x-cache"], again.content) == ("HIT", first.content), header
+        assert origin_requests(origin) == before
+    # Explicit formats are stored once, whatever the Accept; query strings do not split it.
+    explicit = "/w_260,fmt_webp/products/shoe.jpg"
+    assert get(nginx, explicit, CHROME).headers["x-cache"] == "MISS"
+    assert get(nginx, explicit, LEGACY).headers["x-cache"] == "HIT"
+    assert get(nginx, explicit + "?v=2", SAFARI_15).headers["x-cache"] == "HIT"
+    assert httpx.get(nginx.url("/-/metrics")).status_code == 404
+    assert "surrogate-key" not in get(nginx, explicit).headers
+
+
+def test_r1_nginx_cache_lock_sends_one_request_per_missing_object(
+        origin: OriginProcess, nginx: NginxProcess) -> None:
+    path = "/w_333,fmt_webp/landscape.jpg"
+    before = origin_requests(origin)
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda _: get(nginx, path), range(12)))
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.content for a in answers}) == 1
+    assert origin_requests(origin) == before + 1
+
+
+def test_r9_nginx_serves_stale_while_the_origin_is_down() -> None:
+    with OriginProcess(ORIGIN_ENV) as origin, NginxProcess(origin.port, ttl="1s") as nginx:
+        path = "/w_120,fmt_jpeg/landscape.jpg"
+        first = get(nginx, path)
+        assert first.headers["x-cache"] == "MISS"
+        time.sleep(1.5)  # past the 1 s edge lifetime
+        origin.stop()
+        stale = get(nginx, path)
+        assert (stale.status_code, stale.headers["x-cache"]) == (200, "STALE")
+        assert stale.content == first.content
+        assert get(nginx, "/w_121,fmt_jpeg/landscape.jpg").status_code == 502
