@@ -48,7 +48,7 @@ bench-peers: $(STAMP) system-deps
 	$(BIN)/python -m benchmarks.peers
 
 chaos: $(STAMP) system-deps
-	$(BIN)/python -m benchmarks.chaos
+	$(BIN)/python -m tests.chaos.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis benchmarks/results tests/output
