@@ -7,7 +7,7 @@ PORT ?= 8080
 WORKERS ?=
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk chromium fonts-dejavu-core nginx-light
+APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk chromium fonts-dejavu-core nginx-light nodejs
 
 .PHONY: run test lint fuzz bench bench-peers chaos system-deps readme clean
 

@@ -1,0 +1,49 @@
+// Cloudflare Worker in front of imgorigin, for plans whose cache does not vary on Accept.
+//
+// Each request's Accept is reduced to one of three classes (the origin's own rule: an explicit
+// image/avif or image/webp not refused with q=0, else "other"); the origin gets that class as
+// its Accept, and a negotiated (fmt_auto) URL is fetched with `?imgorigin-accept=CLASS`, which
+// Cloudflare's default cache key includes and the origin ignores. So every cached URL holds one
+// format, on every plan; signatures stay valid (they cover the path, not the query); purges by
+// Cache-Tag still reach every class. Client query strings are dropped (no cache busting).
+// Deploy: see edge-config/README.md (route it on the image hostname, e.g. img.example.com/*).
+
+// Set to true when the origin runs with IMGORIGIN_DEFAULT_FORMAT=auto (no fmt_ means auto).
+const DEFAULT_FORMAT_AUTO = false;
+
+const AVIF = /(^|,)\s*image\/avif\s*(?!;\s*q\s*=\s*0(\.0*)?\s*(,|$))(;|,|$)/i;
+const WEBP = /(^|,)\s*image\/webp\s*(?!;\s*q\s*=\s*0(\.0*)?\s*(,|$))(;|,|$)/i;
+const EXPLICIT = /(^|[/,])(fmt|f|format)_(jpeg|jpg|png|webp|avif|gif|original)(,|\/)/;
+const AUTO = /(^|[/,])(fmt|f|format)_auto(,|\/)/;
+
+export function acceptClass(accept) {
+  if (AVIF.test(accept || "")) return "avif";
+  if (WEBP.test(accept || "")) return "webp";
+  return "other";
+}
+
+export function negotiated(path) {
+  if (AUTO.test(path)) return true;
+  return DEFAULT_FORMAT_AUTO && !EXPLICIT.test(path);
+}
+
+const ACCEPT_HEADER = { avif: "image/avif", webp: "image/webp", other: "*/*" };
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname.startsWith("/-/") && !/^\/-\/(healthz|readyz)$/.test(url.pathname)) {
+      return new Response("Not Found", { status: 404 });
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response("Method Not Allowed", { status: 405, headers: { Allow: "GET, HEAD" } });
+    }
+    const cls = acceptClass(request.headers.get("Accept"));
+    url.search = negotiated(url.pathname) ? `?imgorigin-accept=${cls}` : "";
+    const headers = new Headers(request.headers);
+    headers.set("Accept", ACCEPT_HEADER[cls]);
+    headers.delete("Cookie");
+    headers.delete("Authorization");
+    return fetch(new Request(url.toString(), { method: request.method, headers }));
+  },
+};
