@@ -144,8 +144,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "hosts (`*.example.com` allowed) that absolute source URLs may name",
             "empty: absolute URLs refused"),
     Setting("IMGORIGIN_ALLOW_PRIVATE_NETWORKS", "allow_private_networks", "false", _bool,
-            "allow sources resolving to loopback/private/link-local addresses "
-            "(the IMGORIGIN_SOURCE host itself is always allowed)"),
+            "allow sources resolving to loopback, private (RFC 1918, ULA) and CGNAT addresses; "
+            "link-local (cloud metadata), 0.0.0.0, multicast and reserved ones never are "
+            "(the IMGORIGIN_SOURCE host and port themselves are always allowed)"),
     Setting("IMGORIGIN_REDIS_URL", "redis_url", "", str,
             "redis://… or redis+cluster://host:port,…; unset = embedded on-disk cache",
             "unset"),
