@@ -197,3 +197,83 @@ def run_closed_loop(host: str, port: int, paths: list[str], *, concurrency: int,
             "shed_p99_ms": percentile(shed, 99),
         },
     )
+
+
+async def _open_loop(host: str, port: int, requests: list[tuple[str, str]], rate: float,
+                     duration: float, max_connections: int,
+                     ) -> tuple[list[tuple[str, int, float]], int, int, float]:
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    open_count = 0
+    samples: list[tuple[str, int, float]] = []
+    errors = 0
+    overflow = 0
+
+    async def one(path: str, cls: str, scheduled: float) -> None:
+        nonlocal open_count, errors, overflow
+        if idle:
+            reader, writer = idle.pop()
+        elif open_count < max_connections:
+            open_count += 1
+            reader, writer = await asyncio.open_connection(host, port)
+        else:
+            overflow += 1  # the client itself ran out of connections: the server fell behind
+            return
+        try:
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for header in head.split(b"\r\n")[1:]:
+                name, _, value = header.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            errors += 1
+            open_count -= 1
+            writer.close()
+            return
+        # Latency from the scheduled start, so a server that falls behind is charged for it.
+        samples.append((cls, int(head[9:12]), time.perf_counter() - scheduled))
+        idle.append((reader, writer))
+
+    start = time.perf_counter()
+    tasks = []
+    for i in range(int(rate * duration)):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        path, cls = requests[i % len(requests)]
+        tasks.append(asyncio.create_task(one(path, cls, scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    for _, writer in idle:
+        writer.close()
+    return samples, errors, overflow, elapsed
+
+
+def run_open_loop(host: str, port: int, requests: list[tuple[str, str]], *, rate: float,
+                  duration: float, max_connections: int = 512) -> LoadResult:
+    """Send `rate` requests/s whatever the answers (as a CDN's many users do): `requests` are
+    (path, class) pairs; latency percentiles are reported per class, from the scheduled time."""
+    cpu_before = time.process_time()
+    samples, errors, overflow, elapsed = asyncio.run(
+        _open_loop(host, port, requests, rate, duration, max_connections))
+    cpu = time.process_time() - cpu_before
+    statuses = Counter(str(status) for _, status, _ in samples)
+    every = sorted(lat * 1000 for _, _, lat in samples)
+    extra: dict[str, Any] = {"offered_rps": rate, "client_overflow": overflow,
+                             "latency_from": "scheduled send time"}
+    for cls in sorted({c for c, _, _ in samples}):
+        lat = sorted(x * 1000 for c, s, x in samples if c == cls and 200 <= s < 300)
+        extra[cls] = {"ok": len(lat), "p50_ms": round(percentile(lat, 50), 2),
+                      "p99_ms": round(percentile(lat, 99), 2),
+                      "non_2xx": sum(1 for c, s, _ in samples if c == cls and not 200 <= s < 300)}
+    return LoadResult(
+        requests=len(samples), duration_s=elapsed,
+        p50_ms=percentile(every, 50), p90_ms=percentile(every, 90),
+        p99_ms=percentile(every, 99), max_ms=every[-1] if every else 0.0,
+        non_2xx=sum(1 for _, s, _ in samples if not 200 <= s < 300),
+        socket_errors=errors + overflow, loadgen_cpu_s=cpu, statuses=dict(statuses),
+        extra=extra,
+    )

@@ -22,16 +22,18 @@ from typing import Any
 import httpx
 
 from benchmarks.images import make_images
-from benchmarks.loadgen import LoadResult, run_closed_loop, run_wrk
+from benchmarks.loadgen import LoadResult, run_closed_loop, run_open_loop, run_wrk
 from benchmarks.report import machine, table, write_json
 from benchmarks.scenarios import (
     HIT_TRANSFORM,
+    MIX_LOAD,
+    MIX_PERIOD,
     SCENARIOS,
     TRANSFORMS,
     Scenario,
     hot_paths,
     miss_paths,
-    mixed_paths,
+    mixed_requests,
 )
 from benchmarks.servers import REPO, BareServer, OriginProcess, Sampler, wait_quiet
 
@@ -48,6 +50,7 @@ class Config:
         self.wrk_threads = int(env.get("BENCH_WRK_THREADS", "1"))
         self.workers = int(env.get("BENCH_WORKERS", "2"))
         self.quiet_pct = float(env.get("BENCH_QUIET_PCT", "20"))
+        self.quiet_wait = float(env.get("BENCH_QUIET_WAIT", "15"))
 
     def wanted(self, name: str) -> bool:
         return not self.only or name in self.only
@@ -65,7 +68,7 @@ def run_inprocess(cfg: Config, images: Path) -> list[dict[str, Any]]:
     (VIPS_CONCURRENCY 1)."""
     results: list[dict[str, Any]] = []
     for concurrency, modes in ((1, "raw,pipeline,plain"), (2, "raw")):
-        quiet = wait_quiet(cfg.quiet_pct)
+        quiet = wait_quiet(cfg.quiet_pct, cfg.quiet_wait)
         log(f"in-process: VIPS_CONCURRENCY={concurrency} modes={modes} (machine CPU {quiet}%)")
         env = {**os.environ, "VIPS_CONCURRENCY": str(concurrency), "MALLOC_ARENA_MAX": "2"}
         proc = subprocess.run(
@@ -132,7 +135,7 @@ def _path_count(cfg: Config, per_second: float) -> int:
 
 
 def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
-                     redis_url: str) -> dict[str, Any]:
+                     redis_url: str, miss_capacity: float) -> dict[str, Any]:
     if sc.kind == "bare":
         server: Any = BareServer(hit_body, "image/webp", cfg.workers).start()
     else:
@@ -143,12 +146,16 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
     host, port, base = "127.0.0.1", server.port, server.base
     try:
         paths = _prepare(cfg, sc, server, base)
-        quiet = wait_quiet(cfg.quiet_pct)
+        quiet = wait_quiet(cfg.quiet_pct, cfg.quiet_wait)
         before = server.metric("imgorigin_transforms_total") if sc.kind != "bare" else 0.0
         with Sampler(server.proc.pid) as sampler:
             if sc.kind == "overload":
                 load = run_closed_loop(host, port, paths, concurrency=sc.concurrency,
                                        duration=cfg.duration)
+            elif sc.kind == "mixed":
+                rate = MIX_LOAD * miss_capacity * MIX_PERIOD
+                load = run_open_loop(host, port, mixed_requests(sc.transforms[0], 100_000),
+                                     rate=rate, duration=cfg.duration)
             else:
                 load = run_wrk(base, paths, concurrency=sc.concurrency, duration=cfg.duration,
                                threads=cfg.wrk_threads)
@@ -162,6 +169,8 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
                               **load.as_dict(), **sampler.summary(),
                               "transforms_run": transforms}
     result["check"] = _check(sc, load, transforms)
+    if quiet > cfg.quiet_pct:
+        result["check"] += f"; machine busy ({quiet:.0f}% CPU) before the run"
     return result
 
 
@@ -184,9 +193,8 @@ def _prepare(cfg: Config, sc: Scenario, server: Any, base: str) -> list[str]:
     # mixed: every hot variant transformed once, then read by both workers.
     key = sc.transforms[0]
     fetch_all(base, hot_paths(key), 4)
-    run_wrk(base, hot_paths(key), concurrency=sc.concurrency, duration=warm_s,
-            threads=cfg.wrk_threads)
-    return mixed_paths(key, _path_count(cfg, 6000))
+    run_wrk(base, hot_paths(key), concurrency=16, duration=warm_s, threads=cfg.wrk_threads)
+    return []
 
 
 def _check(sc: Scenario, load: LoadResult, transforms: float) -> str:
@@ -205,7 +213,17 @@ def _check(sc: Scenario, load: LoadResult, transforms: float) -> str:
     return "; ".join(problems) or "ok"
 
 
-def run_scenarios(cfg: Config, images: Path) -> list[dict[str, Any]]:
+def miss_capacity(key: str, results: list[dict[str, Any]],
+                  best: dict[str, dict[str, Any]]) -> float:
+    """Misses/s the server sustains for transform `key`: measured in this run if it was, else
+    the in-process limit, else a conservative guess."""
+    measured = next((r["rps"] for r in results if r.get("scenario") == f"miss-{key}"
+                     and "rps" in r), 0.0)
+    return measured or best.get(key, {}).get("rps", 0.0) or 10.0
+
+
+def run_scenarios(cfg: Config, images: Path,
+                  best: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     hit_body = b""
     redis_needed = [sc for sc in SCENARIOS if sc.needs_redis and cfg.wanted(sc.name)]
@@ -229,8 +247,11 @@ def run_scenarios(cfg: Config, images: Path) -> list[dict[str, Any]]:
             if redis is not None and sc.needs_redis:
                 subprocess.run(["redis-cli", "-p", str(redis.port), "flushall"],
                                capture_output=True, check=False)
-            log(f"{sc.name}: {sc.title}, concurrency {sc.concurrency}, {cfg.duration:.0f} s")
-            result = measure_scenario(cfg, sc, images, hit_body, redis.url if redis else "")
+            log(f"{sc.name}: {sc.title}, concurrency {sc.concurrency or 'open'}, "
+                f"{cfg.duration:.0f} s")
+            capacity = miss_capacity(sc.transforms[0], results, best) if sc.transforms else 0.0
+            result = measure_scenario(cfg, sc, images, hit_body, redis.url if redis else "",
+                                      capacity)
             log(f"  {result['rps']:.1f} req/s, p99 {result['p99_ms']:.1f} ms, "
                 f"check: {result['check']}")
             results.append(result)
@@ -283,15 +304,21 @@ def print_report(inproc: list[dict[str, Any]], results: list[dict[str, Any]]) ->
             continue
         shed = r.get("extra", {}).get("shed_share")
         rows.append([
-            r["scenario"], r["concurrency"], r["rps"], r["p50_ms"], r["p99_ms"],
+            r["scenario"], r["concurrency"] or "open", r["rps"], r["p50_ms"], r["p99_ms"],
             f"{r['non_2xx']}" + (f" ({100 * shed:.1f}%)" if shed is not None else ""),
             r["peak_rss_mib_max"], r["server_cpu_pct"], r["loadgen_cpu_pct"],
             r.get("baseline_rps"), r.get("ratio"), r["check"],
         ])
-    print("\nServer (gunicorn, uvicorn workers): closed-loop load")
+    print("\nServer (gunicorn + uvicorn workers; closed loop at `conc` connections, or open loop)")
     print(table(["scenario", "conc", "req/s", "p50 ms", "p99 ms", "non-2xx", "RSS MiB/wkr",
                  "srv CPU%", "loadgen CPU%", "limit req/s", "ratio", "check"], rows))
     for r in results:
+        if r.get("kind") == "mixed" and "extra" in r:
+            x = r["extra"]
+            parts = [f"{cls}: {x[cls]['ok']} ok, p50 {x[cls]['p50_ms']:.1f} ms, "
+                     f"p99 {x[cls]['p99_ms']:.1f} ms, {x[cls]['non_2xx']} non-2xx"
+                     for cls in ("hit", "miss") if cls in x]
+            print(f"\n{r['scenario']}: offered {x['offered_rps']:.0f} req/s; " + "; ".join(parts))
         if r.get("kind") == "overload" and "extra" in r:
             x = r["extra"]
             print(f"\n{r['scenario']}: admitted {x['admitted_rps']} req/s, p99 of admitted "
@@ -307,8 +334,8 @@ def main() -> int:
         make_images(images)
         info = machine()
         inproc = run_inprocess(cfg, images) if cfg.wanted("inprocess") else []
-        results = run_scenarios(cfg, images)
-    best = best_inprocess(inproc)
+        best = best_inprocess(inproc)
+        results = run_scenarios(cfg, images, best)
     add_ratios(results, best)
     print_report(inproc, results)
     path = write_json("bench", {
