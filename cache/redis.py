@@ -31,8 +31,9 @@ from redis.exceptions import (
 from cache.entry import CachedVariant
 from cache.journal import PurgeRecord
 from cache.keys import directory_prefixes
-from cache.redis_breaker import Breaker
+from cache.redis_breaker import Breaker, mark_request_failed
 from cache.redis_client import Client, make_cache, make_client, parse_url
+from cache.redis_deadline import within
 from cache.redis_keys import KeyLayout
 from cache.redis_leases import RedisLeases
 from cache.redis_pubsub import PurgeSubscriber, encode
@@ -74,6 +75,7 @@ class RedisTier:
         self._errors = {op: metrics.CACHE_ERRORS.labels(self.name, op)
                         for op in ("get", "set", "purge", "lease", "generation", "publish")}
         self._stale = STALE_STORES.labels(self.name)
+        self._reads: dict[str, asyncio.Future[Any]] = {}
 
     @classmethod
     def from_settings(cls, settings: Any) -> RedisTier:
@@ -140,8 +142,7 @@ class RedisTier:
         if not self.breaker.allow():
             return default
         try:
-            async with asyncio.timeout(timeout or self.timeout):
-                result = await fn()
+            result = await within(fn, timeout or self.timeout)
         except LockError:
             return default  # an answer (the lease was lost), not an outage
         except (RedisError, OSError, TimeoutError) as exc:
@@ -158,15 +159,30 @@ class RedisTier:
     # -- SharedTier ---------------------------------------------------------------------------
 
     async def get(self, key: str, source_id: str) -> CachedVariant | None:
-        keys = self.layout.source(source_id)
-        found = await self.call("get", lambda: self.cache.multi_get(
-            [keys.generation, keys.value(key)], timeout=0))
-        if not found or found[1] is None:
+        # Concurrent reads of one key in this worker share one MGET: a burst for a new variant
+        # is one Redis call, not hundreds of connections at once.
+        if not self.breaker.allow():
+            return None
+        read = self._reads.get(key)
+        if read is None:
+            read = asyncio.ensure_future(self._read(key, source_id))
+            self._reads[key] = read
+            read.add_done_callback(lambda _r: self._reads.pop(key, None))
+        found = await asyncio.shield(read)
+        if found is _AWAY:
+            mark_request_failed()
+            return None
+        if found[1] is None:
             return None
         parts = unpack(found[1])
         if parts is None or parts[0] != (found[0] or b""):
             return None  # written before a purge whose index delete missed it: unreachable
         return CachedVariant.from_bytes(parts[1])
+
+    async def _read(self, key: str, source_id: str) -> Any:
+        keys = self.layout.source(source_id)
+        return await self.call("get", lambda: self.cache.multi_get(
+            [keys.generation, keys.value(key)], timeout=0), background=True, default=_AWAY)
 
     async def generation(self, source_id: str) -> bytes | None:
         """The source's purge generation now (b"" if never purged); None if Redis is away."""

@@ -31,6 +31,11 @@ _failed_in_request: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "imgorigin_redis_failed", default=False)
 
 
+def mark_request_failed() -> None:
+    """This request saw Redis fail (possibly through a call it shared): skip it from now on."""
+    _failed_in_request.set(True)
+
+
 class Breaker:
     def __init__(self, tier: str, failures: int, cooldown: float) -> None:
         self.tier = tier
@@ -57,7 +62,7 @@ class Breaker:
 
     def failure(self, *, in_request: bool = True) -> None:
         if in_request:
-            _failed_in_request.set(True)
+            mark_request_failed()
         self.consecutive += 1
         if self.opened_at is None and self.consecutive >= self.threshold:
             self.trip()

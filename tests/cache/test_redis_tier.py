@@ -299,7 +299,7 @@ def test_r6_stopped_or_slow_redis_costs_at_most_one_timeout(server: RedisProcess
         return took, ok
 
     took, ok = run(scenario())
-    assert max(took) < timeout + 0.03, took
+    assert max(took) < timeout + 0.04, took
     assert ok  # once Redis answers again, so does the tier
 
 
@@ -308,12 +308,11 @@ def test_r7_noeviction_at_maxmemory_counts_write_errors_without_tripping(
 ) -> None:
     rds.config_set("maxmemory-policy", "noeviction")
     rds.set("filler", b"x" * (4 * 1024 * 1024))
-    used = int(rds.info("memory")["used_memory"])
-    rds.config_set("maxmemory", used + 256 * 1024)
 
     async def scenario() -> tuple[list[bool | None], bool, CachedVariant | None]:
         tier = make_tier(server.url, redis_breaker_failures=2)
         await tier.set("small", entry("m.jpg"), await tier.generation("m.jpg"))
+        rds.config_set("maxmemory", "1mb")  # below what is used: every write is refused
         stored = []
         for i in range(5):
             generation = await tier.generation("m.jpg")
