@@ -68,7 +68,8 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
               for i, h in enumerate(headers)]
     lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
              "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(c.rjust(w) if i else c.ljust(w)
-                                for i, (c, w) in enumerate(zip(row, widths, strict=True))) + " |"
-              for row in cells]
+    numeric = [[isinstance(v, int | float) for v in row] for row in rows]
+    lines += ["| " + " | ".join(c.rjust(w) if num else c.ljust(w)
+                                for c, w, num in zip(row, widths, nums, strict=True)) + " |"
+              for row, nums in zip(cells, numeric, strict=True)]
     return "\n".join(lines)

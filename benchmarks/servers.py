@@ -43,6 +43,7 @@ class Sampler:
 
     master_pid: int
     interval: float = 0.1
+    include_master: bool = False  # for single-process servers (ipx)
     peak_rss: dict[int, int] = field(default_factory=dict)
     cpu_s: float = 0.0
 
@@ -57,6 +58,8 @@ class Sampler:
         self.wall_s = 0.0
 
     def _refresh(self) -> None:
+        if self.include_master:
+            self._procs.setdefault(self._master.pid, self._master)
         try:
             children = self._master.children()
         except psutil.Error:
