@@ -16,7 +16,7 @@ from origin.errors import UnprocessableImage, UpstreamTimeout
 from transforms.formats import ALPHA_FORMATS, encoder_options
 from transforms.options import FocalPoint
 from transforms.plan import Plan, fit_geometry
-from transforms.probe import MULTI_PAGE
+from transforms.probe import FAIL_ON, MULTI_PAGE
 
 
 @dataclass
@@ -48,11 +48,16 @@ Step = Callable[[Context], None]
 
 
 def _load_options(plan: Plan) -> str:
+    """The loader's option string. `fail_on=error` must travel in it: `thumbnail_buffer`'s own
+    `fail_on` argument does not reach the loader, and truncated input would decode grey."""
+    fail_on = "fail_on=" + FAIL_ON.get(plan.probe.format, "error")
     if plan.probe.format not in MULTI_PAGE:
-        return ""
+        return fail_on
     if plan.animate:
-        return "n=-1"
-    return f"page={plan.page}"
+        return f"n=-1,{fail_on}"
+    if plan.options.page is None:
+        return fail_on  # the loader's default image: page 0, or a HEIF's primary image
+    return f"page={plan.page},{fail_on}"
 
 
 def _per_frame(ctx: Context, fn: Callable[[pyvips.Image], pyvips.Image]) -> None:
@@ -86,7 +91,7 @@ def load(ctx: Context) -> None:
         try:
             ctx.image = pyvips.Image.thumbnail_buffer(
                 ctx.data, w, height=h, size="force", option_string=option_string,
-                output_profile="srgb", fail_on="error",
+                output_profile="srgb",
             )
         except pyvips.Error as exc:
             raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
@@ -100,9 +105,8 @@ def _load_full(ctx: Context, option_string: str) -> None:
     """Region crops and trim need the oriented full-size image before the resize is known."""
     plan = ctx.plan
     options = plan.options
-    kwargs = {"access": "random", "fail_on": "error"}
     try:
-        image = pyvips.Image.new_from_buffer(ctx.data, option_string, **kwargs)
+        image = pyvips.Image.new_from_buffer(ctx.data, option_string, access="random")
     except pyvips.Error as exc:
         raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
     ctx.image = image

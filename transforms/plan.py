@@ -106,6 +106,8 @@ def make_plan(probe: Probe, options: Options, output: OutputFormat, limits: Limi
     page = options.page or 0
     if page >= probe.pages:
         raise InvalidOptions(f"page_{page} is past the last page ({probe.pages - 1})")
+    if page and probe.format not in MULTI_PAGE:
+        raise InvalidOptions(f"page_{page}: the source has one page")
     animate = (
         probe.animated and options.animated and options.page is None
         and output in ANIMATED_FORMATS
@@ -114,17 +116,29 @@ def make_plan(probe: Probe, options: Options, output: OutputFormat, limits: Limi
     if probe.pages > limits.max_frames and animate:
         raise UnprocessableImage(f"source has {probe.pages} frames; the limit is "
                                  f"{limits.max_frames}")
-    if probe.width * probe.height * frames > limits.max_pixels:
+    width, height = page_size(probe, options.page)
+    if width * height * frames > limits.max_pixels:
         raise UnprocessableImage(
-            f"source is {probe.width}x{probe.height}"
+            f"source is {width}x{height}"
             + (f"x{frames} frames" if frames > 1 else "")
             + f"; the limit is {limits.max_pixels} pixels"
         )
-    if page and probe.format not in MULTI_PAGE:
-        raise InvalidOptions(f"page_{page}: the source has one page")
-    region = clamp_region(options.crop, probe.width, probe.height) if options.crop else None
-    src_w, src_h = (region.width, region.height) if region else (probe.width, probe.height)
+    region = clamp_region(options.crop, width, height) if options.crop else None
+    src_w, src_h = (region.width, region.height) if region else (width, height)
     if options.rotate in (90, 270):
         src_w, src_h = src_h, src_w
     geometry = None if options.trim else fit_geometry(src_w, src_h, options, limits.max_dim)
     return Plan(options, probe, output, animate, page, region, geometry)
+
+
+def page_size(probe: Probe, page: int | None) -> tuple[int, int]:
+    """Oriented size of the page a request decodes: the default image, or `page_N`."""
+    if page is None or not probe.page_sizes:
+        return probe.width, probe.height
+    if page >= len(probe.page_sizes):
+        raise InvalidOptions(f"page_{page}: only the first {len(probe.page_sizes)} pages of "
+                             "this source can be selected")
+    width, height = probe.page_sizes[page]
+    if not width or not height:
+        raise UnprocessableImage(f"page {page} of the source is not readable")
+    return width, height

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 import pyvips
 
 from origin.errors import UnprocessableImage, UnsupportedFormat
+from transforms import containers
 
 # Loader name (without _buffer/_source) -> our name for the source format.
 LOADERS: dict[str, str] = {
     "jpegload": "jpeg",
+    # UltraHDR is a JPEG with a gain map: the SDR base image is what we serve.
+    "uhdrload": "jpeg",
     "pngload": "png",
     "webpload": "webp",
     "gifload": "gif",
@@ -21,6 +24,10 @@ LOADERS: dict[str, str] = {
 # Loaders that take `n` (frames) and `page`.
 MULTI_PAGE = frozenset({"gif", "webp", "tiff", "avif"})
 ANIMATABLE = frozenset({"gif", "webp"})
+# libvips' `fail_on` per format. JPEG and GIF decoders report corrupt entropy data and bad frames
+# only as warnings and then return garbage pixels, so those fail on warnings. libtiff and libpng
+# warn about harmless metadata (GeoTIFF tags, sRGB profiles) in valid files, so they fail on errors.
+FAIL_ON: dict[str, str] = {"jpeg": "warning", "gif": "warning"}
 
 # Formats we recognise but deliberately do not decode: a clean 415 rather than a 422.
 _UNSUPPORTED_MAGIC: tuple[tuple[int, bytes, str], ...] = (
@@ -45,7 +52,10 @@ _UNSUPPORTED_MAGIC: tuple[tuple[int, bytes, str], ...] = (
     (0, b"DDS ", "DDS"),
     (0, b"\x76\x2f\x31\x01", "OpenEXR"),
 )
+# `page_N` can pick among this many pages of a TIFF or HEIF; each costs a header read when probing.
+MAX_SELECTABLE_PAGES = 64
 _HEVC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis")
+_TGA_FOOTER = b"TRUEVISION-XFILE.\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,9 @@ class Probe:
     orientation: int
     loop: int
     delays: tuple[int, ...]
+    # Oriented size of each selectable page of a multi-page TIFF or HEIF (pages may differ in
+    # size, and a HEIF's default image, its primary, need not be page 0). Empty otherwise.
+    page_sizes: tuple[tuple[int, int], ...] = ()
 
     @property
     def animated(self) -> bool:
@@ -75,6 +88,10 @@ def sniff_unsupported(data: bytes) -> str | None:
             return name
     if data[4:8] == b"ftyp" and data[8:12] in _HEVC_BRANDS:
         return "HEIC"
+    if data[4:8] == b"ftyp" and data[8:12] == b"avis":
+        return "AVIF image sequence"
+    if data.endswith(_TGA_FOOTER):
+        return "TGA"
     if len(data) >= 3 and data[0:1] == b"P" and data[1:2] in b"1234567" and data[2:3] in b" \t\r\n":
         return "PNM"
     return None
@@ -106,6 +123,9 @@ def probe(data: bytes, *, svg_allowed: bool = True) -> Probe:
         raise UnsupportedFormat("source format is not supported", internal=loader)
     if fmt == "svg" and not svg_allowed:
         raise UnsupportedFormat("SVG sources are refused by this server")
+    damage = containers.problem(fmt, data)
+    if damage:
+        raise UnprocessableImage("source is truncated or corrupt", internal=damage)
     if fmt == "avif":
         compression = image.get("heif-compression") if image.get_typeof("heif-compression") else ""
         if compression != "av1":
@@ -122,6 +142,8 @@ def probe(data: bytes, *, svg_allowed: bool = True) -> Probe:
     if image.get_typeof("delay"):
         delays = tuple(image.get("delay"))
     loop = image.get("loop") if image.get_typeof("loop") else 0
+    page_sizes = _page_sizes(data, min(pages, MAX_SELECTABLE_PAGES)) if (
+        pages > 1 and fmt not in ANIMATABLE) else ()
     return Probe(
         format=fmt,
         loader=loader,
@@ -133,4 +155,25 @@ def probe(data: bytes, *, svg_allowed: bool = True) -> Probe:
         orientation=orientation,
         loop=loop,
         delays=delays,
+        page_sizes=page_sizes,
     )
+
+
+def _oriented_size(image: pyvips.Image) -> tuple[int, int]:
+    orientation = image.get("orientation") if image.get_typeof("orientation") else 1
+    if 5 <= orientation <= 8:
+        return image.height, image.width
+    return image.width, image.height
+
+
+def _page_sizes(data: bytes, count: int) -> tuple[tuple[int, int], ...]:
+    """Header-only size of each page; (0, 0) for a page whose header does not read."""
+    sizes = []
+    for page in range(count):
+        try:
+            image = pyvips.Image.new_from_buffer(data, "", page=page, access="sequential")
+        except pyvips.Error:
+            sizes.append((0, 0))
+            continue
+        sizes.append(_oriented_size(image))
+    return tuple(sizes)
