@@ -66,9 +66,12 @@ def test_r12_overload_sheds_misses_fast_and_hits_keep_flowing(
     assert len(shed) >= 25 and len(made) >= 3
     assert all(int(r.headers["retry-after"]) >= 1 for r in shed)
     assert all(r.headers["cache-control"] == "no-store" for r in shed)
-    assert max(r.seconds for r in shed) < 1.0  # refused at once, not after queueing
+    # Relative bounds, since this box is shared: a refusal comes before any admitted miss could
+    # finish (it never queues), and hits beat the fastest miss (they never wait for the pool).
+    fastest_miss = min(r.seconds for r in made)
+    assert max(r.seconds for r in shed) < fastest_miss
     assert set(hit_statuses) == {200} and len(hits) >= 20
-    assert statistics.quantiles(hits, n=100)[98] < 0.25
+    assert statistics.quantiles(hits, n=100)[98] < fastest_miss
     assert server.metric("imgorigin_shed_total", reason="queue_full") >= 1
 
 
