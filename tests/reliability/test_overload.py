@@ -146,4 +146,4 @@ def test_hits_do_not_queue_behind_a_full_pool(origin_small: OriginProcess) -> No
     answers = asyncio.run(fetch_all([url] * 20))
     busy.join(30)
     assert [a.status for a in answers] == [200] * 20
-    assert max(a.seconds for a in answers) < 0.5
+    assert max(a.seconds for a in answers) < 1.5  # queued behind 6 AVIFs would be seconds

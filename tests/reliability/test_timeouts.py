@@ -104,6 +104,6 @@ def test_r10_transform_past_its_deadline_is_stopped_and_the_thread_returns(
     # The kill switch stops libvips: the pool thread is free again soon after the deadline.
     assert wait_until(lambda: server.metric("imgorigin_transforms_in_flight") == 0, 3)
     fresh = httpx.get(server.url("/w_110/small.jpg"), timeout=30)
-    assert fresh.status_code == 200 and fresh.elapsed.total_seconds() < 1.0
+    assert fresh.status_code == 200 and fresh.elapsed.total_seconds() < 3.0
     assert worker.num_threads() <= threads + 1
     assert server.metric("imgorigin_transforms_total", format="jpeg") >= 2
