@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import resource
 import shutil
@@ -114,7 +115,7 @@ def percentile(sorted_values: list[float], pct: float) -> float:
     """Nearest-rank percentile of an already sorted list (0.0 when empty)."""
     if not sorted_values:
         return 0.0
-    rank = max(0, min(len(sorted_values) - 1, round(pct / 100 * len(sorted_values) + 0.5) - 1))
+    rank = max(0, min(len(sorted_values) - 1, math.ceil(pct / 100 * len(sorted_values)) - 1))
     return sorted_values[rank]
 
 

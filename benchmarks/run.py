@@ -168,6 +168,8 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
                               "concurrency": sc.concurrency, "machine_cpu_pct_before": quiet,
                               **load.as_dict(), **sampler.summary(),
                               "transforms_run": transforms}
+    # gunicorn's max_requests replaces workers; each replacement drops its connections and L1.
+    result["worker_restarts"] = max(0, result["workers_seen"] - cfg.workers)
     result["check"] = _check(sc, load, transforms)
     if quiet > cfg.quiet_pct:
         result["check"] += f"; machine busy ({quiet:.0f}% CPU) before the run"
@@ -300,18 +302,19 @@ def print_report(inproc: list[dict[str, Any]], results: list[dict[str, Any]]) ->
     rows = []
     for r in results:
         if "skipped" in r:
-            rows.append([r["scenario"], r["skipped"], "", "", "", "", "", "", "", "", "", ""])
+            rows.append([r["scenario"], r["skipped"], *[""] * 11])
             continue
         shed = r.get("extra", {}).get("shed_share")
         rows.append([
             r["scenario"], r["concurrency"] or "open", r["rps"], r["p50_ms"], r["p99_ms"],
             f"{r['non_2xx']}" + (f" ({100 * shed:.1f}%)" if shed is not None else ""),
-            r["peak_rss_mib_max"], r["server_cpu_pct"], r["loadgen_cpu_pct"],
+            r["peak_rss_mib_max"], r["worker_restarts"], r["server_cpu_pct"],
+            r["loadgen_cpu_pct"],
             r.get("baseline_rps"), r.get("ratio"), r["check"],
         ])
     print("\nServer (gunicorn + uvicorn workers; closed loop at `conc` connections, or open loop)")
     print(table(["scenario", "conc", "req/s", "p50 ms", "p99 ms", "non-2xx", "RSS MiB/wkr",
-                 "srv CPU%", "loadgen CPU%", "limit req/s", "ratio", "check"], rows))
+                 "restarts", "srv CPU%", "loadgen CPU%", "limit req/s", "ratio", "check"], rows))
     for r in results:
         if r.get("kind") == "mixed" and "extra" in r:
             x = r["extra"]
