@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import pyvips
 
 from origin.errors import UnprocessableImage, UpstreamTimeout
+from transforms import svgrender
 from transforms.formats import ALPHA_FORMATS, encoder_options
 from transforms.options import FocalPoint
 from transforms.plan import Plan, fit_geometry
@@ -88,13 +89,17 @@ def load(ctx: Context) -> None:
         w, h = geometry.resize
         if options.rotate in (90, 270):
             w, h = h, w
-        try:
-            ctx.image = pyvips.Image.thumbnail_buffer(
-                ctx.data, w, height=h, size="force", option_string=option_string,
-                output_profile="srgb",
-            )
-        except pyvips.Error as exc:
-            raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
+        if plan.probe.format == "svg":
+            ctx.image = svgrender.render(ctx.data, w, h, ctx.deadline)
+        else:
+            try:
+                ctx.image = pyvips.Image.thumbnail_buffer(
+                    ctx.data, w, height=h, size="force", option_string=option_string,
+                    output_profile="srgb",
+                )
+            except pyvips.Error as exc:
+                raise UnprocessableImage("source could not be decoded",
+                                         internal=str(exc)) from None
         if options.rotate:
             _per_frame(ctx, lambda im: im.rot(f"d{options.rotate}"))
         return
@@ -105,11 +110,13 @@ def _load_full(ctx: Context, option_string: str) -> None:
     """Region crops and trim need the oriented full-size image before the resize is known."""
     plan = ctx.plan
     options = plan.options
-    try:
-        image = pyvips.Image.new_from_buffer(ctx.data, option_string, access="random")
-    except pyvips.Error as exc:
-        raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
-    ctx.image = image
+    if plan.probe.format == "svg":
+        ctx.image = svgrender.render(ctx.data, 0, 0, ctx.deadline)
+    else:
+        try:
+            ctx.image = pyvips.Image.new_from_buffer(ctx.data, option_string, access="random")
+        except pyvips.Error as exc:
+            raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
     _per_frame(ctx, lambda im: im.autorot())
     region = plan.region
     if region is not None:
