@@ -78,13 +78,16 @@ def run_wrk(base_url: str, paths: list[str], *, concurrency: int, duration: floa
         f.write("\n".join(paths) + "\n")
         paths_file = f.name
     try:
+        static = len(paths) == 1
+        url = base_url + paths[0] if static else base_url
         cmd = [wrk_binary(), "-t", str(threads), "-c", str(concurrency),
                "-d", f"{max(1, round(duration))}s", "--timeout", f"{int(timeout)}s",
-               "-s", str(LUA_SCRIPT), base_url, "--", paths_file, str(threads)]
+               "-s", str(LUA_SCRIPT), url, "--", paths_file, str(threads)]
+        env = {**os.environ, "BENCH_STATIC": "1" if static else "0"}
         # Only wrk is reaped while it runs, so the children's rusage delta is wrk's own CPU.
         cpu_before = _children_cpu()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60,
-                              check=False)
+                              check=False, env=env)
         cpu = _children_cpu() - cpu_before
     finally:
         os.unlink(paths_file)
@@ -107,7 +110,9 @@ def run_wrk(base_url: str, paths: list[str], *, concurrency: int, duration: floa
         loadgen_cpu_s=cpu,
         wrapped=raw["wrapped"],
         extra={"wrk_threads": threads, "p999_ms": lat["p999"] / 1000,
-               "mean_ms": lat["mean"] / 1000},
+               "mean_ms": lat["mean"] / 1000, "static_request": static,
+               "loadgen_cpu_us_per_request": round(1e6 * cpu / raw["requests"], 2)
+               if raw["requests"] else None},
     )
 
 
