@@ -235,7 +235,8 @@ def test_s11_header_bombs_refused_from_the_header(server: OriginProcess,
             assert "limit" in r.json()["detail"], (name, r.text)
             # Budget 50 ms (benchmarked elsewhere); a generous bound for a busy CI machine.
             assert elapsed < 0.5, (name, elapsed)
-    assert worker.memory_info().rss - rss < 20 * MIB
+    growth = worker.memory_info().rss - rss
+    assert growth < 20 * MIB, f"RSS grew {growth / MIB:.1f} MiB"
     assert server.metric("imgorigin_transforms_total") == transforms
 
 
@@ -346,7 +347,7 @@ def test_svg_render_stops_at_the_deadline(server: OriginProcess, client: httpx.C
     assert elapsed < REQUEST_TIMEOUT + 1.5
     # The worker is free again at once: same process, healthy, serving transforms.
     r, elapsed = _get(client, server, "/w_40/ok.png")
-    assert r.status_code == 200 and elapsed < 1
+    assert r.status_code == 200 and elapsed < 2, elapsed
     assert client.get(server.url("/-/healthz")).status_code == 200
     assert _worker(server).pid == worker.pid
     assert not [c for c in worker.children(recursive=True)
