@@ -18,7 +18,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from prometheus_client import Counter
 from redis.exceptions import (
     AskError,
     ClusterError,
@@ -45,9 +44,6 @@ from origin.errors import Overloaded
 log = logging.getLogger("imgorigin.cache")
 T = TypeVar("T")
 
-STALE_STORES = Counter("imgorigin_cache_stale_stores",
-                       "Results not stored because their source was purged while computing",
-                       ("tier",))
 _AWAY = object()
 # A store (Lua, the value copied a few times) gets 20 ms per MiB on top of the deadline. A read
 # keeps the strict deadline, so a slow Redis costs a request at most one timeout; a variant too
@@ -74,7 +70,7 @@ class RedisTier:
         self._deliver: Callable[[PurgeRecord | None], None] | None = None
         self._errors = {op: metrics.CACHE_ERRORS.labels(self.name, op)
                         for op in ("get", "set", "purge", "lease", "generation", "publish")}
-        self._stale = STALE_STORES.labels(self.name)
+        self._stale = metrics.STALE_STORES.labels(self.name)
         self._reads: dict[str, asyncio.Future[Any]] = {}
 
     @classmethod

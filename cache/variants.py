@@ -80,6 +80,7 @@ class VariantCache:
         """Cache a fresh result in every tier, unless its source was purged since `mark`.
         L1 is filled first, so a purge arriving while the shared tiers are written drops it."""
         if mark is not None and self.journal.purged_since(mark.journal, entry.source_id):
+            metrics.STALE_STORES.labels("journal").inc()
             return False
         self.memory.set(key, entry, entry.size, entry.source_id)
         for tier in self.shared:

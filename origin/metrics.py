@@ -42,6 +42,10 @@ RATE_LIMITED = Counter("imgorigin_rate_limited", "Requests refused by the rate l
 RATE_LIMIT_FALLBACKS = Counter("imgorigin_rate_limit_fallbacks",
                                "Rate-limit decisions made in-process because Redis failed")
 PURGED_VARIANTS = Counter("imgorigin_purged_variants", "Cached variants removed by purges")
+STALE_STORES = Counter("imgorigin_cache_stale_stores",
+                       "Results not stored because their source was purged while computing; "
+                       "tier 'journal' when a purge seen on this host stopped it first",
+                       ("tier",))
 CACHE_ERRORS = Counter("imgorigin_cache_errors_total", "Errors talking to a cache tier",
                        ("tier", "op"))
 CDN_PURGE_REQUESTS = Counter("imgorigin_cdn_purge_requests_total",

@@ -191,7 +191,8 @@ def test_r14_transform_straddling_a_purge_on_another_host_is_not_stored(
         assert purge(b, sources=["r14/logo.png"]).json()["purged"]["redis"] == 0
         worker.join()
         assert result["r"].status_code == 200  # its own client still gets an answer
-        assert a.metric("imgorigin_cache_stale_stores_total", tier="redis") == 1
+        # Either guard may stop it first: the broadcast purge in a's journal, or Redis' generation.
+        assert a.metric("imgorigin_cache_stale_stores_total") == 1
         client = redis.Redis(port=rserver.port)
         assert not [k for k in client.keys("*:v:*")
                     if client.get(k) and b"r14/logo.png" in (client.get(k) or b"")]
