@@ -95,7 +95,7 @@ def load(ctx: Context) -> None:
             try:
                 ctx.image = pyvips.Image.thumbnail_buffer(
                     ctx.data, w, height=h, size="force", option_string=option_string,
-                    output_profile="srgb",
+                    **_colour(plan),
                 )
             except pyvips.Error as exc:
                 raise UnprocessableImage("source could not be decoded",
@@ -133,8 +133,15 @@ def _load_full(ctx: Context, option_string: str) -> None:
                                              ctx.max_dim)
     ctx.plan = replace(plan, geometry=geometry)
     w, h = geometry.resize
-    _per_frame(ctx, lambda im: im.thumbnail_image(w, height=h, size="force",
-                                                  output_profile="srgb", no_rotate=True))
+    colour = _colour(plan)
+    _per_frame(ctx, lambda im: im.thumbnail_image(w, height=h, size="force", no_rotate=True,
+                                                  **colour))
+
+
+def _colour(plan: Plan) -> dict[str, str]:
+    """Convert through the embedded profile only when there is one: an sRGB-to-sRGB transform
+    of every pixel changes nothing and costs up to 4x the whole pipeline on a JPEG."""
+    return {"output_profile": "srgb"} if plan.probe.has_icc else {}
 
 
 _DIRECTION_OFFSETS = {

@@ -75,6 +75,9 @@ class Probe:
     # Oriented size of each selectable page of a multi-page TIFF or HEIF (pages may differ in
     # size, and a HEIF's default image, its primary, need not be page 0). Empty otherwise.
     page_sizes: tuple[tuple[int, int], ...] = ()
+    # An embedded ICC profile must be converted to sRGB; without one the pixels already are
+    # (CMYK without a profile gets libvips' fallback profile anyway).
+    has_icc: bool = False
 
     @property
     def animated(self) -> bool:
@@ -156,6 +159,7 @@ def probe(data: bytes, *, svg_allowed: bool = True) -> Probe:
         loop=loop,
         delays=delays,
         page_sizes=page_sizes,
+        has_icc=bool(image.get_typeof("icc-profile-data")),
     )
 
 
