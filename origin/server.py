@@ -18,6 +18,7 @@ from gunicorn.arbiter import Arbiter
 from uvicorn import Server
 from uvicorn_worker import UvicornWorker
 
+from origin import recycle
 from origin.settings import Settings
 
 
@@ -56,6 +57,7 @@ class Worker(UvicornWorker):
         server = DrainingServer(config=self.config)
         server.drain_seconds = Settings.from_env().drain_seconds
         server.on_drain = lambda: mark_draining(self.wsgi)
+        recycle.install(lambda: setattr(server, "should_exit", True))
         self._install_sigquit_handler()
         await server.serve(sockets=self.sockets)
         if not server.started:
@@ -96,7 +98,7 @@ def prepare_metrics_dir() -> str:
     return path
 
 
-def serve(host: str, port: int, workers: int, *, max_requests: int = 20000,
+def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
           graceful_timeout: int = 20, log_level: str = "info") -> None:
     prepare_metrics_dir()
     # glibc's per-thread malloc arenas fragment badly under libvips' thread use.
@@ -105,6 +107,8 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 20000,
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "origin.server.Worker",
+        # Workers are recycled by transform count (IMGORIGIN_WORKER_MAX_TRANSFORMS): at hit-path
+        # rates a request count restarts them every few seconds, dropping connections and L1.
         "max_requests": max_requests,
         "max_requests_jitter": max_requests // 10,
         # A drain (IMGORIGIN_DRAIN_SECONDS) comes before the in-flight requests' own grace.

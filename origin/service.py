@@ -25,6 +25,7 @@ from origin import metrics
 from origin.errors import InvalidOptions, InvalidSource, UpstreamTimeout
 from origin.executor import TransformExecutor, estimate_seconds
 from origin.ratelimit import RateLimiter
+from origin.recycle import Recycler
 from origin.security import signing
 from origin.security.ladder import SizeLadder
 from origin.settings import Settings, SettingsError
@@ -85,6 +86,7 @@ class TransformService:
         self.flights = flights
         self.executor = executor
         self.limiter = limiter
+        self.recycler = Recycler(settings.worker_max_transforms)
         # Header facts per (source, version): a new size of a known source skips the probe.
         self._probes: OrderedDict[tuple[str, str], Probe] = OrderedDict()
         self.limits = Limits(max_dim=settings.max_dim, max_pixels=settings.max_source_pixels,
@@ -207,6 +209,7 @@ class TransformService:
                                          estimate=estimate_seconds(plan))
         elapsed = time.perf_counter() - started
         metrics.TRANSFORMS.labels(result.format).inc()
+        self.recycler.count()
         metrics.TRANSFORM_DURATION.labels(result.format).observe(elapsed)
         entry = CachedVariant(
             body=result.body,

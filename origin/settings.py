@@ -280,6 +280,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_RATE_LIMIT_KEY_HEADER", "rate_limit_key_header", "", str,
             "request header naming the client (an API key) for rate limits; without it, or "
             "when a request lacks it, the client address", "unset: client address"),
+    Setting("IMGORIGIN_WORKER_MAX_TRANSFORMS", "worker_max_transforms", "10000",
+            _non_negative_int,
+            "transforms after which a worker is replaced (±10 % jitter) to return memory that "
+            "libvips fragmented; 0 never. Hits do not count, so busy caches are not restarted"),
     Setting("IMGORIGIN_DRAIN_SECONDS", "drain_seconds", "0", _non_negative_float,
             "after SIGTERM, seconds a worker keeps serving with /-/readyz answering 503 so load "
             "balancers stop sending traffic, before it stops accepting; in-flight requests then "
@@ -351,6 +355,7 @@ class Settings:
     rate_limit: float = 0.0
     rate_limit_burst: int = 0
     rate_limit_key_header: str = ""
+    worker_max_transforms: int = 10000
     drain_seconds: float = 0.0
     svg_policy: str = "rasterize"
     log_level: str = "info"
