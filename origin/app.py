@@ -135,7 +135,6 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         st = state()
         started = time.perf_counter()
         tier = "none"
-        status = 500
         try:
             raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).decode(
                 "latin-1")
@@ -163,9 +162,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         except Exception:
             log.exception("unhandled error for %s", request.url.path)
             response = internal_error_response()
-        status = response.status_code
-        metrics.REQUESTS.labels("transform", str(status), tier).inc()
-        metrics.REQUEST_DURATION.labels("transform", tier).observe(time.perf_counter() - started)
+        metrics.observe_request("transform", response.status_code, tier,
+                                time.perf_counter() - started)
         return response
 
     async def healthz(request: Request) -> Response:

@@ -6,7 +6,9 @@ shared files and `/-/metrics` merges them; without it the metrics are this proce
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import Any
 
 from prometheus_client import REGISTRY as _DEFAULT_REGISTRY
 from prometheus_client import (
@@ -53,6 +55,18 @@ CDN_PURGE_REQUESTS = Counter("imgorigin_cdn_purge_requests_total",
                              ("cdn", "outcome"))
 INFLIGHT = Gauge("imgorigin_transforms_in_flight", "Transforms running or queued",
                  multiprocess_mode="livesum")
+
+
+@functools.lru_cache(maxsize=512)
+def _request_series(route: str, status: int, tier: str) -> tuple[Any, Any]:
+    return REQUESTS.labels(route, str(status), tier), REQUEST_DURATION.labels(route, tier)
+
+
+def observe_request(route: str, status: int, tier: str, seconds: float) -> None:
+    """Count one answered request (label children are looked up once per combination)."""
+    counter, histogram = _request_series(route, status, tier)
+    counter.inc()
+    histogram.observe(seconds)
 
 
 def observe_fetch(kind: str, seconds: float, size: int) -> None:

@@ -96,10 +96,11 @@ class TransformService:
         ladder = SizeLadder(settings.size_ladder, settings.size_ladder_mode)
 
         @lru_cache(maxsize=8192)
-        def parse_options(segment: str) -> ParsedOptions:
+        def parse_options(segment: str) -> tuple[ParsedOptions, str]:
             parsed = parse(segment, presets=presets, max_dim=settings.max_dim,
                            presets_only=settings.presets_only)
-            return replace(parsed, options=ladder.apply(parsed.options))
+            parsed = replace(parsed, options=ladder.apply(parsed.options))
+            return parsed, serialize(parsed.options)
 
         self._parse_options = parse_options
         for name in presets:
@@ -122,7 +123,7 @@ class TransformService:
         segment, slash, source_raw = rest.partition("/")
         if not slash or not source_raw:
             raise InvalidSource("path must be /{options}/{source}")
-        parsed = self._parse_options(unquote(segment))
+        parsed, canonical = self._parse_options(unquote(segment))
         if parsed.expires is not None and not self.signing:
             raise InvalidOptions("exp_ needs signed URLs, which this server does not use")
         options = parsed.options
@@ -130,7 +131,7 @@ class TransformService:
         requested = options.format or self.settings.default_format
         return TransformRequest(
             options=options,
-            canonical=serialize(options),
+            canonical=canonical,
             requested_format=requested,
             source=source,
             expires=parsed.expires,

@@ -7,6 +7,7 @@ JPEG q80 with optimised Huffman tables; PNG zlib level 6; WebP q80 effort 2; AVI
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from transforms.options import OutputFormat
@@ -33,6 +34,7 @@ GIF_EFFORT = 4
 AUTO_CLASSES = ("avif", "webp", "legacy")
 
 
+@lru_cache(maxsize=1024)
 def negotiate(accept: str) -> str:
     """The `fmt_auto` class for an Accept header: only explicit image/avif or image/webp count."""
     if not accept:
