@@ -26,16 +26,22 @@ from benchmarks.scenarios import TRANSFORMS, MissTransform
 
 def _raw_fn(spec: MissTransform, data: bytes, *, plain: bool = False) -> Callable[[int], bytes]:
     """`raw`: the libvips calls imgorigin's pipeline makes for this transform (same thumbnail
-    arguments, same encoder settings). `plain`: what a minimal script would call, without
-    `output_profile`/`fail_on`: the difference is what those two arguments cost."""
+    arguments: `fail_on` in the loader options, `output_profile` only for a source with an
+    embedded profile; same encoder settings). `plain`: what a minimal script would call."""
     import pyvips
 
     from transforms.formats import encoder_options
+    from transforms.probe import FAIL_ON, probe
 
     operation, kwargs = encoder_options(spec.fmt, quality=spec.quality, progressive=False,
                                         lossless=False, strip=True)
     width, height = spec.resize
-    load_args: dict[str, str] = {} if plain else {"output_profile": "srgb", "fail_on": "error"}
+    info = probe(data)
+    load_args: dict[str, str] = {}
+    if not plain:
+        load_args["option_string"] = "fail_on=" + FAIL_ON.get(info.format, "error")
+        if info.has_icc:
+            load_args["output_profile"] = "srgb"
 
     def run(_index: int) -> bytes:
         image = pyvips.Image.thumbnail_buffer(data, width, height=height, size="force",
