@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 from starlette.responses import Response
 
@@ -38,6 +39,37 @@ class CachePolicy:
             surrogate_control=f"max-age={s.cdn_max_age}, {stale}",
             not_found_cache_control=f"public, max-age={s.not_found_ttl}",
         )
+
+
+_H = tuple[bytes, bytes]
+
+
+class PreparedResponse(Response):
+    """A response whose headers are already encoded: the hit path builds no dict and encodes
+    nothing it encoded before."""
+
+    def __init__(self, status_code: int, raw_headers: list[_H], body: bytes = b"") -> None:
+        self.status_code = status_code
+        self.body = body
+        self.raw_headers = raw_headers
+        self.background = None
+
+
+def policy_headers(policy: CachePolicy) -> list[_H]:
+    """The headers every successful answer carries, encoded once."""
+    pairs = {
+        "cache-control": policy.cache_control,
+        "cdn-cache-control": policy.cdn_cache_control,
+        "surrogate-control": policy.surrogate_control,
+        **{k.lower(): v for k, v in SECURITY_HEADERS.items()},
+    }
+    return [(k.encode(), v.encode()) for k, v in pairs.items()]
+
+
+@lru_cache(maxsize=16384)
+def tag_headers(tags: str) -> tuple[_H, _H]:
+    """`Surrogate-Key` (space-separated) and `Cache-Tag` (comma-separated) for a source."""
+    return (b"surrogate-key", tags.encode()), (b"cache-tag", tags.replace(" ", ",").encode())
 
 
 def error_response(exc: ImgOriginError, policy: CachePolicy | None) -> Response:
