@@ -87,6 +87,12 @@ def load(ctx: Context) -> None:
     geometry = plan.geometry
     if geometry is not None and plan.region is None:
         w, h = geometry.resize
+        fit: dict[str, str] = {"size": "force"}
+        if _smart_crop(ctx):
+            # libvips' own smart crop inside thumbnail: it reads the decoded pixels twice, which
+            # a sequential decode cannot do after the fact, and it still shrinks on load.
+            assert geometry.box is not None
+            (w, h), fit = geometry.box, {"crop": str(options.gravity)}
         if options.rotate in (90, 270):
             w, h = h, w
         if plan.probe.format == "svg":
@@ -94,8 +100,8 @@ def load(ctx: Context) -> None:
         else:
             try:
                 ctx.image = pyvips.Image.thumbnail_buffer(
-                    ctx.data, w, height=h, size="force", option_string=option_string,
-                    **_colour(plan),
+                    ctx.data, w, height=h, option_string=option_string,
+                    **fit, **_colour(plan),
                 )
             except pyvips.Error as exc:
                 raise UnprocessableImage("source could not be decoded",
@@ -104,6 +110,15 @@ def load(ctx: Context) -> None:
             _per_frame(ctx, lambda im: im.rot(f"d{options.rotate}"))
         return
     _load_full(ctx, option_string)
+
+
+def _smart_crop(ctx: Context) -> bool:
+    """Attention/entropy crops of a still image (animations crop at the centre)."""
+    geometry = ctx.plan.geometry
+    return (
+        geometry is not None and geometry.mode == "crop" and not ctx.plan.animate
+        and ctx.plan.options.gravity in ("attention", "entropy")
+    )
 
 
 def _load_full(ctx: Context, option_string: str) -> None:
@@ -171,6 +186,8 @@ def crop_or_pad(ctx: Context) -> None:
     bw, bh = geometry.box
     if geometry.mode == "crop":
         gravity = options.gravity
+        if (ctx.image.width, ctx.page_height) == (bw, bh):
+            return  # cropped on load
         if gravity in ("attention", "entropy") and ctx.frames == 1:
             ctx.image = ctx.image.smartcrop(bw, bh, interesting=str(gravity))
             return

@@ -135,3 +135,16 @@ def test_ops_endpoints(origin: OriginProcess) -> None:
                  "imgorigin_request_duration_seconds_bucket"):
         assert name in text
     assert get(origin, "/-/nothing").status_code == 404
+
+
+def test_smart_crops_of_sequentially_decoded_sources(origin: OriginProcess) -> None:
+    # attention/entropy read the pixels twice; a JPEG decoded on the fly (shrink-on-load) must
+    # still be cropped, not fail with an out-of-order read.
+    for path in ("/s_200x100,g_attention/landscape.jpg", "/s_200x100,g_entropy/products/shoe.jpg",
+                 "/s_120x160,g_attention,rot_90,fmt_webp/landscape.jpg",
+                 "/s_90x90,g_entropy,crop_100:100:1200:800/landscape.jpg"):
+        r = get(origin, path)
+        assert r.status_code == 200, (path, r.text)
+        image = pyvips.Image.new_from_buffer(r.content, "")
+        w, h = (int(n) for n in path.split("s_")[1].split(",")[0].split("x"))
+        assert (image.width, image.height) == (w, h), path
