@@ -57,11 +57,20 @@ class Worker(UvicornWorker):
         server = DrainingServer(config=self.config)
         server.drain_seconds = Settings.from_env().drain_seconds
         server.on_drain = lambda: mark_draining(self.wsgi)
-        recycle.install(lambda: setattr(server, "should_exit", True))
+        recycle.install(lambda: _retire(server))
         self._install_sigquit_handler()
         await server.serve(sockets=self.sockets)
         if not server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+
+def _retire(server: Server) -> None:
+    """Stop accepting at once (the shared socket's next connections go to the other workers and
+    to this one's replacement), then exit once in-flight requests are done. Waiting for uvicorn's
+    next tick to stop accepting let a just-accepted connection be closed unanswered."""
+    for listener in getattr(server, "servers", []):
+        listener.close()
+    server.should_exit = True
 
 
 def _child_exit(server: Any, worker: Any) -> None:
