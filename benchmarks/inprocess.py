@@ -25,12 +25,13 @@ from benchmarks.scenarios import TRANSFORMS, MissTransform
 
 
 def _raw_fn(spec: MissTransform, data: bytes, *, plain: bool = False) -> Callable[[int], bytes]:
-    """`raw`: the libvips calls imgorigin's pipeline makes for this transform (same thumbnail
-    arguments: `fail_on` in the loader options, `output_profile` only for a source with an
-    embedded profile; same encoder settings). `plain`: what a minimal script would call."""
+    """`raw`: the libvips calls imgorigin's pipeline makes for this transform (JPEG decoded at the
+    covering DCT shrink, `fail_on` in the loader options, `output_profile` only for a source with
+    an embedded profile; same encoder settings). `plain`: what a minimal script would call."""
     import pyvips
 
     from transforms.formats import encoder_options
+    from transforms.pipeline import jpeg_shrink
     from transforms.probe import FAIL_ON, probe
 
     operation, kwargs = encoder_options(spec.fmt, quality=spec.quality, progressive=False,
@@ -43,9 +44,18 @@ def _raw_fn(spec: MissTransform, data: bytes, *, plain: bool = False) -> Callabl
         if info.has_icc:
             load_args["output_profile"] = "srgb"
 
+    shrink = 1 if plain or info.format != "jpeg" else jpeg_shrink(info.width, info.height,
+                                                                   width, height)
+
     def run(_index: int) -> bytes:
-        image = pyvips.Image.thumbnail_buffer(data, width, height=height, size="force",
-                                              **load_args)
+        if shrink > 1:
+            options = f"{load_args['option_string']},shrink={shrink}"
+            colour = {k: v for k, v in load_args.items() if k != "option_string"}
+            image = pyvips.Image.new_from_buffer(data, options, access="sequential")
+            image = image.thumbnail_image(width, height=height, size="force", **colour)
+        else:
+            image = pyvips.Image.thumbnail_buffer(data, width, height=height, size="force",
+                                                  **load_args)
         return getattr(image, operation)(**kwargs)
 
     return run

@@ -150,7 +150,9 @@ def test_orientation_applied_once(group: str, corpus: Path, server: OriginProces
     # Sanity: the check can fail. The reference mirrored differs a lot from itself.
     assert _difference(reference, reference.flip("horizontal")) > 12
     for path, image in zip(paths[1:], images[1:], strict=True):
-        assert _difference(reference, image) < 6, path
+        # JPEGs decode at a DCT shrink whose block grid starts at the stored corner, so a
+        # 180-degree orientation lands up to half a block (< 1 output px) off: about 7 here.
+        assert _difference(reference, image) < 10, path
 
 
 @pytest.mark.parametrize(("path", "options", "size"), [
