@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk chromium fonts-dejavu-core nginx-light nodejs
 
-.PHONY: run test lint fuzz bench bench-peers chaos system-deps readme clean
+.PHONY: run test lint fuzz bench bench-peers soak chaos system-deps readme clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,6 +43,10 @@ fuzz: $(STAMP)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m benchmarks.run
+
+# Memory soak: the miss mix for SOAK_MINUTES (10) on 2 workers, RSS slope after a warm-up.
+soak: $(STAMP) system-deps
+	$(BIN)/python -m benchmarks.soak
 
 bench-peers: $(STAMP) system-deps
 	$(BIN)/python -m benchmarks.peers

@@ -1,0 +1,106 @@
+"""Memory soak: the miss mix (a, b, c) at concurrency 32 for several minutes on 2 workers, RSS of
+every worker sampled between load windows, and the growth slope after a warm-up.
+
+    python -m benchmarks.soak    # SOAK_MINUTES=10, SOAK_WARMUP_MINUTES=2, SOAK_CONCURRENCY=32
+    make soak
+
+Prints a table of samples, the peak RSS per worker after the warm-up and the slope (MiB per
+minute, least squares over post-warm-up samples), and writes benchmarks/results/soak-*.json.
+Workers replaced on purpose (IMGORIGIN_WORKER_MAX_TRANSFORMS) are reported, not hidden: the
+default budget is raised here so the soak measures growth, not recycling.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks.images import make_images
+from benchmarks.loadgen import run_wrk
+from benchmarks.report import machine, table, write_json
+from benchmarks.scenarios import miss_paths
+from benchmarks.servers import OriginProcess
+
+WINDOW_S = 20.0
+MIB = 1024 * 1024
+
+
+def _rss(server: OriginProcess) -> dict[int, float]:
+    rss = {}
+    for child in psutil.Process(server.proc.pid).children():
+        try:
+            rss[child.pid] = child.memory_info().rss / MIB
+        except psutil.Error:
+            continue
+    return rss
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (minute, MiB) points, in MiB per minute."""
+    if len(points) < 2:
+        return 0.0
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    var = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / var if var else 0.0
+
+
+def main() -> int:
+    minutes = float(os.environ.get("SOAK_MINUTES", "10"))
+    concurrency = int(os.environ.get("SOAK_CONCURRENCY", "32"))
+    warmup = float(os.environ.get("SOAK_WARMUP_MINUTES", "2"))
+    with tempfile.TemporaryDirectory(prefix="imgorigin-soak-") as tmp:
+        images = Path(tmp)
+        make_images(images)
+        env = {"IMGORIGIN_SOURCE": str(images), "IMGORIGIN_WORKER_MAX_TRANSFORMS": "1000000"}
+        server = OriginProcess(env=env, workers=2).start()
+        samples: list[dict[str, Any]] = []
+        started = time.monotonic()
+        offset = 0
+        try:
+            while time.monotonic() - started < minutes * 60:
+                paths = miss_paths(("a", "b", "c"), 20_000, start=offset)
+                offset += 20_000
+                load = run_wrk(server.base, paths, concurrency=concurrency, duration=WINDOW_S)
+                elapsed = (time.monotonic() - started) / 60
+                rss = _rss(server)
+                samples.append({"minute": round(elapsed, 2), "rps": round(load.rps, 1),
+                                "p99_ms": load.p99_ms, "non_2xx": load.non_2xx,
+                                "rss_mib": {str(k): round(v, 1) for k, v in rss.items()},
+                                "workers": sorted(rss)})
+                print(f"  {elapsed:5.1f} min: {load.rps:6.1f} req/s, p99 {load.p99_ms:.0f} ms, "
+                      f"non-2xx {load.non_2xx}, RSS {[round(v) for v in rss.values()]} MiB",
+                      flush=True)
+        finally:
+            server.stop()
+    after = [s for s in samples if s["minute"] >= warmup]
+    pids = sorted({pid for s in after for pid in s["rss_mib"]})
+    rows, per_worker = [], {}
+    for pid in pids:
+        points = [(s["minute"], s["rss_mib"][pid]) for s in after if pid in s["rss_mib"]]
+        peak = max(y for _, y in points)
+        slope = _slope(points)
+        per_worker[pid] = {"peak_mib": peak, "slope_mib_per_min": round(slope, 2),
+                           "samples": len(points)}
+        rows.append([pid, len(points), f"{points[0][1]:.1f}", f"{points[-1][1]:.1f}",
+                     f"{peak:.1f}", f"{slope:+.2f}"])
+    print(f"\nSoak: miss mix at concurrency {concurrency}, 12 MP / 2 MP / 1 MP sources, "
+          f"{minutes:g} min, slope after {warmup:g} min")
+    print(table(["worker", "samples", "first MiB", "last MiB", "peak MiB", "MiB/min"], rows))
+    replaced = len({pid for s in samples for pid in s["rss_mib"]}) - 2
+    print(f"workers replaced during the soak: {replaced}")
+    path = write_json("soak", {"machine": machine(), "minutes": minutes, "warmup": warmup,
+                               "concurrency": concurrency, "samples": samples,
+                               "per_worker": per_worker, "workers_replaced": replaced})
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
