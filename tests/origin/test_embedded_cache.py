@@ -75,7 +75,8 @@ def test_concurrent_misses_across_processes_run_one_transform(
 ) -> None:
     a, b = pair
     before = transforms(a, b)
-    path = "/w_222,h_111,fmt_webp/products/shoe.jpg"
+    # Slow enough (a large AVIF) that the 80 requests overlap the one transform.
+    path = "/w_1400,fmt_avif/landscape.jpg"
 
     def fetch(i: int) -> httpx.Response:
         server = a if i % 2 else b
