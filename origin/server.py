@@ -6,7 +6,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -60,33 +59,9 @@ class Worker(UvicornWorker):
         server.on_drain = lambda: mark_draining(self.wsgi)
         recycle.install(lambda: _retire(server))
         self._install_sigquit_handler()
-        await server.serve(sockets=[*self.sockets, *_own_listeners(self.sockets)])
+        await server.serve(sockets=self.sockets)
         if not server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
-
-
-def _own_listeners(shared: list[Any]) -> list[socket.socket]:
-    """A listening socket of this worker's own beside each shared TCP one, in the same
-    SO_REUSEPORT group, so the kernel spreads new connections over the workers. On the shared
-    socket alone, whichever worker woke first accepted a whole burst of keep-alive connections,
-    and kept them, while its siblings idled."""
-    own = []
-    for listener in shared:
-        sock = getattr(listener, "sock", listener)
-        if sock.family not in (socket.AF_INET, socket.AF_INET6):
-            continue
-        extra = socket.socket(sock.family, socket.SOCK_STREAM)
-        try:
-            extra.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            extra.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            extra.bind(sock.getsockname()[:2])
-            extra.listen(2048)
-            extra.setblocking(False)
-        except OSError:
-            extra.close()  # no SO_REUSEPORT here: the shared socket still serves
-            continue
-        own.append(extra)
-    return own
 
 
 def _retire(server: Server) -> None:
@@ -150,8 +125,6 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
         "timeout": 60,
         "keepalive": 75,
         "backlog": 2048,
-        # The shared socket joins a SO_REUSEPORT group that each worker extends with its own.
-        "reuse_port": True,
         "child_exit": _child_exit,
         "loglevel": log_level,
         "accesslog": None,
