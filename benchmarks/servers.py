@@ -4,7 +4,6 @@ quiet machine before each measurement."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from typing import Any
 import httpx
 import psutil
 
-from tests.support.net import free_port, wait_until
+from tests.support.net import child_pids, free_port, stop_process, wait_until
 from tests.support.origin import REPO, OriginProcess
 
 __all__ = ["REPO", "BareServer", "OriginProcess", "Sampler", "wait_quiet"]
@@ -151,19 +150,8 @@ class BareServer:
         return ok and len(self.worker_pids()) >= self.workers
 
     def worker_pids(self) -> list[int]:
-        if self.proc is None:
-            return []
-        try:
-            return [c.pid for c in psutil.Process(self.proc.pid).children()]
-        except psutil.Error:
-            return []
+        return child_pids(self.proc)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._tmp.cleanup()

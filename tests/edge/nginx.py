@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.support.net import free_port, port_open, wait_until
+from tests.support.net import free_port, port_open, stop_process, wait_until
 from tests.support.origin import REPO
 from tests.support.redis_server import require
 
@@ -73,13 +73,7 @@ class NginxProcess:
         return self.base + path
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGQUIT, timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> NginxProcess:

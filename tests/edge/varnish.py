@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.support.net import free_port, port_open, wait_until
+from tests.support.net import free_port, port_open, stop_process, wait_until
 from tests.support.origin import REPO
 from tests.support.redis_server import require
 
@@ -93,13 +92,7 @@ class VarnishProcess:
         return "healthy" in line.lower()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if hasattr(self, "_log"):
             self._log.close()
         shutil.rmtree(self.workdir, ignore_errors=True)

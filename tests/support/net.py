@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable
+
+import psutil
 
 
 def free_port() -> int:
@@ -28,3 +32,26 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
             return True
     except OSError:
         return False
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM,
+                 timeout: float = 15) -> None:
+    """Ask a server process to stop with `sig`; kill it if it has not exited by `timeout`."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def child_pids(proc: subprocess.Popen[bytes] | None) -> list[int]:
+    """PIDs of a process's children (a gunicorn master's workers)."""
+    if proc is None:
+        return []
+    try:
+        return [c.pid for c in psutil.Process(proc.pid).children()]
+    except psutil.Error:
+        return []

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import httpx
-import psutil
 
 from tests.support.metrics import metric_sum
-from tests.support.net import free_port, wait_until
+from tests.support.net import child_pids, free_port, stop_process, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -57,12 +55,7 @@ class OriginProcess:
         return ok and len(self.worker_pids()) >= self.workers
 
     def worker_pids(self) -> list[int]:
-        if self.proc is None:
-            return []
-        try:
-            return [c.pid for c in psutil.Process(self.proc.pid).children()]
-        except psutil.Error:
-            return []
+        return child_pids(self.proc)
 
     def log(self) -> str:
         try:
@@ -83,13 +76,7 @@ class OriginProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if hasattr(self, "_log"):
             self._log.close()
         self._tmp.cleanup()
