@@ -19,6 +19,7 @@ from uvicorn import Server
 from uvicorn_worker import UvicornWorker
 
 from origin import recycle
+from origin.listeners import ListenerSlots
 from origin.settings import Settings
 
 
@@ -65,18 +66,31 @@ class Worker(UvicornWorker):
 
 
 def _retire(server: Server) -> None:
-    """Stop accepting at once (the shared socket's next connections go to the other workers and
-    to this one's replacement), then exit once in-flight requests are done. Waiting for uvicorn's
-    next tick to stop accepting let a just-accepted connection be closed unanswered."""
+    """Stop accepting at once (the slot's socket stays open in the master and queues new
+    connections for this worker's replacement), then exit once in-flight requests are done.
+    Waiting for uvicorn's next tick to stop accepting let a just-accepted connection be closed
+    unanswered."""
     for listener in getattr(server, "servers", []):
         listener.close()
     server.should_exit = True
+
+
+_SLOTS = ListenerSlots()
+
+
+def _on_starting(server: Any) -> None:
+    _SLOTS.on_starting(server)
+
+
+def _pre_fork(server: Any, worker: Any) -> None:
+    _SLOTS.pre_fork(server, worker)
 
 
 def _child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+    _SLOTS.child_exit(server, worker)
 
 
 class OriginServer(BaseApplication):
@@ -125,6 +139,9 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
         "timeout": 60,
         "keepalive": 75,
         "backlog": 2048,
+        # A listening socket per worker slot (origin/listeners.py), not gunicorn's one shared.
+        "on_starting": _on_starting,
+        "pre_fork": _pre_fork,
         "child_exit": _child_exit,
         "loglevel": log_level,
         "accesslog": None,

@@ -1,0 +1,77 @@
+"""One listening socket per worker slot, all in one SO_REUSEPORT group, owned by the master.
+
+On one shared socket the worker that woke first accepted a whole burst of keep-alive connections
+(uvloop accepts until the queue is empty) and kept them while its siblings idled, so it shed load
+it could have handed over. With a socket per worker the kernel spreads new connections over the
+group by hash, as nginx's `reuseport` does.
+
+The sockets belong to the master, not to the workers (gunicorn's own `reuse_port` makes each worker
+bind its own): when a worker exits, its socket stays open with its queue, and the replacement that
+takes over the slot accepts what arrived meanwhile. A worker-owned socket would reset those
+connections, and there would be a moment with no socket at all.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from gunicorn import sock as gunicorn_sock
+
+
+class _ReusePortConfig:
+    """gunicorn's config as seen by its socket factory, with SO_REUSEPORT switched on."""
+
+    reuse_port = True
+
+    def __init__(self, cfg: Any) -> None:
+        self._cfg = cfg
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cfg, name)
+
+
+class ListenerSlots:
+    """Which socket group each worker slot accepts on; slot k's sockets outlive its workers."""
+
+    def __init__(self) -> None:
+        self.slots: list[list[Any]] = []
+
+    @staticmethod
+    def supported(cfg: Any) -> bool:
+        addresses = cfg.address
+        return hasattr(socket, "SO_REUSEPORT") and all(
+            isinstance(a, tuple) and a[1] != 0 for a in addresses)
+
+    def _open(self, arbiter: Any) -> list[Any]:
+        return gunicorn_sock.create_sockets(_ReusePortConfig(arbiter.cfg), arbiter.log)
+
+    def on_starting(self, arbiter: Any) -> None:
+        """Open slot 0 in place of gunicorn's shared listeners (gunicorn keeps preset ones)."""
+        if arbiter.LISTENERS or not self.supported(arbiter.cfg):
+            return  # inherited sockets (systemd, re-exec) or a unix socket: keep one shared
+        arbiter.LISTENERS = self._open(arbiter)
+        self.slots = [arbiter.LISTENERS]
+
+    def pre_fork(self, arbiter: Any, worker: Any) -> None:
+        """Give the worker about to fork the lowest slot no live worker holds."""
+        if not self.slots:
+            return
+        held = {getattr(w, "listener_slot", None) for w in arbiter.WORKERS.values()}
+        slot = next(i for i in range(len(held) + 1) if i not in held)
+        while len(self.slots) <= slot:
+            self.slots.append([])
+        if not self.slots[slot]:
+            self.slots[slot] = self._open(arbiter)
+        worker.listener_slot = slot
+        worker.sockets = self.slots[slot]
+
+    def child_exit(self, arbiter: Any, worker: Any) -> None:
+        """Close a slot nobody will take over (fewer workers after TTOU), or its queue would
+        wait forever; slot 0 is gunicorn's own listener and stays."""
+        slot = getattr(worker, "listener_slot", 0)
+        if slot == 0 or len(arbiter.WORKERS) < arbiter.num_workers:
+            return
+        for listener in self.slots[slot]:
+            listener.close()
+        self.slots[slot] = []
