@@ -8,9 +8,20 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
+import pyvips
 
+from benchmarks.comparison import (
+    aggregate,
+    best_peer,
+    decoded_format,
+    describe_output,
+    match_quality,
+    output_problems,
+    ratio_rows,
+)
 from benchmarks.loadgen import percentile, run_wrk
 from benchmarks.report import table
 from benchmarks.scenarios import TRANSFORMS, miss_paths, mixed_requests
@@ -97,3 +108,146 @@ def test_wrk_single_path_uses_a_static_request(recorder: str) -> None:
     assert result.extra["static_request"] is True
     assert result.requests > 10  # http.server + delayed ACKs: ~25 requests/s per connection
     assert set(_Recorder.seen) == {"/only"}
+
+
+# --- make bench-peers: the pure parts (no peer is started here) -------------------------------
+
+def test_quality_search_lands_within_ten_percent_in_few_encodes() -> None:
+    calls: list[int] = []
+
+    def size_at(q: int) -> int:
+        calls.append(q)
+        return 2000 + 150 * q  # grows with quality, as encoders' sizes do
+
+    match = match_quality(size_at, target=2000 + 150 * 71)
+    assert match.within
+    assert abs(match.size - match.target) <= 0.10 * match.target
+    assert 20 <= match.quality <= 90
+    assert len(calls) == len(set(calls)) <= 7
+
+
+def test_quality_search_finds_the_exact_band_when_it_is_narrow() -> None:
+    sizes = {q: 1000 * q for q in range(20, 91)}  # 10 % of the target is ~4 quality steps
+    match = match_quality(sizes.__getitem__, target=41_500)
+    assert match.within
+    assert abs(match.size - 41_500) <= 4150
+    assert match.tried[match.quality] == match.size
+
+
+@pytest.mark.parametrize(("target", "quality"), [(500, 20), (10**6, 90)])
+def test_quality_search_out_of_range_returns_the_closest_end(target: int, quality: int) -> None:
+    match = match_quality(lambda q: 1000 + 100 * q, target=target)
+    assert not match.within
+    assert match.quality == quality
+    assert match.as_dict()["diff"] == round((match.size - target) / target, 4)
+
+
+def test_quality_search_with_a_gap_reports_the_closest_size() -> None:
+    # The size jumps past the target: no quality lands within 10 %; the nearer side wins.
+    def size_at(q: int) -> int:
+        return 8000 if q < 50 else 13000
+
+    match = match_quality(size_at, target=10000)
+    assert not match.within
+    assert match.size == 8000
+    assert match.quality < 50
+
+
+def test_aggregate_reports_median_range_and_failed_rounds() -> None:
+    samples = [
+        {"round": 1, "rps": 141.0, "p50_ms": 50.0, "p99_ms": 90.0, "peak_rss_mib_max": 40.0},
+        {"round": 2, "rps": 73.0, "p50_ms": 100.0, "p99_ms": 200.0, "peak_rss_mib_max": 46.0},
+        {"round": 3, "rps": 120.0, "p50_ms": 60.0, "p99_ms": 110.0, "peak_rss_mib_max": 41.0,
+         "note": "machine busy (35% CPU) before a run"},
+        {"round": 4, "error": "wrk failed"},
+    ]
+    agg = aggregate(samples)
+    assert agg["rps_median"] == 120.0
+    assert (agg["rps_min"], agg["rps_max"]) == (73.0, 141.0)
+    assert (agg["p50_ms"], agg["p99_ms"]) == (60.0, 110.0)
+    assert agg["rss_mib_max"] == 46.0
+    assert (agg["n"], agg["failed"]) == (3, 1)
+    assert agg["notes"] == ["machine busy (35% CPU) before a run"]
+    assert aggregate([{"rps": 10.0, "p50_ms": 1, "p99_ms": 2},
+                      {"rps": 20.0, "p50_ms": 1, "p99_ms": 2}])["rps_median"] == 15.0
+    assert aggregate([{"round": 1, "error": "server did not start"}]) == {
+        "n": 0, "failed": 1, "error": "server did not start"}
+
+
+def _agg(rps: float) -> dict[str, Any]:
+    return aggregate([{"rps": rps, "p50_ms": 10.0, "p99_ms": 20.0, "peak_rss_mib_max": 50.0}])
+
+
+def _out(key: str, **change: Any) -> dict[str, Any]:
+    t = TRANSFORMS[key]
+    return {"bytes": 1000, "format": t.fmt, "width": t.resize[0], "height": t.resize[1],
+            **change}
+
+
+def test_ratio_rows_compare_medians_and_avif_at_equal_size() -> None:
+    summary = {
+        "imgorigin": {"a": _agg(50.0), "b": _agg(150.0), "c": _agg(30.0),
+                      "c@thumbor-size": _agg(24.0)},
+        "thumbor": {"a": _agg(50.0), "b": _agg(75.0), "c": _agg(12.0)},
+        "ipx": {"a": _agg(40.0), "b": _agg(100.0), "c": _agg(6.0)},
+    }
+    outputs = {
+        "imgorigin": {k: _out(k) for k in "abc"},
+        "thumbor": {k: _out(k) for k in "abc"},
+        # ipx answered c as WebP and smaller: flagged, not silently compared.
+        "ipx": {"a": _out("a"), "b": _out("b"),
+                "c": _out("c", format="webp", width=300, height=225)},
+    }
+    matches = {"thumbor": {"quality": 62, "size": 5300, "target": 5000, "within": True,
+                           "diff": 0.06}}
+    rows = ratio_rows(["imgorigin", "thumbor", "ipx"], summary, outputs, matches, {})
+    by = {(r[0], r[1].split(" ")[0]): r for r in rows}
+    assert len(rows) == 10
+    assert all(len(r) == 10 for r in rows)
+    ours_eq = by[("imgorigin", "c@thumbor-size")]
+    assert ours_eq[1] == "c@thumbor-size (q_62)"
+    assert ours_eq[2] == 5300
+    assert ours_eq[3] == 24.0
+    assert "q_62: +6% bytes vs thumbor" in ours_eq[9]
+    assert by[("thumbor", "a")][8] == 1.0
+    assert by[("thumbor", "b")][8] == 2.0
+    assert by[("thumbor", "c")][8] == 2.0  # 24 / 12: the equal-size run, not 30 / 12
+    assert "vs imgorigin c@thumbor-size" in by[("thumbor", "c")][9]
+    assert by[("ipx", "c")][8] == 5.0  # no size match for ipx: the default run, said so
+    assert "sizes not matched" in by[("ipx", "c")][9]
+    assert "WRONG OUTPUT: format webp, not avif" in by[("ipx", "c")][9]
+    assert "300x225, not 300x300" in by[("ipx", "c")][9]
+    assert "WRONG" not in by[("thumbor", "c")][9]
+    assert by[("imgorigin", "a")][8] == "-"
+    assert best_peer("b", ["imgorigin", "thumbor", "ipx"], summary) == ("ipx", 1.5)
+    assert best_peer("c", ["imgorigin", "thumbor", "ipx"], summary) == ("thumbor", 2.0)
+
+
+def test_ratio_rows_say_when_no_quality_matched_and_when_a_peer_is_missing() -> None:
+    summary = {"imgorigin": {k: _agg(10.0) for k in "abc"} | {"c@ipx-size": _agg(8.0)},
+               "ipx": {"a": _agg(5.0), "b": aggregate([{"error": "wrk failed"}]),
+                       "c": _agg(4.0)}}
+    matches = {"ipx": {"quality": 90, "size": 3000, "target": 4000, "within": False,
+                       "diff": -0.25}}
+    rows = ratio_rows(["imgorigin", "thumbor", "ipx"], summary, {}, matches,
+                      {"thumbor": "pip install thumbor failed"})
+    by = {(r[0], r[1].split(" ")[0]): r for r in rows}
+    assert "no q_20..90 within 10% of ipx's bytes; closest q_90 (-25%)" in \
+        by[("imgorigin", "c@ipx-size")][9]
+    assert by[("ipx", "c")][8] == 2.0
+    assert by[("ipx", "b")][3] == "wrk failed"
+    assert by[("ipx", "b")][8] == ""
+    assert by[("thumbor", "not")][1].startswith("not measured: pip install")
+
+
+def test_describe_output_decodes_format_and_dimensions() -> None:
+    image = pyvips.Image.black(30, 20, bands=3) + 128
+    avif = describe_output(image.heifsave_buffer(compression="av1", Q=50, effort=0))
+    assert avif["format"] == "avif"
+    assert (avif["width"], avif["height"]) == (30, 20)
+    assert describe_output(image.webpsave_buffer())["format"] == "webp"
+    jpeg = image.jpegsave_buffer()
+    assert describe_output(jpeg) == {"bytes": len(jpeg), "format": "jpeg", "width": 30,
+                                     "height": 20}
+    assert output_problems("b", {"format": "jpeg", "width": 800, "height": 600}) == []
+    assert decoded_format("heifload_buffer", "hevc") == "heic"

@@ -1,0 +1,220 @@
+"""The pure parts of `make bench-peers`: what each system's output is, the AVIF quality at which
+imgorigin's output is as large as a peer's, and repeated rounds reduced to medians and ratios."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyvips
+
+from benchmarks.scenarios import TRANSFORMS
+
+AVIF_KEY = "c"
+SIZE_TOLERANCE = 0.10  # "AVIF compared at output sizes within 10 % of each other"
+QUALITY_RANGE = (20, 90)
+OURS = "imgorigin"
+
+
+def equal_size_scenario(peer: str) -> str:
+    """The name of imgorigin's AVIF run at the quality that matches `peer`'s output size."""
+    return f"{AVIF_KEY}@{peer}-size"
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+def decoded_format(loader: str, compression: str = "") -> str:
+    """The image format a libvips loader name stands for (heif holds both AVIF and HEIC)."""
+    name = loader.removesuffix("_buffer").removesuffix("_source").removesuffix("load")
+    if name == "heif":
+        return "avif" if compression == "av1" else "heic"
+    return name
+
+
+def describe_output(data: bytes) -> dict[str, Any]:
+    """Bytes, format and dimensions of one encoded answer, decoded with pyvips."""
+    image = pyvips.Image.new_from_buffer(data, "")
+    fields = image.get_fields()
+    compression = image.get("heif-compression") if "heif-compression" in fields else ""
+    return {"bytes": len(data), "format": decoded_format(image.get("vips-loader"), compression),
+            "width": image.width, "height": image.height}
+
+
+def output_problems(key: str, output: dict[str, Any]) -> list[str]:
+    """How an answer differs from what transform `key` asks for (empty when it matches)."""
+    if "error" in output:
+        return [output["error"]]
+    expected = TRANSFORMS[key]
+    problems = []
+    if output["format"] != expected.fmt:
+        problems.append(f"format {output['format']}, not {expected.fmt}")
+    if (output["width"], output["height"]) != expected.resize:
+        problems.append(f"{output['width']}x{output['height']}, not "
+                        f"{expected.resize[0]}x{expected.resize[1]}")
+    return problems
+
+
+# --- equal-size AVIF --------------------------------------------------------------------------
+
+@dataclass
+class SizeMatch:
+    """The quality whose output is nearest a peer's size, and whether it is near enough."""
+
+    quality: int
+    size: int
+    target: int
+    within: bool
+    tried: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def diff(self) -> float:
+        """(ours - peer's) / peer's size."""
+        return (self.size - self.target) / self.target if self.target else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "diff": round(self.diff, 4)}
+
+
+def match_quality(size_at: Callable[[int], int], target: int,
+                  qualities: tuple[int, int] = QUALITY_RANGE,
+                  tolerance: float = SIZE_TOLERANCE) -> SizeMatch:
+    """Bisect `qualities` for one whose `size_at(q)` is within `tolerance` of `target` bytes.
+    Size grows with quality (not strictly), so bisection needs about log2(71) = 7 encodes;
+    when none lands within the tolerance the closest one tried is returned, `within` false."""
+    lo, hi = qualities
+    tried: dict[int, int] = {}
+
+    def off(q: int) -> float:
+        return abs(tried[q] - target) / target if target else 0.0
+
+    while lo <= hi:
+        q = (lo + hi) // 2
+        tried[q] = size_at(q)
+        if off(q) <= tolerance:
+            return SizeMatch(q, tried[q], target, True, tried)
+        if tried[q] < target:
+            lo = q + 1
+        else:
+            hi = q - 1
+    best = min(tried, key=lambda q: (off(q), q))
+    return SizeMatch(best, tried[best], target, False, tried)
+
+
+# --- rounds -----------------------------------------------------------------------------------
+
+def aggregate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median req/s with its min-max over rounds, median latencies, the largest RSS.
+    Samples without `rps` (failed rounds) are counted but not averaged."""
+    good = [s for s in samples if "rps" in s]
+    if not good:
+        errors = [s.get("error", "no sample") for s in samples]
+        return {"n": 0, "failed": len(samples), "error": errors[0] if errors else "no sample"}
+    rps = [s["rps"] for s in good]
+    result = {
+        "n": len(good), "failed": len(samples) - len(good),
+        "rps_median": round(statistics.median(rps), 2),
+        "rps_min": min(rps), "rps_max": max(rps),
+        "p50_ms": round(statistics.median(s["p50_ms"] for s in good), 2),
+        "p99_ms": round(statistics.median(s["p99_ms"] for s in good), 2),
+        "rss_mib_max": max(s.get("peak_rss_mib_max", 0.0) for s in good),
+    }
+    notes = sorted({s["note"] for s in good if s.get("note")})
+    if notes:
+        result["notes"] = notes
+    return result
+
+
+def ratio(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> float | None:
+    """imgorigin's median req/s / the peer's (None when either was not measured)."""
+    if not ours or not theirs or "rps_median" not in ours or "rps_median" not in theirs:
+        return None
+    if not theirs["rps_median"]:
+        return None
+    return round(ours["rps_median"] / theirs["rps_median"], 2)
+
+
+def compared_scenario(peer: str, key: str, summary: dict[str, dict[str, Any]]) -> str:
+    """Which imgorigin run a peer's `key` run is compared with: the equal-size AVIF run for c
+    when there is one."""
+    if key == AVIF_KEY and equal_size_scenario(peer) in summary.get(OURS, {}):
+        return equal_size_scenario(peer)
+    return key
+
+
+def _range(agg: dict[str, Any]) -> str:
+    if "rps_median" not in agg:
+        return ""
+    return f"{agg['rps_min']:.4g}-{agg['rps_max']:.4g}"
+
+
+def _size_note(match: dict[str, Any], peer: str) -> str:
+    q, diff = match["quality"], match["diff"]
+    if match["within"]:
+        return f"q_{q}: {diff:+.0%} bytes vs {peer}"
+    low, high = QUALITY_RANGE
+    return (f"no q_{low}..{high} within {SIZE_TOLERANCE:.0%} of {peer}'s bytes; closest "
+            f"q_{q} ({diff:+.0%})")
+
+
+def ratio_rows(systems: list[str], summary: dict[str, dict[str, Any]],
+               outputs: dict[str, dict[str, Any]], matches: dict[str, dict[str, Any]],
+               unavailable: dict[str, str]) -> list[list[Any]]:
+    """The printed table: system, transform, bytes, median req/s, min-max, p50, p99, RSS,
+    imgorigin / peer, note. `summary[system][scenario]` comes from `aggregate`,
+    `outputs[system][key]` from `describe_output`, `matches[peer]` from `SizeMatch.as_dict`."""
+    rows: list[list[Any]] = []
+    ours = summary.get(OURS, {})
+    for name in systems:
+        if name in unavailable:
+            rows.append([name, "not measured: " + unavailable[name][:150], *[""] * 8])
+            continue
+        scenarios = list(TRANSFORMS)
+        if name == OURS:
+            scenarios += [equal_size_scenario(p) for p in systems
+                          if p != OURS and equal_size_scenario(p) in ours]
+        for scenario in scenarios:
+            key = scenario.split("@")[0]
+            agg = summary.get(name, {}).get(scenario, {})
+            out = outputs.get(name, {}).get(key, {})
+            notes = [f"WRONG OUTPUT: {p}" for p in output_problems(key, out)] if out else []
+            size: Any = out.get("bytes", "")
+            title = f"{key} {TRANSFORMS[key].title}"
+            value: Any = "-"
+            if name == OURS and scenario != key:
+                peer = scenario.split("@")[1].removesuffix("-size")
+                match = matches[peer]
+                title = f"{scenario} (q_{match['quality']})"
+                size = match["size"]
+                notes = [_size_note(match, peer)]
+            elif name != OURS:
+                against = compared_scenario(name, key, summary)
+                value = ratio(ours.get(against), agg)
+                if key == AVIF_KEY:
+                    notes.append(f"vs imgorigin {against}" if against != key else
+                                 "vs imgorigin default quality: sizes not matched")
+            notes += agg.get("notes", [])
+            if agg.get("failed"):
+                notes.append(f"{agg['failed']} round(s) failed")
+            if "rps_median" not in agg:
+                rows.append([name, title, size, agg.get("error", "not measured")[:80],
+                             "", "", "", "", "", "; ".join(notes)])
+                continue
+            rows.append([name, title, size, agg["rps_median"], _range(agg), agg["p50_ms"],
+                         agg["p99_ms"], agg["rss_mib_max"], value, "; ".join(notes)])
+    return rows
+
+
+def best_peer(key: str, systems: list[str], summary: dict[str, dict[str, Any]]
+              ) -> tuple[str, float] | None:
+    """The peer imgorigin compares worst against on `key`, with that ratio."""
+    ratios = []
+    for peer in systems:
+        if peer == OURS:
+            continue
+        value = ratio(summary.get(OURS, {}).get(compared_scenario(peer, key, summary)),
+                      summary.get(peer, {}).get(key))
+        if value is not None:
+            ratios.append((peer, value))
+    return min(ratios, key=lambda pr: pr[1]) if ratios else None
