@@ -18,7 +18,7 @@ from gunicorn.arbiter import Arbiter
 from uvicorn import Server
 from uvicorn_worker import UvicornWorker
 
-from origin import recycle
+from origin import malloc, recycle
 from origin.listeners import ListenerSlots
 from origin.settings import Settings
 
@@ -124,8 +124,8 @@ def prepare_metrics_dir() -> str:
 def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
           graceful_timeout: int = 20, log_level: str = "info") -> None:
     prepare_metrics_dir()
-    # glibc's per-thread malloc arenas fragment badly under libvips' thread use.
-    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    settings = Settings.from_env()
+    malloc.tune(settings.malloc_arena_max, settings.malloc_mmap_threshold)
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -135,7 +135,7 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
         "max_requests": max_requests,
         "max_requests_jitter": max_requests // 10,
         # A drain (IMGORIGIN_DRAIN_SECONDS) comes before the in-flight requests' own grace.
-        "graceful_timeout": graceful_timeout + math.ceil(Settings.from_env().drain_seconds),
+        "graceful_timeout": graceful_timeout + math.ceil(settings.drain_seconds),
         "timeout": 60,
         "keepalive": 75,
         "backlog": 2048,

@@ -284,6 +284,13 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             _non_negative_int,
             "transforms after which a worker is replaced (±10 % jitter) to return memory that "
             "libvips fragmented; 0 never. Hits do not count, so busy caches are not restarted"),
+    Setting("IMGORIGIN_MALLOC_ARENA_MAX", "malloc_arena_max", "2", _non_negative_int,
+            "glibc malloc arenas per worker (mallopt M_ARENA_MAX, set before the workers fork); "
+            "fewer arenas fragment less under libvips' threads; 0 keeps glibc's default"),
+    Setting("IMGORIGIN_MALLOC_MMAP_THRESHOLD", "malloc_mmap_threshold", "0", _non_negative_int,
+            "bytes from which glibc serves an allocation with its own mmap, returned to the "
+            "system on free (mallopt M_MMAP_THRESHOLD; fixes it instead of letting it rise to "
+            "32 MiB); 0 keeps glibc's dynamic threshold"),
     Setting("IMGORIGIN_DRAIN_SECONDS", "drain_seconds", "0", _non_negative_float,
             "after SIGTERM, seconds a worker keeps serving with /-/readyz answering 503 so load "
             "balancers stop sending traffic, before it stops accepting; in-flight requests then "
@@ -356,6 +363,8 @@ class Settings:
     rate_limit_burst: int = 0
     rate_limit_key_header: str = ""
     worker_max_transforms: int = 10000
+    malloc_arena_max: int = 2
+    malloc_mmap_threshold: int = 0
     drain_seconds: float = 0.0
     svg_policy: str = "rasterize"
     log_level: str = "info"
