@@ -10,6 +10,7 @@ from typing import Any
 
 import pyvips
 
+from benchmarks.report import cell
 from benchmarks.scenarios import TRANSFORMS
 
 AVIF_KEY = "c"
@@ -146,7 +147,7 @@ def compared_scenario(peer: str, key: str, summary: dict[str, dict[str, Any]]) -
 def _range(agg: dict[str, Any]) -> str:
     if "rps_median" not in agg:
         return ""
-    return f"{agg['rps_min']:.4g}-{agg['rps_max']:.4g}"
+    return f"{cell(agg['rps_min'])}-{cell(agg['rps_max'])}"
 
 
 def _size_note(match: dict[str, Any], peer: str) -> str:
@@ -188,12 +189,16 @@ def ratio_rows(systems: list[str], summary: dict[str, dict[str, Any]],
                 title = f"{scenario} (q_{match['quality']})"
                 size = match["size"]
                 notes = [_size_note(match, peer)]
+                notes += [f"WRONG OUTPUT: {p}" for p in match.get("output", {}).get("problems", [])]
             elif name != OURS:
                 against = compared_scenario(name, key, summary)
                 value = ratio(ours.get(against), agg)
-                if key == AVIF_KEY:
-                    notes.append(f"vs imgorigin {against}" if against != key else
-                                 "vs imgorigin default quality: sizes not matched")
+                if key == AVIF_KEY and against == key:
+                    notes.append("vs imgorigin default quality: sizes not matched")
+                elif key == AVIF_KEY:
+                    within = matches.get(name, {}).get("within", True)
+                    notes.append(f"vs imgorigin {against}"
+                                 + ("" if within else f" (not within {SIZE_TOLERANCE:.0%})"))
             notes += agg.get("notes", [])
             if agg.get("failed"):
                 notes.append(f"{agg['failed']} round(s) failed")
@@ -206,15 +211,25 @@ def ratio_rows(systems: list[str], summary: dict[str, dict[str, Any]],
     return rows
 
 
+def peer_ratios(systems: list[str], summary: dict[str, dict[str, Any]]
+                ) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per peer and transform: which imgorigin run it is compared with, and the ratio."""
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for peer in systems:
+        if peer == OURS or peer not in summary:
+            continue
+        for key in TRANSFORMS:
+            against = compared_scenario(peer, key, summary)
+            result.setdefault(peer, {})[key] = {
+                "against": against,
+                "ratio": ratio(summary.get(OURS, {}).get(against), summary[peer].get(key))}
+    return result
+
+
 def best_peer(key: str, systems: list[str], summary: dict[str, dict[str, Any]]
               ) -> tuple[str, float] | None:
     """The peer imgorigin compares worst against on `key`, with that ratio."""
-    ratios = []
-    for peer in systems:
-        if peer == OURS:
-            continue
-        value = ratio(summary.get(OURS, {}).get(compared_scenario(peer, key, summary)),
-                      summary.get(peer, {}).get(key))
-        if value is not None:
-            ratios.append((peer, value))
+    ratios = [(peer, by_key[key]["ratio"])
+              for peer, by_key in peer_ratios(systems, summary).items()
+              if by_key[key]["ratio"] is not None]
     return min(ratios, key=lambda pr: pr[1]) if ratios else None

@@ -1,12 +1,21 @@
-"""`make bench-peers`: imgorigin, thumbor and ipx on this machine, one after another, with the
-same images, the same three transforms and the same load generator (wrk, concurrency 8).
+"""`make bench-peers`: imgorigin, thumbor and ipx on this machine, with the same images, the same
+three transforms and the same load generator (wrk, concurrency 8).
+
+First each system answers every transform once: its output bytes, format and dimensions are
+recorded (a wrong format or size is flagged in the table), and for the AVIF transform c the
+imgorigin quality `q_N` whose output is within 10 % of each peer's bytes is searched for; that
+quality is measured as the extra scenario `c@<peer>-size`, which peer's c ratio uses. Then the
+systems are measured in BENCH_PEER_ROUNDS interleaved rounds (imgorigin, thumbor, ipx, imgorigin,
+...; each server started afresh per round), each run after a wait for a quiet machine; the table
+gives the median req/s with its min-max and the ratio of medians, the JSON every sample.
 
 Peers are installed at run time into benchmarks/.peers (git-ignored), never into our venv:
 thumbor from PyPI into its own venv, ipx (on sharp) from npm. A peer that cannot be installed or
 started is reported as such. Neither peer caches results by default (thumbor's RESULT_STORAGE is
 None, ipx has no result cache), so their URLs repeat; imgorigin gets unique variants so that it
-transforms on every request too. BENCH_DURATION, BENCH_QUIET_PCT and BENCH_QUIET_WAIT as for
-`make bench` (the quiet wait defaults to 60 s here).
+transforms on every request too. BENCH_PEER_ROUNDS (default 3), and BENCH_DURATION,
+BENCH_WORKERS, BENCH_QUIET_PCT and BENCH_QUIET_WAIT as for `make bench` (the quiet wait defaults
+to 60 s here).
 """
 
 from __future__ import annotations
@@ -20,17 +29,30 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyvips
 
+from benchmarks.comparison import (
+    AVIF_KEY,
+    OURS,
+    aggregate,
+    best_peer,
+    describe_output,
+    equal_size_scenario,
+    match_quality,
+    output_problems,
+    peer_ratios,
+    ratio_rows,
+)
 from benchmarks.images import make_images
 from benchmarks.loadgen import LoadError, run_wrk
 from benchmarks.report import machine, table, write_json
 from benchmarks.run import WARM_START, Config, log
-from benchmarks.scenarios import TRANSFORMS, miss_paths
+from benchmarks.scenarios import TRANSFORMS, MissTransform
 from benchmarks.servers import REPO, OriginProcess, Sampler, wait_quiet
 from tests.support.net import free_port, wait_until
 
@@ -175,44 +197,147 @@ PEERS = (
 )
 
 
+
 def measure(cfg: Config, base: str, paths: list[str], warm: list[str], master_pid: int,
-            include_master: bool) -> dict[str, Any]:
+            include_master: bool, transforms: Callable[[], float] | None = None
+            ) -> dict[str, Any]:
+    """Warm up, wait for a quiet machine, run wrk. With `transforms` (imgorigin's counter) the
+    run is checked to have transformed once per answer, as `make bench` checks its misses."""
     run_wrk(base, warm, concurrency=CONCURRENCY, duration=2)
     quiet = wait_quiet(cfg.quiet_pct, cfg.quiet_wait)
+    before = transforms() if transforms else 0.0
     with Sampler(master_pid, include_master=include_master) as sampler:
         load = run_wrk(base, paths, concurrency=CONCURRENCY, duration=cfg.duration)
     result = {**load.as_dict(), **sampler.summary(), "machine_cpu_pct_before": quiet}
+    notes = []
     if quiet > cfg.quiet_pct:
-        result["note"] = f"machine busy ({quiet:.0f}% CPU) before the run"
+        notes.append(f"machine busy ({quiet:.0f}% CPU) before a run")
+    if transforms is not None:
+        time.sleep(0.5)  # requests still in flight when wrk stopped finish
+        result["transforms_run"] = transforms() - before
+        if result["transforms_run"] < 0.97 * load.ok:
+            notes.append(f"only {result['transforms_run']:.0f} transforms for {load.ok} answers")
+    if load.wrapped:
+        notes.append(f"path list wrapped {load.wrapped}x: some misses were hits")
+    if load.non_2xx or load.socket_errors:
+        notes.append(f"{load.non_2xx} non-2xx, {load.socket_errors} socket errors")
+    if notes:
+        result["note"] = "; ".join(notes)
     return result
 
 
-def run_imgorigin(cfg: Config, images: Path) -> dict[str, dict[str, Any]]:
-    results = {}
+def _fetch(base: str, path: str) -> bytes:
+    response = httpx.get(base + path, timeout=120)
+    if response.status_code != 200:
+        raise PeerUnavailable(f"HTTP {response.status_code} for {path}")
+    return response.content
+
+
+def _output(base: str, key: str, path: str) -> dict[str, Any]:
+    """One answer described (bytes, format, dimensions) and checked against transform `key`."""
+    try:
+        data = _fetch(base, path)
+    except (PeerUnavailable, httpx.HTTPError) as exc:
+        return {"path": path, "error": str(exc)}
+    try:
+        out = {"path": path, **describe_output(data)}
+    except pyvips.Error as exc:
+        return {"path": path, "bytes": len(data), "error": f"undecodable: {exc}"[:200]}
+    return {**out, "problems": output_problems(key, out)}
+
+
+# --- imgorigin's scenarios --------------------------------------------------------------------
+
+# Each scenario's variants start at its own index, so two scenarios at the same quality in one
+# server (c@thumbor-size and c@ipx-size may match the same q) never serve each other's results.
+SCENARIO_STRIDE = 0x40000
+
+
+@dataclass(frozen=True)
+class OurScenario:
+    name: str
+    transform: MissTransform
+    index: int
+
+    def paths(self, count: int, warm: bool = False) -> list[str]:
+        start = self.index * SCENARIO_STRIDE + (WARM_START if warm else 0)
+        return [self.transform.path(start + i) for i in range(count)]
+
+
+def with_quality(transform: MissTransform, quality: int) -> MissTransform:
+    return replace(transform, options=f"{transform.options},q_{quality}", quality=quality)
+
+
+def our_scenarios(matches: dict[str, dict[str, Any]]) -> list[OurScenario]:
+    named = [(key, TRANSFORMS[key]) for key in TRANSFORMS]
+    named += [(equal_size_scenario(peer), with_quality(TRANSFORMS[AVIF_KEY], m["quality"]))
+              for peer, m in matches.items()]
+    return [OurScenario(name, t, i) for i, (name, t) in enumerate(named)]
+
+
+def probe_imgorigin(cfg: Config, images: Path, peer_avif: dict[str, int]
+                    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """imgorigin's output per transform, and per peer the AVIF quality matching its size."""
+    avif = TRANSFORMS[AVIF_KEY]
+    with OriginProcess(env={"IMGORIGIN_SOURCE": str(images)}, workers=cfg.workers) as server:
+        outputs = {key: _output(server.base, key, t.path(0)) for key, t in TRANSFORMS.items()}
+        sizes: dict[int, int] = {}
+
+        def size_at(quality: int) -> int:
+            if quality not in sizes:
+                sizes[quality] = len(_fetch(server.base, with_quality(avif, quality).path(0)))
+            return sizes[quality]
+
+        matches = {}
+        for peer, target in peer_avif.items():
+            match = match_quality(size_at, target)
+            log(f"imgorigin AVIF vs {peer} ({target} B): q_{match.quality} gives {match.size} B"
+                f" ({match.diff:+.1%}){'' if match.within else ', not within 10 %'}")
+            output = _output(server.base, AVIF_KEY,
+                             with_quality(avif, match.quality).path(0))
+            matches[peer] = {**match.as_dict(), "output": output}
+    return outputs, matches
+
+
+def run_imgorigin(cfg: Config, images: Path, scenarios: list[OurScenario],
+                  label: str) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
     with OriginProcess(env={"IMGORIGIN_SOURCE": str(images)}, workers=cfg.workers) as server:
         assert server.proc is not None
-        for key in TRANSFORMS:
-            log(f"imgorigin: {TRANSFORMS[key].title}")
-            results[key] = measure(cfg, server.base, miss_paths((key,), 20000),
-                                   miss_paths((key,), 2000, WARM_START), server.proc.pid,
-                                   include_master=False)
+        for sc in scenarios:
+            log(f"{label} imgorigin: {sc.name} {sc.transform.options}")
+            try:
+                r = measure(cfg, server.base, sc.paths(20000), sc.paths(2000, warm=True),
+                            server.proc.pid, include_master=False,
+                            transforms=lambda: server.metric("imgorigin_transforms_total"))
+            except LoadError as exc:
+                results[sc.name] = {"error": str(exc)}
+                continue
+            results[sc.name] = r
     return results
 
 
-def run_peer(cfg: Config, peer: Peer, images: Path, workdir: Path) -> dict[str, Any]:
+# --- peers ------------------------------------------------------------------------------------
+
+def probe_peer(cfg: Config, peer: Peer, images: Path, workdir: Path) -> dict[str, Any]:
+    server = peer.server(images, workdir, cfg.workers).start()
     try:
-        version = peer.install()
-    except (PeerUnavailable, subprocess.TimeoutExpired, OSError) as exc:
-        return {"unavailable": str(exc)}
-    results: dict[str, Any] = {"version": version}
+        return {key: _output(server.base, key, path) for key, path in peer.paths.items()}
+    finally:
+        server.stop()
+
+
+def run_peer(cfg: Config, peer: Peer, images: Path, workdir: Path,
+             label: str) -> dict[str, dict[str, Any]]:
     try:
         server = peer.server(images, workdir, cfg.workers).start()
     except (PeerUnavailable, OSError) as exc:
-        return {"version": version, "unavailable": str(exc)}
+        return {key: {"error": f"server did not start: {exc}"} for key in peer.paths}
+    results: dict[str, dict[str, Any]] = {}
     try:
         assert server.proc is not None
         for key, path in peer.paths.items():
-            log(f"{peer.name}: {TRANSFORMS[key].title}")
+            log(f"{label} {peer.name}: {TRANSFORMS[key].title}")
             try:
                 results[key] = measure(cfg, server.base, [path], [path], server.proc.pid,
                                        include_master=server.single_process)
@@ -223,39 +348,69 @@ def run_peer(cfg: Config, peer: Peer, images: Path, workdir: Path) -> dict[str, 
     return results
 
 
+# --- the run ----------------------------------------------------------------------------------
+
+def rounds_from(env: dict[str, str]) -> int:
+    return max(1, int(env.get("BENCH_PEER_ROUNDS", "3")))
+
+
 def main() -> int:
     cfg = Config({**os.environ, "BENCH_QUIET_WAIT": os.environ.get("BENCH_QUIET_WAIT", "60")})
+    rounds = rounds_from(dict(os.environ))
     started = time.time()
     PEERS_DIR.mkdir(exist_ok=True)
+    versions: dict[str, str] = {}
+    unavailable: dict[str, str] = {}
+    outputs: dict[str, dict[str, Any]] = {}
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = {}
     with tempfile.TemporaryDirectory(prefix="imgorigin-peers-") as tmp:
         images = Path(tmp) / "images"
         make_images(images)
         info = machine()
-        systems: dict[str, Any] = {"imgorigin": run_imgorigin(cfg, images)}
+        peers = []
         for peer in PEERS:
-            systems[peer.name] = run_peer(cfg, peer, images, Path(tmp))
-    rows = []
-    ours = systems["imgorigin"]
-    for name, result in systems.items():
-        if "unavailable" in result:
-            rows.append([name, "not measured: " + result["unavailable"][:150], "", "", "", "",
-                         ""])
-            continue
-        for key in TRANSFORMS:
-            r = result.get(key, {})
-            if "rps" not in r:
-                rows.append([name, TRANSFORMS[key].title, r.get("error", "-"), "", "", "", ""])
-                continue
-            ratio = round(ours[key]["rps"] / r["rps"], 2) if r["rps"] else None
-            rows.append([name, TRANSFORMS[key].title, r["rps"], r["p50_ms"], r["p99_ms"],
-                         r["peak_rss_mib_max"], ratio if name != "imgorigin" else "-"])
+            try:
+                versions[peer.name] = peer.install()
+                log(f"{peer.name}: {versions[peer.name]}; probing outputs")
+                outputs[peer.name] = probe_peer(cfg, peer, images, Path(tmp))
+                peers.append(peer)
+            except (PeerUnavailable, subprocess.TimeoutExpired, OSError) as exc:
+                unavailable[peer.name] = str(exc)
+        peer_avif = {p.name: outputs[p.name][AVIF_KEY]["bytes"] for p in peers
+                     if "bytes" in outputs[p.name].get(AVIF_KEY, {})}
+        outputs[OURS], matches = probe_imgorigin(cfg, images, peer_avif)
+        scenarios = our_scenarios(matches)
+        for r in range(rounds):
+            label = f"round {r + 1}/{rounds}"
+            measured = {OURS: run_imgorigin(cfg, images, scenarios, label)}
+            for peer in peers:
+                measured[peer.name] = run_peer(cfg, peer, images, Path(tmp), label)
+            for name, results in measured.items():
+                for scenario, result in results.items():
+                    samples.setdefault(name, {}).setdefault(scenario, []).append(
+                        {"round": r + 1, **result})
+    summary = {name: {sc: aggregate(runs) for sc, runs in by_sc.items()}
+               for name, by_sc in samples.items()}
+    systems = [OURS, *(p.name for p in PEERS)]
     print(f"\nPeers: same images, transforms and wrk at concurrency {CONCURRENCY}, "
-          f"{cfg.workers} worker processes where the peer has them")
-    print(table(["system", "transform", "req/s", "p50 ms", "p99 ms", "RSS MiB/proc",
-                 "imgorigin / peer"], rows))
-    path = write_json("peers", {"machine": info, "duration_s": cfg.duration,
-                                "concurrency": CONCURRENCY, "systems": systems,
-                                "wall_s": round(time.time() - started, 1)})
+          f"{cfg.workers} worker processes where the peer has them; {rounds} interleaved "
+          f"round(s) of {cfg.duration:.0f} s: median req/s (min-max), ratio of medians")
+    print(table(["system", "transform", "bytes", "req/s", "min-max", "p50 ms", "p99 ms",
+                 "RSS MiB/proc", "imgorigin / peer", "note"],
+                ratio_rows(systems, summary, outputs, matches, unavailable)))
+    against_best = {}
+    for key in TRANSFORMS:
+        best = best_peer(key, systems, summary)
+        if best is not None:
+            against_best[key] = {"peer": best[0], "ratio": best[1]}
+            print(f"{key}: imgorigin / best peer ({best[0]}) = {best[1]:.2f}")
+    path = write_json("peers", {
+        "machine": info, "duration_s": cfg.duration, "concurrency": CONCURRENCY,
+        "workers": cfg.workers, "rounds": rounds, "versions": versions,
+        "unavailable": unavailable, "outputs": outputs, "avif_size_match": matches,
+        "samples": samples, "summary": summary,
+        "ratios": peer_ratios(systems, summary), "against_best_peer": against_best,
+        "wall_s": round(time.time() - started, 1)})
     print(f"\nwrote {path.relative_to(REPO)}")
     return 0
 

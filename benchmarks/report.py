@@ -49,7 +49,8 @@ def write_json(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A number as the tables print it: three significant figures or so."""
     if value is None or value == "":
         return "-"
     if isinstance(value, float):
@@ -63,7 +64,7 @@ def _cell(value: Any) -> str:
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     """A plain fixed-width table (Markdown-compatible)."""
-    cells = [[_cell(v) for v in row] for row in rows]
+    cells = [[cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
               for i, h in enumerate(headers)]
     lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",

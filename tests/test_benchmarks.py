@@ -1,5 +1,6 @@
 """The benchmark harness measures what it claims: unique variants really are distinct cache keys,
-and the wrk script walks its path list without repeating a path."""
+the wrk script walks its path list without repeating a path, and the peer comparison matches AVIF
+sizes, reduces rounds to medians and compares like with like."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from benchmarks.comparison import (
     describe_output,
     match_quality,
     output_problems,
+    peer_ratios,
     ratio_rows,
 )
 from benchmarks.loadgen import percentile, run_wrk
@@ -208,6 +210,7 @@ def test_ratio_rows_compare_medians_and_avif_at_equal_size() -> None:
     assert ours_eq[1] == "c@thumbor-size (q_62)"
     assert ours_eq[2] == 5300
     assert ours_eq[3] == 24.0
+    assert ours_eq[4] == "24.0-24.0"
     assert "q_62: +6% bytes vs thumbor" in ours_eq[9]
     assert by[("thumbor", "a")][8] == 1.0
     assert by[("thumbor", "b")][8] == 2.0
@@ -219,6 +222,8 @@ def test_ratio_rows_compare_medians_and_avif_at_equal_size() -> None:
     assert "300x225, not 300x300" in by[("ipx", "c")][9]
     assert "WRONG" not in by[("thumbor", "c")][9]
     assert by[("imgorigin", "a")][8] == "-"
+    assert peer_ratios(["imgorigin", "thumbor", "ipx"], summary)["thumbor"]["c"] == {
+        "against": "c@thumbor-size", "ratio": 2.0}
     assert best_peer("b", ["imgorigin", "thumbor", "ipx"], summary) == ("ipx", 1.5)
     assert best_peer("c", ["imgorigin", "thumbor", "ipx"], summary) == ("thumbor", 2.0)
 
@@ -228,13 +233,15 @@ def test_ratio_rows_say_when_no_quality_matched_and_when_a_peer_is_missing() -> 
                "ipx": {"a": _agg(5.0), "b": aggregate([{"error": "wrk failed"}]),
                        "c": _agg(4.0)}}
     matches = {"ipx": {"quality": 90, "size": 3000, "target": 4000, "within": False,
-                       "diff": -0.25}}
+                       "diff": -0.25, "output": {"problems": ["300x299, not 300x300"]}}}
     rows = ratio_rows(["imgorigin", "thumbor", "ipx"], summary, {}, matches,
                       {"thumbor": "pip install thumbor failed"})
     by = {(r[0], r[1].split(" ")[0]): r for r in rows}
     assert "no q_20..90 within 10% of ipx's bytes; closest q_90 (-25%)" in \
         by[("imgorigin", "c@ipx-size")][9]
+    assert "WRONG OUTPUT: 300x299, not 300x300" in by[("imgorigin", "c@ipx-size")][9]
     assert by[("ipx", "c")][8] == 2.0
+    assert "vs imgorigin c@ipx-size (not within 10%)" in by[("ipx", "c")][9]
     assert by[("ipx", "b")][3] == "wrk failed"
     assert by[("ipx", "b")][8] == ""
     assert by[("thumbor", "not")][1].startswith("not measured: pip install")
