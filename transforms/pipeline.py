@@ -18,6 +18,7 @@ from transforms.formats import ALPHA_FORMATS, encoder_options
 from transforms.options import FocalPoint
 from transforms.plan import Plan, fit_geometry
 from transforms.probe import FAIL_ON, MULTI_PAGE
+from transforms.watchdog import WATCHDOG
 
 
 @dataclass
@@ -311,23 +312,13 @@ def encode(ctx: Context) -> None:
     )
     if ctx.frames > 1:
         kwargs["page_height"] = ctx.page_height
-    _arm_kill_switch(image, ctx.deadline)
     try:
-        ctx.output = getattr(image, operation)(**kwargs)
+        with WATCHDOG.guard(image, ctx.deadline):
+            ctx.output = getattr(image, operation)(**kwargs)
     except pyvips.Error as exc:
         if time.monotonic() > ctx.deadline:
             raise UpstreamTimeout("transform took longer than the request deadline") from None
         raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
-
-
-def _arm_kill_switch(image: pyvips.Image, deadline: float) -> None:
-    image.set_progress(True)
-
-    def on_eval(img: pyvips.Image, _progress: object) -> None:
-        if time.monotonic() > deadline:
-            img.set_kill(True)
-
-    image.signal_connect("eval", on_eval)
 
 
 PIPELINE: tuple[Step, ...] = (load, crop_or_pad, effects, finish, encode)
