@@ -14,7 +14,7 @@ import hashlib
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from origin import metrics
 
@@ -67,9 +67,13 @@ class FileLeases:
 
 
 class SingleFlight:
-    def __init__(self, leases: Leases | None, wait_limit: float) -> None:
+    """`waited` counts the requests that waited for someone else's work (a Prometheus counter)."""
+
+    def __init__(self, leases: Leases | None, wait_limit: float,
+                 waited: Any = metrics.COALESCED) -> None:
         self.leases = leases
         self.wait_limit = wait_limit
+        self.waited = waited
         self._inflight: dict[str, asyncio.Task[object]] = {}
 
     async def run(
@@ -89,7 +93,7 @@ class SingleFlight:
             self._inflight[key] = task
             task.add_done_callback(lambda _t: self._inflight.pop(key, None))
         else:
-            metrics.COALESCED.inc()
+            self.waited.inc()
         result = await asyncio.shield(task)
         return result, waited  # type: ignore[return-value]
 
@@ -103,7 +107,7 @@ class SingleFlight:
             return await compute()
         lease = await self.leases.acquire(key)
         if lease is None:
-            metrics.COALESCED.inc()
+            self.waited.inc()
             deadline = time.monotonic() + self.wait_limit
             while lease is None and time.monotonic() < deadline:
                 await asyncio.sleep(POLL_INTERVAL)

@@ -3,6 +3,8 @@
 Layout: `ROOT/v/<h[:2]>/<h>/<variant key>` with `h` the source hash, and `.source` in each source
 folder naming the source, so purging a source is one `rmtree` and a prefix purge reads the names.
 Files are written to a temporary name and renamed, so a reader never sees half an entry.
+Dot files beside the variants (`.version`, `.original` of an HTTP source) are not variants but
+are purged and swept with them.
 """
 
 from __future__ import annotations
@@ -47,25 +49,41 @@ class DiskTier:
 
     async def set(self, key: str, entry: CachedVariant) -> None:
         try:
-            await asyncio.to_thread(self._write, key, entry)
+            await asyncio.to_thread(self._write, entry.source_id, key, entry.to_bytes())
         except OSError:
             self.healthy = False
             return
         self.healthy = True
-        self._written_since_sweep += entry.size
+        self._written(entry.size)
+
+    def source_file(self, source_id: str, name: str) -> str:
+        """The path of a per-source dot file (`name` starts with '.')."""
+        return os.path.join(self._dir(source_id), name)
+
+    async def put_source_file(self, source_id: str, name: str, data: bytes) -> bool:
+        """Write a per-source dot file; it counts against the cap like a variant."""
+        try:
+            await asyncio.to_thread(self._write, source_id, name, data)
+        except OSError:
+            return False  # e.g. a purge removed the folder meanwhile: a miss later, no harm
+        self._written(len(data))
+        return True
+
+    def _written(self, size: int) -> None:
+        self._written_since_sweep += size
         if self._written_since_sweep > self.max_bytes // 10 and not self._sweeping:
             self._written_since_sweep = 0
             self._sweeping = True
             task = asyncio.create_task(asyncio.to_thread(self.sweep))
             task.add_done_callback(lambda _t: setattr(self, "_sweeping", False))
 
-    def _write(self, key: str, entry: CachedVariant) -> None:
-        folder = self._dir(entry.source_id)
+    def _write(self, source_id: str, name: str, data: bytes) -> None:
+        folder = self._dir(source_id)
         os.makedirs(folder, exist_ok=True)
         marker = os.path.join(folder, _SOURCE_FILE)
         if not os.path.exists(marker):
-            self._atomic_write(marker, entry.source_id.encode("utf-8", "surrogatepass"))
-        self._atomic_write(os.path.join(folder, key), entry.to_bytes())
+            self._atomic_write(marker, source_id.encode("utf-8", "surrogatepass"))
+        self._atomic_write(os.path.join(folder, name), data)
 
     @staticmethod
     def _atomic_write(path: str, data: bytes) -> None:
@@ -90,7 +108,8 @@ class DiskTier:
                 names = os.listdir(folder)
             except OSError:
                 continue
-            count.variants += sum(1 for n in names if n != _SOURCE_FILE and not n.endswith(".tmp"))
+            count.variants += sum(1 for n in names if not n.startswith(".")
+                                  and not n.endswith(".tmp"))
             shutil.rmtree(folder, ignore_errors=True)
         return count
 

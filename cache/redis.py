@@ -216,15 +216,19 @@ class RedisTier:
         return bool(stored)
 
     async def _index_directories(self, source_id: str) -> None:
-        prefixes = directory_prefixes(source_id)
-        if not prefixes:
+        if not directory_prefixes(source_id):
             return
         pipe = self.client.pipeline(transaction=False)
-        for prefix in prefixes:
+        self.index_directories(pipe, source_id)
+        await pipe.execute()
+
+    def index_directories(self, pipe: Any, source_id: str) -> None:
+        """Queue on `pipe` the source's entry in the SET of each directory above it, which a
+        purge by prefix reads."""
+        for prefix in directory_prefixes(source_id):
             name = self.layout.directory(prefix)
             pipe.sadd(name, source_id)
             pipe.pexpire(name, self.ttl_ms)
-        await pipe.execute()
 
     async def purge(self, sources: Sequence[str], prefixes: Sequence[str]) -> PurgeCount:
         """Delete every variant of these sources (and of the sources indexed under these
@@ -257,8 +261,9 @@ class RedisTier:
     async def _purge_source(self, source_id: str) -> int:
         keys = self.layout.source(source_id)
         new_generation = f"{time.time_ns():x}.{os.getpid():x}.{secrets.token_hex(4)}"
-        removed = await self.client.eval(PURGE, 2, keys.index, keys.generation,
-                                         keys.value_prefix, new_generation, self.ttl_ms)
+        removed = await self.client.eval(PURGE, 4, keys.index, keys.generation, keys.version,
+                                         keys.original, keys.value_prefix, new_generation,
+                                         self.ttl_ms)
         return int(removed)
 
 

@@ -5,8 +5,11 @@ touch them all.
     P:{h}:v:<variant key>   value: generation + one CachedVariant blob     TTL redis_ttl
     P:{h}:idx               SET of the source's variant keys (purge index) TTL redis_ttl
     P:{h}:gen               the source's purge generation (a random token) TTL redis_ttl
+    P:{h}:src               generation + HTTP source version, check time  TTL redis_ttl
+    P:{h}:orig              generation + HTTP source version and bytes   TTL originals_ttl
     P:{d}:dir               SET of source ids under a directory prefix     TTL redis_ttl
     P:lock:<variant key>    single-flight lease (token)                    TTL lease_ttl, renewed
+    P:lock:src-<h>          lease of one upstream fetch of a source        TTL lease_ttl, renewed
     P:purge                 pub/sub channel: purges, for every worker's L1
 
 `h` is `source_hash(source_id)`, `d` is `source_hash(prefix)` (prefixes end with `/`).
@@ -24,6 +27,8 @@ class SourceKeys:
     value_prefix: str
     index: str
     generation: str
+    version: str
+    original: str
 
     def value(self, variant_key: str) -> str:
         return self.value_prefix + variant_key
@@ -36,7 +41,7 @@ class KeyLayout:
 
     def source(self, source_id: str) -> SourceKeys:
         base = f"{self.prefix}:{{{source_hash(source_id)}}}:"
-        return SourceKeys(base + "v:", base + "idx", base + "gen")
+        return SourceKeys(base + "v:", base + "idx", base + "gen", base + "src", base + "orig")
 
     def directory(self, prefix: str) -> str:
         return f"{self.prefix}:{{{source_hash(prefix)}}}:dir"

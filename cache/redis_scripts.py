@@ -19,7 +19,8 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 """
 
-# KEYS: index, generation.  ARGV: value key prefix, new generation, ttl ms.
+# KEYS: index, generation, shared source version, shared source bytes.
+# ARGV: value key prefix, new generation, ttl ms. Returns the variants removed.
 # Deletes first: under `noeviction` at maxmemory, deleting is allowed and frees room for the SET.
 PURGE = """
 local members = redis.call('SMEMBERS', KEYS[1])
@@ -28,6 +29,7 @@ for _, member in ipairs(members) do
   removed = removed + redis.call('UNLINK', ARGV[1] .. member)
 end
 redis.call('DEL', KEYS[1])
+redis.call('UNLINK', KEYS[3], KEYS[4])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return removed
 """

@@ -50,6 +50,7 @@ from origin.security.netguard import NetworkGuard, Resolver, origin_of, system_r
 from origin.service import Answer, TransformService
 from origin.settings import BUNDLED_SAMPLES, Settings
 from origin.sources.http import make_client
+from origin.sources.shared import from_tiers as shared_sources
 from origin.sources.store import SourceStore
 from transforms import vipsconfig
 
@@ -101,13 +102,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             ("http://", "https://")) else frozenset()
         guard = NetworkGuard(allow_private=settings.allow_private_networks, trusted=trusted,
                              resolver=resolver or system_resolver)
-        sources = SourceStore(settings, client, guard)
         state_dir = os.path.join(settings.cache_dir, "state")
         journal = PurgeJournal(state_dir)
-        journal.listeners.append(
-            lambda record: sources.forget(record.sources, record.prefixes)
-            if record is not None else sources.originals.clear()
-        )
         variants = VariantCache(settings.memory_cache_max_bytes, _shared_tiers(settings), journal)
         file_leases = FileLeases(state_dir)
         leases: Leases = file_leases
@@ -116,6 +112,13 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             # Redis leases coalesce across hosts; the broadcast carries purges to every L1.
             leases = redis_tier.leases()  # type: ignore[attr-defined]
             await redis_tier.start(journal.deliver)  # type: ignore[attr-defined]
+        # HTTP source versions and bytes are shared where the variants are, under the same leases.
+        sources = SourceStore(settings, client, guard,
+                              shared_sources(variants.shared, journal, leases, settings))
+        journal.listeners.append(
+            lambda record: sources.forget(record.sources, record.prefixes)
+            if record is not None else sources.forget_all()
+        )
         flights = SingleFlight(leases, wait_limit=settings.request_timeout / 2)
         executor = TransformExecutor(settings.transform_threads, settings.transform_queue)
         limiter = _rate_limiter(settings)

@@ -37,6 +37,11 @@ SOURCE_BYTES = Counter("imgorigin_source_bytes", "Source bytes read")
 CACHE_HITS = Counter("imgorigin_cache_hits_total", "Cache hits", ("tier",))
 CACHE_MISSES = Counter("imgorigin_cache_misses_total", "Cache misses", ("tier",))
 COALESCED = Counter("imgorigin_coalesced", "Requests that waited for another's transform")
+SOURCE_COALESCED = Counter("imgorigin_source_fetch_coalesced",
+                           "Source reads that waited for another request's or worker's fetch")
+SOURCE_SHARED = Counter("imgorigin_source_shared_hits",
+                        "HTTP source versions and bytes taken from the shared tier instead of "
+                        "upstream", ("what",))
 SHED = Counter("imgorigin_shed", "Misses refused with 503: queue full, or estimated cost past "
                "the deadline, or the deadline passed while queued", ("reason",))
 RATE_LIMITED = Counter("imgorigin_rate_limited", "Requests refused by the rate limiter",

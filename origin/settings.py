@@ -182,15 +182,22 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "128 MiB"),
     Setting("IMGORIGIN_ORIGINALS_CACHE_MAX_BYTES", "originals_cache_max_bytes", str(64 * MIB),
             _non_negative_int,
-            "byte cap of recently fetched source bytes kept per worker, so a burst of sizes "
-            "of one new image fetches it once", "64 MiB"),
+            "byte cap of recently fetched source bytes kept in each worker's memory (they are "
+            "shared between workers through the shared tier too)", "64 MiB"),
     Setting("IMGORIGIN_ORIGINALS_TTL", "originals_ttl", "30", _positive_float,
-            "seconds fetched source bytes are kept for reuse"),
+            "seconds fetched source bytes are kept for reuse (per worker and in the shared "
+            "tier)"),
+    Setting("IMGORIGIN_SHARED_ORIGINALS_MAX_BYTES", "shared_originals_max_bytes", str(8 * MIB),
+            _non_negative_int,
+            "largest HTTP source whose bytes are shared through Redis (a worker needing a "
+            "bigger one fetches its own copy; 0: share versions only); the on-disk tier takes "
+            "any size under its own cap", "8 MiB"),
     Setting("IMGORIGIN_SOURCE_TTL", "source_ttl", "300", _non_negative_int,
             "seconds an HTTP source's version (ETag/Last-Modified) is trusted before it is "
-            "revalidated with a conditional GET"),
+            "revalidated with a conditional GET (one per host, or per cluster with Redis)"),
     Setting("IMGORIGIN_NOT_FOUND_TTL", "not_found_ttl", "60", _non_negative_int,
-            "seconds a 404 source is remembered and the 404 may be cached downstream"),
+            "seconds a 404 source is remembered (per worker) and the 404 may be cached "
+            "downstream"),
     Setting("IMGORIGIN_PURGE_TOKENS", "purge_tokens", "", _csv,
             "bearer tokens accepted by POST /-/purge", "unset: purge disabled (403)"),
     Setting("IMGORIGIN_SIGNING_KEYS", "signing_keys", "", _csv,
@@ -323,6 +330,7 @@ class Settings:
     memory_cache_max_bytes: int = 128 * MIB
     originals_cache_max_bytes: int = 64 * MIB
     originals_ttl: float = 30.0
+    shared_originals_max_bytes: int = 8 * MIB
     source_ttl: int = 300
     not_found_ttl: int = 60
     purge_tokens: tuple[str, ...] = ()

@@ -1,34 +1,48 @@
 """The source side of a request: which version a source is at, and its bytes.
 
-Per worker it remembers HTTP source versions for `IMGORIGIN_SOURCE_TTL` (then revalidates with a
-conditional GET), 404s for `IMGORIGIN_NOT_FOUND_TTL`, and recently fetched bytes, and it runs one
-fetch per source at a time however many requests want it.
+Each worker remembers HTTP source versions for `IMGORIGIN_SOURCE_TTL` (then revalidates with a
+conditional GET), 404s for `IMGORIGIN_NOT_FOUND_TTL`, and recently fetched bytes. Versions and
+bytes are also shared through the shared tier (`shared.py`), asked only when this worker's own
+memory has nothing current, and one fetch per source runs at a time across the workers sharing
+it (a lease, as for transforms); the others wait for its result, for at most
+`IMGORIGIN_FETCH_TIMEOUT`, then fetch themselves.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 
+from cache.coalesce import SingleFlight
+from cache.keys import source_hash
 from cache.memory import ByteLRU
 from origin import metrics
-from origin.errors import SourceNotFound
+from origin.errors import SourceNotFound, UpstreamError
 from origin.security.netguard import NetworkGuard
 from origin.settings import Settings
 from origin.sources.http import Fetched, HttpSource
 from origin.sources.local import LocalSource
 from origin.sources.ref import SourceRef, parse_source
+from origin.sources.shared import SharedSources, SharedVersion
 
 _MAX_REMEMBERED = 100_000
+# A read that joined a revalidation (which brings no bytes) looks again; more is a fluke.
+_READ_ATTEMPTS = 3
+
 
 def source_kind(source: str) -> str:
     return "http" if source.startswith(("http://", "https://")) else "local"
 
+
+async def _nothing() -> None:
+    return None
+
+
 class SourceStore:
-    def __init__(self, settings: Settings, client: httpx.AsyncClient, guard: NetworkGuard) -> None:
+    def __init__(self, settings: Settings, client: httpx.AsyncClient, guard: NetworkGuard,
+                 shared: SharedSources | None = None) -> None:
         self.settings = settings
         self.base = settings.source
         self.base_kind = source_kind(self.base)
@@ -40,11 +54,21 @@ class SourceStore:
             allowed_hosts=settings.allowed_hosts,
             base_url=self.base if self.base_kind == "http" else "",
         )
+        self.shared = shared
         self.versions: dict[str, tuple[str, float]] = {}
         self.not_found: dict[str, float] = {}
         self.originals: ByteLRU[tuple[str, bytes]] = ByteLRU(
             settings.originals_cache_max_bytes, ttl=settings.originals_ttl)
-        self._inflight: dict[str, asyncio.Task[Fetched]] = {}
+        # In this worker: one lookup-or-fetch per source and need (version, bytes).
+        self._here = SingleFlight(None, 0, metrics.SOURCE_COALESCED)
+        # Across the workers sharing the tier: one upstream fetch per source.
+        self._across = SingleFlight(shared.leases if shared is not None else None,
+                                    settings.fetch_timeout, metrics.SOURCE_COALESCED)
+        # Bumped by every purge this worker applies; a fetch or shared read that straddles one
+        # is not remembered (it may be what the purge removed).
+        self._epoch = 0
+        self._shared_version_hits = metrics.SOURCE_SHARED.labels("version")
+        self._shared_original_hits = metrics.SOURCE_SHARED.labels("original")
 
     def ref(self, raw: str) -> SourceRef:
         """Parse and check the `{source}` part of a URL (400/403 on a bad one)."""
@@ -63,6 +87,11 @@ class SourceStore:
             self.not_found.clear()
         self.not_found[ref.id] = time.monotonic() + self.settings.not_found_ttl
 
+    def _remember_version(self, ref: SourceRef, version: str, checked: float) -> None:
+        if len(self.versions) >= _MAX_REMEMBERED:
+            self.versions.clear()
+        self.versions[ref.id] = (version, checked)
+
     async def version(self, ref: SourceRef) -> str:
         """The source's current version: a stat for files, a (cached) GET for HTTP."""
         self._check_not_found(ref)
@@ -72,7 +101,9 @@ class SourceStore:
             known = self.versions.get(ref.id)
             if known is not None and time.monotonic() - known[1] < self.settings.source_ttl:
                 return known[0]
-            fetched = await self._fetch_once(ref, known[0] if known else "")
+            known_version = known[0] if known else ""
+            fetched, _ = await self._here.run(
+                "v" + ref.id, _nothing, lambda: self._revalidate(ref, known_version))
             return fetched.version
         except SourceNotFound:
             self._remember_not_found(ref)
@@ -90,42 +121,110 @@ class SourceStore:
                 metrics.observe_fetch("local", time.perf_counter() - started, len(data))
                 self._keep(ref, got, data)
                 return data, got
-            fetched = await self._fetch_once(ref, "")
+            for _ in range(_READ_ATTEMPTS):
+                fetched, _ = await self._here.run(
+                    "d" + ref.id, _nothing, lambda: self._obtain(ref, version))
+                if fetched.data is not None:
+                    return fetched.data, fetched.version
+                kept = self.originals.get(ref.id)
+                if kept is not None:
+                    return kept[1], kept[0]
         except SourceNotFound:
             self._remember_not_found(ref)
             raise
-        kept = self.originals.get(ref.id)
-        if kept is not None:
-            return kept[1], kept[0]
-        assert fetched.data is not None
-        return fetched.data, fetched.version
+        raise UpstreamError("source bytes could not be obtained")
 
     def _keep(self, ref: SourceRef, version: str, data: bytes) -> None:
         self.originals.set(ref.id, (version, data), len(data), ref.id)
 
-    async def _fetch_once(self, ref: SourceRef, known_version: str) -> Fetched:
-        """One HTTP fetch per source at a time; it runs to the end even if its caller leaves."""
-        task = self._inflight.get(ref.id)
-        if task is None:
-            task = asyncio.create_task(self._fetch(ref, known_version))
-            self._inflight[ref.id] = task
-            task.add_done_callback(lambda _t, key=ref.id: self._inflight.pop(key, None))
-        return await asyncio.shield(task)
+    def _fresh(self, found: SharedVersion) -> bool:
+        return time.time() - found.checked < self.settings.source_ttl
+
+    async def _revalidate(self, ref: SourceRef, known_version: str) -> Fetched:
+        """A version some worker checked within the TTL, else a (conditional) GET."""
+        asked = time.time()
+        if self.shared is not None:
+            epoch = self._epoch
+            found = await self.shared.version(ref.id)
+            if found is not None:
+                if self._fresh(found):
+                    return self._use_version(ref, found, epoch)
+                known_version = found.version  # checked no earlier than ours
+        return await self._fetch_once(ref, known_version,
+                                      lambda: self._version_since(ref, asked))
+
+    async def _version_since(self, ref: SourceRef, asked: float) -> Fetched | None:
+        """A shared version checked since `asked` (by the fetch we waited for) or fresh."""
+        if self.shared is None:
+            return None
+        epoch = self._epoch
+        found = await self.shared.version(ref.id)
+        if found is None or not (found.checked >= asked or self._fresh(found)):
+            return None
+        return self._use_version(ref, found, epoch)
+
+    def _use_version(self, ref: SourceRef, found: SharedVersion, epoch: int) -> Fetched:
+        self._shared_version_hits.inc()
+        if epoch == self._epoch:
+            age = max(0.0, time.time() - found.checked)
+            self._remember_version(ref, found.version, time.monotonic() - age)
+        return Fetched(None, found.version)
+
+    async def _obtain(self, ref: SourceRef, version: str) -> Fetched:
+        """Shared bytes at `version`, else a full GET."""
+        asked = time.time()
+        found = await self._original_since(ref, version, float("inf"))
+        if found is not None:
+            return found
+        return await self._fetch_once(ref, "", lambda: self._original_since(ref, version, asked))
+
+    async def _original_since(self, ref: SourceRef, version: str,
+                              asked: float) -> Fetched | None:
+        """Shared bytes at `version`, or stored since `asked` (by the fetch we waited for)."""
+        if self.shared is None:
+            return None
+        epoch = self._epoch
+        found = await self.shared.original(ref.id)
+        if found is None or (found.version != version and found.stored < asked):
+            return None
+        self._shared_original_hits.inc()
+        if epoch == self._epoch:
+            self._keep(ref, found.version, found.data)
+        return Fetched(found.data, found.version)
+
+    async def _fetch_once(self, ref: SourceRef, known_version: str,
+                          lookup: Callable[[], Awaitable[Fetched | None]]) -> Fetched:
+        """One upstream fetch per source across the workers sharing the tier. The lease holder
+        looks once more (a fetch may have landed just before it got the lease), then fetches;
+        the others poll `lookup`. The fetch runs to the end even if its callers leave."""
+
+        async def lead() -> Fetched:
+            found = await lookup()
+            return found if found is not None else await self._fetch(ref, known_version)
+
+        fetched, _ = await self._across.run("src-" + source_hash(ref.id), lookup, lead)
+        return fetched
 
     async def _fetch(self, ref: SourceRef, known_version: str) -> Fetched:
+        mark = await self.shared.mark(ref.id) if self.shared is not None else None
+        epoch = self._epoch  # after the mark, which may apply purges this worker had not seen
         started = time.perf_counter()
         fetched = await self.http.fetch(ref.url, known_version=known_version)
         size = len(fetched.data) if fetched.data is not None else 0
         metrics.observe_fetch("http", time.perf_counter() - started, size)
-        if len(self.versions) >= _MAX_REMEMBERED:
-            self.versions.clear()
-        self.versions[ref.id] = (fetched.version, time.monotonic())
-        if fetched.data is not None:
-            self._keep(ref, fetched.version, fetched.data)
+        if self.shared is not None:
+            # Bytes before the version: a waiter that sees the version finds the bytes too.
+            await self.shared.store(ref.id, mark, fetched.version, fetched.data)
+        if epoch == self._epoch:
+            self._remember_version(ref, fetched.version, time.monotonic())
+            if fetched.data is not None:
+                self._keep(ref, fetched.version, fetched.data)
         return fetched
 
     def forget(self, sources: Iterable[str], prefixes: Iterable[str] = ()) -> None:
-        """Drop everything remembered about these sources (after a purge)."""
+        """Drop everything this worker remembers about these sources (after a purge; the purge
+        itself removed their shared entries)."""
+        self._epoch += 1
         sources = list(sources)
         prefixes = tuple(prefixes)
         self.originals.drop_sources(sources)
@@ -136,5 +235,13 @@ class SourceStore:
             if prefixes:
                 for key in [k for k in table if k.startswith(prefixes)]:
                     del table[key]
+
+    def forget_all(self) -> None:
+        """Drop everything remembered (purges may have been missed)."""
+        self._epoch += 1
+        self.originals.clear()
+        self.versions.clear()
+        self.not_found.clear()
+
 
 FetchFn = Callable[[SourceRef], Awaitable[Fetched]]

@@ -178,9 +178,11 @@ def test_r14_transform_straddling_a_purge_on_another_host_is_not_stored(
     rserver: RedisProcess, upstream: Upstream, samples_dir: Path
 ) -> None:
     upstream.add("r14/logo.png", (samples_dir / "logo.png").read_bytes(), '"r14"')
-    # No originals kept: the transform's own read goes upstream again, and takes 1 s.
+    # No originals kept (per worker or shared): the transform's own read goes upstream again,
+    # and takes 1 s.
     env = {"IMGORIGIN_SOURCE": upstream.base + "/delay/1/", "IMGORIGIN_REDIS_URL": rserver.url,
-           "IMGORIGIN_ORIGINALS_CACHE_MAX_BYTES": "0"}
+           "IMGORIGIN_ORIGINALS_CACHE_MAX_BYTES": "0",
+           "IMGORIGIN_SHARED_ORIGINALS_MAX_BYTES": "0"}
     with server(env) as a, server(env) as b:
         path = "/w_64/r14/logo.png"
         result: dict[str, httpx.Response] = {}
@@ -206,28 +208,31 @@ def test_lease_holder_dies_and_a_waiter_on_another_host_takes_over(
     upstream.add("lease/shoe.jpg", (samples_dir / "products" / "shoe.jpg").read_bytes(), '"l"')
     env = {"IMGORIGIN_SOURCE": upstream.base + "/delay/1.5/", "IMGORIGIN_REDIS_URL": rserver.url,
            "IMGORIGIN_REDIS_LEASE_TTL": "1"}
-    with server({**env, "IMGORIGIN_ORIGINALS_CACHE_MAX_BYTES": "0"}) as a, server(env) as b:
+    with server({**env, "IMGORIGIN_ORIGINALS_CACHE_MAX_BYTES": "0",
+                 "IMGORIGIN_SHARED_ORIGINALS_MAX_BYTES": "0"}) as a, server(env) as b:
         path = "/w_77/lease/shoe.jpg"
         def doomed() -> None:
             with contextlib.suppress(httpx.HTTPError):  # its worker is killed under it
                 httpx.get(a.url(path), timeout=30)
 
         threading.Thread(target=doomed, daemon=True).start()
-        time.sleep(0.3)
+        # a holds the lease from 1.5 s (version known) while its read takes 1.5 s more. b comes
+        # after that: it takes the version a shared, then waits on a's lease.
+        time.sleep(1.8)
         started = time.monotonic()
         result: dict[str, httpx.Response] = {}
         waiter = threading.Thread(target=lambda: result.setdefault(
             "r", httpx.get(b.url(path), timeout=30)))
         waiter.start()
-        # a holds the lease from 1.5 s (version known) while its read takes 1.5 s more.
-        time.sleep(1.9)
+        time.sleep(0.4)
         for pid in a.worker_pids():
             os.kill(pid, signal.SIGKILL)
         waiter.join()
         took = time.monotonic() - started
         assert result["r"].status_code == 200
         assert tier(result["r"]) == "transform"
-        # It waited for the dead holder's lease to expire (1 s), not for its own deadline (15 s).
+        # It waited for the dead holder's leases to expire (1 s), then read the source (1.5 s),
+        # not for its own deadline (15 s).
         assert took < 6, took
         assert b.metric("imgorigin_coalesced_total") >= 1
 

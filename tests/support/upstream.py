@@ -11,7 +11,8 @@ Paths:
     /lie/NAME              declares a Content-Length of 500 MB, sends the real bytes
     /stream/BYTES          BYTES bytes, chunked, no Content-Length
     /reset/NAME            closes the connection without an answer
-Every request is counted in `hits[path]`.
+Every request is counted in `hits[path]`, conditional ones (If-None-Match / If-Modified-Since)
+also in `conditional[path]`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Upstream:
         self.port = free_port()
         self.files: dict[str, tuple[bytes, str]] = {}
         self.hits: Counter[str] = Counter()
+        self.conditional: Counter[str] = Counter()
         self.etag_enabled = True
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -59,6 +61,8 @@ class Upstream:
         path: str = scope["path"]
         self.hits[path] += 1
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        if "if-none-match" in headers or "if-modified-since" in headers:
+            self.conditional[path] += 1
         parts = path.strip("/").split("/")
         kind = parts[0]
         if kind == "files":

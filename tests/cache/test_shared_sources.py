@@ -1,0 +1,204 @@
+"""HTTP sources shared between workers and hosts: a new source is fetched once per host (embedded
+mode, beside the on-disk tier) or once per cluster (Redis), revalidated once after
+IMGORIGIN_SOURCE_TTL, fetched again once after a purge, and fetched per worker while Redis is down.
+
+Two origin processes over one cache directory stand in for two workers of one host whose requests
+we can address one by one (a gunicorn burst may land on a single worker); two 2-worker servers
+with their own cache directories and one redis-server are two hosts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.net import wait_until
+from tests.support.origin import OriginProcess
+from tests.support.redis_server import RedisProcess
+from tests.support.upstream import Upstream
+
+TOKEN = "shared-t0ken"
+DELAY = "0.5"  # seconds the upstream takes, so a burst's requests all overlap the first fetch
+WIDTHS = range(101, 141)
+
+
+def get_all(servers: Sequence[OriginProcess], paths: Sequence[str]) -> list[httpx.Response]:
+    """GET every path at once, one connection each, spread over the servers in turn."""
+    jobs = [(servers[i % len(servers)], path) for i, path in enumerate(paths)]
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return list(pool.map(lambda job: httpx.get(job[0].url(job[1]), timeout=60), jobs))
+
+
+def serve(server: OriginProcess, path: str) -> None:
+    response = httpx.get(server.url(path), timeout=60)
+    assert response.status_code == 200, response.text
+
+
+def purge(server: OriginProcess, **body: list[str]) -> httpx.Response:
+    response = httpx.post(server.url("/-/purge"), json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200, response.text
+    return response
+
+
+def total(servers: Sequence[OriginProcess], name: str, **labels: str) -> float:
+    return sum(s.metric(name, **labels) for s in servers)
+
+
+def full_gets(upstream: Upstream, path: str) -> int:
+    return upstream.hits[path] - upstream.conditional[path]
+
+
+def shoe(samples_dir: Path) -> bytes:
+    return (samples_dir / "products" / "shoe.jpg").read_bytes()
+
+
+class TestEmbedded:
+    @pytest.fixture(scope="class")
+    def host(self, upstream: Upstream) -> Iterator[tuple[OriginProcess, OriginProcess]]:
+        cache_dir = tempfile.mkdtemp(prefix="imgorigin-host-")
+        env = {"IMGORIGIN_SOURCE": f"{upstream.base}/delay/{DELAY}/",
+               "IMGORIGIN_SOURCE_TTL": "3", "IMGORIGIN_TRANSFORM_QUEUE": "64",
+               "IMGORIGIN_PURGE_TOKENS": TOKEN}
+        a = OriginProcess(env, cache_dir=cache_dir).start()
+        b = OriginProcess(env, cache_dir=cache_dir).start()
+        yield a, b
+        a.stop()
+        b.stop()
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+    def test_new_source_fetched_once_then_revalidated_once(
+        self, host: tuple[OriginProcess, OriginProcess], upstream: Upstream, samples_dir: Path
+    ) -> None:
+        data = shoe(samples_dir)
+        upstream.add("emb/new.jpg", data, '"emb-1"')
+        fetched = f"/delay/{DELAY}/emb/new.jpg"
+        paths = [f"/w_{w}/emb/new.jpg" for w in WIDTHS]
+        source_bytes = total(host, "imgorigin_source_bytes_total")
+
+        first = get_all(host, paths)
+        assert [r.status_code for r in first] == [200] * len(paths)
+        assert upstream.hits[fetched] == 1
+        assert total(host, "imgorigin_source_bytes_total") - source_bytes == len(data)
+        # The worker that did not fetch took the version and the bytes from the shared tier.
+        assert total(host, "imgorigin_source_shared_hits_total", what="version") >= 1
+        assert total(host, "imgorigin_source_shared_hits_total", what="original") >= 1
+
+        time.sleep(3.2)  # past IMGORIGIN_SOURCE_TTL (3 s) since the fetch answered
+        again = get_all(host, paths)
+        assert [r.status_code for r in again] == [200] * len(paths)
+        assert upstream.hits[fetched] == 2
+        assert upstream.conditional[fetched] == 1  # one 304 for both workers
+        assert total(host, "imgorigin_source_bytes_total") - source_bytes == len(data)
+        assert [r.headers["etag"] for r in again] == [r.headers["etag"] for r in first]
+
+    def test_purge_of_source_and_of_prefix_refetches_once(
+        self, host: tuple[OriginProcess, OriginProcess], upstream: Upstream, samples_dir: Path
+    ) -> None:
+        a, b = host
+        upstream.add("embp/dir/one.jpg", shoe(samples_dir), '"embp-1"')
+        fetched = f"/delay/{DELAY}/embp/dir/one.jpg"
+        serve(a, "/w_60/embp/dir/one.jpg")
+        serve(b, "/w_61/embp/dir/one.jpg")
+        assert full_gets(upstream, fetched) == 1
+
+        # Counts variants only: the shared version and bytes beside them are not variants.
+        assert purge(a, sources=["embp/dir/one.jpg"]).json()["variants"] == 2
+        serve(b, "/w_62/embp/dir/one.jpg")  # b never saw the purge call
+        serve(a, "/w_63/embp/dir/one.jpg")
+        assert full_gets(upstream, fetched) == 2
+
+        assert purge(b, prefixes=["embp/"]).json()["variants"] == 2
+        serve(a, "/w_64/embp/dir/one.jpg")
+        serve(b, "/w_65/embp/dir/one.jpg")
+        assert full_gets(upstream, fetched) == 3
+
+
+class TestRedis:
+    @pytest.fixture(scope="class")
+    def rserver(self) -> Iterator[RedisProcess]:
+        proc = RedisProcess().start()
+        yield proc
+        proc.stop()
+
+    @pytest.fixture(scope="class")
+    def hosts(self, rserver: RedisProcess,
+              upstream: Upstream) -> Iterator[tuple[OriginProcess, OriginProcess]]:
+        # A generous Redis deadline: on a loaded 2-core box a 50 ms call can time out, and a
+        # worker that cannot ask Redis fetches for itself (by design, see the last test).
+        env = {"IMGORIGIN_SOURCE": f"{upstream.base}/delay/{DELAY}/",
+               "IMGORIGIN_REDIS_URL": rserver.url, "IMGORIGIN_REDIS_TIMEOUT": "2",
+               "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_PURGE_TOKENS": TOKEN}
+        # Own cache directories: only Redis connects the two hosts.
+        a = OriginProcess(env, workers=2,
+                          cache_dir=tempfile.mkdtemp(prefix="imgorigin-host-")).start()
+        b = OriginProcess(env, workers=2,
+                          cache_dir=tempfile.mkdtemp(prefix="imgorigin-host-")).start()
+        yield a, b
+        for server in (a, b):
+            server.stop()
+            shutil.rmtree(server.cache_dir, ignore_errors=True)
+
+    def test_new_source_fetched_once_across_two_hosts(
+        self, hosts: tuple[OriginProcess, OriginProcess], upstream: Upstream, samples_dir: Path
+    ) -> None:
+        data = shoe(samples_dir)
+        upstream.add("red/new.jpg", data, '"red-1"')
+        fetched = f"/delay/{DELAY}/red/new.jpg"
+        source_bytes = total(hosts, "imgorigin_source_bytes_total")
+        responses = get_all(hosts, [f"/w_{w}/red/new.jpg" for w in WIDTHS])
+        assert [r.status_code for r in responses] == [200] * len(WIDTHS)
+        assert upstream.hits[fetched] == 1
+        assert total(hosts, "imgorigin_source_bytes_total") - source_bytes == len(data)
+        assert total(hosts, "imgorigin_source_shared_hits_total", what="original") >= 1
+
+    def test_purge_of_source_and_of_prefix_refetches_once(
+        self, hosts: tuple[OriginProcess, OriginProcess], upstream: Upstream, samples_dir: Path
+    ) -> None:
+        a, b = hosts
+        upstream.add("redp/dir/one.jpg", shoe(samples_dir), '"redp-1"')
+        fetched = f"/delay/{DELAY}/redp/dir/one.jpg"
+        serve(a, "/w_60/redp/dir/one.jpg")
+        serve(b, "/w_61/redp/dir/one.jpg")
+        assert full_gets(upstream, fetched) == 1
+
+        purge(a, sources=["redp/dir/one.jpg"])
+        time.sleep(1.5)  # the broadcast to every worker's memory (R14 allows 1 s)
+        serve(b, "/w_62/redp/dir/one.jpg")
+        serve(a, "/w_63/redp/dir/one.jpg")
+        assert full_gets(upstream, fetched) == 2
+
+        purge(b, prefixes=["redp/"])
+        time.sleep(1.5)
+        serve(a, "/w_64/redp/dir/one.jpg")
+        serve(b, "/w_65/redp/dir/one.jpg")
+        assert full_gets(upstream, fetched) == 3
+
+
+def test_redis_down_sources_are_fetched_per_worker(upstream: Upstream, samples_dir: Path) -> None:
+    own = RedisProcess().start()
+    env = {"IMGORIGIN_SOURCE": f"{upstream.base}/files/", "IMGORIGIN_REDIS_URL": own.url,
+           "IMGORIGIN_TRANSFORM_QUEUE": "64"}
+    try:
+        with OriginProcess(env, workers=2) as origin:
+            own.kill()
+            upstream.add("down/new.jpg", shoe(samples_dir), '"down-1"')
+            responses = get_all([origin], [f"/w_{w}/down/new.jpg" for w in range(70, 90)])
+            assert [r.status_code for r in responses] == [200] * 20
+            # At most once per worker (each coalesces its own requests), never shared.
+            assert 1 <= upstream.hits["/files/down/new.jpg"] <= 2
+            assert wait_until(lambda: origin.metric("imgorigin_cache_breaker_open",
+                                                    tier="redis") >= 1, 5)
+            later = [httpx.get(origin.url(f"/w_{w}/down/new.jpg"), timeout=30)
+                     for w in range(90, 96)]
+            assert [r.status_code for r in later] == [200] * 6
+            assert upstream.hits["/files/down/new.jpg"] <= 2
+    finally:
+        own.stop()
