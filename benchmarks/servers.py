@@ -116,7 +116,8 @@ class Sampler:
 
 
 class BareServer:
-    """`benchmarks.bare_app` under gunicorn with imgorigin's worker class and worker count."""
+    """`benchmarks.bare_app` under gunicorn with imgorigin's worker class, worker count and
+    listening sockets."""
 
     def __init__(self, body: bytes, media_type: str, workers: int = 2) -> None:
         self.port = free_port()
@@ -134,7 +135,7 @@ class BareServer:
             [sys.executable, "-m", "gunicorn", "--workers", str(self.workers),
              "--worker-class", "origin.server.Worker", "--bind", f"127.0.0.1:{self.port}",
              "--keep-alive", "75", "--backlog", "2048", "--log-level", "warning",
-             "benchmarks.bare_app:app"],
+             "--config", "python:benchmarks.bare_conf", "benchmarks.bare_app:app"],
             cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         if not wait_until(self._ready, 30):

@@ -75,3 +75,19 @@ class ListenerSlots:
         for listener in self.slots[slot]:
             listener.close()
         self.slots[slot] = []
+
+
+SLOTS = ListenerSlots()
+
+
+# gunicorn server hooks (plain functions: gunicorn checks their arity).
+def on_starting(arbiter: Any) -> None:
+    SLOTS.on_starting(arbiter)
+
+
+def pre_fork(arbiter: Any, worker: Any) -> None:
+    SLOTS.pre_fork(arbiter, worker)
+
+
+def child_exit(arbiter: Any, worker: Any) -> None:
+    SLOTS.child_exit(arbiter, worker)

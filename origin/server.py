@@ -18,8 +18,7 @@ from gunicorn.arbiter import Arbiter
 from uvicorn import Server
 from uvicorn_worker import UvicornWorker
 
-from origin import malloc, recycle
-from origin.listeners import ListenerSlots
+from origin import listeners, malloc, recycle
 from origin.settings import Settings
 
 
@@ -75,22 +74,11 @@ def _retire(server: Server) -> None:
     server.should_exit = True
 
 
-_SLOTS = ListenerSlots()
-
-
-def _on_starting(server: Any) -> None:
-    _SLOTS.on_starting(server)
-
-
-def _pre_fork(server: Any, worker: Any) -> None:
-    _SLOTS.pre_fork(server, worker)
-
-
 def _child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
-    _SLOTS.child_exit(server, worker)
+    listeners.child_exit(server, worker)
 
 
 class OriginServer(BaseApplication):
@@ -140,8 +128,8 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
         "keepalive": 75,
         "backlog": 2048,
         # A listening socket per worker slot (origin/listeners.py), not gunicorn's one shared.
-        "on_starting": _on_starting,
-        "pre_fork": _pre_fork,
+        "on_starting": listeners.on_starting,
+        "pre_fork": listeners.pre_fork,
         "child_exit": _child_exit,
         "loglevel": log_level,
         "accesslog": None,
