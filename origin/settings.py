@@ -177,13 +177,13 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "auto"),
     Setting("IMGORIGIN_DISK_CACHE_MAX_BYTES", "disk_cache_max_bytes", str(2048 * MIB),
             _positive_int, "byte cap of the on-disk tier (oldest files evicted first)", "2 GiB"),
-    Setting("IMGORIGIN_MEMORY_CACHE_MAX_BYTES", "memory_cache_max_bytes", str(128 * MIB),
-            _non_negative_int, "byte cap of the in-process LRU, per worker (0 disables it)",
-            "128 MiB"),
-    Setting("IMGORIGIN_ORIGINALS_CACHE_MAX_BYTES", "originals_cache_max_bytes", str(64 * MIB),
+    Setting("IMGORIGIN_MEMORY_CACHE_MAX_BYTES", "memory_cache_max_bytes", str(64 * MIB),
+            _non_negative_int, "byte cap of the in-process LRU, per worker (0 disables it); "
+            "it counts against the worker's RSS budget, see docs/resilience.md", "64 MiB"),
+    Setting("IMGORIGIN_ORIGINALS_CACHE_MAX_BYTES", "originals_cache_max_bytes", str(32 * MIB),
             _non_negative_int,
             "byte cap of recently fetched source bytes kept in each worker's memory (they are "
-            "shared between workers through the shared tier too)", "64 MiB"),
+            "shared between workers through the shared tier too)", "32 MiB"),
     Setting("IMGORIGIN_ORIGINALS_TTL", "originals_ttl", "30", _positive_float,
             "seconds fetched source bytes are kept for reuse (per worker and in the shared "
             "tier)"),
@@ -327,8 +327,8 @@ class Settings:
     cache_dir: str = ""
     disk_cache: str = ""
     disk_cache_max_bytes: int = 2048 * MIB
-    memory_cache_max_bytes: int = 128 * MIB
-    originals_cache_max_bytes: int = 64 * MIB
+    memory_cache_max_bytes: int = 64 * MIB
+    originals_cache_max_bytes: int = 32 * MIB
     originals_ttl: float = 30.0
     shared_originals_max_bytes: int = 8 * MIB
     source_ttl: int = 300
