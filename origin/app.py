@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import httpx
@@ -57,6 +57,7 @@ from transforms import vipsconfig
 log = logging.getLogger("imgorigin")
 MAX_PURGE_BODY = 1024 * 1024
 DEMO_PAGE = BUNDLED_SAMPLES / "index.html"
+_H = tuple[bytes, bytes]
 
 
 @dataclass
@@ -71,6 +72,26 @@ class State:
     @cached_property
     def success_headers(self) -> list[tuple[bytes, bytes]]:
         return policy_headers(self.policy)
+
+    @cached_property
+    def entry_headers(self) -> Callable[[str, str, int, str, bool], tuple[_H, ...]]:
+        """The encoded headers of a variant's answers but Server-Timing, built once per variant
+        (a hit repeats them all): without and then with Content-Type/-Length (304 vs 200)."""
+        common = tuple(self.success_headers)
+
+        @lru_cache(maxsize=8192)
+        def build(etag: str, content_type: str, length: int, tags: str,
+                  negotiated: bool) -> tuple[_H, ...]:
+            return (
+                (b"etag", etag.encode()),
+                *common,
+                *tag_headers(tags),
+                *((_VARY_ACCEPT,) if negotiated else ()),
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(length).encode()),
+            )
+
+        return build
 
 
 def _shared_tiers(settings: Settings) -> list[SharedTier]:
@@ -156,13 +177,14 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             req = st.service.parse_path(raw_path)
             if st.service.signing:
                 signing.check_expiry(req.expires)
+            # Only the miss rate limiter needs to know who is asking.
+            client = _client_key(request, st.settings) if st.service.limiter else ""
             if st.settings.auto_redirect and req.requested_format == "auto":
                 response = await autoredirect.redirect(
                     st.service, st.settings, req, raw_path, request.headers.get("accept", ""),
-                    _client_key(request, st.settings))
+                    client)
             else:
-                answer = await st.service.answer(req, request.headers.get("accept", ""),
-                                                 _client_key(request, st.settings))
+                answer = await st.service.answer(req, request.headers.get("accept", ""), client)
                 tier = answer.tier
                 response = _success(st, answer, request, started)
         except ImgOriginError as exc:
@@ -283,19 +305,11 @@ def _success(st: State, answer: Answer, request: Request, started: float) -> Res
             timing += f", fetch;dur={answer.fetch_ms:.1f}"
     else:
         timing = f"{answer.tier};dur={(time.perf_counter() - started) * 1000:.2f}"
-    headers = [
-        (b"etag", entry.etag.encode()),
-        *st.success_headers,
-        *tag_headers(answer.tags),
-        (b"server-timing", timing.encode()),
-    ]
-    if answer.negotiated:
-        headers.append(_VARY_ACCEPT)
+    fixed = st.entry_headers(entry.etag, entry.content_type, len(entry.body), answer.tags,
+                             answer.negotiated)
     if _etag_matches(request.headers.get("if-none-match", ""), entry.etag):
-        return PreparedResponse(304, headers)
-    headers.append((b"content-type", entry.content_type.encode()))
-    headers.append((b"content-length", str(len(entry.body)).encode()))
-    return PreparedResponse(200, headers, entry.body)
+        return PreparedResponse(304, [*fixed[:-2], (b"server-timing", timing.encode())])
+    return PreparedResponse(200, [*fixed, (b"server-timing", timing.encode())], entry.body)
 
 
 def _etag_matches(header: str, etag: str) -> bool:

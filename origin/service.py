@@ -103,6 +103,7 @@ class TransformService:
             return parsed, serialize(parsed.options)
 
         self._parse_options = parse_options
+        self._parse_path = lru_cache(maxsize=16384)(self._parse_path_uncached)
         for name in presets:
             # A broken preset fails the worker at startup, not one request at a time.
             try:
@@ -112,6 +113,10 @@ class TransformService:
 
     def parse_path(self, raw_path: str) -> TransformRequest:
         """Split `/{signature}/{options}/{source}`; raises 400/403 for a bad path."""
+        # A path always parses the same way under one set of settings; hot paths repeat.
+        return self._parse_path(raw_path)
+
+    def _parse_path_uncached(self, raw_path: str) -> TransformRequest:
         signature = ""
         rest = raw_path[1:] if raw_path.startswith("/") else raw_path
         if self.signing:

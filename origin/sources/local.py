@@ -12,10 +12,12 @@ from origin.errors import SourceNotFound, SourceTooLarge
 class LocalSource:
     def __init__(self, root: str, max_bytes: int) -> None:
         self.root = os.path.realpath(root)
+        self._prefix = self.root.rstrip(os.sep) + os.sep
         self.max_bytes = max_bytes
 
     def _path(self, key: str) -> str:
-        return os.path.join(self.root, key)
+        # Keys are checked relative paths (no '..', no leading '/'): plain concatenation.
+        return self._prefix + key
 
     def version(self, key: str) -> str:
         """mtime and size: a replaced file gets new variants without a purge."""
