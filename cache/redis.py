@@ -168,17 +168,21 @@ class RedisTier:
         if found is _AWAY:
             mark_request_failed()
             return None
+        return found
+
+    async def _read(self, key: str, source_id: str) -> Any:
+        """The entry, decoded once for every request that waits on this read."""
+        keys = self.layout.source(source_id)
+        found = await self.call("get", lambda: self.cache.multi_get(
+            [keys.generation, keys.value(key)], timeout=0), background=True, default=_AWAY)
+        if found is _AWAY:
+            return _AWAY
         if found[1] is None:
             return None
         parts = unpack(found[1])
         if parts is None or parts[0] != (found[0] or b""):
             return None  # written before a purge whose index delete missed it: unreachable
         return CachedVariant.from_bytes(parts[1])
-
-    async def _read(self, key: str, source_id: str) -> Any:
-        keys = self.layout.source(source_id)
-        return await self.call("get", lambda: self.cache.multi_get(
-            [keys.generation, keys.value(key)], timeout=0), background=True, default=_AWAY)
 
     async def generation(self, source_id: str) -> bytes | None:
         """The source's purge generation now (b"" if never purged); None if Redis is away."""

@@ -55,11 +55,11 @@ class VariantCache:
             epoch = self.epoch
             entry = await tier.get(key, source_id)
             if entry is not None:
-                metrics.CACHE_HITS.labels(tier.name).inc()
+                metrics.cache_hits(tier.name).inc()
                 if epoch == self.epoch:
                     self.memory.set(key, entry, entry.size, entry.source_id)
                 return entry, tier.name
-            metrics.CACHE_MISSES.labels(tier.name).inc()
+            metrics.cache_misses(tier.name).inc()
         return None, ""
 
     async def lookup_shared(self, key: str, source_id: str) -> CachedVariant | None:

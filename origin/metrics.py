@@ -67,6 +67,17 @@ def _request_series(route: str, status: int, tier: str) -> tuple[Any, Any]:
     return REQUESTS.labels(route, str(status), tier), REQUEST_DURATION.labels(route, tier)
 
 
+@functools.lru_cache(maxsize=16)
+def cache_hits(tier: str) -> Any:
+    """The hit counter of one tier (its label child, looked up once)."""
+    return CACHE_HITS.labels(tier)
+
+
+@functools.lru_cache(maxsize=16)
+def cache_misses(tier: str) -> Any:
+    return CACHE_MISSES.labels(tier)
+
+
 def observe_request(route: str, status: int, tier: str, seconds: float) -> None:
     """Count one answered request (label children are looked up once per combination)."""
     counter, histogram = _request_series(route, status, tier)
