@@ -93,7 +93,10 @@ class Overloaded(ImgOriginError):
 
     def __init__(self, detail: str, *, retry_after: int = 1) -> None:
         super().__init__(detail)
-        self.headers = {"Retry-After": str(retry_after)}
+        # The connection is closed after the refusal: the client's next connection is hashed
+        # over every worker's listening socket again, instead of queueing behind this busy one
+        # (a load generator that ignores Retry-After otherwise re-sends to it at once).
+        self.headers = {"Retry-After": str(retry_after), "Connection": "close"}
 
 
 class UpstreamTimeout(ImgOriginError):

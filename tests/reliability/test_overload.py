@@ -66,6 +66,8 @@ def test_r12_overload_sheds_misses_fast_and_hits_keep_flowing(
     assert len(shed) >= 25 and len(made) >= 3
     assert all(int(r.headers["retry-after"]) >= 1 for r in shed)
     assert all(r.headers["cache-control"] == "no-store" for r in shed)
+    # Closed, so the client's retry may reach a less busy worker.
+    assert all(r.headers["connection"] == "close" for r in shed)
     # Relative bounds, since this box is shared: a refusal comes before any admitted miss could
     # finish (it never queues), and hits beat the fastest miss (they never wait for the pool).
     fastest_miss = min(r.seconds for r in made)
@@ -124,7 +126,7 @@ def test_executor_admission_and_calibration() -> None:
         expected = str(math.ceil(10.0 * pool.calibration))
         with pytest.raises(Overloaded) as refused:
             await pool.run(lambda: 1, estimate=10.0, deadline=time.monotonic() + 1)
-        assert refused.value.headers == {"Retry-After": expected}
+        assert refused.value.headers == {"Retry-After": expected, "Connection": "close"}
         # Work that takes 4x its estimate raises the calibration factor.
         before = pool.calibration
         for _ in range(5):
