@@ -15,7 +15,7 @@ def source_hash(source_id: str) -> str:
     return _digest(source_id, 10)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def variant_key(canonical: str, fmt: str, source_id: str, version: str, pipeline: str) -> str:
     """The key of one variant: canonical options, output format class, source identity and
     version, and the pipeline version (so a pipeline change never serves old bytes)."""

@@ -80,7 +80,7 @@ class State:
         (a hit repeats them all): without and then with Content-Type/-Length (304 vs 200)."""
         common = tuple(self.success_headers)
 
-        @lru_cache(maxsize=8192)
+        @lru_cache(maxsize=4096)
         def build(etag: str, content_type: str, length: int, tags: str,
                   negotiated: bool) -> tuple[_H, ...]:
             return (

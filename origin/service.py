@@ -95,7 +95,7 @@ class TransformService:
         presets = dict(settings.presets)
         ladder = SizeLadder(settings.size_ladder, settings.size_ladder_mode)
 
-        @lru_cache(maxsize=8192)
+        @lru_cache(maxsize=4096)
         def parse_options(segment: str) -> tuple[ParsedOptions, str]:
             parsed = parse(segment, presets=presets, max_dim=settings.max_dim,
                            presets_only=settings.presets_only)
@@ -103,7 +103,7 @@ class TransformService:
             return parsed, serialize(parsed.options)
 
         self._parse_options = parse_options
-        self._parse_path = lru_cache(maxsize=16384)(self._parse_path_uncached)
+        self._parse_path = lru_cache(maxsize=4096)(self._parse_path_uncached)
         for name in presets:
             # A broken preset fails the worker at startup, not one request at a time.
             try:
@@ -114,6 +114,7 @@ class TransformService:
     def parse_path(self, raw_path: str) -> TransformRequest:
         """Split `/{signature}/{options}/{source}`; raises 400/403 for a bad path."""
         # A path always parses the same way under one set of settings; hot paths repeat.
+        # About 1 KB per entry: the memo caches stay a few MB of the worker's budget.
         return self._parse_path(raw_path)
 
     def _parse_path_uncached(self, raw_path: str) -> TransformRequest:
