@@ -126,3 +126,33 @@ class Report:
             error=error,
             detail=detail,
         )
+
+
+class TokenApiPurger:
+    """The shape shared by the API-token purgers (Fastly, Cloudflare): one endpoint per target
+    (service, zone), a bearer-like token and the retry settings, built from settings."""
+
+    provider = ""  # "fastly": names the settings IMGORIGIN_FASTLY_API_TOKEN / _API_URL
+    target_kind = ""  # what IMGORIGIN_CDN_PURGERS names after the colon, for error messages
+    endpoint = ""  # the purge URL, from {api} (the API base URL) and {target}
+
+    def __init__(self, target: str, token: str, api_url: str, client: httpx.AsyncClient,
+                 attempts: int, backoff: float) -> None:
+        self.name = f"{self.provider}:{target}"
+        self.token = token
+        self.url = self.endpoint.format(api=api_url.rstrip("/"), target=target)
+        self.client = client
+        self.attempts = attempts
+        self.backoff = backoff
+
+    @classmethod
+    def create(cls, target: str, settings: Any, client: httpx.AsyncClient) -> Any:
+        """From `IMGORIGIN_CDN_PURGERS`' `provider:target` and the provider's token setting."""
+        if not target:
+            raise ValueError(f"IMGORIGIN_CDN_PURGERS: {cls.provider} needs a {cls.target_kind}")
+        token = getattr(settings, f"{cls.provider}_api_token")
+        if not token:
+            raise ValueError(f"IMGORIGIN_CDN_PURGERS names {cls.provider} but "
+                             f"IMGORIGIN_{cls.provider.upper()}_API_TOKEN is not set")
+        return cls(target, token, getattr(settings, f"{cls.provider}_api_url"), client,
+                   settings.cdn_purge_attempts, settings.cdn_purge_backoff)

@@ -7,35 +7,19 @@ purge here is a tag (`d-…`) anyway, which covers every options segment.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import httpx
 
 from cache.purgers import CdnPurgeResult
-from cache.purgers._http import TIMEOUT, Report, batches, call, http_error
+from cache.purgers._http import TIMEOUT, Report, TokenApiPurger, batches, call, http_error
 
 BATCH = 100  # Cloudflare's documented maximum of operations per purge request, every plan
 
 
-class CloudflarePurger:
-    def __init__(self, zone_id: str, token: str, api_url: str, client: httpx.AsyncClient,
-                 attempts: int, backoff: float) -> None:
-        self.name = f"cloudflare:{zone_id}"
-        self.token = token
-        self.url = f"{api_url.rstrip('/')}/zones/{zone_id}/purge_cache"
-        self.client = client
-        self.attempts = attempts
-        self.backoff = backoff
-
-    @classmethod
-    def create(cls, target: str, settings: Any, client: httpx.AsyncClient) -> CloudflarePurger:
-        if not target:
-            raise ValueError("IMGORIGIN_CDN_PURGERS: cloudflare needs a zone id")
-        if not settings.cloudflare_api_token:
-            raise ValueError("IMGORIGIN_CDN_PURGERS names cloudflare but "
-                             "IMGORIGIN_CLOUDFLARE_API_TOKEN is not set")
-        return cls(target, settings.cloudflare_api_token, settings.cloudflare_api_url, client,
-                   settings.cdn_purge_attempts, settings.cdn_purge_backoff)
+class CloudflarePurger(TokenApiPurger):
+    provider = "cloudflare"
+    target_kind = "zone id"
+    endpoint = "{api}/zones/{target}/purge_cache"
 
     async def purge(self, tags: Sequence[str], sources: Sequence[str]) -> CdnPurgeResult:
         report = Report(self.name)

@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import httpx
 
 from cache.purgers import CdnPurgeResult
-from cache.purgers._http import TIMEOUT, Report, batches, call, http_error
+from cache.purgers._http import TIMEOUT, Report, TokenApiPurger, batches, call, http_error
 
 BATCH = 256  # Fastly's documented maximum of keys per batch purge
 
 
-class FastlyPurger:
-    def __init__(self, service_id: str, token: str, api_url: str, client: httpx.AsyncClient,
-                 attempts: int, backoff: float) -> None:
-        self.service_id = service_id
-        self.name = f"fastly:{service_id}"
-        self.token = token
-        self.url = f"{api_url.rstrip('/')}/service/{service_id}/purge"
-        self.client = client
-        self.attempts = attempts
-        self.backoff = backoff
-
-    @classmethod
-    def create(cls, target: str, settings: Any, client: httpx.AsyncClient) -> FastlyPurger:
-        if not target:
-            raise ValueError("IMGORIGIN_CDN_PURGERS: fastly needs a service id")
-        if not settings.fastly_api_token:
-            raise ValueError("IMGORIGIN_CDN_PURGERS names fastly but "
-                             "IMGORIGIN_FASTLY_API_TOKEN is not set")
-        return cls(target, settings.fastly_api_token, settings.fastly_api_url, client,
-                   settings.cdn_purge_attempts, settings.cdn_purge_backoff)
+class FastlyPurger(TokenApiPurger):
+    provider = "fastly"
+    target_kind = "service id"
+    endpoint = "{api}/service/{target}/purge"
 
     async def purge(self, tags: Sequence[str], sources: Sequence[str]) -> CdnPurgeResult:
         report = Report(self.name)
