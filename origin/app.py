@@ -106,6 +106,52 @@ def _shared_tiers(settings: Settings) -> list[SharedTier]:
     return tiers
 
 
+async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
+                      resolver: Resolver | None = None,
+                      transport: httpx.AsyncBaseTransport | None = None) -> State:
+    """Everything a worker serves with; each part's cleanup goes on `stack` as it is made, so
+    a start-up that fails half-way still closes what it opened."""
+    vipsconfig.configure(concurrency=settings.vips_concurrency,
+                         cache_max_mem=settings.vips_cache_max_mem,
+                         svg_allowed=settings.svg_policy == "rasterize")
+    client = make_client(settings.connect_timeout, settings.fetch_timeout, transport)
+    stack.push_async_callback(client.aclose)
+    # The configured source is trusted as host and port, never the whole host.
+    trusted = frozenset({origin_of(settings.source)}) if settings.source.startswith(
+        ("http://", "https://")) else frozenset()
+    guard = NetworkGuard(allow_private=settings.allow_private_networks, trusted=trusted,
+                         resolver=resolver or system_resolver)
+    state_dir = os.path.join(settings.cache_dir, "state")
+    journal = PurgeJournal(state_dir)
+    stack.callback(journal.close)
+    variants = VariantCache(settings.memory_cache_max_bytes, _shared_tiers(settings), journal)
+    stack.push_async_callback(variants.close)
+    file_leases = FileLeases(state_dir)
+    stack.callback(file_leases.close)
+    leases: Leases = file_leases
+    redis_tier = next((t for t in variants.shared if t.name == "redis"), None)
+    if redis_tier is not None:
+        # Redis leases coalesce across hosts; the broadcast carries purges to every L1.
+        leases = redis_tier.leases()  # type: ignore[attr-defined]
+        await redis_tier.start(journal.deliver)  # type: ignore[attr-defined]
+    # HTTP source versions and bytes are shared where the variants are, under the same leases.
+    sources = SourceStore(settings, client, guard,
+                          shared_sources(variants.shared, journal, leases, settings))
+    journal.listeners.append(
+        lambda record: sources.forget(record.sources, record.prefixes)
+        if record is not None else sources.forget_all()
+    )
+    flights = SingleFlight(leases, wait_limit=settings.request_timeout / 2)
+    executor = TransformExecutor(settings.transform_threads, settings.transform_queue)
+    stack.callback(executor.shutdown)
+    limiter = _rate_limiter(settings)
+    if limiter is not None:
+        stack.push_async_callback(limiter.close)
+    service = TransformService(settings, sources, variants, flights, executor, limiter)
+    purge = PurgeService(variants, purgers_from_settings(settings, client))
+    return State(settings, service, purge, CachePolicy.from_settings(settings), time.time())
+
+
 def create_app(settings: Settings | None = None, *, resolver: Resolver | None = None,
                transport: httpx.AsyncBaseTransport | None = None) -> OriginApp:
     """Build the app; nothing heavy happens until the lifespan starts (in each worker).
@@ -115,56 +161,18 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        vipsconfig.configure(concurrency=settings.vips_concurrency,
-                             cache_max_mem=settings.vips_cache_max_mem,
-                             svg_allowed=settings.svg_policy == "rasterize")
-        client = make_client(settings.connect_timeout, settings.fetch_timeout, transport)
-        # The configured source is trusted as host and port, never the whole host.
-        trusted = frozenset({origin_of(settings.source)}) if settings.source.startswith(
-            ("http://", "https://")) else frozenset()
-        guard = NetworkGuard(allow_private=settings.allow_private_networks, trusted=trusted,
-                             resolver=resolver or system_resolver)
-        state_dir = os.path.join(settings.cache_dir, "state")
-        journal = PurgeJournal(state_dir)
-        variants = VariantCache(settings.memory_cache_max_bytes, _shared_tiers(settings), journal)
-        file_leases = FileLeases(state_dir)
-        leases: Leases = file_leases
-        redis_tier = next((t for t in variants.shared if t.name == "redis"), None)
-        if redis_tier is not None:
-            # Redis leases coalesce across hosts; the broadcast carries purges to every L1.
-            leases = redis_tier.leases()  # type: ignore[attr-defined]
-            await redis_tier.start(journal.deliver)  # type: ignore[attr-defined]
-        # HTTP source versions and bytes are shared where the variants are, under the same leases.
-        sources = SourceStore(settings, client, guard,
-                              shared_sources(variants.shared, journal, leases, settings))
-        journal.listeners.append(
-            lambda record: sources.forget(record.sources, record.prefixes)
-            if record is not None else sources.forget_all()
-        )
-        flights = SingleFlight(leases, wait_limit=settings.request_timeout / 2)
-        executor = TransformExecutor(settings.transform_threads, settings.transform_queue)
-        limiter = _rate_limiter(settings)
-        service = TransformService(settings, sources, variants, flights, executor, limiter)
-        purge = PurgeService(variants, purgers_from_settings(settings, client))
-        holder["state"] = State(settings, service, purge, CachePolicy.from_settings(settings),
-                                time.time())
-        app.state.imgorigin = holder["state"]
-        # Everything built so far lives as long as the worker: out of the collector's sight,
-        # a full collection no longer walks the hundreds of thousands of objects that imports
-        # and start-up made (a pause of tens of ms in the middle of hits).
-        gc.collect()
-        gc.freeze()
-        try:
-            yield
-        finally:
-            holder["state"].shutting_down = True
-            executor.shutdown()
-            if limiter is not None:
-                await limiter.close()
-            await variants.close()
-            await client.aclose()
-            journal.close()
-            file_leases.close()
+        async with contextlib.AsyncExitStack() as stack:
+            state = holder["state"] = await build_state(settings, stack, resolver, transport)
+            app.state.imgorigin = state
+            # Everything built so far lives as long as the worker: out of the collector's
+            # sight, a full collection no longer walks the hundreds of thousands of objects that
+            # imports and start-up made (a pause of tens of ms in the middle of hits).
+            gc.collect()
+            gc.freeze()
+            try:
+                yield
+            finally:
+                state.shutting_down = True
 
     def state() -> State:
         return holder["state"]
