@@ -14,19 +14,23 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
+from cache.keys import source_hash
 from tests.support.net import wait_until
 from tests.support.origin import OriginProcess
-from tests.support.redis_server import RedisProcess
+from tests.support.redis_server import RedisCluster, RedisProcess
 from tests.support.upstream import Upstream
 
 TOKEN = "shared-t0ken"
 DELAY = "0.5"  # seconds the upstream takes, so a burst's requests all overlap the first fetch
 WIDTHS = range(101, 141)
+NEW_WIDTHS = range(141, 181)
 
 
 def get_all(servers: Sequence[OriginProcess], paths: Sequence[str]) -> list[httpx.Response]:
@@ -58,6 +62,28 @@ def full_gets(upstream: Upstream, path: str) -> int:
 
 def shoe(samples_dir: Path) -> bytes:
     return (samples_dir / "products" / "shoe.jpg").read_bytes()
+
+
+@contextmanager
+def two_hosts(redis_url: str, upstream: Upstream,
+              **extra: str) -> Iterator[tuple[OriginProcess, OriginProcess]]:
+    """Two 2-worker servers with their own cache directories: only Redis connects them."""
+    # A generous Redis deadline: on a loaded 2-core box a 50 ms call can time out, and a worker
+    # that cannot ask Redis fetches for itself (by design, see the last test).
+    env = {"IMGORIGIN_SOURCE": f"{upstream.base}/delay/{DELAY}/",
+           "IMGORIGIN_REDIS_URL": redis_url, "IMGORIGIN_REDIS_TIMEOUT": "2",
+           "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_PURGE_TOKENS": TOKEN, **extra}
+    servers: list[OriginProcess] = []
+    try:
+        for _ in range(2):
+            servers.append(OriginProcess(env, workers=2,
+                                         cache_dir=tempfile.mkdtemp(prefix="imgorigin-host-")))
+            servers[-1].start()
+        yield servers[0], servers[1]
+    finally:
+        for server in servers:
+            server.stop()
+            shutil.rmtree(server.cache_dir, ignore_errors=True)
 
 
 class TestEmbedded:
@@ -131,20 +157,14 @@ class TestRedis:
     @pytest.fixture(scope="class")
     def hosts(self, rserver: RedisProcess,
               upstream: Upstream) -> Iterator[tuple[OriginProcess, OriginProcess]]:
-        # A generous Redis deadline: on a loaded 2-core box a 50 ms call can time out, and a
-        # worker that cannot ask Redis fetches for itself (by design, see the last test).
-        env = {"IMGORIGIN_SOURCE": f"{upstream.base}/delay/{DELAY}/",
-               "IMGORIGIN_REDIS_URL": rserver.url, "IMGORIGIN_REDIS_TIMEOUT": "2",
-               "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_PURGE_TOKENS": TOKEN}
-        # Own cache directories: only Redis connects the two hosts.
-        a = OriginProcess(env, workers=2,
-                          cache_dir=tempfile.mkdtemp(prefix="imgorigin-host-")).start()
-        b = OriginProcess(env, workers=2,
-                          cache_dir=tempfile.mkdtemp(prefix="imgorigin-host-")).start()
-        yield a, b
-        for server in (a, b):
-            server.stop()
-            shutil.rmtree(server.cache_dir, ignore_errors=True)
+        with two_hosts(rserver.url, upstream) as both:
+            yield both
+
+    @pytest.fixture(scope="class")
+    def short_ttl_hosts(self, rserver: RedisProcess,
+                        upstream: Upstream) -> Iterator[tuple[OriginProcess, OriginProcess]]:
+        with two_hosts(rserver.url, upstream, IMGORIGIN_SOURCE_TTL="3") as both:
+            yield both
 
     def test_new_source_fetched_once_across_two_hosts(
         self, hosts: tuple[OriginProcess, OriginProcess], upstream: Upstream, samples_dir: Path
@@ -158,6 +178,33 @@ class TestRedis:
         assert upstream.hits[fetched] == 1
         assert total(hosts, "imgorigin_source_bytes_total") - source_bytes == len(data)
         assert total(hosts, "imgorigin_source_shared_hits_total", what="original") >= 1
+
+    def test_new_source_revalidated_once_across_two_hosts(
+        self, short_ttl_hosts: tuple[OriginProcess, OriginProcess], upstream: Upstream,
+        samples_dir: Path,
+    ) -> None:
+        hosts = short_ttl_hosts
+        data = shoe(samples_dir)
+        upstream.add("redv/new.jpg", data, '"redv-1"')
+        fetched = f"/delay/{DELAY}/redv/new.jpg"
+        source_bytes = total(hosts, "imgorigin_source_bytes_total")
+
+        first = get_all(hosts, [f"/w_{w}/redv/new.jpg" for w in WIDTHS])
+        assert [r.status_code for r in first] == [200] * len(WIDTHS)
+        assert upstream.hits[fetched] == 1
+        versions_shared = total(hosts, "imgorigin_source_shared_hits_total", what="version")
+
+        time.sleep(3.2)  # past IMGORIGIN_SOURCE_TTL (3 s) since the fetch answered
+        # New variants, so every request needs the source's version (none is answered from a
+        # cached variant), on all four workers of the two hosts at once.
+        again = get_all(hosts, [f"/w_{w}/redv/new.jpg" for w in NEW_WIDTHS])
+        assert [r.status_code for r in again] == [200] * len(NEW_WIDTHS)
+        assert upstream.hits[fetched] == 2
+        assert upstream.conditional[fetched] == 1  # one 304 for both hosts
+        assert total(hosts, "imgorigin_source_bytes_total") - source_bytes == len(data)
+        # The workers that did not revalidate took the version the one that did stored.
+        assert total(hosts, "imgorigin_source_shared_hits_total",
+                     what="version") > versions_shared
 
     def test_purge_of_source_and_of_prefix_refetches_once(
         self, hosts: tuple[OriginProcess, OriginProcess], upstream: Upstream, samples_dir: Path
@@ -180,6 +227,61 @@ class TestRedis:
         serve(a, "/w_64/redp/dir/one.jpg")
         serve(b, "/w_65/redp/dir/one.jpg")
         assert full_gets(upstream, fetched) == 3
+
+
+class TestRedisCluster:
+    @pytest.fixture(scope="class")
+    def cluster(self) -> Iterator[RedisCluster]:
+        built = RedisCluster().start()
+        yield built
+        built.stop()
+
+    def test_new_source_fetched_once_and_again_once_after_purge(
+        self, cluster: RedisCluster, upstream: Upstream, samples_dir: Path
+    ) -> None:
+        data = shoe(samples_dir)
+        source = "clu/dir/new.jpg"
+        upstream.add(source, data, '"clu-1"')
+        fetched = f"/delay/{DELAY}/{source}"
+        with two_hosts(cluster.url, upstream) as hosts:
+            a, b = hosts
+            source_bytes = total(hosts, "imgorigin_source_bytes_total")
+            first = get_all(hosts, [f"/w_{w}/{source}" for w in WIDTHS])
+            assert [r.status_code for r in first] == [200] * len(WIDTHS)
+            assert upstream.hits[fetched] == 1
+            assert total(hosts, "imgorigin_source_bytes_total") - source_bytes == len(data)
+            assert total(hosts, "imgorigin_source_shared_hits_total", what="original") >= 1
+
+            keys = source_keys(cluster, source)
+            # The shared version and bytes sit in the slot of the source's variants and index
+            # (and of its generation, written by the first purge), so the purge script, one
+            # multi-key EVAL, may touch them all in a cluster.
+            assert set(keys) == {"v", "idx", "src", "orig"}, keys
+
+            assert purge(a, sources=[source]).json()["variants"] == len(WIDTHS)
+            left = source_keys(cluster, source)
+            assert set(left) == {"gen"}, left
+            assert len(set(keys.values()) | set(left.values())) == 1, (keys, left)
+            time.sleep(1.5)  # the broadcast to every worker's memory (R14 allows 1 s)
+            again = get_all([b, a], [f"/w_{w}/{source}" for w in NEW_WIDTHS])
+            assert [r.status_code for r in again] == [200] * len(NEW_WIDTHS)
+            assert full_gets(upstream, fetched) == 2
+            assert total(hosts, "imgorigin_source_bytes_total") - source_bytes == 2 * len(data)
+
+
+def source_keys(cluster: RedisCluster, source: str) -> dict[str, int]:
+    """The source's keys on every master, by kind (`gen`, `src`, ...), with their slots."""
+    tag = "{" + source_hash(source) + "}"
+    found: dict[str, int] = {}
+    for node in cluster.nodes:
+        client = redis.Redis(port=node.port)
+        try:
+            for key in client.keys(f"imgorigin:{tag}:*"):
+                kind = key.decode().split(tag + ":", 1)[1].split(":", 1)[0]
+                found[kind] = int(client.cluster("keyslot", key.decode()))
+        finally:
+            client.close()
+    return found
 
 
 def test_redis_down_sources_are_fetched_per_worker(upstream: Upstream, samples_dir: Path) -> None:
