@@ -32,11 +32,12 @@ def test_connection_bursts_reach_every_worker(samples_dir: Path) -> None:
         shares = []
         for _ in range(TRIALS):
             before = [sum(w.cpu_times()[:2]) for w in workers]
-            subprocess.run([wrk, "-t1", "-c8", "-d1", url], capture_output=True, check=True,
+            subprocess.run([wrk, "-t1", "-c32", "-d1", url], capture_output=True, check=True,
                            timeout=30)
             used = [sum(w.cpu_times()[:2]) - b for w, b in zip(workers, before, strict=True)]
             shares.append(round(min(used) / max(sum(used), 1e-9), 2))
-        # Every burst of 8 connections is split; a worker left idle shows as a share near 0.
+        # Every burst is split; a worker left idle shows as a share near 0. 32 connections, not
+        # 8: the kernel hashes connections to sockets, and 8 all land on one in 1 burst of 128.
         assert min(shares) >= 0.15, shares
 
 
