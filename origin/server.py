@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import shutil
@@ -71,7 +72,12 @@ def _retire(server: Server) -> None:
     unanswered."""
     for listener in getattr(server, "servers", []):
         listener.close()
-    server.should_exit = True
+    # A connection accepted just before the close may not have sent its request yet; uvicorn's
+    # shutdown closes such idle connections unanswered, so give them a moment to speak first.
+    asyncio.get_running_loop().call_later(_RETIRE_GRACE_S, setattr, server, "should_exit", True)
+
+
+_RETIRE_GRACE_S = 0.25
 
 
 def _child_exit(server: Any, worker: Any) -> None:
