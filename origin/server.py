@@ -80,6 +80,18 @@ def _retire(server: Server) -> None:
 _RETIRE_GRACE_S = 0.25
 
 
+def _post_fork(server: Any, worker: Any) -> None:
+    """A worker dies with its master. Orphaned workers would go on accepting on their slot's
+    socket, which is in an SO_REUSEPORT group a restarted master's new sockets would join."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != worker.ppid:  # the master died before the call
+            os._exit(1)
+
+
 def _child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
@@ -136,6 +148,7 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
         # A listening socket per worker slot (origin/listeners.py), not gunicorn's one shared.
         "on_starting": listeners.on_starting,
         "pre_fork": listeners.pre_fork,
+        "post_fork": _post_fork,
         "child_exit": _child_exit,
         "loglevel": log_level,
         "accesslog": None,

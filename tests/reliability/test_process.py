@@ -145,3 +145,19 @@ def test_r18_lite_rss_stays_bounded_over_sustained_misses(images: Path) -> None:
         end = worker.memory_info().rss
         print(f"R18-lite RSS: warm {warm / 2**20:.0f} MiB, end {end / 2**20:.0f} MiB")
         assert end < 1.5 * warm and end < 600 * 2**20
+
+
+def test_workers_die_with_a_killed_master(images: Path) -> None:
+    """Orphaned workers would keep accepting on their slot's SO_REUSEPORT socket, beside a
+    restarted master's; each worker asks the kernel to kill it when its master dies."""
+    server = OriginProcess({"IMGORIGIN_SOURCE": str(images)}, workers=2).start()
+    try:
+        workers = [psutil.Process(pid) for pid in server.worker_pids()]
+        assert len(workers) == 2
+        assert server.proc is not None
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(10)
+        _gone, alive = psutil.wait_procs(workers, timeout=10)
+        assert alive == [], alive
+    finally:
+        server.stop()
