@@ -23,7 +23,7 @@ import redis
 
 from cache.keys import source_hash
 from tests.support.net import wait_until
-from tests.support.origin import OriginProcess
+from tests.support.origin import OriginProcess, sharing_one_cache
 from tests.support.redis_server import RedisCluster, RedisProcess
 from tests.support.upstream import Upstream
 
@@ -60,6 +60,29 @@ def full_gets(upstream: Upstream, path: str) -> int:
     return upstream.hits[path] - upstream.conditional[path]
 
 
+def purge_refetches_once(pair: tuple[OriginProcess, OriginProcess], upstream: Upstream,
+                         data: bytes, top: str, *, settle: float, variants: int = 0) -> None:
+    """Fetched once over both servers; a purge of the source on one, then of its directory on
+    the other, each makes the next requests (on both) fetch it exactly once more. `variants`,
+    when given, is what each purge must report."""
+    a, b = pair
+    name = f"{top}/dir/one.jpg"
+    upstream.add(name, data, f'"{top}-1"')
+    fetched = f"/delay/{DELAY}/{name}"
+    serve(a, f"/w_60/{name}")
+    serve(b, f"/w_61/{name}")
+    assert full_gets(upstream, fetched) == 1
+    for n, (by, body, then) in enumerate(((a, {"sources": [name]}, (b, a)),
+                                          (b, {"prefixes": [f"{top}/"]}, (a, b))), start=2):
+        answer = purge(by, **body).json()
+        if variants:
+            assert answer["variants"] == variants, answer
+        time.sleep(settle)
+        for i, server in enumerate(then):  # the first never saw the purge call
+            serve(server, f"/w_{60 + 2 * n + i}/{name}")
+        assert full_gets(upstream, fetched) == n
+
+
 def shoe(samples_dir: Path) -> bytes:
     return (samples_dir / "products" / "shoe.jpg").read_bytes()
 
@@ -89,16 +112,10 @@ def two_hosts(redis_url: str, upstream: Upstream,
 class TestEmbedded:
     @pytest.fixture(scope="class")
     def host(self, upstream: Upstream) -> Iterator[tuple[OriginProcess, OriginProcess]]:
-        cache_dir = tempfile.mkdtemp(prefix="imgorigin-host-")
-        env = {"IMGORIGIN_SOURCE": f"{upstream.base}/delay/{DELAY}/",
-               "IMGORIGIN_SOURCE_TTL": "3", "IMGORIGIN_TRANSFORM_QUEUE": "64",
-               "IMGORIGIN_PURGE_TOKENS": TOKEN}
-        a = OriginProcess(env, cache_dir=cache_dir).start()
-        b = OriginProcess(env, cache_dir=cache_dir).start()
-        yield a, b
-        a.stop()
-        b.stop()
-        shutil.rmtree(cache_dir, ignore_errors=True)
+        with sharing_one_cache({"IMGORIGIN_SOURCE": f"{upstream.base}/delay/{DELAY}/",
+                                "IMGORIGIN_SOURCE_TTL": "3", "IMGORIGIN_TRANSFORM_QUEUE": "64",
+                                "IMGORIGIN_PURGE_TOKENS": TOKEN}) as both:
+            yield both
 
     def test_new_source_fetched_once_then_revalidated_once(
         self, host: tuple[OriginProcess, OriginProcess], upstream: Upstream, samples_dir: Path
@@ -128,23 +145,8 @@ class TestEmbedded:
     def test_purge_of_source_and_of_prefix_refetches_once(
         self, host: tuple[OriginProcess, OriginProcess], upstream: Upstream, samples_dir: Path
     ) -> None:
-        a, b = host
-        upstream.add("embp/dir/one.jpg", shoe(samples_dir), '"embp-1"')
-        fetched = f"/delay/{DELAY}/embp/dir/one.jpg"
-        serve(a, "/w_60/embp/dir/one.jpg")
-        serve(b, "/w_61/embp/dir/one.jpg")
-        assert full_gets(upstream, fetched) == 1
-
-        # Counts variants only: the shared version and bytes beside them are not variants.
-        assert purge(a, sources=["embp/dir/one.jpg"]).json()["variants"] == 2
-        serve(b, "/w_62/embp/dir/one.jpg")  # b never saw the purge call
-        serve(a, "/w_63/embp/dir/one.jpg")
-        assert full_gets(upstream, fetched) == 2
-
-        assert purge(b, prefixes=["embp/"]).json()["variants"] == 2
-        serve(a, "/w_64/embp/dir/one.jpg")
-        serve(b, "/w_65/embp/dir/one.jpg")
-        assert full_gets(upstream, fetched) == 3
+        # Purge counts are variants only: the shared version and bytes beside them are not.
+        purge_refetches_once(host, upstream, shoe(samples_dir), "embp", settle=0.0, variants=2)
 
 
 class TestRedis:
@@ -209,24 +211,8 @@ class TestRedis:
     def test_purge_of_source_and_of_prefix_refetches_once(
         self, hosts: tuple[OriginProcess, OriginProcess], upstream: Upstream, samples_dir: Path
     ) -> None:
-        a, b = hosts
-        upstream.add("redp/dir/one.jpg", shoe(samples_dir), '"redp-1"')
-        fetched = f"/delay/{DELAY}/redp/dir/one.jpg"
-        serve(a, "/w_60/redp/dir/one.jpg")
-        serve(b, "/w_61/redp/dir/one.jpg")
-        assert full_gets(upstream, fetched) == 1
-
-        purge(a, sources=["redp/dir/one.jpg"])
-        time.sleep(1.5)  # the broadcast to every worker's memory (R14 allows 1 s)
-        serve(b, "/w_62/redp/dir/one.jpg")
-        serve(a, "/w_63/redp/dir/one.jpg")
-        assert full_gets(upstream, fetched) == 2
-
-        purge(b, prefixes=["redp/"])
-        time.sleep(1.5)
-        serve(a, "/w_64/redp/dir/one.jpg")
-        serve(b, "/w_65/redp/dir/one.jpg")
-        assert full_gets(upstream, fetched) == 3
+        # The broadcast to every worker's memory takes a moment (R14 allows 1 s).
+        purge_refetches_once(hosts, upstream, shoe(samples_dir), "redp", settle=1.5)
 
 
 class TestRedisCluster:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.origin import OriginProcess
+from tests.support.origin import OriginProcess, sharing_one_cache
 
 TOKEN = "t0ken"
 SIZES = [101, 102, 103, 104, 105, 106, 107, 108, 109, 110]
@@ -33,14 +33,9 @@ def source_dir(samples_dir: Path) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def pair(source_dir: Path) -> Iterator[tuple[OriginProcess, OriginProcess]]:
-    cache_dir = tempfile.mkdtemp(prefix="imgorigin-cache-")
-    env = {"IMGORIGIN_SOURCE": str(source_dir), "IMGORIGIN_PURGE_TOKENS": TOKEN}
-    a = OriginProcess(env, cache_dir=cache_dir).start()
-    b = OriginProcess(env, cache_dir=cache_dir).start()
-    yield a, b
-    a.stop()
-    b.stop()
-    shutil.rmtree(cache_dir, ignore_errors=True)
+    with sharing_one_cache({"IMGORIGIN_SOURCE": str(source_dir),
+                            "IMGORIGIN_PURGE_TOKENS": TOKEN}) as both:
+        yield both
 
 
 def tier(response: httpx.Response) -> str:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -86,3 +89,18 @@ class OriginProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def sharing_one_cache(env: dict[str, str]) -> Iterator[tuple[OriginProcess, OriginProcess]]:
+    """Two single-worker origins over one cache directory: two workers of one host whose
+    requests a test can address one by one (a gunicorn burst may land on a single worker)."""
+    cache_dir = tempfile.mkdtemp(prefix="imgorigin-host-")
+    a = OriginProcess(env, cache_dir=cache_dir).start()
+    b = OriginProcess(env, cache_dir=cache_dir).start()
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+        shutil.rmtree(cache_dir, ignore_errors=True)
