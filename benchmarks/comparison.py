@@ -233,3 +233,20 @@ def best_peer(key: str, systems: list[str], summary: dict[str, dict[str, Any]]
               for peer, by_key in peer_ratios(systems, summary).items()
               if by_key[key]["ratio"] is not None]
     return min(ratios, key=lambda pr: pr[1]) if ratios else None
+
+
+CODEC_STEPS = ("decode", "baseline", "optimized", "progressive")
+
+
+def codec_rows(costs: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    """One table row per JPEG codec: ms per decode and per encode mode, bytes in brackets."""
+    rows = []
+    for name, cost in costs.items():
+        if "error" in cost:
+            rows.append([name, cost["error"], *[""] * len(CODEC_STEPS)])
+            continue
+        cells = [f"{cost['decode_ms']:.2f}"]
+        cells += [f"{cost[f'{step}_ms']:.2f} ({cost[f'{step}_bytes'] / 1000:.1f} KB)"
+                  for step in CODEC_STEPS[1:]]
+        rows.append([name, cost["codec"], *cells])
+    return rows

@@ -41,6 +41,7 @@ from benchmarks.comparison import (
     OURS,
     aggregate,
     best_peer,
+    codec_rows,
     describe_output,
     equal_size_scenario,
     match_quality,
@@ -60,6 +61,7 @@ PEERS_DIR = Path(__file__).with_name(".peers")
 THUMBOR_VENV = PEERS_DIR / "thumbor-venv"
 IPX_DIR = PEERS_DIR / "ipx"
 IPX_SERVER = Path(__file__).with_name("ipx_server.cjs")
+CODECS_SCRIPT = Path(__file__).with_name("jpeg_codecs.py")
 CONCURRENCY = 8
 
 # The same transforms in each peer's URL language (defaults otherwise, as their users run them).
@@ -350,6 +352,27 @@ def run_peer(cfg: Config, peer: Peer, images: Path, workdir: Path,
 
 # --- the run ----------------------------------------------------------------------------------
 
+def jpeg_codec_costs(images: Path) -> dict[str, dict[str, Any]]:
+    """Transform b's JPEG decode and encodes, without a server, in libvips (our interpreter) and
+    in Pillow (thumbor's interpreter): what each codec costs on its own."""
+    source = images / TRANSFORMS["b"].source
+    width = TRANSFORMS["b"].resize[0]
+    pythons = {OURS: ("pyvips", sys.executable),
+               "thumbor": ("pillow", str(THUMBOR_VENV / "bin" / "python"))}
+    costs: dict[str, dict[str, Any]] = {}
+    for name, (codec, python) in pythons.items():
+        if not Path(python).exists():
+            costs[name] = {"error": f"{python} is missing"}
+            continue
+        wait_quiet(20, 30)
+        got = _run([python, str(CODECS_SCRIPT), "--codec", codec, "--image", str(source),
+                    "--width", str(width)],
+                   env={**os.environ, "VIPS_CONCURRENCY": "1"}, timeout=120)
+        costs[name] = (json.loads(got.stdout) if got.returncode == 0
+                       else {"error": got.stderr.strip()[-300:]})
+    return costs
+
+
 def rounds_from(env: dict[str, str]) -> int:
     return max(1, int(env.get("BENCH_PEER_ROUNDS", "3")))
 
@@ -380,6 +403,8 @@ def main() -> int:
                      if "bytes" in outputs[p.name].get(AVIF_KEY, {})}
         outputs[OURS], matches = probe_imgorigin(cfg, images, peer_avif)
         scenarios = our_scenarios(matches)
+        log("JPEG codecs of transform b, in-process: libvips and Pillow")
+        codecs = jpeg_codec_costs(images)
         for r in range(rounds):
             label = f"round {r + 1}/{rounds}"
             measured = {OURS: run_imgorigin(cfg, images, scenarios, label)}
@@ -404,11 +429,14 @@ def main() -> int:
         if best is not None:
             against_best[key] = {"peer": best[0], "ratio": best[1]}
             print(f"{key}: imgorigin / best peer ({best[0]}) = {best[1]:.2f}")
+    print("\nTransform b's JPEG codec alone (ms per call, one thread, output bytes in brackets)")
+    print(table(["system", "codec", "decode to 800w", "baseline q80", "optimized Huffman",
+                 "progressive"], codec_rows(codecs)))
     path = write_json("peers", {
         "machine": info, "duration_s": cfg.duration, "concurrency": CONCURRENCY,
         "workers": cfg.workers, "rounds": rounds, "versions": versions,
         "unavailable": unavailable, "outputs": outputs, "avif_size_match": matches,
-        "samples": samples, "summary": summary,
+        "samples": samples, "summary": summary, "jpeg_codecs": codecs,
         "ratios": peer_ratios(systems, summary), "against_best_peer": against_best,
         "wall_s": round(time.time() - started, 1)})
     print(f"\nwrote {path.relative_to(REPO)}")

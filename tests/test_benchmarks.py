@@ -17,6 +17,7 @@ import pyvips
 from benchmarks.comparison import (
     aggregate,
     best_peer,
+    codec_rows,
     decoded_format,
     describe_output,
     match_quality,
@@ -258,3 +259,24 @@ def test_describe_output_decodes_format_and_dimensions() -> None:
                                      "height": 20}
     assert output_problems("b", {"format": "jpeg", "width": 800, "height": 600}) == []
     assert decoded_format("heifload_buffer", "hevc") == "heic"
+
+
+def test_jpeg_codec_script_measures_libvips_and_the_table_shows_it(tmp_path: Any) -> None:
+    import json
+    import subprocess
+    import sys
+
+    source = tmp_path / "src.jpg"
+    (pyvips.Image.black(64, 48, bands=3) + 90).jpegsave(str(source))
+    got = subprocess.run([sys.executable, "benchmarks/jpeg_codecs.py", "--codec", "pyvips",
+                          "--image", str(source), "--width", "32", "--seconds", "0.05"],
+                         capture_output=True, text=True, check=True)
+    cost = json.loads(got.stdout)
+    assert cost["decoded"] == [32, 24]  # DCT scale 1/2: the smallest that covers 32 px
+    assert cost["codec"].startswith("libvips ")
+    assert all(cost[f"{step}_ms"] > 0 and cost[f"{step}_bytes"] > 0
+               for step in ("baseline", "optimized", "progressive"))
+    rows = codec_rows({"imgorigin": cost, "thumbor": {"error": "no venv"}})
+    assert rows[0][:2] == ["imgorigin", cost["codec"]]
+    assert rows[0][3] == f"{cost['baseline_ms']:.2f} ({cost['baseline_bytes'] / 1000:.1f} KB)"
+    assert rows[1][:2] == ["thumbor", "no venv"]
