@@ -3,7 +3,9 @@
 Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_INPROC_DURATION
 (seconds per in-process setting, default a fifth of that, at least 2), BENCH_ONLY (comma list
 of scenario names, `inprocess` included), BENCH_WRK_THREADS (default 1), BENCH_WORKERS
-(default 2), BENCH_QUIET_PCT (machine CPU % to wait under before each run, default 20).
+(default 2), BENCH_QUIET_PCT (machine CPU % to wait under before each run, default 20),
+BENCH_PAIRED_ROUNDS (rounds of limit + server per single-transform miss scenario, default 3;
+0 skips them).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +54,7 @@ class Config:
         self.workers = int(env.get("BENCH_WORKERS", "2"))
         self.quiet_pct = float(env.get("BENCH_QUIET_PCT", "20"))
         self.quiet_wait = float(env.get("BENCH_QUIET_WAIT", "15"))
+        self.paired_rounds = int(env.get("BENCH_PAIRED_ROUNDS", "3"))
 
     def wanted(self, name: str) -> bool:
         return not self.only or name in self.only
@@ -86,7 +90,8 @@ def run_inprocess(cfg: Config, images: Path) -> list[dict[str, Any]]:
     return results
 
 
-def _two_processes(cfg: Config, images: Path) -> list[dict[str, Any]]:
+def _two_processes(cfg: Config, images: Path, transforms: str = ",".join(TRANSFORMS),
+                   duration: float | None = None) -> list[dict[str, Any]]:
     """Two single-threaded processes at once, as the server's two workers run: one libvips per
     process scales better than two threads sharing one (lcms and libvips locks)."""
     quiet = wait_quiet(cfg.quiet_pct, cfg.quiet_wait)
@@ -94,7 +99,7 @@ def _two_processes(cfg: Config, images: Path) -> list[dict[str, Any]]:
     env = {**os.environ, "VIPS_CONCURRENCY": "1", "MALLOC_ARENA_MAX": "2"}
     cmd = [sys.executable, "-m", "benchmarks.inprocess", "--images", str(images),
            "--vips-concurrency", "1", "--threads", "1", "--modes", "raw",
-           "--duration", str(cfg.inproc_duration)]
+           "--transforms", transforms, "--duration", str(duration or cfg.inproc_duration)]
     procs = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [p.communicate() for p in procs]
@@ -296,6 +301,52 @@ def _hit_body(cfg: Config, images: Path) -> bytes:
         return response.content
 
 
+# --- paired rounds ----------------------------------------------------------------------------
+
+def run_paired(cfg: Config, images: Path) -> list[dict[str, Any]]:
+    """Each single-transform miss scenario again, in BENCH_PAIRED_ROUNDS rounds of one in-process
+    limit run (2 processes) and one server run, seconds apart and in alternating order: the
+    machine's speed drifts by more than the gap being measured, so each ratio compares two
+    neighbouring runs and the median of the rounds is the figure."""
+    rows: list[dict[str, Any]] = []
+    if cfg.paired_rounds <= 0:
+        return rows
+    for sc in SCENARIOS:
+        if sc.kind != "miss" or len(sc.transforms) != 1 or not cfg.wanted(sc.name):
+            continue
+        key = sc.transforms[0]
+        rounds = []
+        for index in range(cfg.paired_rounds):
+            log(f"{sc.name}: paired round {index + 1}/{cfg.paired_rounds}")
+            order = ("limit", "server") if index % 2 == 0 else ("server", "limit")
+            measured: dict[str, dict[str, Any]] = {}
+            for part in order:
+                if part == "limit":
+                    measured[part] = _two_processes(
+                        cfg, images, key, duration=max(cfg.inproc_duration, 4.0))[0]
+                else:
+                    measured[part] = measure_scenario(cfg, sc, images, b"", "", 0.0)
+            limit, server = measured["limit"]["rps"], measured["server"]["rps"]
+            rounds.append({"round": index + 1, "order": "-".join(order), "limit_rps": limit,
+                           "server_rps": round(server, 2),
+                           "ratio": round(server / limit, 3) if limit else None,
+                           "p50_ms": measured["server"]["p50_ms"],
+                           "p99_ms": measured["server"]["p99_ms"],
+                           "check": measured["server"]["check"]})
+            log(f"  limit {limit:.1f}, server {server:.1f} req/s")
+        rows.append({"scenario": sc.name, "rounds": rounds, **paired_summary(rounds)})
+    return rows
+
+
+def paired_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median and range of the per-round ratios; rounds whose server run is suspect are left out."""
+    ratios = sorted(r["ratio"] for r in rounds if r["ratio"] is not None and r["check"] == "ok")
+    if not ratios:
+        return {"median_ratio": None, "min_ratio": None, "max_ratio": None, "rounds_used": 0}
+    return {"median_ratio": round(statistics.median(ratios), 3), "min_ratio": ratios[0],
+            "max_ratio": ratios[-1], "rounds_used": len(ratios)}
+
+
 # --- report -----------------------------------------------------------------------------------
 
 def add_ratios(results: list[dict[str, Any]], best: dict[str, dict[str, Any]]) -> None:
@@ -315,6 +366,26 @@ def add_ratios(results: list[dict[str, Any]], best: dict[str, dict[str, Any]]) -
             r["baseline"] = "bare Starlette"
             r["baseline_rps"] = bare["rps"]
             r["ratio"] = round(r["rps"] / bare["rps"], 3) if bare["rps"] else None
+
+
+def print_paired(paired: list[dict[str, Any]]) -> None:
+    if not paired:
+        return
+    rows = []
+    for p in paired:
+        rounds = p["rounds"]
+        median = p["median_ratio"]
+        rows.append([p["scenario"], " / ".join(f"{r['server_rps']:.1f}" for r in rounds),
+                     " / ".join(f"{r['limit_rps']:.1f}" for r in rounds),
+                     " / ".join(f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+                                for r in rounds),
+                     "-" if median is None else
+                     f"{median:.2f} ({p['min_ratio']:.2f}-{p['max_ratio']:.2f})",
+                     "; ".join(sorted({r["check"] for r in rounds}))])
+    print("\nPaired rounds (server run and in-process 2-process limit seconds apart, "
+          "alternating order)")
+    print(table(["scenario", "server req/s", "limit req/s", "ratio per round",
+                 "median ratio (range)", "check"], rows))
 
 
 def print_report(inproc: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
@@ -364,13 +435,15 @@ def main() -> int:
         inproc = run_inprocess(cfg, images) if cfg.wanted("inprocess") else []
         best = best_inprocess(inproc)
         results = run_scenarios(cfg, images, best)
+        paired = run_paired(cfg, images)
     add_ratios(results, best)
     print_report(inproc, results)
+    print_paired(paired)
     path = write_json("bench", {
         "machine": info, "duration_s": cfg.duration, "inproc_duration_s": cfg.inproc_duration,
         "wrk_threads": cfg.wrk_threads, "workers": cfg.workers,
         "wall_s": round(time.time() - started, 1), "inprocess": inproc,
-        "inprocess_best": best, "scenarios": results,
+        "inprocess_best": best, "scenarios": results, "paired_rounds": paired,
     })
     print(f"\nwrote {path.relative_to(REPO)} ({time.time() - started:.0f} s)")
     return 0

@@ -280,3 +280,14 @@ def test_jpeg_codec_script_measures_libvips_and_the_table_shows_it(tmp_path: Any
     assert rows[0][:2] == ["imgorigin", cost["codec"]]
     assert rows[0][3] == f"{cost['baseline_ms']:.2f} ({cost['baseline_bytes'] / 1000:.1f} KB)"
     assert rows[1][:2] == ["thumbor", "no venv"]
+
+
+def test_paired_summary_takes_the_median_of_clean_rounds() -> None:
+    from benchmarks.run import paired_summary
+
+    rounds = [{"ratio": 0.95, "check": "ok"}, {"ratio": 0.80, "check": "ok"},
+              {"ratio": 0.99, "check": "ok"}, {"ratio": 0.10, "check": "12 non-2xx answers"},
+              {"ratio": None, "check": "ok"}]
+    assert paired_summary(rounds) == {"median_ratio": 0.95, "min_ratio": 0.80,
+                                      "max_ratio": 0.99, "rounds_used": 3}
+    assert paired_summary([{"ratio": 0.5, "check": "machine busy"}])["median_ratio"] is None
