@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 _MAGIC = b"IOV1"
 _HEADER = struct.Struct(">4sI")
@@ -29,8 +29,7 @@ class CachedVariant:
 
     def to_bytes(self) -> bytes:
         """One blob, metadata then body, so a tier stores and loads it in one round trip."""
-        meta = asdict(self)
-        del meta["body"]
+        meta = {name: getattr(self, name) for name in _META_FIELDS}
         head = json.dumps(meta, separators=(",", ":")).encode()
         return _HEADER.pack(_MAGIC, len(head)) + head + self.body
 
@@ -47,3 +46,7 @@ class CachedVariant:
             return cls(body=blob[_HEADER.size + head_len:], **meta)
         except (ValueError, TypeError):
             return None
+
+
+# Every field but the body, in declaration order: the blob's JSON header.
+_META_FIELDS = tuple(f.name for f in fields(CachedVariant) if f.name != "body")
