@@ -38,9 +38,23 @@ def directory_prefixes(source_id: str) -> list[str]:
     return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
 
 
+def purge_prefixes(source_id: str) -> list[str]:
+    """Every directory a purge by prefix may name to reach `source_id`: `directory_prefixes`
+    of a relative key; for an absolute URL its origin and each directory of its path
+    (`https://h/a/b.jpg` -> [`https://h/`, `https://h/a/`]), query left out."""
+    scheme, sep, rest = source_id.partition("://")
+    if not sep:
+        return directory_prefixes(source_id)
+    host, slash, path = rest.partition("/")
+    if not slash or not host:
+        return []
+    origin = f"{scheme}://{host}/"
+    return [origin] + [origin + p for p in directory_prefixes(path.partition("?")[0])]
+
+
 @lru_cache(maxsize=16384)
 def surrogate_keys(source_id: str) -> str:
     """`Surrogate-Key`/`Cache-Tag` value: the source's tag and one tag per parent directory,
     so a CDN can purge a source or a whole directory by tag."""
-    tags = [source_tag(source_id)] + [prefix_tag(p) for p in directory_prefixes(source_id)]
+    tags = [source_tag(source_id)] + [prefix_tag(p) for p in purge_prefixes(source_id)]
     return " ".join(tags)

@@ -29,7 +29,7 @@ from redis.exceptions import (
 
 from cache.entry import CachedVariant
 from cache.journal import PurgeRecord
-from cache.keys import directory_prefixes
+from cache.keys import purge_prefixes
 from cache.redis_breaker import Breaker, mark_request_failed
 from cache.redis_client import Client, make_cache, make_client, parse_url
 from cache.redis_deadline import within
@@ -220,7 +220,7 @@ class RedisTier:
         return bool(stored)
 
     async def _index_directories(self, source_id: str) -> None:
-        if not directory_prefixes(source_id):
+        if not purge_prefixes(source_id):
             return
         pipe = self.client.pipeline(transaction=False)
         self.index_directories(pipe, source_id)
@@ -229,7 +229,7 @@ class RedisTier:
     def index_directories(self, pipe: Any, source_id: str) -> None:
         """Queue on `pipe` the source's entry in the SET of each directory above it, which a
         purge by prefix reads."""
-        for prefix in directory_prefixes(source_id):
+        for prefix in purge_prefixes(source_id):
             name = self.layout.directory(prefix)
             pipe.sadd(name, source_id)
             pipe.pexpire(name, self.ttl_ms)

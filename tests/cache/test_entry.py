@@ -22,3 +22,4 @@ def test_torn_and_foreign_blobs_are_not_entries() -> None:
     assert CachedVariant.from_bytes(blob[: head_end - 3]) is None  # header cut short
     assert CachedVariant.from_bytes(b"XXXX" + blob[4:]) is None  # not our magic
     assert CachedVariant.from_bytes(b"IO") is None
+

@@ -121,6 +121,28 @@ def test_prefix_purge_uses_the_directory_index(server: RedisProcess, rds: redis.
     assert [e is not None for e in left] == [False, False, True, True]
 
 
+def test_prefix_purge_reaches_absolute_source_urls(server: RedisProcess,
+                                                  rds: redis.Redis) -> None:
+    sources = ("https://img.example.com/shop/a.jpg", "https://img.example.com/shop/x/b.jpg?v=2",
+               "https://img.example.com/other/c.jpg", "https://cdn.example.net/shop/d.jpg")
+
+    async def scenario(prefix: str) -> tuple[Any, list[bool]]:
+        tier = make_tier(server.url)
+        for source in sources:
+            await tier.set("k", entry(source), await tier.generation(source))
+        count = await tier.purge([], [prefix])
+        left = [await tier.get("k", s) is not None for s in sources]
+        await tier.close()
+        return count, left
+
+    count, left = run(scenario("https://img.example.com/shop/"))
+    assert count.sources == {sources[0], sources[1]}
+    assert left == [False, False, True, True]
+    count, left = run(scenario("https://img.example.com/"))
+    assert count.sources == {sources[0], sources[1], sources[2]}
+    assert left == [False, False, False, True]
+
+
 def test_r14_result_of_a_transform_straddling_a_purge_is_not_stored(
     server: RedisProcess, rds: redis.Redis
 ) -> None:

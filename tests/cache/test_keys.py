@@ -1,0 +1,17 @@
+"""Directory prefixes a purge by prefix can name, and the CDN tags that follow them."""
+
+from __future__ import annotations
+
+from cache.keys import prefix_tag, purge_prefixes, source_tag, surrogate_keys
+
+
+def test_purge_prefixes_of_relative_keys_and_absolute_urls() -> None:
+    assert purge_prefixes("shop/x/b.jpg") == ["shop/", "shop/x/"]
+    assert purge_prefixes("b.jpg") == []
+    assert purge_prefixes("https://h.example/shop/x/b.jpg?v=1/2") == [
+        "https://h.example/", "https://h.example/shop/", "https://h.example/shop/x/"]
+    assert purge_prefixes("https://h.example") == []
+    # The CDN tags follow the same prefixes, so a CDN purge by prefix reaches the same sources.
+    source = "https://h.example/shop/b.jpg"
+    assert surrogate_keys(source).split() == [
+        source_tag(source), prefix_tag("https://h.example/"), prefix_tag("https://h.example/shop/")]
