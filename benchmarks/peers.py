@@ -352,7 +352,7 @@ def run_peer(cfg: Config, peer: Peer, images: Path, workdir: Path,
 
 # --- the run ----------------------------------------------------------------------------------
 
-def jpeg_codec_costs(images: Path) -> dict[str, dict[str, Any]]:
+def jpeg_codec_costs(cfg: Config, images: Path) -> dict[str, dict[str, Any]]:
     """Transform b's JPEG decode and encodes, without a server, in libvips (our interpreter) and
     in Pillow (thumbor's interpreter): what each codec costs on its own."""
     source = images / TRANSFORMS["b"].source
@@ -364,7 +364,7 @@ def jpeg_codec_costs(images: Path) -> dict[str, dict[str, Any]]:
         if not Path(python).exists():
             costs[name] = {"error": f"{python} is missing"}
             continue
-        wait_quiet(20, 30)
+        wait_quiet(cfg.quiet_pct, cfg.quiet_wait)
         got = _run([python, str(CODECS_SCRIPT), "--codec", codec, "--image", str(source),
                     "--width", str(width)],
                    env={**os.environ, "VIPS_CONCURRENCY": "1"}, timeout=120)
@@ -404,7 +404,7 @@ def main() -> int:
         outputs[OURS], matches = probe_imgorigin(cfg, images, peer_avif)
         scenarios = our_scenarios(matches)
         log("JPEG codecs of transform b, in-process: libvips and Pillow")
-        codecs = jpeg_codec_costs(images)
+        codecs = jpeg_codec_costs(cfg, images)
         for r in range(rounds):
             label = f"round {r + 1}/{rounds}"
             measured = {OURS: run_imgorigin(cfg, images, scenarios, label)}

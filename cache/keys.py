@@ -30,26 +30,24 @@ def prefix_tag(prefix: str) -> str:
     return "d-" + source_hash(prefix)
 
 
-def directory_prefixes(source_id: str) -> list[str]:
-    """`a/b/c.jpg` -> [`a/`, `a/b/`]: the prefixes a purge by directory may name."""
-    if "://" in source_id:
-        return []
-    parts = source_id.split("/")[:-1]
+def _directories(path: str) -> list[str]:
+    """`a/b/c.jpg` -> [`a/`, `a/b/`]."""
+    parts = path.split("/")[:-1]
     return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
 
 
 def purge_prefixes(source_id: str) -> list[str]:
-    """Every directory a purge by prefix may name to reach `source_id`: `directory_prefixes`
-    of a relative key; for an absolute URL its origin and each directory of its path
+    """Every directory a purge by prefix may name to reach `source_id`: each parent directory of
+    a relative key; for an absolute URL its origin and each directory of its path
     (`https://h/a/b.jpg` -> [`https://h/`, `https://h/a/`]), query left out."""
     scheme, sep, rest = source_id.partition("://")
-    if not sep:
-        return directory_prefixes(source_id)
+    if not sep or "/" in scheme:
+        return _directories(source_id)
     host, slash, path = rest.partition("/")
     if not slash or not host:
         return []
     origin = f"{scheme}://{host}/"
-    return [origin] + [origin + p for p in directory_prefixes(path.partition("?")[0])]
+    return [origin] + [origin + p for p in _directories(path.partition("?")[0])]
 
 
 @lru_cache(maxsize=16384)

@@ -8,6 +8,7 @@ from cache.keys import prefix_tag, purge_prefixes, source_tag, surrogate_keys
 def test_purge_prefixes_of_relative_keys_and_absolute_urls() -> None:
     assert purge_prefixes("shop/x/b.jpg") == ["shop/", "shop/x/"]
     assert purge_prefixes("b.jpg") == []
+    assert purge_prefixes("odd/a://b.jpg") == ["odd/", "odd/a:/", "odd/a://"]
     assert purge_prefixes("https://h.example/shop/x/b.jpg?v=1/2") == [
         "https://h.example/", "https://h.example/shop/", "https://h.example/shop/x/"]
     assert purge_prefixes("https://h.example") == []
