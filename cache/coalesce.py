@@ -116,8 +116,14 @@ class SingleFlight:
                     return found
                 lease = await self.leases.acquire(key)
             if lease is not None:
-                # The holder finished (or died) between our last look and the lease.
-                found = await lookup()
+                # The holder finished (or died) between our last look and the lease. The look
+                # may raise (a source the holder found missing), so it runs under the lease's
+                # release too.
+                try:
+                    found = await lookup()
+                except BaseException:
+                    await lease.release()
+                    raise
                 if found is not None:
                     await lease.release()
                     return found

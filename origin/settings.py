@@ -196,8 +196,8 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "seconds an HTTP source's version (ETag/Last-Modified) is trusted before it is "
             "revalidated with a conditional GET (one per host, or per cluster with Redis)"),
     Setting("IMGORIGIN_NOT_FOUND_TTL", "not_found_ttl", "60", _non_negative_int,
-            "seconds a 404 source is remembered (per worker) and the 404 may be cached "
-            "downstream"),
+            "seconds a 404 source is remembered (shared like source versions) and the 404 may be "
+            "cached downstream"),
     Setting("IMGORIGIN_PURGE_TOKENS", "purge_tokens", "", _csv,
             "bearer tokens accepted by POST /-/purge", "unset: purge disabled (403)"),
     Setting("IMGORIGIN_SIGNING_KEYS", "signing_keys", "", _csv,

@@ -32,6 +32,7 @@ ORIGINAL_FILE = ".original"
 class SharedVersion:
     version: str
     checked: float  # wall clock of the upstream answer that gave or confirmed it
+    missing: bool = False  # the upstream answered 404/410 at `checked`
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +61,16 @@ class SharedSources(Protocol):
         """The bytes (when given) first, then the version as checked now."""
         ...
 
+    async def store_missing(self, source_id: str, mark: Any) -> None:
+        """The upstream answered 404/410 now: the other workers answer 404 without asking."""
+        ...
+
 
 def encode_version(found: SharedVersion) -> bytes:
-    return json.dumps({"v": found.version, "c": found.checked},
-                      separators=(",", ":")).encode("utf-8", "surrogatepass")
+    item: dict[str, Any] = {"v": found.version, "c": found.checked}
+    if found.missing:
+        item["m"] = 1
+    return json.dumps(item, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
 
 def decode_version(blob: bytes | None) -> SharedVersion | None:
@@ -71,7 +78,7 @@ def decode_version(blob: bytes | None) -> SharedVersion | None:
         return None
     try:
         item = json.loads(blob)
-        return SharedVersion(str(item["v"]), float(item["c"]))
+        return SharedVersion(str(item["v"]), float(item["c"]), bool(item.get("m")))
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -126,6 +133,12 @@ class DiskSources:
                 source_id, ORIGINAL_FILE, encode_original(SharedOriginal(version, data, now)))
         await self.tier.put_source_file(
             source_id, VERSION_FILE, encode_version(SharedVersion(version, now)))
+
+    async def store_missing(self, source_id: str, mark: Any) -> None:
+        if mark is None or self.journal.purged_since(mark, source_id):
+            return
+        await self.tier.put_source_file(
+            source_id, VERSION_FILE, encode_version(SharedVersion("", time.time(), missing=True)))
 
 
 def _read(path: str) -> bytes | None:

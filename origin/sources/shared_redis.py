@@ -79,3 +79,13 @@ class RedisSources:
         self.tier.index_directories(pipe, source_id)
         await self.tier.call("set", pipe.execute,
                              timeout=self.tier.timeout + size * SECONDS_PER_BYTE)
+
+    async def store_missing(self, source_id: str, mark: Any) -> None:
+        if mark is None:
+            return
+        keys = self.tier.layout.source(source_id)
+        value = pack(mark, encode_version(SharedVersion("", time.time(), missing=True)))
+        pipe = self.tier.client.pipeline(transaction=False)
+        pipe.set(keys.version, value, px=self.version_ttl_ms)
+        self.tier.index_directories(pipe, source_id)
+        await self.tier.call("set", pipe.execute, timeout=self.tier.timeout)

@@ -1,10 +1,10 @@
 """The source side of a request: which version a source is at, and its bytes.
 
 Each worker remembers HTTP source versions for `IMGORIGIN_SOURCE_TTL` (then revalidates with a
-conditional GET), 404s for `IMGORIGIN_NOT_FOUND_TTL`, and recently fetched bytes. Versions and
-bytes are also shared through the shared tier (`shared.py`), asked only when this worker's own
-memory has nothing current, and one fetch per source runs at a time across the workers sharing
-it (a lease, as for transforms); the others wait for its result, for at most
+conditional GET), 404s for `IMGORIGIN_NOT_FOUND_TTL`, and recently fetched bytes. Versions, 404s
+and bytes are also shared through the shared tier (`shared.py`), asked only when this worker's
+own memory has nothing current, and one fetch per source runs at a time across the workers
+sharing it (a lease, as for transforms); the others wait for its result, for at most
 `IMGORIGIN_FETCH_TIMEOUT`, then fetch themselves.
 """
 
@@ -138,7 +138,8 @@ class SourceStore:
         self.originals.set(ref.id, (version, data), len(data), ref.id)
 
     def _fresh(self, found: SharedVersion) -> bool:
-        return time.time() - found.checked < self.settings.source_ttl
+        ttl = self.settings.not_found_ttl if found.missing else self.settings.source_ttl
+        return time.time() - found.checked < ttl
 
     async def _revalidate(self, ref: SourceRef, known_version: str) -> Fetched:
         """A version some worker checked within the TTL, else a (conditional) GET."""
@@ -149,7 +150,8 @@ class SourceStore:
             if found is not None:
                 if self._fresh(found):
                     return self._use_version(ref, found, epoch)
-                known_version = found.version  # checked no earlier than ours
+                if not found.missing:
+                    known_version = found.version  # checked no earlier than ours
         return await self._fetch_once(ref, known_version,
                                       lambda: self._version_since(ref, asked))
 
@@ -165,6 +167,8 @@ class SourceStore:
 
     def _use_version(self, ref: SourceRef, found: SharedVersion, epoch: int) -> Fetched:
         self._shared_version_hits.inc()
+        if found.missing:
+            raise SourceNotFound("source not found")  # `version` remembers it here too
         if epoch == self._epoch:
             age = max(0.0, time.time() - found.checked)
             self._remember_version(ref, found.version, time.monotonic() - age)
@@ -209,7 +213,12 @@ class SourceStore:
         mark = await self.shared.mark(ref.id) if self.shared is not None else None
         epoch = self._epoch  # after the mark, which may apply purges this worker had not seen
         started = time.perf_counter()
-        fetched = await self.http.fetch(ref.url, known_version=known_version)
+        try:
+            fetched = await self.http.fetch(ref.url, known_version=known_version)
+        except SourceNotFound:
+            if self.shared is not None:
+                await self.shared.store_missing(ref.id, mark)
+            raise
         size = len(fetched.data) if fetched.data is not None else 0
         metrics.observe_fetch("http", time.perf_counter() - started, size)
         if self.shared is not None:

@@ -1,6 +1,7 @@
 """HTTP sources shared between workers and hosts: a new source is fetched once per host (embedded
 mode, beside the on-disk tier) or once per cluster (Redis), revalidated once after
 IMGORIGIN_SOURCE_TTL, fetched again once after a purge, and fetched per worker while Redis is down.
+A source the upstream does not have is asked for once in the same way.
 
 Two origin processes over one cache directory stand in for two workers of one host whose requests
 we can address one by one (a gunicorn burst may land on a single worker); two 2-worker servers
@@ -83,6 +84,22 @@ def purge_refetches_once(pair: tuple[OriginProcess, OriginProcess], upstream: Up
         assert full_gets(upstream, fetched) == n
 
 
+def missing_asked_once(servers: Sequence[OriginProcess], upstream: Upstream, name: str) -> None:
+    """A source the upstream does not have: a burst over every worker, then more requests on
+    each server, all 404, and the upstream asked once; a purge of the source asks once more."""
+    fetched = f"/delay/{DELAY}/{name}"
+    burst = get_all(servers, [f"/w_{w}/{name}" for w in WIDTHS])
+    assert [r.status_code for r in burst] == [404] * len(WIDTHS)
+    later = get_all(servers, [f"/w_{w}/{name}" for w in NEW_WIDTHS])
+    assert [r.status_code for r in later] == [404] * len(NEW_WIDTHS)
+    assert upstream.hits[fetched] == 1
+    purge(servers[0], sources=[name])
+    time.sleep(1.5)  # the purge's broadcast to every worker's memory
+    again = get_all(servers, [f"/w_{w}/{name}" for w in WIDTHS])
+    assert [r.status_code for r in again] == [404] * len(WIDTHS)
+    assert upstream.hits[fetched] == 2
+
+
 def shoe(samples_dir: Path) -> bytes:
     return (samples_dir / "products" / "shoe.jpg").read_bytes()
 
@@ -147,6 +164,11 @@ class TestEmbedded:
     ) -> None:
         # Purge counts are variants only: the shared version and bytes beside them are not.
         purge_refetches_once(host, upstream, shoe(samples_dir), "embp", settle=0.0, variants=2)
+
+    def test_missing_source_asked_once_for_both_workers(
+        self, host: tuple[OriginProcess, OriginProcess], upstream: Upstream
+    ) -> None:
+        missing_asked_once(host, upstream, "embm/nothing.jpg")
 
 
 class TestRedis:
@@ -213,6 +235,11 @@ class TestRedis:
     ) -> None:
         # The broadcast to every worker's memory takes a moment (R14 allows 1 s).
         purge_refetches_once(hosts, upstream, shoe(samples_dir), "redp", settle=1.5)
+
+    def test_missing_source_asked_once_across_two_hosts(
+        self, hosts: tuple[OriginProcess, OriginProcess], upstream: Upstream
+    ) -> None:
+        missing_asked_once(hosts, upstream, "redm/nothing.jpg")
 
 
 class TestRedisCluster:
