@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     from transforms import vipsconfig
 
     # As in a worker: operation cache off, untrusted loaders blocked, same concurrency.
-    vipsconfig.configure(concurrency=args.vips_concurrency, cache_max_mem=0, svg_allowed=True)
+    vipsconfig.configure(concurrency=args.vips_concurrency, cache_max_mem=0)
     results = []
     for key in args.transforms.split(","):
         spec = TRANSFORMS[key]

@@ -112,8 +112,7 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
     """Everything a worker serves with; each part's cleanup goes on `stack` as it is made, so
     a start-up that fails half-way still closes what it opened."""
     vipsconfig.configure(concurrency=settings.vips_concurrency,
-                         cache_max_mem=settings.vips_cache_max_mem,
-                         svg_allowed=settings.svg_policy == "rasterize")
+                         cache_max_mem=settings.vips_cache_max_mem)
     client = make_client(settings.connect_timeout, settings.fetch_timeout, transport)
     stack.push_async_callback(client.aclose)
     # The configured source is trusted as host and port, never the whole host.

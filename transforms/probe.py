@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pyvips
 
 from origin.errors import UnprocessableImage, UnsupportedFormat
-from transforms import containers
+from transforms import containers, svgrender
 
 # Loader name (without _buffer/_source) -> our name for the source format.
 LOADERS: dict[str, str] = {
@@ -100,6 +100,9 @@ def sniff_unsupported(data: bytes) -> str | None:
     return None
 
 
+_GZIP = b"\x1f\x8b"
+
+
 def _looks_like_svg(data: bytes) -> bool:
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     return head.startswith(b"<") and b"<svg" in data[:65536]
@@ -113,8 +116,12 @@ def probe(data: bytes, *, svg_allowed: bool = True) -> Probe:
     unsupported = sniff_unsupported(data)
     if unsupported:
         raise UnsupportedFormat(f"{unsupported} sources are not supported")
-    if not svg_allowed and _looks_like_svg(data):
-        raise UnsupportedFormat("SVG sources are refused by this server")
+    if _looks_like_svg(data):
+        if not svg_allowed:
+            raise UnsupportedFormat("SVG sources are refused by this server")
+        return _svg_probe(data)
+    if data.startswith(_GZIP) and svg_allowed:
+        return _svg_probe(data)  # .svgz: the child refuses a gzip that holds anything else
     try:
         image = pyvips.Image.new_from_buffer(data, "", access="sequential")
         loader = image.get("vips-loader")
@@ -161,6 +168,15 @@ def probe(data: bytes, *, svg_allowed: bool = True) -> Probe:
         page_sizes=page_sizes,
         has_icc=bool(image.get_typeof("icc-profile-data")),
     )
+
+
+def _svg_probe(data: bytes) -> Probe:
+    """SVG is sized by librsvg in a child process (`svgrender.header`): parsing a stranger's
+    document is work the worker never does itself."""
+    width, height, bands = svgrender.header(data)
+    return Probe(format="svg", loader="svgload_buffer", width=width, height=height, pages=1,
+                 page_height=height, has_alpha=bands in (2, 4), orientation=1, loop=0,
+                 delays=(), page_sizes=(), has_icc=False)
 
 
 def _oriented_size(image: pyvips.Image) -> tuple[int, int]:

@@ -4,7 +4,9 @@ librsvg renders a document, filters included, in one call that nothing interrupt
 blurred circles at 1000x1000 take 40 s, and libvips' kill switch is only looked at between tiles.
 So SVG sources are drawn by `python -m transforms.svgrender W H` (SVG on stdin, raw pixels on
 stdout) under an address-space limit, killed when the deadline passes; the worker carries on with
-the pixels as with any bitmap. Starting the child costs about 0.1 s, paid only on SVG misses.
+the pixels as with any bitmap. Their header is read the same way (`--header`), since librsvg
+parses the whole document to size it: the worker's own libvips never loads SVG. Starting the
+child costs about 0.1 s, paid only on SVG probes (cached per source version) and SVG misses.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from origin.errors import UnprocessableImage, UpstreamTimeout
 HEADER = struct.Struct("<III")  # width, height, bands of the 8-bit pixels that follow
 # Address space of the child: room for a 100 MP RGBA render twice over (cairo + libvips).
 CHILD_ADDRESS_SPACE = 3 * 1024**3
+# Sizing a document is a parse, not a render: far below any request deadline.
+HEADER_TIMEOUT = 5.0
+
+
+def header(data: bytes) -> tuple[int, int, int]:
+    """The SVG's own width, height and bands, read by librsvg in a child process."""
+    out = _run_child(["--header"], data, HEADER_TIMEOUT, "SVG source could not be read")
+    width, height, bands = HEADER.unpack_from(out)
+    return width, height, bands
 
 
 def render(data: bytes, width: int, height: int, deadline: float) -> pyvips.Image:
@@ -29,18 +40,7 @@ def render(data: bytes, width: int, height: int, deadline: float) -> pyvips.Imag
     timeout = deadline - time.monotonic()
     if timeout <= 0:
         raise UpstreamTimeout("transform took longer than the request deadline")
-    env = {**os.environ, "VIPS_CONCURRENCY": "1", "MALLOC_ARENA_MAX": "2"}
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "transforms.svgrender", str(width), str(height)],
-            input=data, capture_output=True, timeout=timeout, env=env, check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise UpstreamTimeout("SVG rendering took longer than the request deadline") from None
-    out = proc.stdout
-    if proc.returncode != 0 or len(out) < HEADER.size:
-        raise UnprocessableImage("SVG source could not be rendered",
-                                 internal=proc.stderr.decode(errors="replace")[-500:])
+    out = _run_child([str(width), str(height)], data, timeout, "SVG source could not be rendered")
     w, h, bands = HEADER.unpack_from(out)
     pixels = out[HEADER.size:]
     if len(pixels) != w * h * bands:
@@ -49,14 +49,34 @@ def render(data: bytes, width: int, height: int, deadline: float) -> pyvips.Imag
     return image.copy(interpretation="srgb")
 
 
+def _run_child(args: list[str], data: bytes, timeout: float, failure: str) -> bytes:
+    """The child's stdout, at least a header long; 504 past `timeout`, 422 on any failure."""
+    env = {**os.environ, "VIPS_CONCURRENCY": "1", "MALLOC_ARENA_MAX": "2"}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "transforms.svgrender", *args],
+                              input=data, capture_output=True, timeout=timeout, env=env,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        raise UpstreamTimeout("SVG source took longer than its time limit") from None
+    if proc.returncode != 0 or len(proc.stdout) < HEADER.size:
+        raise UnprocessableImage(failure, internal=proc.stderr.decode(errors="replace")[-500:])
+    return proc.stdout
+
+
 def _child(argv: list[str]) -> int:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
     pyvips.block_untrusted_set(True)
     pyvips.operation_block_set("VipsForeignLoadSvg", False)
-    width, height = int(argv[1]), int(argv[2])
     data = sys.stdin.buffer.read()
+    if argv[1] == "--header":
+        image = pyvips.Image.new_from_buffer(data, "", fail_on="error", access="sequential")
+        if image.get("vips-loader") != "svgload_buffer":
+            raise pyvips.Error("not an SVG document")
+        sys.stdout.buffer.write(HEADER.pack(image.width, image.height, image.bands))
+        return 0
+    width, height = int(argv[1]), int(argv[2])
     if width and height:
         image = pyvips.Image.thumbnail_buffer(data, width, height=height, size="force",
                                               option_string="fail_on=error")

@@ -7,7 +7,7 @@ import os
 MIN_LIBVIPS = (8, 13)  # block_untrusted_set appeared in 8.13
 
 
-def configure(*, concurrency: int, cache_max_mem: int, svg_allowed: bool) -> str:
+def configure(*, concurrency: int, cache_max_mem: int) -> str:
     """Block untrusted loaders, size libvips' cache and threads; returns the libvips version."""
     os.environ.setdefault("VIPS_CONCURRENCY", str(concurrency))
     import pyvips
@@ -18,8 +18,8 @@ def configure(*, concurrency: int, cache_max_mem: int, svg_allowed: bool) -> str
     # Loaders such as ImageMagick, PDF, FITS or matrix are not memory-safe enough for strangers'
     # files; what we do decode is further limited by transforms.probe.LOADERS.
     pyvips.block_untrusted_set(True)
-    # librsvg is memory-safe and we never serve SVG back, but libvips marks it untrusted.
-    pyvips.operation_block_set("VipsForeignLoadSvg", not svg_allowed)
+    # SVG is parsed and drawn only in a killable child (transforms.svgrender), never here.
+    pyvips.operation_block_set("VipsForeignLoadSvg", True)
     # Every request brings new input, so libvips' operation cache would only hold memory.
     pyvips.cache_set_max(0 if cache_max_mem == 0 else 100)
     pyvips.cache_set_max_mem(cache_max_mem)

@@ -293,7 +293,7 @@ import sys
 import pyvips
 from transforms import vipsconfig
 if sys.argv[1] == "configured":
-    print(vipsconfig.configure(concurrency=1, cache_max_mem=0, svg_allowed=True))
+    print(vipsconfig.configure(concurrency=1, cache_max_mem=0))
 source = pyvips.Source.new_from_file(sys.argv[2])
 try:
     pyvips.Image.new_from_source(source, "").avg()
