@@ -24,13 +24,18 @@ from origin.errors import UnprocessableImage, UpstreamTimeout
 HEADER = struct.Struct("<III")  # width, height, bands of the 8-bit pixels that follow
 # Address space of the child: room for a 100 MP RGBA render twice over (cairo + libvips).
 CHILD_ADDRESS_SPACE = 3 * 1024**3
-# Sizing a document is a parse, not a render: far below any request deadline.
-HEADER_TIMEOUT = 5.0
+# Sizing a document is a parse, not a render: a legitimate one takes well under a second, and
+# probes share one thread per worker.
+HEADER_TIMEOUT = 2.0
 
 
 def header(data: bytes) -> tuple[int, int, int]:
-    """The SVG's own width, height and bands, read by librsvg in a child process."""
-    out = _run_child(["--header"], data, HEADER_TIMEOUT, "SVG source could not be read")
+    """The SVG's own width, height and bands, read by librsvg in a child process; a document
+    that cannot be sized within HEADER_TIMEOUT is unreadable (422), not a slow upstream."""
+    try:
+        out = _run_child(["--header"], data, HEADER_TIMEOUT, "SVG source could not be read")
+    except UpstreamTimeout:
+        raise UnprocessableImage("SVG source could not be read in time") from None
     width, height, bands = HEADER.unpack_from(out)
     return width, height, bands
 

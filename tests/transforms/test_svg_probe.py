@@ -54,3 +54,14 @@ def test_svgz_is_sized_by_the_child_and_other_gzip_is_422() -> None:
     assert (info.format, info.width, info.height) == ("svg", 120, 45)
     with pytest.raises(UnprocessableImage):
         probe(gzip.compress(b"just some text, not an image"))
+
+
+
+def test_a_header_that_cannot_be_read_in_time_is_422(monkeypatch: pytest.MonkeyPatch) -> None:
+    from transforms import svgrender
+
+    # Shorter than the child's own start-up (~0.1 s): stands in for librsvg spinning on a
+    # hostile document (Debian's 8.14 did on the corpus' truncated .svgz); the child is killed.
+    monkeypatch.setattr(svgrender, "HEADER_TIMEOUT", 0.01)
+    with pytest.raises(UnprocessableImage, match="in time"):
+        probe(SVG)
