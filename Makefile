@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk chromium fonts-dejavu-core nginx-light nodejs
 
-.PHONY: run test lint fuzz bench bench-peers soak chaos system-deps readme clean
+.PHONY: run test lint fuzz fuzz-decoders bench bench-peers soak chaos system-deps readme clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,6 +40,13 @@ test: $(STAMP) system-deps lint
 
 fuzz: $(STAMP)
 	$(BIN)/pytest -q tests/security/test_s22_grammar_fuzz.py --hypothesis-profile=long
+
+# S23: libvips' decoders under atheris (not part of `make test`); findings land in
+# tests/security/fuzz-crashes/, which `make test` replays.
+FUZZ_RUNS ?= 100000
+fuzz-decoders: $(STAMP)
+	@$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/pip install -q "atheris>=2.3"
+	$(BIN)/python -m tests.security.decoder_fuzz -atheris_runs=$(FUZZ_RUNS)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m benchmarks.run
