@@ -106,6 +106,7 @@ class SingleFlight:
         if self.leases is None:
             return await compute()
         lease = await self.leases.acquire(key)
+        look_again = False
         if lease is None:
             self.waited.inc()
             deadline = time.monotonic() + self.wait_limit
@@ -115,19 +116,13 @@ class SingleFlight:
                 if found is not None:
                     return found
                 lease = await self.leases.acquire(key)
-            if lease is not None:
-                # The holder finished (or died) between our last look and the lease. The look
-                # may raise (a source the holder found missing), so it runs under the lease's
-                # release too.
-                try:
-                    found = await lookup()
-                except BaseException:
-                    await lease.release()
-                    raise
-                if found is not None:
-                    await lease.release()
-                    return found
+            # The holder finished (or died) between our last look and the lease.
+            look_again = lease is not None
         try:
+            if look_again:
+                found = await lookup()  # may raise: a source the holder found missing
+                if found is not None:
+                    return found
             return await compute()
         finally:
             if lease is not None:

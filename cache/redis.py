@@ -220,19 +220,19 @@ class RedisTier:
         return bool(stored)
 
     async def _index_directories(self, source_id: str) -> None:
-        if not purge_prefixes(source_id):
-            return
         pipe = self.client.pipeline(transaction=False)
-        self.index_directories(pipe, source_id)
-        await pipe.execute()
+        if self.index_directories(pipe, source_id):
+            await pipe.execute()
 
-    def index_directories(self, pipe: Any, source_id: str) -> None:
+    def index_directories(self, pipe: Any, source_id: str) -> bool:
         """Queue on `pipe` the source's entry in the SET of each directory above it, which a
-        purge by prefix reads."""
-        for prefix in purge_prefixes(source_id):
+        purge by prefix reads; False when it has none (a top-level key)."""
+        prefixes = purge_prefixes(source_id)
+        for prefix in prefixes:
             name = self.layout.directory(prefix)
             pipe.sadd(name, source_id)
             pipe.pexpire(name, self.ttl_ms)
+        return bool(prefixes)
 
     async def purge(self, sources: Sequence[str], prefixes: Sequence[str]) -> PurgeCount:
         """Delete every variant of these sources (and of the sources indexed under these

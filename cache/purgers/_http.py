@@ -7,7 +7,7 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -146,7 +146,7 @@ class TokenApiPurger:
         self.backoff = backoff
 
     @classmethod
-    def create(cls, target: str, settings: Any, client: httpx.AsyncClient) -> Any:
+    def create(cls, target: str, settings: Any, client: httpx.AsyncClient) -> Self:
         """From `IMGORIGIN_CDN_PURGERS`' `provider:target` and the provider's token setting."""
         if not target:
             raise ValueError(f"IMGORIGIN_CDN_PURGERS: {cls.provider} needs a {cls.target_kind}")

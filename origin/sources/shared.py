@@ -57,12 +57,10 @@ class SharedSources(Protocol):
         """Taken before a fetch; None when a purge cannot be ruled out (then nothing is stored)."""
         ...
 
-    async def store(self, source_id: str, mark: Any, version: str, data: bytes | None) -> None:
-        """The bytes (when given) first, then the version as checked now."""
-        ...
-
-    async def store_missing(self, source_id: str, mark: Any) -> None:
-        """The upstream answered 404/410 now: the other workers answer 404 without asking."""
+    async def store(self, source_id: str, mark: Any, version: str, data: bytes | None, *,
+                    missing: bool = False) -> None:
+        """The bytes (when given) first, then the version as checked now; `missing`: the
+        upstream answered 404/410, so the other workers answer 404 without asking."""
         ...
 
 
@@ -124,7 +122,8 @@ class DiskSources:
     async def mark(self, source_id: str) -> Any:
         return self.journal.position
 
-    async def store(self, source_id: str, mark: Any, version: str, data: bytes | None) -> None:
+    async def store(self, source_id: str, mark: Any, version: str, data: bytes | None, *,
+                    missing: bool = False) -> None:
         if mark is None or self.journal.purged_since(mark, source_id):
             return
         now = time.time()
@@ -132,13 +131,7 @@ class DiskSources:
             await self.tier.put_source_file(
                 source_id, ORIGINAL_FILE, encode_original(SharedOriginal(version, data, now)))
         await self.tier.put_source_file(
-            source_id, VERSION_FILE, encode_version(SharedVersion(version, now)))
-
-    async def store_missing(self, source_id: str, mark: Any) -> None:
-        if mark is None or self.journal.purged_since(mark, source_id):
-            return
-        await self.tier.put_source_file(
-            source_id, VERSION_FILE, encode_version(SharedVersion("", time.time(), missing=True)))
+            source_id, VERSION_FILE, encode_version(SharedVersion(version, now, missing)))
 
 
 def _read(path: str) -> bytes | None:

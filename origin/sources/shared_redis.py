@@ -62,7 +62,8 @@ class RedisSources:
     async def mark(self, source_id: str) -> Any:
         return await self.tier.generation(source_id)
 
-    async def store(self, source_id: str, mark: Any, version: str, data: bytes | None) -> None:
+    async def store(self, source_id: str, mark: Any, version: str, data: bytes | None, *,
+                    missing: bool = False) -> None:
         if mark is None:
             return
         keys = self.tier.layout.source(source_id)
@@ -73,19 +74,9 @@ class RedisSources:
             value = pack(mark, encode_original(SharedOriginal(version, data, now)))
             size = len(value)
             pipe.set(keys.original, value, px=max(1, int(self.originals_ttl * 1000)))
-        pipe.set(keys.version, pack(mark, encode_version(SharedVersion(version, now))),
+        pipe.set(keys.version, pack(mark, encode_version(SharedVersion(version, now, missing))),
                  px=self.version_ttl_ms)
         # Indexed under its directories, so a purge by prefix finds it before any variant.
         self.tier.index_directories(pipe, source_id)
         await self.tier.call("set", pipe.execute,
                              timeout=self.tier.timeout + size * SECONDS_PER_BYTE)
-
-    async def store_missing(self, source_id: str, mark: Any) -> None:
-        if mark is None:
-            return
-        keys = self.tier.layout.source(source_id)
-        value = pack(mark, encode_version(SharedVersion("", time.time(), missing=True)))
-        pipe = self.tier.client.pipeline(transaction=False)
-        pipe.set(keys.version, value, px=self.version_ttl_ms)
-        self.tier.index_directories(pipe, source_id)
-        await self.tier.call("set", pipe.execute, timeout=self.tier.timeout)

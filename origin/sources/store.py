@@ -217,7 +217,7 @@ class SourceStore:
             fetched = await self.http.fetch(ref.url, known_version=known_version)
         except SourceNotFound:
             if self.shared is not None:
-                await self.shared.store_missing(ref.id, mark)
+                await self.shared.store(ref.id, mark, "", None, missing=True)
             raise
         size = len(fetched.data) if fetched.data is not None else 0
         metrics.observe_fetch("http", time.perf_counter() - started, size)
