@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -318,21 +319,20 @@ def run_paired(cfg: Config, images: Path) -> list[dict[str, Any]]:
         rounds = []
         for index in range(cfg.paired_rounds):
             log(f"{sc.name}: paired round {index + 1}/{cfg.paired_rounds}")
+            parts = {
+                "limit": partial(_two_processes, cfg, images, key,
+                                 duration=max(cfg.inproc_duration, 4.0)),
+                "server": partial(measure_scenario, cfg, sc, images, b"", "", 0.0),
+            }
             order = ("limit", "server") if index % 2 == 0 else ("server", "limit")
-            measured: dict[str, dict[str, Any]] = {}
-            for part in order:
-                if part == "limit":
-                    measured[part] = _two_processes(
-                        cfg, images, key, duration=max(cfg.inproc_duration, 4.0))[0]
-                else:
-                    measured[part] = measure_scenario(cfg, sc, images, b"", "", 0.0)
-            limit, server = measured["limit"]["rps"], measured["server"]["rps"]
+            measured = {part: parts[part]() for part in order}
+            limit, run = measured["limit"][0]["rps"], measured["server"]
+            server = run["rps"]
             rounds.append({"round": index + 1, "order": "-".join(order), "limit_rps": limit,
                            "server_rps": round(server, 2),
                            "ratio": round(server / limit, 3) if limit else None,
-                           "p50_ms": measured["server"]["p50_ms"],
-                           "p99_ms": measured["server"]["p99_ms"],
-                           "check": measured["server"]["check"]})
+                           "p50_ms": run["p50_ms"], "p99_ms": run["p99_ms"],
+                           "check": run["check"]})
             log(f"  limit {limit:.1f}, server {server:.1f} req/s")
         rows.append({"scenario": sc.name, "rounds": rounds, **paired_summary(rounds)})
     return rows

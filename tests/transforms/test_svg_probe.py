@@ -42,7 +42,7 @@ def test_unreadable_svg_is_422_from_the_child() -> None:
         probe(b'<svg xmlns="http://www.w3.org/2000/svg" width="10" <<<')
 
 
-def test_html_mentioning_svg_is_not_taken_for_an_svg() -> None:
+def test_html_mentioning_svg_is_an_unreadable_source() -> None:
     with pytest.raises(UnprocessableImage):
         probe(b"<html><body><svg-ish>not an image</svg-ish></body></html>")
 
