@@ -52,7 +52,7 @@ from benchmarks.comparison import (
 from benchmarks.images import make_images
 from benchmarks.loadgen import LoadError, run_wrk
 from benchmarks.report import machine, table, write_json
-from benchmarks.run import WARM_START, Config, log
+from benchmarks.run import WARM_START, Config, cache_dir, log
 from benchmarks.scenarios import TRANSFORMS, MissTransform
 from benchmarks.servers import REPO, OriginProcess, Sampler, wait_quiet
 from tests.support.net import free_port, wait_until
@@ -304,7 +304,8 @@ def probe_imgorigin(cfg: Config, images: Path, peer_avif: dict[str, int]
 def run_imgorigin(cfg: Config, images: Path, scenarios: list[OurScenario],
                   label: str) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
-    with OriginProcess(env={"IMGORIGIN_SOURCE": str(images)}, workers=cfg.workers) as server:
+    with OriginProcess(env={"IMGORIGIN_SOURCE": str(images)}, workers=cfg.workers,
+                       cache_dir=cache_dir(cfg, "imgorigin")) as server:
         assert server.proc is not None
         for sc in scenarios:
             log(f"{label} imgorigin: {sc.name} {sc.transform.options}")
@@ -388,6 +389,7 @@ def main() -> int:
     samples: dict[str, dict[str, list[dict[str, Any]]]] = {}
     with tempfile.TemporaryDirectory(prefix="imgorigin-peers-") as tmp:
         images = Path(tmp) / "images"
+        cfg.scratch = Path(tmp) / "caches"
         make_images(images)
         info = machine()
         peers = []

@@ -79,18 +79,15 @@ class DiskTier:
 
     def _write(self, source_id: str, name: str, data: bytes) -> None:
         folder = self._dir(source_id)
-        os.makedirs(folder, exist_ok=True)
-        marker = os.path.join(folder, _SOURCE_FILE)
-        if not os.path.exists(marker):
-            self._atomic_write(marker, source_id.encode("utf-8", "surrogatepass"))
-        self._atomic_write(os.path.join(folder, name), data)
-
-    @staticmethod
-    def _atomic_write(path: str, data: bytes) -> None:
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        try:
+            _atomic_write(os.path.join(folder, name), data)
+        except FileNotFoundError:
+            # First entry of this source, or its folder was purged meanwhile: make the folder and
+            # its name file, then write. Trying first keeps the usual write at four syscalls.
+            os.makedirs(folder, exist_ok=True)
+            _atomic_write(os.path.join(folder, _SOURCE_FILE),
+                          source_id.encode("utf-8", "surrogatepass"))
+            _atomic_write(os.path.join(folder, name), data)
 
     async def purge(self, sources: Sequence[str], prefixes: Sequence[str]) -> PurgeCount:
         return await asyncio.to_thread(self._purge, list(sources), tuple(prefixes))
@@ -162,6 +159,23 @@ class DiskTier:
 
     async def close(self) -> None:
         return None
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    """Write to a temporary name and rename, so a reader never sees half an entry."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # e.g. a full disk: leave no partial file behind
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
 
 
 def _listdir(path: str) -> list[str]:

@@ -1,0 +1,133 @@
+"""The embedded on-disk tier alone: layout, purges, the size cap and write failures.
+
+The cross-process behaviour (two workers sharing it, purge reaching both, restart) is in
+tests/origin/test_embedded_cache.py against a real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cache.disk import DiskTier
+from cache.entry import CachedVariant
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _entry(source: str, body: bytes = b"x" * 1000) -> CachedVariant:
+    return CachedVariant(body=body, content_type="image/jpeg", etag='"k"', source_id=source,
+                         source_version="v1", format="jpeg", width=10, height=10,
+                         created=1700000000.0, transform_ms=1.0)
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def test_an_entry_reads_back_and_its_folder_names_its_source(tmp_path: Path) -> None:
+    tier = DiskTier(str(tmp_path), 1 << 20)
+
+    async def scenario() -> CachedVariant | None:
+        await tier.set("k1", _entry("a/b.jpg"))
+        await tier.set("k2", _entry("a/b.jpg"))  # the folder exists now: the short path
+        return await tier.get("k1", "a/b.jpg")
+
+    assert asyncio.run(scenario()) == _entry("a/b.jpg")
+    names = {p.name for p in _files(tmp_path)}
+    assert names == {".source", "k1", "k2"}  # no temporary file is left behind
+    marker = next(p for p in _files(tmp_path) if p.name == ".source")
+    assert marker.read_bytes() == b"a/b.jpg"
+    assert tier.healthy
+
+
+def test_a_purged_folder_is_made_again_with_its_name_file(tmp_path: Path) -> None:
+    tier = DiskTier(str(tmp_path), 1 << 20)
+
+    async def scenario() -> int:
+        await tier.set("k1", _entry("a/b.jpg"))
+        count = await tier.purge(["a/b.jpg"], [])
+        await tier.set("k2", _entry("a/b.jpg"))
+        return count.variants
+
+    assert asyncio.run(scenario()) == 1
+    assert {p.name for p in _files(tmp_path)} == {".source", "k2"}
+    # The name file is back, so a prefix purge still finds the source.
+    count = asyncio.run(tier.purge([], ["a/"]))
+    assert (count.variants, count.sources) == (1, {"a/b.jpg"})
+    assert asyncio.run(tier.get("k2", "a/b.jpg")) is None
+
+
+def test_prefix_purge_takes_only_sources_under_the_prefix(tmp_path: Path) -> None:
+    tier = DiskTier(str(tmp_path), 1 << 20)
+
+    async def scenario() -> None:
+        for source in ("shop/a.jpg", "shop/b.jpg", "shopping/c.jpg", "blog/d.jpg"):
+            await tier.set("k", _entry(source))
+
+    asyncio.run(scenario())
+    count = asyncio.run(tier.purge([], ["shop/"]))
+    assert (count.variants, count.sources) == (2, {"shop/a.jpg", "shop/b.jpg"})
+    left = {s for s in ("shop/a.jpg", "shop/b.jpg", "shopping/c.jpg", "blog/d.jpg")
+            if asyncio.run(tier.get("k", s)) is not None}
+    assert left == {"shopping/c.jpg", "blog/d.jpg"}
+
+
+def test_sweep_evicts_the_oldest_entries_down_to_90_percent(tmp_path: Path) -> None:
+    body = b"y" * 10_000
+    tier = DiskTier(str(tmp_path), 100_000)
+    for i in range(12):
+        tier._write(f"s{i % 3}.jpg", f"k{i:02d}", _entry(f"s{i % 3}.jpg", body).to_bytes())
+    size = len(_entry("s0.jpg", body).to_bytes())
+    variants = [p for p in _files(tmp_path) if not p.name.startswith(".")]
+    for i, path in enumerate(sorted(variants, key=lambda p: p.name)):
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))  # k00 is the oldest
+    stale_tmp = variants[0].parent / "k99.1.tmp"  # a write that died half way, long ago
+    stale_tmp.write_bytes(b"half")
+    os.utime(stale_tmp, (time.time() - 600, time.time() - 600))
+
+    removed = tier.sweep()
+
+    kept = sorted(p.name for p in _files(tmp_path) if not p.name.startswith("."))
+    assert len(kept) * size <= 90_000 < (len(kept) + 1) * size
+    assert removed == 12 - len(kept)
+    assert kept == [f"k{i:02d}" for i in range(12 - len(kept), 12)]  # the newest survive
+    assert not stale_tmp.exists()
+
+
+def test_sweep_leaves_a_tier_under_its_cap_alone(tmp_path: Path) -> None:
+    tier = DiskTier(str(tmp_path), 1 << 20)
+    tier._write("s.jpg", "k", b"z" * 1000)
+    assert tier.sweep() == 0
+    assert [p.name for p in _files(tmp_path) if not p.name.startswith(".")] == ["k"]
+
+
+_FULL_DISK = """
+import asyncio, resource, signal, sys
+from cache.disk import DiskTier
+from tests.cache.test_disk import _entry
+
+tier = DiskTier(sys.argv[1], 1 << 20)
+asyncio.run(tier.set("small", _entry("a.jpg", b"s" * 100)))
+# Files may not grow past 4 KB from here on: a write past it fails like a full disk (EFBIG).
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+asyncio.run(tier.set("big", _entry("a.jpg", b"b" * 50_000)))
+print("unhealthy" if not tier.healthy else "healthy")
+asyncio.run(tier.set("small2", _entry("a.jpg", b"s" * 100)))
+print("unhealthy" if not tier.healthy else "healthy")
+"""
+
+
+def test_a_failing_write_marks_the_tier_unhealthy_and_leaves_no_file(tmp_path: Path) -> None:
+    # In a child: the file-size limit that stands in for a full disk would bind pytest too.
+    done = subprocess.run([sys.executable, "-c", _FULL_DISK, str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["unhealthy", "healthy"]
+    names = {p.name for p in _files(tmp_path)}
+    assert names == {".source", "small", "small2"}  # no entry and no partial file of "big"
