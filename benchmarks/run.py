@@ -123,8 +123,11 @@ def _two_processes(cfg: Config, images: Path, transforms: str = ",".join(TRANSFO
     first, second = (json.loads(out) for out, _ in outputs)
     rows = []
     for a, b in zip(first, second, strict=True):
-        rows.append({**a, "threads": "2 procs", "ops": a["ops"] + b["ops"],
+        ops = a["ops"] + b["ops"]
+        cpu_ms = sum(r["ops"] * r["cpu_ms_per_op"] for r in (a, b) if r["cpu_ms_per_op"])
+        rows.append({**a, "threads": "2 procs", "ops": ops,
                      "rps": round(a["rps"] + b["rps"], 2),
+                     "cpu_ms_per_op": round(cpu_ms / ops, 3) if ops else None,
                      "p50_ms": max(a["p50_ms"], b["p50_ms"]),
                      "p99_ms": max(a["p99_ms"], b["p99_ms"]), "machine_cpu_pct_before": quiet})
     return rows
@@ -216,6 +219,9 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
                               "transforms_run": transforms}
     # gunicorn's max_requests replaces workers; each replacement drops its connections and L1.
     result["worker_restarts"] = max(0, result["workers_seen"] - cfg.workers)
+    # Workers' CPU (all threads) per answered request, comparable with the limit's per op.
+    result["server_cpu_ms_per_request"] = (round(10 * result["server_cpu_pct"] / load.rps, 3)
+                                           if load.rps else None)
     result["check"] = _check(sc, load, transforms)
     if quiet > cfg.quiet_pct:
         result["check"] += f"; machine busy ({quiet:.0f}% CPU) before the run"
@@ -341,11 +347,17 @@ def run_paired(cfg: Config, images: Path) -> list[dict[str, Any]]:
             }
             order = ("limit", "server") if index % 2 == 0 else ("server", "limit")
             measured = {part: parts[part]() for part in order}
-            limit, run = measured["limit"][0]["rps"], measured["server"]
-            server = run["rps"]
+            limit_row, run = measured["limit"][0], measured["server"]
+            limit, server = limit_row["rps"], run["rps"]
+            limit_cpu, server_cpu = (limit_row.get("cpu_ms_per_op"),
+                                     run.get("server_cpu_ms_per_request"))
             rounds.append({"round": index + 1, "order": "-".join(order), "limit_rps": limit,
                            "server_rps": round(server, 2),
                            "ratio": round(server / limit, 3) if limit else None,
+                           "limit_cpu_ms": limit_cpu, "server_cpu_ms": server_cpu,
+                           "cpu_ratio": (round(limit_cpu / server_cpu, 3)
+                                         if limit_cpu and server_cpu else None),
+                           "server_cpu_pct": run["server_cpu_pct"],
                            "p50_ms": run["p50_ms"], "p99_ms": run["p99_ms"],
                            "check": run["check"]})
             log(f"  limit {limit:.1f}, server {server:.1f} req/s")
@@ -354,12 +366,20 @@ def run_paired(cfg: Config, images: Path) -> list[dict[str, Any]]:
 
 
 def paired_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """Median and range of the per-round ratios; rounds whose server run is suspect are left out."""
-    ratios = sorted(r["ratio"] for r in rounds if r["ratio"] is not None and r["check"] == "ok")
+    """Median and range of the per-round ratios; rounds whose server run is suspect are left out.
+
+    `median_cpu_ratio` is the limit's CPU per transform over the server's CPU per request: the
+    share of the server's CPU that is the transform itself, whatever the machine's speed."""
+    clean = [r for r in rounds if r["ratio"] is not None and r["check"] == "ok"]
+    ratios = sorted(r["ratio"] for r in clean)
+    cpu_ratios = [r["cpu_ratio"] for r in clean if r.get("cpu_ratio") is not None]
     if not ratios:
-        return {"median_ratio": None, "min_ratio": None, "max_ratio": None, "rounds_used": 0}
+        return {"median_ratio": None, "min_ratio": None, "max_ratio": None, "rounds_used": 0,
+                "median_cpu_ratio": None}
     return {"median_ratio": round(statistics.median(ratios), 3), "min_ratio": ratios[0],
-            "max_ratio": ratios[-1], "rounds_used": len(ratios)}
+            "max_ratio": ratios[-1], "rounds_used": len(ratios),
+            "median_cpu_ratio": (round(statistics.median(cpu_ratios), 3) if cpu_ratios
+                                 else None)}
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -396,11 +416,20 @@ def print_paired(paired: list[dict[str, Any]]) -> None:
                                 for r in rounds),
                      "-" if median is None else
                      f"{median:.2f} ({p['min_ratio']:.2f}-{p['max_ratio']:.2f})",
+                     " / ".join(_cpu_pair(r) for r in rounds),
+                     "-" if p.get("median_cpu_ratio") is None else f"{p['median_cpu_ratio']:.2f}",
                      "; ".join(sorted({r["check"] for r in rounds}))])
     print("\nPaired rounds (server run and in-process 2-process limit seconds apart, "
           "alternating order)")
     print(table(["scenario", "server req/s", "limit req/s", "ratio per round",
-                 "median ratio (range)", "check"], rows))
+                 "median ratio (range)", "CPU ms per op: limit:server", "CPU ratio",
+                 "check"], rows))
+
+
+def _cpu_pair(r: dict[str, Any]) -> str:
+    if r.get("limit_cpu_ms") is None or r.get("server_cpu_ms") is None:
+        return "-"
+    return f"{r['limit_cpu_ms']:.1f}:{r['server_cpu_ms']:.1f}"
 
 
 def print_report(inproc: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
