@@ -228,10 +228,14 @@ async def _open_loop(host: str, port: int, requests: list[tuple[str, str]], rate
             writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
+            close = False
             for header in head.split(b"\r\n")[1:]:
                 name, _, value = header.partition(b":")
-                if name.strip().lower() == b"content-length":
+                name = name.strip().lower()
+                if name == b"content-length":
                     length = int(value)
+                elif name == b"connection":
+                    close = value.strip().lower() == b"close"
             await reader.readexactly(length)
         except (asyncio.IncompleteReadError, ConnectionError):
             errors += 1
@@ -240,6 +244,12 @@ async def _open_loop(host: str, port: int, requests: list[tuple[str, str]], rate
             return
         # Latency from the scheduled start, so a server that falls behind is charged for it.
         samples.append((cls, int(head[9:12]), time.perf_counter() - scheduled))
+        if close:
+            # The server closes after this answer (it does after a 503): reusing the connection
+            # would lose the next request to a reset that the server never saw.
+            open_count -= 1
+            writer.close()
+            return
         idle.append((reader, writer))
 
     start = time.perf_counter()

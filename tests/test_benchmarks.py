@@ -294,3 +294,50 @@ def test_paired_summary_takes_the_median_of_clean_rounds() -> None:
                                       "max_ratio": 0.99, "rounds_used": 3,
                                       "median_cpu_ratio": 0.88}
     assert paired_summary([{"ratio": 0.5, "check": "machine busy"}])["median_ratio"] is None
+
+
+def test_open_loop_does_not_reuse_a_connection_the_server_closes() -> None:
+    """After a 503 + `Connection: close` (what imgorigin sheds with), the next request goes out
+    on a new connection instead of dying on the closed one as a 'socket error'."""
+    import asyncio
+
+    from benchmarks.loadgen import run_open_loop
+
+    answered = {"n": 0}
+    ready = threading.Event()
+    address: dict[str, int] = {}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            answered["n"] += 1
+            if answered["n"] % 3 == 1:
+                writer.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n"
+                             b"Retry-After: 1\r\nConnection: close\r\n\r\nbusy")
+                await writer.drain()
+                break
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    def serve() -> None:
+        async def main() -> None:
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            address["port"] = server.sockets[0].getsockname()[1]
+            ready.set()
+            await asyncio.sleep(2.5)  # the load lasts 1 s
+            server.close()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    result = run_open_loop("127.0.0.1", address["port"], [("/x", "hit")], rate=40, duration=1.0)
+    thread.join(10)
+    assert result.socket_errors == 0
+    assert result.statuses["503"] >= 10 and result.statuses["200"] >= 20
+    assert result.statuses["503"] + result.statuses["200"] == 40
