@@ -16,7 +16,7 @@ import shutil
 import time
 from collections.abc import Sequence
 
-from cache.entry import CachedVariant
+from cache.entry import HEADER_SIZE, CachedVariant, blob_lengths
 from cache.keys import source_hash
 from cache.tiers import PurgeCount
 
@@ -41,11 +41,15 @@ class DiskTier:
     async def get(self, key: str, source_id: str) -> CachedVariant | None:
         # Entries are small and usually in the page cache: a direct read beats a thread hop.
         try:
-            with open(os.path.join(self._dir(source_id), key), "rb") as f:
-                blob = f.read()
+            fd = os.open(os.path.join(self._dir(source_id), key), os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
-        return CachedVariant.from_bytes(blob)
+        try:
+            return _read_entry(fd)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     async def set(self, key: str, entry: CachedVariant) -> None:
         try:
@@ -159,6 +163,26 @@ class DiskTier:
 
     async def close(self) -> None:
         return None
+
+
+def _read_entry(fd: int) -> CachedVariant | None:
+    """The entry in an open file, its body read straight into its own bytes: slicing it out of
+    one whole-file read would copy every hit's body once more."""
+    size = os.fstat(fd).st_size
+    first = os.pread(fd, min(size, _FIRST_READ), 0)
+    lengths = blob_lengths(first)
+    if lengths is None or size != HEADER_SIZE + sum(lengths):
+        return None  # not an entry, or not a complete one
+    meta_end = HEADER_SIZE + lengths[0]
+    if meta_end > len(first):
+        first = os.pread(fd, meta_end, 0)
+    body = os.pread(fd, lengths[1], meta_end)
+    if len(first) < meta_end or len(body) != lengths[1]:
+        return None
+    return CachedVariant.from_parts(first[HEADER_SIZE:meta_end], body)
+
+
+_FIRST_READ = 1024  # the metadata of an entry fits in this, the body follows
 
 
 def _atomic_write(path: str, data: bytes) -> None:

@@ -6,8 +6,11 @@ import json
 import struct
 from dataclasses import dataclass, fields
 
-_MAGIC = b"IOV1"
-_HEADER = struct.Struct(">4sI")
+# v2 adds the body's length, so a file cut short (a crash of a journal-less filesystem after the
+# rename) is a miss rather than a truncated image.
+_MAGIC = b"IOV2"
+_HEADER = struct.Struct(">4sII")
+HEADER_SIZE = _HEADER.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,21 +34,32 @@ class CachedVariant:
         """One blob, metadata then body, so a tier stores and loads it in one round trip."""
         meta = {name: getattr(self, name) for name in _META_FIELDS}
         head = json.dumps(meta, separators=(",", ":")).encode()
-        return _HEADER.pack(_MAGIC, len(head)) + head + self.body
+        return _HEADER.pack(_MAGIC, len(head), len(self.body)) + head + self.body
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> CachedVariant | None:
         """None for anything that is not a complete entry (a torn or foreign value)."""
-        if len(blob) < _HEADER.size:
+        lengths = blob_lengths(blob)
+        if lengths is None or len(blob) != HEADER_SIZE + sum(lengths):
             return None
-        magic, head_len = _HEADER.unpack_from(blob)
-        if magic != _MAGIC or len(blob) < _HEADER.size + head_len:
-            return None
+        meta_end = HEADER_SIZE + lengths[0]
+        return cls.from_parts(blob[HEADER_SIZE:meta_end], blob[meta_end:])
+
+    @classmethod
+    def from_parts(cls, meta: bytes, body: bytes) -> CachedVariant | None:
+        """An entry from a blob's metadata and body read separately (no copy of the body)."""
         try:
-            meta = json.loads(blob[_HEADER.size:_HEADER.size + head_len])
-            return cls(body=blob[_HEADER.size + head_len:], **meta)
+            return cls(body=body, **json.loads(meta))
         except (ValueError, TypeError):
             return None
+
+
+def blob_lengths(prefix: bytes) -> tuple[int, int] | None:
+    """(metadata, body) lengths a blob starting with `prefix` announces; None if not an entry."""
+    if len(prefix) < HEADER_SIZE:
+        return None
+    magic, meta_len, body_len = _HEADER.unpack_from(prefix)
+    return (meta_len, body_len) if magic == _MAGIC else None
 
 
 # Every field but the body, in declaration order: the blob's JSON header.

@@ -131,3 +131,25 @@ def test_a_failing_write_marks_the_tier_unhealthy_and_leaves_no_file(tmp_path: P
     assert done.stdout.split() == ["unhealthy", "healthy"]
     names = {p.name for p in _files(tmp_path)}
     assert names == {".source", "small", "small2"}  # no entry and no partial file of "big"
+
+
+def test_only_complete_entries_read_back(tmp_path: Path) -> None:
+    tier = DiskTier(str(tmp_path), 1 << 20)
+    # A source name long enough that the metadata outgrows the first read of a file.
+    long_source = "a/" + "x" * 3000 + ".jpg"
+    entry = _entry(long_source, b"\xff\xd8" + bytes(range(256)) * 40)
+    tier._write(long_source, "whole", entry.to_bytes())
+    assert asyncio.run(tier.get("whole", long_source)) == entry
+
+    blob = _entry("b.jpg").to_bytes()
+    for name, data in {"torn-body": blob[:-1], "torn-meta": blob[:40], "empty": b"",
+                       "foreign": b"GIF89a" + blob[6:], "empty-body": blob[:blob.index(b"}") + 1]
+                       }.items():
+        tier._write("b.jpg", name, data)
+    assert asyncio.run(tier.get("torn-meta", "b.jpg")) is None
+    assert asyncio.run(tier.get("empty", "b.jpg")) is None
+    assert asyncio.run(tier.get("foreign", "b.jpg")) is None
+    assert asyncio.run(tier.get("missing", "b.jpg")) is None
+    # A file cut short, even inside the body, is a miss: never a truncated image.
+    assert asyncio.run(tier.get("torn-body", "b.jpg")) is None
+    assert asyncio.run(tier.get("empty-body", "b.jpg")) is None

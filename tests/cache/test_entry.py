@@ -22,4 +22,6 @@ def test_torn_and_foreign_blobs_are_not_entries() -> None:
     assert CachedVariant.from_bytes(blob[: head_end - 3]) is None  # header cut short
     assert CachedVariant.from_bytes(b"XXXX" + blob[4:]) is None  # not our magic
     assert CachedVariant.from_bytes(b"IO") is None
+    assert CachedVariant.from_bytes(blob[:-1]) is None  # body cut short
+    assert CachedVariant.from_bytes(blob + b"\x00") is None  # longer than it says
 
