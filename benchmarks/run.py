@@ -220,8 +220,12 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
     # gunicorn's max_requests replaces workers; each replacement drops its connections and L1.
     result["worker_restarts"] = max(0, result["workers_seen"] - cfg.workers)
     # Workers' CPU (all threads) per answered request, comparable with the limit's per op.
+    answered = load.rps * sampler.wall_s
     result["server_cpu_ms_per_request"] = (round(10 * result["server_cpu_pct"] / load.rps, 3)
                                            if load.rps else None)
+    result["server_cpu_ms_per_request_by_thread"] = (
+        {role: round(1000 * s / answered, 3) for role, s in sampler.cpu_s_by_thread.items()}
+        if answered else {})
     result["check"] = _check(sc, load, transforms)
     if quiet > cfg.quiet_pct:
         result["check"] += f"; machine busy ({quiet:.0f}% CPU) before the run"
@@ -358,6 +362,8 @@ def run_paired(cfg: Config, images: Path) -> list[dict[str, Any]]:
                            "cpu_ratio": (round(limit_cpu / server_cpu, 3)
                                          if limit_cpu and server_cpu else None),
                            "server_cpu_pct": run["server_cpu_pct"],
+                           "server_cpu_ms_by_thread": run.get(
+                               "server_cpu_ms_per_request_by_thread", {}),
                            "p50_ms": run["p50_ms"], "p99_ms": run["p99_ms"],
                            "check": run["check"]})
             log(f"  limit {limit:.1f}, server {server:.1f} req/s")
@@ -467,6 +473,20 @@ def print_report(inproc: list[dict[str, Any]], results: list[dict[str, Any]]) ->
             print(f"\n{r['scenario']}: admitted {x['admitted_rps']} req/s, p99 of admitted "
                   f"{r['p99_ms']:.1f} ms, shed {100 * x['shed_share']:.1f}% "
                   f"(p99 of a 503: {x['shed_p99_ms']:.1f} ms)")
+    breakdown = [r for r in results if r.get("kind") == "miss"
+                 and r.get("server_cpu_ms_per_request_by_thread")]
+    if breakdown:
+        print("\nServer CPU per answered request by thread (ms; `libvips worker` are libvips' "
+              "own threads, `event loop` a worker's main thread)")
+        for r in breakdown:
+            print(f"  {r['scenario']}: {cpu_breakdown(r['server_cpu_ms_per_request_by_thread'])}")
+
+
+def cpu_breakdown(by_thread: dict[str, float]) -> str:
+    """`role ms, ...` from the largest share down, with the total."""
+    parts = [f"{role} {ms:.2f}" for role, ms in sorted(by_thread.items(), key=lambda x: -x[1])
+             if ms >= 0.005]
+    return ", ".join(parts) + f" (total {sum(by_thread.values()):.2f})"
 
 
 def main() -> int:

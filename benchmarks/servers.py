@@ -45,6 +45,9 @@ class Sampler:
     include_master: bool = False  # for single-process servers (ipx)
     peak_rss: dict[int, int] = field(default_factory=dict)
     cpu_s: float = 0.0
+    # CPU seconds over the window per thread role (the names imgorigin gives its threads;
+    # "event loop" is a worker's main thread). Threads that ended inside the window are missed.
+    cpu_s_by_thread: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._master = psutil.Process(self.master_pid)
@@ -90,8 +93,29 @@ class Sampler:
             self._sample()
             self._cpu()
 
+    def _threads(self) -> dict[tuple[int, str], tuple[str, float]]:
+        """(pid, tid) -> (role, CPU seconds) for every thread of the sampled processes."""
+        tick = os.sysconf("SC_CLK_TCK")
+        found = {}
+        for pid in self._procs:
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+                except OSError:
+                    continue
+                name = stat[stat.index("(") + 1:stat.rindex(")")]
+                fields = stat[stat.rindex(")") + 2:].split()
+                role = "event loop" if tid == str(pid) else name
+                found[(pid, tid)] = (role, (int(fields[11]) + int(fields[12])) / tick)
+        return found
+
     def __enter__(self) -> Sampler:
         self._refresh()
+        self._threads_start = self._threads()
         self._cpu_start = self._cpu()
         self._wall_start = time.perf_counter()
         self._sample()
@@ -104,6 +128,11 @@ class Sampler:
         self._sample()
         self.cpu_s = self._cpu() - self._cpu_start
         self.wall_s = time.perf_counter() - self._wall_start
+        by_role: dict[str, float] = {}
+        for key, (role, cpu) in self._threads().items():
+            start = self._threads_start.get(key, (role, 0.0))[1]
+            by_role[role] = by_role.get(role, 0.0) + cpu - start
+        self.cpu_s_by_thread = {k: round(v, 3) for k, v in sorted(by_role.items())}
 
     def summary(self) -> dict[str, Any]:
         mib = 1024 * 1024
@@ -111,6 +140,7 @@ class Sampler:
             "peak_rss_mib_per_worker": [round(v / mib, 1) for v in self.peak_rss.values()],
             "peak_rss_mib_max": round(max(self.peak_rss.values(), default=0) / mib, 1),
             "server_cpu_pct": round(100 * self.cpu_s / self.wall_s, 1) if self.wall_s else 0.0,
+            "server_cpu_s_by_thread": self.cpu_s_by_thread,
             "workers_seen": len(self._procs),
         }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import hmac
@@ -10,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
@@ -53,6 +55,7 @@ from origin.settings import BUNDLED_SAMPLES, Settings
 from origin.sources.http import make_client
 from origin.sources.shared import from_tiers as shared_sources
 from origin.sources.store import SourceStore
+from origin.threadnames import name_os_thread
 from transforms import vipsconfig
 
 log = logging.getLogger("imgorigin")
@@ -113,6 +116,13 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
     a start-up that fails half-way still closes what it opened."""
     vipsconfig.configure(concurrency=settings.vips_concurrency,
                          cache_max_mem=settings.vips_cache_max_mem)
+    # `asyncio.to_thread` work (disk-tier files, purges, sweeps) on threads the OS sees as "io";
+    # the size is asyncio's own default.
+    io_pool = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4),
+                                 thread_name_prefix="io", initializer=name_os_thread,
+                                 initargs=("io",))
+    asyncio.get_running_loop().set_default_executor(io_pool)
+    stack.callback(io_pool.shutdown, wait=False)
     client = make_client(settings.connect_timeout, settings.fetch_timeout, transport)
     stack.push_async_callback(client.aclose)
     # The configured source is trusted as host and port, never the whole host.

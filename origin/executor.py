@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from origin import metrics
 from origin.errors import Overloaded
+from origin.threadnames import name_os_thread
 from transforms import Plan
 
 T = TypeVar("T")
@@ -65,10 +66,12 @@ class TransformExecutor:
         self.backlog = 0.0  # estimated seconds of work admitted and not yet finished
         self.calibration = 1.0  # measured / estimated, a running average
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="transform")
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="transform",
+                                        initializer=name_os_thread, initargs=("transform",))
         # Header probes are short; their own thread keeps them from queueing behind transforms.
         self._probe_pool = ThreadPoolExecutor(max_workers=probe_threads,
-                                              thread_name_prefix="probe")
+                                              thread_name_prefix="probe",
+                                              initializer=name_os_thread, initargs=("probe",))
 
     def check_capacity(self) -> None:
         """Shed before any fetch or probe work when the pool is already full."""

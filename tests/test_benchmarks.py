@@ -341,3 +341,10 @@ def test_open_loop_does_not_reuse_a_connection_the_server_closes() -> None:
     assert result.socket_errors == 0
     assert result.statuses["503"] >= 10 and result.statuses["200"] >= 20
     assert result.statuses["503"] + result.statuses["200"] == 40
+
+
+def test_cpu_breakdown_lists_roles_from_the_largest_down() -> None:
+    from benchmarks.run import cpu_breakdown
+
+    line = cpu_breakdown({"io": 0.2, "libvips worker": 9.5, "event loop": 0.71, "probe": 0.001})
+    assert line == "libvips worker 9.50, event loop 0.71, io 0.20 (total 10.41)"

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 import pyvips
 
+from origin.threadnames import name_os_thread
+
 
 class Watchdog:
     def __init__(self) -> None:
@@ -45,6 +47,7 @@ class Watchdog:
                 self._armed.pop(token, None)  # the watchdog drops the ones it killed
 
     def _run(self) -> None:
+        name_os_thread("vips-watchdog")
         with self._cond:
             while True:
                 now = time.monotonic()
