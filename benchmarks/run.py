@@ -221,8 +221,8 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
     result["worker_restarts"] = max(0, result["workers_seen"] - cfg.workers)
     # Workers' CPU (all threads) per answered request, comparable with the limit's per op.
     answered = load.rps * sampler.wall_s
-    result["server_cpu_ms_per_request"] = (round(10 * result["server_cpu_pct"] / load.rps, 3)
-                                           if load.rps else None)
+    result["server_cpu_ms_per_request"] = (round(1000 * sampler.cpu_s / answered, 3)
+                                           if answered else None)
     result["server_cpu_ms_per_request_by_thread"] = (
         {role: round(1000 * s / answered, 3) for role, s in sampler.cpu_s_by_thread.items()}
         if answered else {})
