@@ -2,6 +2,7 @@
 load run throughout, RSS of every worker sampled every 20 s, and the growth slope after a warm-up.
 
     python -m benchmarks.soak    # SOAK_MINUTES=10, SOAK_WARMUP_MINUTES=2, SOAK_CONCURRENCY=32
+    IMGORIGIN_MALLOC_TRIM_SECONDS=0 make soak    # IMGORIGIN_* settings are passed to the server
     make soak
 
 Prints a table of samples, the peak RSS per worker after the warm-up and two slopes (MiB per
@@ -68,7 +69,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="imgorigin-soak-") as tmp:
         images = Path(tmp)
         make_images(images)
-        env = {"IMGORIGIN_SOURCE": str(images), "IMGORIGIN_WORKER_MAX_TRANSFORMS": "1000000"}
+        # IMGORIGIN_* settings given to the soak reach the server (to compare allocator
+        # settings, say); the server harness drops the caller's by default.
+        env = {**{k: v for k, v in os.environ.items() if k.startswith("IMGORIGIN_")},
+               "IMGORIGIN_SOURCE": str(images), "IMGORIGIN_WORKER_MAX_TRANSFORMS": "1000000"}
         server = OriginProcess(env=env, workers=2).start()
         samples: list[dict[str, Any]] = []
         # One wrk run for the whole soak, sampled every WINDOW_S: back-to-back runs left the

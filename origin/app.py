@@ -39,6 +39,7 @@ from origin.errors import (
     Unauthorized,
 )
 from origin.executor import TransformExecutor
+from origin.malloc import Trimmer
 from origin.ratelimit import RateLimiter, RatePolicy, make_redis
 from origin.responses import (
     CachePolicy,
@@ -151,7 +152,9 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
         if record is not None else sources.forget_all()
     )
     flights = SingleFlight(leases, wait_limit=settings.request_timeout / 2)
-    executor = TransformExecutor(settings.transform_threads, settings.transform_queue)
+    trimmer = Trimmer(settings.malloc_trim_seconds, metrics.MALLOC_TRIM_DURATION.observe)
+    executor = TransformExecutor(settings.transform_threads, settings.transform_queue,
+                                 after_each=trimmer.maybe_trim if trimmer.active else None)
     stack.callback(executor.shutdown)
     limiter = _rate_limiter(settings)
     if limiter is not None:

@@ -59,8 +59,10 @@ def estimate_seconds(plan: Plan) -> float:
 
 
 class TransformExecutor:
-    def __init__(self, threads: int, queue: int, *, probe_threads: int = 1) -> None:
+    def __init__(self, threads: int, queue: int, *, probe_threads: int = 1,
+                 after_each: Callable[[], None] | None = None) -> None:
         self.threads = threads
+        self._after_each = after_each  # runs in the pool thread after every transform
         self.capacity = threads + queue
         self.pending = 0
         self.backlog = 0.0  # estimated seconds of work admitted and not yet finished
@@ -119,7 +121,11 @@ class TransformExecutor:
             metrics.SHED.labels("expired").inc()
             raise Overloaded("server is busy; retry shortly", retry_after=1)
         started = time.perf_counter()
-        result = fn(*args, **kwargs)  # failures (and deadline kills) teach nothing about cost
+        try:
+            result = fn(*args, **kwargs)  # failures (and deadline kills) teach nothing about cost
+        finally:
+            if self._after_each is not None:
+                self._after_each()
         if estimate > 0:
             ratio = (time.perf_counter() - started) / estimate
             low, high = _CALIBRATION_BOUNDS

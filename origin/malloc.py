@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import platform
+import threading
+import time
+from collections.abc import Callable
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -33,3 +36,40 @@ def tune(arena_max: int, mmap_threshold: int) -> dict[str, int]:
         if libc.mallopt(M_TRIM_THRESHOLD, 2 * mmap_threshold):
             applied["trim_threshold"] = 2 * mmap_threshold
     return applied
+
+
+class Trimmer:
+    """Hands freed heap pages back to the kernel with malloc_trim, at most once per interval.
+
+    libvips frees its pixel buffers in the middle of the arenas, between blocks still in use;
+    glibc keeps those pages resident until something trims them, so RSS creeps up with every
+    transform. Called in a transform thread after its transform, never on the event loop.
+    """
+
+    def __init__(self, interval: float, on_trim: Callable[[float], None] | None = None) -> None:
+        self.interval = interval
+        self.trims = 0
+        self._on_trim = on_trim  # given each trim's seconds (a metric), to show what it costs
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self._trim: Callable[[int], int] | None = None
+        if interval > 0 and platform.libc_ver()[0] == "glibc":
+            self._trim = ctypes.CDLL(None).malloc_trim
+
+    @property
+    def active(self) -> bool:
+        return self._trim is not None
+
+    def maybe_trim(self) -> None:
+        """Trim if the interval has passed since the last trim (by any thread)."""
+        if self._trim is None or time.monotonic() < self._next:
+            return
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next:
+                return
+            self._next = now + self.interval
+            self._trim(0)  # ctypes releases the GIL for the call
+            self.trims += 1
+            if self._on_trim is not None:
+                self._on_trim(time.monotonic() - now)

@@ -58,6 +58,9 @@ CACHE_ERRORS = Counter("imgorigin_cache_errors_total", "Errors talking to a cach
 CDN_PURGE_REQUESTS = Counter("imgorigin_cdn_purge_requests_total",
                              "CDN purge API calls, by CDN and outcome (ok, retry, failed)",
                              ("cdn", "outcome"))
+MALLOC_TRIM_DURATION = Histogram("imgorigin_malloc_trim_duration_seconds",
+                                 "Time a transform thread spent in glibc's malloc_trim "
+                                 "(IMGORIGIN_MALLOC_TRIM_SECONDS)", buckets=_LATENCY_BUCKETS)
 INFLIGHT = Gauge("imgorigin_transforms_in_flight", "Transforms running or queued",
                  multiprocess_mode="livesum")
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import platform
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -55,3 +58,74 @@ def test_mmap_threshold_is_applied() -> None:
         [sys.executable, "-c", "from origin import malloc; print(malloc.tune(0, 1 << 20))"],
         check=True, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == str({"mmap_threshold": 1 << 20, "trim_threshold": 2 << 20})
+
+
+# Freed blocks below the top of the heap stay resident: free() only gives back the top. Blocks of
+# 64 KiB are under glibc's mmap threshold, so they come from the heap.
+_FRAGMENT_THEN_TRIM = textwrap.dedent("""
+    import ctypes, sys
+    import psutil
+    from origin.malloc import Trimmer
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    rss = lambda: psutil.Process().memory_info().rss
+    blocks = [libc.malloc(64 * 1024) for _ in range(3200)]  # 200 MiB
+    for b in blocks:
+        ctypes.memset(b, 1, 64 * 1024)
+    for b in blocks[:-1]:  # the last block pins the top of the heap
+        libc.free(ctypes.c_void_p(b))
+    before = rss()
+    trimmer = Trimmer(float(sys.argv[1]))
+    trimmer.maybe_trim()
+    print(before, rss(), trimmer.trims)
+""")
+
+
+def _fragment_then_trim(interval: float) -> tuple[int, int, int]:
+    out = subprocess.run([sys.executable, "-c", _FRAGMENT_THEN_TRIM, str(interval)], check=True,
+                         capture_output=True, text=True, timeout=60)
+    before, after, trims = (int(x) for x in out.stdout.split())
+    return before, after, trims
+
+
+def test_trimmer_returns_freed_heap_pages() -> None:
+    before, after, trims = _fragment_then_trim(1.0)
+    assert trims == 1
+    assert before - after > 150 * 1024 * 1024
+    # Switched off (interval 0) the same pages stay resident.
+    before, after, trims = _fragment_then_trim(0.0)
+    assert trims == 0
+    assert before - after < 20 * 1024 * 1024
+
+
+def test_trimmer_trims_at_most_once_per_interval() -> None:
+    from origin.malloc import Trimmer
+
+    trimmer = Trimmer(0.2)
+    for _ in range(50):
+        trimmer.maybe_trim()
+    assert trimmer.trims == 1
+    time.sleep(0.25)
+    trimmer.maybe_trim()
+    trimmer.maybe_trim()
+    assert trimmer.trims == 2
+
+
+def test_executor_runs_the_hook_in_the_pool_thread_after_each_transform() -> None:
+    from origin.executor import TransformExecutor
+
+    seen: list[str] = []
+
+    def boom() -> None:
+        raise ValueError("corrupt image")
+
+    async def scenario() -> None:
+        pool = TransformExecutor(threads=1, queue=1,
+                                 after_each=lambda: seen.append(threading.current_thread().name))
+        assert await pool.run(lambda: 7) == 7
+        with pytest.raises(ValueError):
+            await pool.run(boom)  # a failed transform freed its buffers too
+        pool.shutdown()
+
+    asyncio.run(scenario())
+    assert len(seen) == 2 and all(name.startswith("transform") for name in seen)
