@@ -298,10 +298,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "bytes from which glibc serves an allocation with its own mmap, returned to the "
             "system on free (mallopt M_MMAP_THRESHOLD; fixes it instead of letting it rise to "
             "32 MiB); 0 keeps glibc's dynamic threshold"),
-    Setting("IMGORIGIN_MALLOC_TRIM_SECONDS", "malloc_trim_seconds", "0", _non_negative_float,
+    Setting("IMGORIGIN_MALLOC_TRIM_SECONDS", "malloc_trim_seconds", "1", _non_negative_float,
             "at most this often, a transform thread calls glibc's malloc_trim after its "
-            "transform, handing pages libvips freed inside the heap back to the system; "
-            "0 never"),
+            "transform, handing pages libvips freed inside the heap back to the system "
+            "(like imgproxy's IMGPROXY_FREE_MEMORY_INTERVAL); 0 never"),
     Setting("IMGORIGIN_DRAIN_SECONDS", "drain_seconds", "0", _non_negative_float,
             "after SIGTERM, seconds a worker keeps serving with /-/readyz answering 503 so load "
             "balancers stop sending traffic, before it stops accepting; in-flight requests then "
@@ -377,7 +377,7 @@ class Settings:
     worker_max_transforms: int = 10000
     malloc_arena_max: int = 2
     malloc_mmap_threshold: int = 0
-    malloc_trim_seconds: float = 0.0
+    malloc_trim_seconds: float = 1.0
     drain_seconds: float = 0.0
     svg_policy: str = "rasterize"
     log_level: str = "info"

@@ -10,6 +10,7 @@ import textwrap
 import threading
 import time
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
@@ -129,3 +130,16 @@ def test_executor_runs_the_hook_in_the_pool_thread_after_each_transform() -> Non
 
     asyncio.run(scenario())
     assert len(seen) == 2 and all(name.startswith("transform") for name in seen)
+
+
+@pytest.mark.parametrize(("interval", "expected"), [(None, 1), ("0", 0)])
+def test_server_trims_after_a_transform_by_default(interval: str | None, expected: int) -> None:
+    from tests.support.origin import OriginProcess
+
+    env = {} if interval is None else {"IMGORIGIN_MALLOC_TRIM_SECONDS": interval}
+    with OriginProcess(env, workers=1) as server:
+        response = httpx.get(server.url("/w_120,fmt_webp/landscape.jpg"), timeout=30)
+        assert response.status_code == 200
+        trims = server.metric("imgorigin_malloc_trim_duration_seconds_count")
+    # One transform, one trim (the default interval is 1 s); switched off, the series stays 0.
+    assert trims == expected
