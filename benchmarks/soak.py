@@ -9,7 +9,9 @@ Prints a table of samples, the peak RSS per worker after the warm-up and two slo
 minute, least squares): over every post-warm-up sample, and over the second half of the run,
 when every bounded cache (L1, originals, the 4096-entry memo caches, which unique URLs fill at
 about 27 misses/s per worker in some 2.5 minutes) is full and only a leak would still grow.
-Writes benchmarks/results/soak-*.json.
+Then RSS once the load has stopped and only light traffic is left (what a worker keeps after a
+burst), and what malloc_trim cost (IMGORIGIN_MALLOC_TRIM_SECONDS). Writes
+benchmarks/results/soak-*.json.
 Workers replaced on purpose (IMGORIGIN_WORKER_MAX_TRANSFORMS) are reported, not hidden: the
 default budget is raised here so the soak measures growth, not recycling.
 """
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 
 from benchmarks.images import make_images
@@ -32,6 +35,7 @@ from benchmarks.scenarios import miss_paths
 from benchmarks.servers import OriginProcess
 
 WINDOW_S = 20.0
+QUIET_S = 5.0
 MIB = 1024 * 1024
 
 
@@ -49,6 +53,17 @@ def _counters(server: OriginProcess) -> tuple[float, float]:
     """Transforms run and requests shed (503) so far, from the server's metrics."""
     return (server.metric("imgorigin_transforms_total"),
             server.metric("imgorigin_requests_total", status="503"))
+
+
+def _rss_once_quiet(server: OriginProcess, start: int) -> dict[int, float]:
+    """RSS after the load, once light traffic (a 2 MP transform every 0.1 s for QUIET_S, each
+    on a new connection so both workers get some) has run: what a worker keeps after a burst."""
+    time.sleep(5)  # the transforms wrk's connections left queued finish
+    for path in miss_paths(("b",), int(QUIET_S * 10), start):
+        with httpx.Client(base_url=server.base, timeout=30) as client:
+            client.get(path)
+        time.sleep(0.1)
+    return _rss(server)
 
 
 def _slope(points: list[tuple[float, float]]) -> float:
@@ -102,12 +117,26 @@ def main() -> int:
                 print(f"  {elapsed:5.1f} min: {rate:6.1f} transforms/s, "
                       f"{samples[-1]['shed']} shed, RSS {[round(v) for v in rss.values()]} MiB",
                       flush=True)
+            quiet = _rss_once_quiet(server, start=len(paths))
+            print(f"  after the load, light traffic only: RSS "
+                  f"{[round(v) for v in quiet.values()]} MiB", flush=True)
+            trims = (server.metric("imgorigin_malloc_trim_duration_seconds_count"),
+                     server.metric("imgorigin_malloc_trim_duration_seconds_sum"))
+            transforms = done
         finally:
             server.stop()
     load = result.get("load")
     if load is not None:
         print(f"wrk over the soak: {load.rps:.1f} req/s, p50 {load.p50_ms:.0f} ms, "
               f"p99 {load.p99_ms:.0f} ms, {load.non_2xx} non-2xx of {load.requests}")
+    trim = None
+    if trims[0]:
+        # What IMGORIGIN_MALLOC_TRIM_SECONDS costs, from the server's own histogram.
+        trim = {"trims": int(trims[0]), "seconds": round(trims[1], 3),
+                "mean_ms": round(1000 * trims[1] / trims[0], 2),
+                "ms_per_transform": round(1000 * trims[1] / max(transforms, 1), 3)}
+        print(f"malloc_trim: {trim['trims']} calls, {trim['seconds']} s in all, mean "
+              f"{trim['mean_ms']} ms, {trim['ms_per_transform']} ms per transform")
     after = [s for s in samples if s["minute"] >= warmup]
     pids = sorted({pid for s in after for pid in s["rss_mib"]})
     rows, per_worker = [], {}
@@ -130,7 +159,10 @@ def main() -> int:
     path = write_json("soak", {"machine": machine(), "minutes": minutes, "warmup": warmup,
                                "concurrency": concurrency, "samples": samples,
                                "load": load.as_dict() if load is not None else None,
-                               "per_worker": per_worker, "workers_replaced": replaced})
+                               "per_worker": per_worker, "workers_replaced": replaced,
+                               "rss_once_quiet_mib": {str(k): round(v, 1)
+                                                      for k, v in quiet.items()},
+                               "malloc_trim": trim})
     print(f"wrote {path}")
     return 0
 
