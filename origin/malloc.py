@@ -42,8 +42,9 @@ class Trimmer:
     """Hands freed heap pages back to the kernel with malloc_trim, at most once per interval.
 
     libvips frees its pixel buffers in the middle of the arenas, between blocks still in use;
-    glibc keeps those pages resident until something trims them, so RSS creeps up with every
-    transform. Called in a transform thread after its transform, never on the event loop.
+    plain free() returns only the top of the heap, so a worker would keep a burst's pages. (The
+    slow drift under steady load is heap extent, which trimming does not undo: benchmarks
+    finding 23.) Called in a transform thread after its transform, never on the event loop.
     """
 
     def __init__(self, interval: float, on_trim: Callable[[float], None] | None = None) -> None:
