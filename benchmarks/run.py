@@ -5,7 +5,7 @@ Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_INPROC
 of scenario names, `inprocess` included), BENCH_WRK_THREADS (default 1), BENCH_WORKERS
 (default 2), BENCH_QUIET_PCT (machine CPU % to wait under before each run, default 20),
 BENCH_PAIRED_ROUNDS (rounds of limit + server per single-transform miss scenario, default 3;
-0 skips them).
+0 skips them). IMGORIGIN_* settings in the environment are passed to every server.
 """
 
 from __future__ import annotations
@@ -187,7 +187,10 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
     if sc.kind == "bare":
         server: Any = BareServer(hit_body, "image/webp", cfg.workers).start()
     else:
-        env = {"IMGORIGIN_SOURCE": str(images), **sc.env}
+        # IMGORIGIN_* settings given to the bench reach every server (to compare one setting
+        # with its default); a scenario's own settings win.
+        env = {**{k: v for k, v in os.environ.items() if k.startswith("IMGORIGIN_")},
+               "IMGORIGIN_SOURCE": str(images), **sc.env}
         if sc.needs_redis:
             env["IMGORIGIN_REDIS_URL"] = redis_url
         server = OriginProcess(env=env, workers=cfg.workers,
