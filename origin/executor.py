@@ -123,11 +123,12 @@ class TransformExecutor:
         started = time.perf_counter()
         try:
             result = fn(*args, **kwargs)  # failures (and deadline kills) teach nothing about cost
+            elapsed = time.perf_counter() - started  # the hook (a trim) is not this work's cost
         finally:
             if self._after_each is not None:
                 self._after_each()
         if estimate > 0:
-            ratio = (time.perf_counter() - started) / estimate
+            ratio = elapsed / estimate
             low, high = _CALIBRATION_BOUNDS
             with self._lock:
                 updated = (1 - _CALIBRATION_WEIGHT) * self.calibration + _CALIBRATION_WEIGHT * ratio
