@@ -39,7 +39,7 @@ from benchmarks.scenarios import (
     miss_paths,
     mixed_requests,
 )
-from benchmarks.servers import REPO, BareServer, OriginProcess, Sampler, wait_quiet
+from benchmarks.servers import REPO, BareServer, OriginProcess, Sampler, caller_settings, wait_quiet
 
 WARM_START = 0x800000  # warm-up variants' bg indices, disjoint from the measured ones
 
@@ -187,10 +187,8 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
     if sc.kind == "bare":
         server: Any = BareServer(hit_body, "image/webp", cfg.workers).start()
     else:
-        # IMGORIGIN_* settings given to the bench reach every server (to compare one setting
-        # with its default); a scenario's own settings win.
-        env = {**{k: v for k, v in os.environ.items() if k.startswith("IMGORIGIN_")},
-               "IMGORIGIN_SOURCE": str(images), **sc.env}
+        # A scenario's own settings win over the caller's.
+        env = {**caller_settings(), "IMGORIGIN_SOURCE": str(images), **sc.env}
         if sc.needs_redis:
             env["IMGORIGIN_REDIS_URL"] = redis_url
         server = OriginProcess(env=env, workers=cfg.workers,

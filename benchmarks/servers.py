@@ -19,7 +19,13 @@ import psutil
 from tests.support.net import child_pids, free_port, stop_process, wait_until
 from tests.support.origin import REPO, OriginProcess
 
-__all__ = ["REPO", "BareServer", "OriginProcess", "Sampler", "wait_quiet"]
+__all__ = ["REPO", "BareServer", "OriginProcess", "Sampler", "caller_settings", "wait_quiet"]
+
+
+def caller_settings() -> dict[str, str]:
+    """The IMGORIGIN_* settings the benchmark was started with, for its servers (the test
+    harness drops them), so one setting can be compared with its default."""
+    return {k: v for k, v in os.environ.items() if k.startswith("IMGORIGIN_")}
 
 
 def wait_quiet(threshold: float = 15.0, timeout: float = 30.0) -> float:

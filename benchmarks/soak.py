@@ -32,10 +32,11 @@ from benchmarks.images import make_images
 from benchmarks.loadgen import LoadResult, run_wrk
 from benchmarks.report import machine, table, write_json
 from benchmarks.scenarios import miss_paths
-from benchmarks.servers import OriginProcess
+from benchmarks.servers import OriginProcess, caller_settings
 
 WINDOW_S = 20.0
 QUIET_S = 5.0
+DRAIN_S = 5.0
 MIB = 1024 * 1024
 
 
@@ -56,9 +57,9 @@ def _counters(server: OriginProcess) -> tuple[float, float]:
 
 
 def _rss_once_quiet(server: OriginProcess, start: int) -> dict[int, float]:
-    """RSS after the load, once light traffic (a 2 MP transform every 0.1 s for QUIET_S, each
-    on a new connection so both workers get some) has run: what a worker keeps after a burst."""
-    time.sleep(5)  # the transforms wrk's connections left queued finish
+    """RSS after the load, once light traffic (a 2 MP transform every 0.1 s for QUIET_S, each on
+    a new connection, as from many clients) has run: what a worker keeps after a burst."""
+    time.sleep(DRAIN_S)  # the transforms wrk's connections left queued finish
     for path in miss_paths(("b",), int(QUIET_S * 10), start):
         with httpx.Client(base_url=server.base, timeout=30) as client:
             client.get(path)
@@ -84,10 +85,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="imgorigin-soak-") as tmp:
         images = Path(tmp)
         make_images(images)
-        # IMGORIGIN_* settings given to the soak reach the server (to compare allocator
-        # settings, say); the server harness drops the caller's by default.
-        env = {**{k: v for k, v in os.environ.items() if k.startswith("IMGORIGIN_")},
-               "IMGORIGIN_SOURCE": str(images), "IMGORIGIN_WORKER_MAX_TRANSFORMS": "1000000"}
+        env = {**caller_settings(), "IMGORIGIN_SOURCE": str(images),
+               "IMGORIGIN_WORKER_MAX_TRANSFORMS": "1000000"}
         server = OriginProcess(env=env, workers=2).start()
         samples: list[dict[str, Any]] = []
         # One wrk run for the whole soak, sampled every WINDOW_S: back-to-back runs left the
