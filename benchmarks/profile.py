@@ -2,8 +2,9 @@
 
 SCENARIO is a name from benchmarks.scenarios (e.g. hit-memory, miss-b). The server runs with the
 scenario's settings under wrk for BENCH_DURATION seconds (default 15) while py-spy samples one
-worker (GIL-holding and idle samples excluded). Writes the collapsed stacks and a top-functions
-summary (self and inclusive share of samples) to benchmarks/results/. Needs `pip install py-spy`.
+worker (GIL-holding and idle samples excluded), each stack under its thread's name. Writes the
+collapsed stacks and a top-functions summary (self and inclusive share of samples) to
+benchmarks/results/. Needs `pip install py-spy`.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def main(argv: list[str]) -> int:
             pid = server.worker_pids()[0]
             spy = subprocess.Popen(
                 [pyspy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw",
-                 "--duration", str(int(cfg.duration)), "--output", str(out), "--nonblocking"],
+                 "--threads", "--duration", str(int(cfg.duration)), "--output", str(out),
+                 "--nonblocking"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(0.5)
             load = threading.Thread(target=run_wrk, args=(server.base, paths),

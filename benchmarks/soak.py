@@ -1,17 +1,19 @@
 """Memory soak: the miss mix (a, b, c) at concurrency 32 for several minutes on 2 workers, one
-load run throughout, RSS of every worker sampled every 20 s, and the growth slope after a warm-up.
+load run throughout, RSS of every worker read once a second and summarised per 20 s window
+(median, minimum, maximum), and the growth slope after a warm-up.
 
     python -m benchmarks.soak    # SOAK_MINUTES=10, SOAK_WARMUP_MINUTES=2, SOAK_CONCURRENCY=32
     IMGORIGIN_MALLOC_TRIM_SECONDS=0 make soak    # IMGORIGIN_* settings are passed to the server
     make soak
 
-Prints a table of samples, the peak RSS per worker after the warm-up and two slopes (MiB per
-minute, least squares): over every post-warm-up sample, and over the second half of the run,
-when every bounded cache (L1, originals, the 4096-entry memo caches, which unique URLs fill at
-about 27 misses/s per worker in some 2.5 minutes) is full and only a leak would still grow.
-Then RSS once the load has stopped and only light traffic is left (what a worker keeps after a
-burst), and what malloc_trim cost (IMGORIGIN_MALLOC_TRIM_SECONDS). Writes
-benchmarks/results/soak-*.json.
+Prints a table of windows, the peak RSS per worker after the warm-up and four slopes (MiB per
+minute, least squares): of the window medians and of the window minima (the floor: what a
+worker keeps between the images in flight), each over every post-warm-up window and over the
+second half of the run, when every bounded cache (L1, originals, the 4096-entry memo caches,
+which unique URLs fill at about 27 misses/s per worker in some 2.5 minutes) is full and only a
+leak would still grow. Then RSS once the load has stopped and only light traffic is left (what
+a worker keeps after a burst), and what malloc_trim cost (IMGORIGIN_MALLOC_TRIM_SECONDS).
+Writes benchmarks/results/soak-*.json.
 Workers replaced on purpose (IMGORIGIN_WORKER_MAX_TRANSFORMS) are reported, not hidden: the
 default budget is raised here so the soak measures growth, not recycling.
 """
@@ -19,6 +21,7 @@ default budget is raised here so the soak measures growth, not recycling.
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 import threading
 import time
@@ -35,6 +38,9 @@ from benchmarks.scenarios import miss_paths
 from benchmarks.servers import OriginProcess, caller_settings
 
 WINDOW_S = 20.0
+# RSS at one instant swings by ±10 MiB with the images in flight; a window's median and
+# minimum (what the worker keeps between transforms) show a trend that single samples hide.
+RSS_EVERY_S = 1.0
 QUIET_S = 5.0
 DRAIN_S = 5.0
 MIB = 1024 * 1024
@@ -48,6 +54,17 @@ def _rss(server: OriginProcess) -> dict[int, float]:
         except psutil.Error:
             continue
     return rss
+
+
+def _rss_window(server: OriginProcess, driver: threading.Thread) -> dict[int, list[float]]:
+    """Every worker's RSS once a second for one window (or until the load ends)."""
+    values: dict[int, list[float]] = {}
+    end = time.monotonic() + WINDOW_S
+    while driver.is_alive() and time.monotonic() < end:
+        for pid, mib in _rss(server).items():
+            values.setdefault(pid, []).append(mib)
+        driver.join(RSS_EVERY_S)
+    return values or {pid: [mib] for pid, mib in _rss(server).items()}
 
 
 def _counters(server: OriginProcess) -> tuple[float, float]:
@@ -101,21 +118,25 @@ def main() -> int:
         try:
             driver.start()
             while driver.is_alive():
-                driver.join(WINDOW_S)
+                window = _rss_window(server, driver)
                 now = time.monotonic()
                 elapsed = (now - started) / 60
-                rss = _rss(server)
+                rss = {pid: statistics.median(values) for pid, values in window.items()}
+                floor = {pid: min(values) for pid, values in window.items()}
+                top = {pid: max(values) for pid, values in window.items()}
                 now_done, now_shed = _counters(server)
                 rate = (now_done - done) / (now - last)
                 last = now
                 samples.append({"minute": round(elapsed, 2), "transforms_per_s": round(rate, 1),
                                 "shed": int(now_shed - shed),
                                 "rss_mib": {str(k): round(v, 1) for k, v in rss.items()},
+                                "rss_floor_mib": {str(k): round(v, 1) for k, v in floor.items()},
+                                "rss_max_mib": {str(k): round(v, 1) for k, v in top.items()},
                                 "workers": sorted(rss)})
                 done, shed = now_done, now_shed
                 print(f"  {elapsed:5.1f} min: {rate:6.1f} transforms/s, "
-                      f"{samples[-1]['shed']} shed, RSS {[round(v) for v in rss.values()]} MiB",
-                      flush=True)
+                      f"{samples[-1]['shed']} shed, RSS median {[round(v) for v in rss.values()]}"
+                      f", floor {[round(v) for v in floor.values()]} MiB", flush=True)
             quiet = _rss_once_quiet(server, start=len(paths))
             print(f"  after the load, light traffic only: RSS "
                   f"{[round(v) for v in quiet.values()]} MiB", flush=True)
@@ -141,18 +162,25 @@ def main() -> int:
     rows, per_worker = [], {}
     for pid in pids:
         points = [(s["minute"], s["rss_mib"][pid]) for s in after if pid in s["rss_mib"]]
-        peak = max(y for _, y in points)
+        peak = max(s["rss_max_mib"][pid] for s in after if pid in s["rss_max_mib"])
         slope = _slope(points)
         late = _slope([(x, y) for x, y in points if x >= minutes / 2])
+        floors = [(s["minute"], s["rss_floor_mib"][pid]) for s in after
+                  if pid in s.get("rss_floor_mib", {})]
+        floor_slope = _slope(floors)
+        floor_late = _slope([(x, y) for x, y in floors if x >= minutes / 2])
         per_worker[pid] = {"peak_mib": peak, "slope_mib_per_min": round(slope, 2),
                            "second_half_slope_mib_per_min": round(late, 2),
+                           "floor_slope_mib_per_min": round(floor_slope, 2),
+                           "floor_second_half_slope_mib_per_min": round(floor_late, 2),
                            "samples": len(points)}
         rows.append([pid, len(points), f"{points[0][1]:.1f}", f"{points[-1][1]:.1f}",
-                     f"{peak:.1f}", f"{slope:+.2f}", f"{late:+.2f}"])
+                     f"{peak:.1f}", f"{slope:+.2f}", f"{late:+.2f}", f"{floor_slope:+.2f}",
+                     f"{floor_late:+.2f}"])
     print(f"\nSoak: miss mix at concurrency {concurrency}, 12 MP / 2 MP / 1 MP sources, "
           f"{minutes:g} min, slope after {warmup:g} min")
-    print(table(["worker", "samples", "first MiB", "last MiB", "peak MiB", "MiB/min",
-                 "MiB/min, 2nd half"], rows))
+    print(table(["worker", "windows", "first MiB", "last MiB", "peak MiB", "MiB/min",
+                 "MiB/min, 2nd half", "floor MiB/min", "floor, 2nd half"], rows))
     replaced = len({pid for s in samples for pid in s["rss_mib"]}) - 2
     print(f"workers replaced during the soak: {replaced}")
     path = write_json("soak", {"machine": machine(), "minutes": minutes, "warmup": warmup,
