@@ -14,8 +14,8 @@ which unique URLs fill at about 27 misses/s per worker in some 2.5 minutes) is f
 leak would still grow. Then RSS once the load has stopped and only light traffic is left (what
 a worker keeps after a burst), and what malloc_trim cost (IMGORIGIN_MALLOC_TRIM_SECONDS).
 Writes benchmarks/results/soak-*.json.
-Workers replaced on purpose (IMGORIGIN_WORKER_MAX_TRANSFORMS) are reported, not hidden: the
-default budget is raised here so the soak measures growth, not recycling.
+Workers replaced on purpose (IMGORIGIN_WORKER_MAX_TRANSFORMS, IMGORIGIN_WORKER_MAX_RSS_BYTES) are
+reported, not hidden: both budgets are lifted here so the soak measures growth, not recycling.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def main() -> int:
         images = Path(tmp)
         make_images(images)
         env = {**caller_settings(), "IMGORIGIN_SOURCE": str(images),
-               "IMGORIGIN_WORKER_MAX_TRANSFORMS": "1000000"}
+               "IMGORIGIN_WORKER_MAX_TRANSFORMS": "1000000", "IMGORIGIN_WORKER_MAX_RSS_BYTES": "0"}
         server = OriginProcess(env=env, workers=2).start()
         samples: list[dict[str, Any]] = []
         # One wrk run for the whole soak, sampled every WINDOW_S: back-to-back runs left the

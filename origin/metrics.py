@@ -61,6 +61,10 @@ CDN_PURGE_REQUESTS = Counter("imgorigin_cdn_purge_requests_total",
 MALLOC_TRIM_DURATION = Histogram("imgorigin_malloc_trim_duration_seconds",
                                  "Time a transform thread spent in glibc's malloc_trim "
                                  "(IMGORIGIN_MALLOC_TRIM_SECONDS)", buckets=_LATENCY_BUCKETS)
+WORKER_RECYCLES = Counter("imgorigin_worker_recycles_total",
+                          "Workers asked to stop and be replaced, by reason: 'transforms' "
+                          "(IMGORIGIN_WORKER_MAX_TRANSFORMS) or 'rss' "
+                          "(IMGORIGIN_WORKER_MAX_RSS_BYTES)", ("reason",))
 INFLIGHT = Gauge("imgorigin_transforms_in_flight", "Transforms running or queued",
                  multiprocess_mode="livesum")
 

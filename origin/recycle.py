@@ -1,15 +1,24 @@
-"""Replace a worker after a number of transforms, handing back memory libvips fragmented.
+"""Replace a worker after a number of transforms, or once its RSS passes a cap.
 
 Counted in transforms, not requests (gunicorn's `max_requests`), so a worker busy with cache hits
-is never restarted and never loses its in-process cache for nothing.
+is never restarted and never loses its in-process cache for nothing. The RSS cap is the guard
+against growth of any cause (allocator fragmentation, a leak in a codec): it is checked after each
+transform, when the transform's own buffers are already freed.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import random
 from collections.abc import Callable
 
+from origin.settings import MIB
+
+log = logging.getLogger("imgorigin")
+
 _stop: Callable[[], None] | None = None
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def install(stop: Callable[[], None]) -> None:
@@ -18,13 +27,47 @@ def install(stop: Callable[[], None]) -> None:
     _stop = stop
 
 
+def current_rss() -> int | None:
+    """This process's resident set in bytes, or None where /proc is not available."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class Recycler:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_rss: int = 0,
+                 rss: Callable[[], int | None] = current_rss) -> None:
         # ±10 % jitter, so the workers of a host do not all restart at once.
         self.limit = round(limit * random.uniform(0.9, 1.1)) if limit else 0
+        self.max_rss = max_rss
+        self._rss = rss
         self.done = 0
+        self.stopping = False
 
     def count(self) -> None:
+        """One more transform done: ask the worker to stop if a budget is spent."""
         self.done += 1
-        if self.limit and self.done == self.limit and _stop is not None:
-            _stop()
+        if self.stopping or _stop is None:
+            return
+        if self.limit and self.done >= self.limit:
+            self._recycle("transforms", f"{self.done} transforms done")
+            return
+        if self.max_rss:
+            rss = self._rss()
+            if rss is not None and rss > self.max_rss:
+                cap = self.max_rss / MIB
+                self._recycle("rss", f"RSS {rss / MIB:.0f} MiB is over "
+                                     f"IMGORIGIN_WORKER_MAX_RSS_BYTES ({cap:.0f} MiB)")
+
+    def _recycle(self, reason: str, detail: str) -> None:
+        # Imported here: the master imports this module before the metrics' shared directory
+        # exists, and importing origin.metrics there would fail.
+        from origin import metrics
+
+        assert _stop is not None
+        self.stopping = True
+        metrics.WORKER_RECYCLES.labels(reason).inc()
+        log.warning("worker %d is replaced: %s", os.getpid(), detail)
+        _stop()

@@ -17,6 +17,10 @@ import platformdirs
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_SAMPLES = REPO_ROOT / "samples"
 MIB = 1024 * 1024
+# Beyond its caches a worker measured 75-85 MiB at its peak in a 10-minute soak of 12 MP
+# sources at concurrency 32 (benchmarks/README.md): 288 MiB is over three times that, so the
+# RSS cap replaces a worker that grows, never one that is merely busy.
+RSS_HEADROOM = 288 * MIB
 
 
 class SettingsError(ValueError):
@@ -52,6 +56,11 @@ def _non_negative_int(raw: str) -> int:
     if value < 0:
         raise ValueError(f"expected an integer >= 0, got {raw!r}")
     return value
+
+
+def _optional_bytes(raw: str) -> int | None:
+    """Unset (empty): None, for a default derived from other settings."""
+    return _non_negative_int(raw) if raw.strip() else None
 
 
 def _positive_float(raw: str) -> float:
@@ -291,6 +300,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             _non_negative_int,
             "transforms after which a worker is replaced (±10 % jitter) to return memory that "
             "libvips fragmented; 0 never. Hits do not count, so busy caches are not restarted"),
+    Setting("IMGORIGIN_WORKER_MAX_RSS_BYTES", "worker_max_rss_bytes", "", _optional_bytes,
+            "RSS past which a worker is replaced after its current transform, whatever made it "
+            "grow; 0 never. Unset, it follows the caches: the in-process and originals caps "
+            "plus 288 MiB", "unset: 384 MiB with the default caches"),
     Setting("IMGORIGIN_MALLOC_ARENA_MAX", "malloc_arena_max", "2", _non_negative_int,
             "glibc malloc arenas per worker (mallopt M_ARENA_MAX, set before the workers fork); "
             "fewer arenas fragment less under libvips' threads; 0 keeps glibc's default"),
@@ -375,6 +388,7 @@ class Settings:
     rate_limit_burst: int = 0
     rate_limit_key_header: str = ""
     worker_max_transforms: int = 10000
+    worker_max_rss_bytes: int | None = None
     malloc_arena_max: int = 2
     malloc_mmap_threshold: int = 0
     malloc_trim_seconds: float = 1.0
@@ -408,6 +422,14 @@ class Settings:
             except ValueError:
                 raise SettingsError("IMGORIGIN_SIGNING_KEYS: keys must be hex") from None
         return cls(**values)
+
+    @property
+    def worker_rss_cap(self) -> int:
+        """IMGORIGIN_WORKER_MAX_RSS_BYTES, or when unset what the worker's caches may hold plus
+        headroom for the interpreter, libvips, the transforms in flight and fragmentation."""
+        if self.worker_max_rss_bytes is not None:
+            return self.worker_max_rss_bytes
+        return self.memory_cache_max_bytes + self.originals_cache_max_bytes + RSS_HEADROOM
 
     @property
     def disk_cache_enabled(self) -> bool:
