@@ -39,8 +39,9 @@ def current_rss() -> int | None:
 class Recycler:
     def __init__(self, limit: int, max_rss: int = 0,
                  rss: Callable[[], int | None] = current_rss) -> None:
-        # ±10 % jitter, so the workers of a host do not all restart at once.
-        self.limit = round(limit * random.uniform(0.9, 1.1)) if limit else 0
+        # ±50 % jitter, so the workers of a host, started together and given the same load, do
+        # not all restart at once: with ±10 % they still did, within 20 s of each other.
+        self.limit = max(1, round(limit * random.uniform(0.5, 1.5))) if limit else 0
         self.max_rss = max_rss
         self._rss = rss
         self.done = 0

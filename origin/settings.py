@@ -298,7 +298,7 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "when a request lacks it, the client address", "unset: client address"),
     Setting("IMGORIGIN_WORKER_MAX_TRANSFORMS", "worker_max_transforms", "10000",
             _non_negative_int,
-            "transforms after which a worker is replaced (±10 % jitter) to return memory that "
+            "transforms after which a worker is replaced (±50 % jitter) to return memory that "
             "libvips fragmented; 0 never. Hits do not count, so busy caches are not restarted"),
     Setting("IMGORIGIN_WORKER_MAX_RSS_BYTES", "worker_max_rss_bytes", "", _optional_bytes,
             "RSS past which a worker is replaced after its current transform, whatever made it "
