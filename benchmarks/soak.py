@@ -3,6 +3,7 @@ load run throughout, RSS of every worker read once a second and summarised per 2
 (median, minimum, maximum), and the growth slope after a warm-up.
 
     python -m benchmarks.soak    # SOAK_MINUTES=10, SOAK_WARMUP_MINUTES=2, SOAK_CONCURRENCY=32
+    SOAK_RECYCLING=on make soak  # keep the server's worker budgets: what a deployment sees
     IMGORIGIN_MALLOC_TRIM_SECONDS=0 make soak    # IMGORIGIN_* settings are passed to the server
     make soak
 
@@ -15,7 +16,8 @@ leak would still grow. Then RSS once the load has stopped and only light traffic
 a worker keeps after a burst), and what malloc_trim cost (IMGORIGIN_MALLOC_TRIM_SECONDS).
 Writes benchmarks/results/soak-*.json.
 Workers replaced on purpose (IMGORIGIN_WORKER_MAX_TRANSFORMS, IMGORIGIN_WORKER_MAX_RSS_BYTES) are
-reported, not hidden: both budgets are lifted here so the soak measures growth, not recycling.
+reported, not hidden: both budgets are lifted here so the soak measures growth, not recycling,
+unless SOAK_RECYCLING=on.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ WINDOW_S = 20.0
 # RSS at one instant swings by ±10 MiB with the images in flight; a window's median and
 # minimum (what the worker keeps between transforms) show a trend that single samples hide.
 RSS_EVERY_S = 1.0
+SHED_REASONS = ("queue_full", "deadline", "expired")  # origin/executor.py
 QUIET_S = 5.0
 DRAIN_S = 5.0
 MIB = 1024 * 1024
@@ -50,9 +53,11 @@ def _rss(server: OriginProcess) -> dict[int, float]:
     rss = {}
     for child in psutil.Process(server.proc.pid).children():
         try:
-            rss[child.pid] = child.memory_info().rss / MIB
+            mib = child.memory_info().rss / MIB
         except psutil.Error:
             continue
+        if mib:  # 0: a replaced worker that has exited and not been reaped yet
+            rss[child.pid] = mib
     return rss
 
 
@@ -99,11 +104,14 @@ def main() -> int:
     minutes = float(os.environ.get("SOAK_MINUTES", "10"))
     concurrency = int(os.environ.get("SOAK_CONCURRENCY", "32"))
     warmup = float(os.environ.get("SOAK_WARMUP_MINUTES", "2"))
+    recycling = os.environ.get("SOAK_RECYCLING", "off") == "on"
     with tempfile.TemporaryDirectory(prefix="imgorigin-soak-") as tmp:
         images = Path(tmp)
         make_images(images)
-        env = {**caller_settings(), "IMGORIGIN_SOURCE": str(images),
-               "IMGORIGIN_WORKER_MAX_TRANSFORMS": "1000000", "IMGORIGIN_WORKER_MAX_RSS_BYTES": "0"}
+        env = {**caller_settings(), "IMGORIGIN_SOURCE": str(images)}
+        if not recycling:
+            env.update({"IMGORIGIN_WORKER_MAX_TRANSFORMS": "1000000",
+                        "IMGORIGIN_WORKER_MAX_RSS_BYTES": "0"})
         server = OriginProcess(env=env, workers=2).start()
         samples: list[dict[str, Any]] = []
         # One wrk run for the whole soak, sampled every WINDOW_S: back-to-back runs left the
@@ -143,12 +151,16 @@ def main() -> int:
             trims = (server.metric("imgorigin_malloc_trim_duration_seconds_count"),
                      server.metric("imgorigin_malloc_trim_duration_seconds_sum"))
             transforms = done
+            shed_reasons = {reason: int(server.metric("imgorigin_shed_total", reason=reason))
+                            for reason in SHED_REASONS}
         finally:
             server.stop()
     load = result.get("load")
     if load is not None:
         print(f"wrk over the soak: {load.rps:.1f} req/s, p50 {load.p50_ms:.0f} ms, "
               f"p99 {load.p99_ms:.0f} ms, {load.non_2xx} non-2xx of {load.requests}")
+    if any(shed_reasons.values()):
+        print("shed by reason: " + ", ".join(f"{k} {v}" for k, v in shed_reasons.items()))
     trim = None
     if trims[0]:
         # What IMGORIGIN_MALLOC_TRIM_SECONDS costs, from the server's own histogram.
@@ -178,12 +190,14 @@ def main() -> int:
                      f"{peak:.1f}", f"{slope:+.2f}", f"{late:+.2f}", f"{floor_slope:+.2f}",
                      f"{floor_late:+.2f}"])
     print(f"\nSoak: miss mix at concurrency {concurrency}, 12 MP / 2 MP / 1 MP sources, "
-          f"{minutes:g} min, slope after {warmup:g} min")
+          f"{minutes:g} min, slope after {warmup:g} min, worker budgets "
+          f"{'as configured' if recycling else 'lifted'}")
     print(table(["worker", "windows", "first MiB", "last MiB", "peak MiB", "MiB/min",
                  "MiB/min, 2nd half", "floor MiB/min", "floor, 2nd half"], rows))
     replaced = len({pid for s in samples for pid in s["rss_mib"]}) - 2
     print(f"workers replaced during the soak: {replaced}")
     path = write_json("soak", {"machine": machine(), "minutes": minutes, "warmup": warmup,
+                               "recycling": recycling, "shed_by_reason": shed_reasons,
                                "concurrency": concurrency, "samples": samples,
                                "load": load.as_dict() if load is not None else None,
                                "per_worker": per_worker, "workers_replaced": replaced,
