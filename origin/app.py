@@ -30,7 +30,7 @@ from cache.purge import PurgeService
 from cache.purgers import from_settings as purgers_from_settings
 from cache.tiers import SharedTier
 from cache.variants import VariantCache
-from origin import autoredirect, metrics
+from origin import autoredirect, metrics, recycle
 from origin.errors import (
     Forbidden,
     ImgOriginError,
@@ -181,6 +181,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             # imports and start-up made (a pause of tens of ms in the middle of hits).
             gc.collect()
             gc.freeze()
+            recycle.warn_if_cap_too_low(settings.worker_rss_cap)
             try:
                 yield
             finally:

@@ -36,6 +36,16 @@ def current_rss() -> int | None:
         return None
 
 
+def warn_if_cap_too_low(cap: int) -> None:
+    """At worker start: a cap under the RSS the worker already has replaces it after every
+    transform, which is a misconfiguration worth a line in the log, not a refusal to start."""
+    rss = current_rss()
+    if cap and rss is not None and rss >= cap:
+        log.warning("IMGORIGIN_WORKER_MAX_RSS_BYTES (%.0f MiB) is below this worker's RSS after "
+                    "start (%.0f MiB): every transform will replace the worker", cap / MIB,
+                    rss / MIB)
+
+
 class Recycler:
     def __init__(self, limit: int, max_rss: int = 0,
                  rss: Callable[[], int | None] = current_rss) -> None:

@@ -35,7 +35,9 @@ def test_worker_is_replaced_once_its_rss_passes_the_cap(samples_dir: Path) -> No
         assert httpx.get(server.url("/w_11/logo.png"), timeout=30).status_code == 200
         assert server.metric("imgorigin_worker_recycles_total", reason="rss") >= 1
         assert server.metric("imgorigin_worker_recycles_total", reason="transforms") == 0
-        assert "is over IMGORIGIN_WORKER_MAX_RSS_BYTES" in server.log()
+        log = server.log()
+        assert "is over IMGORIGIN_WORKER_MAX_RSS_BYTES" in log
+        assert "every transform will replace the worker" in log  # said once at start
 
 
 def test_default_rss_cap_leaves_a_busy_worker_alone(samples_dir: Path) -> None:
@@ -46,3 +48,4 @@ def test_default_rss_cap_leaves_a_busy_worker_alone(samples_dir: Path) -> None:
             assert httpx.get(server.url(f"/w_{w}/logo.png"), timeout=30).status_code == 200
         assert server.worker_pids() == first
         assert server.metric("imgorigin_worker_recycles_total", reason="rss") == 0
+        assert "every transform will replace the worker" not in server.log()

@@ -73,3 +73,13 @@ def test_rss_cap_follows_the_caches_unless_set() -> None:
     assert bigger.worker_rss_cap == (512 + 32) * MIB + RSS_HEADROOM
     assert Settings.from_env({"IMGORIGIN_WORKER_MAX_RSS_BYTES": "0"}).worker_rss_cap == 0
     assert Settings.from_env({"IMGORIGIN_WORKER_MAX_RSS_BYTES": "1000"}).worker_rss_cap == 1000
+
+
+def test_a_cap_under_the_rss_at_start_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="imgorigin"):
+        recycle.warn_if_cap_too_low(0)  # off
+        recycle.warn_if_cap_too_low(1 << 40)
+        assert caplog.records == []
+        recycle.warn_if_cap_too_low(1)
+    assert len(caplog.records) == 1
+    assert "every transform will replace the worker" in caplog.records[0].getMessage()
