@@ -1,19 +1,26 @@
 """The benchmark harness measures what it claims: unique variants really are distinct cache keys,
 the wrk script walks its path list without repeating a path, and the peer comparison matches AVIF
-sizes, reduces rounds to medians and compares like with like."""
+sizes, reduces rounds to medians and compares like with like; the soak reads every worker's RSS
+once a second for as long as the load runs."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
+import psutil
 import pytest
 import pyvips
 
+from benchmarks import soak
 from benchmarks.comparison import (
     aggregate,
     best_peer,
@@ -348,3 +355,33 @@ def test_cpu_breakdown_lists_roles_from_the_largest_down() -> None:
 
     line = cpu_breakdown({"io": 0.2, "libvips worker": 9.5, "event loop": 0.71, "probe": 0.001})
     assert line == "libvips worker 9.50, event loop 0.71, io 0.20 (total 10.41)"
+
+
+def test_soak_window_reads_every_worker_once_a_second_until_the_load_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A "master" with two children standing in for workers.
+    master = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "kids = [subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])"
+        " for _ in range(2)]\n"
+        "time.sleep(30)\n")])
+    try:
+        server = SimpleNamespace(proc=master)
+        deadline = time.monotonic() + 10
+        while len(soak._rss(server)) < 2 and time.monotonic() < deadline:  # type: ignore[arg-type]
+            time.sleep(0.05)
+        load = threading.Thread(target=time.sleep, args=(2.5,))
+        load.start()
+        monkeypatch.setattr(soak, "WINDOW_S", 30.0)
+        started = time.monotonic()
+        window = soak._rss_window(server, load)  # type: ignore[arg-type]
+        assert time.monotonic() - started < 5  # left when the load ended, not after 30 s
+        assert len(window) == 2
+        for values in window.values():
+            assert 2 <= len(values) <= 4  # once a second over 2.5 s
+            assert all(v > 0 for v in values)
+    finally:
+        for child in psutil.Process(master.pid).children():
+            child.kill()
+        master.kill()
+        master.wait()
