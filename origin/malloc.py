@@ -43,8 +43,9 @@ class Trimmer:
 
     libvips frees its pixel buffers in the middle of the arenas, between blocks still in use;
     plain free() returns only the top of the heap, so a worker would keep a burst's pages. (The
-    slow drift under steady load is heap extent, which trimming does not undo: benchmarks
-    finding 23.) Called in a transform thread after its transform, never on the event loop.
+    slow drift under steady load is in CPython's own object arenas, which glibc's trim cannot
+    reach: benchmarks findings 23 and 24.) Called in a transform thread after its transform,
+    never on the event loop.
     """
 
     def __init__(self, interval: float, on_trim: Callable[[float], None] | None = None) -> None:

@@ -9,6 +9,7 @@ transform, when the transform's own buffers are already freed.
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import random
 from collections.abc import Callable
@@ -18,7 +19,6 @@ from origin.settings import MIB
 log = logging.getLogger("imgorigin")
 
 _stop: Callable[[], None] | None = None
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def install(stop: Callable[[], None]) -> None:
@@ -31,7 +31,7 @@ def current_rss() -> int | None:
     """This process's resident set in bytes, or None where /proc is not available."""
     try:
         with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE_SIZE
+            return int(f.read().split()[1]) * mmap.PAGESIZE
     except (OSError, ValueError, IndexError):
         return None
 
@@ -48,12 +48,16 @@ def warn_if_cap_too_low(cap: int) -> None:
 
 class Recycler:
     def __init__(self, limit: int, max_rss: int = 0,
-                 rss: Callable[[], int | None] = current_rss) -> None:
+                 rss: Callable[[], int | None] = current_rss,
+                 on_recycle: Callable[[str], None] | None = None) -> None:
         # ±50 % jitter, so the workers of a host, started together and given the same load, do
         # not all restart at once: with ±10 % they still did, within 20 s of each other.
         self.limit = max(1, round(limit * random.uniform(0.5, 1.5))) if limit else 0
         self.max_rss = max_rss
         self._rss = rss
+        # Given the reason ('transforms' or 'rss'), for a metric: the master imports this module
+        # before the metrics' shared directory exists, so it cannot import them itself.
+        self._on_recycle = on_recycle
         self.done = 0
         self.stopping = False
 
@@ -73,12 +77,9 @@ class Recycler:
                                      f"IMGORIGIN_WORKER_MAX_RSS_BYTES ({cap:.0f} MiB)")
 
     def _recycle(self, reason: str, detail: str) -> None:
-        # Imported here: the master imports this module before the metrics' shared directory
-        # exists, and importing origin.metrics there would fail.
-        from origin import metrics
-
         assert _stop is not None
         self.stopping = True
-        metrics.WORKER_RECYCLES.labels(reason).inc()
+        if self._on_recycle is not None:
+            self._on_recycle(reason)
         log.warning("worker %d is replaced: %s", os.getpid(), detail)
         _stop()

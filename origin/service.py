@@ -86,7 +86,9 @@ class TransformService:
         self.flights = flights
         self.executor = executor
         self.limiter = limiter
-        self.recycler = Recycler(settings.worker_max_transforms, settings.worker_rss_cap)
+        self.recycler = Recycler(
+            settings.worker_max_transforms, settings.worker_rss_cap,
+            on_recycle=lambda reason: metrics.WORKER_RECYCLES.labels(reason).inc())
         # Header facts per (source, version): a new size of a known source skips the probe.
         self._probes: OrderedDict[tuple[str, str], Probe] = OrderedDict()
         self.limits = Limits(max_dim=settings.max_dim, max_pixels=settings.max_source_pixels,

@@ -19,7 +19,7 @@ BUNDLED_SAMPLES = REPO_ROOT / "samples"
 MIB = 1024 * 1024
 # Beyond its caches a worker measured 75-85 MiB at its peak in a 10-minute soak of 12 MP
 # sources at concurrency 32 (benchmarks/README.md): 288 MiB is over three times that, so the
-# RSS cap replaces a worker that grows, never one that is merely busy.
+# RSS cap replaces a worker that grows, not one that is merely busy at that load.
 RSS_HEADROOM = 288 * MIB
 
 

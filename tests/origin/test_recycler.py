@@ -18,7 +18,8 @@ def stops(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_rss_over_the_cap_stops_the_worker_once(stops: list[int]) -> None:
     readings = iter([100 * MIB, 300 * MIB, 300 * MIB, 300 * MIB])
-    recycler = Recycler(0, 200 * MIB, rss=lambda: next(readings))
+    reasons: list[str] = []
+    recycler = Recycler(0, 200 * MIB, rss=lambda: next(readings), on_recycle=reasons.append)
     recycler.count()
     assert stops == []
     recycler.count()
@@ -26,6 +27,7 @@ def test_rss_over_the_cap_stops_the_worker_once(stops: list[int]) -> None:
     recycler.count()
     recycler.count()
     assert stops == [1]  # already stopping: asked once
+    assert reasons == ["rss"]
 
 
 def test_rss_at_or_under_the_cap_or_unknown_never_stops(stops: list[int]) -> None:
@@ -47,13 +49,15 @@ def test_no_cap_never_reads_rss(stops: list[int]) -> None:
 
 
 def test_transform_budget_stops_once(stops: list[int]) -> None:
-    recycler = Recycler(10, 0)
+    reasons: list[str] = []
+    recycler = Recycler(10, 0, on_recycle=reasons.append)
     for _ in range(recycler.limit - 1):
         recycler.count()
     assert stops == []
     for _ in range(5):
         recycler.count()
     assert stops == [1]
+    assert reasons == ["transforms"]
     assert 5 <= recycler.limit <= 15
 
 
