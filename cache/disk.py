@@ -14,7 +14,7 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from cache.entry import HEADER_SIZE, CachedVariant, blob_lengths
 from cache.keys import source_hash
@@ -128,38 +128,55 @@ class DiskTier:
 
     def sweep(self) -> int:
         """Evict the least recently written files until the tier is under 90 % of its cap."""
-        files = []
+        # Two streaming passes and a histogram of bytes per second of mtime, not a list of every
+        # file: a list of tens of thousands of small objects made at once grew CPython's object
+        # arenas for good each time, since a few long-lived objects made meanwhile pin them.
+        by_second: dict[int, int] = {}
         total = 0
-        for shard in _listdir(self.root):
-            for h in _listdir(os.path.join(self.root, shard)):
-                folder = os.path.join(self.root, shard, h)
-                for name in _listdir(folder):
-                    if name == _SOURCE_FILE:
-                        continue
-                    path = os.path.join(folder, name)
-                    try:
-                        st = os.stat(path)
-                    except OSError:
-                        continue
-                    if name.endswith(".tmp") and st.st_mtime < time.time() - 300:
-                        with contextlib.suppress(OSError):
-                            os.unlink(path)
-                        continue
-                    files.append((st.st_mtime, st.st_size, path))
-                    total += st.st_size
-        removed = 0
+        for _path, st in self._variant_files():
+            second = int(st.st_mtime)
+            by_second[second] = by_second.get(second, 0) + st.st_size
+            total += st.st_size
         if total <= self.max_bytes:
             return 0
-        files.sort()
-        target = self.max_bytes * 9 // 10
-        for _mtime, size, path in files:
-            if total <= target:
+        excess = total - self.max_bytes * 9 // 10
+        cutoff = 0  # every file written before this second goes, then part of that second
+        for second in sorted(by_second):
+            cutoff = second
+            if by_second[second] >= excess:
                 break
+            excess -= by_second[second]
+        removed = 0
+        for path, st in self._variant_files():
+            second = int(st.st_mtime)
+            if second > cutoff or (second == cutoff and excess <= 0):
+                continue
             with contextlib.suppress(OSError):
                 os.unlink(path)
-                total -= size
                 removed += 1
+                if second == cutoff:
+                    excess -= st.st_size
         return removed
+
+    def _variant_files(self) -> Iterator[tuple[str, os.stat_result]]:
+        """Every file but the `.source` names, one at a time; stale temporary files (a write
+        that died half way) are removed on the way."""
+        stale = time.time() - 300
+        for shard in _scandir(self.root):
+            for folder in _scandir(shard.path):
+                for file in _scandir(folder.path):
+                    if file.name == _SOURCE_FILE:
+                        continue
+                    try:
+                        st = file.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if file.name.endswith(".tmp"):
+                        if st.st_mtime < stale:
+                            with contextlib.suppress(OSError):
+                                os.unlink(file.path)
+                        continue
+                    yield file.path, st
 
     async def close(self) -> None:
         return None
@@ -200,6 +217,14 @@ def _atomic_write(path: str, data: bytes) -> None:
         raise
     os.close(fd)
     os.replace(tmp, path)
+
+
+def _scandir(path: str) -> Iterator[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as entries:
+            yield from entries
+    except OSError:
+        return
 
 
 def _listdir(path: str) -> list[str]:

@@ -99,6 +99,43 @@ def test_sweep_evicts_the_oldest_entries_down_to_90_percent(tmp_path: Path) -> N
     assert not stale_tmp.exists()
 
 
+def test_sweep_takes_only_part_of_the_second_at_its_cutoff(tmp_path: Path) -> None:
+    tier = DiskTier(str(tmp_path), 100_000)
+    for i in range(12):
+        tier._write("s.jpg", f"k{i:02d}", b"y" * 10_000)
+    variants = [p for p in _files(tmp_path) if not p.name.startswith(".")]
+    for path in variants[:6]:
+        os.utime(path, (1_000_000, 1_000_000))  # six files written in the same second
+    for i, path in enumerate(variants[6:]):
+        os.utime(path, (1_000_010 + i, 1_000_010 + i))
+
+    removed = tier.sweep()
+
+    # 120 KB against a 90 KB target: three files go, all from the oldest second.
+    kept = [p for p in _files(tmp_path) if not p.name.startswith(".")]
+    assert removed == 3 and len(kept) == 9
+    assert set(variants[6:]) <= set(kept)
+
+
+def test_sweep_does_not_hold_an_object_per_file(tmp_path: Path) -> None:
+    """A list of every file made CPython's object arenas grow for good at each sweep
+    (benchmarks/README.md finding 26); the sweep now streams."""
+    import tracemalloc
+
+    tier = DiskTier(str(tmp_path), 1_000)
+    for i in range(2_000):
+        tier._write(f"s{i % 20}.jpg", f"variant-key-{i:06d}", b"z" * 10)
+    tracemalloc.start()
+    try:
+        tier.sweep()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len([p for p in _files(tmp_path) if not p.name.startswith(".")]) < 2_000
+    # A (mtime, size, path) tuple per file was about 250 bytes each, 500 KB here.
+    assert peak < 100_000, peak
+
+
 def test_sweep_leaves_a_tier_under_its_cap_alone(tmp_path: Path) -> None:
     tier = DiskTier(str(tmp_path), 1 << 20)
     tier._write("s.jpg", "k", b"z" * 1000)
