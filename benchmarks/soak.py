@@ -4,6 +4,7 @@ load run throughout, RSS of every worker read once a second and summarised per 2
 
     python -m benchmarks.soak    # SOAK_MINUTES=10, SOAK_WARMUP_MINUTES=2, SOAK_CONCURRENCY=32
     SOAK_RECYCLING=on make soak  # keep the server's worker budgets: what a deployment sees
+    SOAK_ALLOCSTATS=on make soak # also CPython's and glibc's allocator figures per worker
     IMGORIGIN_MALLOC_TRIM_SECONDS=0 make soak    # IMGORIGIN_* settings are passed to the server
     make soak
 
@@ -17,11 +18,14 @@ a worker keeps after a burst), and what malloc_trim cost (IMGORIGIN_MALLOC_TRIM_
 Writes benchmarks/results/soak-*.json.
 Workers replaced on purpose (IMGORIGIN_WORKER_MAX_TRANSFORMS, IMGORIGIN_WORKER_MAX_RSS_BYTES) are
 reported, not hidden: both budgets are lifted here so the soak measures growth, not recycling,
-unless SOAK_RECYCLING=on.
+unless SOAK_RECYCLING=on. SOAK_ALLOCSTATS=on runs the workers with benchmarks/allocstats and
+prints, per worker, CPython's object arenas and bytes in use and glibc's bytes in use and held at
+the end of the warm-up, at the middle and at the end: what grows when RSS does.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import tempfile
@@ -47,6 +51,7 @@ SHED_REASONS = ("queue_full", "deadline", "expired")  # origin/executor.py
 QUIET_S = 5.0
 DRAIN_S = 5.0
 MIB = 1024 * 1024
+ALLOCSTATS = Path(__file__).resolve().parent / "allocstats"
 
 
 def _rss(server: OriginProcess) -> dict[int, float]:
@@ -89,6 +94,32 @@ def _rss_once_quiet(server: OriginProcess, start: int) -> dict[int, float]:
     return _rss(server)
 
 
+def allocator_rows(records: dict[int, list[dict[str, float]]], marks: list[float]
+                   ) -> list[list[str]]:
+    """Per worker, each allocator figure at the last record at or before each of `marks`
+    (unix times), as `a -> b -> c`; '-' where a worker has no record by a mark yet."""
+    fields = [("py_arenas", 1), ("py_allocated_bytes", MIB), ("glibc_in_use_bytes", MIB),
+              ("glibc_held_bytes", MIB)]
+    rows = []
+    for pid, recs in sorted(records.items()):
+        at = [max((r for r in recs if r["time"] <= mark), key=lambda r: r["time"], default=None)
+              for mark in marks]
+        row = [str(pid)]
+        for name, unit in fields:
+            row.append(" -> ".join("-" if r is None or name not in r else f"{r[name] / unit:.0f}"
+                                   for r in at))
+        rows.append(row)
+    return rows
+
+
+def _read_allocstats(folder: Path) -> dict[int, list[dict[str, float]]]:
+    records: dict[int, list[dict[str, float]]] = {}
+    for path in folder.glob("*.jsonl"):
+        lines = path.read_text().splitlines()
+        records[int(path.stem)] = [json.loads(line) for line in lines if line.strip()]
+    return records
+
+
 def _slope(points: list[tuple[float, float]]) -> float:
     """Least-squares slope of (minute, MiB) points, in MiB per minute."""
     if len(points) < 2:
@@ -105,10 +136,18 @@ def main() -> int:
     concurrency = int(os.environ.get("SOAK_CONCURRENCY", "32"))
     warmup = float(os.environ.get("SOAK_WARMUP_MINUTES", "2"))
     recycling = os.environ.get("SOAK_RECYCLING", "off") == "on"
+    allocstats = os.environ.get("SOAK_ALLOCSTATS", "off") == "on"
     with tempfile.TemporaryDirectory(prefix="imgorigin-soak-") as tmp:
-        images = Path(tmp)
+        images = Path(tmp) / "images"
+        images.mkdir()
         make_images(images)
         env = {**caller_settings(), "IMGORIGIN_SOURCE": str(images)}
+        stats_dir = Path(tmp) / "allocstats"
+        if allocstats:
+            stats_dir.mkdir()
+            path = os.pathsep.join(p for p in (str(ALLOCSTATS), os.environ.get("PYTHONPATH"))
+                                   if p)
+            env.update({"PYTHONPATH": path, "ALLOCSTATS_DIR": str(stats_dir)})
         if not recycling:
             env.update({"IMGORIGIN_WORKER_MAX_TRANSFORMS": "1000000",
                         "IMGORIGIN_WORKER_MAX_RSS_BYTES": "0"})
@@ -122,6 +161,7 @@ def main() -> int:
         driver = threading.Thread(target=lambda: result.setdefault("load", run_wrk(
             server.base, paths, concurrency=concurrency, duration=minutes * 60)), daemon=True)
         started = last = time.monotonic()
+        started_unix = time.time()
         done, shed = _counters(server)
         try:
             driver.start()
@@ -153,6 +193,7 @@ def main() -> int:
             transforms = done
             shed_reasons = {reason: int(server.metric("imgorigin_shed_total", reason=reason))
                             for reason in SHED_REASONS}
+            allocator = _read_allocstats(stats_dir) if allocstats else {}
         finally:
             server.stop()
     load = result.get("load")
@@ -196,6 +237,14 @@ def main() -> int:
                  "MiB/min, 2nd half", "floor MiB/min", "floor, 2nd half"], rows))
     replaced = len({pid for s in samples for pid in s["rss_mib"]}) - 2
     print(f"workers replaced during the soak: {replaced}")
+    allocator_table = []
+    if allocstats:
+        marks = [started_unix + 60 * m for m in (warmup, minutes / 2, minutes)]
+        allocator_table = allocator_rows(allocator, marks)
+        print(f"\nAllocators at minute {warmup:g} -> {minutes / 2:g} -> the end "
+              "(benchmarks/allocstats)")
+        print(table(["worker", "CPython arenas", "CPython MiB in use", "glibc MiB in use",
+                     "glibc MiB held"], allocator_table))
     path = write_json("soak", {"machine": machine(), "minutes": minutes, "warmup": warmup,
                                "recycling": recycling, "shed_by_reason": shed_reasons,
                                "concurrency": concurrency, "samples": samples,
@@ -203,7 +252,7 @@ def main() -> int:
                                "per_worker": per_worker, "workers_replaced": replaced,
                                "rss_once_quiet_mib": {str(k): round(v, 1)
                                                       for k, v in quiet.items()},
-                               "malloc_trim": trim})
+                               "malloc_trim": trim, "allocators": allocator_table})
     print(f"wrote {path}")
     return 0
 

@@ -5,6 +5,7 @@ once a second for as long as the load runs."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -385,3 +386,37 @@ def test_soak_window_reads_every_worker_once_a_second_until_the_load_ends(
             child.kill()
         master.kill()
         master.wait()
+
+
+def test_allocstats_records_each_forked_process_and_the_soak_tabulates_them(
+        tmp_path: Any) -> None:
+    """`SOAK_ALLOCSTATS=on`: a forked child (as the server's workers are) writes allocator
+    records; the process that imported it does not."""
+    script = ("import os, time\n"
+              "junk = [object() for _ in range(200_000)]\n"  # a few MiB of CPython arenas
+              "pid = os.fork()\n"
+              "if pid == 0:\n"
+              "    time.sleep(0.5)\n"
+              "    os._exit(0)\n"
+              "os.waitpid(pid, 0)\n"
+              "print(pid)\n")
+    env = {**os.environ, "PYTHONPATH": str(soak.ALLOCSTATS), "ALLOCSTATS_DIR": str(tmp_path),
+           "ALLOCSTATS_INTERVAL": "0.1"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, check=True, timeout=30)
+    child = int(out.stdout)
+    assert [p.name for p in tmp_path.iterdir()] == [f"{child}.jsonl"]
+    assert out.stderr == ""  # stderr is given back after each read
+    records = soak._read_allocstats(tmp_path)[child]
+    assert 2 <= len(records) <= 6
+    first = records[0]
+    assert first["py_arenas"] >= 4  # 200 000 objects of 16 bytes do not fit in fewer
+    assert first["py_allocated_bytes"] > 200_000 * 16
+    assert 0 < first["glibc_in_use_bytes"] <= first["glibc_held_bytes"]
+    assert first["rss_bytes"] > first["py_arenas"] * 1024 * 1024 // 2
+
+    marks = [records[0]["time"] - 1, records[0]["time"], records[-1]["time"] + 1]
+    (row,) = soak.allocator_rows({child: records}, marks)
+    arenas = row[1].split(" -> ")
+    assert row[0] == str(child) and arenas[0] == "-"
+    assert arenas[1:] == [str(records[0]["py_arenas"]), str(records[-1]["py_arenas"])]
