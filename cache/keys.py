@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+
+from cache.memo import second_sight
 
 
 def _digest(text: str, size: int) -> str:
@@ -15,7 +16,7 @@ def source_hash(source_id: str) -> str:
     return _digest(source_id, 10)
 
 
-@lru_cache(maxsize=4096)
+@second_sight(maxsize=4096)
 def variant_key(canonical: str, fmt: str, source_id: str, version: str, pipeline: str) -> str:
     """The key of one variant: canonical options, output format class, source identity and
     version, and the pipeline version (so a pipeline change never serves old bytes)."""
@@ -50,7 +51,7 @@ def purge_prefixes(source_id: str) -> list[str]:
     return [origin] + [origin + p for p in _directories(path.partition("?")[0])]
 
 
-@lru_cache(maxsize=16384)
+@second_sight(maxsize=16384)
 def surrogate_keys(source_id: str) -> str:
     """`Surrogate-Key`/`Cache-Tag` value: the source's tag and one tag per parent directory,
     so a CDN can purge a source or a whole directory by tag."""

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 from cache.coalesce import FileLeases, Leases, SingleFlight
 from cache.disk import DiskTier
 from cache.journal import PurgeJournal
+from cache.memo import second_sight
 from cache.purge import PurgeService
 from cache.purgers import from_settings as purgers_from_settings
 from cache.tiers import SharedTier
@@ -84,7 +85,7 @@ class State:
         (a hit repeats them all): without and then with Content-Type/-Length (304 vs 200)."""
         common = tuple(self.success_headers)
 
-        @lru_cache(maxsize=4096)
+        @second_sight(maxsize=4096)
         def build(etag: str, content_type: str, length: int, tags: str,
                   negotiated: bool) -> tuple[_H, ...]:
             return (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 
 from starlette.responses import Response
 
+from cache.memo import second_sight
 from origin.errors import ImgOriginError
 from origin.settings import Settings
 
@@ -66,7 +66,7 @@ def policy_headers(policy: CachePolicy) -> list[_H]:
     return [(k.encode(), v.encode()) for k, v in pairs.items()]
 
 
-@lru_cache(maxsize=16384)
+@second_sight(maxsize=16384)
 def tag_headers(tags: str) -> tuple[_H, _H]:
     """`Surrogate-Key` (space-separated) and `Cache-Tag` (comma-separated) for a source."""
     return (b"surrogate-key", tags.encode()), (b"cache-tag", tags.replace(" ", ",").encode())

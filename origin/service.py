@@ -13,13 +13,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from functools import lru_cache, partial
+from functools import partial
 from typing import TypeVar
 from urllib.parse import unquote
 
 from cache.coalesce import SingleFlight
 from cache.entry import CachedVariant
 from cache.keys import surrogate_keys, variant_key
+from cache.memo import second_sight
 from cache.variants import VariantCache
 from origin import metrics
 from origin.errors import InvalidOptions, InvalidSource, UpstreamTimeout
@@ -97,7 +98,7 @@ class TransformService:
         presets = dict(settings.presets)
         ladder = SizeLadder(settings.size_ladder, settings.size_ladder_mode)
 
-        @lru_cache(maxsize=4096)
+        @second_sight(maxsize=4096)
         def parse_options(segment: str) -> tuple[ParsedOptions, str]:
             parsed = parse(segment, presets=presets, max_dim=settings.max_dim,
                            presets_only=settings.presets_only)
@@ -105,7 +106,7 @@ class TransformService:
             return parsed, serialize(parsed.options)
 
         self._parse_options = parse_options
-        self._parse_path = lru_cache(maxsize=4096)(self._parse_path_uncached)
+        self._parse_path = second_sight(4096)(self._parse_path_uncached)
         for name in presets:
             # A broken preset fails the worker at startup, not one request at a time.
             try:
@@ -115,8 +116,8 @@ class TransformService:
 
     def parse_path(self, raw_path: str) -> TransformRequest:
         """Split `/{signature}/{options}/{source}`; raises 400/403 for a bad path."""
-        # A path always parses the same way under one set of settings; hot paths repeat.
-        # About 1 KB per entry: the memo caches stay a few MB of the worker's budget.
+        # A path always parses the same way under one set of settings; hot paths repeat. Kept
+        # from a path's second request on (cache/memo.py); about 1 KB per entry.
         return self._parse_path(raw_path)
 
     def _parse_path_uncached(self, raw_path: str) -> TransformRequest:
