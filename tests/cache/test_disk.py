@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 from cache.disk import DiskTier
@@ -120,8 +121,6 @@ def test_sweep_takes_only_part_of_the_second_at_its_cutoff(tmp_path: Path) -> No
 def test_sweep_does_not_hold_an_object_per_file(tmp_path: Path) -> None:
     """A list of every file made CPython's object arenas grow for good at each sweep
     (benchmarks/README.md finding 26); the sweep now streams."""
-    import tracemalloc
-
     tier = DiskTier(str(tmp_path), 1_000)
     for i in range(2_000):
         tier._write(f"s{i % 20}.jpg", f"variant-key-{i:06d}", b"z" * 10)
