@@ -2,7 +2,9 @@
 
 SCENARIO is a name from benchmarks.scenarios (e.g. hit-memory, miss-b). The server runs with the
 scenario's settings under wrk for BENCH_DURATION seconds (default 15) while py-spy samples one
-worker (GIL-holding and idle samples excluded), each stack under its thread's name. Writes the
+worker (GIL-holding and idle samples excluded as far as py-spy can tell: it counts a pool thread
+waiting on its queue, and uvloop's C loop waiting in epoll, as active), each stack under its
+thread's name. Writes the
 collapsed stacks and a top-functions summary (self and inclusive share of samples) to
 benchmarks/results/. Needs `pip install py-spy`.
 """

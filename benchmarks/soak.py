@@ -11,10 +11,11 @@ load run throughout, RSS of every worker read once a second and summarised per 2
 Prints a table of windows, the peak RSS per worker after the warm-up and four slopes (MiB per
 minute, least squares): of the window medians and of the window minima (the floor: what a
 worker keeps between the images in flight), each over every post-warm-up window and over the
-second half of the run, when every bounded cache (L1, originals, the 4096-entry memo caches,
-which unique URLs fill at about 27 misses/s per worker in some 2.5 minutes) is full and only a
-leak would still grow. Then RSS once the load has stopped and only light traffic is left (what
-a worker keeps after a burst), and what malloc_trim cost (IMGORIGIN_MALLOC_TRIM_SECONDS).
+second half of the run, when the bounded caches that unique URLs fill (L1, originals) are full
+and only a leak would still grow; the hit path's memo caches keep only URLs asked twice, so
+unique URLs leave them nearly empty. Then RSS once the load has stopped and only light traffic
+is left (what a worker keeps after a burst), and what malloc_trim cost
+(IMGORIGIN_MALLOC_TRIM_SECONDS).
 Writes benchmarks/results/soak-*.json.
 Workers replaced on purpose (IMGORIGIN_WORKER_MAX_TRANSFORMS, IMGORIGIN_WORKER_MAX_RSS_BYTES) are
 reported, not hidden: both budgets are lifted here so the soak measures growth, not recycling,

@@ -43,9 +43,9 @@ class Trimmer:
 
     libvips frees its pixel buffers in the middle of the arenas, between blocks still in use;
     plain free() returns only the top of the heap, so a worker would keep a burst's pages. (The
-    slow drift under steady load is in CPython's own object arenas, which glibc's trim cannot
-    reach: benchmarks findings 23 and 24.) Called in a transform thread after its transform,
-    never on the event loop.
+    slow drift soaks used to show was in CPython's own object arenas, which glibc's trim cannot
+    reach; its causes were removed elsewhere: benchmarks findings 26 and 27.) Called in a
+    transform thread after its transform, never on the event loop.
     """
 
     def __init__(self, interval: float, on_trim: Callable[[float], None] | None = None) -> None:

@@ -397,6 +397,7 @@ def test_allocstats_records_each_forked_process_and_the_soak_tabulates_them(
               "pid = os.fork()\n"
               "if pid == 0:\n"
               "    time.sleep(0.5)\n"
+              "    os.write(2, b'child stderr after the reads\\n')\n"
               "    os._exit(0)\n"
               "os.waitpid(pid, 0)\n"
               "print(pid)\n")
@@ -406,7 +407,8 @@ def test_allocstats_records_each_forked_process_and_the_soak_tabulates_them(
                          text=True, check=True, timeout=30)
     child = int(out.stdout)
     assert [p.name for p in tmp_path.iterdir()] == [f"{child}.jsonl"]
-    assert out.stderr == ""  # stderr is given back after each read
+    # Each read lends the process's stderr to a scratch file and gives it back after.
+    assert out.stderr == "child stderr after the reads\n"
     records = soak._read_allocstats(tmp_path)[child]
     assert 2 <= len(records) <= 6
     first = records[0]
