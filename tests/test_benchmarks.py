@@ -5,6 +5,7 @@ once a second for as long as the load runs."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -422,3 +423,18 @@ def test_allocstats_records_each_forked_process_and_the_soak_tabulates_them(
     arenas = row[1].split(" -> ")
     assert row[0] == str(child) and arenas[0] == "-"
     assert arenas[1:] == [str(records[0]["py_arenas"]), str(records[-1]["py_arenas"])]
+
+
+def test_loopcost_serves_every_miss_from_the_stub_and_reports_the_loop_cpu(tmp_path: Any) -> None:
+    got = subprocess.run([sys.executable, "-m", "benchmarks.loopcost", "--requests", "20",
+                          "--stub", "--stub-ms", "1", "--cache-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert got.returncode == 0, got.stderr
+    report = json.loads(got.stdout)
+    assert report["statuses"] == {"200": 20}
+    # Every body is the stub's 85 000 bytes: libvips never ran, the serving code did.
+    assert report["body_bytes"] == [85_000]
+    assert report["stub_ms"] == 1.0
+    assert report["main_thread_cpu_us_per_miss"] > 0
+    assert report["wall_us_per_miss"] >= 1000  # each miss waited out the stub's 1 ms
+    assert list((tmp_path / "cache" / "v").rglob("*")), "the disk tier was not written"
