@@ -6,9 +6,9 @@ hops to the transform and io threads, the store and the response object; not uvi
 socket). With `--stub` the libvips work is replaced by a fixed 85 KB result, so only the serving
 code is left; the thread hop is kept. `--stub-ms M` makes the stub sleep M ms in the pool thread,
 as long as a transform takes, so the loop idles between requests as it does on real misses.
-Options: `--requests N`, `--no-disk` (disk tier off),
-`--cache-dir DIR` (where the disk tier lives, e.g. a tmpfs, to compare filesystems), `--profile`
-(cProfile's top functions). Prints one JSON line. Finding 28 in benchmarks/README.md.
+Options: `--requests N`, `--no-disk` (disk tier off), `--cache-dir DIR` (where the disk tier's
+scratch directory goes, e.g. a tmpfs, to compare filesystems), `--profile` (cProfile's top
+functions). Prints one JSON line. Finding 28 in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -93,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     from origin.settings import Settings
     from transforms import TransformResult
 
-    with tempfile.TemporaryDirectory(prefix="imgorigin-loopcost-") as tmp:
+    with (tempfile.TemporaryDirectory(prefix="imgorigin-loopcost-") as tmp,
+          tempfile.TemporaryDirectory(prefix="imgorigin-loopcost-",
+                                      dir=args.cache_dir or None) as cache):
         images = Path(tmp) / "images"
         make_images(images)
-        cache = Path(args.cache_dir or tmp) / "cache"
         env = {**os.environ, "IMGORIGIN_SOURCE": str(images), "IMGORIGIN_CACHE_DIR": str(cache),
                "IMGORIGIN_DISK_CACHE": "off" if args.no_disk else "on"}
         if args.stub:
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             origin.service.render = stub  # type: ignore[assignment]
         app = create_app(Settings.from_env(env))
         report = uvloop.run(_measure(app, args.requests, args.profile))
+        report["disk_entries"] = sum(1 for f in (Path(cache) / "v").rglob("*")
+                                     if f.is_file() and not f.name.startswith("."))
     report.update(stub=args.stub, stub_ms=args.stub_ms if args.stub else None,
                   disk=not args.no_disk, cache_dir=args.cache_dir or "scratch")
     print(json.dumps(report))
