@@ -32,6 +32,7 @@ from cache.purgers import from_settings as purgers_from_settings
 from cache.tiers import SharedTier
 from cache.variants import VariantCache
 from origin import autoredirect, metrics, recycle
+from origin.balance import BOARD
 from origin.errors import (
     Forbidden,
     ImgOriginError,
@@ -45,6 +46,7 @@ from origin.ratelimit import RateLimiter, RatePolicy, make_redis
 from origin.responses import (
     CachePolicy,
     PreparedResponse,
+    close_after,
     error_response,
     internal_error_response,
     policy_headers,
@@ -155,7 +157,8 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
     flights = SingleFlight(leases, wait_limit=settings.request_timeout / 2)
     trimmer = Trimmer(settings.malloc_trim_seconds, metrics.MALLOC_TRIM_DURATION.observe)
     executor = TransformExecutor(settings.transform_threads, settings.transform_queue,
-                                 after_each=trimmer.maybe_trim if trimmer.active else None)
+                                 after_each=trimmer.maybe_trim if trimmer.active else None,
+                                 on_pending=BOARD.publish)
     stack.callback(executor.shutdown)
     limiter = _rate_limiter(settings)
     if limiter is not None:
@@ -223,6 +226,9 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         except Exception:
             log.exception("unhandled error for %s", request.url.path)
             response = internal_error_response()
+        if BOARD.should_hand_over(st.service.executor.pending, st.settings.rebalance_gap):
+            close_after(response)
+            metrics.CONNECTIONS_HANDED_OVER.inc()
         metrics.observe_request("transform", response.status_code, tier,
                                 time.perf_counter() - started)
         return response

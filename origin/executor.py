@@ -60,9 +60,11 @@ def estimate_seconds(plan: Plan) -> float:
 
 class TransformExecutor:
     def __init__(self, threads: int, queue: int, *, probe_threads: int = 1,
-                 after_each: Callable[[], None] | None = None) -> None:
+                 after_each: Callable[[], None] | None = None,
+                 on_pending: Callable[[int], None] | None = None) -> None:
         self.threads = threads
         self._after_each = after_each  # runs in the pool thread after every transform
+        self._on_pending = on_pending  # told `pending` on the event loop whenever it changes
         self.capacity = threads + queue
         self.pending = 0
         self.backlog = 0.0  # estimated seconds of work admitted and not yet finished
@@ -104,6 +106,8 @@ class TransformExecutor:
         self.pending += 1
         self.backlog += cost
         metrics.INFLIGHT.inc()
+        if self._on_pending is not None:
+            self._on_pending(self.pending)
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(
@@ -112,6 +116,8 @@ class TransformExecutor:
             self.pending -= 1
             self.backlog = max(0.0, self.backlog - cost)
             metrics.INFLIGHT.dec()
+            if self._on_pending is not None:
+                self._on_pending(self.pending)
 
     def _timed(self, fn: Callable[..., T], args: tuple[object, ...], kwargs: dict[str, object],
                estimate: float, deadline: float | None) -> T:

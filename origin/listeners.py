@@ -18,6 +18,8 @@ from typing import Any
 
 from gunicorn import sock as gunicorn_sock
 
+from origin.balance import BOARD
+
 
 class _ReusePortConfig:
     """gunicorn's config as seen by its socket factory, with SO_REUSEPORT switched on."""
@@ -55,22 +57,24 @@ class ListenerSlots:
 
     def pre_fork(self, arbiter: Any, worker: Any) -> None:
         """Give the worker about to fork the lowest slot no live worker holds."""
-        if not self.slots:
-            return
         held = {getattr(w, "listener_slot", None) for w in arbiter.WORKERS.values()}
         slot = next(i for i in range(len(held) + 1) if i not in held)
+        worker.listener_slot = slot
+        BOARD.open(slot)  # slots also name workers in the load table (origin/balance.py)
+        if not self.slots:
+            return
         while len(self.slots) <= slot:
             self.slots.append([])
         if not self.slots[slot]:
             self.slots[slot] = self._open(arbiter)
-        worker.listener_slot = slot
         worker.sockets = self.slots[slot]
 
     def child_exit(self, arbiter: Any, worker: Any) -> None:
         """Close a slot nobody will take over (fewer workers after TTOU), or its queue would
         wait forever; slot 0 is gunicorn's own listener and stays."""
         slot = getattr(worker, "listener_slot", 0)
-        if slot == 0 or len(arbiter.WORKERS) < arbiter.num_workers:
+        BOARD.close(slot)
+        if not self.slots or slot == 0 or len(arbiter.WORKERS) < arbiter.num_workers:
             return
         for listener in self.slots[slot]:
             listener.close()

@@ -65,6 +65,10 @@ WORKER_RECYCLES = Counter("imgorigin_worker_recycles_total",
                           "Workers asked to stop and be replaced, by reason: 'transforms' "
                           "(IMGORIGIN_WORKER_MAX_TRANSFORMS) or 'rss' "
                           "(IMGORIGIN_WORKER_MAX_RSS_BYTES)", ("reason",))
+CONNECTIONS_HANDED_OVER = Counter(
+    "imgorigin_connections_handed_over_total",
+    "Keep-alive connections closed after an answer because this worker had "
+    "IMGORIGIN_REBALANCE_GAP more transforms admitted than its least busy sibling")
 INFLIGHT = Gauge("imgorigin_transforms_in_flight", "Transforms running or queued",
                  multiprocess_mode="livesum")
 

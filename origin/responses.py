@@ -55,6 +55,15 @@ class PreparedResponse(Response):
         self.background = None
 
 
+_CLOSE = (b"connection", b"close")
+
+
+def close_after(response: Response) -> None:
+    """Have the server close the connection once `response` is sent (uvicorn honours it)."""
+    if not any(name == b"connection" for name, _ in response.raw_headers):
+        response.raw_headers.append(_CLOSE)
+
+
 def policy_headers(policy: CachePolicy) -> list[_H]:
     """The headers every successful answer carries, encoded once."""
     pairs = {

@@ -19,7 +19,7 @@ from gunicorn.arbiter import Arbiter
 from uvicorn import Server
 from uvicorn_worker import UvicornWorker
 
-from origin import listeners, malloc, recycle
+from origin import balance, listeners, malloc, recycle
 from origin.settings import Settings
 
 
@@ -90,6 +90,7 @@ def _post_fork(server: Any, worker: Any) -> None:
         ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
         if os.getppid() != worker.ppid:  # the master died before the call
             os._exit(1)
+    balance.BOARD.attach(getattr(worker, "listener_slot", -1))
 
 
 def _child_exit(server: Any, worker: Any) -> None:

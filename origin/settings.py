@@ -282,6 +282,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "transforms run at once per worker (the thread pool size)"),
     Setting("IMGORIGIN_TRANSFORM_QUEUE", "transform_queue", "16", _non_negative_int,
             "transforms that may wait for a thread per worker before new misses get 503"),
+    Setting("IMGORIGIN_REBALANCE_GAP", "rebalance_gap", "2", _non_negative_int,
+            "a worker with this many more transforms admitted than its least busy sibling "
+            "closes each keep-alive connection after its answer, so the client reconnects and "
+            "the kernel hashes it afresh (0: off)"),
     Setting("IMGORIGIN_VIPS_CONCURRENCY", "vips_concurrency", "1", _positive_int,
             "libvips threads per transform (VIPS_CONCURRENCY)"),
     Setting("IMGORIGIN_VIPS_CACHE_MAX_MEM", "vips_cache_max_mem", "0", _non_negative_int,
@@ -382,6 +386,7 @@ class Settings:
     request_timeout: float = 30.0
     transform_threads: int = 1
     transform_queue: int = 16
+    rebalance_gap: int = 2
     vips_concurrency: int = 1
     vips_cache_max_mem: int = 0
     rate_limit: float = 0.0
