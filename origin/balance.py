@@ -65,6 +65,13 @@ class LoadBoard:
             self._published = load
             self._set(self.slot, load)
 
+    def withdraw(self) -> None:
+        """A retiring worker stops counting: siblings must not send clients towards a slot whose
+        connections wait for a replacement."""
+        if self.slot is not None:
+            self._set(self.slot, _ABSENT)
+            self.slot = None
+
     def least_other(self) -> int | None:
         """The smallest load among the other live workers, or None when there is none."""
         if self.slot is None:

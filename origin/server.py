@@ -72,6 +72,7 @@ def _retire(server: Server) -> None:
     unanswered."""
     for listener in getattr(server, "servers", []):
         listener.close()
+    balance.BOARD.withdraw()
     # A connection accepted just before the close may not have sent its request yet; uvicorn's
     # shutdown closes such idle connections unanswered, so give them a moment to speak first.
     asyncio.get_running_loop().call_later(_RETIRE_GRACE_S, setattr, server, "should_exit", True)

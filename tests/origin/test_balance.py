@@ -49,3 +49,16 @@ def test_outside_a_gunicorn_worker_nothing_is_published_or_closed() -> None:
     board.publish(9)  # no slot attached: a plain uvicorn or in-process app
     assert board.least_other() is None
     assert not board.should_hand_over(9, gap=2)
+
+
+def test_a_retiring_worker_withdraws_from_the_table() -> None:
+    board = LoadBoard(slots=2)
+    board.open(0)
+    board.open(1)
+    board.attach(1)
+    board.publish(0)
+    board.withdraw()  # slot 1 retires: its connections would wait for a replacement
+    board.publish(3)  # what it still finishes is no longer published
+    board.attach(0)
+    assert board.least_other() is None
+    assert not board.should_hand_over(5, gap=2)
