@@ -198,6 +198,7 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
         paths = _prepare(cfg, sc, server, base)
         quiet = wait_quiet(cfg.quiet_pct, cfg.quiet_wait)
         before = server.metric("imgorigin_transforms_total") if sc.kind != "bare" else 0.0
+        handed_before = _handed_over(server, sc)
         with Sampler(server.proc.pid) as sampler:
             if sc.kind == "overload":
                 load = run_closed_loop(host, port, paths, concurrency=sc.concurrency,
@@ -212,12 +213,14 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
         time.sleep(0.5)  # let requests still in flight when the load stopped finish
         transforms = (server.metric("imgorigin_transforms_total") - before
                       if sc.kind != "bare" else 0.0)
+        handed_over = _handed_over(server, sc) - handed_before
     finally:
         server.stop()
     result: dict[str, Any] = {"scenario": sc.name, "kind": sc.kind, "title": sc.title,
                               "concurrency": sc.concurrency, "machine_cpu_pct_before": quiet,
                               **load.as_dict(), **sampler.summary(),
-                              "transforms_run": transforms}
+                              "transforms_run": transforms,
+                              "connections_handed_over": handed_over}
     # gunicorn's max_requests replaces workers; each replacement drops its connections and L1.
     result["worker_restarts"] = max(0, result["workers_seen"] - cfg.workers)
     # Workers' CPU (all threads) per answered request, comparable with the limit's per op.
@@ -231,6 +234,11 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
     if quiet > cfg.quiet_pct:
         result["check"] += f"; machine busy ({quiet:.0f}% CPU) before the run"
     return result
+
+
+def _handed_over(server: Any, sc: Scenario) -> float:
+    """Keep-alive connections the workers closed to rebalance (origin/balance.py) so far."""
+    return server.metric("imgorigin_connections_handed_over_total") if sc.kind != "bare" else 0.0
 
 
 def _prepare(cfg: Config, sc: Scenario, server: Any, base: str) -> list[str]:
@@ -366,6 +374,7 @@ def run_paired(cfg: Config, images: Path) -> list[dict[str, Any]]:
                            "server_cpu_ms_by_thread": run.get(
                                "server_cpu_ms_per_request_by_thread", {}),
                            "p50_ms": run["p50_ms"], "p99_ms": run["p99_ms"],
+                           "connections_handed_over": run["connections_handed_over"],
                            "check": run["check"]})
             log(f"  limit {limit:.1f}, server {server:.1f} req/s")
         rows.append({"scenario": sc.name, "rounds": rounds, **paired_summary(rounds)})
@@ -481,6 +490,10 @@ def print_report(inproc: list[dict[str, Any]], results: list[dict[str, Any]]) ->
               "own threads, `event loop` a worker's main thread)")
         for r in breakdown:
             print(f"  {r['scenario']}: {cpu_breakdown(r['server_cpu_ms_per_request_by_thread'])}")
+    handed = [r for r in results if r.get("kind") != "bare" and "connections_handed_over" in r]
+    if handed:
+        print("\nKeep-alive connections handed over to a less busy worker (origin/balance.py): "
+              + ", ".join(f"{r['scenario']} {r['connections_handed_over']:.0f}" for r in handed))
 
 
 def cpu_breakdown(by_thread: dict[str, float]) -> str:
