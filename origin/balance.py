@@ -32,7 +32,6 @@ class LoadBoard:
         for index in range(slots):
             self._set(index, _ABSENT)
         self.slot: int | None = None  # this worker's slot; None outside a gunicorn worker
-        self._published = -1
 
     def _set(self, index: int, value: int) -> None:
         _VALUE.pack_into(self._map, (index + 1) * _VALUE.size, value)
@@ -57,12 +56,10 @@ class LoadBoard:
         """Called in the forked worker: from now on it publishes as `slot`."""
         if 0 <= slot < self.slots:
             self.slot = slot
-            self._published = -1
 
     def publish(self, load: int) -> None:
         """This worker's admitted transforms (event loop thread only)."""
-        if self.slot is not None and load != self._published:
-            self._published = load
+        if self.slot is not None:
             self._set(self.slot, load)
 
     def withdraw(self) -> None:
