@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from redis.asyncio.lock import Lock
 
 from cache.coalesce import Lease
+from cache.redis_client import Client
+from cache.redis_keys import KeyLayout
 
-if TYPE_CHECKING:
-    from cache.redis import RedisTier
+
+class LeaseHost(Protocol):
+    """What leases need of the Redis tier: its client, key layout and guarded call."""
+
+    client: Client
+    layout: KeyLayout
+
+    async def call(self, op: str, fn: Callable[[], Awaitable[Any]], *,
+                   background: bool = False) -> Any: ...
 
 
 class _LocalLease:
@@ -25,7 +35,7 @@ class _LocalLease:
 
 
 class _RedisLease:
-    def __init__(self, tier: RedisTier, lock: Lock, ttl: float) -> None:
+    def __init__(self, tier: LeaseHost, lock: Lock, ttl: float) -> None:
         self.tier = tier
         self.lock = lock
         self._renewer = asyncio.create_task(self._renew(ttl))
@@ -45,7 +55,7 @@ class _RedisLease:
 
 
 class RedisLeases:
-    def __init__(self, tier: RedisTier, ttl: float) -> None:
+    def __init__(self, tier: LeaseHost, ttl: float) -> None:
         self.tier = tier
         self.ttl = ttl
 

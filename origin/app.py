@@ -57,7 +57,8 @@ from origin.security.netguard import NetworkGuard, Resolver, origin_of, system_r
 from origin.service import Answer, TransformService
 from origin.settings import BUNDLED_SAMPLES, Settings
 from origin.sources.http import make_client
-from origin.sources.shared import from_tiers as shared_sources
+from origin.sources.shared import SharedSources
+from origin.sources.shared_disk import DiskSources
 from origin.sources.store import SourceStore
 from origin.threadnames import name_os_thread
 from transforms import vipsconfig
@@ -113,6 +114,24 @@ def _shared_tiers(settings: Settings) -> list[SharedTier]:
     return tiers
 
 
+def _shared_sources(tiers: list[SharedTier], journal: PurgeJournal, leases: Leases,
+                    settings: Settings) -> SharedSources | None:
+    """HTTP source versions and bytes go where the variants are shared: Redis (every host), else
+    the disk tier (this host's workers), else nowhere and each worker fetches for itself."""
+    by_name = {tier.name: tier for tier in tiers}
+    redis_tier = by_name.get("redis")
+    if redis_tier is not None:
+        from origin.sources.shared_redis import RedisSources  # needs the optional Redis tier
+
+        return RedisSources(redis_tier, leases, version_ttl=settings.redis_ttl,  # type: ignore[arg-type]
+                            originals_ttl=settings.originals_ttl,
+                            max_bytes=settings.shared_originals_max_bytes)
+    disk = by_name.get("disk")
+    if isinstance(disk, DiskTier):
+        return DiskSources(disk, journal, leases, settings.originals_ttl)
+    return None
+
+
 async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
                       resolver: Resolver | None = None,
                       transport: httpx.AsyncBaseTransport | None = None) -> State:
@@ -147,9 +166,8 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
         # Redis leases coalesce across hosts; the broadcast carries purges to every L1.
         leases = redis_tier.leases()  # type: ignore[attr-defined]
         await redis_tier.start(journal.deliver)  # type: ignore[attr-defined]
-    # HTTP source versions and bytes are shared where the variants are, under the same leases.
     sources = SourceStore(settings, client, guard,
-                          shared_sources(variants.shared, journal, leases, settings))
+                          _shared_sources(variants.shared, journal, leases, settings))
     journal.listeners.append(
         lambda record: sources.forget(record.sources, record.prefixes)
         if record is not None else sources.forget_all()
