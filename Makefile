@@ -8,8 +8,12 @@ WORKERS ?=
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk chromium fonts-dejavu-core nginx-light nodejs
+# workerd, Cloudflare's open-source Workers runtime (npm), runs edge-config's Worker in the tests.
+WORKERD_VERSION := 1.20261123.1
+EDGE_TOOLS := .cache/edge-tools
+WORKERD_STAMP := $(EDGE_TOOLS)/.workerd-$(WORKERD_VERSION)
 
-.PHONY: run test lint fuzz fuzz-decoders bench bench-peers soak chaos system-deps readme clean
+.PHONY: run test lint edge-tools fuzz fuzz-decoders bench bench-peers soak chaos system-deps readme clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,10 +36,19 @@ system-deps:
 	@# Debian starts varnishd and nginx on install; the tests run their own on free ports.
 	@if command -v systemctl >/dev/null 2>&1; then $(SUDO) systemctl disable --now varnish varnishncsa nginx >/dev/null 2>&1 || true; fi
 
+edge-tools: $(WORKERD_STAMP)
+
+# Debian's nodejs leaves npm out (NodeSource's carries it): npm comes from apt only when missing.
+$(WORKERD_STAMP): | system-deps
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
+	npm install --prefix $(EDGE_TOOLS) --no-audit --no-fund --silent workerd@$(WORKERD_VERSION)
+	@touch $@
+
 lint: $(STAMP)
 	$(BIN)/ruff check $(wildcard origin transforms cache tests benchmarks samples)
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps edge-tools lint
 	$(BIN)/pytest -q
 
 fuzz: $(STAMP)
