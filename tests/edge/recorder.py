@@ -56,13 +56,17 @@ class Recorder:
                     recorder.requests.append(req)
                     reply = recorder.responder(req)
                 self.send_response(reply.status)
-                for name, value in (reply.headers or {}).items():
+                headers = {k.lower(): v for k, v in (reply.headers or {}).items()}
+                if self.command != "HEAD" or "content-length" not in headers:
+                    # A HEAD answer keeps the length its GET would have (RFC 9110, 9.3.2).
+                    headers["content-length"] = str(len(reply.body))
+                for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
-                self.wfile.write(reply.body)
+                if self.command != "HEAD":
+                    self.wfile.write(reply.body)
 
-            do_GET = do_POST = do_PURGE = do_PUT = do_DELETE = _handle
+            do_GET = do_HEAD = do_POST = do_PURGE = do_PUT = do_DELETE = _handle
 
             def log_message(self, *args: object) -> None:
                 pass

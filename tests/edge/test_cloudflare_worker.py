@@ -27,6 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 # Hop-by-hop or recomputed by the recording hop, so not compared.
 _NOT_FORWARDED = {"host", "content-length", "connection", "transfer-encoding", "keep-alive"}
+_HOP_BY_HOP = _NOT_FORWARDED - {"content-length"}
 CLASS_ACCEPT = {"avif": "image/avif", "webp": "image/webp", "other": "*/*"}
 PATH = "/w_120,fmt_auto/landscape.jpg"
 
@@ -44,8 +45,10 @@ class Edge:
             headers = {k: v for k, v in req.headers.items() if k not in _NOT_FORWARDED}
             got = httpx.request(req.method, self.origin.url(req.path), headers=headers,
                                 content=req.body or None, timeout=30)
+            # A HEAD answer's Content-Length is the GET's, so it is passed on.
+            kept = _HOP_BY_HOP if req.method == "HEAD" else _NOT_FORWARDED
             return Reply(got.status_code, got.content,
-                         {k: v for k, v in got.headers.items() if k not in _NOT_FORWARDED})
+                         {k: v for k, v in got.headers.items() if k not in kept})
 
         self.hop.reset(forward)
 
@@ -100,6 +103,16 @@ def test_r16_explicit_formats_reach_the_origin_without_a_query(fresh: Edge) -> N
     assert "vary" not in r.headers
     [asked] = fresh.hop.requests
     assert asked.path == "/w_120,fmt_webp/landscape.jpg"
+
+
+def test_r16_head_through_the_worker_has_the_get_headers_and_no_body(fresh: Edge) -> None:
+    get = httpx.get(fresh.worker.url(PATH), headers={"Accept": SAFARI_15}, timeout=30)
+    head = httpx.head(fresh.worker.url(PATH), headers={"Accept": SAFARI_15}, timeout=30)
+    assert head.status_code == 200 and head.content == b""
+    for name in ("content-type", "content-length", "etag", "cache-control", "vary"):
+        assert head.headers[name] == get.headers[name], name
+    assert [(r.method, r.path) for r in fresh.hop.requests] == [
+        ("GET", f"{PATH}?imgorigin-accept=webp"), ("HEAD", f"{PATH}?imgorigin-accept=webp")]
 
 
 def test_r16_revalidation_through_the_worker_is_a_304_without_body(fresh: Edge) -> None:
