@@ -48,7 +48,7 @@ WINDOW_S = 20.0
 # RSS at one instant swings by ±10 MiB with the images in flight; a window's median and
 # minimum (what the worker keeps between transforms) show a trend that single samples hide.
 RSS_EVERY_S = 1.0
-SHED_REASONS = ("queue_full", "deadline", "expired")  # origin/executor.py
+SHED_REASONS = ("queue_full", "queue_wait", "deadline", "expired")  # origin/executor.py
 QUIET_S = 5.0
 DRAIN_S = 5.0
 MIB = 1024 * 1024

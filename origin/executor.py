@@ -1,8 +1,12 @@
 """The bounded transform pool of a worker, with admission by cost.
 
 Transforms never run on the event loop. A miss is refused at once with 503 + Retry-After when
-the pool's threads and queue are full, or when its estimated cost, behind the estimated backlog,
-cannot finish before the request's deadline. Cache hits never come here.
+the pool's threads and queue are full, when the estimated backlog would keep it waiting for a
+thread longer than `max_wait`, or when its estimated cost, behind that backlog, cannot finish
+before the request's deadline. Cache hits never come here.
+
+The wait bound is what keeps admitted latency within a second on any machine: the queue's length
+alone bounds it only as a multiple of how long a transform takes on this one.
 
 Cost model (seconds, per transform thread; measured on the 2-core CI machine, see
 docs/resilience.md): `frames x (source_pixels x DECODE[source] + output_pixels x ENCODE[output])
@@ -59,10 +63,11 @@ def estimate_seconds(plan: Plan) -> float:
 
 
 class TransformExecutor:
-    def __init__(self, threads: int, queue: int, *, probe_threads: int = 1,
-                 after_each: Callable[[], None] | None = None,
+    def __init__(self, threads: int, queue: int, *, max_wait: float = 0.0,
+                 probe_threads: int = 1, after_each: Callable[[], None] | None = None,
                  on_pending: Callable[[int], None] | None = None) -> None:
         self.threads = threads
+        self.max_wait = max_wait  # estimated seconds a miss may wait for a thread; 0: unbounded
         self._after_each = after_each  # runs in the pool thread after every transform
         self._on_pending = on_pending  # told `pending` on the event loop whenever it changes
         self.capacity = threads + queue
@@ -79,8 +84,17 @@ class TransformExecutor:
 
     def check_capacity(self) -> None:
         """Shed before any fetch or probe work when the pool is already full."""
+        self._refuse_when_full()
+
+    def _refuse_when_full(self) -> float:
+        """503 when no place is left, or when every thread is taken and the backlog would keep
+        a new miss waiting past `max_wait`; else the estimated wait for a thread."""
+        wait = self.backlog / self.threads
         if self.pending >= self.capacity:
-            self._shed("queue_full", self.backlog / self.threads)
+            self._shed("queue_full", wait)
+        if self.max_wait and self.pending >= self.threads and wait > self.max_wait:
+            self._shed("queue_wait", wait)
+        return wait
 
     def _shed(self, reason: str, wait: float) -> None:
         metrics.SHED.labels(reason).inc()
@@ -95,12 +109,11 @@ class TransformExecutor:
 
     async def run(self, fn: Callable[..., T], *args: object, estimate: float = 0.0,
                   deadline: float | None = None, **kwargs: object) -> T:
-        """Run `fn` in the pool if it is admitted: 503 when the queue is full, or when its cost
-        (`estimate_seconds`, calibrated) behind the backlog cannot end before `deadline`."""
+        """Run `fn` in the pool if it is admitted: 503 when the queue is full or its wait too
+        long, or when its cost (`estimate_seconds`, calibrated) behind the backlog cannot end
+        before `deadline`."""
         cost = estimate * self.calibration
-        if self.pending >= self.capacity:
-            self._shed("queue_full", self.backlog / self.threads)
-        wait = self.backlog / self.threads
+        wait = self._refuse_when_full()
         if deadline is not None and time.monotonic() + wait + cost > deadline:
             self._shed("deadline", wait + cost)
         self.pending += 1

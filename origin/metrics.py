@@ -42,8 +42,9 @@ SOURCE_COALESCED = Counter("imgorigin_source_fetch_coalesced",
 SOURCE_SHARED = Counter("imgorigin_source_shared_hits",
                         "HTTP source versions and bytes taken from the shared tier instead of "
                         "upstream", ("what",))
-SHED = Counter("imgorigin_shed", "Misses refused with 503: queue full, or estimated cost past "
-               "the deadline, or the deadline passed while queued", ("reason",))
+SHED = Counter("imgorigin_shed", "Misses refused with 503: queue full, estimated wait too long, "
+               "estimated cost past the deadline, or the deadline passed while queued",
+               ("reason",))
 RATE_LIMITED = Counter("imgorigin_rate_limited", "Requests refused by the rate limiter",
                        ("route",))
 RATE_LIMIT_FALLBACKS = Counter("imgorigin_rate_limit_fallbacks",

@@ -112,7 +112,8 @@ def two_hosts(redis_url: str, upstream: Upstream,
     # that cannot ask Redis fetches for itself (by design, see the last test).
     env = {"IMGORIGIN_SOURCE": f"{upstream.base}/delay/{DELAY}/",
            "IMGORIGIN_REDIS_URL": redis_url, "IMGORIGIN_REDIS_TIMEOUT": "2",
-           "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_PURGE_TOKENS": TOKEN, **extra}
+           "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_MAX_QUEUE_WAIT": "0",
+           "IMGORIGIN_PURGE_TOKENS": TOKEN, **extra}
     servers: list[OriginProcess] = []
     try:
         for _ in range(2):
@@ -131,6 +132,7 @@ class TestEmbedded:
     def host(self, upstream: Upstream) -> Iterator[tuple[OriginProcess, OriginProcess]]:
         with sharing_one_cache({"IMGORIGIN_SOURCE": f"{upstream.base}/delay/{DELAY}/",
                                 "IMGORIGIN_SOURCE_TTL": "3", "IMGORIGIN_TRANSFORM_QUEUE": "64",
+                                "IMGORIGIN_MAX_QUEUE_WAIT": "0",
                                 "IMGORIGIN_PURGE_TOKENS": TOKEN}) as both:
             yield both
 
@@ -300,7 +302,7 @@ def source_keys(cluster: RedisCluster, source: str) -> dict[str, int]:
 def test_redis_down_sources_are_fetched_per_worker(upstream: Upstream, samples_dir: Path) -> None:
     own = RedisProcess().start()
     env = {"IMGORIGIN_SOURCE": f"{upstream.base}/files/", "IMGORIGIN_REDIS_URL": own.url,
-           "IMGORIGIN_TRANSFORM_QUEUE": "64"}
+           "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_MAX_QUEUE_WAIT": "0"}
     try:
         with OriginProcess(env, workers=2) as origin:
             own.kill()

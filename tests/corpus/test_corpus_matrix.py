@@ -67,7 +67,8 @@ ROWS = _rows()
 @pytest.fixture(scope="module")
 def server(corpus: Path) -> Iterator[OriginProcess]:
     with OriginProcess({"IMGORIGIN_SOURCE": str(corpus),
-                        "IMGORIGIN_TRANSFORM_QUEUE": "64"}, workers=2) as origin:
+                        "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_MAX_QUEUE_WAIT": "0"},
+                       workers=2) as origin:
         yield origin
 
 

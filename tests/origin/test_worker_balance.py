@@ -132,7 +132,7 @@ def test_a_busy_worker_hands_keep_alive_connections_to_an_idle_one(tmp_path: Pat
     busy worker closes connections after answers until some reconnect to the idle one; with 0
     (off) they all stay where the kernel put them, which shows the test can tell."""
     env = {"IMGORIGIN_SOURCE": str(_noise_source(tmp_path)), "IMGORIGIN_REBALANCE_GAP": str(gap),
-           "IMGORIGIN_TRANSFORM_QUEUE": "64"}
+           "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_MAX_QUEUE_WAIT": "0"}
     with OriginProcess(env, workers=2) as server:
         warm = "/w_100/noise.jpg"
         assert httpx.get(server.url(warm), timeout=30).status_code == 200

@@ -19,7 +19,7 @@ from tests.support.origin import OriginProcess
 @pytest.fixture(scope="module")
 def origin_http(faulty: FaultyUpstream) -> Iterator[OriginProcess]:
     env = {"IMGORIGIN_SOURCE": faulty.base + "/files/", "IMGORIGIN_SOURCE_TTL": "3600",
-           "IMGORIGIN_TRANSFORM_QUEUE": "64"}
+           "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_MAX_QUEUE_WAIT": "0"}
     with OriginProcess(env) as server:
         yield server
 

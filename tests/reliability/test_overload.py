@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from origin.errors import Overloaded
 from origin.executor import BASE_SECONDS, TransformExecutor, estimate_seconds
@@ -24,12 +25,13 @@ from transforms import Limits, Plan, parse, prepare, probe
 
 @pytest.fixture(scope="module")
 def origin_small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
-    """One worker, one transform thread, two queue places."""
+    """One worker, one transform thread, two queue places and no wait bound (tested below)."""
     root = tmp_path_factory.mktemp("r12")
     (root / "photo.jpg").write_bytes(photo(2000, 1500))
     (root / "huge.jpg").write_bytes(photo(4000, 3000))
     env = {"IMGORIGIN_SOURCE": str(root), "IMGORIGIN_TRANSFORM_THREADS": "1",
-           "IMGORIGIN_TRANSFORM_QUEUE": "2", "IMGORIGIN_REQUEST_TIMEOUT": "3"}
+           "IMGORIGIN_TRANSFORM_QUEUE": "2", "IMGORIGIN_REQUEST_TIMEOUT": "3",
+           "IMGORIGIN_MAX_QUEUE_WAIT": "0"}
     with OriginProcess(env) as server:
         yield server
 
@@ -139,6 +141,67 @@ def test_executor_admission_and_calibration() -> None:
         pool.shutdown()
 
     asyncio.run(scenario())
+
+
+def _shed(reason: str) -> float:
+    return REGISTRY.get_sample_value("imgorigin_shed_total", {"reason": reason}) or 0.0
+
+
+def test_executor_bounds_the_estimated_wait_for_a_thread() -> None:
+    async def scenario() -> None:
+        pool = TransformExecutor(threads=1, queue=100, max_wait=0.25)
+        gate = threading.Event()
+        # 0.1 s each: the first takes the free thread, the next two would wait 0.1 and 0.2 s.
+        running = asyncio.ensure_future(pool.run(gate.wait, estimate=0.1))
+        queued = [asyncio.ensure_future(pool.run(lambda: 1, estimate=0.1)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        assert pool.pending == 3
+        before = _shed("queue_wait")
+        with pytest.raises(Overloaded) as refused:  # would wait 0.3 s, with 97 places free
+            await pool.run(lambda: 1, estimate=0.1)
+        assert refused.value.headers == {"Retry-After": "1", "Connection": "close"}
+        with pytest.raises(Overloaded):
+            pool.check_capacity()
+        assert _shed("queue_wait") == before + 2
+        gate.set()
+        await asyncio.gather(running, *queued)
+        # With a thread free nothing waits, so even work longer than the bound is admitted.
+        assert await pool.run(lambda: 2, estimate=5.0) == 2
+        pool.shutdown()
+
+        unbounded = TransformExecutor(threads=1, queue=100)  # max_wait 0: the queue alone
+        gate = threading.Event()
+        jobs = [asyncio.ensure_future(unbounded.run(gate.wait, estimate=0.1))
+                for _ in range(10)]
+        await asyncio.sleep(0.05)
+        assert unbounded.pending == 10
+        gate.set()
+        await asyncio.gather(*jobs)
+        unbounded.shutdown()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("max_wait", ["0.3", "0"])
+def test_admitted_misses_wait_at_most_the_bound(tmp_path: Path, max_wait: str) -> None:
+    """A burst of distinct AVIF misses on one thread with 64 queue places: with a 0.3 s bound
+    only the first few are admitted and the rest are refused at once (`queue_wait`), so no
+    admitted miss queues behind the whole burst; with 0 (off) every one is admitted."""
+    (tmp_path / "photo.jpg").write_bytes(photo(2000, 1500))
+    env = {"IMGORIGIN_SOURCE": str(tmp_path), "IMGORIGIN_TRANSFORM_THREADS": "1",
+           "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_MAX_QUEUE_WAIT": max_wait}
+    with OriginProcess(env) as server:
+        assert httpx.get(server.url("/w_64/photo.jpg"), timeout=30).status_code == 200
+        misses = run_all([server.url(f"/w_{300 + i},fmt_avif/photo.jpg") for i in range(24)])
+        statuses = sorted(r.status for r in misses)
+        shed = server.metric("imgorigin_shed_total", reason="queue_wait")
+        full = server.metric("imgorigin_shed_total", reason="queue_full")
+    made = statuses.count(200)
+    if max_wait == "0":
+        assert statuses == [200] * 24 and shed == 0
+    else:
+        assert 1 <= made < 24 and statuses.count(503) == 24 - made, statuses
+        assert shed == 24 - made and full == 0
 
 
 def test_hits_do_not_queue_behind_a_full_pool(origin_small: OriginProcess) -> None:
