@@ -282,7 +282,7 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "transforms run at once per worker (the thread pool size)"),
     Setting("IMGORIGIN_TRANSFORM_QUEUE", "transform_queue", "16", _non_negative_int,
             "transforms that may wait for a thread per worker before new misses get 503"),
-    Setting("IMGORIGIN_MAX_QUEUE_WAIT", "max_queue_wait", "0.75", _non_negative_float,
+    Setting("IMGORIGIN_MAX_QUEUE_WAIT", "max_queue_wait", "0.6", _non_negative_float,
             "estimated seconds a miss may wait for a transform thread before it gets 503 "
             "instead, so admitted misses answer within about a second on any machine (0: only "
             "the queue's length and the request timeout bound the wait)"),
@@ -390,7 +390,7 @@ class Settings:
     request_timeout: float = 30.0
     transform_threads: int = 1
     transform_queue: int = 16
-    max_queue_wait: float = 0.75
+    max_queue_wait: float = 0.6
     rebalance_gap: int = 2
     vips_concurrency: int = 1
     vips_cache_max_mem: int = 0
