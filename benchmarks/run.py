@@ -39,7 +39,16 @@ from benchmarks.scenarios import (
     miss_paths,
     mixed_requests,
 )
-from benchmarks.servers import REPO, BareServer, OriginProcess, Sampler, caller_settings, wait_quiet
+from benchmarks.servers import (
+    REPO,
+    SHED_REASONS,
+    BareServer,
+    OriginProcess,
+    Sampler,
+    caller_settings,
+    wait_quiet,
+)
+from tests.support.metrics import metric_sum
 
 WARM_START = 0x800000  # warm-up variants' bg indices, disjoint from the measured ones
 
@@ -198,7 +207,7 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
         paths = _prepare(cfg, sc, server, base)
         quiet = wait_quiet(cfg.quiet_pct, cfg.quiet_wait)
         before = server.metric("imgorigin_transforms_total") if sc.kind != "bare" else 0.0
-        handed_before = _handed_over(server, sc)
+        counted_before = _counters(server, sc)
         with Sampler(server.proc.pid) as sampler:
             if sc.kind == "overload":
                 load = run_closed_loop(host, port, paths, concurrency=sc.concurrency,
@@ -213,14 +222,13 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
         time.sleep(0.5)  # let requests still in flight when the load stopped finish
         transforms = (server.metric("imgorigin_transforms_total") - before
                       if sc.kind != "bare" else 0.0)
-        handed_over = _handed_over(server, sc) - handed_before
+        counted = {k: v - counted_before[k] for k, v in _counters(server, sc).items()}
     finally:
         server.stop()
     result: dict[str, Any] = {"scenario": sc.name, "kind": sc.kind, "title": sc.title,
                               "concurrency": sc.concurrency, "machine_cpu_pct_before": quiet,
                               **load.as_dict(), **sampler.summary(),
-                              "transforms_run": transforms,
-                              "connections_handed_over": handed_over}
+                              "transforms_run": transforms, **counted}
     # gunicorn's max_requests replaces workers; each replacement drops its connections and L1.
     result["worker_restarts"] = max(0, result["workers_seen"] - cfg.workers)
     # Workers' CPU (all threads) per answered request, comparable with the limit's per op.
@@ -236,9 +244,17 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
     return result
 
 
-def _handed_over(server: Any, sc: Scenario) -> float:
-    """Keep-alive connections the workers closed to rebalance (origin/balance.py) so far."""
-    return server.metric("imgorigin_connections_handed_over_total") if sc.kind != "bare" else 0.0
+def _counters(server: Any, sc: Scenario) -> dict[str, float]:
+    """The server's counts so far that a run reports as differences: keep-alive connections
+    closed to rebalance (origin/balance.py) and misses shed, by reason (origin/executor.py)."""
+    if sc.kind == "bare":
+        return {}
+    text = server.metrics_text()
+    counts = {f"shed_{reason}": metric_sum(text, "imgorigin_shed_total", reason=reason)
+              for reason in SHED_REASONS}
+    counts["connections_handed_over"] = metric_sum(
+        text, "imgorigin_connections_handed_over_total")
+    return counts
 
 
 def _prepare(cfg: Config, sc: Scenario, server: Any, base: str) -> list[str]:
@@ -494,6 +510,12 @@ def print_report(inproc: list[dict[str, Any]], results: list[dict[str, Any]]) ->
     if handed:
         print("\nKeep-alive connections handed over to a less busy worker (origin/balance.py): "
               + ", ".join(f"{r['scenario']} {r['connections_handed_over']:.0f}" for r in handed))
+    shed = [(r["scenario"], {k: r.get(f"shed_{k}", 0) for k in SHED_REASONS}) for r in results]
+    shed = [(name, counts) for name, counts in shed if any(counts.values())]
+    if shed:
+        print("\nMisses shed with 503, by reason (origin/executor.py): " + "; ".join(
+            f"{name} " + ", ".join(f"{k} {v:.0f}" for k, v in counts.items() if v)
+            for name, counts in shed))
 
 
 def cpu_breakdown(by_thread: dict[str, float]) -> str:

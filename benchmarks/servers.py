@@ -19,7 +19,11 @@ import psutil
 from tests.support.net import child_pids, free_port, stop_process, wait_until
 from tests.support.origin import REPO, OriginProcess
 
-__all__ = ["REPO", "BareServer", "OriginProcess", "Sampler", "caller_settings", "wait_quiet"]
+__all__ = ["REPO", "SHED_REASONS", "BareServer", "OriginProcess", "Sampler", "caller_settings",
+           "wait_quiet"]
+
+# The `reason` labels of imgorigin_shed_total (origin/executor.py).
+SHED_REASONS = ("queue_full", "queue_wait", "deadline", "expired")
 
 
 def caller_settings() -> dict[str, str]:

@@ -42,13 +42,12 @@ from benchmarks.images import make_images
 from benchmarks.loadgen import LoadResult, run_wrk
 from benchmarks.report import machine, table, write_json
 from benchmarks.scenarios import miss_paths
-from benchmarks.servers import OriginProcess, caller_settings
+from benchmarks.servers import SHED_REASONS, OriginProcess, caller_settings
 
 WINDOW_S = 20.0
 # RSS at one instant swings by ±10 MiB with the images in flight; a window's median and
 # minimum (what the worker keeps between transforms) show a trend that single samples hide.
 RSS_EVERY_S = 1.0
-SHED_REASONS = ("queue_full", "queue_wait", "deadline", "expired")  # origin/executor.py
 QUIET_S = 5.0
 DRAIN_S = 5.0
 MIB = 1024 * 1024
