@@ -123,7 +123,7 @@ def _shared_sources(tiers: list[SharedTier], journal: PurgeJournal, leases: Leas
     if redis_tier is not None:
         from origin.sources.shared_redis import RedisSources  # needs the optional Redis tier
 
-        return RedisSources(redis_tier, leases, version_ttl=settings.redis_ttl,  # type: ignore[arg-type]
+        return RedisSources(redis_tier, leases, version_ttl=settings.redis_ttl,
                             originals_ttl=settings.originals_ttl,
                             max_bytes=settings.shared_originals_max_bytes)
     disk = by_name.get("disk")
