@@ -9,11 +9,8 @@ the Worker's global outbound is one external service, so every `fetch()` it make
 from __future__ import annotations
 
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
-from tests.support.net import free_port, port_open, stop_process, wait_until
+from tests.support.daemon import ForegroundServer
 from tests.support.origin import REPO
 
 WORKER = REPO / "edge-config" / "cloudflare" / "worker.js"
@@ -44,43 +41,15 @@ def workerd_binary() -> str | None:
     return shutil.which("workerd")
 
 
-class WorkerdProcess:
+class WorkerdProcess(ForegroundServer):
+    name = "workerd"
+
     def __init__(self, upstream_port: int) -> None:
-        self.port = free_port()
-        self.workdir = Path(tempfile.mkdtemp(prefix="imgorigin-workerd-"))
+        super().__init__("imgorigin-workerd-")
         shutil.copy(WORKER, self.workdir / "worker.js")
         (self.workdir / "config.capnp").write_text(
             _CONFIG.format(upstream=upstream_port, port=self.port))
-        self.log_path = self.workdir / "workerd.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.base = f"http://127.0.0.1:{self.port}"
 
     def start(self, binary: str, timeout: float = 30) -> WorkerdProcess:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen([binary, "serve", "config.capnp"], cwd=self.workdir,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
-        if not wait_until(self._ready, timeout, interval=0.1):
-            log = self.log()
-            self.stop()
-            raise RuntimeError(f"workerd did not start:\n{log}")
+        self.spawn([binary, "serve", "config.capnp"], timeout, cwd=self.workdir)
         return self
-
-    def _ready(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"workerd exited with {self.proc.returncode}:\n{self.log()}")
-        return port_open(self.port)
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-5000:]
-        except OSError:
-            return ""
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        if hasattr(self, "_log"):
-            self._log.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
