@@ -5,8 +5,9 @@ the pool's threads and queue are full, when the estimated backlog would keep it 
 thread longer than `max_wait`, or when its estimated cost, behind that backlog, cannot finish
 before the request's deadline. Cache hits never come here.
 
-The wait bound is what keeps admitted latency within a second on any machine: the queue's length
-alone bounds it only as a multiple of how long a transform takes on this one.
+The wait bound keeps admitted latency from growing with how slow the machine is: the queue's
+length alone bounds it only as a multiple of how long a transform takes on this one. It is as
+good as the estimate, which leaves out effects (blur, sharpen, smart crop).
 
 Cost model (seconds, per transform thread; measured on the 2-core CI machine, see
 docs/resilience.md): `frames x (source_pixels x DECODE[source] + output_pixels x ENCODE[output])

@@ -284,7 +284,7 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "transforms that may wait for a thread per worker before new misses get 503"),
     Setting("IMGORIGIN_MAX_QUEUE_WAIT", "max_queue_wait", "0.6", _non_negative_float,
             "estimated seconds a miss may wait for a transform thread before it gets 503 "
-            "instead, so admitted misses answer within about a second on any machine (0: only "
+            "instead, so a slower machine does not make admitted misses wait longer (0: only "
             "the queue's length and the request timeout bound the wait)"),
     Setting("IMGORIGIN_REBALANCE_GAP", "rebalance_gap", "2", _non_negative_int,
             "a worker with this many more transforms admitted than its least busy sibling "
