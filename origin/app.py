@@ -37,6 +37,7 @@ from origin.errors import (
     Forbidden,
     ImgOriginError,
     InvalidOptions,
+    Refused,
     SourceNotFound,
     Unauthorized,
 )
@@ -60,6 +61,7 @@ from origin.sources.http import make_client
 from origin.sources.shared import SharedSources
 from origin.sources.shared_disk import DiskSources
 from origin.sources.store import SourceStore
+from origin.tarpit import Tarpit, connection_of
 from origin.threadnames import name_os_thread
 from transforms import vipsconfig
 
@@ -76,6 +78,7 @@ class State:
     purge: PurgeService
     policy: CachePolicy
     started: float
+    tarpit: Tarpit
     shutting_down: bool = False
 
     @cached_property
@@ -184,7 +187,8 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
         stack.push_async_callback(limiter.close)
     service = TransformService(settings, sources, variants, flights, executor, limiter)
     purge = PurgeService(variants, purgers_from_settings(settings, client))
-    return State(settings, service, purge, CachePolicy.from_settings(settings), time.time())
+    return State(settings, service, purge, CachePolicy.from_settings(settings), time.time(),
+                 Tarpit(settings.refusal_hold))
 
 
 def create_app(settings: Settings | None = None, *, resolver: Resolver | None = None,
@@ -238,6 +242,9 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                 tier = answer.tier
                 response = _success(st, answer, request, started)
         except ImgOriginError as exc:
+            if isinstance(exc, Refused) and await st.tarpit.refuse(
+                    connection_of(request.scope), exc.retry_after):
+                metrics.REFUSALS_HELD.inc()
             if exc.status >= 500:
                 log.warning("%s %s: %s %s", request.method, request.url.path, exc.status,
                             exc.internal or exc.detail)

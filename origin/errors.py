@@ -9,9 +9,10 @@
     ├── SourceTooLarge (413)
     ├── UnsupportedFormat (415)
     ├── UnprocessableImage (422)     not an image, corrupt, over pixel/frame limits
-    ├── RateLimited (429)
+    ├── Refused                      told to come back after `Retry-After` seconds
+    │   ├── RateLimited (429)
+    │   └── Overloaded (503)
     ├── UpstreamError (502)
-    ├── Overloaded (503)
     └── UpstreamTimeout (504)        also used when the request deadline passes
 
 The `detail` goes into the JSON body and must never hold a source URL, an address, a path on
@@ -73,13 +74,18 @@ class UnprocessableImage(ImgOriginError):
     code = "unprocessable_image"
 
 
-class RateLimited(ImgOriginError):
-    status = 429
-    code = "rate_limited"
+class Refused(ImgOriginError):
+    """A request turned away for now; the client is told when to retry."""
 
     def __init__(self, detail: str, *, retry_after: int = 1) -> None:
         super().__init__(detail)
+        self.retry_after = retry_after
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class RateLimited(Refused):
+    status = 429
+    code = "rate_limited"
 
 
 class UpstreamError(ImgOriginError):
@@ -87,16 +93,11 @@ class UpstreamError(ImgOriginError):
     code = "upstream_error"
 
 
-class Overloaded(ImgOriginError):
+class Overloaded(Refused):
+    # The connection stays open: a worker busier than its sibling closes it after the answer
+    # (origin/balance.py), and a client that re-sends on it at once is slowed by the tarpit.
     status = 503
     code = "overloaded"
-
-    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
-        super().__init__(detail)
-        # The connection is closed after the refusal: the client's next connection is hashed
-        # over every worker's listening socket again, instead of queueing behind this busy one
-        # (a load generator that ignores Retry-After otherwise re-sends to it at once).
-        self.headers = {"Retry-After": str(retry_after), "Connection": "close"}
 
 
 class UpstreamTimeout(ImgOriginError):

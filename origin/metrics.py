@@ -70,6 +70,9 @@ CONNECTIONS_HANDED_OVER = Counter(
     "imgorigin_connections_handed_over_total",
     "Keep-alive connections closed after an answer because this worker had "
     "IMGORIGIN_REBALANCE_GAP more transforms admitted than its least busy sibling")
+REFUSALS_HELD = Counter(
+    "imgorigin_refusals_held",
+    "Refusals held back because their connection re-sent before its Retry-After (origin/tarpit.py)")
 INFLIGHT = Gauge("imgorigin_transforms_in_flight", "Transforms running or queued",
                  multiprocess_mode="livesum")
 

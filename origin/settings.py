@@ -286,6 +286,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "estimated seconds a miss may wait for a transform thread before it gets 503 "
             "instead, so a slower machine does not make admitted misses wait longer (0: only "
             "the queue's length and the request timeout bound the wait)"),
+    Setting("IMGORIGIN_REFUSAL_HOLD", "refusal_hold", "1", _non_negative_float,
+            "longest a 503/429 is held back on a connection whose client re-sent before the "
+            "Retry-After it was given, so a client that ignores it gets about one refusal per "
+            "Retry-After instead of one per event-loop turn (0: off)"),
     Setting("IMGORIGIN_REBALANCE_GAP", "rebalance_gap", "2", _non_negative_int,
             "a worker with this many more transforms admitted than its least busy sibling "
             "closes each keep-alive connection after its answer, so the client reconnects and "
@@ -391,6 +395,7 @@ class Settings:
     transform_threads: int = 1
     transform_queue: int = 16
     max_queue_wait: float = 0.6
+    refusal_hold: float = 1.0
     rebalance_gap: int = 2
     vips_concurrency: int = 1
     vips_cache_max_mem: int = 0

@@ -91,7 +91,10 @@ def limited(redis_proc: RedisProcess, tmp_path_factory: pytest.TempPathFactory
     (root / "a.jpg").write_bytes(photo(300, 200))
     env = {"IMGORIGIN_SOURCE": str(root), "IMGORIGIN_REDIS_URL": redis_proc.url,
            "IMGORIGIN_RATE_LIMIT": f"{RATE}/s", "IMGORIGIN_RATE_LIMIT_BURST": str(BURST),
-           "IMGORIGIN_RATE_LIMIT_KEY_HEADER": "X-Api-Key", "IMGORIGIN_PURGE_TOKENS": "t"}
+           "IMGORIGIN_RATE_LIMIT_KEY_HEADER": "X-Api-Key", "IMGORIGIN_PURGE_TOKENS": "t",
+           # Each flood re-sends on one connection, which the tarpit would pace to a refusal
+           # per Retry-After (tests/reliability/test_tarpit.py); here every 429 comes at once.
+           "IMGORIGIN_REFUSAL_HOLD": "0"}
     with OriginProcess(env, workers=2) as server:
         yield server
 
