@@ -306,8 +306,9 @@ def test_paired_summary_takes_the_median_of_clean_rounds() -> None:
 
 
 def test_open_loop_does_not_reuse_a_connection_the_server_closes() -> None:
-    """After a 503 + `Connection: close` (what imgorigin sheds with), the next request goes out
-    on a new connection instead of dying on the closed one as a 'socket error'."""
+    """After a 503 + `Connection: close` (what imgorigin's balancer adds on a worker busier than
+    its sibling), the next request goes out on a new connection instead of dying on the closed
+    one as a 'socket error'."""
     import asyncio
 
     from benchmarks.loadgen import run_open_loop

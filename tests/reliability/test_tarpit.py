@@ -100,9 +100,10 @@ def limited(request: pytest.FixtureRequest,
         yield server, float(request.param)
 
 
-def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, float, Message]:
+def _get(conn: http.client.HTTPConnection, path: str,
+         headers: dict[str, str] | None = None) -> tuple[int, float, Message]:
     started = time.perf_counter()
-    conn.request("GET", path)
+    conn.request("GET", path, headers=headers or {})
     response = conn.getresponse()
     response.read()
     return response.status, time.perf_counter() - started, response.headers
@@ -124,6 +125,14 @@ def test_r12_early_resend_on_a_connection_is_held_and_nothing_else(
         assert status == 200 and hit < 0.5  # hits on the same connection are never held
         status, again, _ = _get(conn, "/w_102/photo.jpg")  # re-sent well before Retry-After
         assert status == 429
+        # Through a trusted proxy (127.0.0.1 is, by default) the request names its own client
+        # (X-Forwarded-For), and the connection is the proxy's, carrying many clients: not held.
+        forwarded = {"X-Forwarded-For": "203.0.113.7"}
+        assert _get(conn, "/w_104/photo.jpg", forwarded)[0] == 200  # that client's own budget
+        assert [_get(conn, f"/w_{105 + i}/photo.jpg", forwarded)[:1] for i in range(2)] == [
+            (429,), (429,)]
+        status, proxied, _ = _get(conn, "/w_107/photo.jpg", forwarded)
+        assert status == 429 and proxied < 0.5
         assert conn.sock is sock  # one connection throughout: refusals keep it open
         # Another connection of the same client: its first refusal goes out at once.
         other = httpx.get(server.url("/w_103/photo.jpg"), timeout=30)
