@@ -211,7 +211,8 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
         with Sampler(server.proc.pid) as sampler:
             if sc.kind == "overload":
                 load = run_closed_loop(host, port, paths, concurrency=sc.concurrency,
-                                       duration=cfg.duration)
+                                       duration=cfg.duration,
+                                       honour_retry_after=sc.honours_retry_after)
             elif sc.kind == "mixed":
                 rate = MIX_LOAD * miss_capacity * MIX_PERIOD
                 load = run_open_loop(host, port, mixed_requests(sc.transforms[0], 100_000),
@@ -254,6 +255,7 @@ def _counters(server: Any, sc: Scenario) -> dict[str, float]:
               for reason in SHED_REASONS}
     counts["connections_handed_over"] = metric_sum(
         text, "imgorigin_connections_handed_over_total")
+    counts["refusals_held"] = metric_sum(text, "imgorigin_refusals_held_total")
     return counts
 
 
@@ -498,7 +500,10 @@ def print_report(inproc: list[dict[str, Any]], results: list[dict[str, Any]]) ->
             x = r["extra"]
             print(f"\n{r['scenario']}: admitted {x['admitted_rps']} req/s, p99 of admitted "
                   f"{r['p99_ms']:.1f} ms, shed {100 * x['shed_share']:.1f}% "
-                  f"(p99 of a 503: {x['shed_p99_ms']:.1f} ms)")
+                  f"(p99 of a 503: {x['shed_p99_ms']:.1f} ms), "
+                  f"{r['transforms_run'] / r['duration_s']:.1f} transforms/s, "
+                  f"{r.get('refusals_held', 0):.0f} refusals held (origin/tarpit.py)"
+                  + ("" if x.get("honour_retry_after", True) else "; Retry-After ignored"))
     breakdown = [r for r in results if r.get("kind") == "miss"
                  and r.get("server_cpu_ms_per_request_by_thread")]
     if breakdown:

@@ -58,6 +58,7 @@ class Scenario:
     env: dict[str, str] = field(default_factory=dict)
     needs_redis: bool = False
     baseline: str = ""  # "inprocess:<transform keys>" or "bare"
+    honours_retry_after: bool = True  # overload: the client waits as told after a 503
 
 
 NO_MEMORY = {"IMGORIGIN_MEMORY_CACHE_MAX_BYTES": "0"}
@@ -69,6 +70,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("miss-mix", "miss", "a, b and c in turn (peak RSS figure)", 8, ("a", "b", "c"),
              baseline="inprocess"),
     Scenario("overload-a", "overload", "12 MP -> WebP at concurrency 32", 32, ("a",)),
+    # The same load from a client that re-sends at once after every 503 (as wrk does).
+    Scenario("overload-storm", "overload", "12 MP -> WebP at c32, Retry-After ignored", 32,
+             ("a",), honours_retry_after=False),
     Scenario("hit-memory", "hit", "L1 (in-process) hit", 64, baseline="bare"),
     Scenario("hit-bare", "bare", "bare Starlette, same bytes", 64),
     Scenario("hit-disk", "hit", "disk tier hit (L1 off)", 64, env=NO_MEMORY, baseline="bare"),
