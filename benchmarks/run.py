@@ -240,6 +240,8 @@ def measure_scenario(cfg: Config, sc: Scenario, images: Path, hit_body: bytes,
         {role: round(1000 * s / answered, 3) for role, s in sampler.cpu_s_by_thread.items()}
         if answered else {})
     result["check"] = _check(sc, load, transforms)
+    if sc.kind == "overload" and load.duration_s < 0.9 * cfg.duration:
+        result["check"] += f"; ran out of paths after {load.duration_s:.1f} s"
     if quiet > cfg.quiet_pct:
         result["check"] += f"; machine busy ({quiet:.0f}% CPU) before the run"
     return result
@@ -265,7 +267,9 @@ def _prepare(cfg: Config, sc: Scenario, server: Any, base: str) -> list[str]:
     if sc.kind in ("miss", "overload"):
         run_wrk(base, miss_paths(sc.transforms, 2000, WARM_START), concurrency=8,
                 duration=warm_s, threads=cfg.wrk_threads)
-        return miss_paths(sc.transforms, _path_count(cfg, 300))
+        # A client that re-sends at once spends a path on every refusal: thousands a second.
+        per_second = 300 if sc.honours_retry_after else 5000
+        return miss_paths(sc.transforms, _path_count(cfg, per_second))
     if sc.kind == "bare":
         run_wrk(base, ["/x"], concurrency=sc.concurrency, duration=warm_s,
                 threads=cfg.wrk_threads)
