@@ -2,11 +2,12 @@
 
 A refused miss (503 overloaded, 429 rate limited) costs the worker's event loop about as much as
 a hit, and a closed-loop client that ignores `Retry-After` turns every free moment of the loop
-into another refusal: in `make soak` with the wait bound on, about 1 500 refusals a second cost
-a third of the transforms. The tarpit remembers, per connection, until when its client was told
-to wait. A refusal on that connection before then is held (a sleep, not a thread) until the
-`Retry-After` is up, at most `max_hold` seconds, and only then sent. Such a client gets about
-one refusal per `Retry-After` per connection, whatever its speed.
+into another refusal: in `make soak` with the wait bound on, about 2 000 refusals a second cost
+half of the transforms (benchmarks/README.md, finding 32). The tarpit remembers, per
+connection, until when its client was told to wait. A refusal on that connection before then is
+held (a sleep, not a thread) until the `Retry-After` is up, at most `max_hold` seconds, and only
+then sent. Such a client gets about one refusal per `Retry-After` per connection, whatever its
+speed.
 
 A first refusal on a connection is never held, so a burst of new connections is refused at once
 (R12). Hits and admitted misses are never held: only a refusal comes here.
@@ -50,11 +51,13 @@ class Tarpit:
         told = self._told
         told.pop(connection, None)  # re-inserted last: the dict stays in order of refusal
         told[connection] = now + retry_after
-        if len(told) > _REMEMBERED:
-            for expired in [c for c, until in told.items() if until <= now]:
-                del told[expired]
-            while len(told) > _REMEMBERED:
-                del told[next(iter(told))]
+        # Forget from the oldest refusal on: what has expired, and whatever is over the bound.
+        # Each entry is dropped once, so this costs O(1) per call on average.
+        while told:
+            oldest = next(iter(told))
+            if told[oldest] > now and len(told) <= _REMEMBERED:
+                break
+            del told[oldest]
 
     async def refuse(self, connection: Hashable | None, retry_after: int) -> float:
         """Before sending a refusal: hold it if `connection` did not wait as told, then remember
@@ -71,8 +74,9 @@ class Tarpit:
 
 
 def connection_of(scope: dict[str, object]) -> Hashable | None:
-    """The TCP connection a request came on: the peer's address and port (None on a socket
-    with no peer address, e.g. a Unix socket)."""
+    """The TCP connection a request came on: the peer's address and port. None when a trusted
+    proxy named the client (uvicorn then gives its address with port 0: the connection carries
+    many clients) or on a socket with no peer address."""
     client = scope.get("client")
     if isinstance(client, tuple | list) and len(client) == 2 and client[1]:
         return (client[0], client[1])

@@ -59,6 +59,9 @@ def test_held_refusals_are_bounded_and_the_memory_too() -> None:
         pit.told(("10.0.0.2", port + 1), retry_after=1, now=100.0)
     pit.told(A, retry_after=5, now=101.5)
     assert len(pit._told) == 1 and pit.hold_for(A, now=101.6) == 1.0
+    # And without reaching the bound: a connection whose wait is up is forgotten.
+    pit.told(B, retry_after=1, now=107.0)
+    assert list(pit._told) == [B]
 
 
 def test_refuse_sleeps_the_hold_then_remembers_the_new_wait() -> None:
