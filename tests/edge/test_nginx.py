@@ -1,5 +1,6 @@
 """edge-config/nginx against real nginx and the real origin: Accept classes, one origin request
-per missing object (proxy_cache_lock), stale answers while the origin is down."""
+per missing object (proxy_cache_lock), stale answers while the origin is down, end users named
+to the origin (X-Forwarded-For)."""
 
 from __future__ import annotations
 
@@ -83,3 +84,27 @@ def test_r9_nginx_serves_stale_while_the_origin_is_down() -> None:
         assert (stale.status_code, stale.headers["x-cache"]) == (200, "STALE")
         assert stale.content == first.content
         assert get(nginx, "/w_121,fmt_jpeg/landscape.jpg").status_code == 502
+
+
+def test_r13_behind_nginx_the_origin_counts_end_users_not_the_proxy() -> None:
+    """edge-config/nginx names the client in X-Forwarded-For, so the miss rate limit counts each
+    end user on its own, and refusals on nginx's pooled connections are never held as if nginx
+    were one client re-sending early (origin/tarpit.py). The two users are two loopback source
+    addresses; neither sends X-Forwarded-For itself."""
+    env = {**ORIGIN_ENV, "IMGORIGIN_RATE_LIMIT": "1/m", "IMGORIGIN_RATE_LIMIT_BURST": "1",
+           "IMGORIGIN_REFUSAL_HOLD": "0.8"}
+    with OriginProcess(env, workers=1) as origin, NginxProcess(origin.port) as nginx:
+
+        def miss(width: int, user: str) -> tuple[int, float]:
+            transport = httpx.HTTPTransport(local_address=user)
+            with httpx.Client(transport=transport, timeout=30) as client:
+                started = time.perf_counter()
+                r = client.get(nginx.url(f"/w_{width}/landscape.jpg"))
+                return r.status_code, time.perf_counter() - started
+
+        first = [miss(140 + i, "127.0.0.2") for i in range(4)]
+        other = miss(150, "127.0.0.3")
+        held = origin.metric("imgorigin_refusals_held_total")
+    assert [status for status, _ in first] == [200, 429, 429, 429]
+    assert max(seconds for _, seconds in first[1:]) < 0.5 and held == 0
+    assert other[0] == 200  # another user has a budget of its own
