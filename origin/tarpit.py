@@ -1,13 +1,13 @@
 """A brake on clients that re-send at once after a refusal instead of honouring Retry-After.
 
-A refused miss (503 overloaded, 429 rate limited) costs the worker's event loop about as much as
-a hit, and a closed-loop client that ignores `Retry-After` turns every free moment of the loop
-into another refusal: in `make soak` with the wait bound on, about 2 000 refusals a second cost
-half of the transforms (benchmarks/README.md, finding 32). The tarpit remembers, per
-connection, until when its client was told to wait. A refusal on that connection before then is
-held (a sleep, not a thread) until the `Retry-After` is up, at most `max_hold` seconds, and only
-then sent. Such a client gets about one refusal per `Retry-After` per connection, whatever its
-speed.
+A refused miss (503 overloaded, 429 rate limited) still costs the worker's event loop a whole
+request (parse, cache lookups, answer), and a closed-loop client that ignores `Retry-After`
+turns every free moment of the loop into another refusal: in `make soak` with the wait bound on,
+about 2 000 refusals a second cost half of the transforms (benchmarks/README.md, finding 32).
+The tarpit remembers, per connection, until when its client was told to wait. A refusal on that
+connection before then is held (a sleep, not a thread) until the `Retry-After` is up, at most
+`max_hold` seconds, and only then sent. Such a client gets about one refusal per `Retry-After`
+per connection, whatever its speed.
 
 A first refusal on a connection is never held, so a burst of new connections is refused at once
 (R12). Hits and admitted misses are never held: only a refusal comes here.
