@@ -24,6 +24,7 @@ from origin.errors import RateLimited
 # Returns {allowed, remaining, retry_after, reset_after}; the floats as strings (Lua -> integer
 # truncation otherwise).
 GCRA_LUA = """
+local SLACK = 0.000001
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -33,14 +34,19 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local new_tat = tat + interval
 local allow_at = new_tat - burst * interval
-if now < allow_at then
+if allow_at - now > SLACK then
   return {0, 0, tostring(allow_at - now), tostring(tat - now)}
 end
 local reset_after = new_tat - now
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(reset_after * 1000))
-return {1, math.floor((now - allow_at) / interval), '0', tostring(reset_after)}
+return {1, math.max(0, math.floor((now - allow_at + SLACK) / interval)), '0', tostring(reset_after)}
 """
 EPOCH = 1_700_000_000  # subtracted from Unix time so doubles keep microseconds
+# `allow_at` is `now` itself for a client with its whole burst left, but (now + i) - b*i can
+# round to a hair above `now`, which refused such a client (its first request, with burst 1).
+# A microsecond, the clocks' own resolution, absorbs the rounding, in the decision and in the
+# requests remaining (both here and in GCRA_LUA).
+SLACK = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +97,15 @@ class LocalGCRA:
         tat = max(self.tats.get(key, now), now)
         new_tat = tat + interval
         allow_at = new_tat - burst * interval
-        if now < allow_at:
+        if allow_at - now > SLACK:
             return Decision(False, 0, allow_at - now, tat - now)
         if len(self.tats) >= self.max_keys and key not in self.tats:
             self.tats = {k: v for k, v in self.tats.items() if v > now}
             if len(self.tats) >= self.max_keys:
                 self.tats.clear()  # a flood of distinct keys: forget rather than grow
         self.tats[key] = new_tat
-        return Decision(True, math.floor((now - allow_at) / interval), 0.0, new_tat - now)
+        remaining = max(0, math.floor((now - allow_at + SLACK) / interval))
+        return Decision(True, remaining, 0.0, new_tat - now)
 
 
 def make_redis(url: str, timeout: float) -> Any:

@@ -4,6 +4,7 @@ are never limited; with Redis down the limit holds per worker (fail open to in-p
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import time
 from collections.abc import Iterator
@@ -35,6 +36,24 @@ def test_local_gcra_burst_then_rate() -> None:
     assert gcra.check("a").remaining == 3  # full again after burst/rate seconds
 
 
+def test_local_gcra_first_request_and_whole_burst_pass_at_any_clock_value() -> None:
+    """(now + interval) - burst * interval can round to just above now (here: a monotonic clock
+    within a minute below 2**14 s, with one request a minute), which refused a client's very
+    first request with `Retry-After: 1`."""
+    now = [16383.718868513277]
+    assert (now[0] + 60.0) - 60.0 > now[0]  # the rounding this clock value provokes
+    assert LocalGCRA(RatePolicy(rate=1 / 60, burst=1), clock=lambda: now[0]).check("a").allowed
+    rng = random.Random(6)
+    for _ in range(2000):
+        now[0] = rng.uniform(1.0, 2.0**24)
+        rate = rng.choice([1 / 60, 0.3, 1.0, 7.0, 10.0])
+        burst = rng.randint(1, 5)
+        gcra = LocalGCRA(RatePolicy(rate=rate, burst=burst), clock=lambda: now[0])
+        decisions = [gcra.check("a") for _ in range(burst + 1)]
+        assert [d.allowed for d in decisions] == [True] * burst + [False], (now[0], rate, burst)
+        assert [d.remaining for d in decisions[:burst]] == list(range(burst - 1, -1, -1))
+
+
 def test_local_gcra_memory_is_bounded() -> None:
     gcra = LocalGCRA(RatePolicy(rate=1, burst=1), max_keys=100)
     for i in range(1000):
@@ -62,6 +81,20 @@ def test_redis_script_matches_the_in_process_algorithm(redis_proc: RedisProcess)
     assert 0 < ttl <= 2000  # the key lives only until the burst is whole again
     time.sleep(0.55)
     assert int(script(keys=["t:gcra"], args=[0.5, BURST, EPOCH])[0]) == 1
+    client.close()
+
+
+def test_redis_script_passes_a_first_request_where_the_clock_rounds(
+    redis_proc: RedisProcess,
+) -> None:
+    """The script's arithmetic on the clock values that rounded the in-process version wrong:
+    the epoch offset puts Redis' `now` just below 2**14 s, one request a minute, burst 1."""
+    client = redis_sync.Redis.from_url(redis_proc.url)
+    script = client.register_script(GCRA_LUA)
+    offset = int(client.time()[0]) - (2**14 - 40)
+    firsts = [script(keys=[f"t:first:{i}"], args=[60.0, 1, offset])[:2] for i in range(300)]
+    assert [(int(a), int(r)) for a, r in firsts] == [(1, 0)] * 300
+    assert int(script(keys=["t:first:0"], args=[60.0, 1, offset])[0]) == 0  # then it limits
     client.close()
 
 
