@@ -60,6 +60,11 @@ class DiskTier:
         self.healthy = True
         self._written(entry.size)
 
+    async def discard(self, name: str, source_id: str) -> None:
+        """Remove one file of a source (a variant or a dot file), if it is there."""
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(self._dir(source_id), name))
+
     def source_file(self, source_id: str, name: str) -> str:
         """The path of a per-source dot file (`name` starts with '.')."""
         return os.path.join(self._dir(source_id), name)

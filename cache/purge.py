@@ -24,13 +24,17 @@ class PurgeService:
         prefixes = list(dict.fromkeys(prefixes))
         tiers: dict[str, int] = {}
         found: set[str] = set(sources)
+        before = len(self.variants.memory)
+        # Journaled twice. Before the deletions, so that a store of this host that writes to
+        # disk while they run finds the purge when it checks again after its write, and
+        # removes what it wrote. After them, because each worker drops the purged sources from
+        # its memory (and its remembered source bytes and versions) on reading a line, and a
+        # read of the disk tier between the first line and the deletions may have put a copy back.
+        self.variants.journal.publish(sources, prefixes)
         for tier in self.variants.shared:
             count = await tier.purge(sources, prefixes)
             tiers[tier.name] = count.variants
             found |= count.sources
-        before = len(self.variants.memory)
-        # Publishing applies the purge to this worker at once and to the others on their next
-        # request; it also drops remembered source bytes and versions.
         self.variants.journal.publish(sources, prefixes)
         tiers["memory"] = before - len(self.variants.memory)
         shared_total = sum(v for k, v in tiers.items() if k != "memory")

@@ -94,6 +94,16 @@ class VariantCache:
                 # Refused by the generation check: the source was purged meanwhile, somewhere.
                 self.memory.drop_sources([entry.source_id])
                 return False
+        if mark is not None and self.journal.purged_since(mark.journal, entry.source_id):
+            # A purge on this host began while the writes ran, and its deletions may have gone
+            # before a write landed: take back what was written (reading the journal has
+            # already dropped the source from memory).
+            for tier in self.shared:
+                discard = getattr(tier, "discard", None)
+                if discard is not None:
+                    await discard(key, entry.source_id)
+            metrics.STALE_STORES.labels("journal").inc()
+            return False
         return True
 
     @property

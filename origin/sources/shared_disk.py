@@ -56,6 +56,10 @@ class DiskSources:
                 source_id, ORIGINAL_FILE, encode_original(SharedOriginal(version, data, now)))
         await self.tier.put_source_file(
             source_id, VERSION_FILE, encode_version(SharedVersion(version, now, missing)))
+        if self.journal.purged_since(mark, source_id):
+            # A purge began while these were written (see PurgeService.purge): take them back.
+            await self.tier.discard(ORIGINAL_FILE, source_id)
+            await self.tier.discard(VERSION_FILE, source_id)
 
 
 def _read(path: str) -> bytes | None:
