@@ -60,6 +60,17 @@ class DiskTier:
         self.healthy = True
         self._written(entry.size)
 
+    async def clear(self) -> None:
+        """Drop every entry of the host: the tree is renamed away at once, then deleted."""
+        await asyncio.to_thread(self._clear)
+
+    def _clear(self) -> None:
+        doomed = f"{self.root}.dropped.{os.getpid()}.{time.monotonic_ns()}"
+        with contextlib.suppress(OSError):
+            os.rename(self.root, doomed)  # another worker may have done it just now
+        os.makedirs(self.root, exist_ok=True)
+        shutil.rmtree(doomed, ignore_errors=True)
+
     async def discard(self, name: str, source_id: str) -> None:
         """Remove one file of a source (a variant or a dot file), if it is there."""
         with contextlib.suppress(OSError):

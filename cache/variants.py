@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cache.entry import CachedVariant
@@ -92,19 +93,47 @@ class VariantCache:
             stored = await tier.set(key, entry, generation)  # type: ignore[call-arg]
             if stored is False:
                 # Refused by the generation check: the source was purged meanwhile, somewhere.
+                # The disk tier, before Redis in the list, may have taken the result already.
                 self.memory.drop_sources([entry.source_id])
+                await self._discard(key, entry.source_id)
                 return False
         if mark is not None and self.journal.purged_since(mark.journal, entry.source_id):
             # A purge on this host began while the writes ran, and its deletions may have gone
             # before a write landed: take back what was written (reading the journal has
             # already dropped the source from memory).
-            for tier in self.shared:
-                discard = getattr(tier, "discard", None)
-                if discard is not None:
-                    await discard(key, entry.source_id)
+            await self._discard(key, entry.source_id)
             metrics.STALE_STORES.labels("journal").inc()
             return False
         return True
+
+    async def _discard(self, key: str, source_id: str) -> None:
+        """Take a just-written entry back from the tiers that cannot refuse it (disk)."""
+        for tier in self.shared:
+            discard = getattr(tier, "discard", None)
+            if discard is not None:
+                await discard(key, source_id)
+
+    def remote_purges(self) -> Callable[[PurgeRecord | None], None]:
+        """What to do with a purge broadcast by another host (or None: some may have been
+        missed): this host's disk tier first, when there is one beside Redis, then memory."""
+        disk = next((tier for tier in self.shared if tier.name == "disk"), None)
+        if disk is None:
+            return self.journal.deliver
+        running: set[asyncio.Task[None]] = set()
+
+        async def purge_disk_then_memory(record: PurgeRecord | None) -> None:
+            if record is None:
+                await disk.clear()  # type: ignore[attr-defined]
+            else:
+                await disk.purge(record.sources, record.prefixes)
+            self.journal.deliver(record)
+
+        def deliver(record: PurgeRecord | None) -> None:
+            task = asyncio.create_task(purge_disk_then_memory(record))
+            running.add(task)
+            task.add_done_callback(running.discard)
+
+        return deliver
 
     @property
     def degraded(self) -> list[str]:

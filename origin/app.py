@@ -168,7 +168,7 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
     if redis_tier is not None:
         # Redis leases coalesce across hosts; the broadcast carries purges to every L1.
         leases = redis_tier.leases()  # type: ignore[attr-defined]
-        await redis_tier.start(journal.deliver)  # type: ignore[attr-defined]
+        await redis_tier.start(variants.remote_purges())  # type: ignore[attr-defined]
     sources = SourceStore(settings, client, guard,
                           _shared_sources(variants.shared, journal, leases, settings))
     journal.listeners.append(

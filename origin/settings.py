@@ -182,7 +182,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "embedded on-disk cache directory (shared by the workers of one host)",
             "user cache dir/imgorigin/cache"),
     Setting("IMGORIGIN_DISK_CACHE", "disk_cache", "", str,
-            "`on`/`off`: the on-disk tier; default on without Redis, off with Redis",
+            "`on`/`off`: the on-disk tier; default on without Redis, off with Redis (on beside "
+            "Redis: other hosts' purges reach it by the broadcast, and a missed broadcast "
+            "empties it)",
             "auto"),
     Setting("IMGORIGIN_DISK_CACHE_MAX_BYTES", "disk_cache_max_bytes", str(2048 * MIB),
             _positive_int, "byte cap of the on-disk tier (oldest files evicted first)", "2 GiB"),

@@ -9,6 +9,7 @@ the same directory), as a second process would.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ import cache.disk
 from cache.coalesce import FileLeases
 from cache.disk import DiskTier
 from cache.entry import CachedVariant
-from cache.journal import PurgeJournal
+from cache.journal import PurgeJournal, PurgeRecord
 from cache.purge import PurgeService
 from cache.tiers import PurgeCount
 from cache.variants import VariantCache
@@ -181,3 +182,50 @@ def test_r14_source_bytes_written_across_another_workers_purge_are_not_left_on_d
         other.close()
     assert original is None, "source bytes fetched before the purge outlived it on disk"
     assert version is None, "the version seen before the purge outlived it on disk"
+
+
+def test_a_purge_broadcast_by_another_host_empties_the_disk_tier_before_memory(
+    tmp_path: Path,
+) -> None:
+    """With Redis and the disk tier both on, what arrives on the purge channel: a record purges
+    this host's disk and then memory; None (messages may have been missed) drops both whole."""
+    this = Worker(tmp_path)
+    deliver = this.variants.remote_purges()
+    seen_on_disk_when_memory_dropped: list[list[str]] = []
+
+    def on_memory_drop(_record: PurgeRecord | None) -> None:
+        seen_on_disk_when_memory_dropped.append(sorted(
+            p.name for p in (tmp_path / "v").rglob("k-*") if p.is_file()))
+
+    this.journal.listeners.append(on_memory_drop)
+
+    async def settle() -> None:
+        for _ in range(200):
+            if len(seen_on_disk_when_memory_dropped) == settled[0]:
+                return
+            await asyncio.sleep(0.01)
+
+    settled = [0]
+
+    async def scenario() -> list[bool]:
+        for source in (SOURCE, "other/pic.jpg"):
+            item = dataclasses.replace(_entry(), source_id=source)
+            await this.variants.store("k-" + source.replace("/", "-"), item)
+        deliver(PurgeRecord((SOURCE,), ()))
+        settled[0] = 1
+        await settle()
+        after_record = [await this.tier.get("k-" + s.replace("/", "-"), s) is not None
+                        for s in (SOURCE, "other/pic.jpg")]
+        deliver(None)
+        settled[0] = 2
+        await settle()
+        after_none = await this.tier.get("k-other-pic.jpg", "other/pic.jpg") is not None
+        return [*after_record, after_none, len(this.variants.memory) == 0]
+
+    try:
+        after = asyncio.run(scenario())
+    finally:
+        this.close()
+    assert after == [False, True, False, True]
+    # Memory was dropped only once the disk no longer held the purged entries.
+    assert seen_on_disk_when_memory_dropped == [["k-other-pic.jpg"], []]

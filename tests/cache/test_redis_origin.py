@@ -208,6 +208,48 @@ def test_r14_transform_straddling_a_purge_on_another_host_is_not_stored(
         assert tier(httpx.get(a.url(path), timeout=30)) == "transform"
 
 
+def test_r14_with_the_disk_tier_on_too_a_purge_on_one_host_empties_the_others_disk(
+    rserver: RedisProcess, samples_dir: Path
+) -> None:
+    """`IMGORIGIN_DISK_CACHE=on` beside Redis: the disk tier sits before Redis, so a purge made
+    on another host must reach this host's disk (through the broadcast), not only its memory."""
+    env = {"IMGORIGIN_SOURCE": str(samples_dir), "IMGORIGIN_REDIS_URL": rserver.url,
+           "IMGORIGIN_DISK_CACHE": "on", "IMGORIGIN_MEMORY_CACHE_MAX_BYTES": "0"}
+    with server(env) as a, server(env) as b:
+        paths = [f"/w_{w},fmt_png/products/shoe.jpg" for w in SIZES[:3]]
+        assert [tier(httpx.get(b.url(p), timeout=30)) for p in paths] == ["transform"] * 3
+        assert [tier(httpx.get(b.url(p), timeout=30)) for p in paths] == ["disk"] * 3
+        answer = purge(a, sources=["products/shoe.jpg"])
+        assert answer.status_code == 200, answer.text
+        assert wait_until(lambda: tier(httpx.get(b.url(paths[0]), timeout=30)) == "transform",
+                          1.0), "b kept answering from its disk tier after the purge"
+        assert [tier(httpx.get(b.url(p), timeout=30)) for p in paths[1:]] == ["transform"] * 2
+
+
+def test_r14_with_the_disk_tier_on_too_a_straddling_result_is_not_kept_on_disk(
+    rserver: RedisProcess, upstream: Upstream, samples_dir: Path
+) -> None:
+    """As the R14 test above, with this host's disk tier on: the result that Redis' generation
+    refuses must not stay in the disk tier it was written to first."""
+    upstream.add("r14d/logo.png", (samples_dir / "logo.png").read_bytes(), '"r14d"')
+    env = {"IMGORIGIN_SOURCE": upstream.base + "/delay/1/", "IMGORIGIN_REDIS_URL": rserver.url,
+           "IMGORIGIN_DISK_CACHE": "on", "IMGORIGIN_MEMORY_CACHE_MAX_BYTES": "0",
+           "IMGORIGIN_ORIGINALS_CACHE_MAX_BYTES": "0",
+           "IMGORIGIN_SHARED_ORIGINALS_MAX_BYTES": "0"}
+    with server(env) as a, server(env) as b:
+        path = "/w_64/r14d/logo.png"
+        result: dict[str, httpx.Response] = {}
+        worker = threading.Thread(target=lambda: result.setdefault(
+            "r", httpx.get(a.url(path), timeout=30)))
+        worker.start()
+        time.sleep(1.5)  # version learnt (1 s), transform's read under way (1 s more)
+        assert purge(b, sources=["r14d/logo.png"]).status_code == 200
+        worker.join()
+        assert result["r"].status_code == 200
+        assert a.metric("imgorigin_cache_stale_stores_total") == 1
+        assert tier(httpx.get(a.url(path), timeout=30)) == "transform"
+
+
 def test_lease_holder_dies_and_a_waiter_on_another_host_takes_over(
     rserver: RedisProcess, upstream: Upstream, samples_dir: Path
 ) -> None:
