@@ -69,7 +69,11 @@ class DiskTier:
         with contextlib.suppress(OSError):
             os.rename(self.root, doomed)  # another worker may have done it just now
         os.makedirs(self.root, exist_ok=True)
-        shutil.rmtree(doomed, ignore_errors=True)
+        # This one, and any a worker left half deleted when it died.
+        parent, prefix = os.path.split(self.root)
+        for name in _listdir(parent):
+            if name.startswith(prefix + ".dropped."):
+                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
 
     async def discard(self, name: str, source_id: str) -> None:
         """Remove one file of a source (a variant or a dot file), if it is there."""

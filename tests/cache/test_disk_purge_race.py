@@ -227,5 +227,6 @@ def test_a_purge_broadcast_by_another_host_empties_the_disk_tier_before_memory(
     finally:
         this.close()
     assert after == [False, True, False, True]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state", "v"]  # nothing left aside
     # Memory was dropped only once the disk no longer held the purged entries.
     assert seen_on_disk_when_memory_dropped == [["k-other-pic.jpg"], []]
