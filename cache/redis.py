@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -36,7 +34,7 @@ from cache.redis_deadline import within
 from cache.redis_keys import KeyLayout
 from cache.redis_leases import RedisLeases
 from cache.redis_pubsub import PurgeSubscriber, encode
-from cache.redis_scripts import PURGE, STORE, pack, unpack
+from cache.redis_scripts import GENERATION, PURGE, STORE, current_blob, new_generation, pack
 from cache.tiers import PurgeCount
 from origin import metrics
 from origin.errors import Overloaded
@@ -177,21 +175,16 @@ class RedisTier:
             [keys.generation, keys.value(key)], timeout=0), background=True, default=_AWAY)
         if found is _AWAY:
             return _AWAY
-        if found[1] is None:
-            return None
-        parts = unpack(found[1])
-        if parts is None or parts[0] != (found[0] or b""):
-            return None  # written before a purge whose index delete missed it: unreachable
-        return CachedVariant.from_bytes(parts[1])
+        # A value stored under another generation (before a purge whose index delete missed
+        # it), or whose generation is gone, is unreachable (cache/redis_scripts.py).
+        blob = current_blob(found[0], found[1])
+        return None if blob is None else CachedVariant.from_bytes(blob)
 
     async def generation(self, source_id: str) -> bytes | None:
-        """The source's purge generation now (b"" if never purged); None if Redis is away."""
+        """The source's purge generation now, made if it has none; None if Redis is away."""
         keys = self.layout.source(source_id)
-        found = await self.call("generation", lambda: self.client.get(keys.generation),
-                                default=_AWAY)
-        if found is _AWAY:
-            return None
-        return found or b""
+        return await self.call("generation", lambda: self.client.eval(
+            GENERATION, 1, keys.generation, new_generation(), self.ttl_ms))
 
     async def set(self, key: str, entry: CachedVariant,
                   generation: bytes | None = None) -> bool | None:
@@ -264,9 +257,8 @@ class RedisTier:
 
     async def _purge_source(self, source_id: str) -> int:
         keys = self.layout.source(source_id)
-        new_generation = f"{time.time_ns():x}.{os.getpid():x}.{secrets.token_hex(4)}"
         removed = await self.client.eval(PURGE, 4, keys.index, keys.generation, keys.version,
-                                         keys.original, keys.value_prefix, new_generation,
+                                         keys.original, keys.value_prefix, new_generation(),
                                          self.ttl_ms)
         return int(removed)
 

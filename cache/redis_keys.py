@@ -4,7 +4,8 @@ touch them all.
 
     P:{h}:v:<variant key>   value: generation + one CachedVariant blob     TTL redis_ttl
     P:{h}:idx               SET of the source's variant keys (purge index) TTL redis_ttl
-    P:{h}:gen               the source's purge generation (a random token) TTL redis_ttl
+    P:{h}:gen               the source's purge generation (a random token) TTL redis_ttl, or
+                            longer: never shorter than a value stored under it
     P:{h}:src               generation + HTTP source version, check time  TTL redis_ttl
     P:{h}:orig              generation + HTTP source version and bytes   TTL originals_ttl
     P:{d}:dir               SET of source ids under a directory prefix     TTL redis_ttl

@@ -1,9 +1,10 @@
 """Shared source versions and bytes in Redis, for every worker of every host.
 
 `P:{h}:src` and `P:{h}:orig` sit in the source's slot beside its purge generation: a read is one
-MGET of the generation and the entry, and an entry stored under an older generation (its fetch
-straddled a purge) reads as a miss. Calls go through the tier's breaker and deadline, so with
-Redis away every worker simply fetches for itself.
+MGET of the generation and the entry, and a store one script that writes only while the
+generation is still the one its fetch began with (a fetch that straddled a purge stores
+nothing). Calls go through the tier's breaker and deadline, so with Redis away every worker
+simply fetches for itself.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from cache.coalesce import Leases
 from cache.redis import SECONDS_PER_BYTE, RedisTier
-from cache.redis_scripts import pack, unpack
+from cache.redis_scripts import STORE_SOURCE, current_blob, pack
 from origin.sources.shared import (
     SharedOriginal,
     SharedVersion,
@@ -39,12 +40,10 @@ class RedisSources:
     async def _current(self, generation_key: str, key: str, timeout: float = 0.0) -> bytes | None:
         found = await self.tier.call("get", lambda: self.tier.client.mget([generation_key, key]),
                                      timeout=timeout)
-        if not found or found[1] is None:
+        if not found:
             return None
-        parts = unpack(found[1])
-        if parts is None or parts[0] != (found[0] or b""):
-            return None  # stored under a generation a purge has replaced
-        return parts[1]
+        # Stored under a generation a purge has replaced, or whose generation is gone: a miss.
+        return current_blob(found[0], found[1])
 
     async def version(self, source_id: str) -> SharedVersion | None:
         keys = self.tier.layout.source(source_id)
@@ -69,14 +68,16 @@ class RedisSources:
         keys = self.tier.layout.source(source_id)
         now = time.time()
         pipe = self.tier.client.pipeline(transaction=False)
-        size = 0
+        original = b""
         if data is not None and len(data) <= self.max_bytes:
-            value = pack(mark, encode_original(SharedOriginal(version, data, now)))
-            size = len(value)
-            pipe.set(keys.original, value, px=max(1, int(self.originals_ttl * 1000)))
-        pipe.set(keys.version, pack(mark, encode_version(SharedVersion(version, now, missing))),
-                 px=self.version_ttl_ms)
+            original = pack(mark, encode_original(SharedOriginal(version, data, now)))
+        version_value = pack(mark, encode_version(SharedVersion(version, now, missing)))
+        # Only under the generation its fetch began with: a fetch that straddled a purge (on
+        # any host) stores nothing, as a variant's transform does (cache/redis_scripts.py).
+        pipe.eval(STORE_SOURCE, 3, keys.generation, keys.version, keys.original, mark,
+                  version_value, self.version_ttl_ms, original,
+                  max(1, int(self.originals_ttl * 1000)))
         # Indexed under its directories, so a purge by prefix finds it before any variant.
         self.tier.index_directories(pipe, source_id)
         await self.tier.call("set", pipe.execute,
-                             timeout=self.tier.timeout + size * SECONDS_PER_BYTE)
+                             timeout=self.tier.timeout + len(original) * SECONDS_PER_BYTE)

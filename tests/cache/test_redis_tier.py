@@ -21,6 +21,8 @@ from cache.journal import PurgeRecord
 from cache.redis import RedisTier
 from origin.errors import Overloaded
 from origin.settings import Settings
+from origin.sources.shared import SharedOriginal, SharedVersion
+from origin.sources.shared_redis import RedisSources
 from tests.support.net import wait_until
 from tests.support.redis_server import RedisProcess
 
@@ -63,7 +65,8 @@ def test_store_and_read_back_with_metadata_ttl_and_hash_tags(
     async def scenario() -> tuple[CachedVariant | None, CachedVariant | None]:
         tier = make_tier(server.url, redis_ttl=3600)
         generation = await tier.generation("dir/a.jpg")
-        assert generation == b""
+        assert generation  # made by the first transform of the source ...
+        assert await tier.generation("dir/a.jpg") == generation  # ... and then kept
         assert await tier.set("k-small", entry("dir/a.jpg"), generation) is True
         assert await tier.set("k-big", entry("dir/a.jpg", big), generation) is True
         got = await tier.get("k-small", "dir/a.jpg"), await tier.get("k-big", "dir/a.jpg")
@@ -182,6 +185,82 @@ def test_value_missed_by_the_index_is_unreachable_after_purge(
     assert before is not None
     assert rds.keys("*:v:k")  # still in Redis (until its TTL or LRU) ...
     assert after is None  # ... but never served
+
+
+def test_r21_a_purged_value_stays_unreachable_when_redis_evicts_its_generation(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    """Under an LRU `maxmemory-policy` Redis may evict any key: here the index (so the purge
+    misses the value), then the generation the purge wrote. A missing generation once meant
+    "never purged", which matched the value's and served it again."""
+
+    async def scenario() -> tuple[CachedVariant | None, CachedVariant | None, bool | None,
+                                  CachedVariant | None]:
+        tier = make_tier(server.url)
+        before = await tier.generation("lru/s.jpg")
+        await tier.set("k", entry("lru/s.jpg"), before)
+        rds.delete(*rds.keys("*:idx"))  # evicted
+        await tier.purge(["lru/s.jpg"], [])
+        after_purge = await tier.get("k", "lru/s.jpg")
+        rds.delete(*rds.keys("*:gen"))  # evicted
+        after_eviction = await tier.get("k", "lru/s.jpg")
+        # A transform that began before the eviction cannot store (a purge may be behind it);
+        # the next one starts a new generation and is cached again.
+        late = await tier.set("k2", entry("lru/s.jpg"), before)
+        fresh = await tier.set("k", entry("lru/s.jpg", b"new"), await tier.generation("lru/s.jpg"))
+        again = await tier.get("k", "lru/s.jpg") if fresh else None
+        await tier.close()
+        return after_purge, after_eviction, late, again
+
+    after_purge, after_eviction, late, again = run(scenario())
+    assert rds.keys("*:v:k")  # the pre-purge value was never deleted ...
+    assert after_purge is None
+    assert after_eviction is None  # ... and stays unreachable without its generation
+    assert late is False
+    assert again is not None and again.body == b"new"
+
+
+def test_a_store_keeps_the_generation_alive_as_long_as_its_value(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    async def scenario() -> None:
+        tier = make_tier(server.url, redis_ttl=3600)
+        generation = await tier.generation("ttl/s.jpg")
+        gen_key = rds.keys("*:gen")[0]
+        rds.pexpire(gen_key, 1000)  # made long ago: about to expire
+        assert await tier.set("k", entry("ttl/s.jpg"), generation) is True
+        await tier.close()
+
+    run(scenario())
+    gen_key, value_key = rds.keys("*:gen")[0], rds.keys("*:v:k")[0]
+    assert rds.pttl(gen_key) >= rds.pttl(value_key) > 3500_000
+
+
+def test_an_http_source_fetch_straddling_a_purge_stores_nothing(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    """Its version and bytes, written under the pre-purge generation, would come back once
+    that generation's successor expired or was evicted."""
+    async def scenario() -> tuple[SharedVersion | None, SharedVersion | None,
+                                  SharedOriginal | None]:
+        tier = make_tier(server.url)
+        shared = RedisSources(tier, tier.leases(), version_ttl=3600, originals_ttl=60,
+                              max_bytes=1 << 20)
+        mark = await shared.mark("http/s.jpg")  # the fetch begins
+        await tier.purge(["http/s.jpg"], [])  # a purge lands meanwhile
+        await shared.store("http/s.jpg", mark, '"v1"', b"old bytes")
+        assert not rds.keys("*:src") and not rds.keys("*:orig")
+        rds.delete(*rds.keys("*:gen"))  # evicted: nothing may come back
+        straddled = await shared.version("http/s.jpg")
+        await shared.store("http/s.jpg", await shared.mark("http/s.jpg"), '"v2"', b"new bytes")
+        version, original = await shared.version("http/s.jpg"), await shared.original("http/s.jpg")
+        await tier.close()
+        return straddled, version, original
+
+    straddled, version, original = run(scenario())
+    assert straddled is None
+    assert version is not None and version.version == '"v2"'
+    assert original is not None and original.data == b"new bytes"
 
 
 def test_purge_broadcast_reaches_other_workers(server: RedisProcess, rds: redis.Redis) -> None:

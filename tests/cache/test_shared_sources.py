@@ -268,10 +268,10 @@ class TestRedisCluster:
             assert total(hosts, "imgorigin_source_shared_hits_total", what="original") >= 1
 
             keys = source_keys(cluster, source)
-            # The shared version and bytes sit in the slot of the source's variants and index
-            # (and of its generation, written by the first purge), so the purge script, one
-            # multi-key EVAL, may touch them all in a cluster.
-            assert set(keys) == {"v", "idx", "src", "orig"}, keys
+            # The shared version and bytes sit in the slot of the source's variants, index and
+            # generation (made by the first fetch), so the purge script, one multi-key EVAL,
+            # may touch them all in a cluster.
+            assert set(keys) == {"v", "idx", "gen", "src", "orig"}, keys
 
             assert purge(a, sources=[source]).json()["variants"] == len(WIDTHS)
             left = source_keys(cluster, source)
