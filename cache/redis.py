@@ -48,6 +48,7 @@ _AWAY = object()
 # big to arrive within it (about 24 MiB in 50 ms on loopback) reads as a miss: raise the timeout
 # if you serve such variants.
 SECONDS_PER_BYTE = 0.020 / (1024 * 1024)
+DIRECTORY_REFRESH_SECONDS = 60.0
 
 
 class RedisTier:
@@ -67,9 +68,12 @@ class RedisTier:
         self._tasks: list[asyncio.Task[None]] = []
         self._deliver: Callable[[PurgeRecord | None], None] | None = None
         self._errors = {op: metrics.CACHE_ERRORS.labels(self.name, op)
-                        for op in ("get", "set", "purge", "lease", "generation", "publish")}
+                        for op in ("get", "set", "purge", "lease", "generation", "publish",
+                                   "touch")}
         self._stale = metrics.STALE_STORES.labels(self.name)
         self._reads: dict[str, asyncio.Future[Any]] = {}
+        self._refreshed: dict[str, float] = {}  # source id -> when its directories were touched
+        self._background: set[asyncio.Future[Any]] = set()
 
     @classmethod
     def from_settings(cls, settings: Any) -> RedisTier:
@@ -113,9 +117,10 @@ class RedisTier:
                     self._deliver(None)
 
     async def close(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._background]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):
@@ -166,7 +171,34 @@ class RedisTier:
         if found is _AWAY:
             mark_request_failed()
             return None
+        if found is not None:
+            self._refresh_directories(source_id)
         return found
+
+    def _refresh_directories(self, source_id: str) -> None:
+        """Mark the directory indexes of a source read from here as recently used, at most once
+        a minute: under an LRU policy they would otherwise age from their last store and be
+        evicted before the values that are read, and a purge by prefix would miss those."""
+        now = time.monotonic()
+        if now - self._refreshed.get(source_id, -DIRECTORY_REFRESH_SECONDS) < (
+                DIRECTORY_REFRESH_SECONDS):
+            return
+        if len(self._refreshed) >= 4096:
+            self._refreshed.clear()
+        self._refreshed[source_id] = now
+        names = [self.layout.directory(prefix) for prefix in purge_prefixes(source_id)]
+        if not names:
+            return
+
+        async def touch() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            for name in names:
+                pipe.touch(name)
+            await pipe.execute()
+
+        task = asyncio.ensure_future(self.call("touch", touch, background=True))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _read(self, key: str, source_id: str) -> Any:
         """The entry, decoded once for every request that waits on this read."""

@@ -263,6 +263,35 @@ def test_an_http_source_fetch_straddling_a_purge_stores_nothing(
     assert original is not None and original.data == b"new bytes"
 
 
+def test_a_redis_hit_keeps_its_directory_indexes_recently_used(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    """An LRU policy evicts by idle time; a directory index idles from its sources' last store,
+    however often they are read, unless reads touch it (at most once a minute per source)."""
+    source = "hot/dir/s.jpg"
+
+    async def scenario() -> tuple[int, int, int]:
+        tier = make_tier(server.url)
+        await tier.set("k", entry(source), await tier.generation(source))
+        await asyncio.sleep(2.2)
+        directories = [tier.layout.directory(p) for p in ("hot/", "hot/dir/")]
+        idle_before = min(rds.object("idletime", name) for name in directories)
+        assert await tier.get("k", source) is not None
+        await asyncio.sleep(0.2)  # the touch runs in the background
+        idle_after = max(rds.object("idletime", name) for name in directories)
+        await asyncio.sleep(1.2)
+        assert await tier.get("k", source) is not None  # within the minute: not again
+        await asyncio.sleep(0.2)
+        idle_later = min(rds.object("idletime", name) for name in directories)
+        await tier.close()
+        return idle_before, idle_after, idle_later
+
+    idle_before, idle_after, idle_later = run(scenario())
+    assert idle_before >= 2
+    assert idle_after == 0
+    assert idle_later >= 1
+
+
 def test_purge_broadcast_reaches_other_workers(server: RedisProcess, rds: redis.Redis) -> None:
     async def scenario() -> list[PurgeRecord | None]:
         seen: list[PurgeRecord | None] = []
