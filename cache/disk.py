@@ -53,12 +53,13 @@ class DiskTier:
 
     async def set(self, key: str, entry: CachedVariant) -> None:
         try:
-            await asyncio.to_thread(self._write, entry.source_id, key, entry.to_bytes())
+            blob = entry.to_bytes()
+            await asyncio.to_thread(self._write, entry.source_id, key, blob)
         except OSError:
             self.healthy = False
             return
         self.healthy = True
-        self._written(entry.size)
+        self._written(_allocated(len(blob)))
 
     async def clear(self) -> None:
         """Drop every entry of the host: the tree is renamed away at once, then deleted."""
@@ -90,7 +91,7 @@ class DiskTier:
             await asyncio.to_thread(self._write, source_id, name, data)
         except OSError:
             return False  # e.g. a purge removed the folder meanwhile: a miss later, no harm
-        self._written(len(data))
+        self._written(_allocated(len(data)))
         return True
 
     def _written(self, size: int) -> None:
@@ -147,16 +148,23 @@ class DiskTier:
         return found
 
     def sweep(self) -> int:
-        """Evict the least recently written files until the tier is under 90 % of its cap."""
+        """Evict the least recently written files until the tier is under 90 % of its cap, and
+        drop the folders of sources left with no file."""
         # Two streaming passes and a histogram of bytes per second of mtime, not a list of every
         # file: a list of tens of thousands of small objects made at once grew CPython's object
         # arenas for good each time, since a few long-lived objects made meanwhile pin them.
+        # Sizes are what the filesystem allocated, folders and name files included: a 300-byte
+        # entry takes a whole block, and a flood of tiny variants (or of sources) counted by
+        # length would fill the disk many times over the cap.
         by_second: dict[int, int] = {}
         total = 0
-        for _path, st in self._variant_files():
-            second = int(st.st_mtime)
-            by_second[second] = by_second.get(second, 0) + st.st_size
-            total += st.st_size
+        for folder in self._folders():
+            total += _on_disk(folder.stat(follow_symlinks=False))
+            for _path, st, evictable in self._files(folder.path):
+                total += _on_disk(st)
+                if evictable:
+                    second = int(st.st_mtime)
+                    by_second[second] = by_second.get(second, 0) + _on_disk(st)
         if total <= self.max_bytes:
             return 0
         excess = total - self.max_bytes * 9 // 10
@@ -167,39 +175,67 @@ class DiskTier:
                 break
             excess -= by_second[second]
         removed = 0
-        for path, st in self._variant_files():
-            second = int(st.st_mtime)
-            if second > cutoff or (second == cutoff and excess <= 0):
-                continue
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+        for folder in self._folders():
+            left = 0
+            for path, st, evictable in self._files(folder.path):
+                second = int(st.st_mtime)
+                if not evictable or second > cutoff or (second == cutoff and excess <= 0):
+                    left += not path.endswith(_SOURCE_FILE)
+                    continue
+                try:
+                    os.unlink(path)
+                except OSError:
+                    left += 1
+                    continue
                 removed += 1
                 if second == cutoff:
-                    excess -= st.st_size
+                    excess -= _on_disk(st)
+            if not left:
+                _drop_empty_folder(folder.path)
         return removed
 
-    def _variant_files(self) -> Iterator[tuple[str, os.stat_result]]:
-        """Every file but the `.source` names, one at a time; stale temporary files (a write
-        that died half way) are removed on the way."""
-        stale = time.time() - 300
+    def _folders(self) -> Iterator[os.DirEntry[str]]:
         for shard in _scandir(self.root):
-            for folder in _scandir(shard.path):
-                for file in _scandir(folder.path):
-                    if file.name == _SOURCE_FILE:
-                        continue
-                    try:
-                        st = file.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if file.name.endswith(".tmp"):
-                        if st.st_mtime < stale:
-                            with contextlib.suppress(OSError):
-                                os.unlink(file.path)
-                        continue
-                    yield file.path, st
+            yield from _scandir(shard.path)
+
+    def _files(self, folder: str) -> Iterator[tuple[str, os.stat_result, bool]]:
+        """Each file of a source folder and whether the sweep may evict it (not its `.source`
+        name, nor a temporary file being written). Stale temporary files (a write that died
+        half way) are removed on the way."""
+        stale = time.time() - 300
+        for file in _scandir(folder):
+            try:
+                st = file.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if file.name.endswith(".tmp"):
+                if st.st_mtime < stale:
+                    with contextlib.suppress(OSError):
+                        os.unlink(file.path)
+                    continue
+                yield file.path, st, False
+                continue
+            yield file.path, st, file.name != _SOURCE_FILE
 
     async def close(self) -> None:
         return None
+
+
+def _drop_empty_folder(folder: str) -> None:
+    """Remove a source folder the sweep emptied. A writer may put a file in it meanwhile: then
+    the folder stays and gets its name file back, which a purge by prefix reads."""
+    name_file = os.path.join(folder, _SOURCE_FILE)
+    try:
+        with open(name_file, "rb") as f:
+            name = f.read()
+        os.unlink(name_file)
+    except OSError:
+        return
+    try:
+        os.rmdir(folder)
+    except OSError:
+        with contextlib.suppress(OSError):
+            _atomic_write(name_file, name)
 
 
 def _read_entry(fd: int) -> CachedVariant | None:
@@ -237,6 +273,18 @@ def _atomic_write(path: str, data: bytes) -> None:
         raise
     os.close(fd)
     os.replace(tmp, path)
+
+
+_BLOCK = 4096  # the allocation unit of ext4, XFS and tmpfs as usually set up
+
+
+def _allocated(length: int) -> int:
+    """The space a new file of `length` bytes takes, before the sweep can stat it."""
+    return -(-length // _BLOCK) * _BLOCK
+
+
+def _on_disk(st: os.stat_result) -> int:
+    return max(st.st_size, st.st_blocks * 512)
 
 
 def _scandir(path: str) -> Iterator[os.DirEntry[str]]:
