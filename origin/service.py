@@ -95,6 +95,10 @@ class TransformService:
         self.limits = Limits(max_dim=settings.max_dim, max_pixels=settings.max_source_pixels,
                              max_frames=settings.max_frames)
         self.signing = bool(settings.signing_keys)
+        # AVIF bytes depend on the encoder's thread count, which is libvips' (R17: 1, 2 and 4
+        # threads made three different files). Keyed apart, hosts with another setting never
+        # answer one ETag with other bytes; every other format is the same at any count.
+        self._avif_pipeline = f"{PIPELINE_VERSION}/avif-threads-{settings.vips_concurrency}"
         presets = dict(settings.presets)
         ladder = SizeLadder(settings.size_ladder, settings.size_ladder_mode)
 
@@ -165,7 +169,7 @@ class TransformService:
         else:
             version = await _by(deadline, self.sources.version(source))
         fetch_ms = (time.perf_counter() - fetch_started) * 1000 if source.kind == "http" else 0.0
-        key = variant_key(req.canonical, fmt_class, source.id, version, PIPELINE_VERSION)
+        key = variant_key(req.canonical, fmt_class, source.id, version, self._pipeline(fmt_class))
         entry = self.variants.get_memory(key)
         if entry is not None:
             return Answer(entry, "memory", negotiated, tags)
@@ -186,6 +190,10 @@ class TransformService:
         # The work runs shielded for every waiter; each waiter leaves at its own deadline.
         entry, _waited = await _by(deadline, self.flights.run(key, lookup, compute))
         return Answer(entry, "transform", negotiated, tags, fetch_ms)
+
+    def _pipeline(self, fmt_class: str) -> str:
+        """What besides the request decides the output's bytes (part of the variant key)."""
+        return self._avif_pipeline if fmt_class == "avif" else PIPELINE_VERSION
 
     async def _probe(self, source_id: str, version: str, data: bytes) -> Probe:
         cache_key = (source_id, version)
@@ -209,7 +217,8 @@ class TransformService:
             # The source changed since its version was looked up: file the result under the
             # version of the bytes actually transformed.
             version = got_version
-            key = variant_key(req.canonical, fmt_class, source.id, version, PIPELINE_VERSION)
+            key = variant_key(req.canonical, fmt_class, source.id, version,
+                              self._pipeline(fmt_class))
         # Decide first: header probe, then the checked plan, then admission by its cost.
         info = await self._probe(source.id, version, data)
         plan = prepare(info, req.options, fmt_class, self.limits)
