@@ -113,6 +113,14 @@ def load(ctx: Context) -> None:
             except pyvips.Error as exc:
                 raise UnprocessableImage("source could not be decoded",
                                          internal=str(exc)) from None
+            if options.rotate or options.flip or options.flop:
+                # A JPEG decoded in sequence cannot be read bottom-up or sideways ("out of order
+                # read"): turning and mirroring need the (already resized) pixels in memory.
+                try:
+                    ctx.image = ctx.image.copy_memory()
+                except pyvips.Error as exc:
+                    raise UnprocessableImage("source could not be decoded",
+                                             internal=str(exc)) from None
         if options.rotate:
             _per_frame(ctx, lambda im: im.rot(f"d{options.rotate}"))
         return

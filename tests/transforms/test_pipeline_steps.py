@@ -78,6 +78,27 @@ def test_rot_90_turns_clockwise_after_orientation() -> None:
     assert colour_at(image, 100, 10) == RED and colour_at(image, 100, 390) == BLUE
 
 
+def quadrants_jpeg(width: int = 1200, height: int = 800) -> bytes:
+    """Red top-left, blue top-right, green bottom-left, black bottom-right, as a JPEG: big
+    enough that a near-full-size output decodes without shrink-on-load, in sequence."""
+    top = (pyvips.Image.black(width // 2, height // 2) + RED).join(
+        pyvips.Image.black(width // 2, height // 2) + BLUE, "horizontal")
+    bottom = (pyvips.Image.black(width // 2, height // 2) + GREEN).join(
+        pyvips.Image.black(width // 2, height // 2), "horizontal")
+    image = top.join(bottom, "vertical").cast("uchar").copy(interpretation="srgb")
+    return bytes(image.jpegsave_buffer(Q=95))
+
+
+@pytest.mark.parametrize(("spec", "top_left"), [
+    ("flip", GREEN), ("flop", BLUE), ("rot_90", GREEN), ("rot_180", [0, 0, 0]),
+    ("rot_270", BLUE), ("w_1000,flip", GREEN), ("dpr_2,w_550,flop", BLUE),
+])
+def test_turns_and_mirrors_of_a_jpeg_decoded_in_sequence(spec: str, top_left: list[int]) -> None:
+    """They read the image out of order, which a sequential JPEG decode refused (422)."""
+    image = run_spec(quadrants_jpeg(), spec, fmt="jpeg")
+    assert all(abs(a - b) <= 24 for a, b in zip(colour_at(image, 20, 20), top_left, strict=True))
+
+
 def test_focal_point_turns_with_the_image() -> None:
     # fp near the left edge of the source is near the top once turned 90 degrees clockwise.
     image = run_spec(halves(), "rot_90,w_100,h_100,g_fp:0.05:0.5")
