@@ -137,8 +137,11 @@ class RedisTier:
 
     async def call(self, op: str, fn: Callable[[], Awaitable[T]], *, timeout: float = 0.0,
                    background: bool = False, default: Any = None) -> T | Any:
-        """`fn()` under the breaker and a deadline; `default` when skipped or failed (counted)."""
-        if not self.breaker.allow():
+        """`fn()` under the breaker and a deadline; `default` when skipped or failed (counted).
+        A `background` call (a lease's renewal or release, a touch) is off the request's
+        latency path: it still runs after its request saw Redis fail, or a lease would stay
+        held until its TTL while other hosts wait on it."""
+        if not self.breaker.allow(in_request=not background):
             return default
         try:
             result = await within(fn, timeout or self.timeout)

@@ -50,9 +50,10 @@ class Breaker:
     def is_open(self) -> bool:
         return self.opened_at is not None
 
-    def allow(self) -> bool:
-        """Whether a request-path call may try the tier now."""
-        if self.opened_at is None and not _failed_in_request.get():
+    def allow(self, *, in_request: bool = True) -> bool:
+        """Whether a call may try the tier now: not while open, and for a request-path call
+        not once its request saw the tier fail."""
+        if self.opened_at is None and not (in_request and _failed_in_request.get()):
             return True
         self._skipped.inc()
         return False

@@ -19,6 +19,7 @@ import redis
 from cache.entry import CachedVariant
 from cache.journal import PurgeRecord
 from cache.redis import RedisTier
+from cache.redis_breaker import mark_request_failed
 from origin.errors import Overloaded
 from origin.settings import Settings
 from origin.sources.shared import SharedOriginal, SharedVersion
@@ -290,6 +291,26 @@ def test_a_redis_hit_keeps_its_directory_indexes_recently_used(
     assert idle_before >= 2
     assert idle_after == 0
     assert idle_later >= 1
+
+
+def test_a_lease_is_released_even_after_its_request_saw_redis_fail(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    """One Redis timeout in the leader's work (its generation read, a slow store) marks its
+    request failed; the release was then skipped and other hosts waited out the lease TTL."""
+
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
+        tier = make_tier(server.url)
+        lease = await tier.leases().acquire("variant-1")
+        assert lease is not None
+        held = rds.keys("*:lock:*")
+        mark_request_failed()  # what a timed-out call inside the leader's work does
+        await lease.release()
+        await tier.close()
+        return held, rds.keys("*:lock:*")
+
+    held, left = asyncio.run(scenario())
+    assert held and not left
 
 
 def test_purge_broadcast_reaches_other_workers(server: RedisProcess, rds: redis.Redis) -> None:
