@@ -20,6 +20,7 @@ class StoreMark:
 
     journal: int
     generations: dict[str, bytes | None] = field(default_factory=dict)
+    epoch: int | None = None  # `VariantCache.epoch` then: purges applied here, from any host
 
 
 class VariantCache:
@@ -70,7 +71,7 @@ class VariantCache:
 
     async def mark(self, source_id: str) -> StoreMark:
         """What `store` checks against: the journal position and each tier's generation."""
-        mark = StoreMark(self.journal.position)
+        mark = StoreMark(self.journal.position, epoch=self.epoch)
         for tier in self.shared:
             generation = getattr(tier, "generation", None)
             if generation is not None:
@@ -84,6 +85,7 @@ class VariantCache:
             metrics.STALE_STORES.labels("journal").inc()
             return False
         self.memory.set(key, entry, entry.size, entry.source_id)
+        unconfirmed = False
         for tier in self.shared:
             if mark is None or tier.name not in mark.generations:
                 await tier.set(key, entry)
@@ -97,6 +99,15 @@ class VariantCache:
                 self.memory.drop_sources([entry.source_id])
                 await self._discard(key, entry.source_id)
                 return False
+            unconfirmed |= stored is None
+        if unconfirmed and mark is not None and mark.epoch not in (None, self.epoch):
+            # Redis could not check the generation (it was away when the transform started, or
+            # the store failed), and a purge broadcast from some host arrived meanwhile: it may
+            # have been of this source, so memory and disk do not keep the result either.
+            self.memory.drop_sources([entry.source_id])
+            await self._discard(key, entry.source_id)
+            metrics.STALE_STORES.labels("epoch").inc()
+            return False
         if mark is not None and self.journal.purged_since(mark.journal, entry.source_id):
             # A purge on this host began while the writes ran, and its deletions may have gone
             # before a write landed: take back what was written (reading the journal has

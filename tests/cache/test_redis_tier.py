@@ -11,20 +11,23 @@ import statistics
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
+from cache.disk import DiskTier
 from cache.entry import CachedVariant
-from cache.journal import PurgeRecord
+from cache.journal import PurgeJournal, PurgeRecord
 from cache.redis import RedisTier
 from cache.redis_breaker import mark_request_failed
+from cache.variants import VariantCache
 from origin.errors import Overloaded
 from origin.settings import Settings
 from origin.sources.shared import SharedOriginal, SharedVersion
 from origin.sources.shared_redis import RedisSources
-from tests.support.net import wait_until
+from tests.support.net import free_port, wait_until
 from tests.support.redis_server import RedisProcess
 
 
@@ -311,6 +314,35 @@ def test_a_lease_is_released_even_after_its_request_saw_redis_fail(
 
     held, left = asyncio.run(scenario())
     assert held and not left
+
+
+@pytest.mark.parametrize("purged_meanwhile", [True, False])
+def test_a_result_straddling_a_remote_purge_is_not_kept_when_redis_could_not_check(
+    tmp_path: Path, purged_meanwhile: bool
+) -> None:
+    """Redis away when the transform started (no generation to check), and another host's purge
+    broadcast arrives while it runs: memory and disk must not keep what may be the purged
+    picture. With no purge in between, a degraded store still fills them."""
+    journal = PurgeJournal(str(tmp_path / "state"))
+    disk = DiskTier(str(tmp_path), 1 << 20)
+    away = make_tier(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    variants = VariantCache(1 << 20, [disk, away], journal)
+
+    async def scenario() -> tuple[bool, bool, bool]:
+        mark = await variants.mark("p/s.jpg")
+        assert mark.generations == {"redis": None}
+        if purged_meanwhile:
+            journal.deliver(PurgeRecord(("p/s.jpg",), ()))
+        stored = await variants.store("k", entry("p/s.jpg"), mark)
+        kept = variants.get_memory("k") is not None, await disk.get("k", "p/s.jpg") is not None
+        await away.close()
+        return stored, *kept
+
+    try:
+        outcome = asyncio.run(scenario())
+    finally:
+        journal.close()
+    assert outcome == ((False, False, False) if purged_meanwhile else (True, True, True))
 
 
 def test_purge_broadcast_reaches_other_workers(server: RedisProcess, rds: redis.Redis) -> None:
