@@ -169,7 +169,8 @@ class RedisTier:
         if read is None:
             read = asyncio.ensure_future(self._read(key, source_id))
             self._reads[key] = read
-            read.add_done_callback(lambda _r: self._reads.pop(key, None))
+            read.add_done_callback(lambda r: self._reads.pop(key) if self._reads.get(key) is r
+                                   else None)
         found = await asyncio.shield(read)
         if found is _AWAY:
             mark_request_failed()
@@ -177,6 +178,11 @@ class RedisTier:
         if found is not None:
             self._refresh_directories(source_id)
         return found
+
+    def forget_reads(self) -> None:
+        """A purge was applied here: requests from now on start their own reads, rather than
+        join one whose MGET may have run before the purge (and would refill memory with it)."""
+        self._reads.clear()
 
     def _refresh_directories(self, source_id: str) -> None:
         """Mark the directory indexes of a source read from here as recently used, at most once

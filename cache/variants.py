@@ -38,6 +38,10 @@ class VariantCache:
 
     def _on_purge(self, record: PurgeRecord | None) -> None:
         self.epoch += 1
+        for tier in self.shared:
+            forget = getattr(tier, "forget_reads", None)
+            if forget is not None:
+                forget()
         if record is None:
             self.memory.clear()
             return

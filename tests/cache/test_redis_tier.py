@@ -345,6 +345,48 @@ def test_a_result_straddling_a_remote_purge_is_not_kept_when_redis_could_not_che
     assert outcome == ((False, False, False) if purged_meanwhile else (True, True, True))
 
 
+def test_a_request_after_a_purge_does_not_join_a_read_made_before_it(
+    tmp_path: Path, server: RedisProcess, rds: redis.Redis
+) -> None:
+    """Concurrent reads of one key share one MGET. One that ran before a purge, still on its
+    way back, handed the purged value to a request that began after the purge was applied
+    here, and that request's memory check (taken after the purge) let it into L1."""
+    source = "straddle/s.jpg"
+    journal = PurgeJournal(str(tmp_path / "state"))
+    tier = make_tier(server.url, redis_timeout=5.0)
+    variants = VariantCache(1 << 20, [tier], journal)
+
+    async def scenario() -> tuple[CachedVariant | None, CachedVariant | None]:
+        await tier.set("k", entry(source, b"OLD"), await tier.generation(source))
+        real, back = tier.cache.multi_get, asyncio.Event()
+
+        async def slow_reply(*args: Any, **kwargs: Any) -> Any:
+            found = await real(*args, **kwargs)
+            await back.wait()  # the reply is still on its way
+            return found
+
+        tier.cache.multi_get = slow_reply  # type: ignore[method-assign]
+        before = asyncio.ensure_future(variants.get_shared("k", source))
+        await asyncio.sleep(0.1)  # its MGET has read OLD
+        await tier.purge([source], [])
+        journal.deliver(PurgeRecord((source,), ()))  # the broadcast, applied here
+        tier.cache.multi_get = real  # type: ignore[method-assign]
+        after = asyncio.ensure_future(variants.get_shared("k", source))
+        await asyncio.sleep(0.1)
+        back.set()
+        await before
+        found, _tier = await after
+        await tier.close()
+        return found, variants.get_memory("k")
+
+    try:
+        found, in_memory = asyncio.run(scenario())
+    finally:
+        journal.close()
+    assert found is None
+    assert in_memory is None
+
+
 def test_purge_broadcast_reaches_other_workers(server: RedisProcess, rds: redis.Redis) -> None:
     async def scenario() -> list[PurgeRecord | None]:
         seen: list[PurgeRecord | None] = []
