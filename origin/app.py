@@ -37,6 +37,7 @@ from origin.errors import (
     Forbidden,
     ImgOriginError,
     InvalidOptions,
+    MethodNotAllowed,
     Refused,
     SourceNotFound,
     Unauthorized,
@@ -315,7 +316,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         Route("/-/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/-/metrics", metrics_route, methods=["GET"]),
         Route("/-/purge", purge_route, methods=["POST"]),
-        Route("/-/{rest:path}", ops_not_found, methods=["GET", "HEAD", "POST"]),
+        Route("/-/{rest:path}", ops_not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH",
+                                                        "DELETE", "OPTIONS"]),
         Route("/", demo_page, methods=["GET", "HEAD"]),
         Route("/index.html", demo_page, methods=["GET", "HEAD"]),
         Route("/{path:path}", transform_route, methods=["GET", "HEAD"]),
@@ -338,6 +340,12 @@ class OriginApp:
         return self.router.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            allowed = _allowed_methods(scope["path"])
+            if allowed is not None and scope["method"] not in allowed:
+                # As JSON with no-store, like every other error (Starlette's is plain text).
+                await error_response(MethodNotAllowed(allowed), None)(scope, receive, send)
+                return
         if (
             scope["type"] == "http"
             and scope["method"] in ("GET", "HEAD")
@@ -352,6 +360,15 @@ class OriginApp:
 
 
 _ROUTED_PATHS = frozenset({"/", "/index.html"})
+_OPS_METHODS = {"/-/purge": ("POST",), "/-/metrics": ("GET", "HEAD"),
+                "/-/healthz": ("GET", "HEAD"), "/-/readyz": ("GET", "HEAD")}
+
+
+def _allowed_methods(path: str) -> tuple[str, ...] | None:
+    """The methods a path answers; None for unknown operations paths (404 for any method)."""
+    if path.startswith("/-/"):
+        return _OPS_METHODS.get(path)
+    return ("GET", "HEAD")
 
 
 _VARY_ACCEPT = (b"vary", b"Accept")

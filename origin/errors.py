@@ -54,6 +54,15 @@ class Forbidden(ImgOriginError):
     code = "forbidden"
 
 
+class MethodNotAllowed(ImgOriginError):
+    status = 405
+    code = "method_not_allowed"
+
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        super().__init__(f"use {' or '.join(allowed)}")
+        self.headers = {"Allow": ", ".join(allowed)}
+
+
 class SourceNotFound(ImgOriginError):
     status = 404
     code = "not_found"

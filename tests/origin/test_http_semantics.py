@@ -148,3 +148,18 @@ def test_smart_crops_of_sequentially_decoded_sources(origin: OriginProcess) -> N
         image = pyvips.Image.new_from_buffer(r.content, "")
         w, h = (int(n) for n in path.split("s_")[1].split(",")[0].split("x"))
         assert (image.width, image.height) == (w, h), path
+
+
+def test_wrong_methods_get_a_json_405_with_allow_and_no_store(origin: OriginProcess) -> None:
+    cases = [("POST", "/w_100/landscape.jpg", "GET, HEAD"),
+             ("OPTIONS", "/w_100/landscape.jpg", "GET, HEAD"),
+             ("DELETE", "/", "GET, HEAD"), ("PUT", "/-/metrics", "GET, HEAD"),
+             ("GET", "/-/purge", "POST"), ("POST", "/-/healthz", "GET, HEAD")]
+    for method, path, allow in cases:
+        r = httpx.request(method, origin.url(path), timeout=30)
+        assert r.status_code == 405, (method, path, r.status_code)
+        assert r.headers["allow"] == allow
+        assert r.headers["cache-control"] == "no-store"
+        assert r.json()["error"] == "method_not_allowed"
+    unknown = httpx.request("PATCH", origin.url("/-/nothing"), timeout=30)
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "not_found")
