@@ -298,8 +298,11 @@ def parse(
     if len(segment) > MAX_SEGMENT_LENGTH:
         raise InvalidOptions(f"options segment longer than {MAX_SEGMENT_LENGTH} characters")
     limits = GrammarLimits(max_dim=max_dim)
-    if segment in ("", NO_OPTIONS):
+    if segment == NO_OPTIONS:
         return ParsedOptions(DEFAULT_OPTIONS)
+    if not segment:
+        # `//file.jpg` would be a second URL (and CDN key) for `/_/file.jpg`.
+        raise InvalidOptions("empty options segment; use _ for no options")
     values, preset_name = _scan(segment, limits, allow_preset=True, presets_only=presets_only)
     if presets_only and not preset_name:
         raise InvalidOptions("this server accepts only presets (p_NAME)")

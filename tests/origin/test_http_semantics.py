@@ -163,3 +163,9 @@ def test_wrong_methods_get_a_json_405_with_allow_and_no_store(origin: OriginProc
         assert r.json()["error"] == "method_not_allowed"
     unknown = httpx.request("PATCH", origin.url("/-/nothing"), timeout=30)
     assert (unknown.status_code, unknown.json()["error"]) == (404, "not_found")
+
+
+def test_an_empty_options_segment_is_a_400(origin: OriginProcess) -> None:
+    r = get(origin, "//landscape.jpg")
+    assert (r.status_code, r.json()["error"]) == (400, "invalid_options")
+    assert get(origin, "/_/landscape.jpg").status_code == 200

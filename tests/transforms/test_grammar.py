@@ -20,6 +20,11 @@ def test_no_options() -> None:
     assert serialize(DEFAULT_OPTIONS) == "_"
 
 
+def test_an_empty_options_segment_is_400_not_a_second_spelling_of_no_options() -> None:
+    with pytest.raises(InvalidOptions):
+        parse("")
+
+
 @pytest.mark.parametrize(
     ("a", "b"),
     [
