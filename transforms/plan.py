@@ -53,6 +53,12 @@ def fit_geometry(src_w: int, src_h: int, options: Options, max_dim: int) -> Geom
     dpr = options.dpr
     w = min(max_dim, round(options.width * dpr)) if options.width else None
     h = min(max_dim, round(options.height * dpr)) if options.height else None
+    if options.width and options.height and (w, h) != (round(options.width * dpr),
+                                                       round(options.height * dpr)):
+        # Capped as a whole: a 6000x3000 box at dpr 2 is 8192x4096, not 8192x6000.
+        k = min(max_dim / (options.width * dpr), max_dim / (options.height * dpr))
+        w = max(1, round(options.width * dpr * k))
+        h = max(1, round(options.height * dpr * k))
     if w is None and h is None:
         return Geometry((src_w, src_h))
     if w is None or h is None:

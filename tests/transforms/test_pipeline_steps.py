@@ -145,6 +145,12 @@ def test_dpr_multiplies_and_is_capped() -> None:
     assert (capped.width, capped.height) == (1000, 500)
 
 
+@pytest.mark.parametrize("fit", ["cover", "fill", "contain"])
+def test_a_box_capped_by_max_dim_keeps_its_aspect_ratio(fit: str) -> None:
+    capped = run_spec(halves(), f"s_600x300,dpr_2,enlarge,fit_{fit}", max_dim=1000)
+    assert (capped.width, capped.height) == (1000, 500)  # not 1000x600
+
+
 def test_fit_geometry_never_exceeds_max_dim() -> None:
     options = parse("w_1000,h_10,fit_outside,enlarge,dpr_4", max_dim=1000).options
     geometry = fit_geometry(10, 1000, options, 1000)
