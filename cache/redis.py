@@ -33,7 +33,7 @@ from cache.redis_client import Client, make_cache, make_client, parse_url
 from cache.redis_deadline import within
 from cache.redis_keys import KeyLayout
 from cache.redis_leases import RedisLeases
-from cache.redis_pubsub import PurgeSubscriber, encode
+from cache.redis_pubsub import HEALTH_INTERVAL, PurgeSubscriber, encode
 from cache.redis_scripts import GENERATION, PURGE, STORE, current_blob, new_generation, pack
 from cache.tiers import PurgeCount
 from origin import metrics
@@ -55,7 +55,8 @@ class RedisTier:
     name = "redis"
 
     def __init__(self, client: Client, *, timeout: float, ttl: int, lease_ttl: float,
-                 breaker: Breaker, purge_timeout: float, prefix: str) -> None:
+                 breaker: Breaker, purge_timeout: float, prefix: str,
+                 pubsub_health: float = HEALTH_INTERVAL) -> None:
         self.client = client
         self.cache = make_cache(client, timeout)
         self.timeout = timeout
@@ -64,6 +65,7 @@ class RedisTier:
         self.breaker = breaker
         self.purge_timeout = purge_timeout
         self.layout = KeyLayout(prefix)
+        self.pubsub_health = pubsub_health
         self.subscriber: PurgeSubscriber | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._deliver: Callable[[PurgeRecord | None], None] | None = None
@@ -93,7 +95,8 @@ class RedisTier:
         self._deliver = deliver
         if not await self._probe():
             self.breaker.trip()
-        self.subscriber = PurgeSubscriber(self.client, self.layout.channel, deliver)
+        self.subscriber = PurgeSubscriber(self.client, self.layout.channel, deliver,
+                                          self.pubsub_health)
         self._tasks = [asyncio.create_task(self._watch()), asyncio.create_task(
             self.subscriber.run())]
 
@@ -105,16 +108,41 @@ class RedisTier:
         except (RedisError, OSError, TimeoutError):
             return False
 
+    async def _serves_requests(self) -> bool:
+        """Whether Redis is back as requests will use it: a keyed read (a Cluster that answers
+        PING but CLUSTERDOWN to keys is not back) within the requests' own deadline (a Redis
+        slower than that would trip the breaker again at once)."""
+        if not await self._probe():  # also (re)connects, which the request deadline may not fit
+            return False
+        probe_key = self.layout.source("imgorigin-breaker-probe").generation
+        try:
+            await within(lambda: self.client.exists(probe_key), self.timeout)
+            return True
+        except (RedisError, OSError, TimeoutError):
+            return False
+
     async def _watch(self) -> None:
-        """While the breaker is open, probe every cooldown; close it on the first success."""
+        """While the breaker is open, probe once per cooldown (counted from the trip, then from
+        each failed probe); close it on the first success."""
         while True:
-            await asyncio.sleep(self.breaker.cooldown if self.breaker.is_open else 0.25)
-            if self.breaker.is_open and await self._probe():
-                self.breaker.close()
-                # While Redis was unreachable from here, purges made elsewhere may have been
-                # missed: start L1 afresh.
-                if self._deliver is not None:
-                    self._deliver(None)
+            if not self.breaker.is_open:
+                await asyncio.sleep(0.25)
+                continue
+            await asyncio.sleep(self.breaker.until_probe())
+            opened_at = self.breaker.opened_at
+            if opened_at is None or self.breaker.until_probe() > 0:
+                continue
+            back = await self._serves_requests()
+            self.breaker.probed()
+            if not back:
+                continue
+            self.breaker.close()
+            # Purges made elsewhere while Redis was unreachable from here reached this worker
+            # only if its subscription held throughout; if it did not, start L1 afresh.
+            subscriber = self.subscriber
+            if self._deliver is not None and not (
+                    subscriber is not None and subscriber.unbroken_since(opened_at)):
+                self._deliver(None)
 
     async def close(self) -> None:
         tasks = [*self._tasks, *self._background]

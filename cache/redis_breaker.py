@@ -2,7 +2,8 @@
 
 Closed: calls go through. After `failures` consecutive failures it opens: calls are skipped at
 once (the request goes on with L1 and compute) and a background probe, not request traffic,
-checks Redis every `cooldown` seconds; the first successful probe closes it.
+checks Redis once per `cooldown` seconds (counted from the trip and from each failed probe); the
+first successful probe closes it.
 
 Independently, a request that saw one Redis failure skips Redis for the rest of its life (a
 context variable, inherited by the tasks it starts), so a request never waits for Redis longer
@@ -43,6 +44,7 @@ class Breaker:
         self.cooldown = cooldown
         self.consecutive = 0
         self.opened_at: float | None = None
+        self.last_probe: float | None = None
         self._skipped = SKIPPED.labels(tier)
         BREAKER_OPEN.labels(tier).set(0)
 
@@ -57,6 +59,17 @@ class Breaker:
             return True
         self._skipped.inc()
         return False
+
+    def until_probe(self) -> float:
+        """Seconds until the background probe may try the tier: a cooldown after the trip and
+        after each failed probe, however the probe loop's sleeps fall."""
+        if self.opened_at is None:
+            return 0.0
+        since = max(self.opened_at, self.last_probe or self.opened_at)
+        return max(0.0, since + self.cooldown - time.monotonic())
+
+    def probed(self) -> None:
+        self.last_probe = time.monotonic()
 
     def success(self) -> None:
         self.consecutive = 0
@@ -73,6 +86,7 @@ class Breaker:
         if self.opened_at is not None:
             return
         self.opened_at = time.monotonic()
+        self.last_probe = None
         BREAKER_OPEN.labels(self.tier).set(1)
         BREAKER_OPENED.labels(self.tier).inc()
         log.warning("%s tier unavailable: breaker open, serving without it", self.tier)
