@@ -2,13 +2,16 @@
 release/extend), renewed while the holder works, so it expires soon after a holder dies.
 
 When Redis cannot be asked (breaker open, timeout), `acquire` hands out a local lease: the
-request computes at once rather than waiting on a lock nobody can see.
+request computes at once rather than waiting on a lock nobody can see. A timed-out acquire may
+still have set the lock (the reply was what came late), so its token is released in the
+background; otherwise the other hosts would wait on it until its TTL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -58,13 +61,21 @@ class RedisLeases:
     def __init__(self, tier: LeaseHost, ttl: float) -> None:
         self.tier = tier
         self.ttl = ttl
+        self._cleanups: set[asyncio.Task[Any]] = set()
 
     async def acquire(self, key: str) -> Lease | None:
         lock = self.tier.client.lock(self.tier.layout.lease(key), timeout=self.ttl,
                                      blocking=False, thread_local=False,
                                      raise_on_release_error=False)
-        got = await self.tier.call("lease", lock.acquire)
+        token = secrets.token_hex(16).encode()
+        got = await self.tier.call("lease", lambda: lock.acquire(token=token))
         if got is None:
+            # Skipped or failed; if it failed after the SET NX reached Redis, the lock is ours:
+            # give it back (compare-and-delete on the token, a no-op when it was never set).
+            cleanup = asyncio.create_task(self.tier.call(
+                "lease", lambda: lock.do_release(token), background=True))
+            self._cleanups.add(cleanup)
+            cleanup.add_done_callback(self._cleanups.discard)
             return _LocalLease()
         if not got:
             return None

@@ -106,7 +106,12 @@ class TransformService:
         def parse_options(segment: str) -> tuple[ParsedOptions, str]:
             parsed = parse(segment, presets=presets, max_dim=settings.max_dim,
                            presets_only=settings.presets_only)
-            parsed = replace(parsed, options=ladder.apply(parsed.options))
+            options = ladder.apply(parsed.options)
+            if options.format == settings.default_format:
+                # The server's default format is a default like any other: dropped from the
+                # canonical form, so `fmt_original` and `_` are one variant, one cache entry.
+                options = replace(options, format=None)
+            parsed = replace(parsed, options=options)
             return parsed, serialize(parsed.options)
 
         self._parse_options = parse_options

@@ -511,6 +511,33 @@ def test_leases_are_exclusive_and_expire_when_the_holder_dies(
     assert took_over_after < 1.0
 
 
+def test_r2_a_lease_whose_reply_came_too_late_is_given_back(
+        server: RedisProcess, rds: redis.Redis, proxy: TcpProxy) -> None:
+    """The SET NX reached Redis and took the lock, but its reply missed the deadline: this
+    request computes on a local lease, and the lock it does not know it holds is released in
+    the background, so other hosts do not wait on it for the lease's whole TTL."""
+    async def scenario() -> tuple[bool, int, int]:
+        tier = make_tier(proxy.url, redis_timeout=0.05, redis_lease_ttl=30,
+                         redis_breaker_failures=1000)
+        leases = tier.leases()
+        assert await tier.generation("warm-up") is not None  # connected before the delay
+        proxy.delay = 0.15
+        lease = await asyncio.create_task(leases.acquire("variant"))
+        local = type(lease).__name__ == "_LocalLease"
+        name = tier.layout.lease("variant")
+        held_at_first = rds.exists(name)
+        proxy.delay = 0.0
+        await asyncio.to_thread(wait_until, lambda: not rds.exists(name), 3)
+        held_later = rds.exists(name)
+        await tier.close()
+        return local, held_at_first, held_later
+
+    local, held_at_first, held_later = run(scenario())
+    assert local
+    assert held_at_first == 1  # the lock really was taken: the fault under test happened
+    assert held_later == 0
+
+
 def test_r20_dead_redis_at_start_serves_nothing_fast_and_recovers(tmp_path: Any) -> None:
     """Start with Redis down: calls return at once (breaker open), the tier reports itself
     unhealthy, and a redis-server appearing on the port closes the breaker by itself."""

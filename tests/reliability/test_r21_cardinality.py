@@ -161,6 +161,27 @@ def test_r21_unsigned_and_non_canonical_urls_create_no_entries(images: Path) -> 
         assert len(server.app.state.imgorigin.service.variants.memory) == 1
 
 
+@pytest.mark.parametrize("default", ["original", "auto"])
+def test_r21_the_default_format_spelled_out_is_the_same_variant(images: Path,
+                                                                 default: str) -> None:
+    with AppServer({"IMGORIGIN_SOURCE": str(images),
+                    "IMGORIGIN_DEFAULT_FORMAT": default}) as server:
+        before = _transforms()
+        spellings = ["/w_120/photo.jpg", f"/w_120,fmt_{default}/photo.jpg",
+                     f"/w_120,f_{default}/photo.jpg"]
+        answers = [server.get(path, Accept="image/webp") for path in spellings]
+        assert [a.status_code for a in answers] == [200] * len(spellings)
+        assert len({a.headers["etag"] for a in answers}) == 1
+        assert [a.headers["server-timing"].split(";")[0] for a in answers] == [
+            "transform", "memory", "memory"]
+        assert _transforms() == before + 1
+        assert len(server.app.state.imgorigin.service.variants.memory) == 1
+        # Another format is another variant.
+        other = "webp" if default == "original" else "original"
+        assert server.get(f"/w_120,fmt_{other}/photo.jpg").headers["server-timing"].startswith(
+            "transform")
+
+
 def test_r21_a_flood_of_distinct_variants_stays_within_the_memory_and_disk_caps(
     images: Path,
 ) -> None:
