@@ -112,3 +112,30 @@ def test_generation_check_and_broadcast_on_cluster(cluster: RedisCluster) -> Non
     assert late is False
     assert seen == [PurgeRecord(("g.jpg",), ())]
     assert exclusive
+
+
+def test_the_purge_subscription_health_check_works_on_cluster(cluster: RedisCluster) -> None:
+    """The subscriber's PING goes over the cluster pub/sub connection and its PONG comes back:
+    a healthy subscription is kept across many checks (no resubscribe, no dropped caches)."""
+    async def scenario() -> tuple[int, list[PurgeRecord | None], bool]:
+        seen: list[PurgeRecord | None] = []
+        listener = make_tier(cluster.url)
+        listener.pubsub_health = 0.1
+        purger = make_tier(cluster.url)
+        await listener.start(seen.append)
+        await purger.start(lambda _r: None)
+        assert await asyncio.to_thread(wait_until, lambda: bool(
+            listener.subscriber and listener.subscriber.connected), 5)
+        subscribed_since = listener.subscriber.connected_since  # type: ignore[union-attr]
+        await asyncio.sleep(1.5)  # about 15 health checks
+        await purger.purge(["h.jpg"], [])
+        await asyncio.to_thread(wait_until, lambda: bool(seen), 5)
+        kept = listener.subscriber.connected_since == subscribed_since  # type: ignore[union-attr]
+        reconnects = listener.subscriber.reconnects  # type: ignore[union-attr]
+        await listener.close()
+        await purger.close()
+        return reconnects, seen, kept
+
+    reconnects, seen, kept = asyncio.run(scenario())
+    assert reconnects == 0 and kept
+    assert seen == [PurgeRecord(("h.jpg",), ())]
