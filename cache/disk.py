@@ -54,12 +54,12 @@ class DiskTier:
     async def set(self, key: str, entry: CachedVariant) -> None:
         try:
             blob = entry.to_bytes()
-            await asyncio.to_thread(self._write, entry.source_id, key, blob)
+            extra = await asyncio.to_thread(self._write, entry.source_id, key, blob)
         except OSError:
             self.healthy = False
             return
         self.healthy = True
-        self._written(_allocated(len(blob)))
+        self._written(_allocated(len(blob)) + extra)
 
     async def clear(self) -> None:
         """Drop every entry of the host: the tree is renamed away at once, then deleted."""
@@ -88,31 +88,46 @@ class DiskTier:
     async def put_source_file(self, source_id: str, name: str, data: bytes) -> bool:
         """Write a per-source dot file; it counts against the cap like a variant."""
         try:
-            await asyncio.to_thread(self._write, source_id, name, data)
+            extra = await asyncio.to_thread(self._write, source_id, name, data)
         except OSError:
             return False  # e.g. a purge removed the folder meanwhile: a miss later, no harm
-        self._written(_allocated(len(data)))
+        self._written(_allocated(len(data)) + extra)
         return True
 
     def _written(self, size: int) -> None:
         self._written_since_sweep += size
-        if self._written_since_sweep > self.max_bytes // 10 and not self._sweeping:
+        if not self._sweeping:
+            self._sweep_if_due()
+
+    def _sweep_if_due(self) -> None:
+        if self._written_since_sweep > self.max_bytes // SWEEP_EVERY:
             self._written_since_sweep = 0
             self._sweeping = True
             task = asyncio.create_task(asyncio.to_thread(self.sweep))
-            task.add_done_callback(lambda _t: setattr(self, "_sweeping", False))
+            task.add_done_callback(self._swept)
 
-    def _write(self, source_id: str, name: str, data: bytes) -> None:
+    def _swept(self, _task: asyncio.Task[int]) -> None:
+        # Writes that landed while the sweep ran were not counted by it: when they are due
+        # a sweep of their own, run it now rather than at the next write, which may not come.
+        self._sweeping = False
+        with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to sweep for
+            self._sweep_if_due()
+
+    def _write(self, source_id: str, name: str, data: bytes) -> int:
+        """Write one file of a source; returns what making its folder took besides (0 or the
+        folder's and name file's blocks), which the sweep's trigger counts too."""
         folder = self._dir(source_id)
         try:
             _atomic_write(os.path.join(folder, name), data)
+            return 0
         except FileNotFoundError:
             # First entry of this source, or its folder was purged meanwhile: make the folder and
             # its name file, then write. Trying first keeps the usual write at four syscalls.
             os.makedirs(folder, exist_ok=True)
-            _atomic_write(os.path.join(folder, _SOURCE_FILE),
-                          source_id.encode("utf-8", "surrogatepass"))
+            source_name = source_id.encode("utf-8", "surrogatepass")
+            _atomic_write(os.path.join(folder, _SOURCE_FILE), source_name)
             _atomic_write(os.path.join(folder, name), data)
+            return _BLOCK + _allocated(len(source_name))
 
     async def purge(self, sources: Sequence[str], prefixes: Sequence[str]) -> PurgeCount:
         return await asyncio.to_thread(self._purge, list(sources), tuple(prefixes))
@@ -148,7 +163,8 @@ class DiskTier:
         return found
 
     def sweep(self) -> int:
-        """Evict the least recently written files until the tier is under 90 % of its cap, and
+        """Evict the least recently written files until the tier is under 90 % of its cap (when
+        it is above 95 %), and
         drop the folders of sources left with no file."""
         # Two streaming passes and a histogram of bytes per second of mtime, not a list of every
         # file: a list of tens of thousands of small objects made at once grew CPython's object
@@ -158,6 +174,9 @@ class DiskTier:
         # length would fill the disk many times over the cap.
         by_second: dict[int, int] = {}
         total = 0
+        for shard in _scandir(self.root):  # the shard folders take blocks too (256 at most)
+            with contextlib.suppress(OSError):
+                total += _on_disk(shard.stat(follow_symlinks=False))
         for folder in self._folders():
             total += _on_disk(folder.stat(follow_symlinks=False))
             for _path, st, evictable in self._files(folder.path):
@@ -165,9 +184,9 @@ class DiskTier:
                 if evictable:
                     second = int(st.st_mtime)
                     by_second[second] = by_second.get(second, 0) + _on_disk(st)
-        if total <= self.max_bytes:
+        if total <= self.max_bytes * SWEEP_ABOVE:
             return 0
-        excess = total - self.max_bytes * 9 // 10
+        excess = total - int(self.max_bytes * SWEEP_TO)
         cutoff = 0  # every file written before this second goes, then part of that second
         for second in sorted(by_second):
             cutoff = second
@@ -276,6 +295,12 @@ def _atomic_write(path: str, data: bytes) -> None:
 
 
 _BLOCK = 4096  # the allocation unit of ext4, XFS and tmpfs as usually set up
+# A sweep runs after each twentieth of the cap written, evicts when the tier is above 95 % and
+# leaves 90 %: the tier stays within the cap, with what is written during a sweep counted
+# towards the next one.
+SWEEP_EVERY = 20
+SWEEP_ABOVE = 0.95
+SWEEP_TO = 0.90
 
 
 def _allocated(length: int) -> int:

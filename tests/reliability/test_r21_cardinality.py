@@ -83,7 +83,7 @@ def test_r21_disk_cap_counts_the_blocks_a_flood_of_tiny_variants_takes(tmp_path:
 
     asyncio.run(flood())
     used = _disk_usage(tmp_path)
-    # The sweep starts every tenth of the cap written and leaves 90 %: at most about the cap.
+    # A sweep runs every twentieth of the cap written, above 95 %, and leaves 90 %: the cap.
     assert used <= cap * 1.1, f"{used / MIB:.2f} MiB on disk under a {cap / MIB:.0f} MiB cap"
     assert len([p for p in (tmp_path / "v").rglob("*") if p.is_file()]) > 100
 
