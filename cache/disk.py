@@ -174,9 +174,7 @@ class DiskTier:
         # length would fill the disk many times over the cap.
         by_second: dict[int, int] = {}
         total = 0
-        for shard in _scandir(self.root):  # the shard folders take blocks too (256 at most)
-            with contextlib.suppress(OSError):
-                total += _on_disk(shard.stat(follow_symlinks=False))
+        # The shard folders (at most 256 blocks, 1 MiB) are a fixed cost outside the cap.
         for folder in self._folders():
             total += _on_disk(folder.stat(follow_symlinks=False))
             for _path, st, evictable in self._files(folder.path):

@@ -36,12 +36,9 @@ def _on_disk(path: Path) -> int:
 
 
 def _overhead(root: Path) -> int:
-    """What the sweep counts beside the variants: the shard and source folders and the name
-    files."""
-    shards = [p for p in (root / "v").glob("*") if p.is_dir()]
+    """What the sweep counts beside the variants: the source folders and their name files."""
     folders = [p for p in (root / "v").glob("*/*") if p.is_dir()]
-    return sum(map(_on_disk, shards)) + sum(_on_disk(f) + _on_disk(f / ".source")
-                                           for f in folders)
+    return sum(_on_disk(f) + _on_disk(f / ".source") for f in folders)
 
 
 def test_an_entry_reads_back_and_its_folder_names_its_source(tmp_path: Path) -> None:

@@ -40,9 +40,10 @@ def _tiny(i: int, source: str | None = None) -> tuple[str, CachedVariant]:
 
 
 def _disk_usage(root: Path) -> int:
-    """What the tier's tree takes on the filesystem: files and folders, in allocated blocks."""
+    """What the tier's tree takes on the filesystem: source folders and their files, in
+    allocated blocks (the 256 shard folders above them are a fixed cost outside the cap)."""
     total = 0
-    for path in (root / "v").rglob("*"):
+    for path in (root / "v").glob("*/**/*"):
         st = path.stat()
         total += max(st.st_size, st.st_blocks * 512)
     return total
