@@ -46,7 +46,7 @@ class PurgeJournal:
         self.path = os.path.join(directory, "purge.journal")
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         with self._locked():
-            if self._read_rotation() is None:  # new, or written by a version without a header
+            if self._rotation_now() < 0:  # new, or written by a version without a header
                 self._rotate(0)
         stat = os.fstat(self._fd)
         self._rotation = self._rotation_now()
@@ -67,7 +67,7 @@ class PurgeJournal:
         data = (line + "\n").encode("utf-8", "surrogatepass")
         with self._locked():
             if os.fstat(self._fd).st_size + len(data) > MAX_JOURNAL_BYTES:
-                self._rotate((self._read_rotation() or 0) + 1)
+                self._rotate(max(self._rotation_now(), 0) + 1)
             # O_APPEND makes each line land whole after every other writer's.
             os.write(self._fd, data)
         self.sync()
@@ -140,17 +140,14 @@ class PurgeJournal:
             listener(None)
 
     def _rotation_now(self) -> int:
-        rotation = self._read_rotation()
-        return -1 if rotation is None else rotation
-
-    def _read_rotation(self) -> int | None:
+        """The rotation count in the file's header; -1 when it has none."""
         header = os.pread(self._fd, HEADER_BYTES, 0)
         if len(header) != HEADER_BYTES or not header.startswith(_MAGIC):
-            return None
+            return -1
         try:
             return int(header[len(_MAGIC):-1])
         except ValueError:
-            return None
+            return -1
 
     def _rotate(self, rotation: int) -> None:
         """Empty the file and start it with the rotation count (the caller holds the lock)."""

@@ -55,8 +55,7 @@ class RedisTier:
     name = "redis"
 
     def __init__(self, client: Client, *, timeout: float, ttl: int, lease_ttl: float,
-                 breaker: Breaker, purge_timeout: float, prefix: str,
-                 pubsub_health: float = HEALTH_INTERVAL) -> None:
+                 breaker: Breaker, purge_timeout: float, prefix: str) -> None:
         self.client = client
         self.cache = make_cache(client, timeout)
         self.timeout = timeout
@@ -65,7 +64,7 @@ class RedisTier:
         self.breaker = breaker
         self.purge_timeout = purge_timeout
         self.layout = KeyLayout(prefix)
-        self.pubsub_health = pubsub_health
+        self.pubsub_health = HEALTH_INTERVAL  # the subscriber's PING period (tests shorten it)
         self.subscriber: PurgeSubscriber | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._deliver: Callable[[PurgeRecord | None], None] | None = None

@@ -68,14 +68,22 @@ class RedisLeases:
                                      blocking=False, thread_local=False,
                                      raise_on_release_error=False)
         token = secrets.token_hex(16).encode()
-        got = await self.tier.call("lease", lambda: lock.acquire(token=token))
-        if got is None:
-            # Skipped or failed; if it failed after the SET NX reached Redis, the lock is ours:
-            # give it back (compare-and-delete on the token, a no-op when it was never set).
+        tried = False
+
+        async def take() -> bool:
+            nonlocal tried
+            tried = True
+            return bool(await lock.acquire(token=token))
+
+        got = await self.tier.call("lease", take)
+        if got is None and tried:
+            # Failed after being sent: if the SET NX reached Redis, the lock is ours. Give it
+            # back (compare-and-delete on the token, a no-op when it was never set).
             cleanup = asyncio.create_task(self.tier.call(
                 "lease", lambda: lock.do_release(token), background=True))
             self._cleanups.add(cleanup)
             cleanup.add_done_callback(self._cleanups.discard)
+        if got is None:
             return _LocalLease()
         if not got:
             return None

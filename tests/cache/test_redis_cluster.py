@@ -14,6 +14,7 @@ from cache.entry import CachedVariant
 from cache.journal import PurgeRecord
 from cache.redis import RedisTier
 from origin.settings import Settings
+from tests.cache.listening import start_listening
 from tests.support.net import wait_until
 from tests.support.redis_server import RedisCluster
 
@@ -88,10 +89,7 @@ def test_generation_check_and_broadcast_on_cluster(cluster: RedisCluster) -> Non
         # carries the message over the cluster bus.
         listener = make_tier(f"redis+cluster://127.0.0.1:{cluster.nodes[2].port}")
         purger = make_tier(f"redis+cluster://127.0.0.1:{cluster.nodes[0].port}")
-        await listener.start(seen.append)
-        await purger.start(lambda _r: None)
-        assert await asyncio.to_thread(wait_until, lambda: bool(
-            listener.subscriber and listener.subscriber.connected), 5)
+        await start_listening(listener, purger, seen)
         started_at = await purger.generation("g.jpg")
         await purger.purge(["g.jpg"], [])
         late = await purger.set("k", entry("g.jpg"), started_at)
@@ -122,10 +120,7 @@ def test_the_purge_subscription_health_check_works_on_cluster(cluster: RedisClus
         listener = make_tier(cluster.url)
         listener.pubsub_health = 0.1
         purger = make_tier(cluster.url)
-        await listener.start(seen.append)
-        await purger.start(lambda _r: None)
-        assert await asyncio.to_thread(wait_until, lambda: bool(
-            listener.subscriber and listener.subscriber.connected), 5)
+        await start_listening(listener, purger, seen)
         subscribed_since = listener.subscriber.connected_since  # type: ignore[union-attr]
         await asyncio.sleep(1.5)  # about 15 health checks
         await purger.purge(["h.jpg"], [])

@@ -27,6 +27,7 @@ from origin.errors import Overloaded
 from origin.settings import Settings
 from origin.sources.shared import SharedOriginal, SharedVersion
 from origin.sources.shared_redis import RedisSources
+from tests.cache.listening import start_listening
 from tests.support.net import free_port, wait_until
 from tests.support.redis_server import RedisProcess
 from tests.support.tcp_proxy import TcpProxy
@@ -394,10 +395,7 @@ def test_purge_broadcast_reaches_other_workers(server: RedisProcess, rds: redis.
     async def scenario() -> list[PurgeRecord | None]:
         seen: list[PurgeRecord | None] = []
         listener, purger = make_tier(server.url), make_tier(server.url)
-        await listener.start(seen.append)
-        await purger.start(lambda _r: None)
-        assert await asyncio.to_thread(wait_until, lambda: bool(listener.subscriber and
-                                       listener.subscriber.connected), 5)
+        await start_listening(listener, purger, seen)
         await purger.purge(["a.jpg"], ["dir/"])
         for _ in range(100):
             if seen:
@@ -427,10 +425,7 @@ def test_r14_a_subscription_dropped_without_an_error_is_found_and_drops_l1(
         listener = make_tier(proxy.url)
         listener.pubsub_health = 0.2
         purger = make_tier(server.url)
-        await listener.start(seen.append)
-        await purger.start(lambda _r: None)
-        assert await asyncio.to_thread(wait_until, lambda: bool(listener.subscriber and
-                                       listener.subscriber.connected), 5)
+        await start_listening(listener, purger, seen)
         assert proxy.silence_subscribers() == 1
         silenced = time.monotonic()
         await purger.purge(["a.jpg"], [])
