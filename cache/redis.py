@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from redis.asyncio import RedisCluster
 from redis.exceptions import (
     AskError,
     ClusterError,
@@ -34,7 +35,15 @@ from cache.redis_deadline import within
 from cache.redis_keys import KeyLayout
 from cache.redis_leases import RedisLeases
 from cache.redis_pubsub import HEALTH_INTERVAL, PurgeSubscriber, encode
-from cache.redis_scripts import GENERATION, PURGE, STORE, current_blob, new_generation, pack
+from cache.redis_scripts import (
+    GENERATION,
+    PURGE,
+    STORE,
+    current_blob,
+    new_generation,
+    pack,
+    source_of,
+)
 from cache.tiers import PurgeCount
 from origin import metrics
 from origin.errors import Overloaded
@@ -49,6 +58,7 @@ _AWAY = object()
 # if you serve such variants.
 SECONDS_PER_BYTE = 0.020 / (1024 * 1024)
 DIRECTORY_REFRESH_SECONDS = 60.0
+SCAN_COUNT = 1000  # keys per SCAN call and generation values per read of a prefix purge's scan
 
 
 class RedisTier:
@@ -57,6 +67,7 @@ class RedisTier:
     def __init__(self, client: Client, *, timeout: float, ttl: int, lease_ttl: float,
                  breaker: Breaker, purge_timeout: float, prefix: str) -> None:
         self.client = client
+        self.cluster = isinstance(client, RedisCluster)
         self.cache = make_cache(client, timeout)
         self.timeout = timeout
         self.ttl_ms = ttl * 1000
@@ -252,7 +263,7 @@ class RedisTier:
         """The source's purge generation now, made if it has none; None if Redis is away."""
         keys = self.layout.source(source_id)
         return await self.call("generation", lambda: self.client.eval(
-            GENERATION, 1, keys.generation, new_generation(), self.ttl_ms))
+            GENERATION, 1, keys.generation, new_generation(source_id), self.ttl_ms))
 
     async def set(self, key: str, entry: CachedVariant,
                   generation: bytes | None = None) -> bool | None:
@@ -313,6 +324,12 @@ class RedisTier:
                         if source.startswith(prefix):
                             found.add(source)
                             count.sources.add(source)
+                if prefixes and await self._may_evict():
+                    # An eviction may have taken a directory index: the generation keys name
+                    # every source that can still serve a value from here.
+                    under = await self._sources_under(tuple(prefixes))
+                    found |= under
+                    count.sources |= under
                 removed = await asyncio.gather(*(self._purge_source(s) for s in sorted(found)))
                 count.variants = sum(removed)
                 await self.client.publish(self.layout.channel, encode(sources, prefixes))
@@ -323,11 +340,49 @@ class RedisTier:
                              retry_after=1) from None
         return count
 
+    async def _may_evict(self) -> bool:
+        """Whether Redis may have evicted keys: it did since it started, or its `maxmemory`
+        policy would (on any master of a Cluster)."""
+        if self.cluster:
+            info = await self.client.info(target_nodes=RedisCluster.PRIMARIES)
+            nodes = list(info.values())
+        else:
+            nodes = [await self.client.info()]
+        return any(
+            int(node.get("evicted_keys", 0)) > 0
+            or (int(node.get("maxmemory", 0)) > 0
+                and node.get("maxmemory_policy", "noeviction") != "noeviction")
+            for node in nodes if isinstance(node, dict))
+
+    async def _sources_under(self, prefixes: tuple[str, ...]) -> set[str]:
+        """Every source under these prefixes that has a generation in Redis, found by a SCAN of
+        the generation keys (of every master): about a second per million keys held."""
+        found: set[str] = set()
+        batch: list[bytes] = []
+
+        async def read(names: list[bytes]) -> None:
+            values = await (self.client.mget_nonatomic(names) if self.cluster
+                            else self.client.mget(names))
+            for value in values:
+                source = source_of(value) if value else None
+                if source is not None and source.startswith(prefixes):
+                    found.add(source)
+
+        async for name in self.client.scan_iter(match=self.layout.generation_pattern(),
+                                                count=SCAN_COUNT):
+            batch.append(name)
+            if len(batch) >= SCAN_COUNT:
+                await read(batch)
+                batch = []
+        if batch:
+            await read(batch)
+        return found
+
     async def _purge_source(self, source_id: str) -> int:
         keys = self.layout.source(source_id)
         removed = await self.client.eval(PURGE, 4, keys.index, keys.generation, keys.version,
-                                         keys.original, keys.value_prefix, new_generation(),
-                                         self.ttl_ms)
+                                         keys.original, keys.value_prefix,
+                                         new_generation(source_id), self.ttl_ms)
         return int(removed)
 
 

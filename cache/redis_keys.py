@@ -4,8 +4,9 @@ touch them all.
 
     P:{h}:v:<variant key>   value: generation + one CachedVariant blob     TTL redis_ttl
     P:{h}:idx               SET of the source's variant keys (purge index) TTL redis_ttl
-    P:{h}:gen               the source's purge generation (a random token) TTL redis_ttl, or
-                            longer: never shorter than a value stored under it
+    P:{h}:gen               the source's purge generation (a random token,  TTL redis_ttl, or
+                            a space, the source id)                        longer: never shorter
+                                                                           than a value under it
     P:{h}:src               generation + HTTP source version, check time  TTL redis_ttl
     P:{h}:orig              generation + HTTP source version and bytes   TTL originals_ttl
     P:{d}:dir               SET of source ids under a directory prefix     TTL redis_ttl
@@ -44,8 +45,17 @@ class KeyLayout:
         base = f"{self.prefix}:{{{source_hash(source_id)}}}:"
         return SourceKeys(base + "v:", base + "idx", base + "gen", base + "src", base + "orig")
 
+    def generation_pattern(self) -> str:
+        """SCAN's MATCH pattern for every source's generation key."""
+        return f"{_glob_escape(self.prefix)}:{{*}}:gen"
+
     def directory(self, prefix: str) -> str:
         return f"{self.prefix}:{{{source_hash(prefix)}}}:dir"
 
     def lease(self, variant_key: str) -> str:
         return f"{self.prefix}:lock:{variant_key}"
+
+
+def _glob_escape(text: str) -> str:
+    """`text` matched literally by Redis' glob patterns."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -10,6 +10,11 @@ random one, and a read whose generation key is gone (expired, or evicted by an L
 missing key meant "never purged", an evicted generation would bring back every value stored
 before the purge that the index missed. A store keeps the generation alive at least as long as
 the value it writes.
+
+A generation key holds a random token, a space and the source id. Values carry only the token;
+the id is there so that a purge by prefix can find every source that has values in Redis by
+scanning the generation keys, when an eviction may have taken a directory index
+(`RedisTier.purge`). Generations written before the id was added are a bare token.
 """
 
 from __future__ import annotations
@@ -75,13 +80,26 @@ _GEN_LEN = struct.Struct(">B")
 
 
 def pack(generation: bytes, blob: bytes) -> bytes:
-    """A stored value: the generation it was computed under, then the entry blob."""
-    return _GEN_LEN.pack(len(generation)) + generation + blob
+    """A stored value: the token of the generation it was computed under, then the entry blob."""
+    token = token_of(generation)
+    return _GEN_LEN.pack(len(token)) + token + blob
 
 
-def new_generation() -> str:
-    """A generation token no other purge or first store anywhere will make."""
-    return f"{time.time_ns():x}.{os.getpid():x}.{secrets.token_hex(4)}"
+def new_generation(source_id: str) -> str:
+    """A generation no other purge or first store anywhere will make: a fresh token, then the
+    source id it belongs to."""
+    return f"{time.time_ns():x}.{os.getpid():x}.{secrets.token_hex(4)} {source_id}"
+
+
+def token_of(generation: bytes) -> bytes:
+    """The token of a generation key's value (the part values are stamped with)."""
+    return generation.partition(b" ")[0]
+
+
+def source_of(generation: bytes) -> str | None:
+    """The source id a generation key's value names; None for one written before ids were."""
+    _token, space, source_id = generation.partition(b" ")
+    return source_id.decode("utf-8", "surrogatepass") if space else None
 
 
 def current_blob(generation: bytes | None, value: bytes | None) -> bytes | None:
@@ -90,7 +108,7 @@ def current_blob(generation: bytes | None, value: bytes | None) -> bytes | None:
     if generation is None or value is None:
         return None
     parts = unpack(value)
-    if parts is None or parts[0] != generation:
+    if parts is None or parts[0] != token_of(generation):
         return None
     return parts[1]
 

@@ -134,3 +134,39 @@ def test_the_purge_subscription_health_check_works_on_cluster(cluster: RedisClus
     reconnects, seen, kept = asyncio.run(scenario())
     assert reconnects == 0 and kept
     assert seen == [PurgeRecord(("h.jpg",), ())]
+
+
+def test_r21_prefix_purge_on_cluster_scans_every_master_when_one_may_evict(
+    cluster: RedisCluster,
+) -> None:
+    """One master under an LRU policy is enough for a purge by prefix to scan the generation
+    keys of all three, so sources whose directory index was lost are purged on every master."""
+    sources = [f"lost/{i}/item.jpg" for i in range(12)]
+    clients = [redis.Redis(port=node.port) for node in cluster.nodes]
+
+    async def scenario() -> tuple[Any, list[CachedVariant | None]]:
+        tier = make_tier(cluster.url)
+        for source in sources:
+            assert await tier.set("w_100", entry(source), await tier.generation(source))
+        for client in clients:
+            for lost in client.keys("*:dir"):  # one by one: each is in a slot of its own
+                client.delete(lost)
+        clients[1].config_set("maxmemory", 512 * 1024 * 1024)
+        clients[1].config_set("maxmemory-policy", "allkeys-lru")
+        count = await tier.purge([], ["lost/"])
+        left = [await tier.get("w_100", s) for s in sources]
+        await tier.close()
+        return count, left
+
+    try:
+        count, left = asyncio.run(scenario())
+    finally:
+        clients[1].config_set("maxmemory", 0)
+        clients[1].config_set("maxmemory-policy", "noeviction")
+        for client in clients:
+            client.close()
+    assert count.sources == set(sources)
+    assert left == [None] * len(sources)
+    holders = [n for n in cluster.nodes
+               if any(redis.Redis(port=n.port).keys("*:gen"))]
+    assert len(holders) == 3  # the sources were spread, so every master was scanned

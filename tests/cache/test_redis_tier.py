@@ -45,6 +45,8 @@ def rds(server: RedisProcess) -> Iterator[redis.Redis]:
     client = redis.Redis(port=server.port)
     client.flushall()
     client.config_set("maxmemory", 0)
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_resetstat()  # evicted_keys back to 0: a purge by prefix reads it
     yield client
     client.close()
 
@@ -150,6 +152,87 @@ def test_prefix_purge_reaches_absolute_source_urls(server: RedisProcess,
     count, left = run(scenario("https://img.example.com/"))
     assert count.sources == {sources[0], sources[1], sources[2]}
     assert left == [False, False, False, True]
+
+
+PREFIX_SOURCES = ("shop/a.jpg", "shop/x/b.jpg", "shopping/c.jpg", "d.jpg")
+
+
+def purge_with_directories_evicted(url: str, rds: redis.Redis) -> tuple[Any, list[bool]]:
+    """Store a variant of each of PREFIX_SOURCES, lose every directory index (as an LRU
+    eviction would), purge `shop/`; the purge's count and which sources still serve."""
+
+    async def scenario() -> tuple[Any, list[bool]]:
+        tier = make_tier(url)
+        for source in PREFIX_SOURCES:
+            await tier.set("k", entry(source), await tier.generation(source))
+        rds.delete(*rds.keys("*:dir"))
+        count = await tier.purge([], ["shop/"])
+        left = [await tier.get("k", s) is not None for s in PREFIX_SOURCES]
+        await tier.close()
+        return count, left
+
+    return run(scenario())
+
+
+def test_r21_prefix_purge_finds_sources_whose_directory_index_was_evicted(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    """A Redis that may evict (an LRU policy under a `maxmemory`): the purge scans the
+    generation keys, which name their sources, so a lost directory index misses nothing."""
+    rds.config_set("maxmemory", 256 * 1024 * 1024)
+    rds.config_set("maxmemory-policy", "allkeys-lru")
+    count, left = purge_with_directories_evicted(server.url, rds)
+    assert count.sources == {"shop/a.jpg", "shop/x/b.jpg"}
+    assert count.variants == 2
+    assert left == [False, False, True, True]
+    assert rds.info("commandstats").get("cmdstat_scan", {}).get("calls", 0) > 0
+
+
+def test_prefix_purge_does_not_scan_a_redis_that_never_evicts(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    """Under `noeviction` the directory indexes are complete, so no SCAN is paid for (the
+    indexes deleted by hand here are not found: that is what the scan is for)."""
+    count, left = purge_with_directories_evicted(server.url, rds)
+    assert count.sources == set()
+    assert left == [True, True, True, True]
+    assert "cmdstat_scan" not in rds.info("commandstats")
+
+
+def test_r21_prefix_purge_reaches_values_after_a_real_lru_eviction_of_their_index(
+    server: RedisProcess, rds: redis.Redis
+) -> None:
+    """Redis evicts the directory index of a source whose variant is still read (hits touch
+    the value and the generation, not the directories), then the source's directory is
+    purged. The variant and its generation are made non-volatile so that `volatile-lru` can
+    evict everything but them."""
+
+    async def scenario() -> tuple[bool, Any, CachedVariant | None]:
+        tier = make_tier(server.url)
+        await tier.set("k", entry("hot/a.jpg"), await tier.generation("hot/a.jpg"))
+        for key in rds.keys("*:v:k") + rds.keys("*:gen"):
+            rds.persist(key)
+        directory = rds.keys("*:dir")[0]
+        time.sleep(1.1)  # Redis' LRU clock ticks once a second: the index is now the oldest
+        rds.config_set("maxmemory", rds.info("memory")["used_memory"] + 2 * 1024 * 1024)
+        rds.config_set("maxmemory-policy", "volatile-lru")
+        rds.config_set("maxmemory-samples", 10)
+        filler = b"x" * 4096
+        for i in range(20_000):
+            rds.set(f"flood:{i}", filler, px=600_000)
+            if i % 100 == 0 and not rds.exists(directory):
+                break
+        evicted = not rds.exists(directory)
+        count = await tier.purge([], ["hot/"])
+        left = await tier.get("k", "hot/a.jpg")
+        await tier.close()
+        return evicted, count, left
+
+    evicted, count, left = run(scenario())
+    assert evicted
+    assert rds.info("stats")["evicted_keys"] > 0
+    assert count.sources == {"hot/a.jpg"}
+    assert left is None
 
 
 def test_r14_result_of_a_transform_straddling_a_purge_is_not_stored(
