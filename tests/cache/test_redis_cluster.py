@@ -170,3 +170,53 @@ def test_r21_prefix_purge_on_cluster_scans_every_master_when_one_may_evict(
     holders = [n for n in cluster.nodes
                if any(redis.Redis(port=n.port).keys("*:gen"))]
     assert len(holders) == 3  # the sources were spread, so every master was scanned
+
+
+def test_r5_breaker_stays_open_while_the_cluster_is_down_and_closes_when_it_is_back() -> None:
+    """Its own cluster: one master's slots are unassigned on every node, so the cluster state
+    is `fail` and every keyed command answers CLUSTERDOWN while PING still answers PONG. The
+    breaker opens, its probes (a keyed read) keep it open, and it closes once the slots are
+    served again."""
+    built = RedisCluster().start()
+    owner = built.nodes[1]
+    line = next(x for x in built.cli(owner, "cluster", "nodes").splitlines() if "myself" in x)
+    low, high = line.split()[8].split("-")
+
+    def state_is(state: str) -> bool:
+        return all(f"cluster_state:{state}" in built.cli(n, "cluster", "info")
+                   for n in built.nodes)
+
+    async def scenario() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        tier = make_tier(built.url, redis_breaker_cooldown=0.2, redis_breaker_failures=3)
+        await tier.start(lambda _record: None)
+        assert await tier.set("k", entry("down/a.jpg"), await tier.generation("down/a.jpg"))
+        for node in built.nodes:
+            built.cli(node, "cluster", "delslotsrange", low, high)
+        out["down"] = await asyncio.to_thread(wait_until, lambda: state_is("fail"), 10)
+        out["pong"] = all(built.cli(n, "ping").strip() == "PONG" for n in built.nodes)
+        for _ in range(5):  # separate tasks: separate requests
+            await asyncio.create_task(tier.get("k", "down/a.jpg"))
+        out["opened"] = tier.breaker.is_open
+        probes = []
+        for _ in range(6):  # about five probes' time
+            await asyncio.sleep(0.25)
+            probes.append(tier.breaker.last_probe)
+        out["probed"] = len({p for p in probes if p is not None})
+        out["held_open"] = tier.breaker.is_open
+        built.cli(owner, "cluster", "addslotsrange", low, high)
+        out["up"] = await asyncio.to_thread(wait_until, lambda: state_is("ok"), 15)
+        out["closed"] = await asyncio.to_thread(wait_until, lambda: tier.healthy, 10)
+        out["served"] = await tier.get("k", "down/a.jpg")
+        await tier.close()
+        return out
+
+    try:
+        out = asyncio.run(scenario())
+    finally:
+        built.stop()
+    assert out["down"] and out["pong"]
+    assert out["opened"]
+    assert out["probed"] >= 2 and out["held_open"]  # PONG alone would have closed it
+    assert out["up"] and out["closed"]
+    assert out["served"] is not None and out["served"].source_id == "down/a.jpg"
