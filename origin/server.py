@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
+import resource
 import shutil
 import signal
 import sys
@@ -20,7 +22,10 @@ from uvicorn import Server
 from uvicorn_worker import UvicornWorker
 
 from origin import balance, listeners, malloc, recycle
+from origin.headtimeout import HeadTimeoutProtocol
 from origin.settings import Settings
+
+log = logging.getLogger("imgorigin.server")
 
 
 class DrainingServer(Server):
@@ -47,10 +52,11 @@ class DrainingServer(Server):
 
 
 class Worker(UvicornWorker):
-    CONFIG_KWARGS = {"loop": "uvloop", "http": "httptools", "lifespan": "on",
+    CONFIG_KWARGS = {"loop": "uvloop", "http": HeadTimeoutProtocol, "lifespan": "on",
                      "server_header": False, "date_header": True}
 
     async def _serve(self) -> None:
+        HeadTimeoutProtocol.head_timeout = Settings.from_env().header_timeout
         # uvicorn-worker's _serve, with the draining server.
         from origin.app import mark_draining
 
@@ -129,9 +135,24 @@ def prepare_metrics_dir() -> str:
     return path
 
 
+def raise_descriptor_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit (the workers inherit it), as nginx's
+    `worker_rlimit_nofile` does: each connection holds a descriptor, and a soft limit of 1024
+    (a common default) lets a few hundred idle clients per worker stop it accepting."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("could not raise the descriptor limit from %d: %s", soft, exc)
+
+
 def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
           graceful_timeout: int = 20, log_level: str = "info") -> None:
     prepare_metrics_dir()
+    raise_descriptor_limit()
     settings = Settings.from_env()
     malloc.tune(settings.malloc_arena_max, settings.malloc_mmap_threshold)
     options = {

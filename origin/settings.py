@@ -292,6 +292,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "longest a 503/429 is held back on a connection whose client re-sent before the "
             "Retry-After it was given, so a client that ignores it gets about one refusal per "
             "Retry-After instead of one per event-loop turn (0: off)"),
+    Setting("IMGORIGIN_HEADER_TIMEOUT", "header_timeout", "20", _positive_float,
+            "seconds a connection may take to send a whole request head (from connecting, or "
+            "from the first byte of a later request on it); past it a request cut short gets "
+            "408 and the connection is closed (slowloris)"),
     Setting("IMGORIGIN_REBALANCE_GAP", "rebalance_gap", "2", _non_negative_int,
             "a worker with this many more transforms admitted than its least busy sibling "
             "closes each keep-alive connection after its answer, so the client reconnects and "
@@ -398,6 +402,7 @@ class Settings:
     transform_queue: int = 16
     max_queue_wait: float = 0.6
     refusal_hold: float = 1.0
+    header_timeout: float = 20.0
     rebalance_gap: int = 2
     vips_concurrency: int = 1
     vips_cache_max_mem: int = 0

@@ -21,8 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 class OriginProcess:
     def __init__(self, env: dict[str, str] | None = None, workers: int = 1,
-                 cache_dir: str | None = None, log_path: str | None = None) -> None:
+                 cache_dir: str | None = None, log_path: str | None = None,
+                 nofile: tuple[int, int] | None = None) -> None:
         self.port = free_port()
+        self.nofile = nofile  # (soft, hard) RLIMIT_NOFILE the server starts with
         self.workers = workers
         self._tmp = tempfile.TemporaryDirectory(prefix="imgorigin-test-")
         self.cache_dir = cache_dir or os.path.join(self._tmp.name, "cache")
@@ -42,11 +44,18 @@ class OriginProcess:
             [sys.executable, "-m", "origin.cli", "serve", "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", str(self.workers)],
             cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            preexec_fn=self._limit if self.nofile else None,
         )
         if not wait_until(self._ready, timeout):
             self.stop()
             raise RuntimeError(f"origin did not start; log:\n{self.log()}")
         return self
+
+    def _limit(self) -> None:
+        import resource
+
+        assert self.nofile is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

@@ -1,0 +1,107 @@
+"""Clients that connect and never finish a request head (slowloris), against the real server.
+
+uvicorn times a connection out only while it is idle between requests, so each such client
+would hold a socket and a file descriptor for ever; `IMGORIGIN_HEADER_TIMEOUT` bounds that, and
+the server raises its soft descriptor limit to the hard one at start, so a few hundred of them
+cannot make a worker stop accepting.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.origin import OriginProcess
+
+HEALTH = b"GET /-/healthz HTTP/1.1\r\nHost: imgorigin\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[OriginProcess]:
+    proc = OriginProcess(env={"IMGORIGIN_HEADER_TIMEOUT": "1"}).start()
+    yield proc
+    proc.stop()
+
+
+def connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.settimeout(5)
+    return sock
+
+
+def read_until_closed(sock: socket.socket) -> tuple[bytes, float]:
+    """Everything the server sends until it closes, and after how many seconds."""
+    started = time.monotonic()
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data, time.monotonic() - started
+        data += chunk
+
+
+def answer(sock: socket.socket) -> bytes:
+    """One whole response to a request already sent (healthz: a small body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(
+    server: OriginProcess,
+) -> None:
+    with connect(server.port) as sock:
+        data, after = read_until_closed(sock)
+    assert data == b""  # nothing was asked: nothing to answer
+    assert 0.8 < after < 3.0
+
+
+def test_a_request_head_that_stalls_gets_408_and_is_closed(server: OriginProcess) -> None:
+    before = server.metric("imgorigin_slow_heads_total")
+    with connect(server.port) as sock:
+        sock.sendall(b"GET /-/healthz HTTP/1.1\r\nHost: imgorigin\r\nX-Slow: ")
+        data, after = read_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert b"cache-control: no-store" in data
+    assert 0.8 < after < 3.0
+    assert server.metric("imgorigin_slow_heads_total") == before + 1
+
+
+def test_a_slow_but_complete_head_and_a_kept_alive_connection_are_served(
+    server: OriginProcess,
+) -> None:
+    with connect(server.port) as sock:
+        for i in range(0, len(HEALTH), 8):  # dripped over about 0.6 s, within the timeout
+            sock.sendall(HEALTH[i:i + 8])
+            time.sleep(0.1)
+        assert answer(sock).startswith(b"HTTP/1.1 200 ")
+        time.sleep(1.5)  # idle past the header timeout: keep-alive rules here, not the head's
+        sock.sendall(HEALTH)
+        assert answer(sock).startswith(b"HTTP/1.1 200 ")
+
+
+def test_hundreds_of_stalled_connections_do_not_stop_a_worker_accepting() -> None:
+    """Started with a soft limit of 256 descriptors (a common default is 1024), 600 connections
+    that never send a byte would leave the one worker unable to accept the next client."""
+    proc = OriginProcess(env={"IMGORIGIN_HEADER_TIMEOUT": "60"}, nofile=(256, 4096)).start()
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(600):
+            idle.append(socket.create_connection(("127.0.0.1", proc.port), timeout=5))
+        time.sleep(0.5)  # let the worker accept them all
+        r = httpx.get(proc.url("/-/healthz"), timeout=5)
+        assert r.status_code == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        proc.stop()
