@@ -7,6 +7,9 @@ thousand of them (slowloris) leave a worker unable to accept anyone. Here the he
 request must be complete within `head_timeout` seconds of the connection (for the first
 request) or of its first byte (for the next ones). A connection that asked nothing is closed; a
 request cut short gets 408 first.
+
+A request only notes when its head began; one sweep per worker, a few times per timeout, closes
+the late ones. A timer per request would cost every cache hit a timer armed and cancelled.
 """
 
 from __future__ import annotations
@@ -23,44 +26,46 @@ _REQUEST_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r
 
 class HeadTimeoutProtocol(HttpToolsProtocol):
     head_timeout: float = 20.0  # set from IMGORIGIN_HEADER_TIMEOUT by the worker
+    _swept_loop: asyncio.AbstractEventLoop | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._head_begun = False
-        self._arm_head()
+        self.head_since: float | None = self.loop.time()  # None: no head is awaited
+        self.head_begun = False
+        if HeadTimeoutProtocol._swept_loop is not self.loop:
+            HeadTimeoutProtocol._swept_loop = self.loop
+            _sweep(self.loop, self.connections, self.head_timeout)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_begun = True
-        if self._head_timer is None:
-            self._arm_head()
+        self.head_begun = True
+        if self.head_since is None:
+            self.head_since = self.loop.time()
 
     def on_headers_complete(self) -> None:
-        self._cancel_head()
-        self._head_begun = False
+        self.head_since = None
+        self.head_begun = False
         super().on_headers_complete()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_head()
-        super().connection_lost(exc)
-
-    def _arm_head(self) -> None:
-        self._head_timer = self.loop.call_later(self.head_timeout, self._head_expired)
-
-    def _cancel_head(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_expired(self) -> None:
-        self._head_timer = None
+    def head_expired(self) -> None:
+        """Answer 408 to a request cut short, and close the connection."""
+        self.head_since = None
         if self.transport.is_closing():
             return
         # Imported here: the master imports this module before it sets up multiprocess metrics.
         from origin import metrics
 
         metrics.SLOW_HEADS.inc()
-        if self._head_begun:
+        if self.head_begun:
             self.transport.write(_REQUEST_TIMEOUT)
         self.transport.close()
+
+
+def _sweep(loop: asyncio.AbstractEventLoop, connections: set[object], timeout: float) -> None:
+    """Close every connection of this worker whose awaited head is past `timeout`; again soon."""
+    late = loop.time() - timeout
+    for conn in list(connections):
+        since = getattr(conn, "head_since", None)
+        if since is not None and since <= late:
+            conn.head_expired()  # type: ignore[attr-defined]
+    loop.call_later(min(1.0, timeout / 4), _sweep, loop, connections, timeout)
