@@ -1,5 +1,6 @@
-"""The HTTP protocol of the workers: uvicorn's httptools protocol plus a deadline on the request
-head, as nginx's `client_header_timeout` and Go's `ReadHeaderTimeout` give.
+"""The HTTP protocol of the workers: uvicorn's httptools protocol plus deadlines on slow clients:
+on the request head, as nginx's `client_header_timeout` and Go's `ReadHeaderTimeout` give, and
+on an answer the client stopped reading, as nginx's `send_timeout`.
 
 uvicorn times a connection out only while it is idle between requests (keep-alive). One that
 sends nothing, or half a request line, would keep its socket and descriptor for ever, and a few
@@ -8,13 +9,19 @@ request must be complete within `head_timeout` seconds of the connection (for th
 request) or of its first byte (for the next ones). A connection that asked nothing is closed; a
 request cut short gets 408 first.
 
-A request only notes when its head began; one sweep per worker, a few times per timeout, closes
-the late ones. A timer per request would cost every cache hit a timer armed and cancelled.
+An answer whose bytes wait in the transport's buffer (above its high-water mark, so uvicorn
+paused writing) for `send_timeout` seconds without the client draining them below the low-water
+mark is cut: the connection is aborted, its buffer freed.
+
+A request only notes when its head began, and a write pause when it began; one sweep per worker,
+a few times per timeout, closes the late ones. A timer per request would cost every cache hit a
+timer armed and cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -26,15 +33,18 @@ _REQUEST_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r
 
 class HeadTimeoutProtocol(HttpToolsProtocol):
     head_timeout: float = 20.0  # set from IMGORIGIN_HEADER_TIMEOUT by the worker
+    send_timeout: float = 60.0  # set from IMGORIGIN_SEND_TIMEOUT by the worker
     _swept_loop: asyncio.AbstractEventLoop | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.head_since: float | None = self.loop.time()  # None: no head is awaited
         self.head_begun = False
+        self.send_stalled_since: float | None = None
         if HeadTimeoutProtocol._swept_loop is not self.loop:
             HeadTimeoutProtocol._swept_loop = self.loop
-            _sweep(self.loop, self.connections, self.head_timeout)
+            _sweep(self.loop, self.connections,
+                   min(1.0, self.head_timeout / 4, self.send_timeout / 4))
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -47,6 +57,22 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         self.head_begun = False
         super().on_headers_complete()
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.send_stalled_since = self.loop.time()
+
+    def resume_writing(self) -> None:
+        self.send_stalled_since = None
+        super().resume_writing()
+
+    def send_expired(self) -> None:
+        """Drop a connection whose client stopped reading its answer."""
+        self.send_stalled_since = None
+        from origin import metrics
+
+        metrics.SLOW_CLIENTS.labels("send").inc()
+        self.transport.abort()
+
     def head_expired(self) -> None:
         """Answer 408 to a request cut short, and close the connection."""
         self.head_since = None
@@ -55,17 +81,22 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         # Imported here: the master imports this module before it sets up multiprocess metrics.
         from origin import metrics
 
-        metrics.SLOW_HEADS.inc()
+        metrics.SLOW_CLIENTS.labels("head").inc()
         if self.head_begun:
             self.transport.write(_REQUEST_TIMEOUT)
         self.transport.close()
 
 
-def _sweep(loop: asyncio.AbstractEventLoop, connections: set[object], timeout: float) -> None:
-    """Close every connection of this worker whose awaited head is past `timeout`; again soon."""
-    late = loop.time() - timeout
+def _sweep(loop: asyncio.AbstractEventLoop, connections: set[Any], every: float) -> None:
+    """Close every connection of this worker whose awaited head, or whose stalled answer, is
+    past its timeout; again in `every` seconds."""
+    now = loop.time()
     for conn in list(connections):
         since = getattr(conn, "head_since", None)
-        if since is not None and since <= late:
-            conn.head_expired()  # type: ignore[attr-defined]
-    loop.call_later(min(1.0, timeout / 4), _sweep, loop, connections, timeout)
+        if since is not None and now - since >= conn.head_timeout:
+            conn.head_expired()
+            continue
+        stalled = getattr(conn, "send_stalled_since", None)
+        if stalled is not None and now - stalled >= conn.send_timeout:
+            conn.send_expired()
+    loop.call_later(every, _sweep, loop, connections, every)

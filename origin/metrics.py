@@ -49,9 +49,11 @@ RATE_LIMITED = Counter("imgorigin_rate_limited", "Requests refused by the rate l
                        ("route",))
 RATE_LIMIT_FALLBACKS = Counter("imgorigin_rate_limit_fallbacks",
                                "Rate-limit decisions made in-process because Redis failed")
-SLOW_HEADS = Counter("imgorigin_slow_heads",
-                     "Connections closed because a request head did not arrive within "
-                     "IMGORIGIN_HEADER_TIMEOUT (408 when a request had begun)")
+SLOW_CLIENTS = Counter("imgorigin_slow_clients",
+                       "Connections closed for a slow client: stage 'head' when a request head "
+                       "did not arrive within IMGORIGIN_HEADER_TIMEOUT (408 when a request had "
+                       "begun), 'send' when an answer stayed unread for IMGORIGIN_SEND_TIMEOUT",
+                       ("stage",))
 PURGED_VARIANTS = Counter("imgorigin_purged_variants", "Cached variants removed by purges")
 STALE_STORES = Counter("imgorigin_cache_stale_stores",
                        "Results not stored because their source was purged while computing; "

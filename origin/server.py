@@ -56,13 +56,15 @@ class Worker(UvicornWorker):
                      "server_header": False, "date_header": True}
 
     async def _serve(self) -> None:
-        HeadTimeoutProtocol.head_timeout = Settings.from_env().header_timeout
+        settings = Settings.from_env()
+        HeadTimeoutProtocol.head_timeout = settings.header_timeout
+        HeadTimeoutProtocol.send_timeout = settings.send_timeout
         # uvicorn-worker's _serve, with the draining server.
         from origin.app import mark_draining
 
         self.config.app = self.wsgi
         server = DrainingServer(config=self.config)
-        server.drain_seconds = Settings.from_env().drain_seconds
+        server.drain_seconds = settings.drain_seconds
         server.on_drain = lambda: mark_draining(self.wsgi)
         recycle.install(lambda: _retire(server))
         self._install_sigquit_handler()

@@ -296,6 +296,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "seconds a connection may take to send a whole request head (from connecting, or "
             "from the first byte of a later request on it); past it a request cut short gets "
             "408 and the connection is closed (slowloris)"),
+    Setting("IMGORIGIN_SEND_TIMEOUT", "send_timeout", "60", _positive_float,
+            "seconds an answer may wait unread in a worker's write buffer (writing paused) "
+            "before the connection is dropped, as nginx's send_timeout"),
     Setting("IMGORIGIN_REBALANCE_GAP", "rebalance_gap", "2", _non_negative_int,
             "a worker with this many more transforms admitted than its least busy sibling "
             "closes each keep-alive connection after its answer, so the client reconnects and "
@@ -403,6 +406,7 @@ class Settings:
     max_queue_wait: float = 0.6
     refusal_hold: float = 1.0
     header_timeout: float = 20.0
+    send_timeout: float = 60.0
     rebalance_gap: int = 2
     vips_concurrency: int = 1
     vips_cache_max_mem: int = 0
