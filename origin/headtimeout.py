@@ -21,7 +21,6 @@ timer armed and cancelled.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -68,7 +67,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def send_expired(self) -> None:
         """Drop a connection whose client stopped reading its answer."""
         self.send_stalled_since = None
-        from origin import metrics
+        from origin import metrics  # see head_expired
 
         metrics.SLOW_CLIENTS.labels("send").inc()
         self.transport.abort()
@@ -87,16 +86,15 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def _sweep(loop: asyncio.AbstractEventLoop, connections: set[Any], every: float) -> None:
+def _sweep(loop: asyncio.AbstractEventLoop, connections: set[HeadTimeoutProtocol],
+           every: float) -> None:
     """Close every connection of this worker whose awaited head, or whose stalled answer, is
     past its timeout; again in `every` seconds."""
     now = loop.time()
     for conn in list(connections):
-        since = getattr(conn, "head_since", None)
-        if since is not None and now - since >= conn.head_timeout:
+        if conn.head_since is not None and now - conn.head_since >= conn.head_timeout:
             conn.head_expired()
-            continue
-        stalled = getattr(conn, "send_stalled_since", None)
-        if stalled is not None and now - stalled >= conn.send_timeout:
+        elif (conn.send_stalled_since is not None
+              and now - conn.send_stalled_since >= conn.send_timeout):
             conn.send_expired()
     loop.call_later(every, _sweep, loop, connections, every)
