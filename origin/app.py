@@ -153,8 +153,8 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
     client = make_client(settings.connect_timeout, settings.fetch_timeout, transport)
     stack.push_async_callback(client.aclose)
     # The configured source is trusted as host and port, never the whole host.
-    trusted = frozenset({origin_of(settings.source)}) if settings.source.startswith(
-        ("http://", "https://")) else frozenset()
+    base_url = settings.source_base_url
+    trusted = frozenset({origin_of(base_url)}) if base_url else frozenset()
     guard = NetworkGuard(allow_private=settings.allow_private_networks, trusted=trusted,
                          resolver=resolver or system_resolver)
     state_dir = os.path.join(settings.cache_dir, "state")

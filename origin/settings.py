@@ -147,8 +147,16 @@ class Setting:
 
 SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_SOURCE", "source", "", str,
-            "default source: a directory, file:// URL or http(s):// base URL",
+            "default source: a directory, file:// URL, http(s):// base URL or "
+            "`s3://bucket/prefix` (needs botocore: `pip install 'imgorigin[s3]'`)",
             "the bundled samples/"),
+    Setting("IMGORIGIN_S3_ENDPOINT", "s3_endpoint", "", str,
+            "S3-compatible endpoint (`http(s)://host:port`, MinIO, Ceph, R2) for an s3:// "
+            "source, addressed path style; unset: AWS S3, virtual-hosted style",
+            "unset: AWS"),
+    Setting("IMGORIGIN_S3_REGION", "s3_region", "", str,
+            "SigV4 signing region of an s3:// source",
+            "`AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`"),
     Setting("IMGORIGIN_ALLOWED_HOSTS", "allowed_hosts", "", _csv,
             "hosts (`*.example.com` allowed) that absolute source URLs may name",
             "empty: absolute URLs refused"),
@@ -351,6 +359,8 @@ class Settings:
     """The parsed settings; build with `Settings.from_env()` or `Settings.from_env(overrides)`."""
 
     source: str = ""
+    s3_endpoint: str = ""
+    s3_region: str = ""
     allowed_hosts: tuple[str, ...] = ()
     allow_private_networks: bool = False
     redis_url: str = ""
@@ -438,6 +448,8 @@ class Settings:
             values["source"] = str(BUNDLED_SAMPLES)
         if not values["cache_dir"]:
             values["cache_dir"] = _default_cache_dir()
+        if values["source"].startswith("s3://"):
+            _check_s3(values["source"], values["s3_endpoint"])
         if values["disk_cache"] not in {"", "on", "off"}:
             raise SettingsError("IMGORIGIN_DISK_CACHE: expected 'on' or 'off'")
         if values["size_ladder"] and values["size_ladder"][-1] > values["max_dim"]:
@@ -458,11 +470,39 @@ class Settings:
         return self.memory_cache_max_bytes + self.originals_cache_max_bytes + RSS_HEADROOM
 
     @property
+    def source_base_url(self) -> str:
+        """The HTTP base of an http(s):// or s3:// IMGORIGIN_SOURCE; "" for a directory."""
+        if self.source.startswith(("http://", "https://")):
+            return self.source
+        if self.source.startswith("s3://"):
+            from origin.sources import s3
+
+            return s3.base_url(s3.parse_s3(self.source), endpoint=self.s3_endpoint,
+                               region=s3.region_of(self.s3_region))
+        return ""
+
+    @property
     def disk_cache_enabled(self) -> bool:
         """On by default in embedded mode, off by default when Redis is the shared tier."""
         if self.disk_cache:
             return self.disk_cache == "on"
         return not self.redis_url
+
+
+def _check_s3(source: str, endpoint: str) -> None:
+    from origin.sources import s3
+
+    try:
+        s3.parse_s3(source)
+    except ValueError as exc:
+        raise SettingsError(f"IMGORIGIN_SOURCE: {exc}") from None
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        raise SettingsError("IMGORIGIN_S3_ENDPOINT: expected an http:// or https:// URL")
+    try:
+        import botocore  # noqa: F401 - signs each request to the bucket
+    except ImportError:
+        raise SettingsError("IMGORIGIN_SOURCE: s3:// sources need botocore: "
+                            "pip install 'imgorigin[s3]'") from None
 
 
 def settings_markdown() -> str:

@@ -1,6 +1,3 @@
-"""Where source images come from: a local directory or an HTTP(S) base, and allowlisted URLs."""
-
-from origin.sources.ref import SourceRef, parse_source
-from origin.sources.store import SourceStore
-
-__all__ = ["SourceRef", "SourceStore", "parse_source"]
+"""Where source images come from: a local directory, an HTTP(S) base or an S3 bucket, and
+allowlisted URLs. Import the modules themselves (`origin.sources.store`, ...): the package
+imports nothing, so settings can read `origin.sources.s3` before metrics are set up."""

@@ -116,6 +116,7 @@ class HttpSource:
         max_redirects: int,
         allowed_hosts: tuple[str, ...],
         base_url: str = "",
+        base_auth: httpx.Auth | None = None,
     ) -> None:
         self.client = client
         self.guard = guard
@@ -124,6 +125,8 @@ class HttpSource:
         self.max_redirects = max_redirects
         self.allowed_hosts = allowed_hosts
         self.base_origin = origin_of(base_url) if base_url else ("", 0)
+        # Credentials (an S3 signature) go to the configured source's host and port only.
+        self.base_auth = base_auth
 
     async def fetch(self, url: str, *, known_version: str = "") -> Fetched:
         """GET the source within the total deadline; 304 on a matching `known_version`."""
@@ -192,7 +195,8 @@ class HttpSource:
             "GET", pinned, headers={**headers, "Host": host_header},
             extensions={"sni_hostname": host} if parts.scheme == "https" else {},
         )
-        return await self.client.send(request, stream=True)
+        auth = self.base_auth if (host.lower().rstrip("."), port) == self.base_origin else None
+        return await self.client.send(request, stream=True, auth=auth)
 
     async def _read_body(self, response: httpx.Response) -> bytes:
         length = response.headers.get("content-length")

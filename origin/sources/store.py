@@ -22,6 +22,7 @@ from origin import metrics
 from origin.errors import SourceNotFound, UpstreamError
 from origin.security.netguard import NetworkGuard
 from origin.settings import Settings
+from origin.sources import s3
 from origin.sources.http import Fetched, HttpSource
 from origin.sources.local import LocalSource
 from origin.sources.ref import SourceRef, parse_source
@@ -32,10 +33,6 @@ _MAX_REMEMBERED = 100_000
 _READ_ATTEMPTS = 3
 
 
-def source_kind(source: str) -> str:
-    return "http" if source.startswith(("http://", "https://")) else "local"
-
-
 async def _nothing() -> None:
     return None
 
@@ -44,15 +41,17 @@ class SourceStore:
     def __init__(self, settings: Settings, client: httpx.AsyncClient, guard: NetworkGuard,
                  shared: SharedSources | None = None) -> None:
         self.settings = settings
-        self.base = settings.source
-        self.base_kind = source_kind(self.base)
-        base_root = self.base.removeprefix("file://")
-        self.local = LocalSource(base_root, settings.max_source_bytes)
+        # An s3:// source is an HTTP base whose requests are signed (sources/s3.py).
+        self.base = settings.source_base_url or settings.source
+        self.base_kind = "http" if settings.source_base_url else "local"
+        self.local = LocalSource(self.base.removeprefix("file://"), settings.max_source_bytes)
         self.http = HttpSource(
             client, guard, max_bytes=settings.max_source_bytes,
             total_timeout=settings.fetch_timeout, max_redirects=settings.max_redirects,
             allowed_hosts=settings.allowed_hosts,
-            base_url=self.base if self.base_kind == "http" else "",
+            base_url=settings.source_base_url,
+            base_auth=s3.S3Auth(s3.region_of(settings.s3_region)) if s3.is_s3(settings.source)
+            else None,
         )
         self.shared = shared
         self.versions: dict[str, tuple[str, float]] = {}

@@ -21,10 +21,12 @@ class ForegroundServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = f"http://127.0.0.1:{self.port}"
 
-    def spawn(self, cmd: list[str], timeout: float, cwd: Path | None = None) -> None:
+    def spawn(self, cmd: list[str], timeout: float, cwd: Path | None = None,
+              env: dict[str, str] | None = None) -> None:
         """Start `cmd` and wait until its port accepts connections; raise with its log if not."""
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
         if not wait_until(self._ready, timeout, interval=0.1):
             log = self.log()
             self.stop()

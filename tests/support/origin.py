@@ -30,7 +30,8 @@ class OriginProcess:
         self.cache_dir = cache_dir or os.path.join(self._tmp.name, "cache")
         self.log_path = log_path or os.path.join(self._tmp.name, "server.log")
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("IMGORIGIN_")},
+            # Neither the runner's settings nor its AWS credential chain (S3, CloudFront).
+            **{k: v for k, v in os.environ.items() if not k.startswith(("IMGORIGIN_", "AWS_"))},
             "IMGORIGIN_CACHE_DIR": self.cache_dir,
             "PROMETHEUS_MULTIPROC_DIR": os.path.join(self._tmp.name, "metrics"),
             **(env or {}),
