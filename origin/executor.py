@@ -73,7 +73,8 @@ class TransformExecutor:
         self._on_pending = on_pending  # told `pending` on the event loop whenever it changes
         self.capacity = threads + queue
         self.pending = 0
-        self.backlog = 0.0  # estimated seconds of work admitted and not yet finished
+        # Admitted and not yet finished: estimated seconds and deadline of each (see `backlog`).
+        self._admitted: dict[object, tuple[float, float | None]] = {}
         self.calibration = 1.0  # measured / estimated, a running average
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="transform",
@@ -82,6 +83,15 @@ class TransformExecutor:
         self._probe_pool = ThreadPoolExecutor(max_workers=probe_threads,
                                               thread_name_prefix="probe",
                                               initializer=name_os_thread, initargs=("probe",))
+
+    @property
+    def backlog(self) -> float:
+        """Estimated seconds of work admitted and not yet finished. A job is stopped at its
+        deadline, so it counts for at most the time left to it: one that timed out and is
+        being torn down (a killed SVG child) no longer makes new misses look late."""
+        now = time.monotonic()
+        return sum(cost if deadline is None else min(cost, max(0.0, deadline - now))
+                   for cost, deadline in self._admitted.values())
 
     def check_capacity(self) -> None:
         """Shed before any fetch or probe work when the pool is already full."""
@@ -118,7 +128,8 @@ class TransformExecutor:
         if deadline is not None and time.monotonic() + wait + cost > deadline:
             self._shed("deadline", wait + cost)
         self.pending += 1
-        self.backlog += cost
+        ticket = object()
+        self._admitted[ticket] = (cost, deadline)
         metrics.INFLIGHT.inc()
         if self._on_pending is not None:
             self._on_pending(self.pending)
@@ -128,7 +139,7 @@ class TransformExecutor:
                 self._pool, lambda: self._timed(fn, args, kwargs, estimate, deadline))
         finally:
             self.pending -= 1
-            self.backlog = max(0.0, self.backlog - cost)
+            del self._admitted[ticket]
             metrics.INFLIGHT.dec()
             if self._on_pending is not None:
                 self._on_pending(self.pending)

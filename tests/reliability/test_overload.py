@@ -183,6 +183,30 @@ def test_executor_bounds_the_estimated_wait_for_a_thread() -> None:
     asyncio.run(scenario())
 
 
+def test_work_past_its_deadline_does_not_count_as_backlog() -> None:
+    """A job is stopped at its deadline; while it is torn down (a killed SVG child being
+    reaped) it still holds its thread, but a new miss must not be refused for its estimate."""
+    async def scenario() -> None:
+        pool = TransformExecutor(threads=1, queue=10, max_wait=0.25)
+        gate = threading.Event()
+        overrun = asyncio.ensure_future(
+            pool.run(gate.wait, estimate=0.4, deadline=time.monotonic() + 0.5))
+        await asyncio.sleep(0.05)
+        with pytest.raises(Overloaded):  # 0.4 s of work ahead, within its deadline
+            await pool.run(lambda: 1, estimate=0.01)
+        await asyncio.sleep(0.5)  # past the deadline; the job still holds the thread
+        assert pool.pending == 1 and pool.backlog == 0.0
+        queued = asyncio.ensure_future(pool.run(lambda: 2, estimate=0.01))
+        await asyncio.sleep(0.05)
+        assert pool.pending == 2  # admitted, waiting for the thread
+        gate.set()
+        assert await queued == 2
+        await overrun
+        pool.shutdown()
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("max_wait", ["0.3", "0"])
 def test_admitted_misses_wait_at_most_the_bound(tmp_path: Path, max_wait: str) -> None:
     """A burst of distinct AVIF misses on one thread with 64 queue places: with a 0.3 s bound
