@@ -118,10 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         print("set VIPS_CONCURRENCY in the environment to --vips-concurrency", file=sys.stderr)
         return 2
 
+    from origin.settings import Settings
     from transforms import vipsconfig
 
-    # As in a worker: operation cache off, untrusted loaders blocked, same concurrency.
-    vipsconfig.configure(concurrency=args.vips_concurrency, cache_max_mem=0)
+    # As in a worker: operation cache off, untrusted loaders blocked, same concurrency, and the
+    # encoder choices the server under test reads from the same environment.
+    vipsconfig.configure(concurrency=args.vips_concurrency, cache_max_mem=0,
+                         jpeg_optimize_coding=Settings.from_env().jpeg_optimize_coding)
     results = []
     for key in args.transforms.split(","):
         spec = TRANSFORMS[key]

@@ -142,7 +142,8 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
     """Everything a worker serves with; each part's cleanup goes on `stack` as it is made, so
     a start-up that fails half-way still closes what it opened."""
     vipsconfig.configure(concurrency=settings.vips_concurrency,
-                         cache_max_mem=settings.vips_cache_max_mem)
+                         cache_max_mem=settings.vips_cache_max_mem,
+                         jpeg_optimize_coding=settings.jpeg_optimize_coding)
     # `asyncio.to_thread` work (disk-tier files, purges, sweeps) on threads the OS sees as "io";
     # the size is asyncio's own default.
     io_pool = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4),

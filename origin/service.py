@@ -99,6 +99,10 @@ class TransformService:
         # threads made three different files). Keyed apart, hosts with another setting never
         # answer one ETag with other bytes; every other format is the same at any count.
         self._avif_pipeline = f"{PIPELINE_VERSION}/avif-threads-{settings.vips_concurrency}"
+        # Standard Huffman tables make other JPEG bytes: keyed apart for the same reason. Any
+        # class but AVIF may end up JPEG (`original`, a negotiated fallback).
+        self._pipeline_other = PIPELINE_VERSION if settings.jpeg_optimize_coding else (
+            f"{PIPELINE_VERSION}/jpeg-standard-huffman")
         presets = dict(settings.presets)
         ladder = SizeLadder(settings.size_ladder, settings.size_ladder_mode)
 
@@ -198,7 +202,7 @@ class TransformService:
 
     def _pipeline(self, fmt_class: str) -> str:
         """What besides the request decides the output's bytes (part of the variant key)."""
-        return self._avif_pipeline if fmt_class == "avif" else PIPELINE_VERSION
+        return self._avif_pipeline if fmt_class == "avif" else self._pipeline_other
 
     async def _probe(self, source_id: str, version: str, data: bytes) -> Probe:
         cache_key = (source_id, version)

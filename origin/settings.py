@@ -313,6 +313,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "the kernel hashes it afresh (0: off)"),
     Setting("IMGORIGIN_VIPS_CONCURRENCY", "vips_concurrency", "1", _positive_int,
             "libvips threads per transform (VIPS_CONCURRENCY)"),
+    Setting("IMGORIGIN_JPEG_OPTIMIZE_CODING", "jpeg_optimize_coding", "true", _bool,
+            "optimised Huffman tables for JPEG output: 2-3 % fewer bytes on every delivery for "
+            "about a fifth more CPU per JPEG transform; `false` where misses, not bytes, are "
+            "the cost (variants are keyed apart, so hosts may differ)"),
     Setting("IMGORIGIN_VIPS_CACHE_MAX_MEM", "vips_cache_max_mem", "0", _non_negative_int,
             "bytes of libvips' operation cache per worker (0: off; every request has new "
             "input, so the cache only holds memory)"),
@@ -420,6 +424,7 @@ class Settings:
     rebalance_gap: int = 2
     vips_concurrency: int = 1
     vips_cache_max_mem: int = 0
+    jpeg_optimize_coding: bool = True
     rate_limit: float = 0.0
     rate_limit_burst: int = 0
     rate_limit_key_header: str = ""

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 
+from transforms import formats
+
 MIN_LIBVIPS = (8, 13)  # block_untrusted_set appeared in 8.13
 
 
-def configure(*, concurrency: int, cache_max_mem: int) -> str:
-    """Block untrusted loaders, size libvips' cache and threads; returns the libvips version."""
+def configure(*, concurrency: int, cache_max_mem: int, jpeg_optimize_coding: bool = True) -> str:
+    """Block untrusted loaders, size libvips' cache and threads, set the encoders' process-wide
+    choices; returns the libvips version."""
+    formats.configure(jpeg_optimize_coding=jpeg_optimize_coding)
     os.environ.setdefault("VIPS_CONCURRENCY", str(concurrency))
     import pyvips
 
