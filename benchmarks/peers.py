@@ -54,7 +54,7 @@ from benchmarks.loadgen import LoadError, run_wrk
 from benchmarks.report import machine, table, write_json
 from benchmarks.run import WARM_START, Config, cache_dir, log
 from benchmarks.scenarios import TRANSFORMS, MissTransform
-from benchmarks.servers import REPO, OriginProcess, Sampler, wait_quiet
+from benchmarks.servers import REPO, OriginProcess, Sampler, caller_settings, wait_quiet
 from tests.support.net import free_port, wait_until
 
 PEERS_DIR = Path(__file__).with_name(".peers")
@@ -281,7 +281,8 @@ def probe_imgorigin(cfg: Config, images: Path, peer_avif: dict[str, int]
                     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """imgorigin's output per transform, and per peer the AVIF quality matching its size."""
     avif = TRANSFORMS[AVIF_KEY]
-    with OriginProcess(env={"IMGORIGIN_SOURCE": str(images)}, workers=cfg.workers) as server:
+    env = {**caller_settings(), "IMGORIGIN_SOURCE": str(images)}
+    with OriginProcess(env=env, workers=cfg.workers) as server:
         outputs = {key: _output(server.base, key, t.path(0)) for key, t in TRANSFORMS.items()}
         sizes: dict[int, int] = {}
 
@@ -304,7 +305,8 @@ def probe_imgorigin(cfg: Config, images: Path, peer_avif: dict[str, int]
 def run_imgorigin(cfg: Config, images: Path, scenarios: list[OurScenario],
                   label: str) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
-    with OriginProcess(env={"IMGORIGIN_SOURCE": str(images)}, workers=cfg.workers,
+    env = {**caller_settings(), "IMGORIGIN_SOURCE": str(images)}
+    with OriginProcess(env=env, workers=cfg.workers,
                        cache_dir=cache_dir(cfg, "imgorigin")) as server:
         assert server.proc is not None
         for sc in scenarios:
