@@ -28,8 +28,9 @@ WEBP_EFFORT = 2
 AVIF_EFFORT = 2
 PNG_COMPRESSION = 6
 GIF_EFFORT = 4
-# Optimised Huffman tables: 2-3 % fewer JPEG bytes for every delivery, for about a fifth more
-# CPU per JPEG transform (benchmarks/README.md, finding 35). Set per worker by `configure`.
+# Optimised Huffman tables: 2-3 % fewer JPEG bytes for every delivery, for about 3.5 ms more
+# encoder CPU per 800x600 output on the CI machine (benchmarks/README.md, finding 35). Set per
+# worker by `configure`.
 _jpeg_optimize_coding = True
 
 

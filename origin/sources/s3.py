@@ -10,9 +10,8 @@ public bucket). Requests to any other host, e.g. after a redirect, are never sig
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -49,9 +48,8 @@ def parse_s3(uri: str) -> S3Location:
     return S3Location(bucket, prefix + "/" if prefix else "")
 
 
-def region_of(configured: str, env: dict[str, str] | None = None) -> str:
+def region_of(configured: str, env: Mapping[str, str]) -> str:
     """IMGORIGIN_S3_REGION, else AWS_REGION / AWS_DEFAULT_REGION, else us-east-1."""
-    env = dict(os.environ) if env is None else env
     return (configured or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
             or DEFAULT_REGION)
 

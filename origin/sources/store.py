@@ -50,8 +50,7 @@ class SourceStore:
             total_timeout=settings.fetch_timeout, max_redirects=settings.max_redirects,
             allowed_hosts=settings.allowed_hosts,
             base_url=settings.source_base_url,
-            base_auth=s3.S3Auth(s3.region_of(settings.s3_region)) if s3.is_s3(settings.source)
-            else None,
+            base_auth=s3.S3Auth(settings.s3_region) if s3.is_s3(settings.source) else None,
         )
         self.shared = shared
         self.versions: dict[str, tuple[str, float]] = {}

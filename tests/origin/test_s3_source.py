@@ -95,7 +95,9 @@ def test_s3_replaced_object_gives_new_variant(
     first = httpx.get(s3_origin.url("/w_50/swap.jpg"), timeout=30)
     again = httpx.get(s3_origin.url("/w_50/swap.jpg"), timeout=30)
     assert first.status_code == again.status_code == 200
-    assert again.headers["etag"] == first.headers["etag"]  # unchanged: 304 from S3, a hit
+    # Unchanged: the revalidation (IMGORIGIN_SOURCE_TTL=0) got a 304, so the variant is a hit.
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["server-timing"].startswith("memory")
     client.put_object(Bucket=bucket, Key=key, Body=(samples_dir / "landscape.jpg").read_bytes())
     second = httpx.get(s3_origin.url("/w_50/swap.jpg"), timeout=30)
     assert second.status_code == 200
@@ -173,11 +175,15 @@ def test_signature_goes_to_the_bucket_host_only() -> None:
     ({"IMGORIGIN_SOURCE": "s3://imgs/a b", "IMGORIGIN_S3_ENDPOINT": "http://minio:9000/"},
      "http://minio:9000/imgs/a%20b/"),
 ])
-def test_s3_uri_becomes_an_http_base(env: dict[str, str], base: str,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_REGION", raising=False)
-    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+def test_s3_uri_becomes_an_http_base(env: dict[str, str], base: str) -> None:
     assert Settings.from_env(env).source_base_url == base
+
+
+def test_s3_region_comes_from_the_aws_variables_when_not_set() -> None:
+    env = {"IMGORIGIN_SOURCE": "s3://my-bucket", "AWS_DEFAULT_REGION": "ap-south-1"}
+    assert Settings.from_env(env).s3_region == "ap-south-1"
+    assert Settings.from_env({**env, "AWS_REGION": "eu-north-1"}).s3_region == "eu-north-1"
+    assert Settings.from_env({**env, "IMGORIGIN_S3_REGION": "us-west-2"}).s3_region == "us-west-2"
 
 
 @pytest.mark.parametrize(("env", "message"), [
