@@ -17,6 +17,9 @@ AVIF_KEY = "c"
 SIZE_TOLERANCE = 0.10  # "AVIF compared at output sizes within 10 % of each other"
 QUALITY_RANGE = (20, 90)
 OURS = "imgorigin"
+# A round in which a server used less of the machine than this was limited by how its processes
+# shared the connections (thumbor's accept loop can take all eight at once), not by its speed.
+BUSY_SHARE = 0.75
 
 
 def equal_size_scenario(peer: str) -> str:
@@ -105,14 +108,16 @@ def match_quality(size_at: Callable[[int], int], target: int,
 
 # --- rounds -----------------------------------------------------------------------------------
 
-def aggregate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Median req/s with its min-max over rounds, median latencies, the largest RSS.
-    Samples without `rps` (failed rounds) are counted but not averaged."""
+def aggregate(samples: list[dict[str, Any]], cores: int = 2) -> dict[str, Any]:
+    """Median req/s with its min-max over rounds, median latencies, the largest RSS, and the
+    median over the rounds that kept the machine busy. Failed rounds are counted, not averaged."""
     good = [s for s in samples if "rps" in s]
     if not good:
         errors = [s.get("error", "no sample") for s in samples]
         return {"n": 0, "failed": len(samples), "error": errors[0] if errors else "no sample"}
     rps = [s["rps"] for s in good]
+    floor = BUSY_SHARE * 100 * cores
+    busy = [s for s in good if s.get("server_cpu_pct", floor) >= floor]
     result = {
         "n": len(good), "failed": len(samples) - len(good),
         "rps_median": round(statistics.median(rps), 2),
@@ -122,16 +127,35 @@ def aggregate(samples: list[dict[str, Any]]) -> dict[str, Any]:
         "rss_mib_max": max(s.get("peak_rss_mib_max", 0.0) for s in good),
     }
     notes = sorted({s["note"] for s in good if s.get("note")})
+    idle = [s.get("round", i + 1) for i, s in enumerate(good) if s not in busy]
+    if idle and busy:
+        result["rps_busy_median"] = round(statistics.median(s["rps"] for s in busy), 2)
+        result["idle_rounds"] = idle
+        notes.append(f"round(s) {', '.join(map(str, idle))} under {floor:.0f} % CPU, "
+                     "left out of the ratio")
     if notes:
         result["notes"] = notes
     return result
 
 
+def capacity(agg: dict[str, Any]) -> float:
+    """The req/s a system is compared on: the median of its busy rounds when some rounds left
+    the machine idle, else the median of all rounds."""
+    return float(agg.get("rps_busy_median", agg["rps_median"]))
+
+
 def ratio(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> float | None:
-    """imgorigin's median req/s / the peer's (None when either was not measured)."""
+    """imgorigin's req/s / the peer's, each at `capacity` (None when either was not measured)."""
     if not ours or not theirs or "rps_median" not in ours or "rps_median" not in theirs:
         return None
-    if not theirs["rps_median"]:
+    if not capacity(theirs):
+        return None
+    return round(capacity(ours) / capacity(theirs), 2)
+
+
+def median_ratio(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> float | None:
+    """The ratio of medians over all rounds, idle ones included (printed beside `ratio`)."""
+    if not ours or not theirs or not ours.get("rps_median") or not theirs.get("rps_median"):
         return None
     return round(ours["rps_median"] / theirs["rps_median"], 2)
 
@@ -200,6 +224,8 @@ def ratio_rows(systems: list[str], summary: dict[str, dict[str, Any]],
                     notes.append(f"vs imgorigin {against}"
                                  + ("" if within else f" (not within {SIZE_TOLERANCE:.0%})"))
             notes += agg.get("notes", [])
+            if name != OURS and ("idle_rounds" in agg or "idle_rounds" in ours.get(against, {})):
+                notes.append(f"ratio of all rounds' medians {median_ratio(ours.get(against), agg)}")
             if agg.get("failed"):
                 notes.append(f"{agg['failed']} round(s) failed")
             if "rps_median" not in agg:

@@ -257,6 +257,32 @@ def test_ratio_rows_say_when_no_quality_matched_and_when_a_peer_is_missing() -> 
     assert by[("thumbor", "not")][1].startswith("not measured: pip install")
 
 
+def test_rounds_that_left_the_cpu_idle_are_not_what_a_peer_is_compared_on() -> None:
+    def rounds(*rps_cpu: tuple[float, float]) -> dict[str, Any]:
+        return aggregate([{"round": i + 1, "rps": rps, "p50_ms": 10.0, "p99_ms": 20.0,
+                           "server_cpu_pct": cpu} for i, (rps, cpu) in enumerate(rps_cpu)],
+                         cores=2)
+
+    # thumbor's rounds 1 and 3 ran on one of its two processes (about 100 % CPU).
+    thumbor_b = rounds((50.9, 99.9), (100.0, 197.0), (45.3, 99.8))
+    assert thumbor_b["rps_median"] == 50.9
+    assert thumbor_b["rps_busy_median"] == 100.0
+    assert thumbor_b["idle_rounds"] == [1, 3]
+    summary = {"imgorigin": {k: rounds((114.0, 195.0), (116.0, 196.0)) for k in "abc"},
+               "thumbor": {"a": rounds((30.0, 197.0)), "b": thumbor_b, "c": rounds((8.0, 190.0))}}
+    rows = ratio_rows(["imgorigin", "thumbor"], summary, {}, {}, {})
+    by = {(r[0], r[1].split(" ")[0]): r for r in rows}
+    assert by[("thumbor", "b")][3] == 50.9  # the table still shows what the rounds gave
+    assert by[("thumbor", "b")][8] == 1.15  # 115 / 100, not 115 / 50.9
+    assert "round(s) 1, 3 under 150 % CPU" in by[("thumbor", "b")][9]
+    assert "ratio of all rounds' medians 2.26" in by[("thumbor", "b")][9]
+    assert best_peer("b", ["imgorigin", "thumbor"], summary) == ("thumbor", 1.15)
+    assert "under" not in by[("thumbor", "a")][9]
+    # Rounds without a CPU reading, or all of them idle, fall back to the median of all rounds.
+    assert "rps_busy_median" not in rounds((40.0, 100.0), (60.0, 90.0))
+    assert "rps_busy_median" not in aggregate([{"rps": 10.0, "p50_ms": 1, "p99_ms": 2}])
+
+
 def test_describe_output_decodes_format_and_dimensions() -> None:
     image = pyvips.Image.black(30, 20, bands=3) + 128
     avif = describe_output(image.heifsave_buffer(compression="av1", Q=50, effort=0))
