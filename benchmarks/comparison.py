@@ -110,7 +110,7 @@ def match_quality(size_at: Callable[[int], int], target: int,
 
 def aggregate(samples: list[dict[str, Any]], cores: int = 2) -> dict[str, Any]:
     """Median req/s with its min-max over rounds, median latencies, the largest RSS, and the
-    median over the rounds that kept the machine busy. Failed rounds are counted, not averaged."""
+    median over the rounds that kept `cores` busy. Failed rounds are counted, not averaged."""
     good = [s for s in samples if "rps" in s]
     if not good:
         errors = [s.get("error", "no sample") for s in samples]
@@ -127,7 +127,8 @@ def aggregate(samples: list[dict[str, Any]], cores: int = 2) -> dict[str, Any]:
         "rss_mib_max": max(s.get("peak_rss_mib_max", 0.0) for s in good),
     }
     notes = sorted({s["note"] for s in good if s.get("note")})
-    idle = [s.get("round", i + 1) for i, s in enumerate(good) if s not in busy]
+    idle = [s.get("round", i + 1) for i, s in enumerate(good)
+            if s.get("server_cpu_pct", floor) < floor]
     if idle and busy:
         result["rps_busy_median"] = round(statistics.median(s["rps"] for s in busy), 2)
         result["idle_rounds"] = idle

@@ -422,7 +422,8 @@ def main() -> int:
                 for scenario, result in results.items():
                     samples.setdefault(name, {}).setdefault(scenario, []).append(
                         {"round": r + 1, **result})
-    cores = os.cpu_count() or 2
+    # Two server processes can keep two cores busy, whatever the machine has.
+    cores = min(os.cpu_count() or 2, cfg.workers)
     summary = {name: {sc: aggregate(runs, cores) for sc, runs in by_sc.items()}
                for name, by_sc in samples.items()}
     systems = [OURS, *(p.name for p in PEERS)]
