@@ -134,6 +134,10 @@ def aggregate(samples: list[dict[str, Any]], cores: int = 2) -> dict[str, Any]:
         result["idle_rounds"] = idle
         notes.append(f"round(s) {', '.join(map(str, idle))} under {floor:.0f} % CPU, "
                      "left out of the ratio")
+    elif idle:
+        result["idle_rounds"] = idle
+        notes.append(f"every round under {floor:.0f} % CPU: compared on all of them, which "
+                     "flatters whichever side that is")
     if notes:
         result["notes"] = notes
     return result
@@ -225,7 +229,8 @@ def ratio_rows(systems: list[str], summary: dict[str, dict[str, Any]],
                     notes.append(f"vs imgorigin {against}"
                                  + ("" if within else f" (not within {SIZE_TOLERANCE:.0%})"))
             notes += agg.get("notes", [])
-            if name != OURS and ("idle_rounds" in agg or "idle_rounds" in ours.get(against, {})):
+            if name != OURS and ("rps_busy_median" in agg
+                                 or "rps_busy_median" in ours.get(against, {})):
                 notes.append(f"ratio of all rounds' medians {median_ratio(ours.get(against), agg)}")
             if agg.get("failed"):
                 notes.append(f"{agg['failed']} round(s) failed")

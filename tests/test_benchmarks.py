@@ -278,8 +278,12 @@ def test_rounds_that_left_the_cpu_idle_are_not_what_a_peer_is_compared_on() -> N
     assert "ratio of all rounds' medians 2.26" in by[("thumbor", "b")][9]
     assert best_peer("b", ["imgorigin", "thumbor"], summary) == ("thumbor", 1.15)
     assert "under" not in by[("thumbor", "a")][9]
-    # Rounds without a CPU reading, or all of them idle, fall back to the median of all rounds.
-    assert "rps_busy_median" not in rounds((40.0, 100.0), (60.0, 90.0))
+    # Rounds without a CPU reading, or all of them idle, fall back to the median of all rounds;
+    # all idle is said, since that ratio then flatters whichever side it is.
+    all_idle = rounds((40.0, 100.0), (60.0, 90.0))
+    assert "rps_busy_median" not in all_idle
+    assert all_idle["idle_rounds"] == [1, 2]
+    assert any(n.startswith("every round under 150 % CPU") for n in all_idle["notes"])
     assert "rps_busy_median" not in aggregate([{"rps": 10.0, "p50_ms": 1, "p99_ms": 2}])
 
 
