@@ -117,7 +117,7 @@ def aggregate(samples: list[dict[str, Any]], cores: int = 2) -> dict[str, Any]:
         return {"n": 0, "failed": len(samples), "error": errors[0] if errors else "no sample"}
     rps = [s["rps"] for s in good]
     floor = BUSY_SHARE * 100 * cores
-    busy = [s for s in good if s.get("server_cpu_pct", floor) >= floor]
+    busy = {i for i, s in enumerate(good) if s.get("server_cpu_pct", floor) >= floor}
     result = {
         "n": len(good), "failed": len(samples) - len(good),
         "rps_median": round(statistics.median(rps), 2),
@@ -127,10 +127,9 @@ def aggregate(samples: list[dict[str, Any]], cores: int = 2) -> dict[str, Any]:
         "rss_mib_max": max(s.get("peak_rss_mib_max", 0.0) for s in good),
     }
     notes = sorted({s["note"] for s in good if s.get("note")})
-    idle = [s.get("round", i + 1) for i, s in enumerate(good)
-            if s.get("server_cpu_pct", floor) < floor]
+    idle = [s.get("round", i + 1) for i, s in enumerate(good) if i not in busy]
     if idle and busy:
-        result["rps_busy_median"] = round(statistics.median(s["rps"] for s in busy), 2)
+        result["rps_busy_median"] = round(statistics.median(good[i]["rps"] for i in busy), 2)
         result["idle_rounds"] = idle
         notes.append(f"round(s) {', '.join(map(str, idle))} under {floor:.0f} % CPU, "
                      "left out of the ratio")
