@@ -176,12 +176,22 @@ class DiskTier:
         total = 0
         # The shard folders (at most 256 blocks, 1 MiB) are a fixed cost outside the cap.
         for folder in self._folders():
-            total += _on_disk(folder.stat(follow_symlinks=False))
-            for _path, st, evictable in self._files(folder.path):
+            folder_bytes = _on_disk(folder.stat(follow_symlinks=False))
+            total += folder_bytes
+            newest = None
+            for path, st, evictable in self._files(folder.path):
                 total += _on_disk(st)
                 if evictable:
                     second = int(st.st_mtime)
                     by_second[second] = by_second.get(second, 0) + _on_disk(st)
+                    newest = second if newest is None else max(newest, second)
+                elif path.endswith(_SOURCE_FILE):
+                    folder_bytes += _on_disk(st)
+            # The folder and its name file go with its newest variant: with many sources of one
+            # tiny variant each they are most of the bytes, and a sweep that did not count them
+            # as freed would evict every variant to reach its goal.
+            if newest is not None:
+                by_second[newest] = by_second.get(newest, 0) + folder_bytes
         if total <= self.max_bytes * SWEEP_ABOVE:
             return 0
         excess = total - int(self.max_bytes * SWEEP_TO)
@@ -194,10 +204,15 @@ class DiskTier:
         removed = 0
         for folder in self._folders():
             left = 0
+            folder_bytes = _on_disk(folder.stat(follow_symlinks=False))
+            in_cutoff_second = False
             for path, st, evictable in self._files(folder.path):
                 second = int(st.st_mtime)
                 if not evictable or second > cutoff or (second == cutoff and excess <= 0):
-                    left += not path.endswith(_SOURCE_FILE)
+                    if path.endswith(_SOURCE_FILE):
+                        folder_bytes += _on_disk(st)
+                    else:
+                        left += 1
                     continue
                 try:
                     os.unlink(path)
@@ -207,8 +222,9 @@ class DiskTier:
                 removed += 1
                 if second == cutoff:
                     excess -= _on_disk(st)
-            if not left:
-                _drop_empty_folder(folder.path)
+                    in_cutoff_second = True
+            if not left and _drop_empty_folder(folder.path) and in_cutoff_second:
+                excess -= folder_bytes
         return removed
 
     def _folders(self) -> Iterator[os.DirEntry[str]]:
@@ -238,21 +254,24 @@ class DiskTier:
         return None
 
 
-def _drop_empty_folder(folder: str) -> None:
-    """Remove a source folder the sweep emptied. A writer may put a file in it meanwhile: then
-    the folder stays and gets its name file back, which a purge by prefix reads."""
+def _drop_empty_folder(folder: str) -> bool:
+    """Remove a source folder the sweep emptied; False if it stays. A writer may put a file in
+    it meanwhile: then the folder stays and gets its name file back, which a purge by prefix
+    reads."""
     name_file = os.path.join(folder, _SOURCE_FILE)
     try:
         with open(name_file, "rb") as f:
             name = f.read()
         os.unlink(name_file)
     except OSError:
-        return
+        return False
     try:
         os.rmdir(folder)
     except OSError:
         with contextlib.suppress(OSError):
             _atomic_write(name_file, name)
+        return False
+    return True
 
 
 def _read_entry(fd: int) -> CachedVariant | None:

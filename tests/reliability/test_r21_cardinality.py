@@ -89,6 +89,25 @@ def test_r21_disk_cap_counts_the_blocks_a_flood_of_tiny_variants_takes(tmp_path:
     assert len([p for p in (tmp_path / "v").rglob("*") if p.is_file()]) > 100
 
 
+def test_r21_sweep_counts_the_folders_it_frees_and_stops_at_its_goal(tmp_path: Path) -> None:
+    """Many sources of one tiny variant each: a source's folder and name file take twice its
+    variant's blocks and go with it, so a sweep that counted only the variants as freed took
+    three times what it needed (and, flooded, emptied the whole tier)."""
+    tier = DiskTier(str(tmp_path), 64 * MIB)
+
+    async def fill() -> None:
+        for i in range(300):
+            key, entry = _tiny(i, f"one-each/src-{i}.jpg")
+            await tier.set(key, entry)
+
+    asyncio.run(fill())
+    full = _disk_usage(tmp_path)
+    tier.max_bytes = full  # 100 % of the cap: above the 95 % mark, to be swept to 90 %
+    assert tier.sweep() > 0
+    after = _disk_usage(tmp_path)
+    assert 0.80 * full <= after <= 0.90 * full, f"swept to {after / full:.0%} of the cap"
+
+
 def test_r21_sources_emptied_by_the_sweep_leave_no_folder_behind(tmp_path: Path) -> None:
     """One tiny variant for each of many sources (e.g. distinct upstream URLs): the sweep takes
     the variants, and must take the folders too, or each source leaves two inodes for good."""
