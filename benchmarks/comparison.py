@@ -266,18 +266,19 @@ def best_peer(key: str, systems: list[str], summary: dict[str, dict[str, Any]]
     return min(ratios, key=lambda pr: pr[1]) if ratios else None
 
 
-CODEC_STEPS = ("decode", "baseline", "optimized", "progressive")
+# The encodes `benchmarks/codec_costs.py` times for each transform, as its JSON names them.
+CODEC_ENCODES = {"b": ("baseline", "optimized", "progressive"), "a": ("webp2", "webp4")}
 
 
-def codec_rows(costs: dict[str, dict[str, Any]]) -> list[list[Any]]:
-    """One table row per JPEG codec: ms per decode and per encode mode, bytes in brackets."""
+def codec_rows(costs: dict[str, dict[str, Any]], encodes: tuple[str, ...]) -> list[list[Any]]:
+    """One table row per codec: ms per decode and per encode, bytes in brackets."""
     rows = []
     for name, cost in costs.items():
         if "error" in cost:
-            rows.append([name, cost["error"], *[""] * len(CODEC_STEPS)])
+            rows.append([name, cost["error"], *[""] * (1 + len(encodes))])
             continue
         cells = [f"{cost['decode_ms']:.2f}"]
         cells += [f"{cost[f'{step}_ms']:.2f} ({cost[f'{step}_bytes'] / 1000:.1f} KB)"
-                  for step in CODEC_STEPS[1:]]
+                  for step in encodes]
         rows.append([name, cost["codec"], *cells])
     return rows

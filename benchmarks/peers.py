@@ -42,6 +42,7 @@ import pyvips
 from benchmarks.comparison import (
     AVIF_KEY,
     BUSY_SHARE,
+    CODEC_ENCODES,
     OURS,
     aggregate,
     best_peer,
@@ -65,7 +66,7 @@ PEERS_DIR = Path(__file__).with_name(".peers")
 THUMBOR_VENV = PEERS_DIR / "thumbor-venv"
 IPX_DIR = PEERS_DIR / "ipx"
 IPX_SERVER = Path(__file__).with_name("ipx_server.cjs")
-CODECS_SCRIPT = Path(__file__).with_name("jpeg_codecs.py")
+CODECS_SCRIPT = Path(__file__).with_name("codec_costs.py")
 CONCURRENCY = 8
 
 # The same transforms in each peer's URL language (defaults otherwise, as their users run them).
@@ -359,11 +360,19 @@ def run_peer(cfg: Config, peer: Peer, images: Path, workdir: Path,
 
 # --- the run ----------------------------------------------------------------------------------
 
-def jpeg_codec_costs(cfg: Config, images: Path) -> dict[str, dict[str, Any]]:
-    """Transform b's JPEG decode and encodes, without a server, in libvips (our interpreter) and
-    in Pillow (thumbor's interpreter): what each codec costs on its own."""
-    source = images / TRANSFORMS["b"].source
-    width = TRANSFORMS["b"].resize[0]
+def codec_costs(cfg: Config, images: Path, key: str) -> dict[str, dict[str, Any]]:
+    """Transform `key`'s decode and encodes without a server, in libvips (our interpreter) and in
+    Pillow (thumbor's interpreter): what each codec costs on its own. For a WebP transform both
+    encode the same output pixels, made here once with libvips."""
+    spec = TRANSFORMS[key]
+    source = images / spec.source
+    encode = ["--encode", "jpeg"]
+    if spec.fmt == "webp":
+        pixels = images / f"codec-pixels-{key}.png"
+        width, height = spec.resize
+        pyvips.Image.thumbnail(str(source), width, height=height, size="force").pngsave(
+            str(pixels))
+        encode = ["--encode", "webp", "--pixels", str(pixels)]
     pythons = {OURS: ("pyvips", sys.executable),
                "thumbor": ("pillow", str(THUMBOR_VENV / "bin" / "python"))}
     costs: dict[str, dict[str, Any]] = {}
@@ -373,7 +382,7 @@ def jpeg_codec_costs(cfg: Config, images: Path) -> dict[str, dict[str, Any]]:
             continue
         wait_quiet(cfg.quiet_pct, cfg.quiet_wait)
         got = _run([python, str(CODECS_SCRIPT), "--codec", codec, "--image", str(source),
-                    "--width", str(width)],
+                    "--width", str(spec.resize[0]), *encode],
                    env={**os.environ, "VIPS_CONCURRENCY": "1"}, timeout=120)
         costs[name] = (json.loads(got.stdout) if got.returncode == 0
                        else {"error": got.stderr.strip()[-300:]})
@@ -411,8 +420,8 @@ def main() -> int:
                      if "bytes" in outputs[p.name].get(AVIF_KEY, {})}
         outputs[OURS], matches = probe_imgorigin(cfg, images, peer_avif)
         scenarios = our_scenarios(matches)
-        log("JPEG codecs of transform b, in-process: libvips and Pillow")
-        codecs = jpeg_codec_costs(cfg, images)
+        log("codecs of transforms b and a, in-process: libvips and Pillow")
+        codecs = {key: codec_costs(cfg, images, key) for key in CODEC_ENCODES}
         for r in range(rounds):
             label = f"round {r + 1}/{rounds}"
             measured = {OURS: run_imgorigin(cfg, images, scenarios, label)}
@@ -442,12 +451,16 @@ def main() -> int:
             print(f"{key}: imgorigin / best peer ({best[0]}) = {best[1]:.2f}")
     print("\nTransform b's JPEG codec alone (ms per call, one thread, output bytes in brackets)")
     print(table(["system", "codec", "decode to 800w", "baseline q80", "optimized Huffman",
-                 "progressive"], codec_rows(codecs)))
+                 "progressive"], codec_rows(codecs["b"], CODEC_ENCODES["b"])))
+    print("\nTransform a's codecs alone: the 12 MP JPEG decoded to 500w, then the same 400x300 "
+          "pixels to WebP q80 (ms per call, one thread, output bytes in brackets)")
+    print(table(["system", "codecs", "decode to 500w", "WebP effort/method 2",
+                 "WebP effort/method 4"], codec_rows(codecs["a"], CODEC_ENCODES["a"])))
     path = write_json("peers", {
         "machine": info, "duration_s": cfg.duration, "concurrency": CONCURRENCY,
         "workers": cfg.workers, "rounds": rounds, "versions": versions,
         "unavailable": unavailable, "outputs": outputs, "avif_size_match": matches,
-        "samples": samples, "summary": summary, "jpeg_codecs": codecs,
+        "samples": samples, "summary": summary, "codecs": codecs,
         "ratios": peer_ratios(systems, summary), "against_best_peer": against_best,
         "wall_s": round(time.time() - started, 1)})
     print(f"\nwrote {path.relative_to(REPO)}")

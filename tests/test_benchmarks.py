@@ -24,6 +24,7 @@ import pyvips
 
 from benchmarks import soak
 from benchmarks.comparison import (
+    CODEC_ENCODES,
     aggregate,
     best_peer,
     codec_rows,
@@ -300,25 +301,52 @@ def test_describe_output_decodes_format_and_dimensions() -> None:
     assert decoded_format("heifload_buffer", "hevc") == "heic"
 
 
-def test_jpeg_codec_script_measures_libvips_and_the_table_shows_it(tmp_path: Any) -> None:
+def test_codec_script_measures_libvips_jpeg_and_the_table_shows_it(tmp_path: Any) -> None:
     import json
     import subprocess
     import sys
 
     source = tmp_path / "src.jpg"
     (pyvips.Image.black(64, 48, bands=3) + 90).jpegsave(str(source))
-    got = subprocess.run([sys.executable, "benchmarks/jpeg_codecs.py", "--codec", "pyvips",
+    got = subprocess.run([sys.executable, "benchmarks/codec_costs.py", "--codec", "pyvips",
                           "--image", str(source), "--width", "32", "--seconds", "0.05"],
                          capture_output=True, text=True, check=True)
     cost = json.loads(got.stdout)
     assert cost["decoded"] == [32, 24]  # DCT scale 1/2: the smallest that covers 32 px
     assert cost["codec"].startswith("libvips ")
     assert all(cost[f"{step}_ms"] > 0 and cost[f"{step}_bytes"] > 0
-               for step in ("baseline", "optimized", "progressive"))
-    rows = codec_rows({"imgorigin": cost, "thumbor": {"error": "no venv"}})
+               for step in CODEC_ENCODES["b"])
+    rows = codec_rows({"imgorigin": cost, "thumbor": {"error": "no venv"}}, CODEC_ENCODES["b"])
     assert rows[0][:2] == ["imgorigin", cost["codec"]]
     assert rows[0][3] == f"{cost['baseline_ms']:.2f} ({cost['baseline_bytes'] / 1000:.1f} KB)"
-    assert rows[1][:2] == ["thumbor", "no venv"]
+    assert rows[1] == ["thumbor", "no venv", "", "", "", ""]
+
+
+def test_codec_script_encodes_the_given_pixels_to_webp_for_transform_a(tmp_path: Any) -> None:
+    import json
+    import subprocess
+    import sys
+
+    source, pixels = tmp_path / "src.jpg", tmp_path / "out.png"
+    photo = pyvips.Image.gaussnoise(64, 48, mean=128, sigma=30).cast("uchar").bandjoin([90, 60])
+    photo.copy(interpretation="srgb").jpegsave(str(source))
+    photo.copy(interpretation="srgb").crop(0, 0, 20, 10).pngsave(str(pixels))
+    script = [sys.executable, "benchmarks/codec_costs.py", "--codec", "pyvips", "--image",
+              str(source), "--width", "8", "--seconds", "0.05", "--encode", "webp"]
+    got = subprocess.run([*script, "--pixels", str(pixels)], capture_output=True, text=True,
+                         check=True)
+    cost = json.loads(got.stdout)
+    assert cost["decoded"] == [8, 6]  # DCT scale 1/8
+    assert "libwebp" in cost["codec"]
+    for effort in (2, 4):
+        expected = pyvips.Image.new_from_file(str(pixels)).webpsave_buffer(Q=80, effort=effort,
+                                                                          keep=0)
+        assert cost[f"webp{effort}_bytes"] == len(expected)  # the given pixels, not the source's
+        assert cost[f"webp{effort}_ms"] > 0
+    rows = codec_rows({"imgorigin": cost}, CODEC_ENCODES["a"])
+    assert rows[0][4] == f"{cost['webp4_ms']:.2f} ({cost['webp4_bytes'] / 1000:.1f} KB)"
+    refused = subprocess.run(script, capture_output=True, text=True)
+    assert refused.returncode == 2 and "--pixels" in refused.stderr
 
 
 def test_paired_summary_takes_the_median_of_clean_rounds() -> None:
