@@ -13,7 +13,7 @@ WORKERD_VERSION := 1.20261123.1
 EDGE_TOOLS := .cache/edge-tools
 WORKERD_STAMP := $(EDGE_TOOLS)/.workerd-$(WORKERD_VERSION)
 
-.PHONY: run test lint edge-tools fuzz fuzz-decoders bench bench-peers soak chaos system-deps readme clean
+.PHONY: run test lint edge-tools fuzz fuzz-decoders bench bench-peers bench-effort soak chaos system-deps readme clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -70,6 +70,11 @@ soak: $(STAMP) system-deps
 
 bench-peers: $(STAMP) system-deps
 	$(BIN)/python -m benchmarks.peers
+
+# Bytes at equal SSIM and CPU time of every AVIF and WebP effort against the default's.
+bench-effort: $(STAMP)
+	$(BIN)/python -m benchmarks.effort --format avif
+	$(BIN)/python -m benchmarks.effort --format webp
 
 chaos: $(STAMP) system-deps
 	$(BIN)/python -m tests.chaos.run

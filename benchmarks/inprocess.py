@@ -123,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # As in a worker: operation cache off, untrusted loaders blocked, same concurrency, and the
     # encoder choices the server under test reads from the same environment.
+    settings = Settings.from_env()
     vipsconfig.configure(concurrency=args.vips_concurrency, cache_max_mem=0,
-                         jpeg_optimize_coding=Settings.from_env().jpeg_optimize_coding)
+                         jpeg_optimize_coding=settings.jpeg_optimize_coding,
+                         webp_effort=settings.webp_effort, avif_effort=settings.avif_effort)
     results = []
     for key in args.transforms.split(","):
         spec = TRANSFORMS[key]

@@ -143,7 +143,8 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
     a start-up that fails half-way still closes what it opened."""
     vipsconfig.configure(concurrency=settings.vips_concurrency,
                          cache_max_mem=settings.vips_cache_max_mem,
-                         jpeg_optimize_coding=settings.jpeg_optimize_coding)
+                         jpeg_optimize_coding=settings.jpeg_optimize_coding,
+                         webp_effort=settings.webp_effort, avif_effort=settings.avif_effort)
     # `asyncio.to_thread` work (disk-tier files, purges, sweeps) on threads the OS sees as "io";
     # the size is asyncio's own default.
     io_pool = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4),

@@ -43,6 +43,7 @@ from transforms import (
     probe,
     render,
 )
+from transforms.formats import AVIF_EFFORT, WEBP_EFFORT
 from transforms.grammar import serialize
 from transforms.options import Options
 
@@ -98,11 +99,15 @@ class TransformService:
         # AVIF bytes depend on the encoder's thread count, which is libvips' (R17: 1, 2 and 4
         # threads made three different files). Keyed apart, hosts with another setting never
         # answer one ETag with other bytes; every other format is the same at any count.
-        self._avif_pipeline = f"{PIPELINE_VERSION}/avif-threads-{settings.vips_concurrency}"
+        # An encoder effort other than the default makes other bytes too; the default's keys stay
+        # as they were, so a fleet that never sets it keeps its cached variants.
+        self._avif_pipeline = f"{PIPELINE_VERSION}/avif-threads-{settings.vips_concurrency}" + (
+            "" if settings.avif_effort == AVIF_EFFORT else f"/avif-effort-{settings.avif_effort}")
         # Standard Huffman tables make other JPEG bytes: keyed apart for the same reason. Any
-        # class but AVIF may end up JPEG (`original`, a negotiated fallback).
-        self._pipeline_other = PIPELINE_VERSION if settings.jpeg_optimize_coding else (
-            f"{PIPELINE_VERSION}/jpeg-standard-huffman")
+        # class but AVIF may end up JPEG (`original`, a negotiated fallback) or WebP.
+        self._pipeline_other = PIPELINE_VERSION + (
+            "" if settings.jpeg_optimize_coding else "/jpeg-standard-huffman") + (
+            "" if settings.webp_effort == WEBP_EFFORT else f"/webp-effort-{settings.webp_effort}")
         presets = dict(settings.presets)
         ladder = SizeLadder(settings.size_ladder, settings.size_ladder_mode)
 

@@ -498,3 +498,25 @@ def test_loopcost_serves_every_miss_from_the_stub_and_reports_the_loop_cpu(tmp_p
     assert report["wall_us_per_miss"] >= 1000  # each miss waited out the stub's 1 ms
     assert report["disk_entries"] == 20 + 100  # the measured misses and the warm-up's
     assert not list(tmp_path.iterdir()), "the disk tier's scratch directory was left behind"
+
+
+def test_effort_tool_compares_efforts_at_the_default_efforts_ssim(tmp_path: Any) -> None:
+    from benchmarks import effort
+
+    photo = (pyvips.Image.gaussnoise(96, 72, mean=120, sigma=25).gaussblur(1.2)
+             .cast("uchar").bandjoin([80, 160]).copy(interpretation="srgb"))
+    assert effort.ssim(photo, photo) == pytest.approx(1.0)
+    noisy = (photo + pyvips.Image.gaussnoise(96, 72, mean=0, sigma=20)).cast("uchar")
+    assert 0.05 < effort.ssim(photo, noisy.copy(interpretation="srgb")) < 0.9
+    curve = [(0.90, 1000), (0.95, 2000), (0.80, 500)]
+    assert effort.bytes_at(curve, 0.925) == pytest.approx(1500)
+    assert effort.bytes_at(curve, 0.97) is None
+    path = tmp_path / "photo.png"
+    photo.pngsave(str(path))
+    got = effort.measure(path, "webp", 64, qualities=(50, 70, 90), seconds=0.01)
+    assert got["size"] == [64, 48]
+    default = effort.DEFAULT_EFFORT["webp"]
+    assert set(got["efforts"]) == set(effort.efforts_for("webp"))
+    assert got["efforts"][default]["bytes_ratio"] == 1.0
+    assert got["efforts"][default]["time_ratio"] == 1.0
+    assert all(e["cpu_ms"] > 0 for e in got["efforts"].values())

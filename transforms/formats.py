@@ -24,6 +24,8 @@ ANIMATED_FORMATS = frozenset({"webp", "gif"})
 WEB_SOURCE_FORMATS = frozenset({"jpeg", "png", "webp", "avif", "gif"})
 
 DEFAULT_QUALITY: dict[str, int] = {"jpeg": 80, "webp": 80, "avif": 55, "png": 100, "gif": 100}
+# Defaults of IMGORIGIN_WEBP_EFFORT / IMGORIGIN_AVIF_EFFORT: bytes at equal SSIM and CPU time of
+# the others are in benchmarks/README.md, finding 38.
 WEBP_EFFORT = 2
 AVIF_EFFORT = 2
 PNG_COMPRESSION = 6
@@ -32,12 +34,17 @@ GIF_EFFORT = 4
 # encoder CPU per 800x600 output on the CI machine (benchmarks/README.md, finding 35). Set per
 # worker by `configure`.
 _jpeg_optimize_coding = True
+_webp_effort = WEBP_EFFORT
+_avif_effort = AVIF_EFFORT
 
 
-def configure(*, jpeg_optimize_coding: bool) -> None:
-    """Process-wide encoder choices (IMGORIGIN_JPEG_OPTIMIZE_CODING), set before transforms."""
-    global _jpeg_optimize_coding
+def configure(*, jpeg_optimize_coding: bool, webp_effort: int = WEBP_EFFORT,
+              avif_effort: int = AVIF_EFFORT) -> None:
+    """Process-wide encoder choices (IMGORIGIN_JPEG_OPTIMIZE_CODING, IMGORIGIN_WEBP_EFFORT,
+    IMGORIGIN_AVIF_EFFORT), set before transforms."""
+    global _jpeg_optimize_coding, _webp_effort, _avif_effort
     _jpeg_optimize_coding = jpeg_optimize_coding
+    _webp_effort, _avif_effort = webp_effort, avif_effort
 
 # What `fmt_auto` resolves to before the source is known: the legacy class becomes JPEG, or PNG
 # for a source with alpha, once the source has been probed.
@@ -95,11 +102,11 @@ def encoder_options(fmt: str, *, quality: int | None, progressive: bool, lossles
         return "pngsave_buffer", {"compression": PNG_COMPRESSION, "interlace": progressive,
                                   "keep": keep}
     if fmt == "webp":
-        return "webpsave_buffer", {"Q": q, "lossless": lossless, "effort": WEBP_EFFORT,
+        return "webpsave_buffer", {"Q": q, "lossless": lossless, "effort": _webp_effort,
                                    "keep": keep}
     if fmt == "avif":
         return "heifsave_buffer", {"Q": q, "lossless": lossless, "compression": "av1",
-                                   "effort": AVIF_EFFORT, "bitdepth": 8, "keep": keep}
+                                   "effort": _avif_effort, "bitdepth": 8, "keep": keep}
     if fmt == "gif":
         return "gifsave_buffer", {"effort": GIF_EFFORT, "keep": keep}
     raise ValueError(f"no encoder for {fmt}")

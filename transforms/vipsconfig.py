@@ -9,10 +9,13 @@ from transforms import formats
 MIN_LIBVIPS = (8, 13)  # block_untrusted_set appeared in 8.13
 
 
-def configure(*, concurrency: int, cache_max_mem: int, jpeg_optimize_coding: bool = True) -> str:
+def configure(*, concurrency: int, cache_max_mem: int, jpeg_optimize_coding: bool = True,
+              webp_effort: int = formats.WEBP_EFFORT,
+              avif_effort: int = formats.AVIF_EFFORT) -> str:
     """Block untrusted loaders, size libvips' cache and threads, set the encoders' process-wide
     choices; returns the libvips version."""
-    formats.configure(jpeg_optimize_coding=jpeg_optimize_coding)
+    formats.configure(jpeg_optimize_coding=jpeg_optimize_coding, webp_effort=webp_effort,
+                      avif_effort=avif_effort)
     os.environ.setdefault("VIPS_CONCURRENCY", str(concurrency))
     import pyvips
 
