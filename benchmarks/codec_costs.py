@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 QUALITY = 80
-JPEG_STEPS = ("baseline", "optimized", "progressive")
 WEBP_EFFORTS = (2, 4)  # imgorigin's default effort, and libvips', Pillow's and sharp's
 
 

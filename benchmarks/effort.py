@@ -28,7 +28,7 @@ import pyvips  # after the line above: libvips reads VIPS_CONCURRENCY when it st
 from benchmarks.images import make_images
 from benchmarks.report import table, write_json
 from origin.settings import Settings
-from transforms.formats import DEFAULT_QUALITY
+from transforms.formats import DEFAULT_QUALITY, encoder_options
 
 CORPUS_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "real"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -72,10 +72,10 @@ def bytes_at(curve: list[tuple[float, int]], target: float) -> float | None:
 
 
 def encode(image: pyvips.Image, fmt: str, effort: int, quality: int) -> bytes:
-    if fmt == "avif":
-        return image.heifsave_buffer(Q=quality, compression="av1", effort=effort, bitdepth=8,
-                                     keep=0)
-    return image.webpsave_buffer(Q=quality, effort=effort, keep=0)
+    """The server's encoder call for `fmt`, at this effort and quality."""
+    operation, kwargs = encoder_options(fmt, quality=quality, progressive=False, lossless=False,
+                                        strip=True)
+    return getattr(image, operation)(**{**kwargs, "effort": effort})
 
 
 def _cpu_ms(image: pyvips.Image, fmt: str, effort: int, quality: int, seconds: float) -> float:
