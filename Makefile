@@ -7,7 +7,8 @@ PORT ?= 8080
 WORKERS ?=
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk chromium fonts-dejavu-core nginx-light nodejs
+APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk chromium fonts-dejavu-core nginx-light nodejs \
+  prometheus systemd
 # workerd, Cloudflare's open-source Workers runtime (npm), runs edge-config's Worker in the tests.
 WORKERD_VERSION := 1.20261123.1
 EDGE_TOOLS := .cache/edge-tools
@@ -25,7 +26,8 @@ run: $(STAMP)
 	IMGORIGIN_SOURCE=$${IMGORIGIN_SOURCE:-$(CURDIR)/samples} \
 	  $(BIN)/imgorigin serve --host 127.0.0.1 --port $(PORT) $(if $(WORKERS),--workers $(WORKERS))
 
-# Debian/Ubuntu packages the tests run for real (Redis, Varnish, wrk); installed only when missing.
+# Debian/Ubuntu packages the tests run for real (Redis, Varnish, wrk, Prometheus, systemd-analyze);
+# installed only when missing.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES_TEST); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -33,8 +35,8 @@ system-deps:
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@# Debian starts varnishd and nginx on install; the tests run their own on free ports.
-	@if command -v systemctl >/dev/null 2>&1; then $(SUDO) systemctl disable --now varnish varnishncsa nginx >/dev/null 2>&1 || true; fi
+	@# Debian starts varnishd, nginx and Prometheus on install; the tests run their own on free ports.
+	@if command -v systemctl >/dev/null 2>&1; then $(SUDO) systemctl disable --now varnish varnishncsa nginx prometheus prometheus-node-exporter >/dev/null 2>&1 || true; fi
 
 edge-tools: $(WORKERD_STAMP)
 

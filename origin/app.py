@@ -190,6 +190,7 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
         stack.push_async_callback(limiter.close)
     service = TransformService(settings, sources, variants, flights, executor, limiter)
     purge = PurgeService(variants, purgers_from_settings(settings, client))
+    metrics.export_alerted_series([item.partition(":")[0] for item in settings.cdn_purgers])
     return State(settings, service, purge, CachePolicy.from_settings(settings), time.time(),
                  Tarpit(settings.refusal_hold))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import REGISTRY as _DEFAULT_REGISTRY
@@ -108,6 +109,21 @@ def observe_request(route: str, status: int, tier: str, seconds: float) -> None:
 def observe_fetch(kind: str, seconds: float, size: int) -> None:
     FETCH_DURATION.labels(kind).observe(seconds)
     SOURCE_BYTES.inc(size)
+
+
+def export_alerted_series(cdn_providers: Sequence[str]) -> None:
+    """Export at 0 the series that alerts count with `increase()` before they first move.
+
+    Prometheus sees no increase in a series whose first sample already holds the count, so
+    without this a host's first internal error or first failed CDN purge would never alert
+    (deploy/prometheus/imgorigin-alerts.yml)."""
+    for route in ("transform", "purge"):
+        REQUESTS.labels(route, "500", "none")
+    for cdn in cdn_providers:
+        for outcome in ("ok", "retry", "failed"):
+            CDN_PURGE_REQUESTS.labels(cdn, outcome)
+    for reason in ("rss", "transforms"):
+        WORKER_RECYCLES.labels(reason)
 
 
 def render() -> bytes:
