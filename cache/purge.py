@@ -18,8 +18,12 @@ class PurgeService:
         self.variants = variants
         self.purgers = list(purgers)
 
-    async def purge(self, sources: Sequence[str], prefixes: Sequence[str]) -> dict[str, Any]:
-        """Remove every cached variant of these sources; idempotent. Returns counts per tier."""
+    async def purge(self, sources: Sequence[str], prefixes: Sequence[str], *,
+                    soft: bool = False) -> dict[str, Any]:
+        """Remove every cached variant of these sources; idempotent. Returns counts per tier.
+
+        `soft` reaches only the CDNs that can keep stale copies to revalidate; the origin's own
+        tiers always drop theirs, since they are what the CDN revalidates against."""
         sources = list(dict.fromkeys(sources))
         prefixes = list(dict.fromkeys(prefixes))
         tiers: dict[str, int] = {}
@@ -42,9 +46,10 @@ class PurgeService:
         tags = [source_tag(s) for s in sorted(found)] + [prefix_tag(p) for p in prefixes]
         cdn = []
         if self.purgers and tags:
-            results = await asyncio.gather(*(p.purge(tags, sorted(found)) for p in self.purgers))
+            results = await asyncio.gather(*(p.purge(tags, sorted(found), soft=soft)
+                                             for p in self.purgers))
             cdn = [
-                {"name": r.name, "ok": r.ok, "purged_tags": r.purged_tags,
+                {"name": r.name, "ok": r.ok, "purged_tags": r.purged_tags, "soft": r.soft,
                  **({"error": r.error} if r.error else {}),
                  **({"detail": r.detail} if r.detail else {})}
                 for r in results

@@ -19,14 +19,17 @@ class CdnPurgeResult:
     ok: bool
     purged_tags: int = 0
     error: str = ""
+    soft: bool = False  # the CDN marked the objects stale instead of removing them
     detail: dict[str, Any] = field(default_factory=dict)
 
 
 class CdnPurger(Protocol):
     name: str
 
-    async def purge(self, tags: Sequence[str], sources: Sequence[str]) -> CdnPurgeResult:
-        """Purge every object carrying one of `tags` (Surrogate-Key/Cache-Tag values)."""
+    async def purge(self, tags: Sequence[str], sources: Sequence[str], *,
+                    soft: bool = False) -> CdnPurgeResult:
+        """Purge every object carrying one of `tags` (Surrogate-Key/Cache-Tag values); `soft`
+        asks the CDN to keep them as stale copies to revalidate, where it can."""
         ...
 
 

@@ -21,7 +21,10 @@ class CloudflarePurger(TokenApiPurger):
     target_kind = "zone id"
     endpoint = "{api}/zones/{target}/purge_cache"
 
-    async def purge(self, tags: Sequence[str], sources: Sequence[str]) -> CdnPurgeResult:
+    async def purge(self, tags: Sequence[str], sources: Sequence[str], *,
+                    soft: bool = False) -> CdnPurgeResult:
+        # Cloudflare's purge by tag has no soft mode: a soft purge is a hard one here, and the
+        # result says so (soft=False).
         report = Report(self.name)
         for batch in batches(list(tags), BATCH):
             def build(batch: list[str] = batch) -> httpx.Request:

@@ -103,7 +103,9 @@ class CloudFrontPurger:
                                          headers={**dict(aws.headers.items()),
                                                   "Accept": "text/xml"})
 
-    async def purge(self, tags: Sequence[str], sources: Sequence[str]) -> CdnPurgeResult:
+    async def purge(self, tags: Sequence[str], sources: Sequence[str], *,
+                    soft: bool = False) -> CdnPurgeResult:
+        # An invalidation has no soft mode: a soft purge is a hard one (the result's soft=False).
         report = Report(self.name)
         paths = invalidation_paths(tags, sources, self.segments, self.signed)
         if not paths:

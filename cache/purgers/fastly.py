@@ -17,14 +17,19 @@ class FastlyPurger(TokenApiPurger):
     target_kind = "service id"
     endpoint = "{api}/service/{target}/purge"
 
-    async def purge(self, tags: Sequence[str], sources: Sequence[str]) -> CdnPurgeResult:
+    async def purge(self, tags: Sequence[str], sources: Sequence[str], *,
+                    soft: bool = False) -> CdnPurgeResult:
         report = Report(self.name)
+        # Hard by default: a replaced or withdrawn image must not be served again, even stale.
+        # A soft purge marks the objects stale, so edges serve them once more while they
+        # revalidate (Fastly documents Fastly-Soft-Purge for batch purges too).
+        headers = {"Fastly-Key": self.token, "Accept": "application/json",
+                   **({"Fastly-Soft-Purge": "1"} if soft else {})}
         for batch in batches(list(tags), BATCH):
             def build(batch: list[str] = batch) -> httpx.Request:
-                # Hard purge: a replaced source must not be served again, even stale.
                 return self.client.build_request(
                     "POST", self.url, json={"surrogate_keys": batch}, timeout=TIMEOUT,
-                    headers={"Fastly-Key": self.token, "Accept": "application/json"})
+                    headers=headers)
 
             def accepted(response: httpx.Response, batch: list[str] = batch) -> str:
                 if response.status_code != 200:
@@ -39,4 +44,6 @@ class FastlyPurger(TokenApiPurger):
             outcome = await call(self.client, "fastly", build, accepted, self.attempts,
                                  self.backoff)
             report.add(batch, outcome)
-        return report.result()
+        result = report.result()
+        result.soft = soft
+        return result

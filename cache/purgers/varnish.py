@@ -1,4 +1,5 @@
-"""Varnish purger: `PURGE /` with an `xkey` header, answered by edge-config/varnish/default.vcl."""
+"""Varnish purger: `PURGE /` with an `xkey` header (and `xkey-soft: 1` for a soft purge),
+answered by edge-config/varnish/default.vcl."""
 
 from __future__ import annotations
 
@@ -30,13 +31,16 @@ class VarnishPurger:
                              f"got {target!r}")
         return cls(target, client, settings.cdn_purge_attempts, settings.cdn_purge_backoff)
 
-    async def purge(self, tags: Sequence[str], sources: Sequence[str]) -> CdnPurgeResult:
+    async def purge(self, tags: Sequence[str], sources: Sequence[str], *,
+                    soft: bool = False) -> CdnPurgeResult:
         report = Report(self.name)
         objects = 0
+        # The VCL turns `xkey-soft: 1` into xkey.softpurge: expired, kept for their grace.
+        extra = {"xkey-soft": "1"} if soft else {}
         for batch in batches(list(tags), BATCH):
             def build(batch: list[str] = batch) -> httpx.Request:
                 return self.client.build_request(
-                    "PURGE", self.base_url + "/", headers={"xkey": " ".join(batch)},
+                    "PURGE", self.base_url + "/", headers={"xkey": " ".join(batch), **extra},
                     timeout=TIMEOUT)
 
             outcome = await call(self.client, "varnish", build, _accepted, self.attempts,
@@ -46,6 +50,7 @@ class VarnishPurger:
             report.add(batch, outcome, objects=gone)
         result = report.result()
         result.detail["objects"] = objects
+        result.soft = soft
         return result
 
 

@@ -3,7 +3,8 @@
 # What this VCL does, in order of the request:
 #   * PURGE with an `xkey` header (space-separated Surrogate-Key values) removes every object
 #     carrying one of those keys; only from the `imgorigin_purgers` ACL. imgorigin's
-#     POST /-/purge sends these when IMGORIGIN_CDN_PURGERS names this Varnish.
+#     POST /-/purge sends these when IMGORIGIN_CDN_PURGERS names this Varnish. With
+#     `xkey-soft: 1` (a purge with "soft": true) the objects are kept as stale copies instead.
 #   * Accept is normalised to one of three values (image/avif, image/webp, */*) before the
 #     lookup, so `Vary: Accept` keeps at most three objects per URL and an object fetched for
 #     one class can only be stored under, and served to, that class.
@@ -58,7 +59,13 @@ sub vcl_recv {
         if (!req.http.xkey) {
             return (synth(400, "PURGE needs an xkey header"));
         }
-        set req.http.x-imgorigin-gone = xkey.purge(req.http.xkey);
+        if (req.http.xkey-soft == "1") {
+            # Soft: the objects expire now but keep their grace, so the next request is served
+            # the stale copy while Varnish revalidates it in the background (vcl_hit).
+            set req.http.x-imgorigin-gone = xkey.softpurge(req.http.xkey);
+        } else {
+            set req.http.x-imgorigin-gone = xkey.purge(req.http.xkey);
+        }
         return (synth(200, "Purged"));
     }
 

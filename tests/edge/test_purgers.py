@@ -54,11 +54,12 @@ def settings(api: Recorder, purgers: str, **overrides: Any) -> Settings:
     return Settings.from_env({}, **values)
 
 
-def run_purge(s: Settings, tags: list[str], sources: list[str]) -> CdnPurgeResult:
+def run_purge(s: Settings, tags: list[str], sources: list[str], *,
+              soft: bool = False) -> CdnPurgeResult:
     async def go() -> CdnPurgeResult:
         async with httpx.AsyncClient() as client:
             (purger,) = from_settings(s, client)
-            return await purger.purge(tags, sources)
+            return await purger.purge(tags, sources, soft=soft)
 
     return asyncio.run(go())
 
@@ -81,6 +82,21 @@ def test_fastly_batch_purge_request_is_the_documented_one(api: Recorder) -> None
     assert req.headers["accept"] == "application/json"
     assert req.headers["content-type"] == "application/json"
     assert "fastly-soft-purge" not in req.headers  # hard purge: replaced images never reappear
+    assert req.json() == {"surrogate_keys": TAGS}
+    assert result.soft is False
+
+
+def test_fastly_soft_purge_request_is_the_documented_one(api: Recorder) -> None:
+    api.reset(fastly_ok)
+    result = run_purge(settings(api, "fastly:SVC123"), TAGS, SOURCES, soft=True)
+    assert result.ok and result.soft is True and result.purged_tags == 2
+    (req,) = api.requests
+    assert req.method == "POST"
+    assert req.path == "/service/SVC123/purge"
+    assert req.headers["fastly-key"] == "fastly-token"
+    assert req.headers["accept"] == "application/json"
+    assert req.headers["content-type"] == "application/json"
+    assert req.headers["fastly-soft-purge"] == "1"
     assert req.json() == {"surrogate_keys": TAGS}
 
 
@@ -137,6 +153,25 @@ def test_cloudflare_purge_by_tag_request_is_the_documented_one(api: Recorder) ->
     assert req.headers["content-type"] == "application/json"
     assert req.json() == {"tags": TAGS}
     assert result.detail["batches"][0]["id"] == "purge-1"
+
+
+@pytest.mark.parametrize("cdn", ["cloudflare:ZONE9", "cloudfront:EDFDVBD6EXAMPLE"])
+def test_cdns_without_soft_purge_purge_hard_and_say_so(api: Recorder, cdn: str) -> None:
+    """Cloudflare's tag purge and CloudFront's invalidation have no soft mode: a soft purge
+    sends the same request as a hard one and reports soft=False."""
+    s = settings(api, cdn, cloudfront_option_segments=("w_400,fmt_webp",))
+    sent = []
+    for soft in (False, True):
+        api.reset(cf_ok if cdn.startswith("cloudflare") else cloudfront_created)
+        result = run_purge(s, TAGS, SOURCES, soft=soft)
+        assert result.ok and result.soft is False
+        (req,) = api.requests
+        body = req.body if cdn.startswith("cloudflare") else parse_batch(req.body)[1]
+        sent.append((req.method, req.path, body,
+                     {k: v for k, v in req.headers.items()
+                      if k not in ("authorization", "x-amz-date", "x-amz-content-sha256",
+                                  "content-length")}))
+    assert sent[0] == sent[1]
 
 
 def test_cloudflare_sends_at_most_100_tags_per_call(api: Recorder) -> None:

@@ -5,6 +5,8 @@ built). Names follow R16 (edge contract) and R14/R15 (purge) where they apply.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +15,7 @@ from tests.edge.accepts import CHROME, FIREFOX, LEGACY, MAGIC, SAFARI_15
 from tests.edge.stack import PURGE_TOKEN, Stack, edge_stack
 from tests.edge.varnish import VarnishProcess
 from tests.support.net import wait_until
+from tests.support.origin import REPO
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def origin_transform_requests(stack: Stack) -> float:
     return stack.origin.metric("imgorigin_requests_total", route="transform")
 
 
-def purge(stack: Stack, **body: list[str]) -> dict:
+def purge(stack: Stack, **body: Any) -> dict:
     r = httpx.post(stack.origin.url("/-/purge"), json=body, timeout=30,
                    headers={"Authorization": f"Bearer {PURGE_TOKEN}"})
     assert r.status_code == 200, r.text
@@ -148,6 +151,38 @@ def test_r14_purge_through_the_origin_empties_varnish_for_every_variant(stack: S
     for path, accept in shoe:
         assert get(stack, path, accept).headers["x-cache"] == "MISS", (path, accept)
     assert get(stack, other).headers["x-cache"] == "HIT"
+
+
+def test_r14_soft_purge_serves_the_old_image_once_while_varnish_revalidates(
+        tmp_path: Path) -> None:
+    """A purge with "soft": true: the origin drops its copies at once, Varnish keeps its object
+    as a stale copy (xkey.softpurge), serves it once more and fetches the new image behind it."""
+    samples = REPO / "samples"
+    source = tmp_path / "pic.jpg"
+    source.write_bytes((samples / "landscape.jpg").read_bytes())
+    with edge_stack({"IMGORIGIN_SOURCE": str(tmp_path)}, workers=1) as s:
+        path = "/w_80,fmt_jpeg/pic.jpg"
+        old = get(s, path)
+        assert old.headers["x-cache"] == "MISS"
+        assert get(s, path).headers["x-cache"] == "HIT"
+
+        source.write_bytes((samples / "products" / "shoe.jpg").read_bytes())  # replaced
+        (cdn,) = purge(s, sources=["pic.jpg"], soft=True)["cdn"]
+        assert cdn["ok"] is True and cdn["soft"] is True and cdn["detail"]["objects"] == 1, cdn
+        new = httpx.get(s.origin.url(path), headers={"Accept": CHROME}, timeout=30)
+        assert new.headers["etag"] != old.headers["etag"]  # the origin's tiers: gone at once
+
+        stale = get(s, path)
+        assert stale.headers["x-cache"] == "HIT-STALE" and stale.content == old.content
+        assert wait_until(lambda: get(s, path).content == new.content, 15, interval=0.2)
+        refreshed = get(s, path)
+        assert refreshed.headers["x-cache"] == "HIT"
+        assert refreshed.headers["etag"] == new.headers["etag"]
+
+        # A hard purge (the default) leaves nothing to serve: the next request misses.
+        (cdn,) = purge(s, sources=["pic.jpg"])["cdn"]
+        assert cdn["soft"] is False and cdn["detail"]["objects"] == 1, cdn
+        assert get(s, path).headers["x-cache"] == "MISS"
 
 
 def test_s21_varnish_refuses_purges_from_outside_its_acl(stack: Stack) -> None:

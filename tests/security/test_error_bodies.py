@@ -156,3 +156,33 @@ def test_s21_purge_disabled_without_tokens(tmp_path: Path) -> None:
         r = app.client.post("/-/purge", headers={"Authorization": "Bearer anything"},
                             content=b"{}")
         assert r.status_code == 403 and r.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(("body", "names"), [
+    (b"not json", "not JSON"),
+    (b"[]", "JSON object"),
+    (b'{"sources": "a.jpg"}', "'sources'"),
+    (b'{"sources": ["a.jpg"], "prefixes": [""]}', "empty prefix"),
+    (b'{"sources": ["a.jpg"], "soft": "yes"}', "'soft'"),
+    (b'{"sources": ["a.jpg"], "sotf": true}', "'sotf'"),
+    (b'{"source": ["a.jpg"]}', "'source'"),
+])
+def test_s21_malformed_purge_body_is_a_400_naming_it_and_purges_nothing(
+        purgeable: AppServer, body: bytes, names: str) -> None:
+    tier(purgeable, "/w_22/a.jpg")
+    assert tier(purgeable, "/w_22/a.jpg") == "memory"
+    r = purgeable.client.post("/-/purge", content=body,
+                              headers={"Authorization": "Bearer good-token"})
+    assert r.status_code == 400, r.text
+    assert r.headers["cache-control"] == "no-store"
+    assert names in r.json()["detail"] or names in r.json()["error"], r.text
+    assert tier(purgeable, "/w_22/a.jpg") == "memory"
+
+
+def test_soft_purge_still_empties_the_origins_own_tiers(purgeable: AppServer) -> None:
+    tier(purgeable, "/w_23/a.jpg")
+    assert tier(purgeable, "/w_23/a.jpg") == "memory"
+    r = purgeable.client.post("/-/purge", content=b'{"sources": ["a.jpg"], "soft": true}',
+                              headers={"Authorization": "Bearer good-token"})
+    assert r.status_code == 200 and r.json()["cdn"] == [], r.text
+    assert tier(purgeable, "/w_23/a.jpg") == "transform"
