@@ -50,13 +50,14 @@ from origin.responses import (
     PreparedResponse,
     close_after,
     error_response,
+    etag_matches,
     internal_error_response,
     policy_headers,
     tag_headers,
 )
 from origin.security import signing
 from origin.security.netguard import NetworkGuard, Resolver, origin_of, system_resolver
-from origin.service import Answer, TransformService
+from origin.service import Answer, TransformService, Unchanged
 from origin.settings import BUNDLED_SAMPLES, Settings
 from origin.sources.http import make_client
 from origin.sources.shared import SharedSources
@@ -244,9 +245,13 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                     st.service, st.settings, req, raw_path, request.headers.get("accept", ""),
                     client)
             else:
-                answer = await st.service.answer(req, request.headers.get("accept", ""), client)
+                answer = await st.service.answer(req, request.headers.get("accept", ""), client,
+                                                 request.headers.get("if-none-match", ""))
                 tier = answer.tier
-                response = _success(st, answer, request, started)
+                if isinstance(answer, Unchanged):
+                    response = _unchanged(st, answer, started)
+                else:
+                    response = _success(st, answer, request, started)
         except ImgOriginError as exc:
             if isinstance(exc, Refused) and await st.tarpit.refuse(
                     connection_of(request.scope), exc.retry_after):
@@ -385,6 +390,13 @@ def _allowed_methods(path: str) -> tuple[str, ...] | None:
 _VARY_ACCEPT = (b"vary", b"Accept")
 
 
+def _unchanged(st: State, answer: Unchanged, started: float) -> Response:
+    """304 for a variant the client holds, with the validators and cache headers of its 200."""
+    timing = f"none;dur={(time.perf_counter() - started) * 1000:.2f}"
+    fixed = st.entry_headers(answer.etag, "", 0, answer.tags, answer.negotiated)
+    return PreparedResponse(304, [*fixed[:-2], (b"server-timing", timing.encode())])
+
+
 def _success(st: State, answer: Answer, request: Request, started: float) -> Response:
     entry = answer.entry
     if answer.tier == "transform":
@@ -395,17 +407,9 @@ def _success(st: State, answer: Answer, request: Request, started: float) -> Res
         timing = f"{answer.tier};dur={(time.perf_counter() - started) * 1000:.2f}"
     fixed = st.entry_headers(entry.etag, entry.content_type, len(entry.body), answer.tags,
                              answer.negotiated)
-    if _etag_matches(request.headers.get("if-none-match", ""), entry.etag):
+    if etag_matches(request.headers.get("if-none-match", ""), entry.etag):
         return PreparedResponse(304, [*fixed[:-2], (b"server-timing", timing.encode())])
     return PreparedResponse(200, [*fixed, (b"server-timing", timing.encode())], entry.body)
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    if not header:
-        return False
-    if header.strip() == "*":
-        return True
-    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
 
 
 def _rate_limiter(settings: Settings) -> RateLimiter | None:

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from starlette.responses import Response
 
 from origin.security import signing
-from origin.service import TransformRequest, TransformService
+from origin.service import Answer, TransformRequest, TransformService
 from origin.settings import Settings
 from transforms import negotiate
 
@@ -42,6 +42,7 @@ async def redirect(service: TransformService, settings: Settings, req: Transform
         # The legacy class is JPEG or PNG depending on the source's alpha: make (and cache) the
         # auto answer once to learn which.
         answer = await service.answer(req, accept, client)
+        assert isinstance(answer, Answer)  # Unchanged needs an If-None-Match, not passed here
         fmt = answer.entry.format
     location = explicit_path(raw_path, fmt, settings.signing_keys)
     return Response(status_code=302, headers={

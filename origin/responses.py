@@ -99,3 +99,12 @@ def internal_error_response() -> Response:
     body = b'{"error": "internal_error", "detail": "internal error"}'
     headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
     return Response(body, status_code=500, headers=headers, media_type="application/json")
+
+
+def etag_matches(header: str, etag: str, *, wildcard: bool = True) -> bool:
+    """Whether an If-None-Match value names `etag` (weak comparison, as RFC 9110 asks)."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return wildcard
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))

@@ -27,6 +27,7 @@ from origin.errors import InvalidOptions, InvalidSource, UpstreamTimeout
 from origin.executor import TransformExecutor, estimate_seconds
 from origin.ratelimit import RateLimiter
 from origin.recycle import Recycler
+from origin.responses import etag_matches
 from origin.security import signing
 from origin.security.ladder import SizeLadder
 from origin.settings import Settings, SettingsError
@@ -70,6 +71,17 @@ class Answer:
     negotiated: bool
     tags: str
     fetch_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    """The client holds this variant already: its If-None-Match names the variant key, which is
+    the ETag and is known before any tier or transform (equal keys make equal bytes, R17)."""
+
+    etag: str
+    negotiated: bool
+    tags: str
+    tier: str = "none"
 
 
 class TransformService:
@@ -169,9 +181,11 @@ class TransformService:
     def sync_purges(self) -> None:
         self.variants.journal.sync()
 
-    async def answer(self, req: TransformRequest, accept: str, client: str = "") -> Answer:
-        """The variant for a request, from the cheapest tier that has it. `client` names the
-        requester for the miss rate limit. One deadline covers fetch, queue and transform."""
+    async def answer(self, req: TransformRequest, accept: str, client: str = "",
+                     if_none_match: str = "") -> Answer | Unchanged:
+        """The variant for a request, from the cheapest tier that has it, or Unchanged when
+        `if_none_match` names it. `client` names the requester for the miss rate limit. One
+        deadline covers fetch, queue and transform."""
         deadline = time.monotonic() + self.settings.request_timeout
         negotiated = req.requested_format == "auto"
         fmt_class = negotiate(accept) if negotiated else req.requested_format
@@ -187,6 +201,11 @@ class TransformService:
         entry = self.variants.get_memory(key)
         if entry is not None:
             return Answer(entry, "memory", negotiated, tags)
+        # A revalidation (a CDN after its TTL or a soft purge, a browser after max-age) of a
+        # variant whose source has not changed: no shared-tier read, no transform. Not for `*`,
+        # which a GET that would fail (a corrupt source) must not answer with 304.
+        if etag_matches(if_none_match, f'"{key}"', wildcard=False):
+            return Unchanged(f'"{key}"', negotiated, tags)
         entry, tier = await self.variants.get_shared(key, source.id)
         if entry is not None:
             return Answer(entry, tier, negotiated, tags)

@@ -184,6 +184,19 @@ def test_r14_soft_purge_serves_the_old_image_once_while_varnish_revalidates(
         assert cdn["soft"] is False and cdn["detail"]["objects"] == 1, cdn
         assert get(s, path).headers["x-cache"] == "MISS"
 
+        # A soft purge of a source that did not change: Varnish revalidates its stale copy with
+        # If-None-Match and the origin answers 304 from the key alone, with no transform.
+        transforms = s.origin.metric("imgorigin_transforms_total")
+        not_modified = s.origin.metric("imgorigin_requests_total", status="304")
+        purge(s, sources=["pic.jpg"], soft=True)
+        assert get(s, path).headers["x-cache"] == "HIT-STALE"
+        assert wait_until(lambda: s.origin.metric("imgorigin_requests_total", status="304")
+                          > not_modified, 15, interval=0.2)
+        kept = get(s, path)
+        assert kept.headers["x-cache"] == "HIT" and kept.headers["etag"] == new.headers["etag"]
+        assert kept.content == new.content
+        assert s.origin.metric("imgorigin_transforms_total") == transforms
+
 
 def test_s21_varnish_refuses_purges_from_outside_its_acl(stack: Stack) -> None:
     # The same VCL with an ACL that does not list this host: our PURGE must be refused.
