@@ -31,7 +31,7 @@ from cache.purge import PurgeService
 from cache.purgers import from_settings as purgers_from_settings
 from cache.tiers import SharedTier
 from cache.variants import VariantCache
-from origin import autoredirect, metrics, recycle
+from origin import autoredirect, metrics, recycle, warm
 from origin.balance import BOARD
 from origin.errors import (
     Forbidden,
@@ -310,6 +310,22 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         metrics.REQUESTS.labels("purge", str(response.status_code), "none").inc()
         return response
 
+    async def warm_route(request: Request) -> Response:
+        st = state()
+        try:
+            _check_purge_auth(request, st.settings.purge_tokens)
+            client = _client_key(request, st.settings)
+            if st.service.limiter is not None:
+                await st.service.limiter.check("purge", client)
+            paths = warm.parse_paths(await _read_json(request))
+            results = await warm.warm(st.service, st.settings.signing_keys, paths, client)
+            response: Response = JSONResponse({"variants": results},
+                                              headers={"Cache-Control": "no-store"})
+        except ImgOriginError as exc:
+            response = error_response(exc, None)
+        metrics.REQUESTS.labels("warm", str(response.status_code), "none").inc()
+        return response
+
     async def ops_not_found(request: Request) -> Response:
         return error_response(SourceNotFound("no such endpoint"), None)
 
@@ -332,6 +348,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         Route("/-/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/-/metrics", metrics_route, methods=["GET"]),
         Route("/-/purge", purge_route, methods=["POST"]),
+        Route("/-/warm", warm_route, methods=["POST"]),
         Route("/-/{rest:path}", ops_not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH",
                                                         "DELETE", "OPTIONS"]),
         Route("/", demo_page, methods=["GET", "HEAD"]),
@@ -376,7 +393,7 @@ class OriginApp:
 
 
 _ROUTED_PATHS = frozenset({"/", "/index.html"})
-_OPS_METHODS = {"/-/purge": ("POST",), "/-/metrics": ("GET", "HEAD"),
+_OPS_METHODS = {"/-/purge": ("POST",), "/-/warm": ("POST",), "/-/metrics": ("GET", "HEAD"),
                 "/-/healthz": ("GET", "HEAD"), "/-/readyz": ("GET", "HEAD")}
 
 

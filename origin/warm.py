@@ -1,0 +1,73 @@
+"""Warming: compute variants before anyone asks (`POST /-/warm`), like Cloudinary's eager
+transformations, so a new image's first views, and a CDN's first misses, are cache hits.
+
+Each path is taken exactly as a client would request it (signature included when URLs are
+signed), so warming can make nothing a client could not; an `fmt_auto` path is warmed once per
+Accept class a CDN will send (AVIF, WebP, the rest). Variants are made one at a time, through the
+same tiers, single-flight, admission and deadlines as a request, so a warm call takes at most one
+transform slot from the traffic it runs beside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from origin.errors import ImgOriginError, InvalidOptions, InvalidSource
+from origin.security import signing
+from origin.service import Answer, TransformService
+
+MAX_PATHS = 100
+# One Accept per fmt_auto class (transforms.formats.negotiate), as Varnish's VCL normalises it.
+AUTO_CLASSES = (("avif", "image/avif"), ("webp", "image/webp"), ("legacy", "*/*"))
+
+
+def parse_paths(body: dict[str, Any]) -> list[str]:
+    """The body's `paths`: 1..MAX_PATHS request paths; InvalidOptions naming what is wrong."""
+    unknown = sorted(set(body) - {"paths"})
+    if unknown:
+        raise InvalidOptions(f"unknown warm field '{unknown[0]}'")
+    paths = body.get("paths")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise InvalidOptions("'paths' must be a list of strings")
+    if not paths or len(paths) > MAX_PATHS:
+        raise InvalidOptions(f"'paths' must name 1 to {MAX_PATHS} paths; split larger batches")
+    return list(dict.fromkeys(paths))
+
+
+async def warm(service: TransformService, signing_keys: Sequence[str], paths: Sequence[str],
+               client: str) -> list[dict[str, Any]]:
+    """One result per variant made or found (per Accept class for fmt_auto), or per path that
+    failed, with the status a GET of it would have had."""
+    results: list[dict[str, Any]] = []
+    for path in paths:
+        try:
+            if not path.startswith("/") or path.startswith("/-/"):
+                raise InvalidSource("a warm path is /{options}/{source}, as a client requests it")
+            if signing_keys:
+                signing.authenticate(path, signing_keys)
+            service.sync_purges()
+            req = service.parse_path(path)
+            if signing_keys:
+                signing.check_expiry(req.expires)
+        except ImgOriginError as exc:
+            results.append(_failure(path, "", exc))
+            continue
+        classes = AUTO_CLASSES if req.requested_format == "auto" else (("", ""),)
+        for fmt_class, accept in classes:
+            try:
+                answer = await service.answer(req, accept, client)
+            except ImgOriginError as exc:
+                results.append(_failure(path, fmt_class, exc))
+                continue
+            assert isinstance(answer, Answer)  # Unchanged needs an If-None-Match
+            entry = answer.entry
+            results.append({"path": path, **({"accept": fmt_class} if fmt_class else {}),
+                            "status": 200, "tier": answer.tier, "format": entry.format,
+                            "bytes": len(entry.body), "etag": entry.etag})
+    return results
+
+
+def _failure(path: str, fmt_class: str, exc: ImgOriginError) -> dict[str, Any]:
+    return {"path": path, **({"accept": fmt_class} if fmt_class else {}),
+            "status": exc.status, "error": exc.code, "detail": exc.detail}
