@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hmac
-import json
 import logging
 import os
 import time
@@ -31,16 +29,13 @@ from cache.purge import PurgeService
 from cache.purgers import from_settings as purgers_from_settings
 from cache.tiers import SharedTier
 from cache.variants import VariantCache
-from origin import autoredirect, metrics, recycle, warm
+from origin import autoredirect, metrics, operator_api, recycle, warm
 from origin.balance import BOARD
 from origin.errors import (
-    Forbidden,
     ImgOriginError,
-    InvalidOptions,
     MethodNotAllowed,
     Refused,
     SourceNotFound,
-    Unauthorized,
 )
 from origin.executor import TransformExecutor
 from origin.malloc import Trimmer
@@ -68,9 +63,6 @@ from origin.threadnames import name_os_thread
 from transforms import vipsconfig
 
 log = logging.getLogger("imgorigin")
-MAX_PURGE_BODY = 1024 * 1024
-# `soft` is ours, beyond the contract's two lists (docs/decisions.md); anything else is a typo.
-PURGE_FIELDS = frozenset({"sources", "prefixes", "soft"})
 DEMO_PAGE = BUNDLED_SAMPLES / "index.html"
 _H = tuple[bytes, bytes]
 
@@ -289,21 +281,11 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
     async def purge_route(request: Request) -> Response:
         st = state()
         try:
-            _check_purge_auth(request, st.settings.purge_tokens)
+            operator_api.check_token(request, st.settings.purge_tokens)
             if st.service.limiter is not None:
                 await st.service.limiter.check("purge", _client_key(request, st.settings))
-            body = await _read_json(request)
-            unknown = sorted(set(body) - PURGE_FIELDS)
-            if unknown:
-                raise InvalidOptions(f"unknown purge field '{unknown[0]}'")
-            sources = _string_list(body, "sources")
-            prefixes = _string_list(body, "prefixes")
-            soft = body.get("soft", False)
-            if not isinstance(soft, bool):
-                raise InvalidOptions("'soft' must be true or false")
-            if any(not p for p in prefixes):
-                raise InvalidOptions("an empty prefix would purge everything; name a directory")
-            result = await st.purge.purge(sources, prefixes, soft=soft)
+            asked = await operator_api.read_purge(request)
+            result = await st.purge.purge(asked.sources, asked.prefixes, soft=asked.soft)
             response: Response = JSONResponse(result, headers={"Cache-Control": "no-store"})
         except ImgOriginError as exc:
             response = error_response(exc, None)
@@ -313,12 +295,12 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
     async def warm_route(request: Request) -> Response:
         st = state()
         try:
-            _check_purge_auth(request, st.settings.purge_tokens)
+            operator_api.check_token(request, st.settings.purge_tokens)
             client = _client_key(request, st.settings)
             if st.service.limiter is not None:
                 await st.service.limiter.check("purge", client)
-            paths = warm.parse_paths(await _read_json(request))
-            results = await warm.warm(st.service, st.settings.signing_keys, paths, client)
+            asked = await operator_api.read_warm(request)
+            results = await warm.warm(st.service, st.settings.signing_keys, asked.paths, client)
             response: Response = JSONResponse({"variants": results},
                                               headers={"Cache-Control": "no-store"})
         except ImgOriginError as exc:
@@ -453,39 +435,3 @@ def mark_draining(app: Starlette | OriginApp) -> None:
     state = getattr(app.state, "imgorigin", None)
     if state is not None:
         state.shutting_down = True
-
-
-def _check_purge_auth(request: Request, tokens: tuple[str, ...]) -> None:
-    if not tokens:
-        raise Forbidden("purge is disabled on this server")
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("purge needs a bearer token")
-    ok = False
-    for candidate in tokens:
-        ok |= hmac.compare_digest(candidate.encode(), token.strip().encode())
-    if not ok:
-        raise Forbidden("invalid purge token")
-
-
-async def _read_json(request: Request) -> dict[str, Any]:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_PURGE_BODY:
-            raise InvalidOptions("purge body is too large")
-    try:
-        value = json.loads(body or b"{}")
-    except ValueError:
-        raise InvalidOptions("purge body is not JSON") from None
-    if not isinstance(value, dict):
-        raise InvalidOptions("purge body must be a JSON object")
-    return value
-
-
-def _string_list(body: dict[str, Any], name: str) -> list[str]:
-    value = body.get(name, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidOptions(f"'{name}' must be a list of strings")
-    return value

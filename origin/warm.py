@@ -13,26 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from origin.errors import ImgOriginError, InvalidOptions, InvalidSource
+from origin.errors import ImgOriginError, InvalidSource
 from origin.security import signing
 from origin.service import Answer, TransformService
 
-MAX_PATHS = 100
 # One Accept per fmt_auto class (transforms.formats.negotiate), as Varnish's VCL normalises it.
 AUTO_CLASSES = (("avif", "image/avif"), ("webp", "image/webp"), ("legacy", "*/*"))
-
-
-def parse_paths(body: dict[str, Any]) -> list[str]:
-    """The body's `paths`: 1..MAX_PATHS request paths; InvalidOptions naming what is wrong."""
-    unknown = sorted(set(body) - {"paths"})
-    if unknown:
-        raise InvalidOptions(f"unknown warm field '{unknown[0]}'")
-    paths = body.get("paths")
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise InvalidOptions("'paths' must be a list of strings")
-    if not paths or len(paths) > MAX_PATHS:
-        raise InvalidOptions(f"'paths' must name 1 to {MAX_PATHS} paths; split larger batches")
-    return list(dict.fromkeys(paths))
 
 
 async def warm(service: TransformService, signing_keys: Sequence[str], paths: Sequence[str],
