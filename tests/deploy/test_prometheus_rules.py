@@ -3,8 +3,6 @@ metrics and labels the server exports, and fire in a real Prometheus scraping a 
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 import subprocess
 from collections.abc import Iterator
@@ -13,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from prometheus_client.metrics import MetricWrapperBase
 
-from tests.support.daemon import ForegroundServer
+from tests.deploy.metric_names import SCRAPE_LABELS, exported_series
+from tests.deploy.prometheus import Prometheus
 from tests.support.net import free_port, wait_until
 from tests.support.origin import REPO, OriginProcess
 from tests.support.redis_server import require
@@ -25,30 +23,11 @@ RULES_DIR = REPO / "deploy" / "prometheus"
 RULES = RULES_DIR / "imgorigin-alerts.yml"
 RULE_TESTS = RULES_DIR / "imgorigin-alerts.test.yml"
 PURGE_TOKEN = "prometheus-test-token"
-# Labels Prometheus itself adds to every series (job, instance) or to histogram buckets (le).
-SCRAPE_LABELS = {"job", "instance", "le"}
-_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
 
 
 def alert_rules() -> list[dict[str, Any]]:
     groups = yaml.safe_load(RULES.read_text())["groups"]
     return [rule for group in groups for rule in group["rules"] if "alert" in rule]
-
-
-def exported_series() -> dict[str, set[str]]:
-    """Every sample name the server can export, with its metric's label names, read from the
-    metric objects of every module of origin/, cache/ and transforms/."""
-    series: dict[str, set[str]] = {}
-    for package in ("origin", "cache", "transforms"):
-        root = importlib.import_module(package)
-        for info in pkgutil.walk_packages(root.__path__, package + "."):
-            module = importlib.import_module(info.name)
-            for value in vars(module).values():
-                if isinstance(value, MetricWrapperBase):
-                    base = value._name.removesuffix("_total")
-                    for suffix in _SUFFIXES[value._type]:
-                        series[base + suffix] = set(value._labelnames)
-    return series
 
 
 def test_rules_pass_promtool_check() -> None:
@@ -95,39 +74,6 @@ def test_rules_name_only_exported_metrics_and_labels() -> None:
             assert used <= labels, (rule["alert"], used - labels)
 
 
-class Prometheus(ForegroundServer):
-    name = "prometheus"
-
-    def __init__(self, target_port: int) -> None:
-        super().__init__("imgorigin-prometheus-")
-        self.target_port = target_port
-
-    def start(self) -> Prometheus:
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(RULES)],
-            "scrape_configs": [{
-                "job_name": "imgorigin",
-                "metrics_path": "/-/metrics",
-                "static_configs": [{"targets": [f"127.0.0.1:{self.target_port}"]}],
-            }],
-        }
-        path = self.workdir / "prometheus.yml"
-        path.write_text(yaml.safe_dump(config))
-        self.spawn([require("prometheus"), f"--config.file={path}",
-                    f"--storage.tsdb.path={self.workdir / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}"], timeout=60)
-        return self
-
-    def api(self, path: str) -> Any:
-        answer = httpx.get(self.url("/api/v1/" + path), timeout=5).json()
-        assert answer["status"] == "success", answer
-        return answer["data"]
-
-    def alerts(self) -> dict[str, dict[str, Any]]:
-        return {a["labels"]["alertname"]: a for a in self.api("alerts")["alerts"]}
-
-
 @pytest.fixture
 def failing_origin(upstream: Upstream) -> Iterator[OriginProcess]:
     """An origin whose source answers 500 and whose one CDN (a Varnish) is not listening."""
@@ -145,7 +91,7 @@ def failing_origin(upstream: Upstream) -> Iterator[OriginProcess]:
 
 def test_alerts_fire_in_a_real_prometheus_scraping_a_real_origin(
         failing_origin: OriginProcess) -> None:
-    prometheus = Prometheus(failing_origin.port).start()
+    prometheus = Prometheus(failing_origin.port, RULES).start()
     try:
         def scraped() -> bool:
             return [t["health"] for t in prometheus.api("targets")["activeTargets"]] == ["up"]
