@@ -31,16 +31,16 @@ class WarmRequest:
 def check_token(request: Request, tokens: tuple[str, ...]) -> None:
     """401 without a bearer token, 403 with a wrong one or when no token is configured."""
     if not tokens:
-        raise Forbidden("purge is disabled on this server")
+        raise Forbidden("purge and warm are disabled on this server (no IMGORIGIN_PURGE_TOKENS)")
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("purge needs a bearer token")
+        raise Unauthorized("this endpoint needs a bearer token")
     ok = False
     for candidate in tokens:  # every candidate compared, in constant time each
         ok |= hmac.compare_digest(candidate.encode(), token.strip().encode())
     if not ok:
-        raise Forbidden("invalid purge token")
+        raise Forbidden("invalid token")
 
 
 async def read_purge(request: Request) -> PurgeRequest:
