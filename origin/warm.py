@@ -5,28 +5,47 @@ Each path is taken exactly as a client would request it (signature included when
 signed), so warming can make nothing a client could not; an `fmt_auto` path is warmed once per
 Accept class a CDN will send (AVIF, WebP, the rest). Variants are made one at a time, through the
 same tiers, single-flight, admission and deadlines as a request, so a warm call takes at most one
-transform slot from the traffic it runs beside.
+transform slot from the traffic it runs beside. A call starts no variant after BUDGET_SECONDS
+(so it ends within that plus one request's deadline); what it did not reach is reported as 503
+`not_attempted`, for another call.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from origin.errors import ImgOriginError, InvalidSource
 from origin.security import signing
-from origin.service import Answer, TransformService
+from origin.service import Answer, TransformRequest, Unchanged
 
+BUDGET_SECONDS = 60.0
 # One Accept per fmt_auto class (transforms.formats.negotiate), as Varnish's VCL normalises it.
 AUTO_CLASSES = (("avif", "image/avif"), ("webp", "image/webp"), ("legacy", "*/*"))
 
 
-async def warm(service: TransformService, signing_keys: Sequence[str], paths: Sequence[str],
-               client: str) -> list[dict[str, Any]]:
+class Service(Protocol):
+    """What warming needs of origin.service.TransformService."""
+
+    def sync_purges(self) -> None: ...
+
+    def parse_path(self, raw_path: str) -> TransformRequest: ...
+
+    async def answer(self, req: TransformRequest, accept: str, client: str = "",
+                     if_none_match: str = "") -> Answer | Unchanged: ...
+
+
+async def warm(service: Service, signing_keys: Sequence[str], paths: Sequence[str],
+               client: str, budget: float = BUDGET_SECONDS) -> list[dict[str, Any]]:
     """One result per variant made or found (per Accept class for fmt_auto), or per path that
     failed, with the status a GET of it would have had."""
     results: list[dict[str, Any]] = []
+    deadline = time.monotonic() + budget
     for path in paths:
+        if time.monotonic() >= deadline:
+            results.append(_not_attempted(path, "", budget))
+            continue
         try:
             if not path.startswith("/") or path.startswith("/-/"):
                 raise InvalidSource("a warm path is /{options}/{source}, as a client requests it")
@@ -41,6 +60,9 @@ async def warm(service: TransformService, signing_keys: Sequence[str], paths: Se
             continue
         classes = AUTO_CLASSES if req.requested_format == "auto" else (("", ""),)
         for fmt_class, accept in classes:
+            if time.monotonic() >= deadline:
+                results.append(_not_attempted(path, fmt_class, budget))
+                continue
             try:
                 answer = await service.answer(req, accept, client)
             except ImgOriginError as exc:
@@ -57,3 +79,9 @@ async def warm(service: TransformService, signing_keys: Sequence[str], paths: Se
 def _failure(path: str, fmt_class: str, exc: ImgOriginError) -> dict[str, Any]:
     return {"path": path, **({"accept": fmt_class} if fmt_class else {}),
             "status": exc.status, "error": exc.code, "detail": exc.detail}
+
+
+def _not_attempted(path: str, fmt_class: str, budget: float) -> dict[str, Any]:
+    return {"path": path, **({"accept": fmt_class} if fmt_class else {}), "status": 503,
+            "error": "not_attempted",
+            "detail": f"this call's {budget:g} s were used up; warm it in another call"}

@@ -3,13 +3,18 @@ bad entries are reported one by one with the status a GET would get, and nothing
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
+from cache.entry import CachedVariant
 from origin.cli import build_url
+from origin.service import Answer
+from origin.warm import warm as warm_paths
 from tests.support.origin import REPO, OriginProcess
 
 TOKEN = "warm-token"
@@ -106,3 +111,36 @@ def test_with_signed_urls_only_signed_paths_are_warmed() -> None:
         first, second = r.json()["variants"]
         assert first["status"] == 403 and second["status"] == 200, r.text
         assert tier(httpx.get(server.url(signed), timeout=30)) in ("memory", "disk")
+
+
+class SlowService:
+    """The warm loop's seam (origin.warm.Service) with variants that take 50 ms each."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def sync_purges(self) -> None:
+        pass
+
+    def parse_path(self, raw_path: str) -> Any:
+        return SimpleNamespace(requested_format="webp", expires=None, path=raw_path)
+
+    async def answer(self, req: Any, accept: str, client: str = "",
+                     if_none_match: str = "") -> Answer:
+        await asyncio.sleep(0.05)
+        self.made.append(req.path)
+        entry = CachedVariant(b"x", "image/webp", '"k"', "s", "v", "webp", 1, 1, 0.0)
+        return Answer(entry, "transform", False, "")
+
+
+def test_a_call_starts_nothing_after_its_budget_and_says_what_it_left() -> None:
+    service = SlowService()
+    paths = [f"/w_{i + 1},fmt_webp/a.jpg" for i in range(6)]
+    results = asyncio.run(warm_paths(service, (), paths, "a:test", budget=0.12))
+    assert [r["path"] for r in results] == paths  # every path answered, in order
+    made = [r for r in results if r["status"] == 200]
+    left = [r for r in results if r["status"] != 200]
+    assert made and left, results
+    assert results == made + left  # nothing started after the first one left out
+    assert [r["path"] for r in made] == service.made
+    assert all(r["status"] == 503 and r["error"] == "not_attempted" for r in left)
