@@ -1,4 +1,4 @@
-"""The `imgorigin` command: `serve`, `url` and `config`."""
+"""The `imgorigin` command: `serve`, `url`, `purge`, `warm` and `config`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import time
 from urllib.parse import quote
 
+from origin import opsclient
 from origin.errors import ImgOriginError
 from origin.settings import SETTINGS_TABLE, Settings, settings_markdown
 
@@ -63,6 +64,24 @@ def main(argv: list[str] | None = None) -> int:
     url.add_argument("--base", default="", help="prefix, e.g. https://img.example.com")
     url.add_argument("--expires", type=int, default=None, metavar="SECONDS",
                      help="signed URL stops working SECONDS from now (adds exp_)")
+    for name, what in (("purge", "purge sources and directories from every tier and CDN"),
+                       ("warm", "compute variants before anyone asks (paths from the command "
+                                "line, or one per line on stdin)")):
+        command = sub.add_parser(name, help=what)
+        command.add_argument("--server", default=opsclient.default_server(),
+                             help="the origin, e.g. http://10.0.0.5:8080 (default: this host)")
+        command.add_argument("--token", default="",
+                             help="bearer token (default: the first of IMGORIGIN_PURGE_TOKENS)")
+        if name == "purge":
+            command.add_argument("sources", nargs="*", help="source keys or absolute URLs")
+            command.add_argument("--prefix", action="append", default=[], metavar="DIR",
+                                 help="a directory to purge, e.g. products/ (repeatable)")
+            command.add_argument("--soft", action="store_true",
+                                 help="let CDNs that can (Varnish, Fastly) serve the old image "
+                                      "while they refetch it")
+        else:
+            command.add_argument("paths", nargs="*",
+                                 help="request paths, e.g. /w_400,fmt_auto/products/shoe.jpg")
     config = sub.add_parser("config", help="print the configuration table (Markdown)")
     config.add_argument("--readme", default="",
                         help="rewrite the table between the settings markers of this file")
@@ -93,6 +112,25 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(args.base.rstrip("/") + path)
         return 0
+    if args.command in ("purge", "warm"):
+        token = args.token or opsclient.token_from_env()
+        if not token:
+            print(f"imgorigin {args.command}: no token (--token, or IMGORIGIN_PURGE_TOKENS)",
+                  file=sys.stderr)
+            return 2
+        try:
+            if args.command == "purge":
+                if not args.sources and not args.prefix:
+                    print("imgorigin purge: name sources or --prefix directories",
+                          file=sys.stderr)
+                    return 2
+                done = opsclient.purge(args.server, token, args.sources, args.prefix, args.soft)
+            else:
+                done = opsclient.warm(args.server, token, args.paths or sys.stdin)
+        except opsclient.CallFailed as exc:
+            print(f"imgorigin {args.command}: {exc}", file=sys.stderr)
+            return 2
+        return 0 if done else 1
     if args.readme:
         update_readme(args.readme)
         return 0
