@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 
 from prometheus_client.metrics import MetricWrapperBase
 
@@ -29,3 +30,18 @@ def exported_series() -> dict[str, set[str]]:
     return series
 
 
+def unknown_names(expr: str, exported: dict[str, set[str]]) -> list[str]:
+    """What a PromQL expression names that the server does not export: metrics, label matchers
+    on a metric without that label, and `by (...)` labels none of its metrics has."""
+    names = set(re.findall(r"\bimgorigin_[a-z_]+", expr))
+    problems = [f"metric {n}" for n in sorted(names - exported.keys())]
+    known = names & exported.keys()
+    labels = set().union(*(exported[n] for n in known)) | SCRAPE_LABELS
+    for name, matchers in re.findall(r"\b(imgorigin_[a-z_]+)\{([^}]*)\}", expr):
+        used = set(re.findall(r"([a-z_]+)\s*(?:=~|!=|!~|=)", matchers))
+        problems += [f"label {name}{{{label}}}" for label in
+                     sorted(used - exported.get(name, set()) - SCRAPE_LABELS)]
+    for grouping in re.findall(r"\bby\s*\(([^)]*)\)", expr):
+        problems += [f"by ({label})" for label in
+                     sorted({label.strip() for label in grouping.split(",")} - labels)]
+    return problems
