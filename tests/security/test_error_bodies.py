@@ -166,6 +166,7 @@ def test_s21_purge_disabled_without_tokens(tmp_path: Path) -> None:
     (b'{"sources": ["a.jpg"], "soft": "yes"}', "'soft'"),
     (b'{"sources": ["a.jpg"], "sotf": true}', "'sotf'"),
     (b'{"source": ["a.jpg"]}', "'source'"),
+    (b'{"sources": ["' + b"a" * (1024 * 1024) + b'"]}', "too large"),
 ])
 def test_s21_malformed_purge_body_is_a_400_naming_it_and_purges_nothing(
         purgeable: AppServer, body: bytes, names: str) -> None:
