@@ -440,3 +440,37 @@ def test_cluster_url_serves_and_purges_through_the_same_path(samples_dir: Path) 
             assert purge(origin, prefixes=["products/"]).json()["variants"] == 3
     finally:
         cluster.stop()
+
+
+def test_warm_on_one_host_makes_every_accept_class_a_redis_hit_on_another(
+        hosts: tuple[OriginProcess, ...]) -> None:
+    a, b = hosts
+    path = "/w_133,fmt_auto/landscape.jpg"
+    r = httpx.post(a.url("/-/warm"), json={"paths": [path]}, timeout=60,
+                   headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 200, r.text
+    warmed = {v["accept"]: v for v in r.json()["variants"]}
+    assert [v["status"] for v in warmed.values()] == [200, 200, 200]
+    before = transforms(a, b)
+    for accept, cls in (("image/avif,*/*", "avif"), ("image/webp,*/*", "webp"), ("*/*", "legacy")):
+        got = httpx.get(b.url(path), headers={"Accept": accept}, timeout=30)
+        assert tier(got) == "redis" and got.headers["etag"] == warmed[cls]["etag"], cls
+    assert transforms(a, b) == before
+
+
+def test_revalidation_after_a_purge_is_a_304_without_transform_for_an_http_source(
+        rserver: RedisProcess, upstream: Upstream, samples_dir: Path) -> None:
+    upstream.add("reval/shoe.jpg", (samples_dir / "products" / "shoe.jpg").read_bytes(), '"r1"')
+    env = {"IMGORIGIN_SOURCE": upstream.base + "/files/", "IMGORIGIN_REDIS_URL": rserver.url}
+    with server(env) as origin:
+        path = "/w_95,fmt_webp/reval/shoe.jpg"
+        first = httpx.get(origin.url(path), timeout=30)
+        assert tier(first) == "transform"
+        assert purge(origin, sources=["reval/shoe.jpg"]).status_code == 200
+        # The purge dropped the remembered version and bytes: the source is read from the
+        # upstream again, and the version it has gives the key the client holds.
+        again = httpx.get(origin.url(path), headers={"If-None-Match": first.headers["etag"]},
+                          timeout=30)
+        assert again.status_code == 304 and tier(again) == "none"
+        assert origin.metric("imgorigin_transforms_total") == 1
+        assert upstream.hits["/files/reval/shoe.jpg"] == 2
