@@ -79,6 +79,10 @@ CONNECTIONS_HANDED_OVER = Counter(
 REFUSALS_HELD = Counter(
     "imgorigin_refusals_held",
     "Refusals held back because their connection re-sent before its Retry-After (origin/tarpit.py)")
+FAILURES_REMEMBERED = Counter(
+    "imgorigin_failures_remembered",
+    "Requests answered with a variant's remembered 400/413/415/422 instead of reading and "
+    "decoding its source again (IMGORIGIN_FAILURE_TTL)")
 INFLIGHT = Gauge("imgorigin_transforms_in_flight", "Transforms running or queued",
                  multiprocess_mode="livesum")
 

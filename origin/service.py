@@ -23,8 +23,9 @@ from cache.keys import surrogate_keys, variant_key
 from cache.memo import second_sight
 from cache.variants import VariantCache
 from origin import metrics
-from origin.errors import InvalidOptions, InvalidSource, UpstreamTimeout
+from origin.errors import ImgOriginError, InvalidOptions, InvalidSource, UpstreamTimeout
 from origin.executor import TransformExecutor, estimate_seconds
+from origin.failures import FailureMemo
 from origin.ratelimit import RateLimiter
 from origin.recycle import Recycler
 from origin.responses import etag_matches
@@ -103,6 +104,7 @@ class TransformService:
         self.recycler = Recycler(
             settings.worker_max_transforms, settings.worker_rss_cap,
             on_recycle=lambda reason: metrics.WORKER_RECYCLES.labels(reason).inc())
+        self.failures = FailureMemo(settings.failure_ttl)
         # Header facts per (source, version): a new size of a known source skips the probe.
         self._probes: OrderedDict[tuple[str, str], Probe] = OrderedDict()
         self.limits = Limits(max_dim=settings.max_dim, max_pixels=settings.max_source_pixels,
@@ -210,6 +212,9 @@ class TransformService:
         if entry is not None:
             return Answer(entry, tier, negotiated, tags)
 
+        remembered = self.failures.recall(key)
+        if remembered is not None:
+            raise remembered
         if self.limiter is not None:
             await self.limiter.check("misses", client)
         self.executor.check_capacity()
@@ -221,7 +226,11 @@ class TransformService:
             return await self.variants.lookup_shared(key, source.id)
 
         # The work runs shielded for every waiter; each waiter leaves at its own deadline.
-        entry, _waited = await _by(deadline, self.flights.run(key, lookup, compute))
+        try:
+            entry, _waited = await _by(deadline, self.flights.run(key, lookup, compute))
+        except ImgOriginError as exc:
+            self.failures.remember(key, exc)
+            raise
         return Answer(entry, "transform", negotiated, tags, fetch_ms)
 
     def _pipeline(self, fmt_class: str) -> str:

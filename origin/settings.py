@@ -226,6 +226,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_NOT_FOUND_TTL", "not_found_ttl", "60", _non_negative_int,
             "seconds a 404 source is remembered (shared like source versions) and the 404 may be "
             "cached downstream"),
+    Setting("IMGORIGIN_FAILURE_TTL", "failure_ttl", "60", _non_negative_int,
+            "seconds a worker answers a variant that failed with 400, 413, 415 or 422 (a corrupt, "
+            "oversized or unsupported source) with the same error, without reading or decoding "
+            "its source again; a changed source has new keys; 0 never"),
     Setting("IMGORIGIN_PURGE_TOKENS", "purge_tokens", "", _csv,
             "bearer tokens accepted by POST /-/purge", "unset: purge disabled (403)"),
     Setting("IMGORIGIN_SIGNING_KEYS", "signing_keys", "", _csv,
@@ -401,6 +405,7 @@ class Settings:
     shared_originals_max_bytes: int = 8 * MIB
     source_ttl: int = 300
     not_found_ttl: int = 60
+    failure_ttl: int = 60
     purge_tokens: tuple[str, ...] = ()
     signing_keys: tuple[str, ...] = ()
     default_format: str = "original"

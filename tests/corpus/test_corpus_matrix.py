@@ -64,6 +64,14 @@ def _rows() -> list[dict[str, str]]:
 ROWS = _rows()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def svg_loader_here() -> None:
+    """The reference images are drawn in this process, SVG ones too; an in-process app from an
+    earlier test (transforms.vipsconfig) may have blocked libvips' SVG loader process-wide. The
+    apps block it again when they configure libvips."""
+    pyvips.operation_block_set("VipsForeignLoadSvg", False)
+
+
 @pytest.fixture(scope="module")
 def server(corpus: Path) -> Iterator[OriginProcess]:
     with OriginProcess({"IMGORIGIN_SOURCE": str(corpus),
