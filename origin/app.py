@@ -184,6 +184,7 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
     if limiter is not None:
         stack.push_async_callback(limiter.close)
     service = TransformService(settings, sources, variants, flights, executor, limiter)
+    journal.listeners.append(service.failures.forget)
     purge = PurgeService(variants, purgers_from_settings(settings, client))
     metrics.export_alerted_series([item.partition(":")[0] for item in settings.cdn_purgers])
     return State(settings, service, purge, CachePolicy.from_settings(settings), time.time(),

@@ -208,13 +208,13 @@ class TransformService:
         # which a GET that would fail (a corrupt source) must not answer with 304.
         if etag_matches(if_none_match, f'"{key}"', wildcard=False):
             return Unchanged(f'"{key}"', negotiated, tags)
-        entry, tier = await self.variants.get_shared(key, source.id)
-        if entry is not None:
-            return Answer(entry, tier, negotiated, tags)
-
+        # No shared tier holds a variant its own source cannot make: nothing to read there.
         remembered = self.failures.recall(key)
         if remembered is not None:
             raise remembered
+        entry, tier = await self.variants.get_shared(key, source.id)
+        if entry is not None:
+            return Answer(entry, tier, negotiated, tags)
         if self.limiter is not None:
             await self.limiter.check("misses", client)
         self.executor.check_capacity()
@@ -229,7 +229,7 @@ class TransformService:
         try:
             entry, _waited = await _by(deadline, self.flights.run(key, lookup, compute))
         except ImgOriginError as exc:
-            self.failures.remember(key, exc)
+            self.failures.remember(key, source.id, exc)
             raise
         return Answer(entry, "transform", negotiated, tags, fetch_ms)
 
