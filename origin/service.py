@@ -208,7 +208,8 @@ class TransformService:
         # which a GET that would fail (a corrupt source) must not answer with 304.
         if etag_matches(if_none_match, f'"{key}"', wildcard=False):
             return Unchanged(f'"{key}"', negotiated, tags)
-        # No shared tier holds a variant its own source cannot make: nothing to read there.
+        # A shared tier holds a variant its source cannot make only if a host with other limits
+        # made it: not worth a read per repeated failure.
         remembered = self.failures.recall(key)
         if remembered is not None:
             raise remembered
