@@ -156,11 +156,18 @@ class RedisTier:
 
     async def close(self) -> None:
         tasks = [*self._tasks, *self._background]
+        # Bounded: a task whose cancellation a client call swallowed is cancelled again, and
+        # shutdown goes on without it rather than hanging.
+        for _ in range(3):
+            pending = [task for task in tasks if not task.done()]
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=1.0)
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved, so it is not reported as never retrieved
         with contextlib.suppress(Exception):
             await self.client.aclose()
 

@@ -100,6 +100,7 @@ class PurgeSubscriber:
         deadline = time.monotonic() + self.health_interval
         while time.monotonic() < deadline:
             message = await pubsub.get_message(timeout=min(1.0, self.health_interval))
+            _raise_if_cancelled()
             if message is not None and message.get("type") == "subscribe":
                 return
         raise SubscriptionSilent("no reply to SUBSCRIBE")
@@ -113,6 +114,7 @@ class PurgeSubscriber:
         unanswered = False
         while True:
             message = await pubsub.get_message(timeout=wait)
+            _raise_if_cancelled()
             if message is not None:
                 kind = message.get("type")
                 if kind == "message":
@@ -127,3 +129,12 @@ class PurgeSubscriber:
                 await pubsub.ping(HEALTH_TOKEN)
                 unanswered = True
                 next_ping = time.monotonic() + self.health_interval
+
+
+def _raise_if_cancelled() -> None:
+    """Honour a cancellation that the client's read swallowed (seen with the cluster client's
+    get_message under a read timeout): without this the loop goes on for ever, and whoever
+    awaits the cancelled task (a worker's shutdown) waits with it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
