@@ -50,7 +50,6 @@ from origin.responses import (
     policy_headers,
     tag_headers,
 )
-from origin.security import signing
 from origin.security.netguard import NetworkGuard, Resolver, origin_of, system_resolver
 from origin.service import Answer, TransformService, Unchanged
 from origin.settings import BUNDLED_SAMPLES, Settings
@@ -224,13 +223,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         try:
             raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).decode(
                 "latin-1")
-            if st.service.signing:
-                # Before any other work: an unsigned URL must not even be parsed.
-                signing.authenticate(raw_path, st.settings.signing_keys)
-            st.service.sync_purges()
-            req = st.service.parse_path(raw_path)
-            if st.service.signing:
-                signing.check_expiry(req.expires)
+            req = st.service.admit(raw_path)
             # Only the miss rate limiter needs to know who is asking.
             client = _client_key(request, st.settings) if st.service.limiter else ""
             if st.settings.auto_redirect and req.requested_format == "auto":
@@ -301,7 +294,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             if st.service.limiter is not None:
                 await st.service.limiter.check("purge", client)
             asked = await operator_api.read_warm(request)
-            results = await warm.warm(st.service, st.settings.signing_keys, asked.paths, client)
+            results = await warm.warm(st.service, asked.paths, client)
             response: Response = JSONResponse({"variants": results},
                                               headers={"Cache-Control": "no-store"})
         except ImgOriginError as exc:

@@ -146,6 +146,17 @@ class TransformService:
             except InvalidOptions as exc:
                 raise SettingsError(f"IMGORIGIN_PRESETS: preset '{name}': {exc.detail}") from None
 
+    def admit(self, raw_path: str) -> TransformRequest:
+        """A request path as a client sent it: signature first (an unsigned URL is not even
+        parsed), this host's purges applied, then the parse and the signed expiry."""
+        if self.signing:
+            signing.authenticate(raw_path, self.settings.signing_keys)
+        self.sync_purges()
+        req = self.parse_path(raw_path)
+        if self.signing:
+            signing.check_expiry(req.expires)
+        return req
+
     def parse_path(self, raw_path: str) -> TransformRequest:
         """Split `/{signature}/{options}/{source}`; raises 400/403 for a bad path."""
         # A path always parses the same way under one set of settings; hot paths repeat. Kept

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from origin.errors import ImgOriginError, InvalidSource
-from origin.security import signing
 from origin.service import Answer, TransformRequest, Unchanged
 
 BUDGET_SECONDS = 60.0
@@ -28,16 +27,14 @@ AUTO_CLASSES = (("avif", "image/avif"), ("webp", "image/webp"), ("legacy", "*/*"
 class Service(Protocol):
     """What warming needs of origin.service.TransformService."""
 
-    def sync_purges(self) -> None: ...
-
-    def parse_path(self, raw_path: str) -> TransformRequest: ...
+    def admit(self, raw_path: str) -> TransformRequest: ...
 
     async def answer(self, req: TransformRequest, accept: str, client: str = "",
                      if_none_match: str = "") -> Answer | Unchanged: ...
 
 
-async def warm(service: Service, signing_keys: Sequence[str], paths: Sequence[str],
-               client: str, budget: float = BUDGET_SECONDS) -> list[dict[str, Any]]:
+async def warm(service: Service, paths: Sequence[str], client: str,
+               budget: float = BUDGET_SECONDS) -> list[dict[str, Any]]:
     """One result per variant made or found (per Accept class for fmt_auto), or per path that
     failed, with the status a GET of it would have had."""
     results: list[dict[str, Any]] = []
@@ -49,12 +46,7 @@ async def warm(service: Service, signing_keys: Sequence[str], paths: Sequence[st
         try:
             if not path.startswith("/") or path.startswith("/-/"):
                 raise InvalidSource("a warm path is /{options}/{source}, as a client requests it")
-            if signing_keys:
-                signing.authenticate(path, signing_keys)
-            service.sync_purges()
-            req = service.parse_path(path)
-            if signing_keys:
-                signing.check_expiry(req.expires)
+            req = service.admit(path)
         except ImgOriginError as exc:
             results.append(_failure(path, "", exc))
             continue

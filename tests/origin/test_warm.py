@@ -119,10 +119,7 @@ class SlowService:
     def __init__(self) -> None:
         self.made: list[str] = []
 
-    def sync_purges(self) -> None:
-        pass
-
-    def parse_path(self, raw_path: str) -> Any:
+    def admit(self, raw_path: str) -> Any:
         return SimpleNamespace(requested_format="webp", expires=None, path=raw_path)
 
     async def answer(self, req: Any, accept: str, client: str = "",
@@ -136,7 +133,7 @@ class SlowService:
 def test_a_call_starts_nothing_after_its_budget_and_says_what_it_left() -> None:
     service = SlowService()
     paths = [f"/w_{i + 1},fmt_webp/a.jpg" for i in range(6)]
-    results = asyncio.run(warm_paths(service, (), paths, "a:test", budget=0.12))
+    results = asyncio.run(warm_paths(service, paths, "a:test", budget=0.12))
     assert [r["path"] for r in results] == paths  # every path answered, in order
     made = [r for r in results if r["status"] == 200]
     left = [r for r in results if r["status"] != 200]
