@@ -59,7 +59,7 @@ from origin.sources.shared_disk import DiskSources
 from origin.sources.store import SourceStore
 from origin.tarpit import Tarpit, connection_of
 from origin.threadnames import name_os_thread
-from transforms import vipsconfig
+from transforms import describe, vipsconfig
 
 log = logging.getLogger("imgorigin")
 DEMO_PAGE = BUNDLED_SAMPLES / "index.html"
@@ -94,6 +94,8 @@ class State:
                 *common,
                 *tag_headers(tags),
                 *((_VARY_ACCEPT,) if negotiated else ()),
+                # `fmt_json` documents are read by scripts on the pages that show the images.
+                *((_ANY_ORIGIN,) if content_type == describe.CONTENT_TYPE else ()),
                 (b"content-type", content_type.encode()),
                 (b"content-length", str(length).encode()),
             )
@@ -381,6 +383,7 @@ def _allowed_methods(path: str) -> tuple[str, ...] | None:
 
 
 _VARY_ACCEPT = (b"vary", b"Accept")
+_ANY_ORIGIN = (b"access-control-allow-origin", b"*")
 
 
 def _unchanged(st: State, answer: Unchanged, started: float) -> Response:

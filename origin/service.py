@@ -39,6 +39,7 @@ from transforms import (
     Limits,
     ParsedOptions,
     Probe,
+    describe,
     negotiate,
     parse,
     prepare,
@@ -122,6 +123,7 @@ class TransformService:
         self._pipeline_other = PIPELINE_VERSION + (
             "" if settings.jpeg_optimize_coding else "/jpeg-standard-huffman") + (
             "" if settings.webp_effort == WEBP_EFFORT else f"/webp-effort-{settings.webp_effort}")
+        self._json_pipeline = f"{PIPELINE_VERSION}/json-{describe.DESCRIPTION_VERSION}"
         presets = dict(settings.presets)
         ladder = SizeLadder(settings.size_ladder, settings.size_ladder_mode)
 
@@ -247,6 +249,8 @@ class TransformService:
 
     def _pipeline(self, fmt_class: str) -> str:
         """What besides the request decides the output's bytes (part of the variant key)."""
+        if fmt_class == "json":
+            return self._json_pipeline
         return self._avif_pipeline if fmt_class == "avif" else self._pipeline_other
 
     async def _probe(self, source_id: str, version: str, data: bytes) -> Probe:
@@ -275,6 +279,10 @@ class TransformService:
                               self._pipeline(fmt_class))
         # Decide first: header probe, then the checked plan, then admission by its cost.
         info = await self._probe(source.id, version, data)
+        if fmt_class == "json":
+            entry = self._description(req, info, key, version, len(data))
+            await self.variants.store(key, entry, mark)
+            return entry
         plan = prepare(info, req.options, fmt_class, self.limits)
         started = time.perf_counter()
         result = await self.executor.run(partial(render, deadline=deadline), data, plan,
@@ -298,6 +306,25 @@ class TransformService:
         )
         await self.variants.store(key, entry, mark)
         return entry
+
+    def _description(self, req: TransformRequest, info: Probe, key: str, version: str,
+                     size: int) -> CachedVariant:
+        """`fmt_json`: the plan of the image URL without a format, described, not rendered."""
+        # Planned as `fmt_original`: the same options fail the same limits with the same errors.
+        plan = prepare(info, req.options, "original", self.limits)
+        document = describe.describe(plan, size)
+        output = document["output"]
+        return CachedVariant(
+            body=describe.encode(document),
+            content_type=describe.CONTENT_TYPE,
+            etag=f'"{key}"',
+            source_id=req.source.id,
+            source_version=version,
+            format="json",
+            width=output["width"] or 0,
+            height=output["height"] or 0,
+            created=time.time(),
+        )
 
 
 async def _by(deadline: float, awaitable: Awaitable[T]) -> T:

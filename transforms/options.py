@@ -7,7 +7,7 @@ from typing import Literal
 
 Fit = Literal["cover", "contain", "fill", "inside", "outside"]
 OutputFormat = Literal["jpeg", "png", "webp", "avif", "gif"]
-RequestedFormat = Literal["jpeg", "png", "webp", "avif", "gif", "auto", "original"]
+RequestedFormat = Literal["jpeg", "png", "webp", "avif", "gif", "auto", "original", "json"]
 
 FITS: tuple[str, ...] = ("cover", "contain", "fill", "inside", "outside")
 DIRECTIONS: tuple[str, ...] = (
@@ -16,7 +16,9 @@ DIRECTIONS: tuple[str, ...] = (
 )
 SMART_GRAVITIES: tuple[str, ...] = ("attention", "entropy")
 OUTPUT_FORMATS: tuple[str, ...] = ("jpeg", "png", "webp", "avif", "gif")
-REQUESTED_FORMATS: tuple[str, ...] = (*OUTPUT_FORMATS, "auto", "original")
+# `json` answers what the source is and what size the variant would have, without decoding
+# (transforms/describe.py); like imgix's `fm=json`.
+REQUESTED_FORMATS: tuple[str, ...] = (*OUTPUT_FORMATS, "auto", "original", "json")
 ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)
 
 
