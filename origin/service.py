@@ -45,6 +45,7 @@ from transforms import (
     prepare,
     probe,
     render,
+    watermarks,
 )
 from transforms.formats import AVIF_EFFORT, WEBP_EFFORT
 from transforms.grammar import serialize
@@ -124,13 +125,18 @@ class TransformService:
             "" if settings.jpeg_optimize_coding else "/jpeg-standard-huffman") + (
             "" if settings.webp_effort == WEBP_EFFORT else f"/webp-effort-{settings.webp_effort}")
         self._json_pipeline = f"{PIPELINE_VERSION}/json-{describe.DESCRIPTION_VERSION}"
+        try:
+            # Decoded once per worker; a broken file fails the worker at startup.
+            self.watermarks = watermarks.load_all(settings.watermarks)
+        except ValueError as exc:
+            raise SettingsError(f"IMGORIGIN_WATERMARKS: {exc}") from None
         presets = dict(settings.presets)
         ladder = SizeLadder(settings.size_ladder, settings.size_ladder_mode)
 
         @second_sight(maxsize=4096)
         def parse_options(segment: str) -> tuple[ParsedOptions, str]:
             parsed = parse(segment, presets=presets, max_dim=settings.max_dim,
-                           presets_only=settings.presets_only)
+                           presets_only=settings.presets_only, watermarks=self.watermarks)
             options = ladder.apply(parsed.options)
             if options.format == settings.default_format:
                 # The server's default format is a default like any other: dropped from the
@@ -212,7 +218,7 @@ class TransformService:
         else:
             version = await _by(deadline, self.sources.version(source))
         fetch_ms = (time.perf_counter() - fetch_started) * 1000 if source.kind == "http" else 0.0
-        key = variant_key(req.canonical, fmt_class, source.id, version, self._pipeline(fmt_class))
+        key = self._key(req, fmt_class, version)
         entry = self.variants.get_memory(key)
         if entry is not None:
             return Answer(entry, "memory", negotiated, tags)
@@ -247,6 +253,13 @@ class TransformService:
             raise
         return Answer(entry, "transform", negotiated, tags, fetch_ms)
 
+    def _key(self, req: TransformRequest, fmt_class: str, version: str) -> str:
+        """The variant key: the request, the format class, the source's version, and what
+        besides them decides the bytes (encoder settings, the watermark file)."""
+        pipeline = self._pipeline(fmt_class) + watermarks.digest_of(self.watermarks,
+                                                                    req.options.watermark)
+        return variant_key(req.canonical, fmt_class, req.source.id, version, pipeline)
+
     def _pipeline(self, fmt_class: str) -> str:
         """What besides the request decides the output's bytes (part of the variant key)."""
         if fmt_class == "json":
@@ -275,15 +288,14 @@ class TransformService:
             # The source changed since its version was looked up: file the result under the
             # version of the bytes actually transformed.
             version = got_version
-            key = variant_key(req.canonical, fmt_class, source.id, version,
-                              self._pipeline(fmt_class))
+            key = self._key(req, fmt_class, version)
         # Decide first: header probe, then the checked plan, then admission by its cost.
         info = await self._probe(source.id, version, data)
         if fmt_class == "json":
             entry = self._description(req, info, key, version, len(data))
             await self.variants.store(key, entry, mark)
             return entry
-        plan = prepare(info, req.options, fmt_class, self.limits)
+        plan = prepare(info, req.options, fmt_class, self.limits, self.watermarks)
         started = time.perf_counter()
         result = await self.executor.run(partial(render, deadline=deadline), data, plan,
                                          self.limits, deadline=deadline,
@@ -311,7 +323,7 @@ class TransformService:
                      size: int) -> CachedVariant:
         """`fmt_json`: the plan of the image URL without a format, described, not rendered."""
         # Planned as `fmt_original`: the same options fail the same limits with the same errors.
-        plan = prepare(info, req.options, "original", self.limits)
+        plan = prepare(info, req.options, "original", self.limits, self.watermarks)
         document = describe.describe(plan, size)
         output = document["output"]
         return CachedVariant(

@@ -126,6 +126,25 @@ def _presets(raw: str) -> dict[str, str]:
     return presets
 
 
+def _watermarks(raw: str) -> dict[str, str]:
+    """`logo:/etc/imgorigin/logo.png;stamp:/srv/stamp.png` -> {"logo": "/etc/...", ...}."""
+    marks: dict[str, str] = {}
+    for item in raw.split(";"):
+        if not item.strip():
+            continue
+        name, sep, path = item.partition(":")
+        name, path = name.strip(), path.strip()
+        if not sep or not name or not path:
+            raise ValueError(f"expected NAME:PATH, got {item!r}")
+        if not set(name) <= _WATERMARK_NAME_CHARS:
+            raise ValueError(f"watermark names are a-z, 0-9 and -, got {name!r}")
+        marks[name] = path
+    return marks
+
+
+_WATERMARK_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
 def _ladder(raw: str) -> tuple[int, ...]:
     """`64,128,256` -> (64, 128, 256): sorted, distinct, positive."""
     return tuple(sorted({_positive_int(part) for part in _csv(raw)}))
@@ -238,6 +257,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "output format when the URL names none: `original` or `auto`"),
     Setting("IMGORIGIN_PRESETS", "presets", "", _presets,
             "named option sets, `name:tokens;name2:tokens`", "none"),
+    Setting("IMGORIGIN_WATERMARKS", "watermarks", "", _watermarks,
+            "named watermark images for `wm_NAME`, `name:/path/logo.png;name2:/path/b.png` "
+            "(PNG/WebP/JPEG/GIF/AVIF up to 4096x4096 and 16 MiB, read when a worker starts)",
+            "none"),
     Setting("IMGORIGIN_PRESETS_ONLY", "presets_only", "false", _bool,
             "accept only `p_NAME` (and `exp_` when signing) as options, or `_`: clients "
             "cannot invent variants"),
@@ -410,6 +433,7 @@ class Settings:
     signing_keys: tuple[str, ...] = ()
     default_format: str = "original"
     presets: Mapping[str, str] = field(default_factory=dict)
+    watermarks: Mapping[str, str] = field(default_factory=dict)
     presets_only: bool = False
     size_ladder: tuple[int, ...] = ()
     size_ladder_mode: str = "snap"

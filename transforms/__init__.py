@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from transforms.formats import CONTENT_TYPES, negotiate, resolve_output
 from transforms.grammar import ParsedOptions, parse, serialize
@@ -11,6 +13,9 @@ from transforms.options import Options
 from transforms.pipeline import Context, run
 from transforms.plan import Limits, Plan, make_plan
 from transforms.probe import Probe, probe
+
+if TYPE_CHECKING:
+    from transforms.watermarks import WatermarkImage
 
 PIPELINE_VERSION = "1"
 
@@ -43,10 +48,12 @@ class TransformResult:
     frames: int
 
 
-def prepare(info: Probe, options: Options, requested_format: str, limits: Limits) -> Plan:
-    """The checked plan for a probed source: pure Python, cheap enough for the event loop."""
+def prepare(info: Probe, options: Options, requested_format: str, limits: Limits,
+            marks: Mapping[str, WatermarkImage] | None = None) -> Plan:
+    """The checked plan for a probed source: pure Python, cheap enough for the event loop.
+    `marks` are the server's watermarks, by name."""
     output = resolve_output(requested_format, info.format, info.has_alpha)
-    return make_plan(info, options, output, limits)
+    return make_plan(info, options, output, limits, marks)
 
 
 def render(data: bytes, plan: Plan, limits: Limits, *, deadline: float) -> TransformResult:

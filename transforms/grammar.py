@@ -7,7 +7,7 @@ what the cache keys on. Parsing is a single left-to-right scan: no regular expre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -19,9 +19,11 @@ from transforms.options import (
     REQUESTED_FORMATS,
     ROTATIONS,
     SMART_GRAVITIES,
+    WATERMARK_POSITIONS,
     FocalPoint,
     Options,
     Region,
+    Watermark,
 )
 
 MAX_SEGMENT_LENGTH = 1024
@@ -30,6 +32,7 @@ NO_OPTIONS = "_"
 _DIGITS = frozenset("0123456789")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz")
+WATERMARK_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 _FORMAT_ALIASES = {"jpg": "jpeg"}
 _GRAVITY_ALIASES = {"centre": "center", "c": "center", "n": "north", "s": "south", "e": "east",
                     "w": "west", "ne": "northeast", "nw": "northwest", "se": "southeast",
@@ -103,6 +106,8 @@ Parser = Callable[[str | None, str, "GrammarLimits"], dict[str, Any]]
 @dataclass(frozen=True, slots=True)
 class GrammarLimits:
     max_dim: int = 8192
+    # The server's watermark names; None accepts any name (tools that build URLs for a server).
+    watermarks: frozenset[str] | None = None
 
 
 def _p_width(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
@@ -159,6 +164,28 @@ def _p_format(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]
     if value not in REQUESTED_FORMATS:
         raise _bad(token, "one of jpeg png webp avif gif auto original json")
     return {"format": value}
+
+
+def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    parts = _required(raw, token).split(":")
+    if len(parts) > 4 or not all(parts):
+        raise _bad(token, "NAME[:POSITION[:OPACITY[:SCALE]]]")
+    name = parts[0]
+    if not set(name) <= WATERMARK_NAME_CHARS:
+        raise _bad(token, "a watermark name of a-z, 0-9 and -")
+    if lim.watermarks is not None and name not in lim.watermarks:
+        raise InvalidOptions(f"unknown watermark '{name}' in '{token}'")
+    mark = Watermark(name)
+    if len(parts) > 1:
+        position = _GRAVITY_ALIASES.get(parts[1], parts[1])
+        if position not in WATERMARK_POSITIONS:
+            raise _bad(token, "a position: " + " ".join(WATERMARK_POSITIONS))
+        mark = replace(mark, position=position)
+    if len(parts) > 2:
+        mark = replace(mark, opacity=_decimal(parts[2], token, 0.01, 1))
+    if len(parts) > 3:
+        mark = replace(mark, scale=_decimal(parts[3], token, 0.01, 1))
+    return {"watermark": mark}
 
 
 def _p_quality(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
@@ -241,6 +268,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("anim", ("animated",), _flag("animated")),
     Modifier("page", (), _p_page),
     Modifier("exp", (), _p_expires),
+    Modifier("wm", ("watermark",), _p_watermark),
 )
 _BY_NAME: dict[str, Modifier] = {}
 for _m in MODIFIERS:
@@ -292,12 +320,15 @@ def parse(
     presets: Mapping[str, str] | None = None,
     max_dim: int = 8192,
     presets_only: bool = False,
+    watermarks: Collection[str] | None = None,
 ) -> ParsedOptions:
     """Turn one options segment into canonical options; raises `InvalidOptions` naming the token.
-    With `presets_only`, a segment may name a preset (and `exp_`) and nothing else."""
+    With `presets_only`, a segment may name a preset (and `exp_`) and nothing else; `watermarks`
+    names the server's watermarks (None: any name)."""
     if len(segment) > MAX_SEGMENT_LENGTH:
         raise InvalidOptions(f"options segment longer than {MAX_SEGMENT_LENGTH} characters")
-    limits = GrammarLimits(max_dim=max_dim)
+    limits = GrammarLimits(max_dim=max_dim, watermarks=None if watermarks is None
+                           else frozenset(watermarks))
     if segment == NO_OPTIONS:
         return ParsedOptions(DEFAULT_OPTIONS)
     if not segment:
@@ -339,6 +370,14 @@ def _token(name: str, value: Any) -> str:
         return f"{name}_fp:{format_number(value.x)}:{format_number(value.y)}"
     if isinstance(value, Region):
         return f"{name}_{value.x}:{value.y}:{value.width}:{value.height}"
+    if isinstance(value, Watermark):
+        # Trailing defaults dropped: `wm_logo:southeast:1` is `wm_logo`.
+        parts = [value.name, value.position, format_number(value.opacity),
+                 format_number(value.scale)]
+        defaults = ("", "southeast", "1", "0")
+        while len(parts) > 1 and parts[-1] == defaults[len(parts) - 1]:
+            parts.pop()
+        return f"{name}_{':'.join(parts)}"
     return f"{name}_{value}"
 
 
@@ -347,7 +386,7 @@ _CANONICAL_NAMES = {
     "format": "fmt", "quality": "q", "background": "bg", "blur": "blur", "sharpen": "sharpen",
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",
     "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "trim": "trim",
-    "animated": "anim", "page": "page",
+    "animated": "anim", "page": "page", "watermark": "wm",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}
 

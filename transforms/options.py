@@ -31,6 +31,20 @@ class FocalPoint:
 
 
 Gravity = str | FocalPoint
+# Where a watermark goes: a corner, edge or the centre of the output, or repeated over all of it.
+WATERMARK_POSITIONS: tuple[str, ...] = (*DIRECTIONS, "tile")
+
+
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """One of the server's named watermark images over the output (`wm_NAME:POS:OPACITY:SCALE`).
+    `scale` is the watermark's width as a fraction of the output's; 0 keeps its own size (times
+    `dpr`), shrunk to fit inside the output."""
+
+    name: str
+    position: str = "southeast"
+    opacity: float = 1.0
+    scale: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +84,7 @@ class Options:
     trim: float | None = None
     animated: bool = True
     page: int | None = None
+    watermark: Watermark | None = None
 
     @property
     def crops_to_box(self) -> bool:

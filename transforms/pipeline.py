@@ -19,6 +19,7 @@ from transforms.options import FocalPoint
 from transforms.plan import Plan, fit_geometry
 from transforms.probe import FAIL_ON, MULTI_PAGE
 from transforms.watchdog import WATCHDOG
+from transforms.watermarks import overlay
 
 
 @dataclass
@@ -294,6 +295,16 @@ def effects(ctx: Context) -> None:
         _per_frame(ctx, lambda im: im.flip("horizontal"))
 
 
+def watermark(ctx: Context) -> None:
+    """The named watermark over every frame: after the effects, so it is never blurred or
+    mirrored; a grey output gets it in grey."""
+    mark, spec = ctx.plan.watermark, ctx.plan.options.watermark
+    if mark is None or spec is None:
+        return
+    dpr = ctx.plan.options.dpr
+    _per_frame(ctx, lambda im: overlay(im, mark, spec, dpr))
+
+
 def finish(ctx: Context) -> None:
     """8-bit sRGB (or grey) with alpha kept only where the output format holds it."""
     image = ctx.image
@@ -329,7 +340,7 @@ def encode(ctx: Context) -> None:
         raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
 
 
-PIPELINE: tuple[Step, ...] = (load, crop_or_pad, effects, finish, encode)
+PIPELINE: tuple[Step, ...] = (load, crop_or_pad, effects, watermark, finish, encode)
 
 
 def run(ctx: Context, steps: tuple[Step, ...] = PIPELINE) -> bytes:

@@ -5,12 +5,17 @@ All geometry is computed here as plain integers, so it is testable without libvi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from origin.errors import InvalidOptions, UnprocessableImage
 from transforms.formats import ANIMATED_FORMATS
 from transforms.options import Options, OutputFormat, Region
 from transforms.probe import MULTI_PAGE, Probe
+
+if TYPE_CHECKING:
+    from transforms.watermarks import WatermarkImage
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,7 @@ class Plan:
     page: int
     region: Region | None
     geometry: Geometry | None  # None when the size depends on trim, known only after decoding
+    watermark: WatermarkImage | None = None
 
     @property
     def load_all_frames(self) -> bool:
@@ -107,8 +113,10 @@ def clamp_region(region: Region, width: int, height: int) -> Region:
     return Region(region.x, region.y, x2 - region.x, y2 - region.y)
 
 
-def make_plan(probe: Probe, options: Options, output: OutputFormat, limits: Limits) -> Plan:
-    """Check every limit against the header and fix the geometry; raises 4xx errors."""
+def make_plan(probe: Probe, options: Options, output: OutputFormat, limits: Limits,
+              marks: Mapping[str, WatermarkImage] | None = None) -> Plan:
+    """Check every limit against the header and fix the geometry; raises 4xx errors. `marks`
+    are the server's watermarks, by name."""
     page = options.page or 0
     if page >= probe.pages:
         raise InvalidOptions(f"page_{page} is past the last page ({probe.pages - 1})")
@@ -134,7 +142,12 @@ def make_plan(probe: Probe, options: Options, output: OutputFormat, limits: Limi
     if options.rotate in (90, 270):
         src_w, src_h = src_h, src_w
     geometry = None if options.trim else fit_geometry(src_w, src_h, options, limits.max_dim)
-    return Plan(options, probe, output, animate, page, region, geometry)
+    mark = None
+    if options.watermark is not None:
+        mark = (marks or {}).get(options.watermark.name)
+        if mark is None:
+            raise InvalidOptions(f"unknown watermark '{options.watermark.name}'")
+    return Plan(options, probe, output, animate, page, region, geometry, mark)
 
 
 def page_size(probe: Probe, page: int | None) -> tuple[int, int]:

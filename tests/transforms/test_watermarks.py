@@ -1,0 +1,161 @@
+"""Watermarks (`wm_NAME:POSITION:OPACITY:SCALE`): grammar, loading, and the pixels they leave."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import pyvips
+
+from origin.errors import InvalidOptions
+from transforms import Limits, prepare, probe, render
+from transforms.grammar import parse, serialize
+from transforms.watermarks import MAX_SIDE, WatermarkImage, load
+
+BLUE = [0, 0, 255]
+RED = [255, 0, 0]
+
+
+def _rgba(width: int, height: int, colour: list[int]) -> pyvips.Image:
+    return (pyvips.Image.black(width, height) + colour).cast("uchar").copy(
+        interpretation="srgb")
+
+
+def _mark_file(tmp_path: Path, name: str, image: pyvips.Image) -> Path:
+    path = tmp_path / f"{name}.png"
+    image.pngsave(str(path))
+    return path
+
+
+@pytest.fixture
+def marks(tmp_path: Path) -> dict[str, WatermarkImage]:
+    red = _rgba(40, 20, [*RED, 255])
+    # Left half opaque red, right half transparent: shows tiling and mirroring.
+    half = _rgba(10, 20, [*RED, 255]).join(_rgba(10, 20, [0, 255, 0, 0]), "horizontal")
+    # Left half red, right half green, both opaque: shows whether the mark itself was mirrored.
+    duo = _rgba(10, 20, [*RED, 255]).join(_rgba(10, 20, [0, 255, 0, 255]), "horizontal")
+    return {name: load(name, str(_mark_file(tmp_path, name, image)))
+            for name, image in (("red", red), ("half", half), ("duo", duo))}
+
+
+def _render(options: str, marks: dict[str, WatermarkImage], source: bytes | None = None,
+            fmt: str = "png") -> pyvips.Image:
+    data = source if source is not None else _rgba(400, 200, BLUE).pngsave_buffer()
+    parsed = parse(options, watermarks=marks)
+    plan = prepare(probe(data), parsed.options, fmt, Limits(), marks)
+    result = render(data, plan, Limits(), deadline=time.monotonic() + 30)
+    return pyvips.Image.new_from_buffer(result.body, "", **({"n": -1} if fmt == "gif" else {}))
+
+
+def _at(image: pyvips.Image, x: int, y: int) -> list[float]:
+    return image.getpoint(x, y)[:3]
+
+
+def test_grammar_canonical_forms() -> None:
+    def canonical(segment: str) -> str:
+        return serialize(parse(segment).options)
+
+    assert canonical("wm_logo:se:1") == canonical("watermark_logo") == "wm_logo"
+    assert canonical("wm_logo:north:1") == "wm_logo:north"
+    assert canonical("wm_logo:c:0.50") == "wm_logo:center:0.5"
+    assert canonical("wm_logo:tile:1:0.25") == "wm_logo:tile:1:0.25"
+    for bad in ("wm_", "wm_Logo", "wm_logo:up", "wm_logo:se:0", "wm_logo:se:1:1.5",
+                "wm_logo::0.5", "wm_a:se:1:0.5:x", "wm_logo:attention"):
+        with pytest.raises(InvalidOptions):
+            parse(bad)
+    with pytest.raises(InvalidOptions, match="unknown watermark 'nope'"):
+        parse("wm_nope", watermarks={"logo"})
+    with pytest.raises(InvalidOptions, match="unknown watermark"):
+        parse("w_10,wm_logo", watermarks=())
+
+
+def test_a_mark_at_its_own_size_in_the_corner(marks: dict[str, WatermarkImage]) -> None:
+    image = _render("w_200,wm_red", marks)
+    assert (image.width, image.height) == (200, 100)
+    assert _at(image, 199, 99) == RED and _at(image, 161, 81) == RED
+    assert _at(image, 158, 78) == BLUE and _at(image, 0, 0) == BLUE
+
+
+def test_scale_position_and_dpr(marks: dict[str, WatermarkImage]) -> None:
+    half_width = _render("w_200,wm_red:northwest:1:0.5", marks)  # 100x50
+    assert _at(half_width, 97, 47) == RED and _at(half_width, 103, 53) == BLUE
+    dpr = _render("w_100,dpr_2,wm_red:northwest", marks)  # 200x100, mark 80x40
+    assert (dpr.width, dpr.height) == (200, 100)
+    assert _at(dpr, 77, 37) == RED and _at(dpr, 83, 43) == BLUE
+    centre = _render("w_200,wm_red:center", marks)
+    assert _at(centre, 100, 50) == RED and _at(centre, 50, 50) == BLUE
+
+
+def test_a_mark_never_outgrows_the_output(marks: dict[str, WatermarkImage]) -> None:
+    tiny = _render("w_30,wm_red", marks)  # 30x15: the 40x20 mark shrinks to 30x15
+    assert all(_at(tiny, x, y) == RED for x, y in ((0, 0), (29, 0), (0, 14), (29, 14)))
+
+
+def test_opacity_blends(marks: dict[str, WatermarkImage]) -> None:
+    image = _render("w_200,wm_red:southeast:0.5", marks)
+    r, g, b = _at(image, 190, 95)
+    assert abs(r - 128) <= 2 and g == 0 and abs(b - 128) <= 2
+
+
+def test_tile_repeats_over_the_whole_output(marks: dict[str, WatermarkImage]) -> None:
+    image = _render("w_200,wm_half:tile", marks)
+    for x in (5, 25, 185):
+        assert _at(image, x, 5) == RED and _at(image, x, 95) == RED
+    for x in (15, 35, 195):
+        assert _at(image, x, 5) == BLUE
+
+
+def test_the_mark_is_not_mirrored_or_blurred(marks: dict[str, WatermarkImage]) -> None:
+    image = _render("w_200,flop,blur_3,wm_duo:northwest", marks)
+    assert _at(image, 3, 10) == RED and _at(image, 16, 10) == [0, 255, 0]
+
+
+def test_grey_output_gets_a_grey_mark(marks: dict[str, WatermarkImage]) -> None:
+    image = _render("w_200,gray,wm_red", marks)
+    assert image.bands == 1
+    assert image.getpoint(190, 95)[0] != image.getpoint(10, 10)[0]
+
+
+def test_alpha_is_kept_and_the_mark_is_opaque(marks: dict[str, WatermarkImage]) -> None:
+    clear = _rgba(400, 200, [0, 0, 255, 0]).pngsave_buffer()
+    image = _render("w_200,wm_red:northwest", marks, source=clear)
+    assert image.bands == 4
+    assert image.getpoint(5, 5) == [*RED, 255] and image.getpoint(150, 80)[3] == 0
+
+
+def test_every_frame_of_an_animation_is_marked(marks: dict[str, WatermarkImage],
+                                               samples_dir: Path) -> None:
+    gif = (samples_dir / "spinner.gif").read_bytes()
+    image = _render("w_60,wm_red:northwest:1:0.5", marks, source=gif, fmt="gif")
+    page = image.get("page-height")
+    frames = image.height // page
+    assert frames > 1
+    for i in range(frames):
+        r, g, b = image.getpoint(5, i * page + 5)[:3]
+        assert r > 200 and g < 60 and b < 60, (i, r, g, b)
+
+
+def test_files_that_cannot_be_watermarks_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot read"):
+        load("gone", str(tmp_path / "missing.png"))
+    notes = tmp_path / "notes.png"
+    notes.write_bytes(b"not an image\n" * 10)
+    with pytest.raises(ValueError, match=r"'notes'.*not a readable image"):
+        load("notes", str(notes))
+    svg = tmp_path / "logo.svg"
+    svg.write_bytes(b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
+    with pytest.raises(ValueError, match="SVG"):
+        load("svg", str(svg))
+    huge = tmp_path / "huge.png"
+    pyvips.Image.black(MAX_SIDE + 1, 2).pngsave(str(huge))
+    with pytest.raises(ValueError, match="the limit is"):
+        load("huge", str(huge))
+
+
+def test_a_grey_mark_without_alpha_loads_as_srgb_with_alpha(tmp_path: Path) -> None:
+    path = tmp_path / "grey.jpg"
+    pyvips.Image.black(8, 8).cast("uchar").jpegsave(str(path))
+    mark = load("grey", str(path))
+    assert mark.image.bands == 4 and mark.image.interpretation == "srgb"
+    assert len(mark.digest) == 16
