@@ -259,7 +259,7 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "named option sets, `name:tokens;name2:tokens`", "none"),
     Setting("IMGORIGIN_WATERMARKS", "watermarks", "", _watermarks,
             "named watermark images for `wm_NAME`, `name:/path/logo.png;name2:/path/b.png` "
-            "(PNG/WebP/JPEG/GIF/AVIF up to 4096x4096 and 16 MiB, read when a worker starts)",
+            "(PNG/WebP/JPEG/GIF/AVIF up to 2048x2048 and a 16 MiB file, decoded when a worker starts)",
             "none"),
     Setting("IMGORIGIN_PRESETS_ONLY", "presets_only", "false", _bool,
             "accept only `p_NAME` (and `exp_` when signing) as options, or `_`: clients "

@@ -18,7 +18,7 @@ from transforms.options import Watermark
 from transforms.probe import probe
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
-MAX_SIDE = 4096
+MAX_SIDE = 2048  # decoded, at most 16 MiB of a worker's memory
 _OFFSETS = {
     "center": (0.5, 0.5), "north": (0.5, 0.0), "south": (0.5, 1.0), "east": (1.0, 0.5),
     "west": (0.0, 0.5), "northeast": (1.0, 0.0), "northwest": (0.0, 0.0),
