@@ -124,6 +124,8 @@ def test_r14_purge_through_the_origin_empties_varnish_for_every_variant(stack: S
     # for each explicit-format URL (no Vary).
     shoe = [("/w_100,fmt_auto/products/shoe.jpg", a) for a in (CHROME, SAFARI_15, LEGACY)]
     shoe += [("/w_150,fmt_png/products/shoe.jpg", CHROME), ("/_/products/shoe.jpg", CHROME)]
+    # The fmt_json document is an object like the images, tagged with the same source.
+    shoe += [("/w_150,fmt_json/products/shoe.jpg", CHROME)]
     other = "/w_100,fmt_auto/landscape.jpg"
     for path, accept in shoe:
         get(stack, path, accept)
