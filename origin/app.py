@@ -41,6 +41,7 @@ from origin.executor import TransformExecutor
 from origin.malloc import Trimmer
 from origin.ratelimit import RateLimiter, RatePolicy, make_redis
 from origin.responses import (
+    SECURITY_HEADERS,
     CachePolicy,
     PreparedResponse,
     close_after,
@@ -53,6 +54,7 @@ from origin.responses import (
 from origin.security.netguard import NetworkGuard, Resolver, origin_of, system_resolver
 from origin.service import Answer, TransformService, Unchanged
 from origin.settings import BUNDLED_SAMPLES, Settings
+from origin.sources.fallback import FALLBACK_STATUSES
 from origin.sources.http import make_client
 from origin.sources.shared import SharedSources
 from origin.sources.shared_disk import DiskSources
@@ -222,6 +224,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         st = state()
         started = time.perf_counter()
         tier = "none"
+        req = None
+        client = ""
         try:
             raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).decode(
                 "latin-1")
@@ -247,7 +251,15 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             if exc.status >= 500:
                 log.warning("%s %s: %s %s", request.method, request.url.path, exc.status,
                             exc.internal or exc.detail)
-            response = error_response(exc, st.policy)
+            fallback = None
+            if req is not None and exc.status in FALLBACK_STATUSES:
+                fallback = await st.service.fallback(req, request.headers.get("accept", ""),
+                                                     client)
+            if fallback is not None:
+                tier = fallback.tier
+                response = _fallback(st, fallback, exc, started)
+            else:
+                response = error_response(exc, st.policy)
         except Exception:
             log.exception("unhandled error for %s", request.url.path)
             response = internal_error_response()
@@ -406,6 +418,27 @@ def _success(st: State, answer: Answer, request: Request, started: float) -> Res
     if etag_matches(request.headers.get("if-none-match", ""), entry.etag):
         return PreparedResponse(304, [*fixed[:-2], (b"server-timing", timing.encode())])
     return PreparedResponse(200, [*fixed, (b"server-timing", timing.encode())], entry.body)
+
+
+def _fallback(st: State, answer: Answer, exc: ImgOriginError, started: float) -> Response:
+    """The fallback image for a failed request: the error's status (or 200, as configured) and
+    its caching (a short public max-age for a 404, else no-store), no validators, the failed
+    source's tags, and `Imgorigin-Fallback` naming the error."""
+    entry = answer.entry
+    status = 200 if st.settings.fallback_status == "200" else exc.status
+    cache_control = st.policy.not_found_cache_control if exc.status == 404 else "no-store"
+    timing = f"{answer.tier};dur={(time.perf_counter() - started) * 1000:.2f}"
+    headers = [
+        (b"content-type", entry.content_type.encode()),
+        (b"content-length", str(len(entry.body)).encode()),
+        (b"cache-control", cache_control.encode()),
+        *((k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()),
+        *tag_headers(answer.tags),
+        *((_VARY_ACCEPT,) if answer.negotiated else ()),
+        (b"imgorigin-fallback", exc.code.encode()),
+        (b"server-timing", timing.encode()),
+    ]
+    return PreparedResponse(status, headers, entry.body)
 
 
 def _rate_limiter(settings: Settings) -> RateLimiter | None:

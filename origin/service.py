@@ -32,6 +32,7 @@ from origin.responses import etag_matches
 from origin.security import signing
 from origin.security.ladder import SizeLadder
 from origin.settings import Settings, SettingsError
+from origin.sources.fallback import FALLBACK_BUDGET, FALLBACK_SOURCE
 from origin.sources.ref import SourceRef
 from origin.sources.store import SourceStore
 from transforms import (
@@ -203,11 +204,11 @@ class TransformService:
         self.variants.journal.sync()
 
     async def answer(self, req: TransformRequest, accept: str, client: str = "",
-                     if_none_match: str = "") -> Answer | Unchanged:
+                     if_none_match: str = "", budget: float | None = None) -> Answer | Unchanged:
         """The variant for a request, from the cheapest tier that has it, or Unchanged when
         `if_none_match` names it. `client` names the requester for the miss rate limit. One
-        deadline covers fetch, queue and transform."""
-        deadline = time.monotonic() + self.settings.request_timeout
+        deadline (`budget` seconds, else the request timeout) covers fetch, queue and transform."""
+        deadline = time.monotonic() + (budget or self.settings.request_timeout)
         negotiated = req.requested_format == "auto"
         fmt_class = negotiate(accept) if negotiated else req.requested_format
         source = req.source
@@ -252,6 +253,20 @@ class TransformService:
             self.failures.remember(key, source.id, exc)
             raise
         return Answer(entry, "transform", negotiated, tags, fetch_ms)
+
+    async def fallback(self, req: TransformRequest, accept: str, client: str) -> Answer | None:
+        """The fallback image made to `req`'s options, in place of a source that cannot be shown;
+        tagged as `req`'s source, so a purge of it takes the CDN's copies too. None when no
+        fallback is configured, for `fmt_json`, or when the fallback fails as well."""
+        if self.sources.fallback is None or req.requested_format == "json":
+            return None
+        try:
+            answer = await self.answer(replace(req, source=FALLBACK_SOURCE), accept, client,
+                                       budget=FALLBACK_BUDGET)
+        except ImgOriginError:
+            return None
+        assert isinstance(answer, Answer)  # no If-None-Match was passed on
+        return replace(answer, tags=surrogate_keys(req.source.id))
 
     def _key(self, req: TransformRequest, fmt_class: str, version: str) -> str:
         """The variant key: the request, the format class, the source's version, and what

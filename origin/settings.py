@@ -126,6 +126,13 @@ def _presets(raw: str) -> dict[str, str]:
     return presets
 
 
+def _fallback_status(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"error", "200"}:
+        raise ValueError(f"expected 'error' or '200', got {raw!r}")
+    return value
+
+
 def _watermarks(raw: str) -> dict[str, str]:
     """`logo:/etc/imgorigin/logo.png;stamp:/srv/stamp.png` -> {"logo": "/etc/...", ...}."""
     marks: dict[str, str] = {}
@@ -245,6 +252,12 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_NOT_FOUND_TTL", "not_found_ttl", "60", _non_negative_int,
             "seconds a 404 source is remembered (shared like source versions) and the 404 may be "
             "cached downstream"),
+    Setting("IMGORIGIN_FALLBACK_IMAGE", "fallback_image", "", str,
+            "an image file made to the request's options and sent in place of a source that "
+            "cannot be shown (404, 413, 415, 422, 502, 504), with header `Imgorigin-Fallback` "
+            "naming the error; unset: those errors are JSON", "unset"),
+    Setting("IMGORIGIN_FALLBACK_STATUS", "fallback_status", "error", _fallback_status,
+            "status of a fallback answer: `error` (the error's own) or `200`"),
     Setting("IMGORIGIN_FAILURE_TTL", "failure_ttl", "60", _non_negative_int,
             "seconds a worker answers a variant that failed with 400, 413, 415 or 422 (a corrupt, "
             "oversized or unsupported source) with the same error, without reading or decoding "
@@ -259,7 +272,8 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "named option sets, `name:tokens;name2:tokens`", "none"),
     Setting("IMGORIGIN_WATERMARKS", "watermarks", "", _watermarks,
             "named watermark images for `wm_NAME`, `name:/path/logo.png;name2:/path/b.png` "
-            "(PNG/WebP/JPEG/GIF/AVIF up to 2048x2048 and a 16 MiB file, decoded when a worker starts)",
+            "(PNG/WebP/JPEG/GIF/AVIF up to 2048x2048 and a 16 MiB file, decoded when a worker "
+            "starts)",
             "none"),
     Setting("IMGORIGIN_PRESETS_ONLY", "presets_only", "false", _bool,
             "accept only `p_NAME` (and `exp_` when signing) as options, or `_`: clients "
@@ -428,6 +442,8 @@ class Settings:
     shared_originals_max_bytes: int = 8 * MIB
     source_ttl: int = 300
     not_found_ttl: int = 60
+    fallback_image: str = ""
+    fallback_status: str = "error"
     failure_ttl: int = 60
     purge_tokens: tuple[str, ...] = ()
     signing_keys: tuple[str, ...] = ()

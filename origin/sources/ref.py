@@ -18,7 +18,7 @@ class SourceRef:
     default source, or the absolute URL."""
 
     id: str
-    kind: str  # "local" or "http"
+    kind: str  # "local", "http", or "fallback" (origin/sources/fallback.py)
     key: str = ""
     url: str = ""
 

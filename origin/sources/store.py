@@ -21,8 +21,9 @@ from cache.memory import ByteLRU
 from origin import metrics
 from origin.errors import SourceNotFound, UpstreamError
 from origin.security.netguard import NetworkGuard
-from origin.settings import Settings
+from origin.settings import Settings, SettingsError
 from origin.sources import s3
+from origin.sources.fallback import FallbackImage, load_fallback
 from origin.sources.http import Fetched, HttpSource
 from origin.sources.local import LocalSource
 from origin.sources.ref import SourceRef, parse_source
@@ -53,6 +54,12 @@ class SourceStore:
             base_auth=s3.S3Auth(settings.s3_region) if s3.is_s3(settings.source) else None,
         )
         self.shared = shared
+        self.fallback: FallbackImage | None = None
+        if settings.fallback_image:
+            try:
+                self.fallback = load_fallback(settings.fallback_image, settings.max_source_bytes)
+            except ValueError as exc:
+                raise SettingsError(f"IMGORIGIN_FALLBACK_IMAGE: {exc}") from None
         self.versions: dict[str, tuple[str, float]] = {}
         self.not_found: dict[str, float] = {}
         self.originals: ByteLRU[tuple[str, bytes]] = ByteLRU(
@@ -92,6 +99,8 @@ class SourceStore:
 
     async def version(self, ref: SourceRef) -> str:
         """The source's current version: a stat for files, a (cached) GET for HTTP."""
+        if ref.kind == "fallback":
+            return self._fallback().version
         self._check_not_found(ref)
         try:
             if ref.kind == "local":
@@ -109,6 +118,9 @@ class SourceStore:
 
     async def read(self, ref: SourceRef, version: str) -> tuple[bytes, str]:
         """The source bytes (at `version` when still current) and the version they are at."""
+        if ref.kind == "fallback":
+            fallback = self._fallback()
+            return fallback.data, fallback.version
         kept = self.originals.get(ref.id)
         if kept is not None and kept[0] == version:
             return kept[1], kept[0]
@@ -131,6 +143,11 @@ class SourceStore:
             self._remember_not_found(ref)
             raise
         raise UpstreamError("source bytes could not be obtained")
+
+    def _fallback(self) -> FallbackImage:
+        if self.fallback is None:
+            raise SourceNotFound("no fallback image is configured")
+        return self.fallback
 
     def _keep(self, ref: SourceRef, version: str, data: bytes) -> None:
         self.originals.set(ref.id, (version, data), len(data), ref.id)
