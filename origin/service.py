@@ -26,6 +26,7 @@ from origin import metrics
 from origin.errors import ImgOriginError, InvalidOptions, InvalidSource, UpstreamTimeout
 from origin.executor import TransformExecutor, estimate_seconds
 from origin.failures import FailureMemo
+from origin.operator_files import load_watermarks
 from origin.ratelimit import RateLimiter
 from origin.recycle import Recycler
 from origin.responses import etag_matches
@@ -128,7 +129,7 @@ class TransformService:
         self._json_pipeline = f"{PIPELINE_VERSION}/json-{describe.DESCRIPTION_VERSION}"
         try:
             # Decoded once per worker; a broken file fails the worker at startup.
-            self.watermarks = watermarks.load_all(settings.watermarks)
+            self.watermarks = load_watermarks(settings.watermarks)
         except ValueError as exc:
             raise SettingsError(f"IMGORIGIN_WATERMARKS: {exc}") from None
         presets = dict(settings.presets)

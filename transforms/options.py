@@ -14,6 +14,12 @@ DIRECTIONS: tuple[str, ...] = (
     "center", "north", "south", "east", "west",
     "northeast", "northwest", "southeast", "southwest",
 )
+# Each direction as fractions (fx, fy) of the slack to put left of and above what is kept.
+DIRECTION_ANCHORS: dict[str, tuple[float, float]] = {
+    "center": (0.5, 0.5), "north": (0.5, 0.0), "south": (0.5, 1.0), "east": (1.0, 0.5),
+    "west": (0.0, 0.5), "northeast": (1.0, 0.0), "northwest": (0.0, 0.0),
+    "southeast": (1.0, 1.0), "southwest": (0.0, 1.0),
+}
 SMART_GRAVITIES: tuple[str, ...] = ("attention", "entropy")
 OUTPUT_FORMATS: tuple[str, ...] = ("jpeg", "png", "webp", "avif", "gif")
 # `json` answers what the source is and what size the variant would have, without decoding

@@ -15,7 +15,7 @@ import pyvips
 from origin.errors import UnprocessableImage, UpstreamTimeout
 from transforms import svgrender
 from transforms.formats import ALPHA_FORMATS, encoder_options
-from transforms.options import FocalPoint
+from transforms.options import DIRECTION_ANCHORS, FocalPoint
 from transforms.plan import Plan, fit_geometry
 from transforms.probe import FAIL_ON, MULTI_PAGE
 from transforms.watchdog import WATCHDOG
@@ -193,13 +193,6 @@ def _colour(plan: Plan) -> dict[str, str]:
     return {"output_profile": "srgb"} if plan.probe.has_icc else {}
 
 
-_DIRECTION_OFFSETS = {
-    "center": (0.5, 0.5), "north": (0.5, 0.0), "south": (0.5, 1.0), "east": (1.0, 0.5),
-    "west": (0.0, 0.5), "northeast": (1.0, 0.0), "northwest": (0.0, 0.0),
-    "southeast": (1.0, 1.0), "southwest": (0.0, 1.0),
-}
-
-
 def _anchor(gravity: object, rotate: int) -> tuple[float, float]:
     """Fractions (fx, fy) of the slack to put left/above the kept box."""
     if isinstance(gravity, FocalPoint):
@@ -208,7 +201,7 @@ def _anchor(gravity: object, rotate: int) -> tuple[float, float]:
         for _ in range(rotate // 90):
             x, y = 1.0 - y, x
         return x, y
-    return _DIRECTION_OFFSETS.get(str(gravity), (0.5, 0.5))
+    return DIRECTION_ANCHORS.get(str(gravity), (0.5, 0.5))
 
 
 def crop_or_pad(ctx: Context) -> None:
@@ -333,11 +326,18 @@ def encode(ctx: Context) -> None:
         kwargs["page_height"] = ctx.page_height
     try:
         with WATCHDOG.guard(image, ctx.deadline):
-            ctx.output = getattr(image, operation)(**kwargs)
+            output = getattr(image, operation)(**kwargs)
     except pyvips.Error as exc:
         if time.monotonic() > ctx.deadline:
             raise UpstreamTimeout("transform took longer than the request deadline") from None
         raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
+    if time.monotonic() > ctx.deadline:
+        # The watchdog may have killed this save: libvips reports most kills as an error, but
+        # now and then the save returns normally with the tiles it had left unrendered (about
+        # one kill in eight, tests/transforms/test_pipeline_steps.py). Those bytes must never
+        # be cached, so no save that ends after its deadline counts.
+        raise UpstreamTimeout("transform took longer than the request deadline")
+    ctx.output = output
 
 
 PIPELINE: tuple[Step, ...] = (load, crop_or_pad, effects, watermark, finish, encode)

@@ -1,4 +1,5 @@
 """Watermarks: the operator's named images, decoded once per worker, laid over outputs.
+The files are read by `origin.operator_files`; this package does no I/O.
 
 Only images the operator configured (`IMGORIGIN_WATERMARKS`) can be named in a URL: a watermark
 fetched from a URL would be a second source per request and a way to put anyone's image on ours.
@@ -13,17 +14,10 @@ from dataclasses import dataclass
 
 import pyvips
 
-from origin.errors import ImgOriginError
-from transforms.options import Watermark
-from transforms.probe import probe
+from transforms.options import DIRECTION_ANCHORS, Watermark
+from transforms.probe import Probe
 
-MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_SIDE = 2048  # decoded, at most 16 MiB of a worker's memory
-_OFFSETS = {
-    "center": (0.5, 0.5), "north": (0.5, 0.0), "south": (0.5, 1.0), "east": (1.0, 0.5),
-    "west": (0.0, 0.5), "northeast": (1.0, 0.0), "northwest": (0.0, 0.0),
-    "southeast": (1.0, 1.0), "southwest": (0.0, 1.0),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,22 +30,10 @@ class WatermarkImage:
     digest: str
 
 
-def load(name: str, path: str) -> WatermarkImage:
-    """Read and check one watermark file; ValueError says what is wrong with it."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ValueError(f"watermark '{name}': cannot read {path}: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"watermark '{name}': {path} is over {MAX_FILE_BYTES} bytes")
-    try:
-        info = probe(data, svg_allowed=False)
-    except ImgOriginError as exc:
-        raise ValueError(f"watermark '{name}': {path}: {exc.detail}") from None
+def decode(name: str, data: bytes, info: Probe) -> WatermarkImage:
+    """A checked watermark file's pixels; ValueError when it is too large or will not decode."""
     if info.width > MAX_SIDE or info.height > MAX_SIDE:
-        raise ValueError(f"watermark '{name}': {path} is {info.width}x{info.height}; "
-                         f"the limit is {MAX_SIDE}x{MAX_SIDE}")
+        raise ValueError(f"{info.width}x{info.height} is over the {MAX_SIDE}x{MAX_SIDE} limit")
     try:
         image = pyvips.Image.new_from_buffer(data, "", access="random", fail_on="error")
         image = image.autorot()
@@ -62,14 +44,8 @@ def load(name: str, path: str) -> WatermarkImage:
             image = image.bandjoin(255)
         image = image.cast("uchar").copy_memory()
     except pyvips.Error as exc:
-        raise ValueError(f"watermark '{name}': {path} could not be decoded: "
-                         f"{str(exc).strip().splitlines()[-1]}") from None
+        raise ValueError(f"could not be decoded: {str(exc).strip().splitlines()[-1]}") from None
     return WatermarkImage(name, image, hashlib.sha256(data).hexdigest()[:16])
-
-
-def load_all(paths: Mapping[str, str]) -> dict[str, WatermarkImage]:
-    """Every configured watermark, by name."""
-    return {name: load(name, path) for name, path in paths.items()}
 
 
 def overlay(base: pyvips.Image, mark: WatermarkImage, spec: Watermark,
@@ -93,7 +69,7 @@ def overlay(base: pyvips.Image, mark: WatermarkImage, spec: Watermark,
         image = image.replicate(across, down).crop(0, 0, width, height)
         x = y = 0
     else:
-        fx, fy = _OFFSETS[spec.position]
+        fx, fy = DIRECTION_ANCHORS[spec.position]
         x, y = round((width - image.width) * fx), round((height - image.height) * fy)
     result = base.composite2(image, "over", x=x, y=y)
     if not base.hasalpha():

@@ -6,9 +6,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from origin.errors import ImgOriginError
+from origin.operator_files import read_image
 from origin.sources.ref import SourceRef
-from transforms.probe import probe
 
 # No URL can name this source: keys never hold NUL (`ref.check_key`).
 FALLBACK_SOURCE = SourceRef(id="\x00fallback", kind="fallback")
@@ -28,15 +27,5 @@ class FallbackImage:
 
 def load_fallback(path: str, max_bytes: int) -> FallbackImage:
     """Read and check the file; ValueError says what is wrong with it."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > max_bytes:
-        raise ValueError(f"{path} is larger than IMGORIGIN_MAX_SOURCE_BYTES ({max_bytes})")
-    try:
-        probe(data, svg_allowed=False)
-    except ImgOriginError as exc:
-        raise ValueError(f"{path}: {exc.detail}") from None
+    data, _ = read_image(path, max_bytes)
     return FallbackImage(data, "fb-" + hashlib.sha256(data).hexdigest()[:16])

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
-import pytest
 import pyvips
 
 from transforms.watchdog import Watchdog
 
 
 def _killed_in_time(watchdog: Watchdog) -> None:
-    """A large Gaussian blur (many seconds if nothing stops it) given 0.3 s is stopped soon."""
+    """A large Gaussian blur (many seconds if nothing stops it) given 0.3 s is stopped soon.
+    libvips reports most kills as an error, but a save it kills can also return early without
+    one (`pipeline.encode` discards any save that ends after its deadline)."""
     image = pyvips.Image.black(6000, 6000).gaussblur(60)
     started = time.monotonic()
-    with pytest.raises(pyvips.Error), watchdog.guard(image, started + 0.3):
+    with contextlib.suppress(pyvips.Error), watchdog.guard(image, started + 0.3):
         image.jpegsave_buffer()
     assert time.monotonic() - started < 5
 

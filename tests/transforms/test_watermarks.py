@@ -9,9 +9,10 @@ import pytest
 import pyvips
 
 from origin.errors import InvalidOptions
+from origin.operator_files import load_watermarks
 from transforms import Limits, prepare, probe, render
 from transforms.grammar import parse, serialize
-from transforms.watermarks import MAX_SIDE, WatermarkImage, load
+from transforms.watermarks import MAX_SIDE, WatermarkImage
 
 BLUE = [0, 0, 255]
 RED = [255, 0, 0]
@@ -35,8 +36,8 @@ def marks(tmp_path: Path) -> dict[str, WatermarkImage]:
     half = _rgba(10, 20, [*RED, 255]).join(_rgba(10, 20, [0, 255, 0, 0]), "horizontal")
     # Left half red, right half green, both opaque: shows whether the mark itself was mirrored.
     duo = _rgba(10, 20, [*RED, 255]).join(_rgba(10, 20, [0, 255, 0, 255]), "horizontal")
-    return {name: load(name, str(_mark_file(tmp_path, name, image)))
-            for name, image in (("red", red), ("half", half), ("duo", duo))}
+    return load_watermarks({name: str(_mark_file(tmp_path, name, image))
+                            for name, image in (("red", red), ("half", half), ("duo", duo))})
 
 
 def _render(options: str, marks: dict[str, WatermarkImage], source: bytes | None = None,
@@ -137,25 +138,25 @@ def test_every_frame_of_an_animation_is_marked(marks: dict[str, WatermarkImage],
 
 
 def test_files_that_cannot_be_watermarks_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="cannot read"):
-        load("gone", str(tmp_path / "missing.png"))
+    with pytest.raises(ValueError, match="watermark 'gone': cannot read"):
+        load_watermarks({"gone": str(tmp_path / "missing.png")})
     notes = tmp_path / "notes.png"
     notes.write_bytes(b"not an image\n" * 10)
     with pytest.raises(ValueError, match=r"'notes'.*not a readable image"):
-        load("notes", str(notes))
+        load_watermarks({"notes": str(notes)})
     svg = tmp_path / "logo.svg"
     svg.write_bytes(b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
     with pytest.raises(ValueError, match="SVG"):
-        load("svg", str(svg))
+        load_watermarks({"svg": str(svg)})
     huge = tmp_path / "huge.png"
     pyvips.Image.black(MAX_SIDE + 1, 2).pngsave(str(huge))
-    with pytest.raises(ValueError, match="the limit is"):
-        load("huge", str(huge))
+    with pytest.raises(ValueError, match=f"over the {MAX_SIDE}x{MAX_SIDE} limit"):
+        load_watermarks({"huge": str(huge)})
 
 
 def test_a_grey_mark_without_alpha_loads_as_srgb_with_alpha(tmp_path: Path) -> None:
     path = tmp_path / "grey.jpg"
     pyvips.Image.black(8, 8).cast("uchar").jpegsave(str(path))
-    mark = load("grey", str(path))
+    mark = load_watermarks({"grey": str(path)})["grey"]
     assert mark.image.bands == 4 and mark.image.interpretation == "srgb"
     assert len(mark.digest) == 16
