@@ -172,6 +172,7 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
         await redis_tier.start(variants.remote_purges())  # type: ignore[attr-defined]
     sources = SourceStore(settings, client, guard,
                           _shared_sources(variants.shared, journal, leases, settings))
+    stack.push_async_callback(sources.close)
     journal.listeners.append(
         lambda record: sources.forget(record.sources, record.prefixes)
         if record is not None else sources.forget_all()

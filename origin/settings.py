@@ -249,6 +249,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_SOURCE_TTL", "source_ttl", "300", _non_negative_int,
             "seconds an HTTP source's version (ETag/Last-Modified) is trusted before it is "
             "revalidated with a conditional GET (one per host, or per cluster with Redis)"),
+    Setting("IMGORIGIN_SOURCE_STALE", "source_stale", "300", _non_negative_int,
+            "seconds past IMGORIGIN_SOURCE_TTL in which a request still uses the known version "
+            "and the revalidation runs in the background (stale-while-revalidate); after them, "
+            "or with 0, a request waits for it"),
     Setting("IMGORIGIN_NOT_FOUND_TTL", "not_found_ttl", "60", _non_negative_int,
             "seconds a 404 source is remembered (shared like source versions) and the 404 may be "
             "cached downstream"),
@@ -441,6 +445,7 @@ class Settings:
     originals_ttl: float = 30.0
     shared_originals_max_bytes: int = 8 * MIB
     source_ttl: int = 300
+    source_stale: int = 300
     not_found_ttl: int = 60
     fallback_image: str = ""
     fallback_status: str = "error"

@@ -1,15 +1,18 @@
 """The source side of a request: which version a source is at, and its bytes.
 
 Each worker remembers HTTP source versions for `IMGORIGIN_SOURCE_TTL` (then revalidates with a
-conditional GET), 404s for `IMGORIGIN_NOT_FOUND_TTL`, and recently fetched bytes. Versions, 404s
-and bytes are also shared through the shared tier (`shared.py`), asked only when this worker's
-own memory has nothing current, and one fetch per source runs at a time across the workers
-sharing it (a lease, as for transforms); the others wait for its result, for at most
-`IMGORIGIN_FETCH_TIMEOUT`, then fetch themselves.
+conditional GET: in the background for `IMGORIGIN_SOURCE_STALE` more seconds, so a hit does not
+wait for the upstream, then in the request), 404s for `IMGORIGIN_NOT_FOUND_TTL`, and recently
+fetched bytes. Versions, 404s and bytes are also shared through the shared tier (`shared.py`),
+asked only when this worker's own memory has nothing current, and one fetch per source runs at a
+time across the workers sharing it (a lease, as for transforms); the others wait for its result,
+for at most `IMGORIGIN_FETCH_TIMEOUT`, then fetch themselves.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -19,7 +22,7 @@ from cache.coalesce import SingleFlight
 from cache.keys import source_hash
 from cache.memory import ByteLRU
 from origin import metrics
-from origin.errors import SourceNotFound, UpstreamError
+from origin.errors import ImgOriginError, SourceNotFound, UpstreamError
 from origin.security.netguard import NetworkGuard
 from origin.settings import Settings, SettingsError
 from origin.sources import s3
@@ -29,6 +32,7 @@ from origin.sources.local import LocalSource
 from origin.sources.ref import SourceRef, parse_source
 from origin.sources.shared import SharedSources, SharedVersion
 
+log = logging.getLogger("imgorigin")
 _MAX_REMEMBERED = 100_000
 # A read that joined a revalidation (which brings no bytes) looks again; more is a fluke.
 _READ_ATTEMPTS = 3
@@ -61,6 +65,7 @@ class SourceStore:
             except ValueError as exc:
                 raise SettingsError(f"IMGORIGIN_FALLBACK_IMAGE: {exc}") from None
         self.versions: dict[str, tuple[str, float]] = {}
+        self._behind: dict[str, asyncio.Task[None]] = {}
         self.not_found: dict[str, float] = {}
         self.originals: ByteLRU[tuple[str, bytes]] = ByteLRU(
             settings.originals_cache_max_bytes, ttl=settings.originals_ttl)
@@ -106,8 +111,14 @@ class SourceStore:
             if ref.kind == "local":
                 return self.local.version(ref.key)
             known = self.versions.get(ref.id)
-            if known is not None and time.monotonic() - known[1] < self.settings.source_ttl:
-                return known[0]
+            if known is not None:
+                age = time.monotonic() - known[1]
+                if age < self.settings.source_ttl:
+                    return known[0]
+                if age < self.settings.source_ttl + self.settings.source_stale:
+                    # Stale while revalidating: this answer does not wait for the upstream.
+                    self._revalidate_behind(ref, known[0])
+                    return known[0]
             known_version = known[0] if known else ""
             fetched, _ = await self._here.run(
                 "v" + ref.id, _nothing, lambda: self._revalidate(ref, known_version))
@@ -115,6 +126,34 @@ class SourceStore:
         except SourceNotFound:
             self._remember_not_found(ref)
             raise
+
+    def _revalidate_behind(self, ref: SourceRef, known_version: str) -> None:
+        """One revalidation of `ref` in the background (per worker and source)."""
+        if ref.id in self._behind:
+            return
+        task = asyncio.create_task(self._revalidate_quietly(ref, known_version))
+        self._behind[ref.id] = task
+        task.add_done_callback(lambda _: self._behind.pop(ref.id, None))
+
+    async def _revalidate_quietly(self, ref: SourceRef, known_version: str) -> None:
+        try:
+            await self._here.run(
+                "v" + ref.id, _nothing, lambda: self._revalidate(ref, known_version))
+        except SourceNotFound:
+            # Gone upstream: the next request answers 404 instead of the old version.
+            self.versions.pop(ref.id, None)
+            self._remember_not_found(ref)
+        except ImgOriginError as exc:
+            # The upstream failed: the known version serves on until its stale window ends,
+            # then a request revalidates in the open and reports the failure.
+            log.info("background revalidation of %s failed: %s", ref.id, exc.detail)
+
+    async def close(self) -> None:
+        """Stop the background revalidations (a worker's shutdown)."""
+        tasks = list(self._behind.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def read(self, ref: SourceRef, version: str) -> tuple[bytes, str]:
         """The source bytes (at `version` when still current) and the version they are at."""

@@ -131,7 +131,8 @@ class TestEmbedded:
     @pytest.fixture(scope="class")
     def host(self, upstream: Upstream) -> Iterator[tuple[OriginProcess, OriginProcess]]:
         with sharing_one_cache({"IMGORIGIN_SOURCE": f"{upstream.base}/delay/{DELAY}/",
-                                "IMGORIGIN_SOURCE_TTL": "3", "IMGORIGIN_TRANSFORM_QUEUE": "64",
+                                "IMGORIGIN_SOURCE_TTL": "3", "IMGORIGIN_SOURCE_STALE": "0",
+                                "IMGORIGIN_TRANSFORM_QUEUE": "64",
                                 "IMGORIGIN_MAX_QUEUE_WAIT": "0",
                                 "IMGORIGIN_PURGE_TOKENS": TOKEN}) as both:
             yield both
@@ -189,7 +190,8 @@ class TestRedis:
     @pytest.fixture(scope="class")
     def short_ttl_hosts(self, rserver: RedisProcess,
                         upstream: Upstream) -> Iterator[tuple[OriginProcess, OriginProcess]]:
-        with two_hosts(rserver.url, upstream, IMGORIGIN_SOURCE_TTL="3") as both:
+        with two_hosts(rserver.url, upstream, IMGORIGIN_SOURCE_TTL="3",
+                       IMGORIGIN_SOURCE_STALE="0") as both:
             yield both
 
     def test_new_source_fetched_once_across_two_hosts(

@@ -49,7 +49,8 @@ def bucket(s3: S3Server, samples_dir: Path) -> str:
 @pytest.fixture(scope="module")
 def s3_origin(s3: S3Server, bucket: str) -> Iterator[OriginProcess]:
     env = {**s3.origin_env(f"s3://{bucket}/site/"),
-           "IMGORIGIN_SOURCE_TTL": "0"}  # revalidate every request: a replaced object shows
+           # Revalidate every request, in the request: a replaced object shows at once.
+           "IMGORIGIN_SOURCE_TTL": "0", "IMGORIGIN_SOURCE_STALE": "0"}
     with OriginProcess(env) as server:
         yield server
 

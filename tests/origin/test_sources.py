@@ -23,7 +23,8 @@ def http_origin(upstream: Upstream, samples_dir: Path) -> Iterator[OriginProcess
     upstream.add("logo.png", (samples_dir / "logo.png").read_bytes(), '"l1"')
     env = {
         "IMGORIGIN_SOURCE": upstream.base + "/files/",
-        "IMGORIGIN_SOURCE_TTL": "0",  # revalidate on every request, to see conditional GETs
+        # Revalidate on every request, in the request, to see conditional GETs.
+        "IMGORIGIN_SOURCE_TTL": "0", "IMGORIGIN_SOURCE_STALE": "0",
         "IMGORIGIN_NOT_FOUND_TTL": "60",
     }
     with OriginProcess(env) as server:
