@@ -257,6 +257,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                 fallback = await st.service.fallback(req, request.headers.get("accept", ""),
                                                      client)
             if fallback is not None:
+                metrics.FALLBACKS.labels(exc.code).inc()
                 tier = fallback.tier
                 response = _fallback(st, fallback, exc, started)
             else:

@@ -83,6 +83,15 @@ FAILURES_REMEMBERED = Counter(
     "imgorigin_failures_remembered",
     "Requests answered with a variant's remembered 400/413/415/422 instead of reading and "
     "decoding its source again (IMGORIGIN_FAILURE_TTL)")
+FALLBACKS = Counter(
+    "imgorigin_fallbacks",
+    "Failed requests answered with the fallback image (IMGORIGIN_FALLBACK_IMAGE), by error code",
+    ("error",))
+BACKGROUND_REVALIDATIONS = Counter(
+    "imgorigin_source_background_revalidations",
+    "HTTP source versions revalidated behind a request (IMGORIGIN_SOURCE_STALE), by result: "
+    "ok, not_found (the next request answers 404) or failed (the known version serves on)",
+    ("result",))
 INFLIGHT = Gauge("imgorigin_transforms_in_flight", "Transforms running or queued",
                  multiprocess_mode="livesum")
 

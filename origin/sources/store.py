@@ -136,17 +136,21 @@ class SourceStore:
         task.add_done_callback(lambda _: self._behind.pop(ref.id, None))
 
     async def _revalidate_quietly(self, ref: SourceRef, known_version: str) -> None:
+        result = "ok"
         try:
             await self._here.run(
                 "v" + ref.id, _nothing, lambda: self._revalidate(ref, known_version))
         except SourceNotFound:
             # Gone upstream: the next request answers 404 instead of the old version.
+            result = "not_found"
             self.versions.pop(ref.id, None)
             self._remember_not_found(ref)
         except ImgOriginError as exc:
             # The upstream failed: the known version serves on until its stale window ends,
             # then a request revalidates in the open and reports the failure.
+            result = "failed"
             log.info("background revalidation of %s failed: %s", ref.id, exc.detail)
+        metrics.BACKGROUND_REVALIDATIONS.labels(result).inc()
 
     async def close(self) -> None:
         """Stop the background revalidations (a worker's shutdown)."""

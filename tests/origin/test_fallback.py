@@ -63,6 +63,7 @@ def test_a_missing_source_gets_the_fallback_until_it_is_uploaded_and_purged(
     assert missing.headers["cache-control"] == "public, max-age=60"  # IMGORIGIN_NOT_FOUND_TTL
     assert "etag" not in missing.headers
     assert _pixels(missing.content) == (120, 60, GREEN)
+    assert origin.metric("imgorigin_fallbacks_total", error="not_found") == 1
     # Made once per options and format, then a cache hit like any variant.
     transforms = origin.metric("imgorigin_transforms_total")
     again = _get(origin, path)

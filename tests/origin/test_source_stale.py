@@ -34,6 +34,11 @@ def test_a_stale_version_serves_while_it_is_revalidated_behind(upstream: Upstrea
                                                                samples_dir: Path) -> None:
     upstream.add("swr/a.jpg", (samples_dir / "products" / "shoe.jpg").read_bytes(), '"swr-1"')
     with OriginProcess(_env(upstream, ttl=1, stale=120)) as origin:
+
+        def behind(result: str) -> float:
+            return origin.metric("imgorigin_source_background_revalidations_total",
+                                 result=result)
+
         first, _ = _timed_get(origin)
         assert first.status_code == 200 and upstream.hits[FETCHED] == 1
 
@@ -42,9 +47,9 @@ def test_a_stale_version_serves_while_it_is_revalidated_behind(upstream: Upstrea
         assert hit.headers["server-timing"].startswith("memory")
         assert took < 1.5, took  # did not wait for the upstream's 3 s
         assert hit.headers["etag"] == first.headers["etag"]
-        # The revalidation ran behind it: one conditional GET (a 304), no second body.
-        assert wait_until(lambda: upstream.conditional[FETCHED] == 1, 10)
-        assert upstream.hits[FETCHED] == 2
+        # The revalidation ran behind it, and is back: one conditional GET (a 304).
+        assert wait_until(lambda: behind("ok") == 1, 10)
+        assert upstream.conditional[FETCHED] == 1 and upstream.hits[FETCHED] == 2
 
         # Changed upstream: after the TTL the old variant answers once more, at once, and the
         # new version serves as soon as the revalidation behind it is back.
@@ -54,12 +59,15 @@ def test_a_stale_version_serves_while_it_is_revalidated_behind(upstream: Upstrea
         assert stale.headers["etag"] == first.headers["etag"] and took < 1.5, took
         assert wait_until(lambda: _timed_get(origin)[0].headers["etag"] != first.headers["etag"],
                           15, interval=0.3)
+        assert wait_until(lambda: behind("ok") == 2, 5)
+        assert upstream.conditional[FETCHED] == 2
 
         # Removed upstream: the same, ending in a 404.
         del upstream.files["swr/a.jpg"]
         time.sleep(1.2)
         assert _timed_get(origin)[0].status_code == 200
         assert wait_until(lambda: _timed_get(origin)[0].status_code == 404, 15, interval=0.3)
+        assert wait_until(lambda: behind("not_found") == 1, 5) and behind("failed") == 0
 
 
 def test_past_the_stale_window_a_request_waits_for_the_revalidation(upstream: Upstream,
