@@ -200,6 +200,34 @@ def test_r14_soft_purge_serves_the_old_image_once_while_varnish_revalidates(
         assert s.origin.metric("imgorigin_transforms_total") == transforms
 
 
+def test_r14_the_fallback_for_a_missing_image_leaves_varnish_with_the_purge_after_upload(
+        tmp_path: Path) -> None:
+    """IMGORIGIN_FALLBACK_IMAGE: Varnish keeps the placeholder of a missing image (a 404 with the
+    not-found lifetime) under the missing source's tags, so the purge sent after the upload
+    replaces it with the real image at the edge."""
+    samples = REPO / "samples"
+    (tmp_path / "src").mkdir()
+    fallback = tmp_path / "fallback.png"
+    fallback.write_bytes((samples / "logo.png").read_bytes())
+    env = {"IMGORIGIN_SOURCE": str(tmp_path / "src"), "IMGORIGIN_FALLBACK_IMAGE": str(fallback)}
+    with edge_stack(env, workers=1) as s:
+        path = "/w_64,fmt_png/later.jpg"
+        placeholder = get(s, path)
+        assert placeholder.status_code == 404 and placeholder.headers["x-cache"] == "MISS"
+        assert placeholder.headers["imgorigin-fallback"] == "not_found"
+        assert MAGIC["image/png"](placeholder.content)
+        cached = get(s, path)
+        assert cached.headers["x-cache"] == "HIT" and cached.content == placeholder.content
+
+        (tmp_path / "src" / "later.jpg").write_bytes((samples / "landscape.jpg").read_bytes())
+        (cdn,) = purge(s, sources=["later.jpg"])["cdn"]
+        assert cdn["ok"] is True and cdn["detail"]["objects"] == 1, cdn
+        real = get(s, path)
+        assert real.status_code == 200 and real.headers["x-cache"] == "MISS"
+        assert "imgorigin-fallback" not in real.headers and MAGIC["image/png"](real.content)
+        assert real.content != placeholder.content
+
+
 def test_s21_varnish_refuses_purges_from_outside_its_acl(stack: Stack) -> None:
     # The same VCL with an ACL that does not list this host: our PURGE must be refused.
     with VarnishProcess(stack.origin.port, acl=["192.0.2.10"]) as other:
