@@ -143,13 +143,13 @@ def _watermarks(raw: str) -> dict[str, str]:
         name, path = name.strip(), path.strip()
         if not sep or not name or not path:
             raise ValueError(f"expected NAME:PATH, got {item!r}")
-        if not set(name) <= _WATERMARK_NAME_CHARS:
+        # The grammar's own rule for the `wm_NAME` token (imported here: it loads libvips).
+        from transforms.grammar import WATERMARK_NAME_CHARS
+
+        if not set(name) <= WATERMARK_NAME_CHARS:
             raise ValueError(f"watermark names are a-z, 0-9 and -, got {name!r}")
         marks[name] = path
     return marks
-
-
-_WATERMARK_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 def _ladder(raw: str) -> tuple[int, ...]:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import pyvips
 
+from origin.errors import InvalidOptions
 from tests.support.origin import REPO, OriginProcess
 from transforms import Limits, prepare, probe
 from transforms.describe import describe
@@ -189,5 +190,5 @@ def test_describe_reads_the_plan(options: str, width: int | None, height: int | 
 def test_fmt_json_is_part_of_the_canonical_options() -> None:
     parsed = parse("fmt_json,w_10")
     assert parsed.options.format == "json"
-    with pytest.raises(Exception, match="json"):
+    with pytest.raises(InvalidOptions, match="auto original json"):
         parse("fmt_xml")
