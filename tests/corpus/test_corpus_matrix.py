@@ -1,4 +1,5 @@
-"""Issue 2 acceptance: every real/ and edge/ corpus file through the real server, output checked.
+"""Issue 2 acceptance: every real/ and edge/ corpus file through the real server, output checked;
+fmt_json of the same options must predict each decoded size.
 
 One origin (2 workers) serves the corpus directory itself, read-only. Each file gets the MATRIX
 of transforms (JPEG, PNG, WebP and AVIF at fixed widths, a cover crop and `fmt_original` at
@@ -107,6 +108,8 @@ def test_corpus_file_transforms_match_manifest(
     source = (corpus / e.path).read_bytes()
     status = expected_status(e)
     answers = list(pool.map(lambda req: client.get(url(server, req.options, e.path)), MATRIX))
+    documents = list(pool.map(lambda req: client.get(url(server, _as_json(req.options), e.path)),
+                              MATRIX))
     problems: list[str] = []
     for req, r in zip(MATRIX, answers, strict=True):
         if r.status_code != status:
@@ -122,7 +125,33 @@ def test_corpus_file_transforms_match_manifest(
         else:
             assert r.headers["content-type"] == "application/json"
             assert r.json()["error"] in ("unsupported_format", "unprocessable_image")
+    for req, r, doc in zip(MATRIX, answers, documents, strict=True):
+        problems += [f"{req.name} as fmt_json: {p}" for p in _document_problems(r, doc)]
     assert not problems, "\n".join(problems)
+
+
+def _as_json(options: str) -> str:
+    """The same options with `fmt_json` in place of the format."""
+    return ",".join([t for t in options.split(",") if not t.startswith("fmt_")] + ["fmt_json"])
+
+
+def _document_problems(image: httpx.Response, document: httpx.Response) -> list[str]:
+    """fmt_json must predict the decoded size of every image it describes, and fail where the
+    image fails from the header (415, 422 over the limits); damage found only by decoding (a
+    422 for the image) leaves the header-read document a 200."""
+    if image.status_code != 200:
+        allowed = {image.status_code, 200} if image.status_code == 422 else {image.status_code}
+        if document.status_code not in allowed:
+            return [f"status {document.status_code} where the image's is {image.status_code}"]
+        return []
+    if document.status_code != 200:
+        return [f"status {document.status_code}: {document.text[:200]}"]
+    decoded = pyvips.Image.new_from_buffer(image.content, "")
+    height = decoded.get("page-height") if decoded.get_typeof("page-height") else decoded.height
+    predicted = document.json()["output"]
+    if predicted != {"width": decoded.width, "height": height}:
+        return [f"predicts {predicted}, the image is {decoded.width}x{height}"]
+    return []
 
 
 # Files that show the same subject once EXIF (or TIFF/HEIF) orientation is applied.
