@@ -290,7 +290,8 @@ def effects(ctx: Context) -> None:
 
 def watermark(ctx: Context) -> None:
     """The named watermark over every frame: after the effects, so it is never blurred or
-    mirrored; a grey output gets it in grey."""
+    mirrored, and after `finish`, so it always meets 8-bit sRGB or grey (a grey output gets it
+    in grey, a JPEG's flattened background under it)."""
     mark, spec = ctx.plan.watermark, ctx.plan.options.watermark
     if mark is None or spec is None:
         return
@@ -333,7 +334,7 @@ def encode(ctx: Context) -> None:
         raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
 
 
-PIPELINE: tuple[Step, ...] = (load, crop_or_pad, effects, watermark, finish, encode)
+PIPELINE: tuple[Step, ...] = (load, crop_or_pad, effects, finish, watermark, encode)
 
 
 def run(ctx: Context, steps: tuple[Step, ...] = PIPELINE) -> bytes:
