@@ -74,9 +74,13 @@ def svg_loader_here() -> None:
 
 
 @pytest.fixture(scope="module")
-def server(corpus: Path) -> Iterator[OriginProcess]:
+def server(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
+    mark = tmp_path_factory.mktemp("corpus-watermark") / "grey.png"
+    (pyvips.Image.black(16, 16) + [128, 128, 128]).cast("uchar").copy(
+        interpretation="srgb").pngsave(str(mark))
     with OriginProcess({"IMGORIGIN_SOURCE": str(corpus),
-                        "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_MAX_QUEUE_WAIT": "0"},
+                        "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_MAX_QUEUE_WAIT": "0",
+                        "IMGORIGIN_WATERMARKS": f"grey:{mark}"},
                        workers=2) as origin:
         yield origin
 
@@ -152,6 +156,30 @@ def _document_problems(image: httpx.Response, document: httpx.Response) -> list[
     if predicted != {"width": decoded.width, "height": height}:
         return [f"predicts {predicted}, the image is {decoded.width}x{height}"]
     return []
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if expected_status(entry(r)) == 200]
+                         or [pytest.param(None, id="no-corpus")],
+                         ids=[r["path"] for r in ROWS if expected_status(entry(r)) == 200]
+                         or None)
+def test_every_decodable_file_takes_a_watermark(row: dict[str, str] | None,
+                                                server: OriginProcess,
+                                                client: httpx.Client) -> None:
+    """An opaque mid-grey watermark tiled at half opacity over the PNG of each file (16-bit,
+    CMYK, Lab, grey, palette, animated...): the answer is the plain PNG halfway to grey."""
+    assert row is not None
+    path = row["path"]
+    plain = client.get(url(server, "w_200,fmt_png", path))
+    marked = client.get(url(server, "w_200,wm_grey:tile:0.5,fmt_png", path))
+    assert plain.status_code == marked.status_code == 200, marked.text[:200]
+    a = pyvips.Image.new_from_buffer(plain.content, "")
+    b = pyvips.Image.new_from_buffer(marked.content, "")
+    assert (b.width, b.height, b.bands) == (a.width, a.height, a.bands)
+    if a.hasalpha():
+        return  # "over" a translucent pixel is not the plain average; size and layout suffice
+    expected = a.cast("float") * 0.5 + 64
+    difference = float((b.cast("float") - expected).abs().avg())
+    assert difference < 2, f"{path}: mean difference {difference:.2f} from halfway to grey"
 
 
 # Files that show the same subject once EXIF (or TIFF/HEIF) orientation is applied.
