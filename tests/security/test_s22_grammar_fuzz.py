@@ -24,7 +24,8 @@ JUNK_NAMES = ["", "W", "zoom", "w1", "_", "pp", "fmt-", "é"]
 WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "north", "sw",
          "smart", "attention", "entropy", "jpeg", "jpg", "png", "webp", "avif", "gif", "auto",
          "original", "tiff", "true", "false", "thumb", "hero", "nope", "ffffff", "FFFFFF80",
-         "00000000", "fff"]
+         "00000000", "fff", "json", "tile", "logo", "logo:se", "logo:tile:0.5", "logo::0.5",
+         "logo:north:1:0.25", "a-1:c:0.3333:1", "logo:se:1:0", "Logo:se", "logo:smart"]
 
 
 def _number() -> st.SearchStrategy[str]:
@@ -71,6 +72,8 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("w_400,dpr_2.0,g_fp:0.50:0.250,h_300", 8192, False)
 @example("p_hero,h_100,exp_1900000000", 8192, False)
 @example("p_thumb", 64, True)
+@example("wm_logo:se:1,fmt_json,w_10", 8192, False)
+@example("watermark_a-1:tile:0.50:0.1", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 
