@@ -86,12 +86,6 @@ def _non_negative_float(raw: str) -> float:
     return value
 
 
-def _default_format(raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in {"original", "auto"}:
-        raise ValueError(f"expected 'original' or 'auto', got {raw!r}")
-    return value
-
 
 def _rate(raw: str) -> float:
     """`20/s`, `600/m`, `1000/h` or a bare per-second number -> requests per second; empty = 0."""
@@ -106,49 +100,50 @@ def _rate(raw: str) -> float:
     return rate / seconds
 
 
-def _svg_policy(raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in {"rasterize", "refuse"}:
-        raise ValueError(f"expected 'rasterize' or 'refuse', got {raw!r}")
-    return value
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    """A parser for one of `allowed` (case-insensitive)."""
+    expected = " or ".join(f"'{value}'" for value in allowed)
+
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"expected {expected}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _named(raw: str, what: str) -> dict[str, str]:
+    """`a:x;b:y` -> {"a": "x", "b": "y"}; ValueError names an item without NAME:`what`."""
+    items: dict[str, str] = {}
+    for item in raw.split(";"):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition(":")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise ValueError(f"expected NAME:{what}, got {item!r}")
+        items[name] = value
+    return items
 
 
 def _presets(raw: str) -> dict[str, str]:
     """`name:w_200,h_200;thumb:s_64x64` -> {"name": "w_200,h_200", ...}."""
-    presets: dict[str, str] = {}
-    for item in raw.split(";"):
-        if not item.strip():
-            continue
-        name, sep, tokens = item.partition(":")
-        if not sep or not name.strip() or not tokens.strip():
-            raise ValueError(f"expected NAME:TOKENS, got {item!r}")
-        presets[name.strip()] = tokens.strip()
-    return presets
+    return _named(raw, "TOKENS")
 
-
-def _fallback_status(raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in {"error", "200"}:
-        raise ValueError(f"expected 'error' or '200', got {raw!r}")
-    return value
 
 
 def _watermarks(raw: str) -> dict[str, str]:
     """`logo:/etc/imgorigin/logo.png;stamp:/srv/stamp.png` -> {"logo": "/etc/...", ...}."""
-    marks: dict[str, str] = {}
-    for item in raw.split(";"):
-        if not item.strip():
-            continue
-        name, sep, path = item.partition(":")
-        name, path = name.strip(), path.strip()
-        if not sep or not name or not path:
-            raise ValueError(f"expected NAME:PATH, got {item!r}")
+    marks = _named(raw, "PATH")
+    if marks:
         # The grammar's own rule for the `wm_NAME` token (imported here: it loads libvips).
         from transforms.grammar import WATERMARK_NAME_CHARS
 
-        if not set(name) <= WATERMARK_NAME_CHARS:
-            raise ValueError(f"watermark names are a-z, 0-9 and -, got {name!r}")
-        marks[name] = path
+        for name in marks:
+            if not set(name) <= WATERMARK_NAME_CHARS:
+                raise ValueError(f"watermark names are a-z, 0-9 and -, got {name!r}")
     return marks
 
 
@@ -156,12 +151,6 @@ def _ladder(raw: str) -> tuple[int, ...]:
     """`64,128,256` -> (64, 128, 256): sorted, distinct, positive."""
     return tuple(sorted({_positive_int(part) for part in _csv(raw)}))
 
-
-def _ladder_mode(raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in {"snap", "refuse"}:
-        raise ValueError(f"expected 'snap' or 'refuse', got {raw!r}")
-    return value
 
 
 def _default_cache_dir() -> str:
@@ -260,7 +249,7 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "an image file made to the request's options and sent in place of a source that "
             "cannot be shown (404, 413, 415, 422, 502, 504), with header `Imgorigin-Fallback` "
             "naming the error; unset: those errors are JSON", "unset"),
-    Setting("IMGORIGIN_FALLBACK_STATUS", "fallback_status", "error", _fallback_status,
+    Setting("IMGORIGIN_FALLBACK_STATUS", "fallback_status", "error", _choice("error", "200"),
             "status of a fallback answer: `error` (the error's own) or `200`"),
     Setting("IMGORIGIN_FAILURE_TTL", "failure_ttl", "60", _non_negative_int,
             "seconds a worker answers a variant that failed with 400, 413, 415 or 422 (a corrupt, "
@@ -270,7 +259,7 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "bearer tokens accepted by POST /-/purge", "unset: purge disabled (403)"),
     Setting("IMGORIGIN_SIGNING_KEYS", "signing_keys", "", _csv,
             "HMAC keys (hex); when set, every transform URL must be signed", "unset"),
-    Setting("IMGORIGIN_DEFAULT_FORMAT", "default_format", "original", _default_format,
+    Setting("IMGORIGIN_DEFAULT_FORMAT", "default_format", "original", _choice("original", "auto"),
             "output format when the URL names none: `original` or `auto`"),
     Setting("IMGORIGIN_PRESETS", "presets", "", _presets,
             "named option sets, `name:tokens;name2:tokens`", "none"),
@@ -285,7 +274,7 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_SIZE_LADDER", "size_ladder", "", _ladder,
             "allowed `w`/`h` values (CSS px), e.g. `64,128,256,512,1024`; other sizes are "
             "snapped or refused (IMGORIGIN_SIZE_LADDER_MODE)", "unset: any size"),
-    Setting("IMGORIGIN_SIZE_LADDER_MODE", "size_ladder_mode", "snap", _ladder_mode,
+    Setting("IMGORIGIN_SIZE_LADDER_MODE", "size_ladder_mode", "snap", _choice("snap", "refuse"),
             "`snap`: a size off the ladder becomes the next step up (the top step above it); "
             "`refuse`: 400"),
     Setting("IMGORIGIN_MAX_SOURCE_BYTES", "max_source_bytes", str(50 * MIB), _positive_int,
@@ -413,7 +402,7 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "after SIGTERM, seconds a worker keeps serving with /-/readyz answering 503 so load "
             "balancers stop sending traffic, before it stops accepting; in-flight requests then "
             "finish"),
-    Setting("IMGORIGIN_SVG", "svg_policy", "rasterize", _svg_policy,
+    Setting("IMGORIGIN_SVG", "svg_policy", "rasterize", _choice("rasterize", "refuse"),
             "`rasterize` SVG sources (never served as SVG) or `refuse` them with 415"),
     Setting("IMGORIGIN_LOG_LEVEL", "log_level", "info", str, "log level"),
 )
