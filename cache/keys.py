@@ -52,6 +52,11 @@ def purge_prefixes(source_id: str) -> list[str]:
 
 
 @second_sight(maxsize=16384)
+def watermark_tag(name: str) -> str:
+    """The tag of every variant that carries the watermark `name` (purged when its file changes)."""
+    return "w-" + source_hash("wm:" + name)
+
+
 def surrogate_keys(source_id: str) -> str:
     """`Surrogate-Key`/`Cache-Tag` value: the source's tag and one tag per parent directory,
     so a CDN can purge a source or a whole directory by tag."""

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from cache.keys import prefix_tag, source_tag
+from cache.keys import prefix_tag, source_tag, watermark_tag
 from cache.purgers import CdnPurger
 from cache.variants import VariantCache
 from origin import metrics
@@ -19,11 +19,13 @@ class PurgeService:
         self.purgers = list(purgers)
 
     async def purge(self, sources: Sequence[str], prefixes: Sequence[str], *,
-                    soft: bool = False) -> dict[str, Any]:
+                    soft: bool = False, watermarks: Sequence[str] = ()) -> dict[str, Any]:
         """Remove every cached variant of these sources; idempotent. Returns counts per tier.
 
         `soft` reaches only the CDNs that can keep stale copies to revalidate; the origin's own
-        tiers always drop theirs, since they are what the CDN revalidates against."""
+        tiers always drop theirs, since they are what the CDN revalidates against.
+        `watermarks` reach only the CDNs: the origin's keys hold each watermark file's digest,
+        so its tiers never answer with a replaced file's variants."""
         sources = list(dict.fromkeys(sources))
         prefixes = list(dict.fromkeys(prefixes))
         tiers: dict[str, int] = {}
@@ -43,7 +45,9 @@ class PurgeService:
         tiers["memory"] = before - len(self.variants.memory)
         shared_total = sum(v for k, v in tiers.items() if k != "memory")
         metrics.PURGED_VARIANTS.inc(shared_total or tiers["memory"])
-        tags = [source_tag(s) for s in sorted(found)] + [prefix_tag(p) for p in prefixes]
+        watermarks = list(dict.fromkeys(watermarks))
+        tags = [source_tag(s) for s in sorted(found)] + [prefix_tag(p) for p in prefixes] + [
+            watermark_tag(w) for w in watermarks]
         cdn = []
         if self.purgers and tags:
             results = await asyncio.gather(*(p.purge(tags, sorted(found), soft=soft)
@@ -57,6 +61,7 @@ class PurgeService:
         return {
             "sources": sources,
             "prefixes": prefixes,
+            **({"watermarks": watermarks} if watermarks else {}),
             "variants": shared_total if self.variants.shared else tiers["memory"],
             "purged": tiers,
             "cdn": cdn,

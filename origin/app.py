@@ -295,7 +295,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             if st.service.limiter is not None:
                 await st.service.limiter.check("purge", _client_key(request, st.settings))
             asked = await operator_api.read_purge(request)
-            result = await st.purge.purge(asked.sources, asked.prefixes, soft=asked.soft)
+            result = await st.purge.purge(asked.sources, asked.prefixes, soft=asked.soft,
+                                          watermarks=asked.watermarks)
             response: Response = JSONResponse(result, headers={"Cache-Control": "no-store"})
         except ImgOriginError as exc:
             response = error_response(exc, None)

@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument("sources", nargs="*", help="source keys or absolute URLs")
             command.add_argument("--prefix", action="append", default=[], metavar="DIR",
                                  help="a directory to purge, e.g. products/ (repeatable)")
+            command.add_argument("--watermark", action="append", default=[], metavar="NAME",
+                                 help="the CDN copies carrying this watermark, after its file "
+                                      "was replaced (repeatable)")
             command.add_argument("--soft", action="store_true",
                                  help="let CDNs that can (Varnish, Fastly) serve the old image "
                                       "while they refetch it")
@@ -120,11 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             if args.command == "purge":
-                if not args.sources and not args.prefix:
-                    print("imgorigin purge: name sources or --prefix directories",
-                          file=sys.stderr)
+                if not args.sources and not args.prefix and not args.watermark:
+                    print("imgorigin purge: name sources, --prefix directories or --watermark "
+                          "names", file=sys.stderr)
                     return 2
-                done = opsclient.purge(args.server, token, args.sources, args.prefix, args.soft)
+                done = opsclient.purge(args.server, token, args.sources, args.prefix, args.soft,
+                                       watermarks=args.watermark)
             else:
                 done = opsclient.warm(args.server, token, args.paths or sys.stdin)
         except opsclient.CallFailed as exc:

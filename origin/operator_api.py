@@ -21,6 +21,7 @@ class PurgeRequest:
     sources: tuple[str, ...]
     prefixes: tuple[str, ...]
     soft: bool = False  # ours, beyond the contract's two lists (docs/decisions.md)
+    watermarks: tuple[str, ...] = ()  # ours too: the CDN copies that carry these watermarks
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +45,14 @@ def check_token(request: Request, tokens: tuple[str, ...]) -> None:
 
 
 async def read_purge(request: Request) -> PurgeRequest:
-    body = await _read_object(request, ("sources", "prefixes", "soft"))
+    body = await _read_object(request, ("sources", "prefixes", "soft", "watermarks"))
     prefixes = _strings(body, "prefixes")
     if any(not p for p in prefixes):
         raise InvalidOptions("an empty prefix would purge everything; name a directory")
     soft = body.get("soft", False)
     if not isinstance(soft, bool):
         raise InvalidOptions("'soft' must be true or false")
-    return PurgeRequest(_strings(body, "sources"), prefixes, soft)
+    return PurgeRequest(_strings(body, "sources"), prefixes, soft, _strings(body, "watermarks"))
 
 
 async def read_warm(request: Request) -> WarmRequest:

@@ -30,11 +30,12 @@ def token_from_env() -> str:
 
 
 def purge(server: str, token: str, sources: Sequence[str], prefixes: Sequence[str],
-          soft: bool, out: TextIO = sys.stdout) -> bool:
+          soft: bool, out: TextIO = sys.stdout, watermarks: Sequence[str] = ()) -> bool:
     """One purge call; prints the answer. True when it and every CDN purge succeeded."""
     answer = _post(server, "/-/purge", token,
                    {"sources": list(sources), "prefixes": list(prefixes),
-                    **({"soft": True} if soft else {})})
+                    **({"soft": True} if soft else {}),
+                    **({"watermarks": list(watermarks)} if watermarks else {})})
     print(json.dumps(answer, indent=2), file=out)
     return all(cdn["ok"] for cdn in answer["cdn"])
 

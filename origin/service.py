@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from cache.coalesce import SingleFlight
 from cache.entry import CachedVariant
-from cache.keys import surrogate_keys, variant_key
+from cache.keys import surrogate_keys, variant_key, watermark_tag
 from cache.memo import second_sight
 from cache.variants import VariantCache
 from origin import metrics
@@ -213,7 +213,7 @@ class TransformService:
         negotiated = req.requested_format == "auto"
         fmt_class = negotiate(accept) if negotiated else req.requested_format
         source = req.source
-        tags = surrogate_keys(source.id)
+        tags = self._tags(req.source.id, req.options)
         fetch_started = time.perf_counter()
         if source.kind == "local":
             version = await self.sources.version(source)
@@ -267,7 +267,15 @@ class TransformService:
         except ImgOriginError:
             return None
         assert isinstance(answer, Answer)  # no If-None-Match was passed on
-        return replace(answer, tags=surrogate_keys(req.source.id))
+        return replace(answer, tags=self._tags(req.source.id, req.options))
+
+    @staticmethod
+    def _tags(source_id: str, options: Options) -> str:
+        """Surrogate keys: the source and its directories, and the watermark when there is one
+        (a purge by watermark takes the CDN's copies made with a replaced file)."""
+        tags = surrogate_keys(source_id)
+        return tags if options.watermark is None else (
+            f"{tags} {watermark_tag(options.watermark.name)}")
 
     def _key(self, req: TransformRequest, fmt_class: str, version: str) -> str:
         """The variant key: the request, the format class, the source's version, and what

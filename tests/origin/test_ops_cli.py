@@ -70,10 +70,12 @@ def test_purge_takes_the_token_from_the_servers_setting_and_prints_the_answer(
     tier(origin, path)
     assert tier(origin, path) == "memory"
     run = imgorigin("purge", "--server", origin.base, "products/shoe.jpg", "--prefix", "docs/",
-                    "--soft", env={"IMGORIGIN_PURGE_TOKENS": f"{TOKEN},other"})
+                    "--soft", "--watermark", "logo",
+                    env={"IMGORIGIN_PURGE_TOKENS": f"{TOKEN},other"})
     assert run.returncode == 0, run.stderr
     answer = json.loads(run.stdout)
     assert answer["sources"] == ["products/shoe.jpg"] and answer["prefixes"] == ["docs/"]
+    assert answer["watermarks"] == ["logo"]
     assert tier(origin, path) == "transform"
 
 

@@ -46,6 +46,9 @@ def test_a_new_watermark_file_makes_new_variants(site: Path) -> None:
         plain = httpx.get(origin.url("/w_200,fmt_png/photo.png"), timeout=30)
         assert _corner(plain.content) == [0, 0, 255]
         assert plain.headers["etag"] != marked.headers["etag"]
+        # Tagged with the source and with the watermark, which a purge can name.
+        assert marked.headers["surrogate-key"].startswith(plain.headers["surrogate-key"] + " w-")
+        assert plain.headers["surrogate-key"].count(" w-") == 0
         unknown = httpx.get(origin.url("/w_200,wm_other/photo.png"), timeout=30)
         assert unknown.status_code == 400
         assert "unknown watermark 'other'" in unknown.json()["detail"]

@@ -164,6 +164,7 @@ def test_s21_purge_disabled_without_tokens(tmp_path: Path) -> None:
     (b'{"sources": "a.jpg"}', "'sources'"),
     (b'{"sources": ["a.jpg"], "prefixes": [""]}', "empty prefix"),
     (b'{"sources": ["a.jpg"], "soft": "yes"}', "'soft'"),
+    (b'{"watermarks": "logo"}', "'watermarks'"),
     (b'{"sources": ["a.jpg"], "sotf": true}', "'sotf'"),
     (b'{"source": ["a.jpg"]}', "'source'"),
     (b'{"sources": ["' + b"a" * (1024 * 1024) + b'"]}', "too large"),
