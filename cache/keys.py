@@ -57,8 +57,12 @@ def watermark_tag(name: str) -> str:
     return "w-" + source_hash("wm:" + name)
 
 
-def surrogate_keys(source_id: str) -> str:
-    """`Surrogate-Key`/`Cache-Tag` value: the source's tag and one tag per parent directory,
-    so a CDN can purge a source or a whole directory by tag."""
+@second_sight(maxsize=16384)
+def surrogate_keys(source_id: str, watermark: str = "") -> str:
+    """`Surrogate-Key`/`Cache-Tag` value: the source's tag, one tag per parent directory and the
+    watermark's, so a CDN can purge a source, a whole directory or a watermark by tag. Kept from
+    a source's second request on: a hit would otherwise hash every directory of its path."""
     tags = [source_tag(source_id)] + [prefix_tag(p) for p in purge_prefixes(source_id)]
+    if watermark:
+        tags.append(watermark_tag(watermark))
     return " ".join(tags)

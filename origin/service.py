@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from cache.coalesce import SingleFlight
 from cache.entry import CachedVariant
-from cache.keys import surrogate_keys, variant_key, watermark_tag
+from cache.keys import surrogate_keys, variant_key
 from cache.memo import second_sight
 from cache.variants import VariantCache
 from origin import metrics
@@ -213,7 +213,7 @@ class TransformService:
         negotiated = req.requested_format == "auto"
         fmt_class = negotiate(accept) if negotiated else req.requested_format
         source = req.source
-        tags = self._tags(req.source.id, req.options)
+        tags = surrogate_keys(source.id, _watermark_name(req.options))
         fetch_started = time.perf_counter()
         if source.kind == "local":
             version = await self.sources.version(source)
@@ -267,15 +267,7 @@ class TransformService:
         except ImgOriginError:
             return None
         assert isinstance(answer, Answer)  # no If-None-Match was passed on
-        return replace(answer, tags=self._tags(req.source.id, req.options))
-
-    @staticmethod
-    def _tags(source_id: str, options: Options) -> str:
-        """Surrogate keys: the source and its directories, and the watermark when there is one
-        (a purge by watermark takes the CDN's copies made with a replaced file)."""
-        tags = surrogate_keys(source_id)
-        return tags if options.watermark is None else (
-            f"{tags} {watermark_tag(options.watermark.name)}")
+        return replace(answer, tags=surrogate_keys(req.source.id, _watermark_name(req.options)))
 
     def _key(self, req: TransformRequest, fmt_class: str, version: str) -> str:
         """The variant key: the request, the format class, the source's version, and what
@@ -361,6 +353,10 @@ class TransformService:
             height=output["height"] or 0,
             created=time.time(),
         )
+
+
+def _watermark_name(options: Options) -> str:
+    return options.watermark.name if options.watermark is not None else ""
 
 
 async def _by(deadline: float, awaitable: Awaitable[T]) -> T:

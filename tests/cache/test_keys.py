@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cache.keys import prefix_tag, purge_prefixes, source_tag, surrogate_keys
+from cache.keys import prefix_tag, purge_prefixes, source_tag, surrogate_keys, watermark_tag
 
 
 def test_purge_prefixes_of_relative_keys_and_absolute_urls() -> None:
@@ -16,3 +16,13 @@ def test_purge_prefixes_of_relative_keys_and_absolute_urls() -> None:
     source = "https://h.example/shop/b.jpg"
     assert surrogate_keys(source).split() == [
         source_tag(source), prefix_tag("https://h.example/"), prefix_tag("https://h.example/shop/")]
+
+
+def test_a_watermark_adds_its_own_tag() -> None:
+    plain = surrogate_keys("shop/b.jpg")
+    marked = surrogate_keys("shop/b.jpg", "logo")
+    assert marked == f"{plain} {watermark_tag('logo')}"
+    assert watermark_tag("logo") != watermark_tag("stamp")
+    assert watermark_tag("logo").startswith("w-")
+    # Memoised answers are the same answers (a hit asks for them on every request).
+    assert [surrogate_keys("shop/b.jpg", "logo") for _ in range(3)] == [marked] * 3

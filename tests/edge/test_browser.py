@@ -13,6 +13,7 @@ import pytest
 
 from tests.edge.browser import Page, chromium
 from tests.edge.stack import Stack, edge_stack
+from tests.support.origin import REPO, OriginProcess
 
 IMAGES_JS = """
 Promise.all([...document.images].map(img => img.decode().then(() => true, () => false)))
@@ -88,3 +89,37 @@ def test_demo_page_in_chromium_through_varnish(stack: Stack, output_dir: Path) -
         assert exchanges[src]["mime"] == "image/avif", (still, exchanges[src])
     assert second_visit and all(x == "HIT" for x in second_visit), second_visit
     assert (output_dir / "demo.png").stat().st_size > 10_000
+
+
+FALLBACK_JS = """
+new Promise(done => {
+  const img = new Image();
+  img.onload = () => done({width: img.naturalWidth, height: img.naturalHeight});
+  img.onerror = () => done(null);
+  img.src = PATH;
+})
+"""
+
+
+@pytest.mark.parametrize("status_setting", ["error", "200"])
+def test_chromium_draws_the_fallback_image_of_a_missing_source(tmp_path: Path,
+                                                                status_setting: str) -> None:
+    """IMGORIGIN_FALLBACK_STATUS=error (the default) sends the placeholder with the 404: the
+    choice holds only if a browser draws an image body that comes with a 404, so ask one."""
+    fallback = tmp_path / "fallback.png"
+    fallback.write_bytes((REPO / "samples" / "logo.png").read_bytes())
+    env = {"IMGORIGIN_SOURCE": str(REPO / "samples"), "IMGORIGIN_FALLBACK_IMAGE": str(fallback),
+           "IMGORIGIN_FALLBACK_STATUS": status_setting}
+    path = "/w_120,h_60,fit_fill,fmt_auto/missing.jpg"
+
+    async def run() -> Any:
+        async with chromium() as page:
+            await page.navigate(origin.url("/index.html"))
+            return await page.evaluate(FALLBACK_JS.replace("PATH", repr(path)))
+
+    with OriginProcess(env) as origin:
+        direct = httpx.get(origin.url(path), timeout=30)
+        assert direct.status_code == (404 if status_setting == "error" else 200)
+        assert direct.headers["imgorigin-fallback"] == "not_found"
+        drawn = asyncio.run(run())
+    assert drawn == {"width": 120, "height": 60}
