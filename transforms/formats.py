@@ -90,6 +90,11 @@ def resolve_output(requested: str, source_format: str, has_alpha: bool) -> Outpu
     return "png" if has_alpha else "jpeg"
 
 
+def takes_quality(fmt: str, lossless: bool) -> bool:
+    """Whether the encoder's output size follows a quality setting (what `mb_N` turns)."""
+    return fmt == "jpeg" or (fmt in ("webp", "avif") and not lossless)
+
+
 def encoder_options(fmt: str, *, quality: int | None, progressive: bool, lossless: bool,
                     strip: bool) -> tuple[str, dict[str, Any]]:
     """The pyvips save operation and its arguments for one output."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from origin.errors import InvalidOptions
+from transforms.budget import MAX_BUDGET, MIN_BUDGET
 from transforms.options import (
     DEFAULT_OPTIONS,
     DIRECTIONS,
@@ -192,6 +193,10 @@ def _p_quality(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any
     return {"quality": _int(_required(raw, token), token, 1, 100)}
 
 
+def _p_max_bytes(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"max_bytes": _int(_required(raw, token), token, MIN_BUDGET, MAX_BUDGET)}
+
+
 def _p_background(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     value = _required(raw, token)
     if len(value) not in (6, 8) or not set(value) <= _HEX:
@@ -269,6 +274,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("page", (), _p_page),
     Modifier("exp", (), _p_expires),
     Modifier("wm", ("watermark",), _p_watermark),
+    Modifier("mb", ("maxbytes",), _p_max_bytes),
 )
 _BY_NAME: dict[str, Modifier] = {}
 for _m in MODIFIERS:
@@ -386,7 +392,7 @@ _CANONICAL_NAMES = {
     "format": "fmt", "quality": "q", "background": "bg", "blur": "blur", "sharpen": "sharpen",
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",
     "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "trim": "trim",
-    "animated": "anim", "page": "page", "watermark": "wm",
+    "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}
 

@@ -91,6 +91,8 @@ class Options:
     animated: bool = True
     page: int | None = None
     watermark: Watermark | None = None
+    # `mb_N`: the highest quality whose output fits N bytes (transforms/budget.py).
+    max_bytes: int | None = None
 
     @property
     def crops_to_box(self) -> bool:

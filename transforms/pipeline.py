@@ -9,12 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import pyvips
 
 from origin.errors import UnprocessableImage, UpstreamTimeout
 from transforms import svgrender
-from transforms.formats import ALPHA_FORMATS, encoder_options
+from transforms.budget import fit_budget
+from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
 from transforms.options import DIRECTION_ANCHORS, FocalPoint
 from transforms.plan import Plan, fit_geometry
 from transforms.probe import FAIL_ON, MULTI_PAGE
@@ -48,6 +50,7 @@ class Context:
 
 
 Step = Callable[[Context], None]
+T = TypeVar("T")
 
 
 def _load_options(plan: Plan) -> str:
@@ -316,18 +319,38 @@ def finish(ctx: Context) -> None:
 
 
 def encode(ctx: Context) -> None:
+    """Encode at the requested quality, or at the highest that fits `mb_N` bytes."""
     image = ctx.image
     assert image is not None
     options = ctx.plan.options
+    output = ctx.plan.output
+    if options.max_bytes is None or not takes_quality(output, options.lossless):
+        ctx.output = _save(ctx, image, options.quality)
+        return
+    # Each encode of the search would otherwise run the whole pipeline again, and a source
+    # decoded in sequence cannot be read twice.
+    held = _guarded(ctx, image, image.copy_memory)
+    top = options.quality or DEFAULT_QUALITY[output]
+    ctx.output = fit_budget(lambda q: _save(ctx, held, q), top, options.max_bytes,
+                            deadline=ctx.deadline)
+
+
+def _save(ctx: Context, image: pyvips.Image, quality: int | None) -> bytes:
+    options = ctx.plan.options
     operation, kwargs = encoder_options(
-        ctx.plan.output, quality=options.quality, progressive=options.progressive,
+        ctx.plan.output, quality=quality, progressive=options.progressive,
         lossless=options.lossless, strip=options.strip,
     )
     if ctx.frames > 1:
         kwargs["page_height"] = ctx.page_height
+    return _guarded(ctx, image, lambda: getattr(image, operation)(**kwargs))
+
+
+def _guarded(ctx: Context, image: pyvips.Image, work: Callable[[], T]) -> T:
+    """Run libvips work on `image` under the deadline's kill switch, mapping its errors."""
     try:
         with WATCHDOG.guard(image, ctx.deadline):
-            ctx.output = getattr(image, operation)(**kwargs)
+            return work()
     except pyvips.Error as exc:
         if time.monotonic() > ctx.deadline:
             raise UpstreamTimeout("transform took longer than the request deadline") from None

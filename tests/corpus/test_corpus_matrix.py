@@ -24,6 +24,7 @@ import pyvips
 from tests.conftest import CORPUS, read_manifest
 from tests.corpus.expectations import MATRIX, Entry, check_image, entry
 from tests.support.origin import OriginProcess
+from transforms.budget import MIN_BUDGET
 
 # path -> (status, why). Everything else under real/ and edge/ must decode (200).
 POLICY: dict[str, tuple[int, str]] = {
@@ -259,3 +260,29 @@ def test_cmyk_with_profile_is_colour_managed(server: OriginProcess, client: http
     assert r.status_code == 200
     red, green, blue = (pyvips.Image.new_from_buffer(r.content, "")[i].avg() for i in range(3))
     assert red > 200 and green < 80 and blue < 80, (red, green, blue)
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if expected_status(entry(r)) == 200]
+                         or [pytest.param(None, id="no-corpus")],
+                         ids=[r["path"] for r in ROWS if expected_status(entry(r)) == 200]
+                         or None)
+def test_every_decodable_file_fits_a_byte_budget(row: dict[str, str] | None,
+                                                 server: OriginProcess,
+                                                 client: httpx.Client) -> None:
+    """`mb_N` at half the plain answer's size, in JPEG and WebP (16-bit, CMYK, Lab, grey,
+    animated...): the answer fits, or is no larger than the lowest quality's when none could."""
+    assert row is not None
+    path = row["path"]
+    for fmt in ("jpeg", "webp"):
+        plain = client.get(url(server, f"w_300,fmt_{fmt}", path))
+        assert plain.status_code == 200, plain.text[:200]
+        budget = max(MIN_BUDGET, len(plain.content) // 2)
+        fitted = client.get(url(server, f"w_300,fmt_{fmt},mb_{budget}", path))
+        assert fitted.status_code == 200, fitted.text[:200]
+        every_frame = {"n": -1} if fmt == "webp" else {}
+        a = pyvips.Image.new_from_buffer(plain.content, "", **every_frame)
+        b = pyvips.Image.new_from_buffer(fitted.content, "", **every_frame)
+        assert (b.width, b.height, b.bands) == (a.width, a.height, a.bands), fmt
+        if len(fitted.content) > budget:
+            lowest = client.get(url(server, f"w_300,fmt_{fmt},q_1", path))
+            assert len(fitted.content) <= len(lowest.content), (fmt, budget)
