@@ -45,6 +45,7 @@ from origin.responses import (
     CachePolicy,
     PreparedResponse,
     close_after,
+    content_disposition,
     error_response,
     etag_matches,
     internal_error_response,
@@ -245,6 +246,9 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                     response = _unchanged(st, answer, started)
                 else:
                     response = _success(st, answer, request, started)
+                    if req.download is not None and response.status_code == 200:
+                        response.raw_headers.append(content_disposition(
+                            req.download, req.source.id, answer.entry.content_type))
         except ImgOriginError as exc:
             if isinstance(exc, Refused) and await st.tarpit.refuse(
                     connection_of(request.scope), exc.retry_after):

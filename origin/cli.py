@@ -26,6 +26,8 @@ def build_url(options: str, source: str, *, sign_key: str = "",
     """Path for `options` over `source`: canonical options (a preset stays by name, so a
     presets-only server accepts it), source percent-encoded, an `exp_` token when `expires`
     (unix seconds) is given, signed with `sign_key` when one is given."""
+    from dataclasses import replace
+
     from transforms.grammar import parse, serialize
 
     segment = options or "_"
@@ -34,10 +36,12 @@ def build_url(options: str, source: str, *, sign_key: str = "",
         raise ValueError("give the expiry once: --expires or exp_, not both")
     if not names & {"p", "preset"}:
         parsed = parse(segment)  # refuses what the server would refuse
-        segment = serialize(parsed.options)  # canonical, without exp_
-        expires = parsed.expires if expires is None else expires
-    if expires is not None:
-        segment = f"exp_{expires}" if segment == "_" else f"{segment},exp_{expires}"
+        if expires is not None:
+            parsed = replace(parsed, expires=expires)
+        tokens = [t for t in (serialize(parsed.options), *parsed.extra_tokens()) if t != "_"]
+        segment = ",".join(tokens) or "_"
+    elif expires is not None:
+        segment = f"{segment},exp_{expires}"
     path = f"/{segment}/{quote(source, safe='/:')}"
     if sign_key:
         from origin.security.signing import sign

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
 
 from starlette.responses import Response
 
@@ -79,6 +80,36 @@ def policy_headers(policy: CachePolicy) -> list[_H]:
 def tag_headers(tags: str) -> tuple[_H, _H]:
     """`Surrogate-Key` (space-separated) and `Cache-Tag` (comma-separated) for a source."""
     return (b"surrogate-key", tags.encode()), (b"cache-tag", tags.replace(" ", ",").encode())
+
+
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp",
+               "image/avif": "avif", "image/gif": "gif", "application/json": "json"}
+_FILE_NAME_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def content_disposition(download: str, source_id: str, content_type: str) -> _H:
+    """`Content-Disposition: attachment` for `dl`: the given name, or the source's file name,
+    with the extension of what is sent (a `fmt_auto` WebP saves as .webp)."""
+    stem = download or _source_stem(source_id)
+    head, dot, ext = stem.rpartition(".")
+    if dot and head and ext.lower() in (*_EXTENSIONS.values(), "jpeg"):
+        stem = head
+    name = f"{stem}.{_EXTENSIONS.get(content_type, 'bin')}"
+    ascii_name = "".join(c if c in _FILE_NAME_CHARS else "_" for c in name)
+    value = f'attachment; filename="{ascii_name}"'
+    if ascii_name != name:
+        # RFC 6266/8187: browsers take the UTF-8 name, older clients the ASCII one.
+        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return b"content-disposition", value.encode()
+
+
+def _source_stem(source_id: str) -> str:
+    path = urlsplit(source_id).path if "://" in source_id else source_id
+    stem = path.rstrip("/").rpartition("/")[2].lstrip(".")
+    # Control characters never reach a header, whatever the source is called.
+    stem = "".join(c for c in stem if c.isprintable() and c not in '"\\')
+    return stem[:100] or "image"
 
 
 def error_response(exc: ImgOriginError, policy: CachePolicy | None) -> Response:

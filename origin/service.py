@@ -67,6 +67,8 @@ class TransformRequest:
     expires: int | None
     signature: str
     signed_path: str
+    # `dl`: answer as a download under this name ("": the source's); not part of the variant.
+    download: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,7 @@ class TransformService:
             expires=parsed.expires,
             signature=signature,
             signed_path="/" + rest,
+            download=parsed.download,
         )
 
     def sync_purges(self) -> None:

@@ -42,10 +42,19 @@ _GRAVITY_ALIASES = {"centre": "center", "c": "center", "n": "north", "s": "south
 
 @dataclass(frozen=True, slots=True)
 class ParsedOptions:
-    """What an options segment says: the variant, plus the signature expiry (not part of it)."""
+    """What an options segment says: the variant, plus what is not part of it: the signature
+    expiry and the download file name (`dl`: "" names the file after the source)."""
 
     options: Options
     expires: int | None = None
+    download: str | None = None
+
+    def extra_tokens(self) -> list[str]:
+        """The tokens that are not part of the variant, in their canonical spelling."""
+        tokens = [] if self.expires is None else [f"exp_{self.expires}"]
+        if self.download is not None:
+            tokens.append(f"dl_{self.download}" if self.download else "dl")
+        return tokens
 
 
 def _bad(token: str, expected: str) -> InvalidOptions:
@@ -234,6 +243,22 @@ def _p_expires(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any
     return {"__expires": _int(_required(raw, token), token, 0, 99_999_999_999)}
 
 
+DOWNLOAD_NAME_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+MAX_DOWNLOAD_NAME = 100
+
+
+def _p_download(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    if raw is None:
+        return {"__download": ""}
+    # Plain ASCII only: the name goes into a header as it is, and never names a hidden file.
+    if (not raw or len(raw) > MAX_DOWNLOAD_NAME or not set(raw) <= DOWNLOAD_NAME_CHARS
+            or raw[0] == "."):
+        raise _bad(token, f"a file name of at most {MAX_DOWNLOAD_NAME} letters, digits, "
+                          "'-', '_' and '.', not starting with '.'")
+    return {"__download": raw}
+
+
 def _flag(attr: str) -> Parser:
     def parse(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
         return {attr: _bool(raw, token)}
@@ -275,6 +300,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("exp", (), _p_expires),
     Modifier("wm", ("watermark",), _p_watermark),
     Modifier("mb", ("maxbytes",), _p_max_bytes),
+    Modifier("dl", ("download", "attachment"), _p_download),
 )
 _BY_NAME: dict[str, Modifier] = {}
 for _m in MODIFIERS:
@@ -350,7 +376,8 @@ def parse(
         base, _ = _scan(preset, limits, allow_preset=False)
         values = {**base, **values}
     expires = values.pop("__expires", None)
-    return ParsedOptions(canonicalize(Options(**values)), expires)
+    download = values.pop("__download", None)
+    return ParsedOptions(canonicalize(Options(**values)), expires, download)
 
 
 def canonicalize(options: Options) -> Options:

@@ -25,7 +25,8 @@ WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "n
          "smart", "attention", "entropy", "jpeg", "jpg", "png", "webp", "avif", "gif", "auto",
          "original", "tiff", "true", "false", "thumb", "hero", "nope", "ffffff", "FFFFFF80",
          "00000000", "fff", "json", "tile", "logo", "logo:se", "logo:tile:0.5", "logo::0.5",
-         "logo:north:1:0.25", "a-1:c:0.3333:1", "logo:se:1:0", "Logo:se", "logo:smart"]
+         "logo:north:1:0.25", "a-1:c:0.3333:1", "logo:se:1:0", "Logo:se", "logo:smart",
+         "shoe.jpg", "a_b-c.d", ".hidden", "x.JPEG"]
 
 
 def _number() -> st.SearchStrategy[str]:
@@ -67,6 +68,11 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
     assert again.options == parsed.options, (segment, canonical)
     assert serialize(again.options) == canonical, (segment, canonical)
     assert again.expires is None
+    # The tokens outside the variant (exp_, dl) come back as they were parsed.
+    full = ",".join(t for t in (canonical, *parsed.extra_tokens()) if t != "_") or "_"
+    whole = parse(full, max_dim=max_dim)
+    assert (whole.options, whole.expires, whole.download) == (
+        parsed.options, parsed.expires, parsed.download), (segment, full)
 
 
 @given(segments, st.sampled_from([64, 8192]), st.booleans())
@@ -76,6 +82,7 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("wm_logo:se:1,fmt_json,w_10", 8192, False)
 @example("watermark_a-1:tile:0.50:0.1", 8192, False)
 @example("maxbytes_20000,q_90,fmt_webp", 8192, False)
+@example("download_a_b-c.d,exp_5,w_3", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 
