@@ -77,6 +77,19 @@ def _int(raw: str, token: str, lo: int, hi: int) -> int:
     return value
 
 
+def _signed_int(raw: str, token: str, lo: int, hi: int) -> int:
+    """An integer with an optional '-' (never '-0', so each number has one spelling)."""
+    negative = raw.startswith("-")
+    digits = raw[1:] if negative else raw
+    if negative and digits == "0":
+        raise _bad(token, f"an integer {lo}..{hi}")
+    value = _int(digits, token, 0, max(abs(lo), abs(hi)))
+    value = -value if negative else value
+    if not lo <= value <= hi:
+        raise _bad(token, f"an integer {lo}..{hi}")
+    return value
+
+
 def _decimal(raw: str, token: str, lo: float, hi: float) -> float:
     whole, dot, frac = raw.partition(".")
     if (
@@ -206,6 +219,17 @@ def _p_max_bytes(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, A
     return {"max_bytes": _int(_required(raw, token), token, MIN_BUDGET, MAX_BUDGET)}
 
 
+def _p_pixelate(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"pixelate": _int(_required(raw, token), token, 2, 256)}
+
+
+def _adjustment(attr: str) -> Parser:
+    def parse(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+        return {attr: _signed_int(_required(raw, token), token, -100, 100)}
+
+    return parse
+
+
 def _p_background(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     value = _required(raw, token)
     if len(value) not in (6, 8) or not set(value) <= _HEX:
@@ -301,6 +325,10 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("wm", ("watermark",), _p_watermark),
     Modifier("mb", ("maxbytes",), _p_max_bytes),
     Modifier("dl", ("download", "attachment"), _p_download),
+    Modifier("px", ("pixelate",), _p_pixelate),
+    Modifier("bri", ("brightness",), _adjustment("brightness")),
+    Modifier("con", ("contrast",), _adjustment("contrast")),
+    Modifier("sat", ("saturation",), _adjustment("saturation")),
 )
 _BY_NAME: dict[str, Modifier] = {}
 for _m in MODIFIERS:
@@ -391,6 +419,8 @@ def canonicalize(options: Options) -> Options:
         changes["gravity"] = "center"
     if options.width is None and options.height is None and options.dpr != 1.0:
         changes["dpr"] = 1.0
+    if options.grayscale and options.saturation:
+        changes["saturation"] = 0  # no colour left to saturate
     return replace(options, **changes) if changes else options
 
 
@@ -420,6 +450,7 @@ _CANONICAL_NAMES = {
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",
     "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "trim": "trim",
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
+    "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}
 

@@ -93,6 +93,11 @@ class Options:
     watermark: Watermark | None = None
     # `mb_N`: the highest quality whose output fits N bytes (transforms/budget.py).
     max_bytes: int | None = None
+    # Block size of `px_N` in CSS px (times dpr), and imgix-style adjustments, -100..100.
+    pixelate: int | None = None
+    brightness: int = 0
+    contrast: int = 0
+    saturation: int = 0
 
     @property
     def crops_to_box(self) -> bool:

@@ -286,3 +286,29 @@ def test_every_decodable_file_fits_a_byte_budget(row: dict[str, str] | None,
         if len(fitted.content) > budget:
             lowest = client.get(url(server, f"w_300,fmt_{fmt},q_1", path))
             assert len(fitted.content) <= len(lowest.content), (fmt, budget)
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if expected_status(entry(r)) == 200]
+                         or [pytest.param(None, id="no-corpus")],
+                         ids=[r["path"] for r in ROWS if expected_status(entry(r)) == 200]
+                         or None)
+def test_every_decodable_file_takes_pixelate_and_adjustments(row: dict[str, str] | None,
+                                                             server: OriginProcess,
+                                                             client: httpx.Client) -> None:
+    """`px_8` with `sat`, `con` and `bri` over each file (16-bit, CMYK, Lab, grey, palette,
+    alpha...): the PNG has the plain one's size and bands, and every whole 8x8 block is one
+    colour."""
+    assert row is not None
+    path = row["path"]
+    plain = client.get(url(server, "w_200,fmt_png", path))
+    changed = client.get(url(server, "w_200,fmt_png,px_8,sat_-30,con_20,bri_10", path))
+    assert plain.status_code == changed.status_code == 200, changed.text[:200]
+    a = pyvips.Image.new_from_buffer(plain.content, "")
+    b = pyvips.Image.new_from_buffer(changed.content, "")
+    assert (b.width, b.height, b.bands) == (a.width, a.height, a.bands)
+    width, height = b.width // 8 * 8, b.height // 8 * 8
+    if not width or not height:
+        return
+    whole = b.crop(0, 0, width, height)
+    blocks = whole.shrink(8, 8).zoom(8, 8)
+    assert (whole.cast("int") - blocks.cast("int")).abs().max() == 0

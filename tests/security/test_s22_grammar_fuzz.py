@@ -34,7 +34,7 @@ def _number() -> st.SearchStrategy[str]:
     edges = st.sampled_from(["0", "1", "4", "8192", "8193", "99999", "100000", "270", "360",
                              "0400", "00", "1e3", "1e309", "nan", "inf", "-0", "+1", "0x1f",
                              "99999999999", "999999999999", "9999999999999", "100",
-                             "104857600", "104857601"])
+                             "104857600", "104857601", "-20", "-100", "-101", "--1", "-08"])
     decimals = st.builds(lambda a, b: f"{a}.{b}", st.integers(0, 101), st.integers(0, 99999))
     odd = st.sampled_from(["1.", ".5", "1..2", "1.2.3", "0.0001", "0.2995", "3.9999"])
     return ints | edges | decimals | odd
@@ -83,6 +83,7 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("watermark_a-1:tile:0.50:0.1", 8192, False)
 @example("maxbytes_20000,q_90,fmt_webp", 8192, False)
 @example("download_a_b-c.d,exp_5,w_3", 8192, False)
+@example("bri_-20,contrast_5,sat_-100,gray,px_4", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 
