@@ -25,7 +25,7 @@ def describe(plan: Plan, source_bytes: int) -> dict[str, Any]:
     width: int | None = None
     height: int | None = None
     if plan.geometry is not None:
-        width, height = plan.geometry.box or plan.geometry.resize
+        width, height = plan.geometry.output
     return {
         "source": {
             "format": probe.format,

@@ -23,6 +23,7 @@ from transforms.options import (
     WATERMARK_POSITIONS,
     FocalPoint,
     Options,
+    Padding,
     Region,
     Watermark,
 )
@@ -219,6 +220,19 @@ def _p_max_bytes(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, A
     return {"max_bytes": _int(_required(raw, token), token, MIN_BUDGET, MAX_BUDGET)}
 
 
+def _p_padding(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    """CSS shorthand: 1 to 4 edges, `:`-separated (top, right, bottom, left)."""
+    parts = _required(raw, token).split(":")
+    if len(parts) > 4:
+        raise _bad(token, "1 to 4 edges (top:right:bottom:left)")
+    edges = [_int(part, token, 0, MAX_PADDING) for part in parts]
+    top, right = edges[0], edges[1] if len(edges) > 1 else edges[0]
+    bottom = edges[2] if len(edges) > 2 else top
+    left = edges[3] if len(edges) > 3 else right
+    padding = Padding(top, right, bottom, left)
+    return {"padding": padding if any(edges) else None}
+
+
 def _p_pixelate(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"pixelate": _int(_required(raw, token), token, 2, 256)}
 
@@ -267,6 +281,7 @@ def _p_expires(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any
     return {"__expires": _int(_required(raw, token), token, 0, 99_999_999_999)}
 
 
+MAX_PADDING = 1000
 DOWNLOAD_NAME_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 MAX_DOWNLOAD_NAME = 100
@@ -326,6 +341,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("mb", ("maxbytes",), _p_max_bytes),
     Modifier("dl", ("download", "attachment"), _p_download),
     Modifier("px", ("pixelate",), _p_pixelate),
+    Modifier("pad", ("padding",), _p_padding),
     Modifier("bri", ("brightness",), _adjustment("brightness")),
     Modifier("con", ("contrast",), _adjustment("contrast")),
     Modifier("sat", ("saturation",), _adjustment("saturation")),
@@ -431,6 +447,16 @@ def _token(name: str, value: Any) -> str:
         return f"{name}_{format_number(value)}"
     if isinstance(value, FocalPoint):
         return f"{name}_fp:{format_number(value.x)}:{format_number(value.y)}"
+    if isinstance(value, Padding):
+        # The shortest CSS shorthand, so each padding has one spelling.
+        edges = [value.top, value.right, value.bottom, value.left]
+        if value.left == value.right:
+            edges.pop()
+            if value.bottom == value.top:
+                edges.pop()
+                if value.right == value.top:
+                    edges.pop()
+        return f"{name}_{':'.join(map(str, edges))}"
     if isinstance(value, Region):
         return f"{name}_{value.x}:{value.y}:{value.width}:{value.height}"
     if isinstance(value, Watermark):
@@ -451,6 +477,7 @@ _CANONICAL_NAMES = {
     "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "trim": "trim",
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat",
+    "padding": "pad",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}
 

@@ -54,6 +54,16 @@ class Watermark:
 
 
 @dataclass(frozen=True, slots=True)
+class Padding:
+    """Edges added around the image inside the requested box, in CSS px (times dpr)."""
+
+    top: int
+    right: int
+    bottom: int
+    left: int
+
+
+@dataclass(frozen=True, slots=True)
 class Region:
     """A rectangle in source pixels, after EXIF orientation."""
 
@@ -98,6 +108,7 @@ class Options:
     brightness: int = 0
     contrast: int = 0
     saturation: int = 0
+    padding: Padding | None = None
 
     @property
     def crops_to_box(self) -> bool:

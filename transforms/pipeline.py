@@ -333,6 +333,24 @@ def _adjusted(im: pyvips.Image, saturation: int, contrast: int, brightness: int)
     return out.copy(interpretation=im.interpretation)
 
 
+def pad_edges(ctx: Context) -> None:
+    """`pad`'s edges around every frame, filled as `fit_contain` fills: `bg`, or transparent
+    where the output holds alpha, else white. After `adjust`, so the fill is the colour asked."""
+    geometry = ctx.plan.geometry
+    if geometry is None or not any(geometry.padding):
+        return
+    top, right, bottom, left = geometry.padding
+    colour, with_alpha = _background(ctx)
+
+    def pad(im: pyvips.Image) -> pyvips.Image:
+        if with_alpha and not im.hasalpha():
+            im = im.bandjoin(255)
+        return im.embed(left, top, im.width + left + right, im.height + top + bottom,
+                        extend="background", background=_fill(im, colour))
+
+    _per_frame(ctx, pad)
+
+
 def watermark(ctx: Context) -> None:
     """The named watermark over every frame: after the effects, so it is never blurred or
     mirrored, and after `finish`, so it always meets 8-bit sRGB or grey (a grey output gets it
@@ -399,7 +417,9 @@ def _guarded(ctx: Context, image: pyvips.Image, work: Callable[[], T]) -> T:
         raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
 
 
-PIPELINE: tuple[Step, ...] = (load, crop_or_pad, effects, finish, adjust, watermark, encode)
+PIPELINE: tuple[Step, ...] = (
+    load, crop_or_pad, effects, finish, adjust, pad_edges, watermark, encode,
+)
 
 
 def run(ctx: Context, steps: tuple[Step, ...] = PIPELINE) -> bytes:

@@ -6,7 +6,7 @@ All geometry is computed here as plain integers, so it is testable without libvi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from origin.errors import InvalidOptions, UnprocessableImage
@@ -27,11 +27,20 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Geometry:
-    """Resize the (region of the) source to `resize`, then crop to or pad out to `box`."""
+    """Resize the (region of the) source to `resize`, then crop to or pad out to `box`, then
+    add `padding` pixels (top, right, bottom, left) around it."""
 
     resize: tuple[int, int]
     box: tuple[int, int] | None = None
     mode: str = ""  # "crop", "pad" or ""
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    @property
+    def output(self) -> tuple[int, int]:
+        """The size of the image the pipeline makes."""
+        w, h = self.box or self.resize
+        top, right, bottom, left = self.padding
+        return w + left + right, h + top + bottom
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +63,27 @@ def _scale_dim(value: int, scale: float) -> int:
     return max(1, round(value * scale))
 
 
+def padding_pixels(options: Options) -> tuple[int, int, int, int]:
+    """`pad`'s edges in output pixels (top, right, bottom, left)."""
+    p = options.padding
+    if p is None:
+        return (0, 0, 0, 0)
+    dpr = options.dpr
+    return (round(p.top * dpr), round(p.right * dpr), round(p.bottom * dpr),
+            round(p.left * dpr))
+
+
 def fit_geometry(src_w: int, src_h: int, options: Options, max_dim: int) -> Geometry:
-    """Where the pixels go for a src_w x src_h source (after orientation, region, rotation)."""
+    """Where the pixels go for a src_w x src_h source (after orientation, region, rotation);
+    `pad` takes its edges from inside the requested box, or adds them when there is none."""
+    padding = padding_pixels(options)
+    geometry = _fit(src_w, src_h, options, max_dim,
+                    (padding[1] + padding[3], padding[0] + padding[2]))
+    return replace(geometry, padding=padding) if any(padding) else geometry
+
+
+def _fit(src_w: int, src_h: int, options: Options, max_dim: int,
+         reserved: tuple[int, int]) -> Geometry:
     dpr = options.dpr
     w = min(max_dim, round(options.width * dpr)) if options.width else None
     h = min(max_dim, round(options.height * dpr)) if options.height else None
@@ -65,6 +93,10 @@ def fit_geometry(src_w: int, src_h: int, options: Options, max_dim: int) -> Geom
         k = min(max_dim / (options.width * dpr), max_dim / (options.height * dpr))
         w = max(1, round(options.width * dpr * k))
         h = max(1, round(options.height * dpr * k))
+    if w is not None:
+        w = _inside_padding(w, reserved[0])
+    if h is not None:
+        h = _inside_padding(h, reserved[1])
     if w is None and h is None:
         return Geometry((src_w, src_h))
     if w is None or h is None:
@@ -92,6 +124,13 @@ def fit_geometry(src_w: int, src_h: int, options: Options, max_dim: int) -> Geom
     scale = min(w / src_w, h / src_h)  # contain
     resize = (min(w, _scale_dim(src_w, scale)), min(h, _scale_dim(src_h, scale)))
     return Geometry(resize, (w, h), "pad")
+
+
+def _inside_padding(size: int, reserved: int) -> int:
+    if size - reserved < 1:
+        raise InvalidOptions(f"the padding ({reserved} px) leaves no room in the {size} px "
+                             "the options ask for")
+    return size - reserved
 
 
 def _cap(size: tuple[int, int], max_dim: int) -> tuple[int, int]:

@@ -312,3 +312,29 @@ def test_every_decodable_file_takes_pixelate_and_adjustments(row: dict[str, str]
     whole = b.crop(0, 0, width, height)
     blocks = whole.shrink(8, 8).zoom(8, 8)
     assert (whole.cast("int") - blocks.cast("int")).abs().max() == 0
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if expected_status(entry(r)) == 200]
+                         or [pytest.param(None, id="no-corpus")],
+                         ids=[r["path"] for r in ROWS if expected_status(entry(r)) == 200]
+                         or None)
+def test_every_decodable_file_takes_padding(row: dict[str, str] | None, server: OriginProcess,
+                                            client: httpx.Client) -> None:
+    """`pad_4:6` in green around each file's PNG: the plain image inside, the fill outside."""
+    assert row is not None
+    path = row["path"]
+    plain = client.get(url(server, "w_200,fmt_png", path))
+    padded = client.get(url(server, "w_200,fmt_png,pad_4:6,bg_00ff00", path))
+    assert plain.status_code == padded.status_code == 200, padded.text[:200]
+    a = pyvips.Image.new_from_buffer(plain.content, "")
+    b = pyvips.Image.new_from_buffer(padded.content, "")
+    # The padding comes out of the width asked for; a source narrower than what is left keeps
+    # its size (no enlarging) with the padding around it.
+    assert b.width == min(200, a.width + 12) and b.bands == a.bands
+    inner = b.crop(6, 4, b.width - 12, b.height - 8)
+    green = [0, 255, 0] if b.bands >= 3 else [182]
+    assert [round(v) for v in b(0, 0)[:len(green)]] == green
+    assert [round(v) for v in b(b.width - 1, b.height - 1)[:len(green)]] == green
+    expected = pyvips.Image.new_from_buffer(
+        client.get(url(server, f"w_{inner.width},fmt_png", path)).content, "")
+    assert (inner.width, inner.height) == (expected.width, expected.height)

@@ -30,8 +30,11 @@ AGREEMENT_CASES = [
     ("w_5000", "landscape.jpg"),
     ("w_5000,enlarge", "landscape.jpg"),
     ("w_100,dpr_2.5", "landscape.jpg"),
+    ("w_150,pad_5:10", "landscape.jpg"),
+    ("w_120,h_90,fit_contain,dpr_1.5,pad_3:1:4", "landscape.jpg"),
     ("w_64", "logo.png"),
     ("w_40", "spinner.gif"),
+    ("pad_7", "spinner.gif"),
     ("w_100", "rotated.jpg"),
     ("_", "rotated.jpg"),
 ]

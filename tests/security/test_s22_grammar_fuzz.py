@@ -84,6 +84,7 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("maxbytes_20000,q_90,fmt_webp", 8192, False)
 @example("download_a_b-c.d,exp_5,w_3", 8192, False)
 @example("bri_-20,contrast_5,sat_-100,gray,px_4", 8192, False)
+@example("padding_1:2:1:2,w_10", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 
