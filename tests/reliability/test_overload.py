@@ -114,6 +114,14 @@ def test_cost_model_orders_formats_and_counts_pixels_and_frames(samples_dir: Pat
     animated = estimate_seconds(_plan(gif, "w_32", "gif"))
     first_frame = estimate_seconds(_plan(gif, "w_32,page_0", "gif"))
     assert animated - BASE_SECONDS > 2 * (first_frame - BASE_SECONDS)
+    # A byte budget may encode several times; where there is no quality to lower, it encodes once.
+    for fmt in ("jpeg", "webp", "avif"):
+        plain = estimate_seconds(_plan(data, "w_800", fmt))
+        assert estimate_seconds(_plan(data, "w_800,mb_5000", fmt)) > 3 * plain
+    assert (estimate_seconds(_plan(data, "w_800,mb_5000", "png"))
+            == estimate_seconds(_plan(data, "w_800", "png")))
+    # Padding adds output pixels.
+    assert estimate_seconds(_plan(data, "pad_300", "jpeg")) > jpeg
 
 
 def test_executor_admission_and_calibration() -> None:
