@@ -126,6 +126,9 @@ def test_r14_purge_through_the_origin_empties_varnish_for_every_variant(stack: S
     shoe += [("/w_150,fmt_png/products/shoe.jpg", CHROME), ("/_/products/shoe.jpg", CHROME)]
     # The fmt_json document is an object like the images, tagged with the same source.
     shoe += [("/w_150,fmt_json/products/shoe.jpg", CHROME)]
+    # So are downloads (dl: the plain variant's bytes under another URL) and byte budgets.
+    shoe += [("/w_150,dl/products/shoe.jpg", CHROME),
+             ("/w_140,mb_2000,fmt_webp/products/shoe.jpg", CHROME)]
     other = "/w_100,fmt_auto/landscape.jpg"
     for path, accept in shoe:
         get(stack, path, accept)
@@ -153,6 +156,21 @@ def test_r14_purge_through_the_origin_empties_varnish_for_every_variant(stack: S
     for path, accept in shoe:
         assert get(stack, path, accept).headers["x-cache"] == "MISS", (path, accept)
     assert get(stack, other).headers["x-cache"] == "HIT"
+
+
+def test_r16_a_download_is_an_object_of_its_own_with_the_plain_bytes(stack: Stack) -> None:
+    plain, download = "/w_110,fmt_jpeg/landscape.jpg", "/w_110,fmt_jpeg,dl/landscape.jpg"
+    a = get(stack, plain)
+    b = get(stack, download)
+    assert b.headers["x-cache"] == "MISS"  # another URL, so another object at the edge...
+    # ...from the origin's same entry (in this worker's memory or the shared tier).
+    assert not b.headers["server-timing"].startswith("transform")
+    assert b.content == a.content
+    assert b.headers["content-disposition"] == 'attachment; filename="landscape.jpg"'
+    again = get(stack, download)
+    assert again.headers["x-cache"] == "HIT"
+    assert again.headers["content-disposition"] == 'attachment; filename="landscape.jpg"'
+    assert "content-disposition" not in get(stack, plain).headers
 
 
 def test_r14_soft_purge_serves_the_old_image_once_while_varnish_revalidates(
