@@ -84,19 +84,19 @@ class State:
         return policy_headers(self.policy)
 
     @cached_property
-    def entry_headers(self) -> Callable[[str, str, int, str, bool], tuple[_H, ...]]:
+    def entry_headers(self) -> Callable[[str, str, int, str, bool, bool], tuple[_H, ...]]:
         """The encoded headers of a variant's answers but Server-Timing, built once per variant
         (a hit repeats them all): without and then with Content-Type/-Length (304 vs 200)."""
         common = tuple(self.success_headers)
 
         @second_sight(maxsize=4096)
         def build(etag: str, content_type: str, length: int, tags: str,
-                  negotiated: bool) -> tuple[_H, ...]:
+                  negotiated: bool, hinted: bool = False) -> tuple[_H, ...]:
             return (
                 (b"etag", etag.encode()),
                 *common,
                 *tag_headers(tags),
-                *((_VARY_ACCEPT,) if negotiated else ()),
+                *_vary(negotiated, hinted),
                 # `fmt_json` documents are read by scripts on the pages that show the images.
                 *((_ANY_ORIGIN,) if content_type == describe.CONTENT_TYPE else ()),
                 (b"content-type", content_type.encode()),
@@ -228,6 +228,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         tier = "none"
         req = None
         client = ""
+        hinted = False
         try:
             raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).decode(
                 "latin-1")
@@ -239,13 +240,15 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                     st.service, st.settings, req, raw_path, request.headers.get("accept", ""),
                     client)
             else:
+                req, hinted = st.service.with_client_hints(
+                    req, request.headers.get("sec-ch-dpr", ""))
                 answer = await st.service.answer(req, request.headers.get("accept", ""), client,
                                                  request.headers.get("if-none-match", ""))
                 tier = answer.tier
                 if isinstance(answer, Unchanged):
-                    response = _unchanged(st, answer, started)
+                    response = _unchanged(st, answer, started, hinted)
                 else:
-                    response = _success(st, answer, request, started)
+                    response = _success(st, answer, request, started, hinted)
                     if req.download is not None and response.status_code == 200:
                         response.raw_headers.append(content_disposition(
                             req.download, req.source.id, answer.entry.content_type))
@@ -263,7 +266,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             if fallback is not None:
                 metrics.FALLBACKS.labels(exc.code).inc()
                 tier = fallback.tier
-                response = _fallback(st, fallback, exc, started)
+                response = _fallback(st, fallback, exc, started, hinted)
             else:
                 response = error_response(exc, st.policy)
         except Exception:
@@ -402,17 +405,29 @@ def _allowed_methods(path: str) -> tuple[str, ...] | None:
 
 
 _VARY_ACCEPT = (b"vary", b"Accept")
+_VARY = {
+    (False, False): (),
+    (True, False): (_VARY_ACCEPT,),
+    (False, True): ((b"vary", b"Sec-CH-DPR"),),
+    (True, True): ((b"vary", b"Accept, Sec-CH-DPR"),),
+}
+
+
+def _vary(negotiated: bool, hinted: bool) -> tuple[_H, ...]:
+    """`Vary` for an answer chosen by Accept (`fmt_auto`) and/or a client hint."""
+    return _VARY[negotiated, hinted]
 _ANY_ORIGIN = (b"access-control-allow-origin", b"*")
 
 
-def _unchanged(st: State, answer: Unchanged, started: float) -> Response:
+def _unchanged(st: State, answer: Unchanged, started: float, hinted: bool) -> Response:
     """304 for a variant the client holds, with the validators and cache headers of its 200."""
     timing = f"none;dur={(time.perf_counter() - started) * 1000:.2f}"
-    fixed = st.entry_headers(answer.etag, "", 0, answer.tags, answer.negotiated)
+    fixed = st.entry_headers(answer.etag, "", 0, answer.tags, answer.negotiated, hinted)
     return PreparedResponse(304, [*fixed[:-2], (b"server-timing", timing.encode())])
 
 
-def _success(st: State, answer: Answer, request: Request, started: float) -> Response:
+def _success(st: State, answer: Answer, request: Request, started: float,
+             hinted: bool) -> Response:
     entry = answer.entry
     if answer.tier == "transform":
         timing = f"transform;dur={entry.transform_ms:.1f}"
@@ -421,13 +436,14 @@ def _success(st: State, answer: Answer, request: Request, started: float) -> Res
     else:
         timing = f"{answer.tier};dur={(time.perf_counter() - started) * 1000:.2f}"
     fixed = st.entry_headers(entry.etag, entry.content_type, len(entry.body), answer.tags,
-                             answer.negotiated)
+                             answer.negotiated, hinted)
     if etag_matches(request.headers.get("if-none-match", ""), entry.etag):
         return PreparedResponse(304, [*fixed[:-2], (b"server-timing", timing.encode())])
     return PreparedResponse(200, [*fixed, (b"server-timing", timing.encode())], entry.body)
 
 
-def _fallback(st: State, answer: Answer, exc: ImgOriginError, started: float) -> Response:
+def _fallback(st: State, answer: Answer, exc: ImgOriginError, started: float,
+              hinted: bool) -> Response:
     """The fallback image for a failed request: the error's status (or 200, as configured) and
     its caching (a short public max-age for a 404, else no-store), no validators, the failed
     source's tags, and `Imgorigin-Fallback` naming the error."""
@@ -441,7 +457,7 @@ def _fallback(st: State, answer: Answer, exc: ImgOriginError, started: float) ->
         (b"cache-control", cache_control.encode()),
         *((k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()),
         *tag_headers(answer.tags),
-        *((_VARY_ACCEPT,) if answer.negotiated else ()),
+        *_vary(answer.negotiated, hinted),
         (b"imgorigin-fallback", exc.code.encode()),
         (b"server-timing", timing.encode()),
     ]

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import lru_cache, partial
 from typing import TypeVar
 from urllib.parse import unquote
 
@@ -51,6 +51,7 @@ from transforms import (
 )
 from transforms.formats import AVIF_EFFORT, WEBP_EFFORT
 from transforms.grammar import serialize
+from transforms.hints import dpr_bucket
 from transforms.options import Options
 
 T = TypeVar("T")
@@ -204,6 +205,18 @@ class TransformService:
             download=parsed.download,
         )
 
+    def with_client_hints(self, req: TransformRequest,
+                          dpr_hint: str) -> tuple[TransformRequest, bool]:
+        """`req` as the browser's `Sec-CH-DPR` makes it, and whether its answer varies on the
+        hint: with IMGORIGIN_CLIENT_HINTS, for URLs that size the image and leave `dpr` out."""
+        if not self.settings.client_hints:
+            return req, False
+        options = req.options
+        if options.dpr != 1.0 or (options.width is None and options.height is None):
+            return req, False
+        bucket = dpr_bucket(dpr_hint)
+        return (req if bucket == 1.0 else _at_dpr(req, bucket)), True
+
     def sync_purges(self) -> None:
         self.variants.journal.sync()
 
@@ -356,6 +369,13 @@ class TransformService:
             height=output["height"] or 0,
             created=time.time(),
         )
+
+
+@lru_cache(maxsize=4096)
+def _at_dpr(req: TransformRequest, dpr: float) -> TransformRequest:
+    """The request with a client-hinted `dpr`: the same variant as the URL that names it."""
+    options = replace(req.options, dpr=dpr)
+    return replace(req, options=options, canonical=serialize(options))
 
 
 def _watermark_name(options: Options) -> str:

@@ -322,6 +322,11 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_AUTO_REDIRECT", "auto_redirect", "false", _bool,
             "for CDNs that cannot vary on Accept: answer `fmt_auto` with a 302 to the URL of "
             "the negotiated format (uncacheable at the edge), so each cached URL has one format"),
+    Setting("IMGORIGIN_CLIENT_HINTS", "client_hints", "false", _bool,
+            "honour the browser's `Sec-CH-DPR` for URLs with `w`/`h` and no `dpr`: rounded up to "
+            "1, 1.5, 2, 3 or 4, answered with `Vary: Sec-CH-DPR` (the edge configurations reduce "
+            "the header to the same steps); pages opt in with `Accept-CH` and delegate the hint "
+            "to the image host"),
     Setting("IMGORIGIN_FETCH_TIMEOUT", "fetch_timeout", "15", _positive_float,
             "seconds a whole source fetch may take (504 past it)"),
     Setting("IMGORIGIN_CONNECT_TIMEOUT", "connect_timeout", "3", _positive_float,
@@ -466,6 +471,7 @@ class Settings:
     cdn_purge_attempts: int = 3
     cdn_purge_backoff: float = 0.2
     auto_redirect: bool = False
+    client_hints: bool = False
     fetch_timeout: float = 15.0
     connect_timeout: float = 3.0
     max_redirects: int = 3

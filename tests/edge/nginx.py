@@ -18,7 +18,8 @@ from tests.support.redis_server import require
 CONF = REPO / "edge-config" / "nginx" / "imgorigin.conf"
 
 
-def deployable_conf(origin_port: int, port: int, cache_dir: str, ttl: str | None = None) -> str:
+def deployable_conf(origin_port: int, port: int, cache_dir: str, ttl: str | None = None,
+                    client_hints: bool = False) -> str:
     text = CONF.read_text()
     edits = [
         (r"server 127\.0\.0\.1:8080;", f"server 127.0.0.1:{origin_port};"),
@@ -27,6 +28,10 @@ def deployable_conf(origin_port: int, port: int, cache_dir: str, ttl: str | None
     ]
     if ttl is not None:
         edits.append((r"proxy_cache_valid 200 10m;", f"proxy_cache_valid 200 {ttl};"))
+    if client_hints:
+        # The one edit the config's comment asks for with IMGORIGIN_CLIENT_HINTS=true.
+        edits.append((r'(map \$imgorigin_dpr \$imgorigin_dpr_key \{\n    )default "";',
+                      r"\1default $imgorigin_dpr;"))
     for pattern, replacement in edits:
         text, n = re.subn(pattern, replacement, text, count=1)
         assert n == 1, pattern
@@ -34,12 +39,14 @@ def deployable_conf(origin_port: int, port: int, cache_dir: str, ttl: str | None
 
 
 class NginxProcess:
-    def __init__(self, origin_port: int, ttl: str | None = None) -> None:
+    def __init__(self, origin_port: int, ttl: str | None = None,
+                 client_hints: bool = False) -> None:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="imgorigin-nginx-")
         os.chmod(self.dir, 0o755)
         site = Path(self.dir) / "imgorigin.conf"
-        site.write_text(deployable_conf(origin_port, self.port, f"{self.dir}/cache", ttl))
+        site.write_text(deployable_conf(origin_port, self.port, f"{self.dir}/cache", ttl,
+                                        client_hints))
         temp = "".join(f"    {kind}_temp_path {self.dir}/{kind};\n"
                        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         user = "user root root;\n" if os.geteuid() == 0 else ""

@@ -108,3 +108,21 @@ def test_r13_behind_nginx_the_origin_counts_end_users_not_the_proxy() -> None:
     assert [status for status, _ in first] == [200, 429, 429, 429]
     assert max(seconds for _, seconds in first[1:]) < 0.5 and held == 0
     assert other[0] == 200  # another user has a budget of its own
+
+
+def test_r16_nginx_client_hints_keep_one_object_per_step() -> None:
+    """With the config's one edit for IMGORIGIN_CLIENT_HINTS, nginx keys each Sec-CH-DPR step
+    apart (it ignores Vary) and sends the origin the rounded value."""
+    with OriginProcess({**ORIGIN_ENV, "IMGORIGIN_CLIENT_HINTS": "true"}) as origin, \
+            NginxProcess(origin.port, client_hints=True) as nginx:
+        path = "/w_100,fmt_png/landscape.jpg"
+        seen: dict[str, bytes] = {}
+        for header, step in [("1", "1"), ("1.25", "1.5"), ("1.5", "1.5"), ("1.75", "2"),
+                             ("2", "2"), ("2.625", "3"), ("9", "4"), ("junk", "1"), ("", "1")]:
+            headers = {"Sec-CH-DPR": header} if header else {}
+            r = httpx.get(nginx.url(path), headers=headers, timeout=30)
+            assert r.status_code == 200
+            assert r.headers["x-cache"] == ("HIT" if step in seen else "MISS"), header
+            width = int.from_bytes(r.content[16:20], "big")
+            assert width == round(100 * float(step)), header
+            assert seen.setdefault(step, r.content) == r.content

@@ -314,3 +314,31 @@ def test_r9_stale_while_revalidate_then_grace_with_the_origin_down() -> None:
         assert served.content == grace_copy.content
         # Nothing cached for this one: the origin really is gone.
         assert get(s, "/w_80,fmt_jpeg/landscape.jpg").status_code == 503
+
+
+# Device ratios as browsers report them, and the step the origin rounds each up to.
+DPR_SAMPLES = [("1", "1"), ("1.25", "1.5"), ("1.5", "1.5"), ("1.75", "2"), ("2", "2"),
+               ("2.625", "3"), ("3", "3"), ("3.5", "4"), ("0.5", "1"), ("junk", "1"), ("", "1")]
+
+
+def test_r16_client_hints_keep_one_object_per_step() -> None:
+    """With IMGORIGIN_CLIENT_HINTS the origin answers `Vary: Sec-CH-DPR`; the VCL rounds the
+    header to the origin's steps first, so ratios of one step share an object and each object
+    has the size of its step."""
+    with edge_stack({"IMGORIGIN_CLIENT_HINTS": "true"}, workers=1) as s:
+        path = "/w_100,fmt_png/landscape.jpg"
+        seen: dict[str, bytes] = {}
+        for header, step in DPR_SAMPLES:
+            headers = {"Sec-CH-DPR": header} if header else {}
+            r = get(s, path, **headers)
+            assert r.status_code == 200
+            assert r.headers["x-cache"] == ("HIT" if step in seen else "MISS"), header
+            assert MAGIC["image/png"](r.content)
+            width = int.from_bytes(r.content[16:20], "big")  # the PNG's IHDR width
+            assert width == round(100 * float(step)), header
+            assert seen.setdefault(step, r.content) == r.content
+        assert sorted(seen) == ["1", "1.5", "2", "3", "4"]
+        # A URL that names its dpr does not vary: one object, whatever the device.
+        fixed = "/w_100,dpr_2,fmt_png/landscape.jpg"
+        assert get(s, fixed, **{"Sec-CH-DPR": "3"}).headers["x-cache"] == "MISS"
+        assert get(s, fixed, **{"Sec-CH-DPR": "1"}).headers["x-cache"] == "HIT"
