@@ -10,6 +10,9 @@
 
 // Set to true when the origin runs with IMGORIGIN_DEFAULT_FORMAT=auto (no fmt_ means auto).
 const DEFAULT_FORMAT_AUTO = false;
+// Set to true when the origin runs with IMGORIGIN_CLIENT_HINTS=true: Sec-CH-DPR, rounded up to
+// the origin's steps, then joins the cache key as `imgorigin-dpr=STEP`.
+const CLIENT_HINTS = false;
 
 const AVIF = /(^|,)\s*image\/avif\s*(?!;\s*q\s*=\s*0(\.0*)?\s*(,|$))(;|,|$)/i;
 const WEBP = /(^|,)\s*image\/webp\s*(?!;\s*q\s*=\s*0(\.0*)?\s*(,|$))(;|,|$)/i;
@@ -20,6 +23,23 @@ export function acceptClass(accept) {
   if (AVIF.test(accept || "")) return "avif";
   if (WEBP.test(accept || "")) return "webp";
   return "other";
+}
+
+// Sec-CH-DPR rounded up to the origin's steps (transforms/hints.py); missing or malformed is 1.
+const DPR_STEPS = [
+  [/^\s*0*(\.\d*)?\s*$/, "1"],
+  [/^\s*0*1(\.0*)?\s*$/, "1"],
+  [/^\s*0*1\.(0+[1-9]\d*|[1-4]\d*|50*)\s*$/, "1.5"],
+  [/^\s*0*(1\.\d+|2(\.0*)?)\s*$/, "2"],
+  [/^\s*0*(2\.\d+|3(\.0*)?)\s*$/, "3"],
+  [/^\s*\d+(\.\d*)?\s*$/, "4"],
+];
+
+export function dprStep(value) {
+  for (const [pattern, step] of DPR_STEPS) {
+    if (pattern.test(value || "")) return step;
+  }
+  return "1";
 }
 
 export function negotiated(path) {
@@ -39,9 +59,16 @@ export default {
       return new Response("Method Not Allowed", { status: 405, headers: { Allow: "GET, HEAD" } });
     }
     const cls = acceptClass(request.headers.get("Accept"));
-    url.search = negotiated(url.pathname) ? `?imgorigin-accept=${cls}` : "";
+    const key = negotiated(url.pathname) ? [`imgorigin-accept=${cls}`] : [];
     const headers = new Headers(request.headers);
     headers.set("Accept", ACCEPT_HEADER[cls]);
+    headers.delete("Sec-CH-DPR");
+    if (CLIENT_HINTS) {
+      const step = dprStep(request.headers.get("Sec-CH-DPR"));
+      key.push(`imgorigin-dpr=${step}`);
+      headers.set("Sec-CH-DPR", step);
+    }
+    url.search = key.length ? `?${key.join("&")}` : "";
     headers.delete("Cookie");
     headers.delete("Authorization");
     return fetch(new Request(url.toString(), { method: request.method, headers }));

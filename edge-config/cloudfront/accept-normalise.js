@@ -6,6 +6,28 @@
 
 // Set to true when the origin runs with IMGORIGIN_DEFAULT_FORMAT=auto (no fmt_ means auto).
 var DEFAULT_FORMAT_AUTO = false;
+// Set to true when the origin runs with IMGORIGIN_CLIENT_HINTS=true. Sec-CH-DPR is in the cache
+// policy's key: rounded up to the origin's steps here, or always 1 while this is false, so it
+// keeps at most five objects per URL with hints and one without.
+var CLIENT_HINTS = false;
+// Sec-CH-DPR rounded up to the origin's steps (transforms/hints.py); missing or malformed is 1.
+var DPR_STEPS = [
+    [/^\s*0*(\.\d*)?\s*$/, "1"],
+    [/^\s*0*1(\.0*)?\s*$/, "1"],
+    [/^\s*0*1\.(0+[1-9]\d*|[1-4]\d*|50*)\s*$/, "1.5"],
+    [/^\s*0*(1\.\d+|2(\.0*)?)\s*$/, "2"],
+    [/^\s*0*(2\.\d+|3(\.0*)?)\s*$/, "3"],
+    [/^\s*\d+(\.\d*)?\s*$/, "4"]
+];
+
+function dprStep(value) {
+    for (var i = 0; i < DPR_STEPS.length; i++) {
+        if (DPR_STEPS[i][0].test(value)) {
+            return DPR_STEPS[i][1];
+        }
+    }
+    return "1";
+}
 
 var AVIF = /(^|,)\s*image\/avif\s*(?!;\s*q\s*=\s*0(\.0*)?\s*(,|$))(;|,|$)/i;
 var WEBP = /(^|,)\s*image\/webp\s*(?!;\s*q\s*=\s*0(\.0*)?\s*(,|$))(;|,|$)/i;
@@ -23,6 +45,8 @@ function handler(event) {
         value = "image/webp";
     }
     request.headers.accept = { value: value };
+    var dpr = request.headers["sec-ch-dpr"] ? request.headers["sec-ch-dpr"].value : "";
+    request.headers["sec-ch-dpr"] = { value: CLIENT_HINTS ? dprStep(dpr) : "1" };
     request.cookies = {};
     request.querystring = {};
     return request;

@@ -24,3 +24,20 @@ if (req.http.Accept ~ "(?i)(^|,)\s*image/avif\s*(?!;\s*q\s*=\s*0(\.0*)?\s*(,|$))
 } else {
   set req.http.Accept = "*/*";
 }
+
+# Client hints (the origin's IMGORIGIN_CLIENT_HINTS): Sec-CH-DPR rounded up to the origin's
+# steps, 1, 1.5, 2, 3 or 4, the Varnish VCL's tested rules; Vary: Sec-CH-DPR then keeps at most
+# five objects per URL.
+if (req.http.Sec-CH-DPR ~ "^\s*0*(\.\d*)?\s*$" || req.http.Sec-CH-DPR ~ "^\s*0*1(\.0*)?\s*$") {
+  set req.http.Sec-CH-DPR = "1";
+} elsif (req.http.Sec-CH-DPR ~ "^\s*0*1\.(0+[1-9]\d*|[1-4]\d*|50*)\s*$") {
+  set req.http.Sec-CH-DPR = "1.5";
+} elsif (req.http.Sec-CH-DPR ~ "^\s*0*(1\.\d+|2(\.0*)?)\s*$") {
+  set req.http.Sec-CH-DPR = "2";
+} elsif (req.http.Sec-CH-DPR ~ "^\s*0*(2\.\d+|3(\.0*)?)\s*$") {
+  set req.http.Sec-CH-DPR = "3";
+} elsif (req.http.Sec-CH-DPR ~ "^\s*\d+(\.\d*)?\s*$") {
+  set req.http.Sec-CH-DPR = "4";
+} else {
+  set req.http.Sec-CH-DPR = "1";
+}

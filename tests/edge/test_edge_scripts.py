@@ -15,6 +15,7 @@ import pytest
 from tests.edge.accepts import CHROME, FIREFOX, LEGACY, SAFARI_15
 from tests.support.origin import REPO
 from transforms.formats import negotiate
+from transforms.hints import bucket_text, dpr_bucket
 
 EDGE = REPO / "edge-config"
 ACCEPTS = [CHROME, FIREFOX, SAFARI_15, LEGACY, "", "*/*", "image/*", "IMAGE/AVIF",
@@ -103,3 +104,88 @@ def test_edge_json_is_well_formed(name: str) -> None:
         headers = params["HeadersConfig"]
         if headers["HeaderBehavior"] == "whitelist":
             assert headers["Headers"]["Quantity"] == len(headers["Headers"]["Items"])
+
+
+DPRS = ["", "1", "1.0", "0.5", ".5", ".", "0", "1.", "1.0001", "1.05", "1.25", "1.5", "1.50",
+        "1.5000001", "1.75", "2", "2.000", "2.0001", "2.625", "3", "3.0", "3.01", "4", "10",
+        "99999999999", " 2 ", "02", "-2", "2e0", "inf", "nan", "2,3", "abc", "1.5.1"]
+
+HINTS_HARNESS = r"""
+import { readFileSync } from "node:fs";
+const [workerPath, functionSource, dprs] = JSON.parse(readFileSync(0, "utf8"));
+const worker = await import(workerPath);
+const handler = (source) => new Function(source + "; return handler;")();
+const cfOff = handler(functionSource);
+const cfOn = handler(functionSource.replace("var CLIENT_HINTS = false;",
+                                            "var CLIENT_HINTS = true;"));
+const seen = [];
+globalThis.fetch = async (req) => {
+  seen.push([req.url, req.headers.get("sec-ch-dpr")]);
+  return new Response("x");
+};
+const event = (dpr) => ({request: {uri: "/w_1/a.jpg", headers: {"sec-ch-dpr": {value: dpr}},
+                                   cookies: {}, querystring: {}}});
+const out = {
+  worker: dprs.map((d) => worker.dprStep(d)),
+  cloudfrontOn: dprs.map((d) => cfOn(event(d)).headers["sec-ch-dpr"].value),
+  cloudfrontOff: dprs.map((d) => cfOff(event(d)).headers["sec-ch-dpr"].value),
+  cloudfrontMissing: cfOn({request: {uri: "/w_1/a.jpg", headers: {}, cookies: {},
+                                     querystring: {}}}).headers["sec-ch-dpr"].value,
+};
+await worker.default.fetch(new Request("https://img.test/w_1,fmt_auto/a.jpg",
+    {headers: {Accept: "image/webp", "Sec-CH-DPR": "2.625"}}));
+await worker.default.fetch(new Request("https://img.test/w_1/a.jpg",
+    {headers: {"Sec-CH-DPR": "1.25"}}));
+out.fetches = seen;
+console.log(JSON.stringify(out));
+"""
+
+
+def run_hints_node(tmp_path: Path, worker_text: str) -> dict:
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        pytest.skip("node is not installed: the edge JavaScript is not exercised here")
+    worker = tmp_path / "worker-hints.mjs"
+    worker.write_text(worker_text)
+    done = subprocess.run(
+        [node, "--input-type=module", "-e", HINTS_HARNESS], capture_output=True, text=True,
+        timeout=60, input=json.dumps([
+            worker.as_uri(), (EDGE / "cloudfront" / "accept-normalise.js").read_text(), DPRS]))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_r16_edge_scripts_round_dpr_hints_like_the_origin(tmp_path: Path) -> None:
+    source = (EDGE / "cloudflare" / "worker.js").read_text()
+    expected = [bucket_text(dpr_bucket(d)) for d in DPRS]
+    off = run_hints_node(tmp_path, source)
+    assert off["worker"] == expected
+    assert off["cloudfrontOn"] == expected
+    assert off["cloudfrontOff"] == ["1"] * len(DPRS)  # in the key, but constant without hints
+    assert off["cloudfrontMissing"] == "1"
+    # Without its switch the Worker keeps the hint from the origin and out of the key.
+    assert off["fetches"] == [["https://img.test/w_1,fmt_auto/a.jpg?imgorigin-accept=webp", None],
+                              ["https://img.test/w_1/a.jpg", None]]
+    switched = source.replace("const CLIENT_HINTS = false;", "const CLIENT_HINTS = true;")
+    assert switched != source
+    on = run_hints_node(tmp_path, switched)
+    assert on["fetches"] == [
+        ["https://img.test/w_1,fmt_auto/a.jpg?imgorigin-accept=webp&imgorigin-dpr=3", "3"],
+        ["https://img.test/w_1/a.jpg?imgorigin-dpr=1.5", "1.5"],
+    ]
+
+
+def _dpr_regexes(text: str) -> list[str]:
+    return re.findall(r'req\.http\.Sec-CH-DPR ~ "([^"]+)"', text)
+
+
+def test_dpr_rules_are_one_set_in_every_edge() -> None:
+    varnish = _dpr_regexes((EDGE / "varnish" / "default.vcl").read_text())
+    assert len(varnish) == 6
+    assert _dpr_regexes((EDGE / "fastly" / "recv.vcl").read_text()) == varnish
+    nginx = re.findall(r'"~(\^[^"]+)" "[\d.]+";',
+                       (EDGE / "nginx" / "imgorigin.conf").read_text())
+    assert nginx == varnish
+    for script in ("cloudflare/worker.js", "cloudfront/accept-normalise.js"):
+        js = re.findall(r"\[/(\^[^/]+)/, \"[\d.]+\"\]", (EDGE / script).read_text())
+        assert js == varnish, script
