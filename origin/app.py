@@ -91,7 +91,7 @@ class State:
 
         @second_sight(maxsize=4096)
         def build(etag: str, content_type: str, length: int, tags: str,
-                  negotiated: bool, hinted: bool = False) -> tuple[_H, ...]:
+                  negotiated: bool, hinted: bool) -> tuple[_H, ...]:
             return (
                 (b"etag", etag.encode()),
                 *common,
@@ -413,10 +413,12 @@ _VARY = {
 }
 
 
+_ANY_ORIGIN = (b"access-control-allow-origin", b"*")
+
+
 def _vary(negotiated: bool, hinted: bool) -> tuple[_H, ...]:
     """`Vary` for an answer chosen by Accept (`fmt_auto`) and/or a client hint."""
     return _VARY[negotiated, hinted]
-_ANY_ORIGIN = (b"access-control-allow-origin", b"*")
 
 
 def _unchanged(st: State, answer: Unchanged, started: float, hinted: bool) -> Response:

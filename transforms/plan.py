@@ -181,6 +181,13 @@ def make_plan(probe: Probe, options: Options, output: OutputFormat, limits: Limi
     if options.rotate in (90, 270):
         src_w, src_h = src_h, src_w
     geometry = None if options.trim else fit_geometry(src_w, src_h, options, limits.max_dim)
+    if geometry is not None and any(geometry.padding):
+        # Padding around an unresized image is the one way an output outgrows its source.
+        out_w, out_h = geometry.output
+        if out_w * out_h * frames > limits.max_pixels:
+            raise InvalidOptions(f"padding makes the output {out_w}x{out_h}"
+                                 + (f"x{frames} frames" if frames > 1 else "")
+                                 + f"; the limit is {limits.max_pixels} pixels")
     mark = None
     if options.watermark is not None:
         mark = (marks or {}).get(options.watermark.name)

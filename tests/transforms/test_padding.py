@@ -132,3 +132,12 @@ def test_every_frame_is_padded() -> None:
     image = pyvips.Image.new_from_buffer(body, "", n=-1)
     assert image.get("n-pages") == 3 and image.get("page-height") == 28
     assert image.width == 38
+
+
+def test_padding_cannot_push_the_output_past_the_pixel_limit() -> None:
+    data = solid(200, 100)
+    limits = Limits(max_pixels=27_000)  # the 20 000-pixel source is within it
+    assert transform(data, parse("pad_10").options, "png", limits,
+                     deadline=time.monotonic() + 30).body
+    with pytest.raises(InvalidOptions, match="padding makes the output 260x160"):
+        transform(data, parse("pad_30").options, "png", limits, deadline=time.monotonic() + 30)
