@@ -240,8 +240,9 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                     st.service, st.settings, req, raw_path, request.headers.get("accept", ""),
                     client)
             else:
-                req, hinted = st.service.with_client_hints(
-                    req, request.headers.get("sec-ch-dpr", ""))
+                if st.settings.client_hints:
+                    req, hinted = st.service.with_client_hints(
+                        req, request.headers.get("sec-ch-dpr", ""))
                 answer = await st.service.answer(req, request.headers.get("accept", ""), client,
                                                  request.headers.get("if-none-match", ""))
                 tier = answer.tier
