@@ -331,18 +331,24 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         return error_response(SourceNotFound("no such endpoint"), None)
 
     async def demo_page(request: Request) -> Response:
+        st = state()
         # The srcset demo over the bundled samples (samples/index.html); its own CSP, since the
         # image responses' `default-src 'none'; sandbox` would block its images and styles.
         try:
             body = DEMO_PAGE.read_bytes()
         except OSError:
             return error_response(SourceNotFound("no demo page"), None)
-        return Response(body, media_type="text/html; charset=utf-8", headers={
+        headers = {
             "Cache-Control": "public, max-age=300",
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; img-src 'self'; "
                                        "style-src 'unsafe-inline'",
-        })
+        }
+        if st.settings.client_hints:
+            # What a page must send for its browser to send the hint with its images.
+            headers["Accept-CH"] = "Sec-CH-DPR"
+            headers["Vary"] = "Sec-CH-DPR"
+        return Response(body, media_type="text/html; charset=utf-8", headers=headers)
 
     routes = [
         Route("/-/healthz", healthz, methods=["GET", "HEAD"]),

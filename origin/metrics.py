@@ -92,6 +92,17 @@ BACKGROUND_REVALIDATIONS = Counter(
     "HTTP source versions revalidated behind a request (IMGORIGIN_SOURCE_STALE), by result: "
     "ok, not_found (the next request answers 404) or failed (the known version serves on)",
     ("result",))
+CLIENT_HINTS = Counter(
+    "imgorigin_client_hints",
+    "Answers that could follow the browser's Sec-CH-DPR (IMGORIGIN_CLIENT_HINTS), by the step "
+    "used (1 when the browser sent none)", ("dpr",))
+BYTE_BUDGETS = Counter(
+    "imgorigin_byte_budgets",
+    "Encodes under an mb_ byte budget, by result: fit (the first quality fitted), lowered (a "
+    "lower quality fitted) or unmet (not even quality 1 did; the smallest output was sent)",
+    ("result",))
+BYTE_BUDGET_ENCODES = Counter("imgorigin_byte_budget_encodes",
+                              "Encodes run for mb_ byte budgets, the first one included")
 INFLIGHT = Gauge("imgorigin_transforms_in_flight", "Transforms running or queued",
                  multiprocess_mode="livesum")
 

@@ -51,7 +51,7 @@ from transforms import (
 )
 from transforms.formats import AVIF_EFFORT, WEBP_EFFORT
 from transforms.grammar import serialize
-from transforms.hints import dpr_bucket
+from transforms.hints import bucket_text, dpr_bucket
 from transforms.options import Options
 
 T = TypeVar("T")
@@ -215,6 +215,7 @@ class TransformService:
         if options.dpr != 1.0 or (options.width is None and options.height is None):
             return req, False
         bucket = dpr_bucket(dpr_hint)
+        metrics.CLIENT_HINTS.labels(bucket_text(bucket)).inc()
         return (req if bucket == 1.0 else _at_dpr(req, bucket)), True
 
     def sync_purges(self) -> None:

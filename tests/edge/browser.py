@@ -101,8 +101,10 @@ class Page:
 
 
 @asynccontextmanager
-async def chromium(width: int = 1280, height: int = 900) -> AsyncIterator[Page]:
-    """A fresh headless Chromium with its own profile, and one page in it."""
+async def chromium(width: int = 1280, height: int = 900,
+                   scale: float = 1) -> AsyncIterator[Page]:
+    """A fresh headless Chromium with its own profile, and one page in it, whose screen has
+    `scale` device pixels per CSS pixel."""
     profile = tempfile.mkdtemp(prefix="imgorigin-chromium-")
     proc = subprocess.Popen([chromium_binary(), *FLAGS, f"--user-data-dir={profile}",
                              f"--window-size={width},{height}", "about:blank"],
@@ -119,7 +121,7 @@ async def chromium(width: int = 1280, height: int = 900) -> AsyncIterator[Page]:
             await page.send("Page.enable")
             await page.send("Network.enable")
             await page.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
-                            deviceScaleFactor=1, mobile=False)
+                            deviceScaleFactor=scale, mobile=False)
             try:
                 yield page
             finally:

@@ -123,3 +123,53 @@ def test_chromium_draws_the_fallback_image_of_a_missing_source(tmp_path: Path,
         assert direct.headers["imgorigin-fallback"] == "not_found"
         drawn = asyncio.run(run())
     assert drawn == {"width": 120, "height": 60}
+
+
+def hint_exchanges(page: Page) -> dict[str, dict[str, str]]:
+    """url -> {sec_ch_dpr, x_cache, vary} for every image the page fetched."""
+    sent: dict[str, str] = {}
+    for event in page.events:
+        params = event["params"]
+        if event["method"] == "Network.requestWillBeSentExtraInfo":
+            headers = {k.lower(): v for k, v in params["headers"].items()}
+            sent[params["requestId"]] = headers.get("sec-ch-dpr", "")
+    out: dict[str, dict[str, str]] = {}
+    for event in page.events:
+        params = event["params"]
+        if event["method"] == "Network.responseReceived" and params["type"] == "Image":
+            response = params["response"]
+            headers = {k.lower(): v for k, v in response["headers"].items()}
+            out[response["url"]] = {"sec_ch_dpr": sent.get(params["requestId"], ""),
+                                    "x_cache": headers.get("x-cache", ""),
+                                    "vary": headers.get("vary", "")}
+    return out
+
+
+def test_client_hints_from_chromium_through_varnish() -> None:
+    """IMGORIGIN_CLIENT_HINTS end to end: the demo page asks for Sec-CH-DPR, a Chromium with a
+    2x screen sends it with its image requests, Varnish rounds it and keeps one object per step,
+    and the image without `dpr` in its URL comes at twice its CSS size; a 1x screen gets its own
+    object at 1x. URLs that name `dpr` (the shoe's srcset) are the same for both."""
+    async def load(scale: float) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+        async with chromium(scale=scale) as page:
+            await page.navigate(s.varnish.url("/index.html"))
+            images = await page.evaluate(IMAGES_JS)
+            return images, hint_exchanges(page)
+
+    # At 2x the page's landscape is a 1600 px AVIF; no wait bound, so nothing is shed behind it.
+    with edge_stack({"IMGORIGIN_CLIENT_HINTS": "true", "IMGORIGIN_MAX_QUEUE_WAIT": "0"}) as s:
+        retina, retina_seen = asyncio.run(load(2))
+        plain, plain_seen = asyncio.run(load(1))
+    spinner = {img["id"]: img for img in retina}["spinner"]
+    assert spinner["src"].endswith("/w_64,fmt_auto/spinner.gif")
+    exchange = retina_seen[spinner["src"]]
+    assert exchange["sec_ch_dpr"] == "2", exchange
+    assert exchange["x_cache"] == "MISS" and "Sec-CH-DPR" in exchange["vary"], exchange
+    assert spinner["width"] == 128  # 64 CSS px at 2x, drawn in the 64 px box the page gives it
+    one = {img["id"]: img for img in plain}["spinner"]
+    assert one["width"] == 64
+    assert plain_seen[one["src"]]["sec_ch_dpr"] == "1"
+    assert plain_seen[one["src"]]["x_cache"] == "MISS"  # another step: another object
+    # The shoe's 2x candidate names dpr_2: the hint does not change it, nor does it vary.
+    shoe = {img["id"]: img for img in retina}["shoe"]
+    assert "dpr_2" in shoe["src"] and "Sec-CH-DPR" not in retina_seen[shoe["src"]]["vary"]

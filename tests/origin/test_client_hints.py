@@ -111,3 +111,22 @@ def test_off_by_default(sources: Path) -> None:
     with OriginProcess({"IMGORIGIN_SOURCE": str(sources)}) as plain:
         r = _get(plain, "/w_100/landscape.jpg", **{"Sec-CH-DPR": "2"})
         assert _width(r) == 100 and "vary" not in r.headers
+
+
+def test_metrics_count_the_steps_used(server: OriginProcess) -> None:
+    def count(step: str) -> float:
+        return server.metric("imgorigin_client_hints_total", dpr=step)
+
+    before = {step: count(step) for step in ("1", "1.5", "3")}
+    _get(server, "/w_61/landscape.jpg", **{"Sec-CH-DPR": "1.3"})
+    _get(server, "/w_61/landscape.jpg", **{"Sec-CH-DPR": "3"})
+    _get(server, "/w_61/landscape.jpg")
+    _get(server, "/w_61,dpr_2/landscape.jpg", **{"Sec-CH-DPR": "3"})  # not hinted: not counted
+    assert {step: count(step) - before[step] for step in before} == {"1": 1, "1.5": 1, "3": 1}
+
+
+def test_the_demo_page_asks_for_the_hint(server: OriginProcess, sources: Path) -> None:
+    page = _get(server, "/index.html")
+    assert page.status_code == 200 and page.headers["accept-ch"] == "Sec-CH-DPR"
+    with OriginProcess({"IMGORIGIN_SOURCE": str(sources)}) as plain:
+        assert "accept-ch" not in _get(plain, "/index.html").headers

@@ -59,3 +59,27 @@ def test_the_document_predicts_the_size(origin: OriginProcess) -> None:
     image = _get(origin, "/w_640,mb_9000/landscape.jpg")
     decoded = pyvips.Image.new_from_buffer(image.content, "")
     assert document.json()["output"] == {"width": decoded.width, "height": decoded.height}
+
+
+def test_metrics_count_budgets_and_their_encodes(origin: OriginProcess) -> None:
+    def counts() -> tuple[float, float, float, float]:
+        return (origin.metric("imgorigin_byte_budgets_total", result="fit"),
+                origin.metric("imgorigin_byte_budgets_total", result="lowered"),
+                origin.metric("imgorigin_byte_budgets_total", result="unmet"),
+                origin.metric("imgorigin_byte_budget_encodes_total"))
+
+    before = counts()
+    assert _get(origin, "/w_333,mb_100000000/landscape.jpg").status_code == 200  # fits at once
+    after_fit = counts()
+    assert after_fit == (before[0] + 1, before[1], before[2], before[3] + 1)
+    assert _get(origin, "/w_333,mb_100/landscape.jpg").status_code == 200  # never fits
+    after_unmet = counts()
+    # Quality 80, then 40, 20, 10, 5, 2 and 1: seven encodes.
+    assert after_unmet == (after_fit[0], after_fit[1], after_fit[2] + 1, after_fit[3] + 7)
+    plain = len(_get(origin, "/w_333/landscape.jpg").content)
+    assert _get(origin, f"/w_333,mb_{plain * 2 // 3}/landscape.jpg").status_code == 200
+    lowered = counts()
+    assert lowered[1] == after_unmet[1] + 1 and lowered[3] > after_unmet[3] + 1
+    # A cache hit runs no encode at all.
+    assert _get(origin, "/w_333,mb_100/landscape.jpg").status_code == 200
+    assert counts() == lowered
