@@ -335,6 +335,9 @@ class TransformService:
                                          estimate=estimate_seconds(plan))
         elapsed = time.perf_counter() - started
         metrics.TRANSFORMS.labels(result.format).inc()
+        if result.budget is not None:
+            metrics.BYTE_BUDGETS.labels(result.budget[0]).inc()
+            metrics.BYTE_BUDGET_ENCODES.inc(result.budget[1])
         self.recycler.count()
         metrics.TRANSFORM_DURATION.labels(result.format).observe(elapsed)
         entry = CachedVariant(

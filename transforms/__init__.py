@@ -46,6 +46,7 @@ class TransformResult:
     width: int
     height: int
     frames: int
+    budget: tuple[str, int] | None = None  # an `mb_` search's result and encodes
 
 
 def prepare(info: Probe, options: Options, requested_format: str, limits: Limits,
@@ -72,6 +73,7 @@ def render(data: bytes, plan: Plan, limits: Limits, *, deadline: float) -> Trans
         width=ctx.image.width,
         height=ctx.page_height,
         frames=ctx.frames,
+        budget=ctx.budget,
     )
 
 

@@ -33,6 +33,8 @@ class Context:
     image: pyvips.Image | None = None
     output: bytes = b""
     timings: dict[str, float] = field(default_factory=dict)
+    # An `mb_` search's result and encode count, for the metrics (origin/service.py).
+    budget: tuple[str, int] | None = None
 
     @property
     def frames(self) -> int:
@@ -391,8 +393,9 @@ def encode(ctx: Context) -> None:
     # decoded in sequence cannot be read twice.
     held = _guarded(ctx, image, image.copy_memory)
     top = options.quality or DEFAULT_QUALITY[output]
-    ctx.output = fit_budget(lambda q: _save(ctx, held, q), top, options.max_bytes,
-                            deadline=ctx.deadline)
+    fitted = fit_budget(lambda q: _save(ctx, held, q), top, options.max_bytes,
+                        deadline=ctx.deadline)
+    ctx.output, ctx.budget = fitted.output, (fitted.result, fitted.encodes)
 
 
 def _save(ctx: Context, image: pyvips.Image, quality: int | None) -> bytes:

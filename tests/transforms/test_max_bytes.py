@@ -57,9 +57,11 @@ def test_search_finds_the_highest_quality_that_fits_in_few_encodes() -> None:
 
     for budget in (100, 150, 3333, 7999, 8000, 8001):
         calls.clear()
-        out = fit_budget(encode_at, 80, budget)
+        fitted = fit_budget(encode_at, 80, budget)
         best = min(80, budget // 100)
-        assert len(out) == best * 100
+        assert len(fitted.output) == best * 100
+        assert fitted.encodes == len(calls)
+        assert fitted.result == ("fit" if best == 80 else "lowered")
         assert len(calls) <= MAX_ENCODES
         assert len(set(calls)) == len(calls), "no quality is encoded twice"
 
@@ -71,7 +73,7 @@ def test_search_returns_the_first_encode_when_it_fits() -> None:
         calls.append(q)
         return b"x" * q
 
-    assert fit_budget(encode_at, 80, 1000) == b"x" * 80
+    assert fit_budget(encode_at, 80, 1000).output == b"x" * 80
     assert calls == [80]
 
 
@@ -79,8 +81,9 @@ def test_search_returns_the_smallest_output_when_nothing_fits() -> None:
     # Not monotonic: quality 1 is larger than quality 2 (it happens with tiny JPEGs).
     sizes = {q: 1000 + q for q in range(1, 81)}
     sizes[1] = 5000
-    out = fit_budget(lambda q: b"x" * sizes[q], 80, 10)
-    assert len(out) == min(len(b"x" * sizes[q]) for q in (1, 2))
+    fitted = fit_budget(lambda q: b"x" * sizes[q], 80, 10)
+    assert len(fitted.output) == min(len(b"x" * sizes[q]) for q in (1, 2))
+    assert fitted.result == "unmet" and fitted.encodes == 7  # 80, 40, 20, 10, 5, 2, 1
 
 
 def test_search_checks_the_deadline_between_encodes() -> None:
