@@ -233,6 +233,25 @@ def _p_padding(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any
     return {"padding": padding if any(edges) else None}
 
 
+# The formats whose encoders take a quality (transforms.formats.takes_quality).
+_QUALITY_FORMATS = frozenset({"jpeg", "webp", "avif"})
+
+
+def _p_format_quality(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    parts = _required(raw, token).split(":")
+    if len(parts) % 2:
+        raise _bad(token, "FORMAT:QUALITY pairs (jpeg, webp or avif; 1..100)")
+    pairs: dict[str, int] = {}
+    for name, value in zip(parts[::2], parts[1::2], strict=True):
+        fmt = _FORMAT_ALIASES.get(name, name)
+        if fmt not in _QUALITY_FORMATS:
+            raise _bad(token, "FORMAT:QUALITY pairs (jpeg, webp or avif; 1..100)")
+        if fmt in pairs:
+            raise InvalidOptions(f"'{token}' names {fmt} twice")
+        pairs[fmt] = _int(value, token, 1, 100)
+    return {"format_quality": tuple(sorted(pairs.items()))}
+
+
 def _p_pixelate(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"pixelate": _int(_required(raw, token), token, 2, 256)}
 
@@ -342,6 +361,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("dl", ("download", "attachment"), _p_download),
     Modifier("px", ("pixelate",), _p_pixelate),
     Modifier("pad", ("padding",), _p_padding),
+    Modifier("fq", ("formatquality",), _p_format_quality),
     Modifier("bri", ("brightness",), _adjustment("brightness")),
     Modifier("con", ("contrast",), _adjustment("contrast")),
     Modifier("sat", ("saturation",), _adjustment("saturation")),
@@ -437,6 +457,8 @@ def canonicalize(options: Options) -> Options:
         changes["dpr"] = 1.0
     if options.grayscale and options.saturation:
         changes["saturation"] = 0  # no colour left to saturate
+    if options.quality is not None and len(options.format_quality) == len(_QUALITY_FORMATS):
+        changes["quality"] = None  # every format that takes a quality has its own
     return replace(options, **changes) if changes else options
 
 
@@ -447,6 +469,8 @@ def _token(name: str, value: Any) -> str:
         return f"{name}_{format_number(value)}"
     if isinstance(value, FocalPoint):
         return f"{name}_fp:{format_number(value.x)}:{format_number(value.y)}"
+    if isinstance(value, tuple):  # format_quality: sorted (format, quality) pairs
+        return f"{name}_{':'.join(f'{fmt}:{q}' for fmt, q in value)}"
     if isinstance(value, Padding):
         # The shortest CSS shorthand, so each padding has one spelling.
         edges = [value.top, value.right, value.bottom, value.left]
@@ -477,7 +501,7 @@ _CANONICAL_NAMES = {
     "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "trim": "trim",
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat",
-    "padding": "pad",
+    "padding": "pad", "format_quality": "fq",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}
 

@@ -109,6 +109,15 @@ class Options:
     contrast: int = 0
     saturation: int = 0
     padding: Padding | None = None
+    # `fq_FORMAT:Q[:FORMAT:Q...]`: qualities per format, sorted; `quality` covers the others.
+    format_quality: tuple[tuple[str, int], ...] = ()
+
+    def quality_for(self, fmt: str) -> int | None:
+        """The quality asked for `fmt`: its own from `fq`, else `q`, else None (the default)."""
+        for name, value in self.format_quality:
+            if name == fmt:
+                return value
+        return self.quality
 
     @property
     def crops_to_box(self) -> bool:

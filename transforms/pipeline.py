@@ -386,13 +386,14 @@ def encode(ctx: Context) -> None:
     assert image is not None
     options = ctx.plan.options
     output = ctx.plan.output
+    quality = options.quality_for(output)
     if options.max_bytes is None or not takes_quality(output, options.lossless):
-        ctx.output = _save(ctx, image, options.quality)
+        ctx.output = _save(ctx, image, quality)
         return
     # Each encode of the search would otherwise run the whole pipeline again, and a source
     # decoded in sequence cannot be read twice.
     held = _guarded(ctx, image, image.copy_memory)
-    top = options.quality or DEFAULT_QUALITY[output]
+    top = quality or DEFAULT_QUALITY[output]
     fitted = fit_budget(lambda q: _save(ctx, held, q), top, options.max_bytes,
                         deadline=ctx.deadline)
     ctx.output, ctx.budget = fitted.output, (fitted.result, fitted.encodes)

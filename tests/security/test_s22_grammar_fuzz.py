@@ -26,7 +26,8 @@ WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "n
          "original", "tiff", "true", "false", "thumb", "hero", "nope", "ffffff", "FFFFFF80",
          "00000000", "fff", "json", "tile", "logo", "logo:se", "logo:tile:0.5", "logo::0.5",
          "logo:north:1:0.25", "a-1:c:0.3333:1", "logo:se:1:0", "Logo:se", "logo:smart",
-         "shoe.jpg", "a_b-c.d", ".hidden", "x.JPEG"]
+         "shoe.jpg", "a_b-c.d", ".hidden", "x.JPEG", "avif:40", "jpg:70:webp:60",
+         "webp:1:avif:100:jpeg:5", "png:50", "webp:70:webp:60"]
 
 
 def _number() -> st.SearchStrategy[str]:
@@ -85,6 +86,7 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("download_a_b-c.d,exp_5,w_3", 8192, False)
 @example("bri_-20,contrast_5,sat_-100,gray,px_4", 8192, False)
 @example("padding_1:2:1:2,w_10", 8192, False)
+@example("fq_webp:70:jpg:60:avif:40,q_5", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 

@@ -24,7 +24,9 @@ def render(spec: str, fmt: str) -> bytes:
     ("fq_webp:70", "fq_webp:70"),
     ("fq_webp:70:avif:45", "fq_avif:45:webp:70"),
     ("formatquality_jpg:60", "fq_jpeg:60"),
-    ("fq_jpeg:60:avif:40:webp:75,q_90", "fq_avif:40:jpeg:60:webp:75,q_90"),
+    ("fq_jpeg:60:avif:40,q_90", "fq_avif:40:jpeg:60,q_90"),
+    # With a quality of its own for every format, q has nothing left to set.
+    ("fq_jpeg:60:avif:40:webp:75,q_90", "fq_avif:40:jpeg:60:webp:75"),
 ])
 def test_spellings_and_one_canonical_order(segment: str, canonical: str) -> None:
     assert serialize(parse(segment).options) == canonical
