@@ -90,9 +90,13 @@ def resolve_output(requested: str, source_format: str, has_alpha: bool) -> Outpu
     return "png" if has_alpha else "jpeg"
 
 
+# The formats whose encoders take a quality (`q`, `fq`, what `mb` lowers).
+QUALITY_FORMATS = frozenset({"jpeg", "webp", "avif"})
+
+
 def takes_quality(fmt: str, lossless: bool) -> bool:
     """Whether the encoder's output size follows a quality setting (what `mb_N` turns)."""
-    return fmt == "jpeg" or (fmt in ("webp", "avif") and not lossless)
+    return fmt == "jpeg" or (fmt in QUALITY_FORMATS and not lossless)
 
 
 def encoder_options(fmt: str, *, quality: int | None, progressive: bool, lossless: bool,

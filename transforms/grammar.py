@@ -13,6 +13,7 @@ from typing import Any
 
 from origin.errors import InvalidOptions
 from transforms.budget import MAX_BUDGET, MIN_BUDGET
+from transforms.formats import QUALITY_FORMATS
 from transforms.options import (
     DEFAULT_OPTIONS,
     DIRECTIONS,
@@ -233,10 +234,6 @@ def _p_padding(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any
     return {"padding": padding if any(edges) else None}
 
 
-# The formats whose encoders take a quality (transforms.formats.takes_quality).
-_QUALITY_FORMATS = frozenset({"jpeg", "webp", "avif"})
-
-
 def _p_format_quality(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     parts = _required(raw, token).split(":")
     if len(parts) % 2:
@@ -244,7 +241,7 @@ def _p_format_quality(raw: str | None, token: str, lim: GrammarLimits) -> dict[s
     pairs: dict[str, int] = {}
     for name, value in zip(parts[::2], parts[1::2], strict=True):
         fmt = _FORMAT_ALIASES.get(name, name)
-        if fmt not in _QUALITY_FORMATS:
+        if fmt not in QUALITY_FORMATS:
             raise _bad(token, "FORMAT:QUALITY pairs (jpeg, webp or avif; 1..100)")
         if fmt in pairs:
             raise InvalidOptions(f"'{token}' names {fmt} twice")
@@ -457,7 +454,7 @@ def canonicalize(options: Options) -> Options:
         changes["dpr"] = 1.0
     if options.grayscale and options.saturation:
         changes["saturation"] = 0  # no colour left to saturate
-    if options.quality is not None and len(options.format_quality) == len(_QUALITY_FORMATS):
+    if options.quality is not None and len(options.format_quality) == len(QUALITY_FORMATS):
         changes["quality"] = None  # every format that takes a quality has its own
     return replace(options, **changes) if changes else options
 
