@@ -66,6 +66,13 @@ def _rows() -> list[dict[str, str]]:
 ROWS = _rows()
 
 
+DECODABLE = [r for r in ROWS if expected_status(entry(r)) == 200]
+# Each file the server must decode, as its own test (one "no-corpus" test without the corpus).
+every_decodable_file = pytest.mark.parametrize(
+    "row", DECODABLE or [pytest.param(None, id="no-corpus")],
+    ids=[r["path"] for r in DECODABLE] or None)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def svg_loader_here() -> None:
     """The reference images are drawn in this process, SVG ones too; an in-process app from an
@@ -159,28 +166,30 @@ def _document_problems(image: httpx.Response, document: httpx.Response) -> list[
     return []
 
 
-@pytest.mark.parametrize("row", [r for r in ROWS if expected_status(entry(r)) == 200]
-                         or [pytest.param(None, id="no-corpus")],
-                         ids=[r["path"] for r in ROWS if expected_status(entry(r)) == 200]
-                         or None)
+def plain_and_changed(server: OriginProcess, client: httpx.Client, path: str,
+                      extra: str) -> tuple[pyvips.Image, pyvips.Image]:
+    """The file's `w_200` PNG, and the same with the `extra` options, both decoded."""
+    plain = client.get(url(server, "w_200,fmt_png", path))
+    changed = client.get(url(server, f"w_200,fmt_png,{extra}", path))
+    assert plain.status_code == changed.status_code == 200, changed.text[:200]
+    return (pyvips.Image.new_from_buffer(plain.content, ""),
+            pyvips.Image.new_from_buffer(changed.content, ""))
+
+
+@every_decodable_file
 def test_every_decodable_file_takes_a_watermark(row: dict[str, str] | None,
                                                 server: OriginProcess,
                                                 client: httpx.Client) -> None:
     """An opaque mid-grey watermark tiled at half opacity over the PNG of each file (16-bit,
     CMYK, Lab, grey, palette, animated...): the answer is the plain PNG halfway to grey."""
     assert row is not None
-    path = row["path"]
-    plain = client.get(url(server, "w_200,fmt_png", path))
-    marked = client.get(url(server, "w_200,wm_grey:tile:0.5,fmt_png", path))
-    assert plain.status_code == marked.status_code == 200, marked.text[:200]
-    a = pyvips.Image.new_from_buffer(plain.content, "")
-    b = pyvips.Image.new_from_buffer(marked.content, "")
+    a, b = plain_and_changed(server, client, row["path"], "wm_grey:tile:0.5")
     assert (b.width, b.height, b.bands) == (a.width, a.height, a.bands)
     if a.hasalpha():
         return  # "over" a translucent pixel is not the plain average; size and layout suffice
     expected = a.cast("float") * 0.5 + 64
     difference = float((b.cast("float") - expected).abs().avg())
-    assert difference < 2, f"{path}: mean difference {difference:.2f} from halfway to grey"
+    assert difference < 2, f"{row['path']}: mean difference {difference:.2f} from halfway to grey"
 
 
 # Files that show the same subject once EXIF (or TIFF/HEIF) orientation is applied.
@@ -262,10 +271,7 @@ def test_cmyk_with_profile_is_colour_managed(server: OriginProcess, client: http
     assert red > 200 and green < 80 and blue < 80, (red, green, blue)
 
 
-@pytest.mark.parametrize("row", [r for r in ROWS if expected_status(entry(r)) == 200]
-                         or [pytest.param(None, id="no-corpus")],
-                         ids=[r["path"] for r in ROWS if expected_status(entry(r)) == 200]
-                         or None)
+@every_decodable_file
 def test_every_decodable_file_fits_a_byte_budget(row: dict[str, str] | None,
                                                  server: OriginProcess,
                                                  client: httpx.Client) -> None:
@@ -288,10 +294,7 @@ def test_every_decodable_file_fits_a_byte_budget(row: dict[str, str] | None,
             assert len(fitted.content) <= len(lowest.content), (fmt, budget)
 
 
-@pytest.mark.parametrize("row", [r for r in ROWS if expected_status(entry(r)) == 200]
-                         or [pytest.param(None, id="no-corpus")],
-                         ids=[r["path"] for r in ROWS if expected_status(entry(r)) == 200]
-                         or None)
+@every_decodable_file
 def test_every_decodable_file_takes_pixelate_and_adjustments(row: dict[str, str] | None,
                                                              server: OriginProcess,
                                                              client: httpx.Client) -> None:
@@ -299,12 +302,7 @@ def test_every_decodable_file_takes_pixelate_and_adjustments(row: dict[str, str]
     alpha...): the PNG has the plain one's size and bands, and every whole 8x8 block is one
     colour."""
     assert row is not None
-    path = row["path"]
-    plain = client.get(url(server, "w_200,fmt_png", path))
-    changed = client.get(url(server, "w_200,fmt_png,px_8,sat_-30,con_20,bri_10", path))
-    assert plain.status_code == changed.status_code == 200, changed.text[:200]
-    a = pyvips.Image.new_from_buffer(plain.content, "")
-    b = pyvips.Image.new_from_buffer(changed.content, "")
+    a, b = plain_and_changed(server, client, row["path"], "px_8,sat_-30,con_20,bri_10")
     assert (b.width, b.height, b.bands) == (a.width, a.height, a.bands)
     width, height = b.width // 8 * 8, b.height // 8 * 8
     if not width or not height:
@@ -314,20 +312,13 @@ def test_every_decodable_file_takes_pixelate_and_adjustments(row: dict[str, str]
     assert (whole.cast("int") - blocks.cast("int")).abs().max() == 0
 
 
-@pytest.mark.parametrize("row", [r for r in ROWS if expected_status(entry(r)) == 200]
-                         or [pytest.param(None, id="no-corpus")],
-                         ids=[r["path"] for r in ROWS if expected_status(entry(r)) == 200]
-                         or None)
+@every_decodable_file
 def test_every_decodable_file_takes_padding(row: dict[str, str] | None, server: OriginProcess,
                                             client: httpx.Client) -> None:
     """`pad_4:6` in green around each file's PNG: the plain image inside, the fill outside."""
     assert row is not None
     path = row["path"]
-    plain = client.get(url(server, "w_200,fmt_png", path))
-    padded = client.get(url(server, "w_200,fmt_png,pad_4:6,bg_00ff00", path))
-    assert plain.status_code == padded.status_code == 200, padded.text[:200]
-    a = pyvips.Image.new_from_buffer(plain.content, "")
-    b = pyvips.Image.new_from_buffer(padded.content, "")
+    a, b = plain_and_changed(server, client, path, "pad_4:6,bg_00ff00")
     # The padding comes out of the width asked for; a source narrower than what is left keeps
     # its size (no enlarging) with the padding around it.
     assert b.width == min(200, a.width + 12) and b.bands == a.bands

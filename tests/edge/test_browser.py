@@ -30,23 +30,27 @@ def stack() -> Iterator[Stack]:
 
 
 def image_exchanges(page: Page) -> dict[str, dict[str, Any]]:
-    """url -> {accept, mime, x_cache} for every image the page fetched, from DevTools events."""
-    accept: dict[str, str] = {}
-    out: dict[str, dict[str, Any]] = {}
+    """url -> {accept, sec_ch_dpr, mime, status, x_cache, vary} for every image the page
+    fetched, from DevTools events (the request headers Chromium really sent are in ExtraInfo)."""
+    sent: dict[str, dict[str, str]] = {}
     for event in page.events:
         params = event["params"]
         if event["method"] == "Network.requestWillBeSentExtraInfo":
             headers = {k.lower(): v for k, v in params["headers"].items()}
             if "accept" in headers:
-                accept[params["requestId"]] = headers["accept"]
+                sent[params["requestId"]] = headers
+    out: dict[str, dict[str, Any]] = {}
     for event in page.events:
         params = event["params"]
         if event["method"] == "Network.responseReceived" and params["type"] == "Image":
             response = params["response"]
             headers = {k.lower(): v for k, v in response["headers"].items()}
-            out[response["url"]] = {"accept": accept.get(params["requestId"], ""),
+            request = sent.get(params["requestId"], {})
+            out[response["url"]] = {"accept": request.get("accept", ""),
+                                    "sec_ch_dpr": request.get("sec-ch-dpr", ""),
                                     "mime": response["mimeType"], "status": response["status"],
-                                    "x_cache": headers.get("x-cache", "")}
+                                    "x_cache": headers.get("x-cache", ""),
+                                    "vary": headers.get("vary", "")}
     return out
 
 
@@ -125,36 +129,16 @@ def test_chromium_draws_the_fallback_image_of_a_missing_source(tmp_path: Path,
     assert drawn == {"width": 120, "height": 60}
 
 
-def hint_exchanges(page: Page) -> dict[str, dict[str, str]]:
-    """url -> {sec_ch_dpr, x_cache, vary} for every image the page fetched."""
-    sent: dict[str, str] = {}
-    for event in page.events:
-        params = event["params"]
-        if event["method"] == "Network.requestWillBeSentExtraInfo":
-            headers = {k.lower(): v for k, v in params["headers"].items()}
-            sent[params["requestId"]] = headers.get("sec-ch-dpr", "")
-    out: dict[str, dict[str, str]] = {}
-    for event in page.events:
-        params = event["params"]
-        if event["method"] == "Network.responseReceived" and params["type"] == "Image":
-            response = params["response"]
-            headers = {k.lower(): v for k, v in response["headers"].items()}
-            out[response["url"]] = {"sec_ch_dpr": sent.get(params["requestId"], ""),
-                                    "x_cache": headers.get("x-cache", ""),
-                                    "vary": headers.get("vary", "")}
-    return out
-
-
 def test_client_hints_from_chromium_through_varnish() -> None:
     """IMGORIGIN_CLIENT_HINTS end to end: the demo page asks for Sec-CH-DPR, a Chromium with a
     2x screen sends it with its image requests, Varnish rounds it and keeps one object per step,
     and the image without `dpr` in its URL comes at twice its CSS size; a 1x screen gets its own
     object at 1x. URLs that name `dpr` (the shoe's srcset) are the same for both."""
-    async def load(scale: float) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+    async def load(scale: float) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
         async with chromium(scale=scale) as page:
             await page.navigate(s.varnish.url("/index.html"))
             images = await page.evaluate(IMAGES_JS)
-            return images, hint_exchanges(page)
+            return images, image_exchanges(page)
 
     # At 2x the page's landscape is a 1600 px AVIF; no wait bound, so nothing is shed behind it.
     with edge_stack({"IMGORIGIN_CLIENT_HINTS": "true", "IMGORIGIN_MAX_QUEUE_WAIT": "0"}) as s:

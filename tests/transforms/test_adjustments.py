@@ -8,6 +8,7 @@ import pytest
 import pyvips
 
 from origin.errors import InvalidOptions
+from tests.support.images import animation
 from transforms import Limits, transform
 from transforms.grammar import parse, serialize
 
@@ -105,10 +106,7 @@ def test_pixelate_edge_blocks_and_dpr() -> None:
 
 def test_pixelate_every_frame_of_an_animation() -> None:
     frames = [(pattern(48, 32) + 40 * i).cast("uchar") for i in range(3)]  # three different
-    strip = pyvips.Image.arrayjoin(frames, across=1).copy()
-    strip.set_type(pyvips.GValue.gint_type, "page-height", 32)
-    strip.set_type(pyvips.GValue.array_int_type, "delay", [80] * 3)
-    body = transform(strip.gifsave_buffer(), parse("px_16").options, "gif", Limits(),
+    body = transform(animation(frames, 80, "gif"), parse("px_16").options, "gif", Limits(),
                      deadline=time.monotonic() + 30).body
     image = pyvips.Image.new_from_buffer(body, "", n=-1)
     assert image.get("n-pages") == 3

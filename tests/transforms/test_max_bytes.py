@@ -10,6 +10,7 @@ import pytest
 import pyvips
 
 from origin.errors import InvalidOptions, UpstreamTimeout
+from tests.support.images import animation
 from transforms import Limits, transform
 from transforms.budget import MAX_ENCODES, fit_budget
 from transforms.grammar import parse, serialize
@@ -139,10 +140,7 @@ def test_animated_webp_fits_every_frame() -> None:
     frames = [(pyvips.Image.gaussnoise(120, 90, mean=128, sigma=40 + 10 * i)
                .cast("uchar").bandjoin([128, 128]).copy(interpretation="srgb"))
               for i in range(4)]
-    strip = pyvips.Image.arrayjoin(frames, across=1).copy()
-    strip.set_type(pyvips.GValue.gint_type, "page-height", 90)
-    strip.set_type(pyvips.GValue.array_int_type, "delay", [100] * 4)
-    source = strip.webpsave_buffer(Q=95)
+    source = animation(frames, 100, "webp", Q=95)
     plain = render("_", "webp", source)
     budget = len(plain) // 2
     out = render(f"mb_{budget}", "webp", source)

@@ -10,6 +10,7 @@ import pytest
 import pyvips
 
 from origin.errors import InvalidOptions
+from tests.support.images import animation
 from transforms import Limits, prepare, probe, transform
 from transforms.describe import describe
 from transforms.grammar import parse, serialize
@@ -124,10 +125,7 @@ def test_padding_that_leaves_no_room_is_400() -> None:
 def test_every_frame_is_padded() -> None:
     frames = [(pyvips.Image.black(30, 20) + [40 * i, 0, 0]).cast("uchar")
               .copy(interpretation="srgb") for i in range(1, 4)]
-    strip = pyvips.Image.arrayjoin(frames, across=1).copy()
-    strip.set_type(pyvips.GValue.gint_type, "page-height", 20)
-    strip.set_type(pyvips.GValue.array_int_type, "delay", [50] * 3)
-    body = transform(strip.gifsave_buffer(), parse("pad_4").options, "gif", Limits(),
+    body = transform(animation(frames, 50, "gif"), parse("pad_4").options, "gif", Limits(),
                      deadline=time.monotonic() + 30).body
     image = pyvips.Image.new_from_buffer(body, "", n=-1)
     assert image.get("n-pages") == 3 and image.get("page-height") == 28
