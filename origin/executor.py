@@ -80,8 +80,9 @@ class TransformExecutor:
         self._on_pending = on_pending  # told `pending` on the event loop whenever it changes
         self.capacity = threads + queue
         self.pending = 0
-        # Admitted and not yet finished: estimated seconds and deadline of each (see `backlog`).
-        self._admitted: dict[object, tuple[float, float | None]] = {}
+        # Admitted and not yet finished: [estimated seconds, deadline, monotonic start or None
+        # while queued] of each (see `backlog`).
+        self._admitted: dict[object, list[float | None]] = {}
         self.calibration = 1.0  # measured / estimated, a running average
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="transform",
@@ -93,24 +94,43 @@ class TransformExecutor:
 
     @property
     def backlog(self) -> float:
-        """Estimated seconds of work admitted and not yet finished. A job is stopped at its
-        deadline, so it counts for at most the time left to it: one that timed out and is
+        """Estimated seconds of work admitted and not yet finished."""
+        running, queued = self._loads()
+        return running + queued
+
+    def _loads(self) -> tuple[float, float]:
+        """Estimated seconds left of the running jobs, and of the queued ones. A job is stopped
+        at its deadline, so it counts for at most the time left to it: one that timed out and is
         being torn down (a killed SVG child) no longer makes new misses look late."""
         now = time.monotonic()
-        return sum(cost if deadline is None else min(cost, max(0.0, deadline - now))
-                   for cost, deadline in self._admitted.values())
+        running = queued = 0.0
+        for cost, deadline, started in self._admitted.values():
+            assert cost is not None
+            left = cost if deadline is None else min(cost, max(0.0, deadline - now))
+            if started is None:
+                queued += left
+            else:
+                running += max(0.0, min(left, cost - (now - started)))
+        return running, queued
 
     def check_capacity(self) -> None:
         """Shed before any fetch or probe work when the pool is already full."""
         self._refuse_when_full()
 
     def _refuse_when_full(self) -> float:
-        """503 when no place is left, or when every thread is taken and the backlog would keep
-        a new miss waiting past `max_wait`; else the estimated wait for a thread."""
-        wait = self.backlog / self.threads
+        """503 when no place is left, or when the work already queued would keep a new miss
+        waiting past `max_wait`; else the estimated wait for a thread.
+
+        What is left of the running jobs does not count toward the bound: every request that
+        finds the threads busy waits for that, however well the server is sized, and counting
+        it refused the small images of a page queued behind its one large image (a 2x screen's
+        first visit to the demo page lost two of four). Queued work is what grows under
+        overload; an admitted miss waits for at most `max_wait` of it plus one running job."""
+        running, queued = self._loads()
+        wait = (running + queued) / self.threads
         if self.pending >= self.capacity:
             self._shed("queue_full", wait)
-        if self.max_wait and self.pending >= self.threads and wait > self.max_wait:
+        if self.max_wait and self.pending >= self.threads and queued / self.threads > self.max_wait:
             self._shed("queue_wait", wait)
         return wait
 
@@ -136,14 +156,15 @@ class TransformExecutor:
             self._shed("deadline", wait + cost)
         self.pending += 1
         ticket = object()
-        self._admitted[ticket] = (cost, deadline)
+        slot: list[float | None] = [cost, deadline, None]
+        self._admitted[ticket] = slot
         metrics.INFLIGHT.inc()
         if self._on_pending is not None:
             self._on_pending(self.pending)
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(
-                self._pool, lambda: self._timed(fn, args, kwargs, estimate, deadline))
+                self._pool, lambda: self._timed(fn, args, kwargs, estimate, deadline, slot))
         finally:
             self.pending -= 1
             del self._admitted[ticket]
@@ -152,12 +173,13 @@ class TransformExecutor:
                 self._on_pending(self.pending)
 
     def _timed(self, fn: Callable[..., T], args: tuple[object, ...], kwargs: dict[str, object],
-               estimate: float, deadline: float | None) -> T:
+               estimate: float, deadline: float | None, slot: list[float | None]) -> T:
         """In the pool thread: refuse work whose deadline passed in the queue, and learn how
         long work really takes."""
         if deadline is not None and time.monotonic() > deadline:
             metrics.SHED.labels("expired").inc()
             raise Overloaded("server is busy; retry shortly", retry_after=1)
+        slot[2] = time.monotonic()  # running from now: `_loads` counts what is left of it
         started = time.perf_counter()
         try:
             result = fn(*args, **kwargs)  # failures (and deadline kills) teach nothing about cost

@@ -340,10 +340,11 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "transforms run at once per worker (the thread pool size)"),
     Setting("IMGORIGIN_TRANSFORM_QUEUE", "transform_queue", "16", _non_negative_int,
             "transforms that may wait for a thread per worker before new misses get 503"),
-    Setting("IMGORIGIN_MAX_QUEUE_WAIT", "max_queue_wait", "0.6", _non_negative_float,
-            "estimated seconds a miss may wait for a transform thread before it gets 503 "
-            "instead, so a slower machine does not make admitted misses wait longer (0: only "
-            "the queue's length and the request timeout bound the wait)"),
+    Setting("IMGORIGIN_MAX_QUEUE_WAIT", "max_queue_wait", "0.5", _non_negative_float,
+            "estimated seconds of queued work a miss may wait behind (besides what is left of "
+            "the running ones) before it gets 503 instead, so a slower machine does not make "
+            "admitted misses wait longer (0: only the queue's length and the request timeout "
+            "bound the wait)"),
     Setting("IMGORIGIN_REFUSAL_HOLD", "refusal_hold", "1", _non_negative_float,
             "longest a 503/429 is held back on a connection whose client re-sent before the "
             "Retry-After it was given, so a client that ignores it gets about one refusal per "
@@ -478,7 +479,7 @@ class Settings:
     request_timeout: float = 30.0
     transform_threads: int = 1
     transform_queue: int = 16
-    max_queue_wait: float = 0.6
+    max_queue_wait: float = 0.5
     refusal_hold: float = 1.0
     header_timeout: float = 20.0
     send_timeout: float = 60.0

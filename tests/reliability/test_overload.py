@@ -160,15 +160,18 @@ def test_executor_bounds_the_estimated_wait_for_a_thread() -> None:
     async def scenario() -> None:
         pool = TransformExecutor(threads=1, queue=100, max_wait=0.25)
         gate = threading.Event()
-        # 0.1 s each: the first takes the free thread, the next two would wait 0.1 and 0.2 s.
-        running = asyncio.ensure_future(pool.run(gate.wait, estimate=0.1))
-        queued = [asyncio.ensure_future(pool.run(lambda: 1, estimate=0.1)) for _ in range(2)]
+        # The first takes the free thread; what is left of it does not count toward the bound
+        # (every miss behind a busy thread waits for that), so a long one does not refuse...
+        running = asyncio.ensure_future(pool.run(gate.wait, estimate=5.0))
         await asyncio.sleep(0.05)
-        assert pool.pending == 3
+        # ...the next three, 0.1 s each, queued behind it: 0, 0.1 and 0.2 s of queued work.
+        queued = [asyncio.ensure_future(pool.run(lambda: 1, estimate=0.1)) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        assert pool.pending == 4
         before = _shed("queue_wait")
-        with pytest.raises(Overloaded) as refused:  # would wait 0.3 s, with 97 places free
-            await pool.run(lambda: 1, estimate=0.1)
-        assert refused.value.headers == {"Retry-After": "1"}
+        with pytest.raises(Overloaded) as refused:  # 0.3 s queued ahead, with 96 places free
+            await asyncio.wait_for(pool.run(lambda: 1, estimate=0.1), 5)
+        assert refused.value.headers == {"Retry-After": "6"}  # 5.3 s until a thread is free
         with pytest.raises(Overloaded):
             pool.check_capacity()
         assert _shed("queue_wait") == before + 2
@@ -200,16 +203,22 @@ def test_work_past_its_deadline_does_not_count_as_backlog() -> None:
         overrun = asyncio.ensure_future(
             pool.run(gate.wait, estimate=0.4, deadline=time.monotonic() + 0.5))
         await asyncio.sleep(0.05)
-        with pytest.raises(Overloaded):  # 0.4 s of work ahead, within its deadline
-            await pool.run(lambda: 1, estimate=0.01)
-        await asyncio.sleep(0.5)  # past the deadline; the job still holds the thread
-        assert pool.pending == 1 and pool.backlog == 0.0
+        # Queued behind it, 0.3 s of work due within 0.75 s.
+        waiting = asyncio.ensure_future(
+            pool.run(lambda: 3, estimate=0.3, deadline=time.monotonic() + 0.75))
+        await asyncio.sleep(0.05)
+        with pytest.raises(Overloaded):  # 0.3 s queued ahead, within its deadline
+            await asyncio.wait_for(pool.run(lambda: 1, estimate=0.01), 5)
+        await asyncio.sleep(0.8)  # past both deadlines; the first job still holds the thread
+        assert pool.pending == 2 and pool.backlog == 0.0
         queued = asyncio.ensure_future(pool.run(lambda: 2, estimate=0.01))
         await asyncio.sleep(0.05)
-        assert pool.pending == 2  # admitted, waiting for the thread
+        assert pool.pending == 3  # admitted, waiting for the thread
         gate.set()
         assert await queued == 2
         await overrun
+        with pytest.raises(Overloaded):  # its deadline passed in the queue: refused, not run
+            await waiting
         pool.shutdown()
 
     asyncio.run(scenario())
