@@ -126,3 +126,17 @@ def test_r16_nginx_client_hints_keep_one_object_per_step() -> None:
             width = int.from_bytes(r.content[16:20], "big")
             assert width == round(100 * float(step)), header
             assert seen.setdefault(step, r.content) == r.content
+
+
+def test_r16_nginx_without_its_switch_never_mixes_hinted_sizes() -> None:
+    """An origin with IMGORIGIN_CLIENT_HINTS behind the config as shipped (switch off): nginx
+    keys no step, so it must not send the hint either, or one object would serve every ratio
+    at whatever size its first request had."""
+    with OriginProcess({**ORIGIN_ENV, "IMGORIGIN_CLIENT_HINTS": "true"}) as origin, \
+            NginxProcess(origin.port) as nginx:
+        path = "/w_100,fmt_png/landscape.jpg"
+        for header in ("2", "3", "1", ""):
+            headers = {"Sec-CH-DPR": header} if header else {}
+            r = httpx.get(nginx.url(path), headers=headers, timeout=30)
+            assert r.status_code == 200
+            assert int.from_bytes(r.content[16:20], "big") == 100, header
