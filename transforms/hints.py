@@ -3,7 +3,7 @@
 A device pixel ratio takes many values (1.25, 2.625, 2.75, ...); each would be a variant at the
 origin and an object at the edge. Rounding up to a short ladder keeps both small, and the edge
 configurations (edge-config/) reduce the header to the same buckets before their cache lookup,
-so `Vary: Sec-CH-DPR` keeps at most `len(DPR_BUCKETS)` objects per URL.
+so `Vary: Sec-CH-DPR` keeps at most `len(DPR_BUCKETS)` objects per URL and Accept class.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
 var DEFAULT_FORMAT_AUTO = false;
 // Set to true when the origin runs with IMGORIGIN_CLIENT_HINTS=true. Sec-CH-DPR is in the cache
 // policy's key: rounded up to the origin's steps here, or always 1 while this is false, so it
-// keeps at most five objects per URL with hints and one without.
+// keeps at most five objects per URL and Accept class with hints, one without.
 var CLIENT_HINTS = false;
 // Sec-CH-DPR rounded up to the origin's steps (transforms/hints.py); missing or malformed is 1.
 var DPR_STEPS = [

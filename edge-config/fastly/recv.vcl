@@ -27,7 +27,7 @@ if (req.http.Accept ~ "(?i)(^|,)\s*image/avif\s*(?!;\s*q\s*=\s*0(\.0*)?\s*(,|$))
 
 # Client hints (the origin's IMGORIGIN_CLIENT_HINTS): Sec-CH-DPR rounded up to the origin's
 # steps, 1, 1.5, 2, 3 or 4, the Varnish VCL's tested rules; Vary: Sec-CH-DPR then keeps at most
-# five objects per URL.
+# five objects per URL and Accept class.
 if (req.http.Sec-CH-DPR ~ "^\s*0*(\.\d*)?\s*$" || req.http.Sec-CH-DPR ~ "^\s*0*1(\.0*)?\s*$") {
   set req.http.Sec-CH-DPR = "1";
 } elsif (req.http.Sec-CH-DPR ~ "^\s*0*1\.(0+[1-9]\d*|[1-4]\d*|50*)\s*$") {

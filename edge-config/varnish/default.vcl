@@ -98,7 +98,7 @@ sub vcl_recv {
 
     # Client hints (the origin's IMGORIGIN_CLIENT_HINTS): Sec-CH-DPR rounded up to the origin's
     # steps, 1, 1.5, 2, 3 or 4 (transforms/hints.py); missing or malformed is 1. Vary: Sec-CH-DPR
-    # then keeps at most five objects per URL, whatever ratios the devices report.
+    # then keeps at most five objects per URL and Accept class, whatever the devices report.
     if (req.http.Sec-CH-DPR ~ "^\s*0*(\.\d*)?\s*$" || req.http.Sec-CH-DPR ~ "^\s*0*1(\.0*)?\s*$") {
         set req.http.Sec-CH-DPR = "1";
     } elsif (req.http.Sec-CH-DPR ~ "^\s*0*1\.(0+[1-9]\d*|[1-4]\d*|50*)\s*$") {
