@@ -11,6 +11,9 @@ from starlette.responses import Response
 from cache.memo import second_sight
 from origin.errors import ImgOriginError
 from origin.settings import Settings
+from transforms import describe
+from transforms.formats import CONTENT_TYPES
+from transforms.grammar import DOWNLOAD_NAME_CHARS
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -82,10 +85,10 @@ def tag_headers(tags: str) -> tuple[_H, _H]:
     return (b"surrogate-key", tags.encode()), (b"cache-tag", tags.replace(" ", ",").encode())
 
 
-_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp",
-               "image/avif": "avif", "image/gif": "gif", "application/json": "json"}
-_FILE_NAME_CHARS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+# The file extension of each content type an answer can have (`jpg`, not `jpeg`, as saved files
+# are usually named).
+_EXTENSIONS = {content_type: "jpg" if fmt == "jpeg" else fmt
+               for fmt, content_type in CONTENT_TYPES.items()} | {describe.CONTENT_TYPE: "json"}
 
 
 def content_disposition(download: str, source_id: str, content_type: str) -> _H:
@@ -96,7 +99,7 @@ def content_disposition(download: str, source_id: str, content_type: str) -> _H:
     if dot and head and ext.lower() in (*_EXTENSIONS.values(), "jpeg"):
         stem = head
     name = f"{stem}.{_EXTENSIONS.get(content_type, 'bin')}"
-    ascii_name = "".join(c if c in _FILE_NAME_CHARS else "_" for c in name)
+    ascii_name = "".join(c if c in DOWNLOAD_NAME_CHARS else "_" for c in name)
     value = f'attachment; filename="{ascii_name}"'
     if ascii_name != name:
         # RFC 6266/8187: browsers take the UTF-8 name, older clients the ASCII one.

@@ -208,9 +208,8 @@ class TransformService:
     def with_client_hints(self, req: TransformRequest,
                           dpr_hint: str) -> tuple[TransformRequest, bool]:
         """`req` as the browser's `Sec-CH-DPR` makes it, and whether its answer varies on the
-        hint: with IMGORIGIN_CLIENT_HINTS, for URLs that size the image and leave `dpr` out."""
-        if not self.settings.client_hints:
-            return req, False
+        hint (URLs that size the image and leave `dpr` out). Called only with
+        IMGORIGIN_CLIENT_HINTS on; the app checks the setting, so hits pay nothing without it."""
         options = req.options
         if options.dpr != 1.0 or (options.width is None and options.height is None):
             return req, False
