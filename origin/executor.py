@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 from origin import metrics
@@ -70,6 +71,15 @@ def estimate_seconds(plan: Plan) -> float:
     return frames * (info.width * info.height * decode + out_pixels * encode) + BASE_SECONDS
 
 
+@dataclass(slots=True)
+class _Job:
+    """An admitted transform: its calibrated estimate, deadline, and when a thread took it."""
+
+    cost: float
+    deadline: float | None
+    started: float | None = None
+
+
 class TransformExecutor:
     def __init__(self, threads: int, queue: int, *, max_wait: float = 0.0,
                  probe_threads: int = 1, after_each: Callable[[], None] | None = None,
@@ -80,9 +90,8 @@ class TransformExecutor:
         self._on_pending = on_pending  # told `pending` on the event loop whenever it changes
         self.capacity = threads + queue
         self.pending = 0
-        # Admitted and not yet finished: [estimated seconds, deadline, monotonic start or None
-        # while queued] of each (see `backlog`).
-        self._admitted: dict[object, list[float | None]] = {}
+        # Admitted and not yet finished (see `backlog`).
+        self._admitted: dict[object, _Job] = {}
         self.calibration = 1.0  # measured / estimated, a running average
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="transform",
@@ -104,13 +113,13 @@ class TransformExecutor:
         being torn down (a killed SVG child) no longer makes new misses look late."""
         now = time.monotonic()
         running = queued = 0.0
-        for cost, deadline, started in self._admitted.values():
-            assert cost is not None
-            left = cost if deadline is None else min(cost, max(0.0, deadline - now))
-            if started is None:
+        for job in self._admitted.values():
+            left = job.cost if job.deadline is None else min(job.cost,
+                                                             max(0.0, job.deadline - now))
+            if job.started is None:
                 queued += left
             else:
-                running += max(0.0, min(left, cost - (now - started)))
+                running += max(0.0, min(left, job.cost - (now - job.started)))
         return running, queued
 
     def check_capacity(self) -> None:
@@ -156,15 +165,15 @@ class TransformExecutor:
             self._shed("deadline", wait + cost)
         self.pending += 1
         ticket = object()
-        slot: list[float | None] = [cost, deadline, None]
-        self._admitted[ticket] = slot
+        job = _Job(cost, deadline)
+        self._admitted[ticket] = job
         metrics.INFLIGHT.inc()
         if self._on_pending is not None:
             self._on_pending(self.pending)
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(
-                self._pool, lambda: self._timed(fn, args, kwargs, estimate, deadline, slot))
+                self._pool, lambda: self._timed(fn, args, kwargs, estimate, deadline, job))
         finally:
             self.pending -= 1
             del self._admitted[ticket]
@@ -173,13 +182,13 @@ class TransformExecutor:
                 self._on_pending(self.pending)
 
     def _timed(self, fn: Callable[..., T], args: tuple[object, ...], kwargs: dict[str, object],
-               estimate: float, deadline: float | None, slot: list[float | None]) -> T:
+               estimate: float, deadline: float | None, job: _Job) -> T:
         """In the pool thread: refuse work whose deadline passed in the queue, and learn how
         long work really takes."""
         if deadline is not None and time.monotonic() > deadline:
             metrics.SHED.labels("expired").inc()
             raise Overloaded("server is busy; retry shortly", retry_after=1)
-        slot[2] = time.monotonic()  # running from now: `_loads` counts what is left of it
+        job.started = time.monotonic()  # running from now: `_loads` counts what is left of it
         started = time.perf_counter()
         try:
             result = fn(*args, **kwargs)  # failures (and deadline kills) teach nothing about cost
