@@ -42,6 +42,7 @@ from transforms import (
     ParsedOptions,
     Probe,
     describe,
+    imgproxy,
     negotiate,
     parse,
     prepare,
@@ -70,6 +71,8 @@ class TransformRequest:
     signed_path: str
     # `dl`: answer as a download under this name ("": the source's); not part of the variant.
     download: str | None = None
+    # "imgproxy" for a URL in imgproxy's dialect (IMGORIGIN_IMGPROXY_PREFIX), "" for a native one.
+    dialect: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,19 @@ class TransformService:
 
         self._parse_options = parse_options
         self._parse_path = second_sight(4096)(self._parse_path_uncached)
+        self._parse_imgproxy = second_sight(4096)(self._parse_imgproxy_uncached)
+        self._imgproxy_prefix = (f"/{settings.imgproxy_prefix}/" if settings.imgproxy_prefix
+                                 else "")
+        self._imgproxy_pairs = tuple(zip(settings.imgproxy_keys, settings.imgproxy_salts,
+                                         strict=True))
+        if settings.imgproxy_prefix:
+            try:
+                parse_options(settings.imgproxy_prefix)
+            except InvalidOptions:
+                pass
+            else:
+                raise SettingsError("IMGORIGIN_IMGPROXY_PREFIX: a native options segment; "
+                                    "pick a segment no native URL can start with")
         for name in presets:
             # A broken preset fails the worker at startup, not one request at a time.
             try:
@@ -162,6 +178,8 @@ class TransformService:
     def admit(self, raw_path: str) -> TransformRequest:
         """A request path as a client sent it: signature first (an unsigned URL is not even
         parsed), this host's purges applied, then the parse and the signed expiry."""
+        if self._imgproxy_prefix and raw_path.startswith(self._imgproxy_prefix):
+            return self._admit_imgproxy(raw_path)
         if self.signing:
             signing.authenticate(raw_path, self.settings.signing_keys)
         self.sync_purges()
@@ -169,6 +187,37 @@ class TransformService:
         if self.signing:
             signing.check_expiry(req.expires)
         return req
+
+    def _admit_imgproxy(self, raw_path: str) -> TransformRequest:
+        """An imgproxy URL: its own signature (when its keys are set) before anything else."""
+        signature, slash, rest = raw_path[len(self._imgproxy_prefix):].partition("/")
+        if not slash or not rest:
+            raise InvalidSource("imgproxy URL has no options and source after the signature")
+        signed = "/" + rest
+        if self._imgproxy_pairs:
+            size = self.settings.imgproxy_signature_size
+            signing.verify(signature, signed, self._imgproxy_pairs,
+                           lambda path, pair: signing.sign_imgproxy(path, *pair, size=size))
+        self.sync_purges()
+        req = self._parse_imgproxy(signed)
+        signing.check_expiry(req.expires)
+        return req
+
+    def _parse_imgproxy_uncached(self, signed: str) -> TransformRequest:
+        translated = imgproxy.translate(signed)
+        parsed, canonical = self._parse_options(translated.tokens)
+        options = parsed.options
+        return TransformRequest(
+            options=options,
+            canonical=canonical,
+            requested_format=options.format or self.settings.default_format,
+            source=self.sources.ref(translated.source),
+            expires=translated.expires,
+            signature="",
+            signed_path=signed,
+            download=parsed.download,
+            dialect="imgproxy",
+        )
 
     def parse_path(self, raw_path: str) -> TransformRequest:
         """Split `/{signature}/{options}/{source}`; raises 400/403 for a bad path."""

@@ -101,6 +101,17 @@ def _rate(raw: str) -> float:
 
 
 
+def _path_segment(raw: str) -> str:
+    value = raw.strip().strip("/")
+    if value and (value == "-" or not set(value) <= _SEGMENT_CHARS):
+        raise ValueError(f"expected one path segment of letters, digits, '-', '_' or '.', "
+                         f"not '-', got {raw!r}")
+    return value
+
+
+_SEGMENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     """A parser for one of `allowed` (case-insensitive)."""
     expected = " or ".join(f"'{value}'" for value in allowed)
@@ -327,6 +338,18 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "1, 1.5, 2, 3 or 4, answered with `Vary: Sec-CH-DPR` (the edge configurations reduce "
             "the header to the same steps); pages opt in with `Accept-CH` and delegate the hint "
             "to the image host"),
+    Setting("IMGORIGIN_IMGPROXY_PREFIX", "imgproxy_prefix", "", _path_segment,
+            "serve imgproxy URLs under this first path segment: `/PREFIX/{signature}/{options}/"
+            "plain/{url}` (or base64 source), translated into this server's options, so pages "
+            "built for imgproxy keep their URLs with a new base URL (docs/imgproxy.md)",
+            "unset: off"),
+    Setting("IMGORIGIN_IMGPROXY_KEYS", "imgproxy_keys", "", _csv,
+            "imgproxy's `IMGPROXY_KEYS` (hex): when set, imgproxy URLs must carry imgproxy's "
+            "signature; required when IMGORIGIN_SIGNING_KEYS is set", "unset"),
+    Setting("IMGORIGIN_IMGPROXY_SALTS", "imgproxy_salts", "", _csv,
+            "imgproxy's `IMGPROXY_SALTS` (hex), one per key", "unset"),
+    Setting("IMGORIGIN_IMGPROXY_SIGNATURE_SIZE", "imgproxy_signature_size", "32",
+            _int_from_to(1, 32), "imgproxy's `IMGPROXY_SIGNATURE_SIZE`: bytes of the HMAC kept"),
     Setting("IMGORIGIN_FETCH_TIMEOUT", "fetch_timeout", "15", _positive_float,
             "seconds a whole source fetch may take (504 past it)"),
     Setting("IMGORIGIN_CONNECT_TIMEOUT", "connect_timeout", "3", _positive_float,
@@ -473,6 +496,10 @@ class Settings:
     cdn_purge_backoff: float = 0.2
     auto_redirect: bool = False
     client_hints: bool = False
+    imgproxy_prefix: str = ""
+    imgproxy_keys: tuple[str, ...] = ()
+    imgproxy_salts: tuple[str, ...] = ()
+    imgproxy_signature_size: int = 32
     fetch_timeout: float = 15.0
     connect_timeout: float = 3.0
     max_redirects: int = 3
@@ -529,6 +556,7 @@ class Settings:
                 bytes.fromhex(key)
             except ValueError:
                 raise SettingsError("IMGORIGIN_SIGNING_KEYS: keys must be hex") from None
+        _check_imgproxy(values)
         return cls(**values)
 
     @property
@@ -557,6 +585,24 @@ class Settings:
         if self.disk_cache:
             return self.disk_cache == "on"
         return not self.redis_url
+
+
+def _check_imgproxy(values: Mapping[str, Any]) -> None:
+    keys, salts = values["imgproxy_keys"], values["imgproxy_salts"]
+    if len(keys) != len(salts):
+        raise SettingsError("IMGORIGIN_IMGPROXY_KEYS and IMGORIGIN_IMGPROXY_SALTS: one salt per "
+                            "key")
+    for value in (*keys, *salts):
+        try:
+            bytes.fromhex(value)
+        except ValueError:
+            raise SettingsError("IMGORIGIN_IMGPROXY_KEYS/SALTS: keys and salts must be "
+                                "hex") from None
+    if values["imgproxy_prefix"] and values["signing_keys"] and not keys:
+        # Otherwise the dialect would be an unsigned way around the signed native URLs.
+        raise SettingsError("IMGORIGIN_IMGPROXY_PREFIX: with IMGORIGIN_SIGNING_KEYS set, "
+                            "imgproxy URLs must be signed too: set IMGORIGIN_IMGPROXY_KEYS and "
+                            "IMGORIGIN_IMGPROXY_SALTS")
 
 
 def _check_s3(source: str, endpoint: str, region: str, env: Mapping[str, str]) -> str:

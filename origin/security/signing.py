@@ -1,4 +1,5 @@
-"""Signed URLs: HMAC-SHA256 over the path after the signature segment (the only HMAC code).
+"""Signed URLs: HMAC-SHA256 over the path after the signature segment (the only HMAC code),
+in this server's scheme and in imgproxy's (key and salt) for its URL dialect.
 
 The signed string is found by position only: the first path segment is the signature, and
 everything after it (leading slash included, still percent-encoded) is what was signed. Nothing
@@ -12,14 +13,25 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from origin.errors import Forbidden
+
+K = TypeVar("K")
 
 
 def sign(path: str, key_hex: str) -> str:
     """Unpadded URL-safe base64 of HMAC-SHA256(key, path); `path` starts with `/`."""
     digest = hmac.new(bytes.fromhex(key_hex), path.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def sign_imgproxy(path: str, key_hex: str, salt_hex: str, size: int = 32) -> str:
+    """imgproxy's signature: HMAC-SHA256(key, salt + path), its first `size` bytes, unpadded
+    URL-safe base64 (`IMGPROXY_KEY`, `IMGPROXY_SALT`, `IMGPROXY_SIGNATURE_SIZE`)."""
+    digest = hmac.new(bytes.fromhex(key_hex), bytes.fromhex(salt_hex) + path.encode("utf-8"),
+                      hashlib.sha256).digest()[:size]
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
@@ -30,8 +42,9 @@ def split(raw_path: str) -> tuple[str, str]:
     return signature, ("/" + rest) if slash else ""
 
 
-def verify(signature: str, path: str, keys: Sequence[str]) -> None:
-    """Raise 403 unless some key signed exactly `path`."""
+def verify(signature: str, path: str, keys: Sequence[K],
+           signer: Callable[[str, K], str]) -> None:
+    """Raise 403 unless some key signed exactly `path` (`signer(path, key)`)."""
     if not signature or not path:
         raise Forbidden("missing signature")
     # The raw path was decoded as latin-1, so any byte can be here; compare bytes, never str,
@@ -40,7 +53,7 @@ def verify(signature: str, path: str, keys: Sequence[str]) -> None:
     matched = False
     for key in keys:
         # Every key is tried, so timing says nothing about which one matched.
-        matched |= hmac.compare_digest(sign(path, key).encode("ascii"), given)
+        matched |= hmac.compare_digest(signer(path, key).encode("ascii"), given)
     if not matched:
         raise Forbidden("invalid signature")
 
@@ -49,7 +62,7 @@ def authenticate(raw_path: str, keys: Sequence[str]) -> str:
     """Check the signature of a raw request path before anything else looks at it; returns
     the signed path `/{options}/{source}`."""
     signature, signed = split(raw_path)
-    verify(signature, signed, keys)
+    verify(signature, signed, keys, sign)
     return signed
 
 

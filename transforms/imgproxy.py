@@ -1,0 +1,429 @@
+"""imgproxy's URL dialect, translated into this server's option tokens and source.
+
+`/{options…}/plain/{url}[@ext]` or `/{options…}/{base64url…}[.ext]` (what follows imgproxy's
+signature segment) becomes one native options segment and a source, so the native grammar checks
+every value and an imgproxy URL shares its variant, cache entry and purge with the native URL of
+the same transform. Options with no native equivalent are refused with a 400 naming them rather
+than approximated; docs/imgproxy.md lists what maps to what.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from origin.errors import InvalidOptions, InvalidSource
+
+_GRAVITIES = {"no": "north", "so": "south", "ea": "east", "we": "west", "noea": "northeast",
+              "nowe": "northwest", "soea": "southeast", "sowe": "southwest", "ce": "center",
+              "sm": "attention"}
+_FORMATS = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "avif": "avif",
+            "gif": "gif"}
+_Handler = Callable[["_State", list[str], str], None]
+_TRUE, _FALSE = frozenset({"1", "t", "true"}), frozenset({"0", "f", "false"})
+
+
+@dataclass(frozen=True, slots=True)
+class Translated:
+    """An imgproxy path as this server's options segment and decoded source."""
+
+    tokens: str  # a native options segment ("_" for none)
+    source: str  # a key under the default source, or an absolute URL
+    expires: int | None
+
+
+@dataclass
+class _State:
+    """imgproxy's options as the URL sets them, in order (a later option overrides)."""
+
+    resizing_type: str = "fit"
+    width: int = 0
+    height: int = 0
+    extend: bool = False
+    extend_gravity: str = ""
+    gravity: str = ""
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)
+    expires: int | None = None
+    filename: str = ""
+    attachment: bool = False
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def set(self, name: str, value: str) -> None:
+        """Set a native token ("" removes it: imgproxy's 0 or empty means the default)."""
+        if value:
+            self.tokens[name] = value
+        else:
+            self.tokens.pop(name, None)
+
+
+def translate(path: str) -> Translated:
+    """Translate `/{options…}/{source}` (the signed part of an imgproxy URL); raises 400."""
+    segments = path.removeprefix("/").split("/")
+    state = _State()
+    for index, segment in enumerate(segments):
+        if segment == "plain":
+            source, ext = _plain_source("/".join(segments[index + 1:]))
+            break
+        if segment == "enc":
+            raise InvalidSource("encrypted imgproxy source URLs are not supported")
+        if ":" not in segment:
+            source, ext = _encoded_source("/".join(segments[index:]))
+            break
+        name, _, args = segment.partition(":")
+        handler = _OPTIONS.get(name)
+        if handler is None:
+            raise InvalidOptions(f"imgproxy option '{name}' is not supported by this server")
+        handler(state, args.split(":"), name)
+    else:
+        raise InvalidSource("imgproxy URL has no source")
+    if ext:
+        state.set("fmt", _format(ext, "extension"))
+    return Translated(_tokens(state), _source_key(source), state.expires)
+
+
+def _plain_source(raw: str) -> tuple[str, str]:
+    # imgproxy wants `@` inside the URL percent-encoded: the last bare one starts the extension.
+    url, at, ext = raw.rpartition("@")
+    if not at:
+        url, ext = raw, ""
+    if not url:
+        raise InvalidSource("imgproxy URL has no source")
+    return unquote(url), ext
+
+
+def _encoded_source(raw: str) -> tuple[str, str]:
+    encoded, dot, ext = raw.rpartition(".")
+    if not dot:
+        encoded, ext = raw, ""
+    encoded = encoded.replace("/", "")
+    try:
+        source = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidSource("imgproxy source is not URL-safe base64 of a URL") from None
+    if not source:
+        raise InvalidSource("imgproxy URL has no source")
+    return source, ext
+
+
+def _source_key(source: str) -> str:
+    """imgproxy's `local:///path` is a key under the default source, as are relative sources
+    (imgproxy's IMGPROXY_BASE_URL); absolute URLs stay absolute and meet the host allowlist."""
+    if source.startswith("local://"):
+        return source.removeprefix("local://").lstrip("/")
+    return source
+
+
+def _tokens(state: _State) -> str:
+    tokens = dict(state.tokens)
+    top, right, bottom, left = state.padding
+    # imgproxy pads around the resized image (a 100x200 box with `pd:10` comes out 120x220);
+    # here `pad` comes out of the requested box, so the box grows by the padding.
+    width = state.width + left + right if state.width else 0
+    height = state.height + top + bottom if state.height else 0
+    if width:
+        tokens["w"] = str(width)
+    if height:
+        tokens["h"] = str(height)
+    if any(state.padding):
+        tokens["pad"] = ":".join(str(v) for v in state.padding)
+    fit = _fit(state)
+    if fit:
+        tokens["fit"] = fit
+    gravity = state.gravity
+    if state.extend and fit == "contain" and state.extend_gravity:
+        if gravity and gravity != state.extend_gravity:
+            raise InvalidOptions("imgproxy gravity and extend gravity differ; this server "
+                                 "places crops and padding by one gravity")
+        gravity = state.extend_gravity
+    if gravity:
+        tokens["g"] = gravity
+    parts = [f"{k}_{v}" for k, v in tokens.items()]
+    if state.attachment:
+        parts.append(f"dl_{state.filename}" if state.filename else "dl")
+    return ",".join(parts) or "_"
+
+
+def _fit(state: _State) -> str:
+    kind = state.resizing_type
+    both = bool(state.width and state.height)
+    if kind == "auto":
+        raise InvalidOptions("imgproxy resizing type 'auto' is not supported by this server")
+    if kind == "force":
+        if not both and (state.width or state.height):
+            raise InvalidOptions("imgproxy 'force' needs both width and height here")
+        return "fill" if both else ""
+    if not both:
+        return ""
+    if kind == "fit":
+        return "contain" if state.extend else "inside"
+    return "cover"  # fill, fill-down
+
+
+def _int(value: str, name: str, low: int = 0) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidOptions(f"imgproxy option '{name}': '{value}' is not an integer") from None
+    if number < low:
+        raise InvalidOptions(f"imgproxy option '{name}': {number} is below {low}")
+    return number
+
+
+def _number(value: str, name: str) -> str:
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidOptions(f"imgproxy option '{name}': '{value}' is not a number") from None
+    if number != number or number < 0:
+        raise InvalidOptions(f"imgproxy option '{name}': '{value}' is out of range")
+    return "" if number == 0 else value
+
+
+def _flag(value: str, name: str) -> bool:
+    if value in _TRUE:
+        return True
+    if value in _FALSE or value == "":
+        return False
+    raise InvalidOptions(f"imgproxy option '{name}': '{value}' is not a boolean")
+
+
+def _args(args: list[str], name: str, most: int) -> list[str]:
+    if len(args) > most:
+        raise InvalidOptions(f"imgproxy option '{name}' takes at most {most} arguments")
+    return args + [""] * (most - len(args))
+
+
+def _format(value: str, name: str) -> str:
+    fmt = _FORMATS.get(value.lower())
+    if fmt is None:
+        raise InvalidOptions(f"imgproxy {name} '{value}' is not a format this server writes")
+    return fmt
+
+
+def _gravity(args: list[str], name: str) -> str:
+    kind = args[0]
+    if kind == "fp":
+        x, y = _args(args[1:], name, 2)
+        return f"fp:{x}:{y}"
+    if kind not in _GRAVITIES:
+        raise InvalidOptions(f"imgproxy gravity '{kind}' is not supported by this server")
+    if any(_number(offset or "0", name) for offset in args[1:3]) or len(args) > 3:
+        raise InvalidOptions("imgproxy gravity offsets are not supported by this server")
+    return _GRAVITIES[kind]
+
+
+def _o_resize(state: _State, args: list[str], name: str) -> None:
+    kind, *rest = _args(args, name, 5)
+    if kind:
+        _o_resizing_type(state, [kind], name)
+    _o_size(state, rest, name)
+
+
+def _o_size(state: _State, args: list[str], name: str) -> None:
+    width, height, enlarge, extend = _args(args, name, 4)
+    if width:
+        state.width = _int(width, name)
+    if height:
+        state.height = _int(height, name)
+    if enlarge:
+        _o_enlarge(state, [enlarge], name)
+    if extend:
+        _o_extend(state, [extend], name)
+
+
+def _o_resizing_type(state: _State, args: list[str], name: str) -> None:
+    (kind,) = _args(args, name, 1)
+    if kind not in ("fit", "fill", "fill-down", "force", "auto"):
+        raise InvalidOptions(f"imgproxy resizing type '{kind}' is unknown")
+    state.resizing_type = kind
+
+
+def _o_width(state: _State, args: list[str], name: str) -> None:
+    state.width = _int(_args(args, name, 1)[0], name)
+
+
+def _o_height(state: _State, args: list[str], name: str) -> None:
+    state.height = _int(_args(args, name, 1)[0], name)
+
+
+def _o_enlarge(state: _State, args: list[str], name: str) -> None:
+    state.set("enlarge", "1" if _flag(_args(args, name, 1)[0], name) else "")
+
+
+def _o_extend(state: _State, args: list[str], name: str) -> None:
+    state.extend = _flag(args[0], name)
+    state.extend_gravity = _gravity(args[1:], name) if len(args) > 1 and args[1] else ""
+    if state.extend_gravity == "attention":
+        raise InvalidOptions("imgproxy extend gravity 'sm' is not allowed")
+
+
+def _o_gravity(state: _State, args: list[str], name: str) -> None:
+    state.gravity = _gravity(args, name)
+
+
+def _o_dpr(state: _State, args: list[str], name: str) -> None:
+    state.set("dpr", _number(_args(args, name, 1)[0], name))
+
+
+def _o_quality(state: _State, args: list[str], name: str) -> None:
+    value = _int(_args(args, name, 1)[0], name)
+    state.set("q", str(value) if value else "")  # 0: the server's default
+
+
+def _o_format_quality(state: _State, args: list[str], name: str) -> None:
+    if len(args) % 2:
+        raise InvalidOptions(f"imgproxy option '{name}' takes format:quality pairs")
+    pairs = [f"{_format(fmt, 'format')}:{q}" for fmt, q in zip(args[::2], args[1::2],
+                                                                    strict=True)]
+    state.set("fq", ":".join(pairs))
+
+
+def _o_max_bytes(state: _State, args: list[str], name: str) -> None:
+    value = _int(_args(args, name, 1)[0], name)
+    state.set("mb", str(value) if value else "")
+
+
+def _o_background(state: _State, args: list[str], name: str) -> None:
+    if args in ([], [""]):
+        state.set("bg", "")
+    elif len(args) == 3:
+        rgb = [_int(v, name) for v in args]
+        if max(rgb) > 255:
+            raise InvalidOptions(f"imgproxy option '{name}': channels are 0..255")
+        state.set("bg", "".join(f"{v:02x}" for v in rgb))
+    elif len(args) == 1 and len(args[0]) in (3, 6):
+        value = args[0] if len(args[0]) == 6 else "".join(c * 2 for c in args[0])
+        state.set("bg", value)
+    else:
+        raise InvalidOptions(f"imgproxy option '{name}': expected R:G:B or a hex colour")
+
+
+def _simple(native: str) -> _Handler:
+    """A number passed on as it is (the native grammar checks its range); 0 turns it off."""
+    def handle(state: _State, args: list[str], name: str) -> None:
+        state.set(native, _number(_args(args, name, 1)[0], name))
+
+    return handle
+
+
+def _o_pixelate(state: _State, args: list[str], name: str) -> None:
+    value = _int(_args(args, name, 1)[0], name)
+    state.set("px", str(value) if value > 1 else "")  # a 1 px block changes nothing
+
+
+def _o_rotate(state: _State, args: list[str], name: str) -> None:
+    value = _int(_args(args, name, 1)[0], name)
+    if value % 90:
+        raise InvalidOptions(f"imgproxy option '{name}': only multiples of 90 degrees")
+    state.set("rot", str(value % 360) if value % 360 else "")
+
+
+def _o_padding(state: _State, args: list[str], name: str) -> None:
+    top, right, bottom, left = (_int(v, name) if v else None for v in _args(args, name, 4))
+    if top is None:
+        raise InvalidOptions(f"imgproxy option '{name}' needs a top padding")
+    right = top if right is None else right
+    bottom = top if bottom is None else bottom
+    left = right if left is None else left
+    state.padding = (top, right, bottom, left)
+
+
+def _o_trim(state: _State, args: list[str], name: str) -> None:
+    threshold, *rest = args
+    if any(rest):
+        raise InvalidOptions("imgproxy trim colour and equal-sides arguments are not "
+                             "supported by this server")
+    state.set("trim", _number(threshold, name))
+
+
+def _o_strip_metadata(state: _State, args: list[str], name: str) -> None:
+    state.set("strip", "" if _flag(_args(args, name, 1)[0], name) else "0")
+
+
+def _o_auto_rotate(state: _State, args: list[str], name: str) -> None:
+    if not _flag(_args(args, name, 1)[0], name):
+        raise InvalidOptions("imgproxy auto_rotate:0 is not supported: this server always "
+                             "applies the EXIF orientation")
+
+
+def _o_format(state: _State, args: list[str], name: str) -> None:
+    (value,) = _args(args, name, 1)
+    state.set("fmt", _format(value, "format") if value else "")
+
+
+def _o_preset(state: _State, args: list[str], name: str) -> None:
+    if len(args) != 1 or not args[0]:
+        raise InvalidOptions("imgproxy presets: this server applies one preset per URL")
+    state.set("p", args[0])
+
+
+def _o_cachebuster(state: _State, args: list[str], name: str) -> None:
+    """Changes the URL (so every cache in front misses) and nothing else, as in imgproxy."""
+
+
+def _o_expires(state: _State, args: list[str], name: str) -> None:
+    state.expires = _int(_args(args, name, 1)[0], name)
+
+
+def _o_filename(state: _State, args: list[str], name: str) -> None:
+    value, encoded = _args(args, name, 2)
+    if _flag(encoded, name):
+        try:
+            value = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise InvalidOptions(f"imgproxy option '{name}': not URL-safe base64") from None
+    else:
+        value = unquote(value)
+    state.filename = value  # `dl` gives it the extension of the format sent
+
+
+def _o_attachment(state: _State, args: list[str], name: str) -> None:
+    state.attachment = _flag(_args(args, name, 1)[0], name)
+
+
+def _o_page(state: _State, args: list[str], name: str) -> None:
+    value = _int(_args(args, name, 1)[0], name)
+    state.set("page", str(value) if value else "")
+
+
+def _o_disable_animation(state: _State, args: list[str], name: str) -> None:
+    state.set("anim", "0" if _flag(_args(args, name, 1)[0], name) else "")
+
+
+_OPTIONS: dict[str, _Handler] = {}
+for _names, _handler in (
+    (("resize", "rs"), _o_resize),
+    (("size", "s"), _o_size),
+    (("resizing_type", "rt"), _o_resizing_type),
+    (("width", "w"), _o_width),
+    (("height", "h"), _o_height),
+    (("enlarge", "el"), _o_enlarge),
+    (("extend", "ex"), _o_extend),
+    (("gravity", "g"), _o_gravity),
+    (("dpr",), _o_dpr),
+    (("quality", "q"), _o_quality),
+    (("format_quality", "fq"), _o_format_quality),
+    (("max_bytes", "mb"), _o_max_bytes),
+    (("background", "bg"), _o_background),
+    (("blur", "bl"), _simple("blur")),
+    (("sharpen", "sh"), _simple("sharpen")),
+    (("pixelate", "pix"), _o_pixelate),
+    (("rotate", "rot"), _o_rotate),
+    (("padding", "pd"), _o_padding),
+    (("trim", "t"), _o_trim),
+    (("strip_metadata", "sm"), _o_strip_metadata),
+    (("auto_rotate", "ar"), _o_auto_rotate),
+    (("format", "f", "ext"), _o_format),
+    (("preset", "pr"), _o_preset),
+    (("cachebuster", "cb"), _o_cachebuster),
+    (("expires", "exp"), _o_expires),
+    (("filename", "fn"), _o_filename),
+    (("return_attachment", "att"), _o_attachment),
+    (("page", "pg"), _o_page),
+    (("disable_animation", "da"), _o_disable_animation),
+):
+    for _name in _names:
+        _OPTIONS[_name] = _handler
