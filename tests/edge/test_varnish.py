@@ -20,7 +20,7 @@ from tests.support.origin import REPO
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    with edge_stack() as s:
+    with edge_stack({"IMGORIGIN_IMGPROXY_PREFIX": "imgproxy"}) as s:
         yield s
 
 
@@ -156,6 +156,27 @@ def test_r14_purge_through_the_origin_empties_varnish_for_every_variant(stack: S
     for path, accept in shoe:
         assert get(stack, path, accept).headers["x-cache"] == "MISS", (path, accept)
     assert get(stack, other).headers["x-cache"] == "HIT"
+
+
+def test_r14_imgproxy_urls_are_edge_objects_that_a_source_purge_removes(stack: Stack) -> None:
+    # Pages built for imgproxy keep their URLs (IMGORIGIN_IMGPROXY_PREFIX); Varnish caches them
+    # as it does native URLs, tagged with the same source, so the source's purge reaches them.
+    paths = ["/imgproxy/insecure/rs:fill:90:60/g:sm/plain/products/shoe.jpg@webp",
+             "/imgproxy/insecure/w:70/cHJvZHVjdHMvc2hvZS5qcGc.png"]
+    for path in paths:
+        first = get(stack, path)
+        assert first.status_code == 200, first.text
+        assert first.headers["x-cache"] == "MISS"
+        assert get(stack, path).headers["x-cache"] == "HIT"
+    native = get(stack, "/fmt_webp,g_attention,h_60,w_90/products/shoe.jpg")
+    assert native.headers["x-cache"] == "MISS"  # another URL at the edge...
+    assert not native.headers["server-timing"].startswith("transform")  # ...same origin entry
+    result = purge(stack, sources=["products/shoe.jpg"])
+    assert result["cdn"][0]["ok"] is True
+    for path in paths:
+        again = get(stack, path)
+        assert again.headers["x-cache"] == "MISS", path
+        assert again.headers["server-timing"].startswith("transform;")
 
 
 def test_r16_a_download_is_an_object_of_its_own_with_the_plain_bytes(stack: Stack) -> None:
