@@ -1,4 +1,4 @@
-"""The `imgorigin` command: `serve`, `url`, `purge`, `warm` and `config`."""
+"""The `imgorigin` command: `serve`, `url`, `from-imgproxy`, `purge`, `warm` and `config`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from origin import opsclient
 from origin.errors import ImgOriginError
@@ -50,6 +50,21 @@ def build_url(options: str, source: str, *, sign_key: str = "",
     return path
 
 
+def native_from_imgproxy(url: str, *, sign_key: str = "") -> str:
+    """The native path of an imgproxy URL or path (its signature is dropped, not checked), for
+    rewriting stored URLs; raises the 400 the server would answer."""
+    from transforms.imgproxy import translate
+
+    parts = urlsplit(url)
+    path = parts.path if parts.scheme and parts.netloc else url
+    _signature, slash, rest = path.removeprefix("/").partition("/")
+    if not slash:
+        raise ValueError("expected an imgproxy URL: /{signature}/{options}/{source}")
+    translated = translate("/" + rest)
+    return build_url(translated.tokens, translated.source, sign_key=sign_key,
+                     expires=translated.expires)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imgorigin", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     url.add_argument("--base", default="", help="prefix, e.g. https://img.example.com")
     url.add_argument("--expires", type=int, default=None, metavar="SECONDS",
                      help="signed URL stops working SECONDS from now (adds exp_)")
+    legacy = sub.add_parser("from-imgproxy",
+                            help="print the native URL path of an imgproxy URL (to rewrite "
+                                 "stored URLs; without IMGORIGIN_IMGPROXY_PREFIX's segment)")
+    legacy.add_argument("imgproxy_url", help="e.g. https://imgproxy.example.com/SIG/rs:fill:"
+                                             "300:200/plain/products/shoe.jpg@webp")
+    legacy.add_argument("--sign", action="store_true",
+                        help="sign with the first key of IMGORIGIN_SIGNING_KEYS")
+    legacy.add_argument("--base", default="", help="prefix, e.g. https://img.example.com")
     for name, what in (("purge", "purge sources and directories from every tier and CDN"),
                        ("warm", "compute variants before anyone asks (paths from the command "
                                 "line, or one per line on stdin)")):
@@ -100,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
         run_server(args.host, args.port, args.workers)
         return 0
-    if args.command == "url":
+    if args.command in ("url", "from-imgproxy"):
         key = ""
         if args.sign:
             keys = Settings.from_env().signing_keys
@@ -108,14 +131,17 @@ def main(argv: list[str] | None = None) -> int:
                 print("IMGORIGIN_SIGNING_KEYS is not set", file=sys.stderr)
                 return 2
             key = keys[0]
-        expires = int(time.time()) + args.expires if args.expires is not None else None
         try:
-            path = build_url(args.options, args.source, sign_key=key, expires=expires)
+            if args.command == "url":
+                expires = int(time.time()) + args.expires if args.expires is not None else None
+                path = build_url(args.options, args.source, sign_key=key, expires=expires)
+            else:
+                path = native_from_imgproxy(args.imgproxy_url, sign_key=key)
         except ValueError as exc:  # InvalidOptions is not a ValueError: both are usage errors
-            print(f"imgorigin url: {exc}", file=sys.stderr)
+            print(f"imgorigin {args.command}: {exc}", file=sys.stderr)
             return 2
         except ImgOriginError as exc:
-            print(f"imgorigin url: {exc.detail}", file=sys.stderr)
+            print(f"imgorigin {args.command}: {exc.detail}", file=sys.stderr)
             return 2
         print(args.base.rstrip("/") + path)
         return 0

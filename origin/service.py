@@ -199,9 +199,14 @@ class TransformService:
             signing.verify(signature, signed, self._imgproxy_pairs,
                            lambda path, pair: signing.sign_imgproxy(path, *pair, size=size))
         self.sync_purges()
-        req = self._parse_imgproxy(signed)
+        req = self.parse_imgproxy(signed)
         signing.check_expiry(req.expires)
+        metrics.DIALECT_REQUESTS.labels("imgproxy").inc()
         return req
+
+    def parse_imgproxy(self, signed: str) -> TransformRequest:
+        """The part of an imgproxy URL after its signature, translated; raises 400/403."""
+        return self._parse_imgproxy(signed)
 
     def _parse_imgproxy_uncached(self, signed: str) -> TransformRequest:
         translated = imgproxy.translate(signed)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from origin.cli import main, native_from_imgproxy
 from origin.security import signing
 from origin.settings import Settings, SettingsError
 from tests.support.origin import REPO, OriginProcess
@@ -77,6 +78,17 @@ def test_an_imgproxy_url_is_the_native_variant(server: OriginProcess, imgproxy: 
     assert again.headers["etag"] == first.headers["etag"]
     assert again.headers["surrogate-key"] == first.headers["surrogate-key"]
     assert again.headers["content-type"] == first.headers["content-type"]
+    # The migration command prints that native URL.
+    assert native_from_imgproxy(imgproxy.removeprefix("/ip")) == native
+
+
+def test_admitted_imgproxy_requests_are_counted(server: OriginProcess) -> None:
+    before = server.metric("imgorigin_dialect_requests_total", dialect="imgproxy")
+    assert _get(server, "/ip/x/w:33/plain/landscape.jpg").status_code == 200
+    assert _get(server, "/ip/x/w:33/plain/landscape.jpg").status_code == 200
+    assert _get(server, "/ip/x/zoom:2/plain/landscape.jpg").status_code == 400  # not admitted
+    assert _get(server, "/w_33/landscape.jpg").status_code == 200  # native
+    assert server.metric("imgorigin_dialect_requests_total", dialect="imgproxy") == before + 2
 
 
 def test_imgproxy_padding_pads_around_the_resized_image(server: OriginProcess) -> None:
@@ -147,6 +159,23 @@ def test_the_prefix_is_only_the_dialect(server: OriginProcess) -> None:
     # Native URLs are unchanged beside it, and the prefix is not an options segment.
     assert _get(server, "/w_30/landscape.jpg").status_code == 200
     assert _get(server, "/ipx/landscape.jpg").status_code == 400
+
+
+def test_the_migration_command(capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "https://imgproxy.example.com/SIG/rs:fill:300:200/g:sm/plain/products/shoe.jpg@webp"
+    assert main(["from-imgproxy", url, "--base", "https://img.example.com/"]) == 0
+    assert capsys.readouterr().out == ("https://img.example.com/fmt_webp,g_attention,h_200,"
+                                       "w_300/products/shoe.jpg\n")
+    monkeypatch.setenv("IMGORIGIN_SIGNING_KEYS", "00" * 16)
+    assert main(["from-imgproxy", "/x/w:10/plain/http%3A%2F%2Fa.example.com%2Fb.jpg",
+                 "--sign"]) == 0
+    signed = capsys.readouterr().out.strip()
+    assert signed == "/" + signing.sign("/w_10/http://a.example.com/b.jpg", "00" * 16) + (
+        "/w_10/http://a.example.com/b.jpg")
+    assert main(["from-imgproxy", "/x/zoom:2/plain/a.jpg"]) == 2
+    assert "'zoom'" in capsys.readouterr().err
+    assert main(["from-imgproxy", "nothing"]) == 2
 
 
 def test_signed_imgproxy_urls(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from origin.service import TransformService
 from origin.settings import Settings
 from origin.sources.http import make_client
 from origin.sources.store import SourceStore
+from transforms import imgproxy as imgproxy_dialect
 from transforms.grammar import MODIFIERS, parse, serialize
 
 PRESETS = {"thumb": "s_64x64,fmt_webp,q_60", "hero": "w_800,g_north,h_400"}
@@ -97,9 +98,11 @@ def test_s22_any_text_only_raises_invalid_options(segment: str) -> None:
 
 
 def _service(signed: bool) -> TransformService:
-    env = {"IMGORIGIN_ALLOWED_HOSTS": "*.example.com", "IMGORIGIN_PRESETS": "thumb:w_64"}
+    env = {"IMGORIGIN_ALLOWED_HOSTS": "*.example.com", "IMGORIGIN_PRESETS": "thumb:w_64",
+           "IMGORIGIN_IMGPROXY_PREFIX": "ip"}
     if signed:
         env["IMGORIGIN_SIGNING_KEYS"] = "00ff"
+        env["IMGORIGIN_IMGPROXY_KEYS"] = env["IMGORIGIN_IMGPROXY_SALTS"] = "00ff"
     settings = Settings.from_env(env)
     store = SourceStore(settings, make_client(1, 1), NetworkGuard())
     return TransformService(settings, store, None, None, None)  # type: ignore[arg-type]
@@ -123,3 +126,40 @@ def test_s22_path_parsing_only_raises_client_errors(raw_path: str, mode: str) ->
         service.parse_path(raw_path)
     except ImgOriginError as exc:
         assert 400 <= exc.status < 500, (raw_path, exc.status, exc.detail)
+
+
+IMGPROXY_NAMES = sorted(imgproxy_dialect._OPTIONS) + ["crop", "zoom", "wm", "", "W", "enc"]
+IMGPROXY_WORDS = ["fit", "fill", "fill-down", "force", "auto", "sm", "ce", "noea", "fp", "t",
+                  "true", "f", "webp", "jpg", "tiff", "best", "F00", "ff0000", "thumb", "1"]
+imgproxy_args = st.lists(_number() | st.sampled_from(IMGPROXY_WORDS) | st.text(max_size=6),
+                         max_size=7).map(":".join)
+imgproxy_options = st.lists(st.builds(lambda n, a: f"{n}:{a}", st.sampled_from(IMGPROXY_NAMES),
+                                      imgproxy_args), max_size=6)
+imgproxy_sources = st.sampled_from([
+    "plain/a.jpg", "plain/local:///a.jpg@webp", "plain/http://x.example.com/a.jpg@png",
+    "plain/https%3A%2F%2Fx.example.com%2Fa%40b.jpg", "plain/http://evil.test/a.jpg", "plain/",
+    "plain/@", "plain/%2e%2e/a.jpg", "plain/%00", "plain/a.jpg@", "plain/a@b@c", "YS5qcGc.png",
+    "YS5q/cGc", "aHR0cDovL3guZXhhbXBsZS5jb20vYS5qcGc", "//", "enc/abc", "!!!", "YQ", "_w5r",
+    "bG9jYWw6Ly8vLi4vYQ", "", "a.b.c", "%zz", "plain/file:///etc/passwd",
+]) | st.text(max_size=40)
+
+
+@given(imgproxy_options, imgproxy_sources, st.sampled_from(["plain", "signed", "bad signature"]))
+@example(["rs:fill:300:200:1:1", "g:fp:0.5:0.5", "pd:1:2:3:4"], "plain/a.jpg@webp", "plain")
+@example(["fn:YS5qcGc:1", "att:1", "exp:1"], "YS5qcGc.png", "signed")
+def test_s22_imgproxy_urls_only_raise_client_errors(options: list[str], source: str,
+                                                     mode: str) -> None:
+    service = SERVICES[mode != "plain"]
+    signed = "/" + "/".join([*options, source])
+    signature = signing.sign_imgproxy(signed, "00ff", "00ff") if mode == "signed" else "x"
+    try:
+        if mode != "plain":
+            signing.verify(signature, signed, [("00ff", "00ff")],
+                           lambda path, pair: signing.sign_imgproxy(path, *pair))
+        req = service.parse_imgproxy(signed)
+    except ImgOriginError as exc:
+        assert 400 <= exc.status < 500, (signed, exc.status, exc.detail)
+        return
+    if mode == "plain":
+        # What is accepted is a native variant: its canonical form parses to the same options.
+        assert service.parse_path(f"/{req.canonical}/a.jpg").options == req.options
