@@ -1,4 +1,5 @@
-"""The `imgorigin` command: `serve`, `url`, `from-imgproxy`, `purge`, `warm` and `config`."""
+"""The `imgorigin` command: `serve`, `url`, `from-imgproxy`, `from-thumbor`, `purge`, `warm` and
+`config`."""
 
 from __future__ import annotations
 
@@ -50,17 +51,18 @@ def build_url(options: str, source: str, *, sign_key: str = "",
     return path
 
 
-def native_from_imgproxy(url: str, *, sign_key: str = "") -> str:
-    """The native path of an imgproxy URL or path (its signature is dropped, not checked), for
-    rewriting stored URLs; raises the 400 the server would answer."""
-    from transforms.imgproxy import translate
+def native_from(dialect: str, url: str, *, sign_key: str = "") -> str:
+    """The native path of an imgproxy or thumbor URL or path (its signature is dropped, not
+    checked), for rewriting stored URLs; raises the 400 the server would answer."""
+    from transforms import imgproxy, thumbor
 
     parts = urlsplit(url)
     path = parts.path if parts.scheme and parts.netloc else url
     _signature, slash, rest = path.removeprefix("/").partition("/")
     if not slash:
-        raise ValueError("expected an imgproxy URL: /{signature}/{options}/{source}")
-    translated = translate("/" + rest)
+        raise ValueError(f"expected a {dialect} URL: /{{signature}}/{{options}}/{{source}}")
+    translated = (imgproxy.translate("/" + rest) if dialect == "imgproxy"
+                  else thumbor.translate(rest))
     return build_url(translated.tokens, translated.source, sign_key=sign_key,
                      expires=translated.expires)
 
@@ -83,14 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     url.add_argument("--base", default="", help="prefix, e.g. https://img.example.com")
     url.add_argument("--expires", type=int, default=None, metavar="SECONDS",
                      help="signed URL stops working SECONDS from now (adds exp_)")
-    legacy = sub.add_parser("from-imgproxy",
-                            help="print the native URL path of an imgproxy URL (to rewrite "
-                                 "stored URLs; without IMGORIGIN_IMGPROXY_PREFIX's segment)")
-    legacy.add_argument("imgproxy_url", help="e.g. https://imgproxy.example.com/SIG/rs:fill:"
-                                             "300:200/plain/products/shoe.jpg@webp")
-    legacy.add_argument("--sign", action="store_true",
-                        help="sign with the first key of IMGORIGIN_SIGNING_KEYS")
-    legacy.add_argument("--base", default="", help="prefix, e.g. https://img.example.com")
+    for name, example in (("imgproxy", "https://imgproxy.example.com/SIG/rs:fill:300:200/"
+                                       "plain/products/shoe.jpg@webp"),
+                          ("thumbor", "https://thumbor.example.com/unsafe/300x200/smart/"
+                                      "products/shoe.jpg")):
+        legacy = sub.add_parser(f"from-{name}",
+                                help=f"print the native URL path of a {name} URL (to rewrite "
+                                     "stored URLs)")
+        legacy.add_argument("foreign_url", help=f"e.g. {example}")
+        legacy.add_argument("--sign", action="store_true",
+                            help="sign with the first key of IMGORIGIN_SIGNING_KEYS")
+        legacy.add_argument("--base", default="", help="prefix, e.g. https://img.example.com")
     for name, what in (("purge", "purge sources and directories from every tier and CDN"),
                        ("warm", "compute variants before anyone asks (paths from the command "
                                 "line, or one per line on stdin)")):
@@ -123,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
         run_server(args.host, args.port, args.workers)
         return 0
-    if args.command in ("url", "from-imgproxy"):
+    if args.command in ("url", "from-imgproxy", "from-thumbor"):
         key = ""
         if args.sign:
             keys = Settings.from_env().signing_keys
@@ -136,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                 expires = int(time.time()) + args.expires if args.expires is not None else None
                 path = build_url(args.options, args.source, sign_key=key, expires=expires)
             else:
-                path = native_from_imgproxy(args.imgproxy_url, sign_key=key)
+                path = native_from(args.command.removeprefix("from-"), args.foreign_url,
+                                   sign_key=key)
         except ValueError as exc:  # InvalidOptions is not a ValueError: both are usage errors
             print(f"imgorigin {args.command}: {exc}", file=sys.stderr)
             return 2

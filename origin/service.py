@@ -22,7 +22,8 @@ from cache.entry import CachedVariant
 from cache.keys import surrogate_keys, variant_key
 from cache.memo import second_sight
 from cache.variants import VariantCache
-from origin import metrics
+from origin import dialects, metrics
+from origin.dialects import Dialect
 from origin.errors import ImgOriginError, InvalidOptions, InvalidSource, UpstreamTimeout
 from origin.executor import TransformExecutor, estimate_seconds
 from origin.failures import FailureMemo
@@ -42,7 +43,6 @@ from transforms import (
     ParsedOptions,
     Probe,
     describe,
-    imgproxy,
     negotiate,
     parse,
     prepare,
@@ -71,7 +71,7 @@ class TransformRequest:
     signed_path: str
     # `dl`: answer as a download under this name ("": the source's); not part of the variant.
     download: str | None = None
-    # "imgproxy" for a URL in imgproxy's dialect (IMGORIGIN_IMGPROXY_PREFIX), "" for a native one.
+    # The dialect of a URL in another server's form ("imgproxy", "thumbor"), "" for a native one.
     dialect: str = ""
 
 
@@ -155,19 +155,15 @@ class TransformService:
 
         self._parse_options = parse_options
         self._parse_path = second_sight(4096)(self._parse_path_uncached)
-        self._parse_imgproxy = second_sight(4096)(self._parse_imgproxy_uncached)
-        self._imgproxy_prefix = (f"/{settings.imgproxy_prefix}/" if settings.imgproxy_prefix
-                                 else "")
-        self._imgproxy_pairs = tuple(zip(settings.imgproxy_keys, settings.imgproxy_salts,
-                                         strict=True))
-        if settings.imgproxy_prefix:
+        self._parse_dialect = second_sight(4096)(self._parse_dialect_uncached)
+        self.dialects = dialects.from_settings(settings)
+        for dialect in self.dialects:
             try:
-                parse_options(settings.imgproxy_prefix)
+                parse_options(dialect.prefix.strip("/"))
             except InvalidOptions:
-                pass
-            else:
-                raise SettingsError("IMGORIGIN_IMGPROXY_PREFIX: a native options segment; "
-                                    "pick a segment no native URL can start with")
+                continue
+            raise SettingsError(f"IMGORIGIN_{dialect.name.upper()}_PREFIX: a native options "
+                                "segment; pick a segment no native URL can start with")
         for name in presets:
             # A broken preset fails the worker at startup, not one request at a time.
             try:
@@ -178,8 +174,9 @@ class TransformService:
     def admit(self, raw_path: str) -> TransformRequest:
         """A request path as a client sent it: signature first (an unsigned URL is not even
         parsed), this host's purges applied, then the parse and the signed expiry."""
-        if self._imgproxy_prefix and raw_path.startswith(self._imgproxy_prefix):
-            return self._admit_imgproxy(raw_path)
+        for dialect in self.dialects:
+            if raw_path.startswith(dialect.prefix):
+                return self._admit_dialect(dialect, raw_path)
         if self.signing:
             signing.authenticate(raw_path, self.settings.signing_keys)
         self.sync_purges()
@@ -188,28 +185,23 @@ class TransformService:
             signing.check_expiry(req.expires)
         return req
 
-    def _admit_imgproxy(self, raw_path: str) -> TransformRequest:
-        """An imgproxy URL: its own signature (when its keys are set) before anything else."""
-        signature, slash, rest = raw_path[len(self._imgproxy_prefix):].partition("/")
-        if not slash or not rest:
-            raise InvalidSource("imgproxy URL has no options and source after the signature")
-        signed = "/" + rest
-        if self._imgproxy_pairs:
-            size = self.settings.imgproxy_signature_size
-            signing.verify(signature, signed, self._imgproxy_pairs,
-                           lambda path, pair: signing.sign_imgproxy(path, *pair, size=size))
+    def _admit_dialect(self, dialect: Dialect, raw_path: str) -> TransformRequest:
+        """Another server's URL: its own signature check before anything else, as natively."""
+        signature, rest = dialect.split(raw_path)
+        dialect.check(signature, rest)
         self.sync_purges()
-        req = self.parse_imgproxy(signed)
+        req = self.parse_dialect(dialect, rest)
         signing.check_expiry(req.expires)
-        metrics.DIALECT_REQUESTS.labels("imgproxy").inc()
+        metrics.DIALECT_REQUESTS.labels(dialect.name).inc()
         return req
 
-    def parse_imgproxy(self, signed: str) -> TransformRequest:
-        """The part of an imgproxy URL after its signature, translated; raises 400/403."""
-        return self._parse_imgproxy(signed)
+    def parse_dialect(self, dialect: Dialect, rest: str) -> TransformRequest:
+        """The part of a dialect URL after its signature, translated; raises 400/403."""
+        return self._parse_dialect(dialect.name, rest)
 
-    def _parse_imgproxy_uncached(self, signed: str) -> TransformRequest:
-        translated = imgproxy.translate(signed)
+    def _parse_dialect_uncached(self, name: str, rest: str) -> TransformRequest:
+        dialect = next(d for d in self.dialects if d.name == name)
+        translated = dialect.translate(rest)
         parsed, canonical = self._parse_options(translated.tokens)
         options = parsed.options
         return TransformRequest(
@@ -219,9 +211,9 @@ class TransformService:
             source=self.sources.ref(translated.source),
             expires=translated.expires,
             signature="",
-            signed_path=signed,
+            signed_path=rest,
             download=parsed.download,
-            dialect="imgproxy",
+            dialect=name,
         )
 
     def parse_path(self, raw_path: str) -> TransformRequest:

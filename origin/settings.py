@@ -350,6 +350,14 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "imgproxy's `IMGPROXY_SALTS` (hex), one per key", "unset"),
     Setting("IMGORIGIN_IMGPROXY_SIGNATURE_SIZE", "imgproxy_signature_size", "32",
             _int_from_to(1, 32), "imgproxy's `IMGPROXY_SIGNATURE_SIZE`: bytes of the HMAC kept"),
+    Setting("IMGORIGIN_THUMBOR_PREFIX", "thumbor_prefix", "", _path_segment,
+            "serve thumbor URLs under this first path segment: `/PREFIX/unsafe/300x200/smart/"
+            "{image}` (or a signature for `unsafe`), translated into this server's options "
+            "(docs/thumbor.md)", "unset: off"),
+    Setting("IMGORIGIN_THUMBOR_KEYS", "thumbor_keys", "", _csv,
+            "thumbor's `SECURITY_KEY` (more than one for rotation): when set, thumbor URLs must "
+            "be signed (`unsafe/` is refused); required when IMGORIGIN_SIGNING_KEYS is set",
+            "unset"),
     Setting("IMGORIGIN_FETCH_TIMEOUT", "fetch_timeout", "15", _positive_float,
             "seconds a whole source fetch may take (504 past it)"),
     Setting("IMGORIGIN_CONNECT_TIMEOUT", "connect_timeout", "3", _positive_float,
@@ -500,6 +508,8 @@ class Settings:
     imgproxy_keys: tuple[str, ...] = ()
     imgproxy_salts: tuple[str, ...] = ()
     imgproxy_signature_size: int = 32
+    thumbor_prefix: str = ""
+    thumbor_keys: tuple[str, ...] = ()
     fetch_timeout: float = 15.0
     connect_timeout: float = 3.0
     max_redirects: int = 3
@@ -556,7 +566,7 @@ class Settings:
                 bytes.fromhex(key)
             except ValueError:
                 raise SettingsError("IMGORIGIN_SIGNING_KEYS: keys must be hex") from None
-        _check_imgproxy(values)
+        _check_dialects(values)
         return cls(**values)
 
     @property
@@ -587,7 +597,7 @@ class Settings:
         return not self.redis_url
 
 
-def _check_imgproxy(values: Mapping[str, Any]) -> None:
+def _check_dialects(values: Mapping[str, Any]) -> None:
     keys, salts = values["imgproxy_keys"], values["imgproxy_salts"]
     if len(keys) != len(salts):
         raise SettingsError("IMGORIGIN_IMGPROXY_KEYS and IMGORIGIN_IMGPROXY_SALTS: one salt per "
@@ -598,11 +608,16 @@ def _check_imgproxy(values: Mapping[str, Any]) -> None:
         except ValueError:
             raise SettingsError("IMGORIGIN_IMGPROXY_KEYS/SALTS: keys and salts must be "
                                 "hex") from None
+    # Otherwise a dialect would be an unsigned way around the signed native URLs.
     if values["imgproxy_prefix"] and values["signing_keys"] and not keys:
-        # Otherwise the dialect would be an unsigned way around the signed native URLs.
         raise SettingsError("IMGORIGIN_IMGPROXY_PREFIX: with IMGORIGIN_SIGNING_KEYS set, "
                             "imgproxy URLs must be signed too: set IMGORIGIN_IMGPROXY_KEYS and "
                             "IMGORIGIN_IMGPROXY_SALTS")
+    if values["thumbor_prefix"] and values["signing_keys"] and not values["thumbor_keys"]:
+        raise SettingsError("IMGORIGIN_THUMBOR_PREFIX: with IMGORIGIN_SIGNING_KEYS set, "
+                            "thumbor URLs must be signed too: set IMGORIGIN_THUMBOR_KEYS")
+    if values["thumbor_prefix"] and values["thumbor_prefix"] == values["imgproxy_prefix"]:
+        raise SettingsError("IMGORIGIN_THUMBOR_PREFIX and IMGORIGIN_IMGPROXY_PREFIX must differ")
 
 
 def _check_s3(source: str, endpoint: str, region: str, env: Mapping[str, str]) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
+from transforms.dialect import Translated
 
 _GRAVITIES = {"no": "north", "so": "south", "ea": "east", "we": "west", "noea": "northeast",
               "nowe": "northwest", "soea": "southeast", "sowe": "southwest", "ce": "center",
@@ -24,15 +25,6 @@ _FORMATS = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "avif":
             "gif": "gif"}
 _Handler = Callable[["_State", list[str], str], None]
 _TRUE, _FALSE = frozenset({"1", "t", "true"}), frozenset({"0", "f", "false"})
-
-
-@dataclass(frozen=True, slots=True)
-class Translated:
-    """An imgproxy path as this server's options segment and decoded source."""
-
-    tokens: str  # a native options segment ("_" for none)
-    source: str  # a key under the default source, or an absolute URL
-    expires: int | None
 
 
 @dataclass

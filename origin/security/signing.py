@@ -1,5 +1,5 @@
 """Signed URLs: HMAC-SHA256 over the path after the signature segment (the only HMAC code),
-in this server's scheme and in imgproxy's (key and salt) for its URL dialect.
+in this server's scheme and in imgproxy's and thumbor's for their URL dialects.
 
 The signed string is found by position only: the first path segment is the signature, and
 everything after it (leading slash included, still percent-encoded) is what was signed. Nothing
@@ -33,6 +33,13 @@ def sign_imgproxy(path: str, key_hex: str, salt_hex: str, size: int = 32) -> str
     digest = hmac.new(bytes.fromhex(key_hex), bytes.fromhex(salt_hex) + path.encode("utf-8"),
                       hashlib.sha256).digest()[:size]
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def sign_thumbor(path: str, key: str) -> str:
+    """thumbor's signature: URL-safe base64 (padded) of HMAC-SHA1(SECURITY_KEY, path), the
+    path after the signature segment without its leading slash."""
+    digest = hmac.new(key.encode("utf-8"), path.encode("utf-8"), hashlib.sha1).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")
 
 
 def split(raw_path: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from origin.cli import main, native_from_imgproxy
+from origin.cli import main, native_from
 from origin.security import signing
 from origin.settings import Settings, SettingsError
 from tests.support.origin import REPO, OriginProcess
@@ -79,7 +79,7 @@ def test_an_imgproxy_url_is_the_native_variant(server: OriginProcess, imgproxy: 
     assert again.headers["surrogate-key"] == first.headers["surrogate-key"]
     assert again.headers["content-type"] == first.headers["content-type"]
     # The migration command prints that native URL.
-    assert native_from_imgproxy(imgproxy.removeprefix("/ip")) == native
+    assert native_from("imgproxy", imgproxy.removeprefix("/ip")) == native
 
 
 def test_admitted_imgproxy_requests_are_counted(server: OriginProcess) -> None:

@@ -99,10 +99,11 @@ def test_s22_any_text_only_raises_invalid_options(segment: str) -> None:
 
 def _service(signed: bool) -> TransformService:
     env = {"IMGORIGIN_ALLOWED_HOSTS": "*.example.com", "IMGORIGIN_PRESETS": "thumb:w_64",
-           "IMGORIGIN_IMGPROXY_PREFIX": "ip"}
+           "IMGORIGIN_IMGPROXY_PREFIX": "ip", "IMGORIGIN_THUMBOR_PREFIX": "th"}
     if signed:
         env["IMGORIGIN_SIGNING_KEYS"] = "00ff"
         env["IMGORIGIN_IMGPROXY_KEYS"] = env["IMGORIGIN_IMGPROXY_SALTS"] = "00ff"
+        env["IMGORIGIN_THUMBOR_KEYS"] = "k"
     settings = Settings.from_env(env)
     store = SourceStore(settings, make_client(1, 1), NetworkGuard())
     return TransformService(settings, store, None, None, None)  # type: ignore[arg-type]
@@ -156,10 +157,42 @@ def test_s22_imgproxy_urls_only_raise_client_errors(options: list[str], source: 
         if mode != "plain":
             signing.verify(signature, signed, [("00ff", "00ff")],
                            lambda path, pair: signing.sign_imgproxy(path, *pair))
-        req = service.parse_imgproxy(signed)
+        req = service.parse_dialect(service.dialects[0], signed.removeprefix("/"))
     except ImgOriginError as exc:
         assert 400 <= exc.status < 500, (signed, exc.status, exc.detail)
         return
     if mode == "plain":
         # What is accepted is a native variant: its canonical form parses to the same options.
+        assert service.parse_path(f"/{req.canonical}/a.jpg").options == req.options
+
+
+thumbor_parts = st.sampled_from([
+    "trim", "trim:top-left:5", "meta", "debug", "10x20:30x40", "0x0:0x0", "fit-in", "full-fit-in",
+    "adaptive-fit-in", "300x200", "-300x-200", "x", "-x-", "0x0", "origx10", "99999x1", "left",
+    "right", "center", "top", "middle", "bottom", "smart", "filters:format(webp)",
+    "filters:quality(80):blur(3,1)", "filters:fill(fff):upscale()", "filters:no_upscale()",
+    "filters:rotate(90)", "filters:fill(red)", "filters:(", "filters:format(webp)grayscale()",
+    "filters:max_bytes(0)", "a.jpg", "http:", "", "%2e%2e", "%00", "x.example.com", "..",
+]) | st.text(max_size=20)
+
+
+@given(st.lists(thumbor_parts, max_size=9), st.sampled_from(["plain", "signed", "bad signature"]))
+@example(["fit-in", "300x200", "filters:fill(abc):format(png)", "a.jpg"], "plain")
+@example(["10x20:30x40", "-5x0", "left", "smart", "http:", "", "x.example.com", "a.jpg"],
+         "signed")
+def test_s22_thumbor_urls_only_raise_client_errors(parts: list[str], mode: str) -> None:
+    service = SERVICES[mode != "plain"]
+    (dialect,) = [d for d in service.dialects if d.name == "thumbor"]
+    rest = "/".join(parts)
+    signature = {"plain": "unsafe", "signed": signing.sign_thumbor(rest, "k"),
+                 "bad signature": "unsafe"}[mode]
+    try:
+        dialect.check(signature, rest)
+        req = service.parse_dialect(dialect, rest)
+    except ImgOriginError as exc:
+        assert 400 <= exc.status < 500, (rest, exc.status, exc.detail)
+        assert mode != "bad signature" or exc.status == 403
+        return
+    assert mode != "bad signature"
+    if mode == "plain":
         assert service.parse_path(f"/{req.canonical}/a.jpg").options == req.options

@@ -1,0 +1,72 @@
+"""Other servers' URL dialects, each under the first path segment the operator gives it.
+
+A dialect is a signature check plus a translation into a native options segment
+(`transforms/imgproxy.py`, `transforms/thumbor.py`); the service parses the result with the native
+grammar, so a dialect URL is the same variant as the native URL of the same transform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from origin.errors import Forbidden, InvalidSource
+from origin.security import signing
+from origin.settings import Settings
+from transforms import imgproxy, thumbor
+from transforms.dialect import Translated
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    name: str
+    prefix: str  # "/imgproxy/": the configured segment with both slashes
+    check: Callable[[str, str], None]  # (signature segment, rest of the path); raises 403
+    translate: Callable[[str], Translated]  # the rest of the path; raises 400
+
+    def split(self, raw_path: str) -> tuple[str, str]:
+        """(signature segment, rest) of `/{prefix}/{signature}/{rest}`."""
+        signature, slash, rest = raw_path[len(self.prefix):].partition("/")
+        if not slash or not rest:
+            raise InvalidSource(f"{self.name} URL has no options and source after the "
+                                "signature")
+        return signature, rest
+
+
+def from_settings(settings: Settings) -> tuple[Dialect, ...]:
+    """The dialects the settings turn on."""
+    dialects = []
+    if settings.imgproxy_prefix:
+        dialects.append(Dialect("imgproxy", f"/{settings.imgproxy_prefix}/",
+                                _imgproxy_check(settings),
+                                lambda rest: imgproxy.translate("/" + rest)))
+    if settings.thumbor_prefix:
+        dialects.append(Dialect("thumbor", f"/{settings.thumbor_prefix}/",
+                                _thumbor_check(settings.thumbor_keys), thumbor.translate))
+    return tuple(dialects)
+
+
+def _imgproxy_check(settings: Settings) -> Callable[[str, str], None]:
+    pairs = tuple(zip(settings.imgproxy_keys, settings.imgproxy_salts, strict=True))
+    size = settings.imgproxy_signature_size
+
+    def check(signature: str, rest: str) -> None:
+        # Without keys imgproxy takes any signature segment (`insecure`, `_`).
+        if pairs:
+            signing.verify(signature, "/" + rest, pairs,
+                           lambda path, pair: signing.sign_imgproxy(path, *pair, size=size))
+
+    return check
+
+
+def _thumbor_check(keys: tuple[str, ...]) -> Callable[[str, str], None]:
+    def check(signature: str, rest: str) -> None:
+        if not keys:
+            if signature != "unsafe":
+                raise Forbidden("thumbor URLs start with unsafe/ on this server (no keys set)")
+            return
+        if signature == "unsafe":
+            raise Forbidden("unsafe thumbor URLs are refused: this server checks signatures")
+        signing.verify(signature, rest, keys, signing.sign_thumbor)
+
+    return check

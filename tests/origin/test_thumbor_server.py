@@ -1,0 +1,152 @@
+"""thumbor URLs through a real server (IMGORIGIN_THUMBOR_PREFIX): the same variant as the native
+URL, thumbor's default enlargement, its signatures and `unsafe/`, purge, and clear errors."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pyvips
+
+from origin.cli import main, native_from
+from origin.security import signing
+from origin.settings import Settings, SettingsError
+from tests.support.origin import REPO, OriginProcess
+
+KEY = "my-security-key"
+TOKEN = "thumbor-test-token"
+
+
+def tier(response: httpx.Response) -> str:
+    return response.headers["server-timing"].split(";")[0]
+
+
+def _get(server: OriginProcess, path: str) -> httpx.Response:
+    return httpx.get(server.url(path), timeout=30)
+
+
+def _size(response: httpx.Response) -> tuple[int, int]:
+    image = pyvips.Image.new_from_buffer(response.content, "")
+    return image.width, image.height
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
+    root = tmp_path_factory.mktemp("thumbor-sources")
+    shutil.copy(REPO / "samples" / "landscape.jpg", root / "landscape.jpg")
+    shutil.copy(REPO / "samples" / "landscape.jpg", root / "purged.jpg")
+    pyvips.Image.black(40, 30).write_to_file(str(root / "small.png"))
+    with OriginProcess({"IMGORIGIN_SOURCE": str(root), "IMGORIGIN_THUMBOR_PREFIX": "thumbor",
+                        "IMGORIGIN_IMGPROXY_PREFIX": "imgproxy",
+                        "IMGORIGIN_PURGE_TOKENS": TOKEN}) as origin:
+        yield origin
+
+
+@pytest.mark.parametrize(("thumbor", "native"), [
+    ("/thumbor/unsafe/120x80/smart/landscape.jpg", "/enlarge,g_attention,h_80,w_120/landscape.jpg"),
+    ("/thumbor/unsafe/fit-in/100x100/filters:format(webp):quality(60)/landscape.jpg",
+     "/fit_inside,fmt_webp,h_100,q_60,w_100/landscape.jpg"),
+    ("/thumbor/unsafe/10x10:610x410/-60x0/landscape.jpg",
+     "/crop_10:10:600:400,enlarge,flop,w_60/landscape.jpg"),
+])
+def test_a_thumbor_url_is_the_native_variant(server: OriginProcess, thumbor: str,
+                                             native: str) -> None:
+    first = _get(server, thumbor)
+    assert first.status_code == 200, first.text
+    assert tier(first) == "transform"
+    again = _get(server, native)
+    assert tier(again) == "memory"
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert again.headers["surrogate-key"] == first.headers["surrogate-key"]
+    assert native_from("thumbor", thumbor.removeprefix("/thumbor")) == native
+
+
+def test_thumbor_enlarges_unless_fit_in_or_no_upscale(server: OriginProcess) -> None:
+    # A 40x30 source asked for 80x60: thumbor's default resizes to the box.
+    assert _size(_get(server, "/thumbor/unsafe/80x60/small.png")) == (80, 60)
+    assert _size(_get(server, "/thumbor/unsafe/fit-in/80x60/small.png")) == (40, 30)
+    assert _size(_get(server, "/thumbor/unsafe/fit-in/80x60/filters:upscale()/small.png")) == (
+        80, 60)
+    assert _size(_get(server, "/thumbor/unsafe/80x60/filters:no_upscale()/small.png")) == (40, 30)
+
+
+def test_fit_in_with_fill_pads_to_the_box(server: OriginProcess) -> None:
+    r = _get(server, "/thumbor/unsafe/fit-in/100x100/filters:fill(00ff00):format(png)/"
+                     "landscape.jpg")
+    assert _size(r) == (100, 100)
+    image = pyvips.Image.new_from_buffer(r.content, "")
+    assert image(50, 2)[:3] == [0.0, 255.0, 0.0]  # the padding above the 3:2 image
+
+
+def test_both_dialects_and_native_urls_share_one_entry(server: OriginProcess) -> None:
+    a = _get(server, "/thumbor/unsafe/fit-in/77x77/landscape.jpg")
+    b = _get(server, "/imgproxy/_/rs:fit:77:77/plain/landscape.jpg")
+    c = _get(server, "/fit_inside,h_77,w_77/landscape.jpg")
+    assert tier(a) == "transform" and tier(b) == "memory" and tier(c) == "memory"
+    assert a.headers["etag"] == b.headers["etag"] == c.headers["etag"]
+    assert server.metric("imgorigin_dialect_requests_total", dialect="thumbor") >= 1
+
+
+def test_a_purge_reaches_thumbor_urls(server: OriginProcess) -> None:
+    path = "/thumbor/unsafe/44x0/purged.jpg"
+    assert tier(_get(server, path)) == "transform"
+    assert tier(_get(server, path)) == "memory"
+    purged = httpx.post(server.url("/-/purge"), json={"sources": ["purged.jpg"]}, timeout=30,
+                        headers={"Authorization": f"Bearer {TOKEN}"})
+    assert purged.status_code == 200
+    assert tier(_get(server, path)) == "transform"
+
+
+@pytest.mark.parametrize(("path", "status", "words"), [
+    ("/thumbor/unsafe/meta/10x10/landscape.jpg", 400, "meta"),
+    ("/thumbor/unsafe/filters:rotate(90)/landscape.jpg", 400, "'rotate'"),
+    ("/thumbor/unsafe/10x10/missing.jpg", 404, "not found"),
+    ("/thumbor/unsafe/10x10/http://example.net/a.jpg", 403, "not allowed"),
+    ("/thumbor/8ammJH8D-7tXy6kU3lTvoXlhu4o=/10x10/landscape.jpg", 403, "unsafe/"),
+    ("/thumbor/unsafe", 400, "signature"),
+])
+def test_bad_thumbor_urls_get_a_clear_error(server: OriginProcess, path: str, status: int,
+                                            words: str) -> None:
+    r = _get(server, path)
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"]
+    assert _get(server, "/-/healthz").status_code == 200
+
+
+def test_the_migration_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["from-thumbor", "https://thumbor.example.com/unsafe/300x200/smart/a/b.jpg",
+                 "--base", "https://img.example.com"]) == 0
+    assert capsys.readouterr().out == ("https://img.example.com/enlarge,g_attention,h_200,w_300/"
+                                       "a/b.jpg\n")
+    assert main(["from-thumbor", "/unsafe/filters:rotate(90)/a.jpg"]) == 2
+    assert "'rotate'" in capsys.readouterr().err
+
+
+def test_signed_thumbor_urls(tmp_path: Path) -> None:
+    shutil.copy(REPO / "samples" / "landscape.jpg", tmp_path / "landscape.jpg")
+    env = {"IMGORIGIN_SOURCE": str(tmp_path), "IMGORIGIN_THUMBOR_PREFIX": "t",
+           "IMGORIGIN_THUMBOR_KEYS": f"{KEY},second-key",
+           "IMGORIGIN_SIGNING_KEYS": "00" * 16}
+    with OriginProcess(env) as origin:
+        path = "50x50/filters:format(png)/landscape.jpg"
+        ok = _get(origin, f"/t/{signing.sign_thumbor(path, KEY)}/{path}")
+        assert ok.status_code == 200, ok.text
+        rotated = _get(origin, f"/t/{signing.sign_thumbor(path, 'second-key')}/{path}")
+        assert rotated.status_code == 200 and rotated.content == ok.content
+        assert _get(origin, f"/t/unsafe/{path}").status_code == 403  # keys set: no unsafe
+        assert _get(origin, f"/t/{signing.sign_thumbor(path, 'other')}/{path}").status_code == 403
+        tampered = path.replace("50x50", "51x50")
+        assert _get(origin, f"/t/{signing.sign_thumbor(path, KEY)}/{tampered}").status_code == 403
+
+
+@pytest.mark.parametrize(("env", "words"), [
+    ({"IMGORIGIN_THUMBOR_PREFIX": "t", "IMGORIGIN_SIGNING_KEYS": "00" * 16}, "signed too"),
+    ({"IMGORIGIN_THUMBOR_PREFIX": "x", "IMGORIGIN_IMGPROXY_PREFIX": "x"}, "must differ"),
+])
+def test_settings_are_checked_at_start(env: dict[str, str], words: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env(env)
+    assert words in str(err.value)

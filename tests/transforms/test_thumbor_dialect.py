@@ -1,0 +1,106 @@
+"""thumbor's URL dialect translated into native options: sizes, fit-in, alignment, smart, manual
+crops, flips, filters, what is refused with a 400 naming it, and thumbor's signature."""
+
+from __future__ import annotations
+
+import pytest
+
+from origin.errors import InvalidOptions, InvalidSource
+from origin.security import signing
+from transforms.grammar import parse, serialize
+from transforms.thumbor import translate
+
+
+def native(path: str) -> str:
+    return serialize(parse(translate(path).tokens).options)
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    # Without fit-in thumbor crops to the box and always resizes to it, enlarging small images.
+    ("300x200/a.jpg", "enlarge,h_200,w_300"),
+    ("300x0/a.jpg", "enlarge,w_300"),
+    ("x200/a.jpg", "enlarge,h_200"),
+    ("300x200/filters:no_upscale()/a.jpg", "h_200,w_300"),
+    # Alignment chooses what the crop keeps; smart is the server's own choice.
+    ("300x200/left/top/a.jpg", "enlarge,g_northwest,h_200,w_300"),
+    ("300x200/right/a.jpg", "enlarge,g_east,h_200,w_300"),
+    ("300x200/bottom/a.jpg", "enlarge,g_south,h_200,w_300"),
+    ("300x200/center/middle/a.jpg", "enlarge,h_200,w_300"),
+    ("300x200/smart/a.jpg", "enlarge,g_attention,h_200,w_300"),
+    ("300x200/left/smart/a.jpg", "enlarge,g_attention,h_200,w_300"),
+    # fit-in fits without enlarging unless upscale(); fill(colour) pads out to the box.
+    ("fit-in/300x200/a.jpg", "fit_inside,h_200,w_300"),
+    ("fit-in/300x200/filters:upscale()/a.jpg", "enlarge,fit_inside,h_200,w_300"),
+    ("fit-in/300x200/filters:fill(ff0000)/a.jpg", "bg_ff0000,fit_contain,h_200,w_300"),
+    ("fit-in/300x200/filters:fill(transparent)/a.png", "fit_contain,h_200,w_300"),
+    ("fit-in/300x0/a.jpg", "w_300"),
+    ("full-fit-in/300x200/a.jpg", "enlarge,fit_outside,h_200,w_300"),
+    # Minus signs flip; a manual crop is left-top and right-bottom corners.
+    ("-300x200/a.jpg", "enlarge,flop,h_200,w_300"),
+    ("300x-200/a.jpg", "enlarge,flip,h_200,w_300"),
+    ("-x-/a.jpg", "flip,flop"),
+    ("10x20:110x220/a.jpg", "crop_10:20:100:200"),
+    ("10x20:110x220/50x0/a.jpg", "crop_10:20:100:200,enlarge,w_50"),
+    ("110x20:10x220/a.jpg", "_"),  # thumbor ignores an empty crop
+    # Filters.
+    ("filters:format(webp)/a.jpg", "fmt_webp"),
+    ("filters:format(JPG):quality(70)/a.jpg", "fmt_jpeg,q_70"),
+    ("filters:blur(5)/a.jpg", "blur_5"),
+    ("filters:blur(7,2.5)/a.jpg", "blur_2.5"),
+    ("filters:blur(0)/a.jpg", "_"),
+    ("filters:grayscale()/a.jpg", "gray"),
+    ("filters:background_color(FFF)/a.png", "bg_ffffff"),
+    ("filters:max_bytes(40000)/a.jpg", "mb_40000"),
+    ("filters:strip_icc():strip_exif()/a.jpg", "_"),
+    ("a.jpg", "_"),
+])
+def test_urls_translate_to_the_native_variant(path: str, expected: str) -> None:
+    assert native(path) == expected
+
+
+@pytest.mark.parametrize(("path", "source"), [
+    ("300x200/products/shoe.jpg", "products/shoe.jpg"),
+    ("300x200/http://example.com/a.jpg", "http://example.com/a.jpg"),
+    ("300x200/http%3A%2F%2Fexample.com%2Fa%20b.jpg%3Fv%3D2", "http://example.com/a b.jpg?v=2"),
+    ("filters:format(png)/example.com/x/y.jpg", "example.com/x/y.jpg"),
+])
+def test_sources(path: str, source: str) -> None:
+    assert translate(path).source == source
+
+
+@pytest.mark.parametrize(("path", "words"), [
+    ("meta/300x200/a.jpg", "meta"),
+    ("debug/a.jpg", "debug"),
+    ("trim/300x200/a.jpg", "trim"),
+    ("trim:bottom-right:10/a.jpg", "trim"),
+    ("adaptive-fit-in/300x200/a.jpg", "adaptive"),
+    ("origx200/a.jpg", "'orig'"),
+    ("filters:watermark(a.png,10,10,50)/a.jpg", "'watermark'"),
+    ("filters:rotate(90)/a.jpg", "'rotate'"),
+    ("filters:brightness(10)/a.jpg", "'brightness'"),
+    ("filters:format(tiff)/a.jpg", "'tiff'"),
+    ("filters:fill(red)/a.jpg", "hex"),
+    ("filters:fill(blur)/a.jpg", "hex"),
+    ("filters:quality()/a.jpg", "takes 1"),
+    ("filters:grayscale(1)/a.jpg", "takes 0"),
+    ("filters:quality(70)grayscale()/a.jpg", "separated"),
+    ("filters:quality(101)/a.jpg", "q_101"),
+    ("filters:blur(500)/a.jpg", "blur_500"),
+    ("99999x10/a.jpg", "w_99999"),
+    ("filters:watermark(http://x.example.com/w.png,0,0,0)/a.jpg", "could not be read"),
+])
+def test_what_has_no_native_equivalent_is_a_400_naming_it(path: str, words: str) -> None:
+    with pytest.raises(InvalidOptions) as err:
+        parse(translate(path).tokens)
+    assert words in err.value.detail
+
+
+def test_a_url_without_an_image_is_a_400() -> None:
+    with pytest.raises(InvalidSource):
+        translate("")
+
+
+def test_thumbor_signature_matches_a_published_vector() -> None:
+    # The key, path and signature of thumbor's client libraries' own signing test.
+    path = "300x200/my.server.com/some/path/to/image.jpg"
+    assert signing.sign_thumbor(path, "my-security-key") == "8ammJH8D-7tXy6kU3lTvoXlhu4o="
