@@ -1,5 +1,5 @@
-"""The `imgorigin` command: `serve`, `url`, `from-imgproxy`, `from-thumbor`, `purge`, `warm` and
-`config`."""
+"""The `imgorigin` command: `serve`, `url`, `from-imgproxy`, `from-thumbor`, `from-ipx`, `purge`,
+`warm` and `config`."""
 
 from __future__ import annotations
 
@@ -52,17 +52,21 @@ def build_url(options: str, source: str, *, sign_key: str = "",
 
 
 def native_from(dialect: str, url: str, *, sign_key: str = "") -> str:
-    """The native path of an imgproxy or thumbor URL or path (its signature is dropped, not
-    checked), for rewriting stored URLs; raises the 400 the server would answer."""
-    from transforms import imgproxy, thumbor
+    """The native path of an imgproxy, thumbor or ipx URL or path (a signature is dropped, not
+    checked; an ipx path starts after its mount), for rewriting stored URLs; raises the 400 the
+    server would answer."""
+    from transforms import imgproxy, ipx, thumbor
 
     parts = urlsplit(url)
     path = parts.path if parts.scheme and parts.netloc else url
-    _signature, slash, rest = path.removeprefix("/").partition("/")
-    if not slash:
-        raise ValueError(f"expected a {dialect} URL: /{{signature}}/{{options}}/{{source}}")
-    translated = (imgproxy.translate("/" + rest) if dialect == "imgproxy"
-                  else thumbor.translate(rest))
+    if dialect == "ipx":
+        translated = ipx.translate(path.removeprefix("/"))
+    else:
+        _signature, slash, rest = path.removeprefix("/").partition("/")
+        if not slash:
+            raise ValueError(f"expected a {dialect} URL: /{{signature}}/{{options}}/{{source}}")
+        translated = (imgproxy.translate("/" + rest) if dialect == "imgproxy"
+                      else thumbor.translate(rest))
     return build_url(translated.tokens, translated.source, sign_key=sign_key,
                      expires=translated.expires)
 
@@ -88,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, example in (("imgproxy", "https://imgproxy.example.com/SIG/rs:fill:300:200/"
                                        "plain/products/shoe.jpg@webp"),
                           ("thumbor", "https://thumbor.example.com/unsafe/300x200/smart/"
-                                      "products/shoe.jpg")):
+                                      "products/shoe.jpg"),
+                          ("ipx", "/s_300x200&f_webp/products/shoe.jpg (without the mount)")):
         legacy = sub.add_parser(f"from-{name}",
                                 help=f"print the native URL path of a {name} URL (to rewrite "
                                      "stored URLs)")
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
         run_server(args.host, args.port, args.workers)
         return 0
-    if args.command in ("url", "from-imgproxy", "from-thumbor"):
+    if args.command in ("url", "from-imgproxy", "from-thumbor", "from-ipx"):
         key = ""
         if args.sign:
             keys = Settings.from_env().signing_keys

@@ -1,8 +1,10 @@
-"""Other servers' URL dialects, each under the first path segment the operator gives it.
+"""Other servers' URL dialects (imgproxy, thumbor, ipx), each under the first path segment the
+operator gives it.
 
 A dialect is a signature check plus a translation into a native options segment
-(`transforms/imgproxy.py`, `transforms/thumbor.py`); the service parses the result with the native
-grammar, so a dialect URL is the same variant as the native URL of the same transform.
+(`transforms/imgproxy.py`, `transforms/thumbor.py`, `transforms/ipx.py`); the service parses
+the result with the native grammar, so a dialect URL is the same variant as the native URL of
+the same transform.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from origin.errors import Forbidden, InvalidSource
 from origin.security import signing
 from origin.settings import Settings
-from transforms import imgproxy, thumbor
+from transforms import imgproxy, ipx, thumbor
 from transforms.dialect import Translated
 
 
@@ -23,9 +25,12 @@ class Dialect:
     prefix: str  # "/imgproxy/": the configured segment with both slashes
     check: Callable[[str, str], None]  # (signature segment, rest of the path); raises 403
     translate: Callable[[str], Translated]  # the rest of the path; raises 400
+    signed: bool = True  # whether the path has a signature segment (ipx's has none)
 
     def split(self, raw_path: str) -> tuple[str, str]:
         """(signature segment, rest) of `/{prefix}/{signature}/{rest}`."""
+        if not self.signed:
+            return "", raw_path[len(self.prefix):]
         signature, slash, rest = raw_path[len(self.prefix):].partition("/")
         if not slash or not rest:
             raise InvalidSource(f"{self.name} URL has no options and source after the "
@@ -43,7 +48,14 @@ def from_settings(settings: Settings) -> tuple[Dialect, ...]:
     if settings.thumbor_prefix:
         dialects.append(Dialect("thumbor", f"/{settings.thumbor_prefix}/",
                                 _thumbor_check(settings.thumbor_keys), thumbor.translate))
+    if settings.ipx_prefix:
+        dialects.append(Dialect("ipx", f"/{settings.ipx_prefix}/", _unsigned, ipx.translate,
+                                signed=False))
     return tuple(dialects)
+
+
+def _unsigned(signature: str, rest: str) -> None:
+    """ipx URLs carry no signature (the settings refuse the dialect beside native signing)."""
 
 
 def _imgproxy_check(settings: Settings) -> Callable[[str, str], None]:

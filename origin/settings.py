@@ -358,6 +358,11 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "thumbor's `SECURITY_KEY` (more than one for rotation): when set, thumbor URLs must "
             "be signed (`unsafe/` is refused); required when IMGORIGIN_SIGNING_KEYS is set",
             "unset"),
+    Setting("IMGORIGIN_IPX_PREFIX", "ipx_prefix", "", _path_segment,
+            "serve ipx URLs (Nuxt Image's default provider) under this first path segment, "
+            "e.g. `_ipx`: `/_ipx/w_300&f_webp/{image}`, translated into this server's options "
+            "(docs/ipx.md); ipx URLs are unsigned, so not with IMGORIGIN_SIGNING_KEYS",
+            "unset: off"),
     Setting("IMGORIGIN_FETCH_TIMEOUT", "fetch_timeout", "15", _positive_float,
             "seconds a whole source fetch may take (504 past it)"),
     Setting("IMGORIGIN_CONNECT_TIMEOUT", "connect_timeout", "3", _positive_float,
@@ -510,6 +515,7 @@ class Settings:
     imgproxy_signature_size: int = 32
     thumbor_prefix: str = ""
     thumbor_keys: tuple[str, ...] = ()
+    ipx_prefix: str = ""
     fetch_timeout: float = 15.0
     connect_timeout: float = 3.0
     max_redirects: int = 3
@@ -616,8 +622,14 @@ def _check_dialects(values: Mapping[str, Any]) -> None:
     if values["thumbor_prefix"] and values["signing_keys"] and not values["thumbor_keys"]:
         raise SettingsError("IMGORIGIN_THUMBOR_PREFIX: with IMGORIGIN_SIGNING_KEYS set, "
                             "thumbor URLs must be signed too: set IMGORIGIN_THUMBOR_KEYS")
-    if values["thumbor_prefix"] and values["thumbor_prefix"] == values["imgproxy_prefix"]:
-        raise SettingsError("IMGORIGIN_THUMBOR_PREFIX and IMGORIGIN_IMGPROXY_PREFIX must differ")
+    if values["ipx_prefix"] and values["signing_keys"]:
+        raise SettingsError("IMGORIGIN_IPX_PREFIX: ipx URLs cannot be signed, and "
+                            "IMGORIGIN_SIGNING_KEYS asks for signed URLs only")
+    prefixes = [values[k] for k in ("imgproxy_prefix", "thumbor_prefix", "ipx_prefix")
+                if values[k]]
+    if len(set(prefixes)) != len(prefixes):
+        raise SettingsError("IMGORIGIN_IMGPROXY_PREFIX, IMGORIGIN_THUMBOR_PREFIX and "
+                            "IMGORIGIN_IPX_PREFIX must differ")
 
 
 def _check_s3(source: str, endpoint: str, region: str, env: Mapping[str, str]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -24,6 +25,7 @@ _GRAVITIES = {"no": "north", "so": "south", "ea": "east", "we": "west", "noea": 
 _FORMATS = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "avif": "avif",
             "gif": "gif"}
 _Handler = Callable[["_State", list[str], str], None]
+_INTEGER = re.compile(r"-?[0-9]+")
 _TRUE, _FALSE = frozenset({"1", "t", "true"}), frozenset({"0", "f", "false"})
 
 
@@ -155,10 +157,9 @@ def _fit(state: _State) -> str:
 
 
 def _int(value: str, name: str, low: int = 0) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidOptions(f"imgproxy option '{name}': '{value}' is not an integer") from None
+    if not _INTEGER.fullmatch(value):
+        raise InvalidOptions(f"imgproxy option '{name}': '{value}' is not an integer")
+    number = int(value)
     if number < low:
         raise InvalidOptions(f"imgproxy option '{name}': {number} is below {low}")
     return number

@@ -19,10 +19,10 @@ from transforms.dialect import Translated
 _PATH = re.compile(
     r"(?:(?P<debug>debug)/)?"
     r"(?:(?P<meta>meta)/)?"
-    r"(?:(?P<trim>trim(?::(?:top-left|bottom-right))?(?::\d+)?)/)?"
-    r"(?:(?P<left>\d+)x(?P<top>\d+):(?P<right>\d+)x(?P<bottom>\d+)/)?"
+    r"(?:(?P<trim>trim(?::(?:top-left|bottom-right))?(?::[0-9]+)?)/)?"
+    r"(?:(?P<left>[0-9]+)x(?P<top>[0-9]+):(?P<right>[0-9]+)x(?P<bottom>[0-9]+)/)?"
     r"(?:(?P<fit>(?:adaptive-)?(?:full-)?fit-in)/)?"
-    r"(?:(?P<hflip>-)?(?P<width>\d+|orig)?x(?P<vflip>-)?(?P<height>\d+|orig)?/)?"
+    r"(?:(?P<hflip>-)?(?P<width>[0-9]+|orig)?x(?P<vflip>-)?(?P<height>[0-9]+|orig)?/)?"
     r"(?:(?P<halign>left|right|center)/)?"
     r"(?:(?P<valign>top|bottom|middle)/)?"
     r"(?:(?P<smart>smart)/)?"

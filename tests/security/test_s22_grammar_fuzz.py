@@ -100,6 +100,8 @@ def test_s22_any_text_only_raises_invalid_options(segment: str) -> None:
 def _service(signed: bool) -> TransformService:
     env = {"IMGORIGIN_ALLOWED_HOSTS": "*.example.com", "IMGORIGIN_PRESETS": "thumb:w_64",
            "IMGORIGIN_IMGPROXY_PREFIX": "ip", "IMGORIGIN_THUMBOR_PREFIX": "th"}
+    if not signed:
+        env["IMGORIGIN_IPX_PREFIX"] = "_ipx"  # unsigned: refused beside native signing
     if signed:
         env["IMGORIGIN_SIGNING_KEYS"] = "00ff"
         env["IMGORIGIN_IMGPROXY_KEYS"] = env["IMGORIGIN_IMGPROXY_SALTS"] = "00ff"
@@ -196,3 +198,38 @@ def test_s22_thumbor_urls_only_raise_client_errors(parts: list[str], mode: str) 
     assert mode != "bad signature"
     if mode == "plain":
         assert service.parse_path(f"/{req.canonical}/a.jpg").options == req.options
+
+
+ipx_modifiers = st.lists(st.builds(
+    lambda n, sep, v: f"{n}{sep}{v}" if v else n,
+    st.sampled_from(["w", "width", "h", "height", "s", "resize", "q", "f", "format", "fit", "pos",
+                     "position", "b", "background", "extract", "crop", "extend", "rotate",
+                     "blur", "sharpen", "trim", "a", "animated", "enlarge", "flip", "flop",
+                     "grayscale", "kernel", "tint", "", "W"]),
+    st.sampled_from(["_", ":", "=", ""]),
+    _number() | st.sampled_from(["300x200", "200", "x", "webp", "auto", "jpg", "tiff", "cover",
+                                 "contain", "right-top", "left top", "attention", "fff",
+                                 "%23ff000080", "red", "1_2_3_4", "1_2_3", "10_5", "-90",
+                                 "1_1_1_1_mirror"]) | st.text(max_size=6)),
+    max_size=6)
+ipx_ids = st.sampled_from(["a.jpg", "static/a.png", "https://x.example.com/a.jpg",
+                           "http://evil.test/a.jpg", "", "/", "%2F", "%2e%2e/a", "%00",
+                           "https%3A%2F%2Fx.example.com%2Fa.jpg"]) | st.text(max_size=20)
+
+
+@given(ipx_modifiers, st.sampled_from([",", "&"]), ipx_ids)
+@example(["s_300x200", "fit_contain", "b_fff", "pos_right-top"], "&", "static/a.png")
+@example(["extract_1_2_3_4", "extend_1_2", "rotate_-90", "f_webp"], ",", "a.jpg")
+@example(["w_\u00b2"], ",", "a.jpg")  # a digit int() cannot read: was a 500
+@example(["s_\u0661\u0662x3"], "&", "a.jpg")
+def test_s22_ipx_urls_only_raise_client_errors(modifiers: list[str], separator: str,
+                                               image: str) -> None:
+    service = SERVICES[False]
+    (dialect,) = [d for d in service.dialects if d.name == "ipx"]
+    rest = (separator.join(modifiers) or "_") + "/" + image
+    try:
+        req = service.parse_dialect(dialect, rest)
+    except ImgOriginError as exc:
+        assert 400 <= exc.status < 500, (rest, exc.status, exc.detail)
+        return
+    assert service.parse_path(f"/{req.canonical}/a.jpg").options == req.options

@@ -131,6 +131,8 @@ def test_sources(path: str, source: str) -> None:
     ("/t:10:ffffff/plain/a.jpg", "trim"),
     ("/pr:a:b/plain/a.jpg", "one preset"),
     ("/w:abc/plain/a.jpg", "'abc'"),
+    ("/w:1_000/plain/a.jpg", "'1_000'"),
+    ("/w:\u0661\u0662/plain/a.jpg", "not an integer"),
     ("/w:-5/plain/a.jpg", "below"),
     ("/el:maybe/plain/a.jpg", "boolean"),
     ("/bg:1:2/plain/a.jpg", "R:G:B"),

@@ -1,0 +1,106 @@
+"""ipx's URL dialect (Nuxt Image's default provider) translated into native options: separators,
+aliases, ipx's own precedence of resizes, sharp's defaults, and what is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from origin.errors import InvalidOptions, InvalidSource
+from transforms.grammar import parse, serialize
+from transforms.ipx import translate
+
+
+def native(path: str) -> str:
+    return serialize(parse(translate(path).tokens).options)
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("_/a.jpg", "_"),
+    ("w_300/a.jpg", "w_300"),
+    ("width_300/a.jpg", "w_300"),
+    ("h:120/a.jpg", "h_120"),
+    ("s_300x200/a.jpg", "h_200,w_300"),
+    ("resize=300x200/a.jpg", "h_200,w_300"),
+    ("s_200/a.jpg", "h_200,w_200"),  # a square
+    # Both `&` and `,` separate modifiers, as Nuxt Image and ipx's docs write them.
+    ("s_300x200&f_webp&q_80/a.jpg", "anim_0,fmt_webp,h_200,q_80,w_300"),
+    ("s_300x200&f_avif&q_50/a.jpg", "fmt_avif,h_200,q_50,w_300"),
+    ("s_300x200,fit_inside,enlarge/a.jpg", "enlarge,fit_inside,h_200,w_300"),
+    # ipx applies modifiers sorted by name and sharp keeps the last resize.
+    ("w_300&h_200/a.jpg", "w_300"),
+    ("h_200&w_300/a.jpg", "w_300"),
+    ("s_300x200&w_100/a.jpg", "w_100"),
+    ("height_50,h_20/a.jpg", "h_50"),
+    # sharp letterboxes in opaque black unless a background is given.
+    ("s_300x200,fit_contain/a.png", "bg_000000,fit_contain,h_200,w_300"),
+    ("s_300x200,fit_contain,b_fff/a.png", "bg_ffffff,fit_contain,h_200,w_300"),
+    ("s_300x200,fit_contain,background_%23ff000080/a.png", "bg_ff000080,fit_contain,h_200,w_300"),
+    ("s_300x200,pos_right-top/a.jpg", "g_northeast,h_200,w_300"),
+    ("s_300x200,position_attention/a.jpg", "g_attention,h_200,w_300"),
+    ("s_300x200,pos_left/a.jpg", "g_west,h_200,w_300"),
+    ("extract_10_20_300_200,s_100x100/a.jpg", "crop_10:20:300:200,h_100,w_100"),
+    ("crop_0_0_50_50/a.jpg", "crop_0:0:50:50"),
+    ("s_100x100,extend_10_5/a.jpg", "h_110,pad_10:5:0:0,w_105"),
+    ("extend_4_4_4_4_background/a.jpg", "pad_4"),
+    ("rotate_90,flip,flop,grayscale/a.jpg", "flip,flop,gray,rot_90"),
+    ("rotate_-90/a.jpg", "rot_270"),
+    ("rotate_360/a.jpg", "_"),
+    ("blur_3,sharpen_1.5,trim_10/a.jpg", "blur_3,sharpen_1.5,trim_10"),
+    ("f_jpg/a.png", "fmt_jpeg"),
+    ("f_auto/a.jpg", "anim_0,fmt_auto"),
+    # ipx keeps only the first frame unless `a`/`animated` or GIF output.
+    ("f_webp/a.gif", "anim_0,fmt_webp"),
+    ("f_webp,a/a.gif", "fmt_webp"),
+    ("f_webp,animated/a.gif", "fmt_webp"),
+    ("f_gif/a.gif", "fmt_gif"),
+    # What Nuxt Image writes: `&`, `s_` for a box, flags with `_true`, `#` percent-encoded.
+    ("f_webp&s_300x200&q_80&enlarge_true&b_%23ffffff&fit_contain/a.png",
+     "anim_0,bg_ffffff,enlarge,fit_contain,fmt_webp,h_200,q_80,w_300"),
+    ("grayscale_true&animated_true&f_webp/a.gif", "fmt_webp,gray"),
+])
+def test_modifiers_translate_to_the_native_variant(path: str, expected: str) -> None:
+    assert native(path) == expected
+
+
+@pytest.mark.parametrize(("path", "source"), [
+    ("w_10/static/buffalo.png", "static/buffalo.png"),
+    ("w_10//static/buffalo.png", "static/buffalo.png"),
+    ("w_10/https://images.example.com/a.jpg", "https://images.example.com/a.jpg"),
+    ("w_10/https%3A%2F%2Fimages.example.com%2Fa%20b.jpg", "https://images.example.com/a b.jpg"),
+])
+def test_sources(path: str, source: str) -> None:
+    assert translate(path).source == source
+
+
+@pytest.mark.parametrize(("path", "words"), [
+    ("/a.jpg", "missing"),
+    ("w_abc/a.jpg", "'abc'"),
+    ("s_3x/a.jpg", "WxH"),
+    ("kernel_nearest/a.jpg", "'kernel'"),
+    ("median_3/a.jpg", "'median'"),
+    ("tint_ff0000/a.jpg", "'tint'"),
+    ("modulate_1_2/a.jpg", "'modulate'"),
+    ("negate/a.jpg", "'negate'"),
+    ("flatten/a.jpg", "'flatten'"),
+    ("pos_16/a.jpg", "'16'"),
+    ("b_red/a.jpg", "hex"),
+    ("f_tiff/a.jpg", "'tiff'"),
+    ("rotate_45/a.jpg", "90"),
+    ("sharpen_1_2_3/a.jpg", "flat"),
+    ("extract_1_2_3/a.jpg", "left_top_width_height"),
+    ("extend_1_1_1_1_mirror/a.jpg", "background"),
+    ("q_0/a.jpg", "q_0"),
+    ("w_99999/a.jpg", "w_99999"),
+    ("fit_stretch,s_10x10/a.jpg", "fit_stretch"),
+    ("blur_500/a.jpg", "blur_500"),
+])
+def test_what_has_no_native_equivalent_is_a_400_naming_it(path: str, words: str) -> None:
+    with pytest.raises(InvalidOptions) as err:
+        parse(translate(path).tokens)
+    assert words in err.value.detail
+
+
+@pytest.mark.parametrize("path", ["w_10", "w_10/", "w_10//", "_/%2F"])
+def test_a_missing_image_is_a_400(path: str) -> None:
+    with pytest.raises(InvalidSource):
+        translate(path)

@@ -1,0 +1,165 @@
+"""ipx's URL dialect (Nuxt Image's default provider), translated into this server's options.
+
+`{modifiers}/{id}` (what follows ipx's mount, `/_ipx` by default): modifiers separated by `,` or
+`&`, a name and its arguments by `_`, `:` or `=`, or `_` for none. They become one native options
+segment, following ipx (and sharp) where its defaults differ from the native ones; what has no
+native equivalent is refused with a 400 naming it. docs/ipx.md lists what maps to what.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from origin.errors import InvalidOptions, InvalidSource
+from transforms.dialect import Translated
+
+_SEPARATORS = re.compile(r"[&,]")
+_NAME_VALUE = re.compile(r"[:=_]")
+_POSITIONS = {
+    "top": "north", "right top": "northeast", "right": "east", "right bottom": "southeast",
+    "bottom": "south", "left bottom": "southwest", "left": "west", "left top": "northwest",
+    "north": "north", "northeast": "northeast", "east": "east", "southeast": "southeast",
+    "south": "south", "southwest": "southwest", "west": "west", "northwest": "northwest",
+    "center": "center", "centre": "center", "entropy": "entropy", "attention": "attention",
+}
+_FORMATS = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png", "webp": "webp", "avif": "avif",
+            "gif": "gif", "auto": "auto"}
+_HEX = re.compile(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+_ALIASES = {"w": "width", "h": "height", "s": "resize", "q": "quality", "b": "background",
+            "pos": "position", "crop": "extract", "f": "format", "a": "animated"}
+_SIZE = re.compile(r"([0-9]+)(?:x([0-9]+))?")
+
+
+def translate(path: str) -> Translated:
+    """Translate `{modifiers}/{id}` (the path after ipx's mount); raises 400."""
+    segment, slash, image = path.partition("/")
+    if not segment:
+        raise InvalidOptions("ipx modifiers are missing (`_` for none)")
+    source = unquote(image)
+    if not slash or not source.strip("/"):
+        raise InvalidSource("ipx URL has no image id")
+    modifiers = [] if segment == "_" else [_modifier(p) for p in _SEPARATORS.split(segment) if p]
+    tokens = _tokens(modifiers)
+    if not source.startswith(("http://", "https://")):
+        source = source.lstrip("/")  # an id under ipx's directory: a key here
+    return Translated(tokens, source)
+
+
+def _modifier(text: str) -> tuple[str, str, list[str]]:
+    """(name as written, canonical name, arguments)."""
+    name, *args = _NAME_VALUE.split(unquote(text))
+    return name, _ALIASES.get(name, name), args
+
+
+def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
+    tokens: dict[str, str] = {}
+    # ipx applies its modifiers sorted by the name written, and sharp keeps only the last
+    # resize: of `w_300&h_200` only `w` counts, of `s_..&w_..` only `w`.
+    sizes: dict[str, tuple[int | None, int | None]] = {}
+    fit = ""
+    animated = False
+    padding: tuple[int, int, int, int] | None = None
+    for written, name, args in modifiers:
+        if name in ("width", "height"):
+            value = _int(_one(args, name), name)
+            sizes[written] = (value, None) if name == "width" else (None, value)
+        elif name == "resize":
+            match = _SIZE.fullmatch(_one(args, name))
+            if match is None:
+                raise InvalidOptions(f"ipx resize '{'_'.join(args)}': expected WxH")
+            width = int(match.group(1))
+            sizes[written] = (width, int(match.group(2)) if match.group(2) else width)
+        elif name == "extract":
+            # Sorted by name, extract (and crop) come before any resize: a crop of the source.
+            if len(args) != 4:
+                raise InvalidOptions("ipx extract takes left_top_width_height")
+            tokens["crop"] = ":".join(str(_int(a, name)) for a in args)
+        elif name == "fit":
+            fit = _one(args, name)
+            tokens["fit"] = fit
+        elif name == "position":
+            position = _POSITIONS.get(_one(args, name).replace("-", " "))
+            if position is None:
+                raise InvalidOptions(f"ipx position '{'_'.join(args)}' is not supported by this "
+                                     "server")
+            tokens["g"] = position
+        elif name == "background":
+            tokens["bg"] = _colour(_one(args, name))
+        elif name == "quality":
+            tokens["q"] = _one(args, name)
+        elif name == "format":
+            fmt = _FORMATS.get(_one(args, name).lower())
+            if fmt is None:
+                raise InvalidOptions(f"ipx format '{'_'.join(args)}' is not a format this "
+                                     "server writes")
+            tokens["fmt"] = fmt
+        elif name in ("enlarge", "flip", "flop", "grayscale"):
+            # ipx ignores a flag's value: Nuxt Image writes `enlarge_true`.
+            tokens["gray" if name == "grayscale" else name] = ""
+        elif name == "animated":
+            animated = True
+        elif name in ("blur", "trim"):
+            tokens[name] = _one(args, name)
+        elif name == "sharpen":
+            if len(args) > 1:
+                raise InvalidOptions("ipx sharpen flat/jagged arguments are not supported by "
+                                     "this server")
+            tokens["sharpen"] = _one(args, name)
+        elif name == "rotate":
+            value = _one(args, name)
+            angle = -_int(value[1:], name) if value.startswith("-") else _int(value, name)
+            if angle % 90:
+                raise InvalidOptions("ipx rotate: only multiples of 90 degrees here")
+            if angle % 360:
+                tokens["rot"] = str(angle % 360)
+        elif name == "extend":
+            if len(args) > 4 and args[4] not in ("", "background"):
+                raise InvalidOptions("ipx extend: only extending with the background here")
+            top, right, bottom, left = ((_int(a, name) if a else 0)
+                                        for a in (args + ["", "", "", ""])[:4])
+            padding = (top, right, bottom, left)
+        else:
+            raise InvalidOptions(f"ipx modifier '{name}' is not supported by this server")
+    width, height = sizes[max(sizes)] if sizes else (None, None)
+    if padding is not None and any(padding):
+        # sharp extends the resized image; the native `pad` comes out of the box, so the box
+        # grows by the edges.
+        top, right, bottom, left = padding
+        width = width + left + right if width else None
+        height = height + top + bottom if height else None
+        tokens["pad"] = f"{top}:{right}:{bottom}:{left}"
+    if width:
+        tokens["w"] = str(width)
+    if height:
+        tokens["h"] = str(height)
+    if fit == "contain" and "bg" not in tokens:
+        tokens["bg"] = "000000"  # sharp letterboxes in opaque black by default
+    if not animated and tokens.get("fmt") in ("webp", "auto"):
+        # ipx decodes the first frame unless asked for the animation or writing a GIF (a
+        # source's own format included, so without `f` the native default stands); of the
+        # other formats it could write, only WebP holds an animation.
+        tokens["anim"] = "0"
+    return ",".join(f"{k}_{v}" if v else k for k, v in tokens.items()) or "_"
+
+
+def _one(args: list[str], name: str) -> str:
+    if len(args) != 1 or not args[0]:
+        raise InvalidOptions(f"ipx {name} takes one argument")
+    return args[0]
+
+
+def _int(value: str, name: str) -> int:
+    if not (value.isascii() and value.isdigit()):
+        raise InvalidOptions(f"ipx {name}: '{value}' is not a whole number")
+    return int(value)
+
+
+def _colour(value: str) -> str:
+    match = _HEX.fullmatch(value)
+    if match is None:
+        raise InvalidOptions(f"ipx background '{value}': only hex colours are supported here")
+    hex_digits = match.group(1).lower()
+    if len(hex_digits) in (3, 4):
+        hex_digits = "".join(c * 2 for c in hex_digits)
+    return hex_digits
