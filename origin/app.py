@@ -235,8 +235,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             req = st.service.admit(raw_path)
             # Only the miss rate limiter needs to know who is asking.
             client = _client_key(request, st.settings) if st.service.limiter else ""
-            # The redirect rewrites a native options segment; an imgproxy URL is answered
-            # with `Vary: Accept` like any `fmt_auto` URL without the setting.
+            # The redirect rewrites a native options segment; an imgproxy, thumbor or ipx URL
+            # is answered with `Vary: Accept` like any `fmt_auto` URL without the setting.
             if (st.settings.auto_redirect and req.requested_format == "auto"
                     and not req.dialect):
                 response = await autoredirect.redirect(

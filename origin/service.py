@@ -71,7 +71,7 @@ class TransformRequest:
     signed_path: str
     # `dl`: answer as a download under this name ("": the source's); not part of the variant.
     download: str | None = None
-    # The dialect of a URL in another server's form ("imgproxy", "thumbor"), "" for a native one.
+    # The dialect of a URL in another server's form (imgproxy, thumbor, ipx), "" for a native one.
     dialect: str = ""
 
 
