@@ -261,22 +261,12 @@ def _o_dpr(state: _State, args: list[str], name: str) -> None:
     state.set("dpr", _number(_args(args, name, 1)[0], name))
 
 
-def _o_quality(state: _State, args: list[str], name: str) -> None:
-    value = _int(_args(args, name, 1)[0], name)
-    state.set("q", str(value) if value else "")  # 0: the server's default
-
-
 def _o_format_quality(state: _State, args: list[str], name: str) -> None:
     if len(args) % 2:
         raise InvalidOptions(f"imgproxy option '{name}' takes format:quality pairs")
     pairs = [f"{_format(fmt, 'format')}:{q}" for fmt, q in zip(args[::2], args[1::2],
                                                                     strict=True)]
     state.set("fq", ":".join(pairs))
-
-
-def _o_max_bytes(state: _State, args: list[str], name: str) -> None:
-    value = _int(_args(args, name, 1)[0], name)
-    state.set("mb", str(value) if value else "")
 
 
 def _o_background(state: _State, args: list[str], name: str) -> None:
@@ -294,17 +284,22 @@ def _o_background(state: _State, args: list[str], name: str) -> None:
         raise InvalidOptions(f"imgproxy option '{name}': expected R:G:B or a hex colour")
 
 
+def _whole(native: str, least: int = 1) -> _Handler:
+    """A whole number passed on (the native grammar checks its range); below `least` it is
+    imgproxy's "default" (`q:0`, `mb:0`, `pg:0`) or changes nothing (`pix:1`)."""
+    def handle(state: _State, args: list[str], name: str) -> None:
+        value = _int(_args(args, name, 1)[0], name)
+        state.set(native, str(value) if value >= least else "")
+
+    return handle
+
+
 def _simple(native: str) -> _Handler:
     """A number passed on as it is (the native grammar checks its range); 0 turns it off."""
     def handle(state: _State, args: list[str], name: str) -> None:
         state.set(native, _number(_args(args, name, 1)[0], name))
 
     return handle
-
-
-def _o_pixelate(state: _State, args: list[str], name: str) -> None:
-    value = _int(_args(args, name, 1)[0], name)
-    state.set("px", str(value) if value > 1 else "")  # a 1 px block changes nothing
 
 
 def _o_rotate(state: _State, args: list[str], name: str) -> None:
@@ -377,11 +372,6 @@ def _o_attachment(state: _State, args: list[str], name: str) -> None:
     state.attachment = _flag(_args(args, name, 1)[0], name)
 
 
-def _o_page(state: _State, args: list[str], name: str) -> None:
-    value = _int(_args(args, name, 1)[0], name)
-    state.set("page", str(value) if value else "")
-
-
 def _o_disable_animation(state: _State, args: list[str], name: str) -> None:
     state.set("anim", "0" if _flag(_args(args, name, 1)[0], name) else "")
 
@@ -397,13 +387,13 @@ for _names, _handler in (
     (("extend", "ex"), _o_extend),
     (("gravity", "g"), _o_gravity),
     (("dpr",), _o_dpr),
-    (("quality", "q"), _o_quality),
+    (("quality", "q"), _whole("q")),
     (("format_quality", "fq"), _o_format_quality),
-    (("max_bytes", "mb"), _o_max_bytes),
+    (("max_bytes", "mb"), _whole("mb")),
     (("background", "bg"), _o_background),
     (("blur", "bl"), _simple("blur")),
     (("sharpen", "sh"), _simple("sharpen")),
-    (("pixelate", "pix"), _o_pixelate),
+    (("pixelate", "pix"), _whole("px", least=2)),
     (("rotate", "rot"), _o_rotate),
     (("padding", "pd"), _o_padding),
     (("trim", "t"), _o_trim),
@@ -415,7 +405,7 @@ for _names, _handler in (
     (("expires", "exp"), _o_expires),
     (("filename", "fn"), _o_filename),
     (("return_attachment", "att"), _o_attachment),
-    (("page", "pg"), _o_page),
+    (("page", "pg"), _whole("page")),
     (("disable_animation", "da"), _o_disable_animation),
 ):
     for _name in _names:

@@ -10,12 +10,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from origin.cli import main, native_from
 from origin.security import signing
 from origin.settings import Settings, SettingsError
+from tests.origin.dialect_checks import (
+    assert_clear_error,
+    assert_native_twin,
+    assert_purge_reaches,
+    get,
+    tier,
+)
 from tests.support.origin import REPO, OriginProcess
 from tests.support.upstream import Upstream
 
@@ -28,12 +34,6 @@ def b64(url: str) -> str:
     return base64.urlsafe_b64encode(url.encode()).rstrip(b"=").decode()
 
 
-def tier(response: httpx.Response) -> str:
-    return response.headers["server-timing"].split(";")[0]
-
-
-def _get(server: OriginProcess, path: str, **headers: str) -> httpx.Response:
-    return httpx.get(server.url(path), headers=headers, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -67,34 +67,24 @@ def server(tmp_path_factory: pytest.TempPathFactory,
 ])
 def test_an_imgproxy_url_is_the_native_variant(server: OriginProcess, imgproxy: str,
                                                native: str) -> None:
-    first = _get(server, imgproxy)
-    assert first.status_code == 200, first.text
-    assert tier(first) == "transform"
-    # Same variant: the native URL is a hit on the entry the imgproxy URL made.
-    again = _get(server, native)
-    assert again.status_code == 200
-    assert tier(again) == "memory"
-    assert again.content == first.content
-    assert again.headers["etag"] == first.headers["etag"]
-    assert again.headers["surrogate-key"] == first.headers["surrogate-key"]
-    assert again.headers["content-type"] == first.headers["content-type"]
+    assert_native_twin(server, imgproxy, native)
     # The migration command prints that native URL.
     assert native_from("imgproxy", imgproxy.removeprefix("/ip")) == native
 
 
 def test_admitted_imgproxy_requests_are_counted(server: OriginProcess) -> None:
     before = server.metric("imgorigin_dialect_requests_total", dialect="imgproxy")
-    assert _get(server, "/ip/x/w:33/plain/landscape.jpg").status_code == 200
-    assert _get(server, "/ip/x/w:33/plain/landscape.jpg").status_code == 200
-    assert _get(server, "/ip/x/zoom:2/plain/landscape.jpg").status_code == 400  # not admitted
-    assert _get(server, "/w_33/landscape.jpg").status_code == 200  # native
+    assert get(server, "/ip/x/w:33/plain/landscape.jpg").status_code == 200
+    assert get(server, "/ip/x/w:33/plain/landscape.jpg").status_code == 200
+    assert get(server, "/ip/x/zoom:2/plain/landscape.jpg").status_code == 400  # not admitted
+    assert get(server, "/w_33/landscape.jpg").status_code == 200  # native
     assert server.metric("imgorigin_dialect_requests_total", dialect="imgproxy") == before + 2
 
 
 def test_imgproxy_padding_pads_around_the_resized_image(server: OriginProcess) -> None:
     import pyvips
 
-    r = _get(server, "/ip/x/rs:fill:100:60/pd:10:20/plain/landscape.jpg@png")
+    r = get(server, "/ip/x/rs:fill:100:60/pd:10:20/plain/landscape.jpg@png")
     assert r.status_code == 200
     image = pyvips.Image.new_from_buffer(r.content, "")
     assert (image.width, image.height) == (140, 80)  # imgproxy's 100x60 plus the padding
@@ -103,36 +93,31 @@ def test_imgproxy_padding_pads_around_the_resized_image(server: OriginProcess) -
 def test_an_absolute_source_url_is_fetched_from_the_upstream(server: OriginProcess,
                                                              upstream: Upstream) -> None:
     url = f"{upstream.base}/files/remote.jpg"
-    plain = _get(server, f"/ip/x/w:70/plain/{url}@webp")
+    plain = get(server, f"/ip/x/w:70/plain/{url}@webp")
     assert plain.status_code == 200, plain.text
     assert plain.headers["content-type"] == "image/webp"
-    encoded = _get(server, f"/ip/x/w:70/{b64(url)}.webp")
+    encoded = get(server, f"/ip/x/w:70/{b64(url)}.webp")
     assert encoded.status_code == 200
     assert tier(encoded) == "memory" and encoded.content == plain.content
     assert upstream.hits["/files/remote.jpg"] >= 1
 
 
 def test_a_disallowed_host_is_refused_as_natively(server: OriginProcess) -> None:
-    r = _get(server, "/ip/x/w:70/plain/http://example.net/a.jpg")
+    r = get(server, "/ip/x/w:70/plain/http://example.net/a.jpg")
     assert r.status_code == 403
     assert r.headers["content-type"].startswith("application/json")
 
 
 def test_a_purge_reaches_the_imgproxy_urls(server: OriginProcess) -> None:
     path = "/ip/x/w:55/plain/purged.jpg"
-    assert tier(_get(server, path)) == "transform"
-    assert tier(_get(server, path)) == "memory"
-    purged = httpx.post(server.url("/-/purge"), json={"sources": ["purged.jpg"]}, timeout=30,
-                        headers={"Authorization": f"Bearer {TOKEN}"})
-    assert purged.status_code == 200
-    assert tier(_get(server, path)) == "transform"
+    assert_purge_reaches(server, path, "purged.jpg", TOKEN)
 
 
 def test_download_and_conditional_requests(server: OriginProcess) -> None:
-    r = _get(server, "/ip/x/w:40/att:1/fn:holiday/plain/landscape.jpg@webp")
+    r = get(server, "/ip/x/w:40/att:1/fn:holiday/plain/landscape.jpg@webp")
     assert r.status_code == 200
     assert r.headers["content-disposition"] == 'attachment; filename="holiday.webp"'
-    unchanged = _get(server, "/ip/x/w:40/plain/landscape.jpg@webp",
+    unchanged = get(server, "/ip/x/w:40/plain/landscape.jpg@webp",
                      **{"If-None-Match": r.headers["etag"]})
     assert unchanged.status_code == 304
 
@@ -148,17 +133,13 @@ def test_download_and_conditional_requests(server: OriginProcess) -> None:
 ])
 def test_bad_imgproxy_urls_get_a_clear_error(server: OriginProcess, path: str, status: int,
                                              words: str) -> None:
-    r = _get(server, path)
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/json")
-    assert words in r.json()["detail"]
-    assert _get(server, "/-/healthz").status_code == 200
+    assert_clear_error(server, path, status, words)
 
 
 def test_the_prefix_is_only_the_dialect(server: OriginProcess) -> None:
     # Native URLs are unchanged beside it, and the prefix is not an options segment.
-    assert _get(server, "/w_30/landscape.jpg").status_code == 200
-    assert _get(server, "/ipx/landscape.jpg").status_code == 400
+    assert get(server, "/w_30/landscape.jpg").status_code == 200
+    assert get(server, "/ipx/landscape.jpg").status_code == 400
 
 
 def test_the_migration_command(capsys: pytest.CaptureFixture[str],
@@ -188,24 +169,24 @@ def test_signed_imgproxy_urls(tmp_path: Path) -> None:
            "IMGORIGIN_SIGNING_KEYS": "00" * 16}
     with OriginProcess(env) as origin:
         path = "/rs:fill:50:50/plain/landscape.jpg@png"
-        ok = _get(origin, f"/imgproxy/{signing.sign_imgproxy(path, KEY, SALT)}{path}")
+        ok = get(origin, f"/imgproxy/{signing.sign_imgproxy(path, KEY, SALT)}{path}")
         assert ok.status_code == 200, ok.text
-        rotated = _get(origin, "/imgproxy/"
+        rotated = get(origin, "/imgproxy/"
                        f"{signing.sign_imgproxy(path, second_key, second_salt)}{path}")
         assert rotated.status_code == 200 and rotated.content == ok.content
         for bad in ("insecure", signing.sign_imgproxy(path, KEY, second_salt),
                     signing.sign_imgproxy(path + "x", KEY, SALT)):
-            refused = _get(origin, f"/imgproxy/{bad}{path}")
+            refused = get(origin, f"/imgproxy/{bad}{path}")
             assert refused.status_code == 403, bad
         # The signature covers every option: changing one after signing is refused.
         tampered = path.replace("50:50", "51:50")
-        assert _get(origin, f"/imgproxy/{signing.sign_imgproxy(path, KEY, SALT)}"
+        assert get(origin, f"/imgproxy/{signing.sign_imgproxy(path, KEY, SALT)}"
                             f"{tampered}").status_code == 403
         expired = "/exp:1000/w:10/plain/landscape.jpg"
-        assert _get(origin, f"/imgproxy/{signing.sign_imgproxy(expired, KEY, SALT)}"
+        assert get(origin, f"/imgproxy/{signing.sign_imgproxy(expired, KEY, SALT)}"
                             f"{expired}").status_code == 403
         future = f"/exp:{int(time.time()) + 3600}/w:10/plain/landscape.jpg"
-        assert _get(origin, f"/imgproxy/{signing.sign_imgproxy(future, KEY, SALT)}"
+        assert get(origin, f"/imgproxy/{signing.sign_imgproxy(future, KEY, SALT)}"
                             f"{future}").status_code == 200
 
 
@@ -217,9 +198,9 @@ def test_truncated_signatures(tmp_path: Path) -> None:
     with OriginProcess(env) as origin:
         path = "/w:20/plain/landscape.jpg"
         short = signing.sign_imgproxy(path, KEY, SALT, size=8)
-        assert _get(origin, f"/imgproxy/{short}{path}").status_code == 200
+        assert get(origin, f"/imgproxy/{short}{path}").status_code == 200
         full = signing.sign_imgproxy(path, KEY, SALT)
-        assert _get(origin, f"/imgproxy/{full}{path}").status_code == 403
+        assert get(origin, f"/imgproxy/{full}{path}").status_code == 403
 
 
 @pytest.mark.parametrize(("env", "words"), [

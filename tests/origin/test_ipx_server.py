@@ -13,18 +13,18 @@ import pyvips
 
 from origin.cli import main, native_from
 from origin.settings import Settings, SettingsError
+from tests.origin.dialect_checks import (
+    assert_clear_error,
+    assert_native_twin,
+    assert_purge_reaches,
+    get,
+)
 from tests.support.images import animation
 from tests.support.origin import REPO, OriginProcess
 
 TOKEN = "ipx-test-token"
 
 
-def tier(response: httpx.Response) -> str:
-    return response.headers["server-timing"].split(";")[0]
-
-
-def _get(server: OriginProcess, path: str, **headers: str) -> httpx.Response:
-    return httpx.get(server.url(path), headers=headers, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -48,17 +48,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
      "/bg_ff0000,fit_contain,g_north,h_60,w_60/static/landscape.jpg"),
 ])
 def test_an_ipx_url_is_the_native_variant(server: OriginProcess, ipx: str, native: str) -> None:
-    first = _get(server, ipx)
-    assert first.status_code == 200, first.text
-    assert tier(first) == "transform"
-    again = _get(server, native)
-    assert tier(again) == "memory"
-    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert_native_twin(server, ipx, native)
     assert native_from("ipx", ipx.removeprefix("/_ipx")) == native
 
 
 def test_contain_letterboxes_in_black_like_sharp(server: OriginProcess) -> None:
-    r = _get(server, "/_ipx/s_100x100,fit_contain,f_png/static/landscape.jpg")
+    r = get(server, "/_ipx/s_100x100,fit_contain,f_png/static/landscape.jpg")
     image = pyvips.Image.new_from_buffer(r.content, "")
     assert (image.width, image.height) == (100, 100)
     assert image(50, 2)[:3] == [0.0, 0.0, 0.0]
@@ -70,26 +65,21 @@ def _pages(response: httpx.Response) -> int:
 
 
 def test_the_first_frame_unless_animated(server: OriginProcess) -> None:
-    still = _get(server, "/_ipx/f_webp/spin.webp")
-    moving = _get(server, "/_ipx/f_webp,a/spin.webp")
+    still = get(server, "/_ipx/f_webp/spin.webp")
+    moving = get(server, "/_ipx/f_webp,a/spin.webp")
     assert _pages(still) == 1
     assert _pages(moving) == 3
 
 
 def test_auto_format_negotiates_from_accept(server: OriginProcess) -> None:
-    r = _get(server, "/_ipx/w_50,f_auto/static/landscape.jpg", Accept="image/avif,image/*")
+    r = get(server, "/_ipx/w_50,f_auto/static/landscape.jpg", Accept="image/avif,image/*")
     assert r.headers["content-type"] == "image/avif"
     assert "Accept" in r.headers["vary"]
 
 
 def test_a_purge_reaches_ipx_urls(server: OriginProcess) -> None:
     path = "/_ipx/w_41/purged.jpg"
-    assert tier(_get(server, path)) == "transform"
-    assert tier(_get(server, path)) == "memory"
-    purged = httpx.post(server.url("/-/purge"), json={"sources": ["purged.jpg"]}, timeout=30,
-                        headers={"Authorization": f"Bearer {TOKEN}"})
-    assert purged.status_code == 200
-    assert tier(_get(server, path)) == "transform"
+    assert_purge_reaches(server, path, "purged.jpg", TOKEN)
     assert server.metric("imgorigin_dialect_requests_total", dialect="ipx") >= 3
 
 
@@ -102,10 +92,7 @@ def test_a_purge_reaches_ipx_urls(server: OriginProcess) -> None:
 ])
 def test_bad_ipx_urls_get_a_clear_error(server: OriginProcess, path: str, status: int,
                                         words: str) -> None:
-    r = _get(server, path)
-    assert r.status_code == status, r.text
-    assert words in r.json()["detail"]
-    assert _get(server, "/-/healthz").status_code == 200
+    assert_clear_error(server, path, status, words)
 
 
 def test_the_migration_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,18 +14,19 @@ import pyvips
 from origin.cli import main, native_from
 from origin.security import signing
 from origin.settings import Settings, SettingsError
+from tests.origin.dialect_checks import (
+    assert_clear_error,
+    assert_native_twin,
+    assert_purge_reaches,
+    get,
+    tier,
+)
 from tests.support.origin import REPO, OriginProcess
 
 KEY = "my-security-key"
 TOKEN = "thumbor-test-token"
 
 
-def tier(response: httpx.Response) -> str:
-    return response.headers["server-timing"].split(";")[0]
-
-
-def _get(server: OriginProcess, path: str) -> httpx.Response:
-    return httpx.get(server.url(path), timeout=30)
 
 
 def _size(response: httpx.Response) -> tuple[int, int]:
@@ -54,27 +55,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
 ])
 def test_a_thumbor_url_is_the_native_variant(server: OriginProcess, thumbor: str,
                                              native: str) -> None:
-    first = _get(server, thumbor)
-    assert first.status_code == 200, first.text
-    assert tier(first) == "transform"
-    again = _get(server, native)
-    assert tier(again) == "memory"
-    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
-    assert again.headers["surrogate-key"] == first.headers["surrogate-key"]
+    assert_native_twin(server, thumbor, native)
     assert native_from("thumbor", thumbor.removeprefix("/thumbor")) == native
 
 
 def test_thumbor_enlarges_unless_fit_in_or_no_upscale(server: OriginProcess) -> None:
     # A 40x30 source asked for 80x60: thumbor's default resizes to the box.
-    assert _size(_get(server, "/thumbor/unsafe/80x60/small.png")) == (80, 60)
-    assert _size(_get(server, "/thumbor/unsafe/fit-in/80x60/small.png")) == (40, 30)
-    assert _size(_get(server, "/thumbor/unsafe/fit-in/80x60/filters:upscale()/small.png")) == (
+    assert _size(get(server, "/thumbor/unsafe/80x60/small.png")) == (80, 60)
+    assert _size(get(server, "/thumbor/unsafe/fit-in/80x60/small.png")) == (40, 30)
+    assert _size(get(server, "/thumbor/unsafe/fit-in/80x60/filters:upscale()/small.png")) == (
         80, 60)
-    assert _size(_get(server, "/thumbor/unsafe/80x60/filters:no_upscale()/small.png")) == (40, 30)
+    assert _size(get(server, "/thumbor/unsafe/80x60/filters:no_upscale()/small.png")) == (40, 30)
 
 
 def test_fit_in_with_fill_pads_to_the_box(server: OriginProcess) -> None:
-    r = _get(server, "/thumbor/unsafe/fit-in/100x100/filters:fill(00ff00):format(png)/"
+    r = get(server, "/thumbor/unsafe/fit-in/100x100/filters:fill(00ff00):format(png)/"
                      "landscape.jpg")
     assert _size(r) == (100, 100)
     image = pyvips.Image.new_from_buffer(r.content, "")
@@ -82,9 +77,9 @@ def test_fit_in_with_fill_pads_to_the_box(server: OriginProcess) -> None:
 
 
 def test_both_dialects_and_native_urls_share_one_entry(server: OriginProcess) -> None:
-    a = _get(server, "/thumbor/unsafe/fit-in/77x77/landscape.jpg")
-    b = _get(server, "/imgproxy/_/rs:fit:77:77/plain/landscape.jpg")
-    c = _get(server, "/fit_inside,h_77,w_77/landscape.jpg")
+    a = get(server, "/thumbor/unsafe/fit-in/77x77/landscape.jpg")
+    b = get(server, "/imgproxy/_/rs:fit:77:77/plain/landscape.jpg")
+    c = get(server, "/fit_inside,h_77,w_77/landscape.jpg")
     assert tier(a) == "transform" and tier(b) == "memory" and tier(c) == "memory"
     assert a.headers["etag"] == b.headers["etag"] == c.headers["etag"]
     assert server.metric("imgorigin_dialect_requests_total", dialect="thumbor") >= 1
@@ -92,12 +87,7 @@ def test_both_dialects_and_native_urls_share_one_entry(server: OriginProcess) ->
 
 def test_a_purge_reaches_thumbor_urls(server: OriginProcess) -> None:
     path = "/thumbor/unsafe/44x0/purged.jpg"
-    assert tier(_get(server, path)) == "transform"
-    assert tier(_get(server, path)) == "memory"
-    purged = httpx.post(server.url("/-/purge"), json={"sources": ["purged.jpg"]}, timeout=30,
-                        headers={"Authorization": f"Bearer {TOKEN}"})
-    assert purged.status_code == 200
-    assert tier(_get(server, path)) == "transform"
+    assert_purge_reaches(server, path, "purged.jpg", TOKEN)
 
 
 @pytest.mark.parametrize(("path", "status", "words"), [
@@ -110,10 +100,7 @@ def test_a_purge_reaches_thumbor_urls(server: OriginProcess) -> None:
 ])
 def test_bad_thumbor_urls_get_a_clear_error(server: OriginProcess, path: str, status: int,
                                             words: str) -> None:
-    r = _get(server, path)
-    assert r.status_code == status, r.text
-    assert words in r.json()["detail"]
-    assert _get(server, "/-/healthz").status_code == 200
+    assert_clear_error(server, path, status, words)
 
 
 def test_the_migration_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,14 +119,14 @@ def test_signed_thumbor_urls(tmp_path: Path) -> None:
            "IMGORIGIN_SIGNING_KEYS": "00" * 16}
     with OriginProcess(env) as origin:
         path = "50x50/filters:format(png)/landscape.jpg"
-        ok = _get(origin, f"/t/{signing.sign_thumbor(path, KEY)}/{path}")
+        ok = get(origin, f"/t/{signing.sign_thumbor(path, KEY)}/{path}")
         assert ok.status_code == 200, ok.text
-        rotated = _get(origin, f"/t/{signing.sign_thumbor(path, 'second-key')}/{path}")
+        rotated = get(origin, f"/t/{signing.sign_thumbor(path, 'second-key')}/{path}")
         assert rotated.status_code == 200 and rotated.content == ok.content
-        assert _get(origin, f"/t/unsafe/{path}").status_code == 403  # keys set: no unsafe
-        assert _get(origin, f"/t/{signing.sign_thumbor(path, 'other')}/{path}").status_code == 403
+        assert get(origin, f"/t/unsafe/{path}").status_code == 403  # keys set: no unsafe
+        assert get(origin, f"/t/{signing.sign_thumbor(path, 'other')}/{path}").status_code == 403
         tampered = path.replace("50x50", "51x50")
-        assert _get(origin, f"/t/{signing.sign_thumbor(path, KEY)}/{tampered}").status_code == 403
+        assert get(origin, f"/t/{signing.sign_thumbor(path, KEY)}/{tampered}").status_code == 403
 
 
 @pytest.mark.parametrize(("env", "words"), [
