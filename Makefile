@@ -14,7 +14,7 @@ WORKERD_VERSION := 1.20261123.1
 EDGE_TOOLS := .cache/edge-tools
 WORKERD_STAMP := $(EDGE_TOOLS)/.workerd-$(WORKERD_VERSION)
 
-.PHONY: run test lint edge-tools fuzz fuzz-decoders bench bench-peers bench-effort soak chaos system-deps readme clean
+.PHONY: run test lint edge-tools fuzz fuzz-decoders bench bench-peers bench-effort parity soak chaos system-deps readme clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -72,6 +72,10 @@ soak: $(STAMP) system-deps
 
 bench-peers: $(STAMP) system-deps
 	$(BIN)/python -m benchmarks.peers
+
+# The thumbor and ipx URL dialects against the real thumbor and ipx (installs them like bench-peers).
+parity: $(STAMP)
+	$(BIN)/python -m benchmarks.dialect_parity
 
 # Bytes at equal SSIM and CPU time of every AVIF and WebP effort against the default's.
 bench-effort: $(STAMP)

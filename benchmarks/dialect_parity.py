@@ -1,0 +1,194 @@
+"""`make parity`: the thumbor and ipx URL dialects against the real thumbor and ipx.
+
+Installs the peers as `make bench-peers` does (benchmarks/.peers, never into our venv), serves the
+same images from thumbor, ipx and imgorigin (with IMGORIGIN_THUMBOR_PREFIX and
+IMGORIGIN_IPX_PREFIX), requests each case from the peer and from imgorigin under the prefix, and
+compares what comes back: format, size, and how far the pixels are apart (mean absolute
+difference of the 8-bit sRGB values, alpha flattened on white). Different resamplers and
+encoders keep that small; a wrong crop, gravity, flip or padding does not. Prints a table, writes
+benchmarks/results/parity-*.json, and exits 1 when a case differs. Not part of `make test` (it
+downloads thumbor and ipx). imgproxy is not here: it has no package in the registries this
+machine reaches.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+import pyvips
+
+from benchmarks.peers import (
+    PeerUnavailable,
+    install_ipx,
+    install_thumbor,
+    ipx_server,
+    thumbor_server,
+)
+from benchmarks.report import RESULTS_DIR
+from benchmarks.servers import REPO, OriginProcess
+
+# Above this mean absolute difference (0..255) two answers are not the same picture. Resampling
+# differences between Pillow, sharp and libvips stay within a few levels on these images.
+SAME_PICTURE = 6.0
+
+THUMBOR_CASES = [
+    "300x200/landscape.jpg",
+    "300x200/left/top/portrait.jpg",
+    "300x200/bottom/portrait.jpg",
+    "200x300/right/landscape.jpg",
+    "200x300/left/landscape.jpg",
+    # thumbor runs here without detectors, so its smart is the centre; imgorigin's is libvips'
+    # attention crop: this case shows that difference, it is not expected to match.
+    "300x300/smart/landscape.jpg",
+    "300x0/landscape.jpg",
+    "0x150/portrait.jpg",
+    "fit-in/300x300/landscape.jpg",
+    "fit-in/300x300/portrait.jpg",
+    "full-fit-in/300x300/landscape.jpg",
+    "fit-in/300x300/filters:fill(ff0000):format(png)/landscape.jpg",
+    "80x60/small.png",
+    "80x60/filters:no_upscale()/small.png",
+    "fit-in/80x60/small.png",
+    "fit-in/80x60/filters:upscale()/small.png",
+    "-300x200/landscape.jpg",
+    "300x-200/landscape.jpg",
+    "100x50:900x650/200x0/landscape.jpg",
+    "300x0/filters:format(webp):quality(70)/landscape.jpg",
+    "300x0/filters:grayscale()/landscape.jpg",
+    "300x0/filters:blur(4)/landscape.jpg",
+]
+IPX_CASES = [
+    "w_300/landscape.jpg",
+    "h_150/portrait.jpg",
+    "s_300x200/landscape.jpg",
+    "s_300x200,fit_inside/landscape.jpg",
+    "s_300x300,fit_contain,f_png/landscape.jpg",
+    "s_300x300,fit_contain,b_ff0000,f_png/landscape.jpg",
+    "s_300x300,fit_fill/landscape.jpg",
+    "s_300x200,pos_top/portrait.jpg",
+    "s_300x200,pos_right%20bottom/landscape.jpg",
+    "h_100&w_300/landscape.jpg",
+    "s_300x300&w_120/landscape.jpg",
+    "s_80x60/small.png",
+    "s_80x60,enlarge/small.png",
+    "w_80/small.png",
+    "extract_100_50_800_600,w_200/landscape.jpg",
+    "s_200x100,extend_10_20_30_40,b_00ff00,f_png/landscape.jpg",
+    "rotate_90,s_200x100/landscape.jpg",
+    "flip,flop,w_200/landscape.jpg",
+    "w_300,f_webp,q_70/landscape.jpg",
+    "w_300,grayscale/landscape.jpg",
+    "w_300,blur_4/landscape.jpg",
+]
+
+
+@dataclass
+class Outcome:
+    dialect: str
+    path: str
+    peer: str  # "webp 300x200" or the error
+    ours: str
+    difference: float | None  # mean absolute difference when both decode at the same size
+    same: bool
+
+
+def make_images(folder: Path) -> None:
+    """A landscape photo, a portrait cut of it, and a small image with distinct corners."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "samples" / "landscape.jpg", folder / "landscape.jpg")
+    photo = pyvips.Image.new_from_file(str(folder / "landscape.jpg"))
+    photo.crop(700, 0, 1000, 1500).write_to_file(str(folder / "portrait.jpg"), Q=90)
+    # 40x30 with a different colour in each quadrant, so a crop or flip shows.
+    quadrants = [pyvips.Image.black(20, 15) + [r, g, b]
+                 for r, g, b in ((230, 40, 40), (40, 200, 40), (40, 40, 220), (240, 220, 30))]
+    small = pyvips.Image.arrayjoin(quadrants, across=2).cast("uchar").copy(
+        interpretation="srgb")
+    small.write_to_file(str(folder / "small.png"))
+
+
+def _describe(data: bytes) -> tuple[str, pyvips.Image]:
+    image = pyvips.Image.new_from_buffer(data, "")
+    loader = image.get("vips-loader").removesuffix("_buffer").removesuffix("load")
+    if loader == "heif":
+        loader = "avif"
+    return f"{loader} {image.width}x{image.height}", image
+
+
+def _rgb(image: pyvips.Image) -> pyvips.Image:
+    image = image.colourspace("srgb") if image.interpretation != "srgb" else image
+    if image.hasalpha():
+        image = image.flatten(background=[255, 255, 255])
+    if image.bands == 1:
+        image = image.bandjoin([image, image])
+    return image.extract_band(0, n=3).cast("uchar")
+
+
+def compare(dialect: str, path: str, peer_base: str, ours_url: str) -> Outcome:
+    answers = []
+    for url in (peer_base + path, ours_url):
+        r = httpx.get(url, headers={"Accept": "image/webp,image/*"}, timeout=60)
+        if r.status_code != 200:
+            answers.append((f"HTTP {r.status_code}", None))
+            continue
+        answers.append(_describe(r.content))
+    (peer_text, peer_image), (our_text, our_image) = answers
+    difference = None
+    if peer_image is not None and our_image is not None and \
+            (peer_image.width, peer_image.height) == (our_image.width, our_image.height):
+        difference = round(abs(_rgb(peer_image) - _rgb(our_image)).avg(), 2)
+    same = peer_text == our_text and difference is not None and difference <= SAME_PICTURE
+    return Outcome(dialect, path, peer_text, our_text, difference, same)
+
+
+def main() -> int:
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="imgorigin-parity-") as tmp:
+        images = Path(tmp) / "images"
+        make_images(images)
+        env = {"IMGORIGIN_SOURCE": str(images), "IMGORIGIN_THUMBOR_PREFIX": "thumbor",
+               "IMGORIGIN_IPX_PREFIX": "_ipx", "IMGORIGIN_MEMORY_CACHE_MAX_BYTES": "0"}
+        with OriginProcess(env=env, workers=1) as ours:
+            for dialect, install, start, cases, prefix in (
+                ("thumbor", install_thumbor, thumbor_server, THUMBOR_CASES, "/unsafe/"),
+                ("ipx", install_ipx, ipx_server, IPX_CASES, "/"),
+            ):
+                try:
+                    version = install()
+                    server = start(images, Path(tmp), 1)
+                    if dialect == "ipx":  # its bench ready path names the bench's images
+                        server.ready_path = "/w_10/landscape.jpg"
+                    server.start()
+                except PeerUnavailable as exc:
+                    print(f"{dialect}: not run: {exc}", file=sys.stderr)
+                    continue
+                print(f"{dialect}: {version}")
+                try:
+                    for case in cases:
+                        ours_url = ours.base + (f"/thumbor/unsafe/{case}" if dialect == "thumbor"
+                                                else f"/_ipx/{case}")
+                        outcomes.append(compare(dialect, prefix + case, server.base, ours_url))
+                finally:
+                    server.stop()
+    print("\n| dialect | path | peer | imgorigin | mean abs. difference | same |")
+    print("|---|---|---|---|---|---|")
+    for o in outcomes:
+        diff = "-" if o.difference is None else f"{o.difference:.2f}"
+        print(f"| {o.dialect} | `{o.path}` | {o.peer} | {o.ours} | {diff} | "
+              f"{'yes' if o.same else '**no**'} |")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"parity-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps([asdict(o) for o in outcomes], indent=2) + "\n")
+    differing = sum(not o.same for o in outcomes)
+    print(f"\n{len(outcomes) - differing} of {len(outcomes)} the same; wrote {out}")
+    return 1 if differing or not outcomes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
