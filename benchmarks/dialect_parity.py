@@ -63,6 +63,12 @@ THUMBOR_CASES = [
     "300x0/filters:format(webp):quality(70)/landscape.jpg",
     "300x0/filters:grayscale()/landscape.jpg",
     "300x0/filters:blur(4)/landscape.jpg",
+    "300x200/filters:rotate(90)/landscape.jpg",
+    "80x30/top/filters:rotate(90)/small.png",
+    "-80x30/bottom/filters:rotate(270)/small.png",
+    "60x-40/left/filters:rotate(180)/small.png",
+    "fit-in/300x100/filters:rotate(90)/portrait.jpg",
+    "10x5:30x25/filters:rotate(-90)/small.png",
 ]
 IPX_CASES = [
     "w_300/landscape.jpg",

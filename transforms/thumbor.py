@@ -37,6 +37,9 @@ _GRAVITY = {
     ("left", "bottom"): "southwest", ("center", "bottom"): "south",
     ("right", "bottom"): "southeast",
 }
+# The eight directions clockwise: thumbor's alignment names the source, the native gravity the
+# turned image, so a turn moves it round this circle.
+_COMPASS = ("north", "northeast", "east", "southeast", "south", "southwest", "west", "northwest")
 _FORMATS = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png", "webp": "webp", "gif": "gif",
             "avif": "avif"}
 _NO_OPS = frozenset({"strip_icc", "strip_exif"})  # this server always does both
@@ -66,6 +69,14 @@ def _geometry(part: dict[str, str | None], filters: set[str], tokens: dict[str, 
     if "orig" in (part["width"], part["height"]):
         raise InvalidOptions("thumbor 'orig' sizes are not supported by this server")
     width, height = int(part["width"] or 0), int(part["height"] or 0)
+    # rotate() turns the finished image counter-clockwise; the native `rot` turns the source
+    # clockwise and sizes the turned image, so a quarter turn swaps the box's sides (and which
+    # mirror is which, thumbor mirroring before it turns).
+    quarter = tokens.get("rot") in ("90", "270")
+    hflip, vflip = part["hflip"], part["vflip"]
+    if quarter:
+        width, height = height, width
+        hflip, vflip = vflip, hflip
     fit = part["fit"] or ""
     if fit.startswith("adaptive-"):
         raise InvalidOptions("thumbor adaptive-fit-in is not supported by this server")
@@ -96,13 +107,16 @@ def _geometry(part: dict[str, str | None], filters: set[str], tokens: dict[str, 
         if (width or height) and "no_upscale" not in filters:
             tokens["enlarge"] = ""
         gravity = _GRAVITY[part["halign"] or "center", part["valign"] or "middle"]
+        if gravity and "rot" in tokens:
+            turn = (360 - int(tokens["rot"])) // 45  # thumbor's counter-clockwise angle
+            gravity = _COMPASS[(_COMPASS.index(gravity) - turn) % 8]
         if part["smart"]:
             gravity = "attention"
         if gravity and both:
             tokens["g"] = gravity
-    if part["hflip"]:
+    if hflip:
         tokens["flop"] = ""
-    if part["vflip"]:
+    if vflip:
         tokens["flip"] = ""
 
 
@@ -128,7 +142,7 @@ def _filters(text: str, tokens: dict[str, str]) -> set[str]:
 
 def _filter(name: str, args: list[str], tokens: dict[str, str]) -> None:
     arity = {"format": 1, "quality": 1, "blur": (1, 2), "grayscale": 0, "fill": 1,
-             "background_color": 1, "max_bytes": 1, "no_upscale": 0, "upscale": 0,
+             "background_color": 1, "max_bytes": 1, "no_upscale": 0, "upscale": 0, "rotate": 1,
              "strip_icc": 0, "strip_exif": 0}.get(name)
     if arity is None:
         raise InvalidOptions(f"thumbor filter '{name}' is not supported by this server")
@@ -157,6 +171,13 @@ def _filter(name: str, args: list[str], tokens: dict[str, str]) -> None:
             tokens["bg"] = colour
     elif name == "max_bytes":
         tokens["mb"] = args[0]
+    elif name == "rotate":
+        # thumbor turns by quarter turns only and ignores any other angle.
+        if not re.fullmatch(r"-?[0-9]+", args[0]):
+            raise InvalidOptions(f"thumbor rotate('{args[0]}'): expected whole degrees")
+        angle = int(args[0]) % 360
+        if angle % 90 == 0 and angle:
+            tokens["rot"] = str(360 - angle)
 
 
 def _colour(value: str, name: str) -> str:

@@ -53,6 +53,14 @@ def native(path: str) -> str:
     ("filters:max_bytes(40000)/a.jpg", "mb_40000"),
     ("filters:strip_icc():strip_exif()/a.jpg", "_"),
     ("a.jpg", "_"),
+    # rotate() turns the finished image counter-clockwise; a quarter turn swaps the box's sides,
+    # the mirrors, and where an alignment points (make parity checks these on thumbor itself).
+    ("300x200/filters:rotate(90)/a.jpg", "enlarge,h_300,rot_270,w_200"),
+    ("300x200/filters:rotate(-270)/a.jpg", "enlarge,h_300,rot_270,w_200"),
+    ("-300x200/top/filters:rotate(90)/a.jpg", "enlarge,flip,g_west,h_300,rot_270,w_200"),
+    ("300x200/left/top/filters:rotate(270)/a.jpg", "enlarge,g_northeast,h_300,rot_90,w_200"),
+    ("300x200/left/filters:rotate(180)/a.jpg", "enlarge,g_east,h_200,rot_180,w_300"),
+    ("filters:rotate(45)/a.jpg", "_"),  # thumbor ignores other angles
 ])
 def test_urls_translate_to_the_native_variant(path: str, expected: str) -> None:
     assert native(path) == expected
@@ -76,7 +84,7 @@ def test_sources(path: str, source: str) -> None:
     ("adaptive-fit-in/300x200/a.jpg", "adaptive"),
     ("origx200/a.jpg", "'orig'"),
     ("filters:watermark(a.png,10,10,50)/a.jpg", "'watermark'"),
-    ("filters:rotate(90)/a.jpg", "'rotate'"),
+    ("filters:rotate(ninety)/a.jpg", "whole degrees"),
     ("filters:brightness(10)/a.jpg", "'brightness'"),
     ("filters:format(tiff)/a.jpg", "'tiff'"),
     ("filters:fill(red)/a.jpg", "hex"),
