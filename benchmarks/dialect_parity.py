@@ -69,6 +69,10 @@ THUMBOR_CASES = [
     "60x-40/left/filters:rotate(180)/small.png",
     "fit-in/300x100/filters:rotate(90)/portrait.jpg",
     "10x5:30x25/filters:rotate(-90)/small.png",
+    "300x200/filters:fill(ff0000)/landscape.jpg",
+    "fit-in/300x300/filters:fill(ff0000):format(png)/small.png",
+    "fit-in/100x100/filters:fill(00ff00)/portrait.jpg",
+    "300x0/filters:quality(40)/landscape.jpg",
 ]
 IPX_CASES = [
     "w_300/landscape.jpg",
@@ -92,6 +96,12 @@ IPX_CASES = [
     "w_300,f_webp,q_70/landscape.jpg",
     "w_300,grayscale/landscape.jpg",
     "w_300,blur_4/landscape.jpg",
+    "s_300x300,fit_contain,f_png/small.png",
+    "s_100x100,fit_outside/landscape.jpg",
+    "s_100x100,pos_entropy/landscape.jpg",
+    "s_100x100,pos_attention/portrait.jpg",
+    "w_300,sharpen_2/landscape.jpg",
+    "w_300,q_40/landscape.jpg",
 ]
 
 

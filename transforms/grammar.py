@@ -349,6 +349,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("progressive", ("interlace",), _flag("progressive")),
     Modifier("lossless", (), _flag("lossless")),
     Modifier("enlarge", (), _flag("enlarge")),
+    Modifier("extend", (), _flag("extend")),
     Modifier("trim", (), _p_trim),
     Modifier("anim", ("animated",), _flag("animated")),
     Modifier("page", (), _p_page),
@@ -452,6 +453,8 @@ def canonicalize(options: Options) -> Options:
         changes["gravity"] = "center"
     if options.width is None and options.height is None and options.dpr != 1.0:
         changes["dpr"] = 1.0
+    if options.extend and (fit != "contain" or options.enlarge):
+        changes["extend"] = False  # only a contain box that could shrink with the source grows
     if options.grayscale and options.saturation:
         changes["saturation"] = 0  # no colour left to saturate
     if options.quality is not None and len(options.format_quality) == len(QUALITY_FORMATS):
@@ -495,7 +498,8 @@ _CANONICAL_NAMES = {
     "width": "w", "height": "h", "dpr": "dpr", "fit": "fit", "gravity": "g", "crop": "crop",
     "format": "fmt", "quality": "q", "background": "bg", "blur": "blur", "sharpen": "sharpen",
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",
-    "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "trim": "trim",
+    "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "extend": "extend",
+    "trim": "trim",
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat",
     "padding": "pad", "format_quality": "fq",

@@ -126,6 +126,8 @@ def _tokens(state: _State) -> str:
     fit = _fit(state)
     if fit:
         tokens["fit"] = fit
+    if fit == "contain":
+        tokens["extend"] = "1"  # the box keeps its size around a smaller image, as in imgproxy
     gravity = state.gravity
     if state.extend and fit == "contain" and state.extend_gravity:
         if gravity and gravity != state.extend_gravity:
@@ -152,7 +154,7 @@ def _fit(state: _State) -> str:
     if not both:
         return ""
     if kind == "fit":
-        return "contain" if state.extend else "inside"
+        return "contain" if state.extend else "inside"  # `extend` token added by _tokens
     return "cover"  # fill, fill-down
 
 

@@ -97,6 +97,9 @@ class Options:
     progressive: bool = False
     lossless: bool = False
     enlarge: bool = False
+    # `extend` (imgproxy's): `fit_contain` pads out to the whole requested box even when the
+    # image is smaller than it and `enlarge` is off (otherwise the box shrinks with the source).
+    extend: bool = False
     trim: float | None = None
     animated: bool = True
     page: int | None = None

@@ -111,7 +111,7 @@ def _fit(src_w: int, src_h: int, options: Options, max_dim: int,
         if not options.enlarge:
             scale = min(scale, 1.0)
         return Geometry(_cap((_scale_dim(src_w, scale), _scale_dim(src_h, scale)), max_dim))
-    if not options.enlarge:
+    if not options.enlarge and not options.extend:
         # The box keeps the requested aspect ratio but never outgrows the source.
         shrink = min(1.0, src_w / w, src_h / h)
         w, h = max(1, round(w * shrink)), max(1, round(h * shrink))
@@ -122,6 +122,8 @@ def _fit(src_w: int, src_h: int, options: Options, max_dim: int,
         resize = (max(w, _scale_dim(src_w, scale)), max(h, _scale_dim(src_h, scale)))
         return Geometry(resize, (w, h), "crop")
     scale = min(w / src_w, h / src_h)  # contain
+    if options.extend:
+        scale = min(scale, 1.0)  # the image never grows; the box keeps the size asked for
     resize = (min(w, _scale_dim(src_w, scale)), min(h, _scale_dim(src_h, scale)))
     return Geometry(resize, (w, h), "pad")
 

@@ -94,6 +94,8 @@ def _geometry(part: dict[str, str | None], filters: set[str], tokens: dict[str, 
         # thumbor fits without enlarging unless `upscale()`; `fill(colour)` pads to the box.
         if both:
             tokens["fit"] = "contain" if "fill" in filters else "inside"
+            if "fill" in filters:
+                tokens["extend"] = ""  # fill pads to the box asked for, whatever the source
         if "upscale" in filters and (width or height):
             tokens["enlarge"] = ""
     elif fit == "full-fit-in":

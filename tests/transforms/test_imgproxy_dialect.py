@@ -31,7 +31,8 @@ def native(path: str) -> str:
     ("/rs:fill-down:300:200/plain/a.jpg", "h_200,w_300"),
     ("/rt:force/s:300:200/plain/a.jpg", "fit_fill,h_200,w_300"),
     ("/rs:fit:300:200:1:1/plain/a.jpg", "enlarge,fit_contain,h_200,w_300"),
-    ("/rs:fit:300:200/ex:1:so/plain/a.jpg", "fit_contain,g_south,h_200,w_300"),
+    # extend pads out to the whole box even around a smaller image, as imgproxy does.
+    ("/rs:fit:300:200/ex:1:so/plain/a.jpg", "extend,fit_contain,g_south,h_200,w_300"),
     # Width or height 0 is "from the aspect ratio": a one-sided resize.
     ("/rs:fill:300:0/plain/a.jpg", "w_300"),
     ("/rs:fit:0:120/plain/a.jpg", "h_120"),

@@ -28,11 +28,11 @@ def native(path: str) -> str:
     ("300x200/center/middle/a.jpg", "enlarge,h_200,w_300"),
     ("300x200/smart/a.jpg", "enlarge,g_attention,h_200,w_300"),
     ("300x200/left/smart/a.jpg", "enlarge,g_attention,h_200,w_300"),
-    # fit-in fits without enlarging unless upscale(); fill(colour) pads out to the box.
+    # fit-in fits without enlarging unless upscale(); fill(colour) pads out to the whole box.
     ("fit-in/300x200/a.jpg", "fit_inside,h_200,w_300"),
     ("fit-in/300x200/filters:upscale()/a.jpg", "enlarge,fit_inside,h_200,w_300"),
-    ("fit-in/300x200/filters:fill(ff0000)/a.jpg", "bg_ff0000,fit_contain,h_200,w_300"),
-    ("fit-in/300x200/filters:fill(transparent)/a.png", "fit_contain,h_200,w_300"),
+    ("fit-in/300x200/filters:fill(ff0000)/a.jpg", "bg_ff0000,extend,fit_contain,h_200,w_300"),
+    ("fit-in/300x200/filters:fill(transparent)/a.png", "extend,fit_contain,h_200,w_300"),
     ("fit-in/300x0/a.jpg", "w_300"),
     ("full-fit-in/300x200/a.jpg", "enlarge,fit_outside,h_200,w_300"),
     # Minus signs flip; a manual crop is left-top and right-bottom corners.
