@@ -157,6 +157,9 @@ class TransformService:
         self._parse_path = second_sight(4096)(self._parse_path_uncached)
         self._parse_dialect = second_sight(4096)(self._parse_dialect_uncached)
         self.dialects = dialects.from_settings(settings)
+        # Bound once: a labelled child per dialect, not a label lookup per request.
+        self._dialect_counts = {d.name: metrics.DIALECT_REQUESTS.labels(d.name)
+                                for d in self.dialects}
         for dialect in self.dialects:
             try:
                 parse_options(dialect.prefix.strip("/"))
@@ -192,15 +195,14 @@ class TransformService:
         self.sync_purges()
         req = self.parse_dialect(dialect, rest)
         signing.check_expiry(req.expires)
-        metrics.DIALECT_REQUESTS.labels(dialect.name).inc()
+        self._dialect_counts[dialect.name].inc()
         return req
 
     def parse_dialect(self, dialect: Dialect, rest: str) -> TransformRequest:
         """The part of a dialect URL after its signature, translated; raises 400/403."""
-        return self._parse_dialect(dialect.name, rest)
+        return self._parse_dialect(dialect, rest)
 
-    def _parse_dialect_uncached(self, name: str, rest: str) -> TransformRequest:
-        dialect = next(d for d in self.dialects if d.name == name)
+    def _parse_dialect_uncached(self, dialect: Dialect, rest: str) -> TransformRequest:
         translated = dialect.translate(rest)
         parsed, canonical = self._parse_options(translated.tokens)
         options = parsed.options
@@ -213,7 +215,7 @@ class TransformService:
             signature="",
             signed_path=rest,
             download=parsed.download,
-            dialect=name,
+            dialect=dialect.name,
         )
 
     def parse_path(self, raw_path: str) -> TransformRequest:

@@ -13,3 +13,28 @@ class Translated:
     tokens: str  # a native options segment ("_" for none)
     source: str  # a key under the default source, or an absolute URL
     expires: int | None = None
+
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def hex_colour(value: str) -> str | None:
+    """`fff`, `ffff`, `ffffff` or `ffffffff` (a leading `#` allowed) as the native grammar's
+    RRGGBB[AA]; None for anything else."""
+    digits = value.lower().removeprefix("#")
+    if len(digits) not in (3, 4, 6, 8) or not set(digits) <= _HEX_DIGITS:
+        return None
+    return "".join(c * 2 for c in digits) if len(digits) in (3, 4) else digits
+
+
+def padded_box(width: int, height: int, edges: tuple[int, int, int, int],
+               tokens: dict[str, str]) -> None:
+    """Set `w`, `h` and `pad` for a server that pads around the resized image (imgproxy, sharp):
+    the native `pad` comes out of the requested box, so the box grows by the edges. 0 = unset."""
+    top, right, bottom, left = edges
+    if width:
+        tokens["w"] = str(width + left + right)
+    if height:
+        tokens["h"] = str(height + top + bottom)
+    if any(edges):
+        tokens["pad"] = ":".join(map(str, edges))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated
+from transforms.dialect import Translated, hex_colour, padded_box
 
 _GRAVITIES = {"no": "north", "so": "south", "ea": "east", "we": "west", "noea": "northeast",
               "nowe": "northwest", "soea": "southeast", "sowe": "southwest", "ce": "center",
@@ -112,17 +112,8 @@ def _source_key(source: str) -> str:
 
 def _tokens(state: _State) -> str:
     tokens = dict(state.tokens)
-    top, right, bottom, left = state.padding
-    # imgproxy pads around the resized image (a 100x200 box with `pd:10` comes out 120x220);
-    # here `pad` comes out of the requested box, so the box grows by the padding.
-    width = state.width + left + right if state.width else 0
-    height = state.height + top + bottom if state.height else 0
-    if width:
-        tokens["w"] = str(width)
-    if height:
-        tokens["h"] = str(height)
-    if any(state.padding):
-        tokens["pad"] = ":".join(str(v) for v in state.padding)
+    # imgproxy pads around the resized image (a 100x200 box with `pd:10` comes out 120x220).
+    padded_box(state.width, state.height, state.padding, tokens)
     fit = _fit(state)
     if fit:
         tokens["fit"] = fit
@@ -279,9 +270,8 @@ def _o_background(state: _State, args: list[str], name: str) -> None:
         if max(rgb) > 255:
             raise InvalidOptions(f"imgproxy option '{name}': channels are 0..255")
         state.set("bg", "".join(f"{v:02x}" for v in rgb))
-    elif len(args) == 1 and len(args[0]) in (3, 6):
-        value = args[0] if len(args[0]) == 6 else "".join(c * 2 for c in args[0])
-        state.set("bg", value)
+    elif len(args) == 1 and len(args[0]) in (3, 6) and hex_colour(args[0]):
+        state.set("bg", hex_colour(args[0]) or "")
     else:
         raise InvalidOptions(f"imgproxy option '{name}': expected R:G:B or a hex colour")
 

@@ -12,7 +12,7 @@ import re
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated
+from transforms.dialect import Translated, hex_colour, padded_box
 
 _SEPARATORS = re.compile(r"[&,]")
 _NAME_VALUE = re.compile(r"[:=_]")
@@ -25,7 +25,6 @@ _POSITIONS = {
 }
 _FORMATS = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png", "webp": "webp", "avif": "avif",
             "gif": "gif", "auto": "auto"}
-_HEX = re.compile(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 _ALIASES = {"w": "width", "h": "height", "s": "resize", "q": "quality", "b": "background",
             "pos": "position", "crop": "extract", "f": "format", "a": "animated"}
 _SIZE = re.compile(r"([0-9]+)(?:x([0-9]+))?")
@@ -122,17 +121,8 @@ def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
         else:
             raise InvalidOptions(f"ipx modifier '{name}' is not supported by this server")
     width, height = sizes[max(sizes)] if sizes else (None, None)
-    if padding is not None and any(padding):
-        # sharp extends the resized image; the native `pad` comes out of the box, so the box
-        # grows by the edges.
-        top, right, bottom, left = padding
-        width = width + left + right if width else None
-        height = height + top + bottom if height else None
-        tokens["pad"] = f"{top}:{right}:{bottom}:{left}"
-    if width:
-        tokens["w"] = str(width)
-    if height:
-        tokens["h"] = str(height)
+    # sharp extends the resized image, so the box grows by the edges.
+    padded_box(width or 0, height or 0, padding or (0, 0, 0, 0), tokens)
     if fit == "contain" and "bg" not in tokens:
         tokens["bg"] = "000000"  # sharp letterboxes in opaque black by default
     if not animated and tokens.get("fmt") in ("webp", "auto"):
@@ -156,10 +146,7 @@ def _int(value: str, name: str) -> int:
 
 
 def _colour(value: str) -> str:
-    match = _HEX.fullmatch(value)
-    if match is None:
+    colour = hex_colour(value)
+    if colour is None:
         raise InvalidOptions(f"ipx background '{value}': only hex colours are supported here")
-    hex_digits = match.group(1).lower()
-    if len(hex_digits) in (3, 4):
-        hex_digits = "".join(c * 2 for c in hex_digits)
-    return hex_digits
+    return colour

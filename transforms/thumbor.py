@@ -13,7 +13,7 @@ import re
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated
+from transforms.dialect import Translated, hex_colour
 
 # thumbor's own order of optional parts; each part ends with a slash, the image is the rest.
 _PATH = re.compile(
@@ -183,13 +183,11 @@ def _filter(name: str, args: list[str], tokens: dict[str, str]) -> None:
 
 
 def _colour(value: str, name: str) -> str:
-    value = value.lower().removeprefix("#")
-    if name == "fill" and value == "transparent":
+    if name == "fill" and value.lower() == "transparent":
         return ""
-    if len(value) == 3 and all(c in "0123456789abcdef" for c in value):
-        return "".join(c * 2 for c in value)
-    if len(value) == 6 and all(c in "0123456789abcdef" for c in value):
-        return value
+    colour = hex_colour(value)
+    if colour is not None and len(colour) == 6:
+        return colour
     raise InvalidOptions(f"thumbor {name}('{value}'): only hex colours are supported here")
 
 
