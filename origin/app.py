@@ -182,6 +182,7 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
     trimmer = Trimmer(settings.malloc_trim_seconds, metrics.MALLOC_TRIM_DURATION.observe)
     executor = TransformExecutor(settings.transform_threads, settings.transform_queue,
                                  max_wait=settings.max_queue_wait,
+                                 burst=settings.queue_burst,
                                  after_each=trimmer.maybe_trim if trimmer.active else None,
                                  on_pending=BOARD.publish)
     stack.callback(executor.shutdown)

@@ -6,8 +6,12 @@ thread longer than `max_wait`, or when its estimated cost, behind that backlog, 
 before the request's deadline. Cache hits never come here.
 
 The wait bound keeps admitted latency from growing with how slow the machine is: the queue's
-length alone bounds it only as a multiple of how long a transform takes on this one. It is as
-good as the estimate, which leaves out effects (blur, sharpen, smart crop). A byte budget (`mb`)
+length alone bounds it only as a multiple of how long a transform takes on this one. It is for
+a standing queue (overload): a young queue, one that has had work waiting for less than
+`BURST_WINDOW`, always takes its first `burst` transforms per thread, so the few images of a
+page that arrive together on a quiet server are made rather than refused (a browser does not
+retry an image). This is CoDel's distinction between a burst and a standing queue. The bound is
+as good as the estimate, which leaves out effects (blur, sharpen, smart crop). A byte budget (`mb`)
 that binds costs up to 8 encodes: measured on a 2400x1600 JPEG to 800 px, 2.8x (JPEG), 4.8x
 (WebP) and 5.1x (AVIF) the plain transform, 1x when the first encode fits; the encode term is
 counted `BUDGET_FACTOR` times, the cautious side for a deadline.
@@ -48,6 +52,9 @@ ENCODE: dict[str, float] = {"jpeg": 120e-9, "png": 125e-9, "webp": 145e-9, "gif"
 BUDGET_FACTOR = 5
 _CALIBRATION_WEIGHT = 0.1  # how fast the measured/estimated ratio follows new measurements
 _CALIBRATION_BOUNDS = (0.25, 4.0)
+# Seconds a queue may keep work waiting before it counts as standing: a page's images arrive
+# within a few hundred milliseconds, while overload keeps the queue busy for good.
+BURST_WINDOW = 1.0
 
 
 def estimate_seconds(plan: Plan) -> float:
@@ -81,11 +88,13 @@ class _Job:
 
 
 class TransformExecutor:
-    def __init__(self, threads: int, queue: int, *, max_wait: float = 0.0,
+    def __init__(self, threads: int, queue: int, *, max_wait: float = 0.0, burst: int = 0,
                  probe_threads: int = 1, after_each: Callable[[], None] | None = None,
                  on_pending: Callable[[int], None] | None = None) -> None:
         self.threads = threads
         self.max_wait = max_wait  # estimated seconds a miss may wait for a thread; 0: unbounded
+        self.burst = burst  # queued per thread a young queue takes whatever their wait
+        self._waiting_since: float | None = None  # when the queue last went from empty to not
         self._after_each = after_each  # runs in the pool thread after every transform
         self._on_pending = on_pending  # told `pending` on the event loop whenever it changes
         self.capacity = threads + queue
@@ -104,23 +113,26 @@ class TransformExecutor:
     @property
     def backlog(self) -> float:
         """Estimated seconds of work admitted and not yet finished."""
-        running, queued = self._loads()
+        running, queued, _ = self._loads()
         return running + queued
 
-    def _loads(self) -> tuple[float, float]:
+    def _loads(self) -> tuple[float, float, int]:
         """Estimated seconds left of the running jobs, and of the queued ones. A job is stopped
         at its deadline, so it counts for at most the time left to it: one that timed out and is
-        being torn down (a killed SVG child) no longer makes new misses look late."""
+        being torn down (a killed SVG child) no longer makes new misses look late. Also how many
+        jobs wait for a thread."""
         now = time.monotonic()
         running = queued = 0.0
+        waiting = 0
         for job in self._admitted.values():
             left = job.cost if job.deadline is None else min(job.cost,
                                                              max(0.0, job.deadline - now))
             if job.started is None:
                 queued += left
+                waiting += 1
             else:
                 running += max(0.0, min(left, job.cost - (now - job.started)))
-        return running, queued
+        return running, queued, waiting
 
     def check_capacity(self) -> None:
         """Shed before any fetch or probe work when the pool is already full."""
@@ -134,14 +146,26 @@ class TransformExecutor:
         finds the threads busy waits for that, however well the server is sized, and counting
         it refused the small images of a page queued behind its one large image (a 2x screen's
         first visit to the demo page lost two of four). Queued work is what grows under
-        overload; an admitted miss waits for at most `max_wait` of it plus one running job."""
-        running, queued = self._loads()
+        overload; an admitted miss waits for at most `max_wait` of it plus one running job, or
+        behind fewer than `burst` jobs per thread in a young queue."""
+        running, queued, waiting = self._loads()
         wait = (running + queued) / self.threads
         if self.pending >= self.capacity:
             self._shed("queue_full", wait)
-        if self.max_wait and self.pending >= self.threads and queued / self.threads > self.max_wait:
+        if waiting == 0:
+            self._waiting_since = None
+        if (self.max_wait and self.pending >= self.threads
+                and queued / self.threads > self.max_wait and not self._young(waiting)):
             self._shed("queue_wait", wait)
         return wait
+
+    def _young(self, waiting: int) -> bool:
+        """Whether a miss joins a burst (few waiting, and not for long) rather than a standing
+        queue, so the wait bound does not apply to it."""
+        if waiting >= self.burst * self.threads:
+            return False
+        return (self._waiting_since is None
+                or time.monotonic() - self._waiting_since < BURST_WINDOW)
 
     def _shed(self, reason: str, wait: float) -> None:
         metrics.SHED.labels(reason).inc()
@@ -163,6 +187,8 @@ class TransformExecutor:
         wait = self._refuse_when_full()
         if deadline is not None and time.monotonic() + wait + cost > deadline:
             self._shed("deadline", wait + cost)
+        if self.pending >= self.threads and self._waiting_since is None:
+            self._waiting_since = time.monotonic()  # this one waits: the queue is no longer empty
         self.pending += 1
         ticket = object()
         job = _Job(cost, deadline)

@@ -381,6 +381,11 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "the running ones) before it gets 503 instead, so a slower machine does not make "
             "admitted misses wait longer (0: only the queue's length and the request timeout "
             "bound the wait)"),
+    Setting("IMGORIGIN_QUEUE_BURST", "queue_burst", "4", _non_negative_int,
+            "transforms per thread a young queue (work waiting for under a second) admits "
+            "whatever `IMGORIGIN_MAX_QUEUE_WAIT` estimates, so the images of a page arriving "
+            "together on a quiet server are made, not refused; a standing queue (overload) "
+            "gets the wait bound alone (0: the bound from the first queued transform)"),
     Setting("IMGORIGIN_REFUSAL_HOLD", "refusal_hold", "1", _non_negative_float,
             "longest a 503/429 is held back on a connection whose client re-sent before the "
             "Retry-After it was given, so a client that ignores it gets about one refusal per "
@@ -523,6 +528,7 @@ class Settings:
     transform_threads: int = 1
     transform_queue: int = 16
     max_queue_wait: float = 0.5
+    queue_burst: int = 4
     refusal_hold: float = 1.0
     header_timeout: float = 20.0
     send_timeout: float = 60.0

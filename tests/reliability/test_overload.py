@@ -15,6 +15,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from origin import executor as executor_module
 from origin.errors import Overloaded
 from origin.executor import BASE_SECONDS, TransformExecutor, estimate_seconds
 from tests.reliability.conftest import Result, fetch_all, run_all
@@ -192,6 +193,87 @@ def test_executor_bounds_the_estimated_wait_for_a_thread() -> None:
         unbounded.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_a_young_queue_takes_a_burst_whatever_the_bound_and_a_standing_one_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first `burst` queued per thread are admitted past the wait bound while the queue is
+    young (a page's images); once work has waited longer than `BURST_WINDOW` the bound alone
+    decides (overload), and an emptied queue is young again."""
+    monkeypatch.setattr(executor_module, "BURST_WINDOW", 0.3)
+
+    async def scenario() -> None:
+        pool = TransformExecutor(threads=1, queue=100, max_wait=0.25, burst=3)
+        gate = threading.Event()
+        running = asyncio.ensure_future(pool.run(gate.wait, estimate=5.0))
+        await asyncio.sleep(0.05)
+        # 0, 0.2 and 0.4 s of queued work ahead of them: the third is past the bound.
+        burst = [asyncio.ensure_future(pool.run(lambda: 1, estimate=0.2)) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        assert pool.pending == 4
+        before = _shed("queue_wait")
+        with pytest.raises(Overloaded):  # a fourth waiting: past the burst, so the bound
+            await asyncio.wait_for(pool.run(lambda: 1, estimate=0.01), 5)
+        assert _shed("queue_wait") == before + 1
+        gate.set()
+        await asyncio.gather(running, *burst)
+
+        # The same start, but the queue then stands for longer than the window.
+        gate = threading.Event()
+        running = asyncio.ensure_future(pool.run(gate.wait, estimate=5.0))
+        await asyncio.sleep(0.05)
+        # Estimates well past the bound, whatever the calibration learnt from the instant jobs.
+        first = asyncio.ensure_future(pool.run(lambda: 1, estimate=2.0))
+        await asyncio.sleep(0.05)
+        young = asyncio.ensure_future(pool.run(lambda: 1, estimate=0.01))  # past it, young
+        await asyncio.sleep(0.35)
+        with pytest.raises(Overloaded):  # only two waiting, but standing
+            await asyncio.wait_for(pool.run(lambda: 1, estimate=0.01), 5)
+        gate.set()
+        await asyncio.gather(running, first, young)
+
+        # Emptied, the queue is young again.
+        gate = threading.Event()
+        running = asyncio.ensure_future(pool.run(gate.wait, estimate=5.0))
+        await asyncio.sleep(0.05)
+        again = [asyncio.ensure_future(pool.run(lambda: 2, estimate=2.0)) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        assert pool.pending == 4
+        gate.set()
+        assert await asyncio.gather(*again) == [2, 2, 2]
+        await running
+        pool.shutdown()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("burst", "made"), [("4", 5), ("0", 2)])
+def test_a_page_burst_behind_a_long_transform_is_made(
+    tmp_path: Path, burst: str, made: int,
+) -> None:
+    """One thread busy with a large AVIF and four small images of the same page behind it,
+    with a wait bound every one of them exceeds: the default burst makes all five; without it
+    only the first queued one is admitted."""
+    (tmp_path / "photo.jpg").write_bytes(photo(2000, 1500))
+    env = {"IMGORIGIN_SOURCE": str(tmp_path), "IMGORIGIN_TRANSFORM_THREADS": "1",
+           "IMGORIGIN_MAX_QUEUE_WAIT": "0.001", "IMGORIGIN_QUEUE_BURST": burst}
+    with OriginProcess(env) as server:
+        assert httpx.get(server.url("/w_64/photo.jpg"), timeout=30).status_code == 200
+
+        async def page() -> list[Result]:
+            large = asyncio.ensure_future(
+                fetch_all([server.url("/w_2000,fmt_avif,q_90/photo.jpg")]))
+            await asyncio.sleep(0.3)  # the large one holds the thread
+            small = await fetch_all([server.url(f"/w_{200 + i},fmt_avif/photo.jpg")
+                                     for i in range(4)])
+            return [*(await large), *small]
+
+        statuses = [r.status for r in asyncio.run(page())]
+        shed = server.metric("imgorigin_shed_total", reason="queue_wait")
+    assert statuses[0] == 200
+    assert statuses.count(200) == made and statuses.count(503) == 5 - made, statuses
+    assert shed == 5 - made
 
 
 def test_work_past_its_deadline_does_not_count_as_backlog() -> None:
