@@ -95,6 +95,11 @@ class Unchanged:
     tier: str = "none"
 
 
+# Trim takes its background from the top-left pixel since 2026-12-06 (white before): other
+# bytes, so keyed apart from what older hosts of a fleet cached, without moving other keys.
+TRIM_KEY = "/trim-corner"
+
+
 class TransformService:
     def __init__(
         self,
@@ -338,6 +343,8 @@ class TransformService:
         besides them decides the bytes (encoder settings, the watermark file)."""
         pipeline = self._pipeline(fmt_class) + watermarks.digest_of(self.watermarks,
                                                                     req.options.watermark)
+        if req.options.trim:
+            pipeline += TRIM_KEY
         return variant_key(req.canonical, fmt_class, req.source.id, version, pipeline)
 
     def _pipeline(self, fmt_class: str) -> str:

@@ -177,9 +177,9 @@ def _load_full(ctx: Context, option_string: str) -> None:
         _per_frame(ctx, lambda im: im.extract_area(region.x, region.y, region.width,
                                                    region.height))
     if options.trim:
-        first = ctx.image.crop(0, 0, ctx.image.width, ctx.page_height)
-        left, top, width, height = first.find_trim(threshold=options.trim)
-        if width > 0 and height > 0:
+        box = trim_box(ctx.image.crop(0, 0, ctx.image.width, ctx.page_height), options.trim)
+        if box is not None:
+            left, top, width, height = box
             _per_frame(ctx, lambda im: im.extract_area(left, top, width, height))
     if options.rotate:
         _per_frame(ctx, lambda im: im.rot(f"d{options.rotate}"))
@@ -190,6 +190,29 @@ def _load_full(ctx: Context, option_string: str) -> None:
     colour = _colour(plan)
     _per_frame(ctx, lambda im: im.thumbnail_image(w, height=h, size="force", no_rotate=True,
                                                   **colour))
+
+
+def trim_box(image: pyvips.Image, threshold: float) -> tuple[int, int, int, int] | None:
+    """The box inside borders of the top-left pixel's colour and inside transparent borders, as
+    sharp, imgproxy and thumbor trim; None when nothing would be left or nothing to search."""
+    if image.width < 3 or image.height < 3:  # libvips' find_trim needs 3x3
+        return None
+    if image.format == "ushort":
+        threshold *= 257  # find_trim compares in the image's own units
+    # libvips' own default background is white, which leaves any other border in place.
+    colour = image.flatten() if image.hasalpha() else image
+    boxes = [colour.find_trim(threshold=threshold, background=colour.getpoint(0, 0))]
+    if image.hasalpha():
+        alpha = image.extract_band(image.bands - 1)
+        boxes.append(alpha.find_trim(threshold=threshold, background=alpha.getpoint(0, 0)))
+    found = [box for box in boxes if box[2] > 0 and box[3] > 0]
+    if not found:
+        return None
+    left = min(box[0] for box in found)
+    top = min(box[1] for box in found)
+    right = max(box[0] + box[2] for box in found)
+    bottom = max(box[1] + box[3] for box in found)
+    return left, top, right - left, bottom - top
 
 
 def _colour(plan: Plan) -> dict[str, str]:

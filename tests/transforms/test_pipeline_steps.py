@@ -130,6 +130,43 @@ def test_trim_of_a_uniform_image_keeps_it() -> None:
     assert (image.width, image.height) == (30, 20)
 
 
+@pytest.mark.parametrize("border", [[0, 0, 0], [200, 30, 90], [255, 255, 255]])
+def test_trim_takes_the_border_colour_from_the_top_left_pixel(border: list[int]) -> None:
+    """As sharp, imgproxy and thumbor trim: any uniform border, not only white (libvips'
+    default background)."""
+    inner = (pyvips.Image.black(100, 50) + GREEN).cast("uchar")
+    framed = inner.embed(20, 30, 140, 110, extend="background", background=border)
+    image = run_spec(framed.copy(interpretation="srgb").pngsave_buffer(), "trim_10")
+    assert (image.width, image.height) == (100, 50)
+    assert colour_at(image, 0, 0) == GREEN and colour_at(image, 99, 49) == GREEN
+
+
+def test_trim_removes_a_transparent_border_whatever_colour_it_hides() -> None:
+    inner = (pyvips.Image.black(60, 40) + [0, 0, 0, 255]).cast("uchar")  # opaque black
+    hidden = (pyvips.Image.black(100, 80) + [250, 20, 20, 0]).cast("uchar")  # transparent red
+    # Transparent pixels of two colours in the border: only the alpha tells them apart.
+    hidden = hidden.insert((pyvips.Image.black(10, 10) + [0, 0, 0, 0]).cast("uchar"), 85, 5)
+    framed = hidden.insert(inner, 20, 20).copy(interpretation="srgb")
+    image = run_spec(framed.pngsave_buffer(), "trim_10")
+    assert (image.width, image.height) == (60, 40)
+
+
+def test_trim_of_a_16_bit_image_uses_the_same_threshold() -> None:
+    inner = (pyvips.Image.black(50, 30) + 30000).cast("ushort")
+    framed = inner.embed(5, 7, 70, 50, extend="background", background=[1000])
+    noisy = framed.insert((pyvips.Image.black(70, 3) + 1000 + 5 * 257).cast("ushort"), 0, 1)
+    data = noisy.copy(interpretation="grey16").pngsave_buffer()
+    image = run_spec(data, "trim_10")  # rows 5 levels off the border are border at 10
+    assert (image.width, image.height) == (50, 30)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 9), (9, 2)])
+def test_trim_of_an_image_smaller_than_3x3_keeps_it(size: tuple[int, int]) -> None:
+    tiny = (pyvips.Image.black(*size) + 128).cast("uchar").pngsave_buffer()
+    image = run_spec(tiny, "trim_10")
+    assert (image.width, image.height) == size
+
+
 def test_enlarge_off_caps_at_source_size() -> None:
     assert run_spec(halves(), "w_800").width == 400
     box = run_spec(halves(), "w_800,h_800")
