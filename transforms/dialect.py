@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from origin.errors import InvalidOptions
+from transforms.grammar import MAX_SEGMENT_LENGTH
+
 
 @dataclass(frozen=True, slots=True)
 class Translated:
@@ -38,3 +41,10 @@ def padded_box(width: int, height: int, edges: tuple[int, int, int, int],
         tokens["h"] = str(height + top + bottom)
     if any(edges):
         tokens["pad"] = ":".join(map(str, edges))
+
+
+def check_length(options: str, dialect: str) -> None:
+    """400 for a dialect's options longer than a native options segment may be: the same cap,
+    which also keeps numbers far below what `int()` refuses to read (4300 digits)."""
+    if len(options) > MAX_SEGMENT_LENGTH:
+        raise InvalidOptions(f"{dialect} options longer than {MAX_SEGMENT_LENGTH} characters")

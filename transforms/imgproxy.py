@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated, hex_colour, padded_box
+from transforms.dialect import Translated, check_length, hex_colour, padded_box
 
 _GRAVITIES = {"no": "north", "so": "south", "ea": "east", "we": "west", "noea": "northeast",
               "nowe": "northwest", "soea": "southeast", "sowe": "southwest", "ce": "center",
@@ -66,6 +66,7 @@ def translate(path: str) -> Translated:
         if ":" not in segment:
             source, ext = _encoded_source("/".join(segments[index:]))
             break
+        check_length(segment, "imgproxy")
         name, _, args = segment.partition(":")
         handler = _OPTIONS.get(name)
         if handler is None:

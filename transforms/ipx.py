@@ -12,7 +12,7 @@ import re
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated, hex_colour, padded_box
+from transforms.dialect import Translated, check_length, hex_colour, padded_box
 
 _SEPARATORS = re.compile(r"[&,]")
 _NAME_VALUE = re.compile(r"[:=_]")
@@ -35,6 +35,7 @@ def translate(path: str) -> Translated:
     segment, slash, image = path.partition("/")
     if not segment:
         raise InvalidOptions("ipx modifiers are missing (`_` for none)")
+    check_length(segment, "ipx")
     source = unquote(image)
     if not slash or not source.strip("/"):
         raise InvalidSource("ipx URL has no image id")

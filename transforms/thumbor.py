@@ -13,7 +13,7 @@ import re
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated, hex_colour
+from transforms.dialect import Translated, check_length, hex_colour
 
 # thumbor's own order of optional parts; each part ends with a slash, the image is the rest.
 _PATH = re.compile(
@@ -51,7 +51,8 @@ def translate(path: str) -> Translated:
     if match is None:
         raise InvalidSource("thumbor URL has no image")
     part = match.groupdict()
-    for name, what in (("debug", "debug"), ("meta", "meta (JSON)"), ("trim", "trim")):
+    check_length(path[:len(path) - len(part["image"])], "thumbor")
+    for name, what in (("debug", "debug"), ("meta", "meta (JSON)")):
         if part[name]:
             raise InvalidOptions(f"thumbor {what} is not supported by this server")
     image = part["image"]
@@ -59,10 +60,28 @@ def translate(path: str) -> Translated:
         raise InvalidOptions("thumbor filters could not be read (one filter per name(args), "
                              "separated by ':')")
     tokens: dict[str, str] = {}
+    if part["trim"]:
+        _trim(part, tokens)
     filters = _filters(part["filters"] or "", tokens)
     _geometry(part, filters, tokens)
     return Translated(",".join(f"{k}_{v}" if v else k for k, v in tokens.items()) or "_",
                       _source(image))
+
+
+def _trim(part: dict[str, str | None], tokens: dict[str, str]) -> None:
+    """thumbor trims borders of the top-left pixel's colour, as the native trim does; its
+    tolerance (0 by default) is a distance in RGB, the native threshold a difference per channel
+    from 1, so a tolerance reads as that threshold (docs/thumbor.md has the difference)."""
+    spec = part["trim"] or ""
+    if ":bottom-right" in spec:
+        raise InvalidOptions("thumbor trim:bottom-right is not supported by this server "
+                             "(borders of the top-left pixel's colour only)")
+    if part["left"] is not None:
+        # thumbor crops the trimmed image; the native crop is taken before the trim.
+        raise InvalidOptions("thumbor trim together with a manual crop is not supported by "
+                             "this server")
+    tolerance = spec.rpartition(":")[2]
+    tokens["trim"] = str(max(1, int(tolerance))) if tolerance.isdigit() else "1"
 
 
 def _geometry(part: dict[str, str | None], filters: set[str], tokens: dict[str, str]) -> None:

@@ -150,6 +150,7 @@ imgproxy_sources = st.sampled_from([
 @given(imgproxy_options, imgproxy_sources, st.sampled_from(["plain", "signed", "bad signature"]))
 @example(["rs:fill:300:200:1:1", "g:fp:0.5:0.5", "pd:1:2:3:4"], "plain/a.jpg@webp", "plain")
 @example(["fn:YS5qcGc:1", "att:1", "exp:1"], "YS5qcGc.png", "signed")
+@example(["w:" + "9" * 5000], "plain/a.jpg", "plain")  # past int()'s 4300 digits: was a 500
 def test_s22_imgproxy_urls_only_raise_client_errors(options: list[str], source: str,
                                                      mode: str) -> None:
     service = SERVICES[mode != "plain"]
@@ -169,7 +170,8 @@ def test_s22_imgproxy_urls_only_raise_client_errors(options: list[str], source: 
 
 
 thumbor_parts = st.sampled_from([
-    "trim", "trim:top-left:5", "meta", "debug", "10x20:30x40", "0x0:0x0", "fit-in", "full-fit-in",
+    "trim", "trim:top-left:5", "trim:bottom-right", "trim:250", "meta", "debug", "10x20:30x40",
+    "0x0:0x0", "fit-in", "full-fit-in",
     "adaptive-fit-in", "300x200", "-300x-200", "x", "-x-", "0x0", "origx10", "99999x1", "left",
     "right", "center", "top", "middle", "bottom", "smart", "filters:format(webp)",
     "filters:quality(80):blur(3,1)", "filters:fill(fff):upscale()", "filters:no_upscale()",
@@ -182,6 +184,8 @@ thumbor_parts = st.sampled_from([
 @example(["fit-in", "300x200", "filters:fill(abc):format(png)", "a.jpg"], "plain")
 @example(["10x20:30x40", "-5x0", "left", "smart", "http:", "", "x.example.com", "a.jpg"],
          "signed")
+@example(["9" * 5000 + "x1", "a.jpg"], "plain")  # past int()'s 4300 digits: was a 500
+@example(["trim:top-left:" + "9" * 5000, "fit-in", "a.jpg"], "plain")
 def test_s22_thumbor_urls_only_raise_client_errors(parts: list[str], mode: str) -> None:
     service = SERVICES[mode != "plain"]
     (dialect,) = [d for d in service.dialects if d.name == "thumbor"]
@@ -222,6 +226,7 @@ ipx_ids = st.sampled_from(["a.jpg", "static/a.png", "https://x.example.com/a.jpg
 @example(["extract_1_2_3_4", "extend_1_2", "rotate_-90", "f_webp"], ",", "a.jpg")
 @example(["w_\u00b2"], ",", "a.jpg")  # a digit int() cannot read: was a 500
 @example(["s_\u0661\u0662x3"], "&", "a.jpg")
+@example(["w_" + "9" * 5000], ",", "a.jpg")  # past int()'s 4300 digits: was a 500
 def test_s22_ipx_urls_only_raise_client_errors(modifiers: list[str], separator: str,
                                                image: str) -> None:
     service = SERVICES[False]

@@ -18,6 +18,11 @@ def native(path: str) -> str:
 @pytest.mark.parametrize(("path", "expected"), [
     # Without fit-in thumbor crops to the box and always resizes to it, enlarging small images.
     ("300x200/a.jpg", "enlarge,h_200,w_300"),
+    # trim: the top-left pixel's colour, the tolerance as the native threshold (from 1).
+    ("trim/300x200/a.jpg", "enlarge,h_200,trim_1,w_300"),
+    ("trim:top-left/a.jpg", "trim_1"),
+    ("trim:20/a.jpg", "trim_20"),
+    ("trim:top-left:0/fit-in/100x100/a.jpg", "fit_inside,h_100,trim_1,w_100"),
     ("300x0/a.jpg", "enlarge,w_300"),
     ("x200/a.jpg", "enlarge,h_200"),
     ("300x200/filters:no_upscale()/a.jpg", "h_200,w_300"),
@@ -79,8 +84,9 @@ def test_sources(path: str, source: str) -> None:
 @pytest.mark.parametrize(("path", "words"), [
     ("meta/300x200/a.jpg", "meta"),
     ("debug/a.jpg", "debug"),
-    ("trim/300x200/a.jpg", "trim"),
-    ("trim:bottom-right:10/a.jpg", "trim"),
+    ("trim/10x10:90x90/a.jpg", "manual crop"),
+    ("trim:bottom-right:10/a.jpg", "bottom-right"),
+    ("trim:150/a.jpg", "trim_150"),
     ("adaptive-fit-in/300x200/a.jpg", "adaptive"),
     ("origx200/a.jpg", "'orig'"),
     ("filters:watermark(a.png,10,10,50)/a.jpg", "'watermark'"),
