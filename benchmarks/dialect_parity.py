@@ -69,6 +69,8 @@ THUMBOR_CASES = [
     "60x-40/left/filters:rotate(180)/small.png",
     "fit-in/300x100/filters:rotate(90)/portrait.jpg",
     "10x5:30x25/filters:rotate(-90)/small.png",
+    "trim/framed.png",
+    "trim:top-left:20/fit-in/100x100/framed.png",
     "300x200/filters:fill(ff0000)/landscape.jpg",
     "fit-in/300x300/filters:fill(ff0000):format(png)/small.png",
     "fit-in/100x100/filters:fill(00ff00)/portrait.jpg",
@@ -102,6 +104,9 @@ IPX_CASES = [
     "s_100x100,pos_attention/portrait.jpg",
     "w_300,sharpen_2/landscape.jpg",
     "w_300,q_40/landscape.jpg",
+    # No trim case: ipx 3.1.1 hands sharp 0.34 a number where its trim now takes an object and
+    # answers 500 (seen 2026-12-06). sharp's own trim({threshold: 10}) on framed.png and
+    # clear.png gives 100x75 at offset 20,30, as imgorigin's trim_10 does.
 ]
 
 
@@ -116,7 +121,8 @@ class Outcome:
 
 
 def make_images(folder: Path) -> None:
-    """A landscape photo, a portrait cut of it, and a small image with distinct corners."""
+    """A landscape photo, a portrait cut of it, a small image with distinct corners, and two
+    framed ones for trim."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "samples" / "landscape.jpg", folder / "landscape.jpg")
     photo = pyvips.Image.new_from_file(str(folder / "landscape.jpg"))
@@ -127,6 +133,16 @@ def make_images(folder: Path) -> None:
     small = pyvips.Image.arrayjoin(quadrants, across=2).cast("uchar").copy(
         interpretation="srgb")
     small.write_to_file(str(folder / "small.png"))
+    # A border that is neither white nor transparent, and a transparent one over two colours:
+    # what trim takes for the background.
+    inner = small.resize(2.5, kernel="nearest")  # 100x75
+    framed = inner.embed(20, 30, 140, 130, extend="background", background=[150, 20, 60])
+    framed.write_to_file(str(folder / "framed.png"))
+    clear = (pyvips.Image.black(140, 130) + [250, 20, 20, 0]).cast("uchar")
+    clear = clear.insert((pyvips.Image.black(20, 20) + [0, 0, 255, 0]).cast("uchar"), 110, 0)
+    opaque = inner.bandjoin(255).cast("uchar")
+    clear.insert(opaque, 20, 30).copy(interpretation="srgb").write_to_file(
+        str(folder / "clear.png"))
 
 
 def _describe(data: bytes) -> tuple[str, pyvips.Image]:
