@@ -25,6 +25,15 @@ def configure(*, concurrency: int, cache_max_mem: int, jpeg_optimize_coding: boo
     # Loaders such as ImageMagick, PDF, FITS or matrix are not memory-safe enough for strangers'
     # files; what we do decode is further limited by transforms.probe.LOADERS.
     pyvips.block_untrusted_set(True)
+    # pyvips routes libvips' log messages into Python through a GLib log handler. Python code
+    # inside that handler can collect garbage, and freeing an image there may close a loader that
+    # logs again ("read gave 1 warnings" of a corrupt JPEG): GLib treats a message logged inside
+    # its own handler on the same thread as fatal and aborts the worker (seen under concurrent
+    # requests for hostile/corrupt/pillow_junk_jpeg_header.jpg). GLib's own handler (stderr)
+    # runs no Python, so it cannot recurse.
+    remove_log_handler = getattr(pyvips, "_remove_log_handler", None)
+    if remove_log_handler is not None:
+        remove_log_handler()
     # SVG is parsed and drawn only in a killable child (transforms.svgrender), never here.
     pyvips.operation_block_set("VipsForeignLoadSvg", True)
     # Every request brings new input, so libvips' operation cache would only hold memory.
