@@ -193,8 +193,8 @@ def _load_full(ctx: Context, option_string: str) -> None:
 
 
 def trim_box(image: pyvips.Image, threshold: float) -> tuple[int, int, int, int] | None:
-    """The box inside borders of the top-left pixel's colour and inside transparent borders, as
-    sharp, imgproxy and thumbor trim; None when nothing would be left or nothing to search."""
+    """The box inside borders of the top-left pixel's colour (as sharp, imgproxy and thumbor)
+    and inside transparent borders (as sharp); None when nothing is left or nothing to search."""
     if image.width < 3 or image.height < 3:  # libvips' find_trim needs 3x3
         return None
     if image.format == "ushort":
