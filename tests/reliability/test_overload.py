@@ -157,14 +157,20 @@ def _shed(reason: str) -> float:
     return REGISTRY.get_sample_value("imgorigin_shed_total", {"reason": reason}) or 0.0
 
 
+async def _hold_the_thread(pool: TransformExecutor) -> tuple[threading.Event, asyncio.Future[bool]]:
+    """Occupy a one-thread pool with a 5 s job that ends when the returned gate is set."""
+    gate = threading.Event()
+    running = asyncio.ensure_future(pool.run(gate.wait, estimate=5.0))
+    await asyncio.sleep(0.05)
+    return gate, running
+
+
 def test_executor_bounds_the_estimated_wait_for_a_thread() -> None:
     async def scenario() -> None:
         pool = TransformExecutor(threads=1, queue=100, max_wait=0.25)
-        gate = threading.Event()
         # The first takes the free thread; what is left of it does not count toward the bound
         # (every miss behind a busy thread waits for that), so a long one does not refuse...
-        running = asyncio.ensure_future(pool.run(gate.wait, estimate=5.0))
-        await asyncio.sleep(0.05)
+        gate, running = await _hold_the_thread(pool)
         # ...the next three, 0.1 s each, queued behind it: 0, 0.1 and 0.2 s of queued work.
         queued = [asyncio.ensure_future(pool.run(lambda: 1, estimate=0.1)) for _ in range(3)]
         await asyncio.sleep(0.05)
@@ -205,9 +211,7 @@ def test_a_young_queue_takes_a_burst_whatever_the_bound_and_a_standing_one_does_
 
     async def scenario() -> None:
         pool = TransformExecutor(threads=1, queue=100, max_wait=0.25, burst=3)
-        gate = threading.Event()
-        running = asyncio.ensure_future(pool.run(gate.wait, estimate=5.0))
-        await asyncio.sleep(0.05)
+        gate, running = await _hold_the_thread(pool)
         # 0, 0.2 and 0.4 s of queued work ahead of them: the third is past the bound.
         burst = [asyncio.ensure_future(pool.run(lambda: 1, estimate=0.2)) for _ in range(3)]
         await asyncio.sleep(0.05)
@@ -220,9 +224,7 @@ def test_a_young_queue_takes_a_burst_whatever_the_bound_and_a_standing_one_does_
         await asyncio.gather(running, *burst)
 
         # The same start, but the queue then stands for longer than the window.
-        gate = threading.Event()
-        running = asyncio.ensure_future(pool.run(gate.wait, estimate=5.0))
-        await asyncio.sleep(0.05)
+        gate, running = await _hold_the_thread(pool)
         # Estimates well past the bound, whatever the calibration learnt from the instant jobs.
         first = asyncio.ensure_future(pool.run(lambda: 1, estimate=2.0))
         await asyncio.sleep(0.05)
@@ -234,9 +236,7 @@ def test_a_young_queue_takes_a_burst_whatever_the_bound_and_a_standing_one_does_
         await asyncio.gather(running, first, young)
 
         # Emptied, the queue is young again.
-        gate = threading.Event()
-        running = asyncio.ensure_future(pool.run(gate.wait, estimate=5.0))
-        await asyncio.sleep(0.05)
+        gate, running = await _hold_the_thread(pool)
         again = [asyncio.ensure_future(pool.run(lambda: 2, estimate=2.0)) for _ in range(3)]
         await asyncio.sleep(0.05)
         assert pool.pending == 4
