@@ -22,7 +22,9 @@ from transforms.options import (
     ROTATIONS,
     SMART_GRAVITIES,
     WATERMARK_POSITIONS,
+    CropBox,
     FocalPoint,
+    Gravity,
     Options,
     Padding,
     Region,
@@ -162,25 +164,49 @@ def _p_fit(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
 
 
 def _p_gravity(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
-    value = _required(raw, token)
+    gravity = _placement(_required(raw, token), token)
+    if gravity is None:
+        raise _bad(token, "a direction, attention, entropy or fp:X:Y")
+    return {"gravity": gravity}
+
+
+def _placement(value: str, token: str) -> Gravity | None:
+    """A direction, smart gravity or focal point; None when `value` is none of them."""
     value = _GRAVITY_ALIASES.get(value, value)
     if value in DIRECTIONS or value in SMART_GRAVITIES:
-        return {"gravity": value}
+        return value
     if value.startswith("fp:"):
         x, sep, y = value[3:].partition(":")
         if sep:
-            return {"gravity": FocalPoint(_decimal(x, token, 0, 1), _decimal(y, token, 0, 1))}
-    raise _bad(token, "a direction, attention, entropy or fp:X:Y")
+            return FocalPoint(_decimal(x, token, 0, 1), _decimal(y, token, 0, 1))
+    return None
+
+
+_CROP_FORMS = "X:Y:W:H or W:H[:GRAVITY]"
+_MAX_CROP_SIDE = 1_000_000
 
 
 def _p_crop(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     parts = _required(raw, token).split(":")
-    if len(parts) != 4:
-        raise _bad(token, "X:Y:W:H")
-    top = 1_000_000
-    x, y = (_int(p, token, 0, top) for p in parts[:2])
-    w, h = (_int(p, token, 1, top) for p in parts[2:])
-    return {"crop": Region(x, y, w, h)}
+    if len(parts) == 4 and parts[2][:1].isdigit():
+        x, y = (_int(p, token, 0, _MAX_CROP_SIDE) for p in parts[:2])
+        w, h = (_int(p, token, 1, _MAX_CROP_SIDE) for p in parts[2:])
+        return {"crop": Region(x, y, w, h)}
+    if len(parts) < 2:
+        raise _bad(token, _CROP_FORMS)
+    gravity: Gravity | None = "center"
+    if len(parts) > 2:
+        gravity = _placement(":".join(parts[2:]), token)
+        if gravity is None or gravity in SMART_GRAVITIES:
+            raise _bad(token, _CROP_FORMS + " (GRAVITY a direction or fp:X:Y)")
+    return {"crop": CropBox(_crop_side(parts[0], token), _crop_side(parts[1], token), gravity)}
+
+
+def _crop_side(raw: str, token: str) -> float:
+    """Pixels, a fraction of the source's side (it has a '.'), or 0 for all of it."""
+    if "." in raw:
+        return _decimal(raw, token, 0.001, 0.999)
+    return _int(raw, token, 0, _MAX_CROP_SIDE)
 
 
 def _p_format(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
@@ -457,6 +483,8 @@ def canonicalize(options: Options) -> Options:
         changes["extend"] = False  # only a contain box that could shrink with the source grows
     if options.grayscale and options.saturation:
         changes["saturation"] = 0  # no colour left to saturate
+    if isinstance(options.crop, CropBox) and not (options.crop.width or options.crop.height):
+        changes["crop"] = None  # all of both sides: no crop
     if options.quality is not None and len(options.format_quality) == len(QUALITY_FORMATS):
         changes["quality"] = None  # every format that takes a quality has its own
     return replace(options, **changes) if changes else options
@@ -483,6 +511,11 @@ def _token(name: str, value: Any) -> str:
         return f"{name}_{':'.join(map(str, edges))}"
     if isinstance(value, Region):
         return f"{name}_{value.x}:{value.y}:{value.width}:{value.height}"
+    if isinstance(value, CropBox):
+        text = f"{name}_{format_number(value.width)}:{format_number(value.height)}"
+        if isinstance(value.gravity, FocalPoint):
+            return f"{text}:fp:{format_number(value.gravity.x)}:{format_number(value.gravity.y)}"
+        return text if value.gravity == "center" else f"{text}:{value.gravity}"
     if isinstance(value, Watermark):
         # Trailing defaults dropped: `wm_logo:southeast:1` is `wm_logo`.
         parts = [value.name, value.position, format_number(value.opacity),

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
 from transforms.dialect import Translated, check_length, hex_colour, padded_box
+from transforms.grammar import format_number
 
 _GRAVITIES = {"no": "north", "so": "south", "ea": "east", "we": "west", "noea": "northeast",
               "nowe": "northwest", "soea": "southeast", "sowe": "southwest", "ce": "center",
@@ -26,6 +27,7 @@ _FORMATS = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "avif":
             "gif": "gif"}
 _Handler = Callable[["_State", list[str], str], None]
 _INTEGER = re.compile(r"-?[0-9]+")
+_MAX_CROP = 1_000_000  # the native grammar's largest crop side
 _TRUE, _FALSE = frozenset({"1", "t", "true"}), frozenset({"0", "f", "false"})
 
 
@@ -40,6 +42,8 @@ class _State:
     extend_gravity: str = ""
     gravity: str = ""
     padding: tuple[int, int, int, int] = (0, 0, 0, 0)
+    crop: tuple[str, str] = ("0", "0")  # native crop sides; "0" = the whole side
+    crop_gravity: str = ""
     expires: int | None = None
     filename: str = ""
     attachment: bool = False
@@ -121,6 +125,8 @@ def _tokens(state: _State) -> str:
     if fit == "contain":
         tokens["extend"] = "1"  # the box keeps its size around a smaller image, as in imgproxy
     gravity = state.gravity
+    if state.crop != ("0", "0"):
+        tokens["crop"] = _crop_token(state, tokens)
     if state.extend and fit == "contain" and state.extend_gravity:
         if gravity and gravity != state.extend_gravity:
             raise InvalidOptions("imgproxy gravity and extend gravity differ; this server "
@@ -132,6 +138,20 @@ def _tokens(state: _State) -> str:
     if state.attachment:
         parts.append(f"dl_{state.filename}" if state.filename else "dl")
     return ",".join(parts) or "_"
+
+
+def _crop_token(state: _State, tokens: dict[str, str]) -> str:
+    """imgproxy crops the trimmed, turned image by its own gravity (else the main one); the
+    native gravity crop is taken of the source before trim and `rot`."""
+    if "rot" in tokens or "trim" in tokens:
+        raise InvalidOptions("imgproxy crop together with rotate or trim is not supported by "
+                             "this server")
+    gravity = state.crop_gravity or state.gravity or "center"
+    if gravity == "attention":
+        raise InvalidOptions("imgproxy smart crop gravity for crop is not supported by this "
+                             "server")
+    width, height = state.crop
+    return f"{width}:{height}:{gravity}"
 
 
 def _fit(state: _State) -> str:
@@ -249,6 +269,31 @@ def _o_extend(state: _State, args: list[str], name: str) -> None:
 
 def _o_gravity(state: _State, args: list[str], name: str) -> None:
     state.gravity = _gravity(args, name)
+
+
+def _o_crop(state: _State, args: list[str], name: str) -> None:
+    width, height = (_crop_side(side, name) for side in _args(args[:2], name, 2))
+    state.crop = (width, height)
+    state.crop_gravity = _gravity(args[2:], name) if len(args) > 2 else ""
+
+
+def _crop_side(value: str, name: str) -> str:
+    """imgproxy's crop side: pixels when >= 1 (the fraction cut off), a share of the source's
+    side below 1, 0 (or nothing) for all of it."""
+    if not value:
+        return "0"
+    number = float(_number(value, name) or 0)
+    if number >= 1:
+        if number > _MAX_CROP:
+            raise InvalidOptions(f"imgproxy option '{name}': '{value}' is out of range")
+        return str(int(number))
+    if not number:
+        return "0"
+    share = format_number(number)  # the native grammar's three places
+    if share in ("0", "1"):
+        raise InvalidOptions(f"imgproxy option '{name}': '{value}' is not a share "
+                             "0.001..0.999 of the source's side")
+    return share
 
 
 def _o_dpr(state: _State, args: list[str], name: str) -> None:
@@ -380,6 +425,7 @@ for _names, _handler in (
     (("extend", "ex"), _o_extend),
     (("gravity", "g"), _o_gravity),
     (("dpr",), _o_dpr),
+    (("crop", "c"), _o_crop),
     (("quality", "q"), _whole("q")),
     (("format_quality", "fq"), _o_format_quality),
     (("max_bytes", "mb"), _whole("mb")),

@@ -74,6 +74,17 @@ class Region:
 
 
 @dataclass(frozen=True, slots=True)
+class CropBox:
+    """A width x height area placed by a gravity (imgproxy's `crop`), resolved against the
+    oriented source: each side in px (>= 1), a fraction of the source's side (0.001..0.999),
+    or 0 for the whole side; a side larger than the source's takes all of it."""
+
+    width: float
+    height: float
+    gravity: Gravity = "center"
+
+
+@dataclass(frozen=True, slots=True)
 class Options:
     """Everything that decides the output bytes, in canonical form (aliases resolved,
     defaults filled, numbers normalised). Equal options mean the same variant."""
@@ -83,7 +94,7 @@ class Options:
     dpr: float = 1.0
     fit: Fit = "cover"
     gravity: Gravity = "center"
-    crop: Region | None = None
+    crop: Region | CropBox | None = None
     format: RequestedFormat | None = None
     quality: int | None = None
     background: str | None = None

@@ -5,13 +5,21 @@ All geometry is computed here as plain integers, so it is testable without libvi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from origin.errors import InvalidOptions, UnprocessableImage
 from transforms.formats import ANIMATED_FORMATS
-from transforms.options import Options, OutputFormat, Region
+from transforms.options import (
+    DIRECTION_ANCHORS,
+    CropBox,
+    FocalPoint,
+    Options,
+    OutputFormat,
+    Region,
+)
 from transforms.probe import MULTI_PAGE, Probe
 
 if TYPE_CHECKING:
@@ -154,6 +162,30 @@ def clamp_region(region: Region, width: int, height: int) -> Region:
     return Region(region.x, region.y, x2 - region.x, y2 - region.y)
 
 
+def place_crop(crop: CropBox, width: int, height: int) -> Region:
+    """The region a gravity crop takes of a width x height image, placed as imgproxy places
+    it (its rounding included), so its URLs cut the same pixels here."""
+    w, h = _crop_side(crop.width, width), _crop_side(crop.height, height)
+    if isinstance(crop.gravity, FocalPoint):
+        left = round(width * crop.gravity.x) - w // 2
+        top = round(height * crop.gravity.y) - h // 2
+    else:
+        # An edge or corner is flush with its sides; the centre rounds half to even.
+        fx, fy = DIRECTION_ANCHORS[crop.gravity]
+        left = round((width - w + 1) / 2) if fx == 0.5 else round((width - w) * fx)
+        top = round((height - h + 1) / 2) if fy == 0.5 else round((height - h) * fy)
+    left, top = max(0, min(left, width - w)), max(0, min(top, height - h))
+    return Region(left, top, w, h)
+
+
+def _crop_side(side: float, full: int) -> int:
+    if side == 0 or side >= full:
+        return full
+    if side >= 1:
+        return int(side)
+    return min(full, max(1, math.floor(full * side + 0.5)))
+
+
 def make_plan(probe: Probe, options: Options, output: OutputFormat, limits: Limits,
               marks: Mapping[str, WatermarkImage] | None = None) -> Plan:
     """Check every limit against the header and fix the geometry; raises 4xx errors. `marks`
@@ -178,7 +210,14 @@ def make_plan(probe: Probe, options: Options, output: OutputFormat, limits: Limi
             + (f"x{frames} frames" if frames > 1 else "")
             + f"; the limit is {limits.max_pixels} pixels"
         )
-    region = clamp_region(options.crop, width, height) if options.crop else None
+    crop = options.crop
+    region = None
+    if isinstance(crop, CropBox):
+        region = place_crop(crop, width, height)
+        if (region.width, region.height) == (width, height):
+            region = None  # all of it: keep shrink-on-load
+    elif crop is not None:
+        region = clamp_region(crop, width, height)
     src_w, src_h = (region.width, region.height) if region else (width, height)
     if options.rotate in (90, 270):
         src_w, src_h = src_h, src_w

@@ -27,6 +27,8 @@ AGREEMENT_CASES = [
     ("w_120,h_200", "landscape.jpg"),
     ("w_100,rot_90", "landscape.jpg"),
     ("crop_10:20:300:100,w_150", "landscape.jpg"),
+    ("crop_0.25:300:southeast,w_150", "landscape.jpg"),
+    ("crop_300:200:fp:0.9:0.1", "rotated.jpg"),
     ("w_5000", "landscape.jpg"),
     ("w_5000,enlarge", "landscape.jpg"),
     ("w_100,dpr_2.5", "landscape.jpg"),

@@ -64,6 +64,8 @@ def server(tmp_path_factory: pytest.TempPathFactory,
     (f"/ip/x/w:90/bl:2/{b64('landscape.jpg')}.png", "/blur_2,fmt_png,w_90/landscape.jpg"),
     ("/ip/x/rs:fill:60:40/pd:5/bg:255:0:0/plain/landscape.jpg",
      "/bg_ff0000,h_50,pad_5,w_70/landscape.jpg"),
+    ("/ip/x/crop:600:0.5:soea/rs:fill:120:80/plain/landscape.jpg@png",
+     "/crop_600:0.5:southeast,fmt_png,h_80,w_120/landscape.jpg"),
 ])
 def test_an_imgproxy_url_is_the_native_variant(server: OriginProcess, imgproxy: str,
                                                native: str) -> None:
@@ -123,7 +125,8 @@ def test_download_and_conditional_requests(server: OriginProcess) -> None:
 
 
 @pytest.mark.parametrize(("path", "status", "words"), [
-    ("/ip/x/crop:10:10/plain/landscape.jpg", 400, "'crop'"),
+    ("/ip/x/zoom:2/plain/landscape.jpg", 400, "'zoom'"),
+    ("/ip/x/crop:10:10:sm/plain/landscape.jpg", 400, "smart crop"),
     ("/ip/x/w:10/enc/abc", 400, "encrypted"),
     ("/ip/x/w:10/plain/missing.jpg", 404, "not found"),
     ("/ip/x/w:10/plain/%2E%2E/etc/passwd", 400, "'..'"),

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from origin.errors import InvalidOptions
 from transforms.grammar import format_number, parse, serialize
-from transforms.options import DEFAULT_OPTIONS, FocalPoint, Options, Region
+from transforms.options import DEFAULT_OPTIONS, CropBox, FocalPoint, Options, Region
 
 
 def canon(segment: str, **kw: object) -> str:
@@ -55,6 +55,12 @@ def test_an_empty_options_segment_is_400_not_a_second_spelling_of_no_options() -
         ("rotate_90", "rot_90"),
         ("extract_1:2:3:4", "crop_1:2:3:4"),
         ("dpr_2", "_"),  # no size to multiply
+        # Gravity crops: the centre is the default, directions take their aliases, nothing
+        # cut from either side is no crop.
+        ("crop_300:200:center", "crop_300:200"),
+        ("crop_300:200:n", "crop_300:200:north"),
+        ("crop_0.50:0:fp:0.250:1", "crop_0.5:0:fp:0.25:1"),
+        ("crop_0:0:east", "_"),
     ],
 )
 def test_equivalent_spellings(a: str, b: str) -> None:
@@ -73,6 +79,8 @@ def test_values_parse_to_types() -> None:
     assert o.gravity == FocalPoint(0.1, 0.9)
     assert o.crop == Region(1, 2, 30, 40)
     assert (o.background, o.blur, o.rotate) == ("ff0000", 0.3, 270)
+    assert parse("crop_300:0.25:southwest").options.crop == CropBox(300, 0.25, "southwest")
+    assert parse("crop_0:9:fp:0.1:0.2").options.crop == CropBox(0, 9, FocalPoint(0.1, 0.2))
 
 
 @pytest.mark.parametrize(
@@ -103,6 +111,14 @@ def test_values_parse_to_types() -> None:
         ("bg_gggggg", "bg_gggggg"),
         ("crop_1:2:3", "crop_1:2:3"),
         ("crop_0:0:0:5", "crop_0:0:0:5"),
+        ("crop_100", "crop_100"),
+        ("crop_100:50:attention", "crop_100:50:attention"),
+        ("crop_100:50:fp:0.5", "crop_100:50:fp:0.5"),
+        ("crop_100:50:north:1", "crop_100:50:north:1"),
+        ("crop_1.5:20", "crop_1.5:20"),
+        ("crop_0.0001:20", "crop_0.0001:20"),
+        ("crop_.5:20", "crop_.5:20"),
+        ("crop_1000001:20", "crop_1000001:20"),
         ("s_10", "s_10"),
         ("flip_2", "flip_2"),
         ("trim_0", "trim_0"),
@@ -158,6 +174,7 @@ def test_format_number() -> None:
 
 # Generated options: every field within its documented range.
 _decimal = st.integers(0, 1000).map(lambda n: n / 1000)
+_crop_side = st.integers(0, 5000) | st.integers(1, 999).map(lambda n: n / 1000)
 options_strategy = st.builds(
     Options,
     width=st.none() | st.integers(1, 8192),
@@ -167,7 +184,10 @@ options_strategy = st.builds(
     gravity=st.sampled_from(["center", "north", "southwest", "attention", "entropy"])
     | st.builds(FocalPoint, _decimal, _decimal),
     crop=st.none() | st.builds(Region, st.integers(0, 5000), st.integers(0, 5000),
-                               st.integers(1, 5000), st.integers(1, 5000)),
+                               st.integers(1, 5000), st.integers(1, 5000))
+    | st.builds(CropBox, _crop_side, _crop_side,
+                st.sampled_from(["center", "north", "southwest"])
+                | st.builds(FocalPoint, _decimal, _decimal)),
     format=st.none() | st.sampled_from(["jpeg", "png", "webp", "avif", "gif", "auto",
                                         "original"]),
     quality=st.none() | st.integers(1, 100),

@@ -70,6 +70,18 @@ def native(path: str) -> str:
     ("/da:1/plain/a.gif", "anim_0"),
     ("/cb:v2/w:300/plain/a.jpg", "w_300"),  # a new URL for the caches in front, same variant
     ("/el:1/w:3000/plain/a.jpg", "enlarge,w_3000"),
+    # crop: an area of the source placed by its own gravity, else the main one; sides in px
+    # (the fraction of a px cut off), as a share of the source's side below 1, 0 for all of it.
+    ("/crop:300:200/plain/a.jpg", "crop_300:200"),
+    ("/c:300:200:nowe/rs:fill:100:100/plain/a.jpg", "crop_300:200:northwest,h_100,w_100"),
+    ("/crop:300/plain/a.jpg", "crop_300:0"),
+    ("/crop:100.7:0.25:soea/plain/a.jpg", "crop_100:0.25:southeast"),
+    ("/crop:.5:1e3/plain/a.jpg", "crop_0.5:1000"),
+    ("/crop:0.3333/plain/a.jpg", "crop_0.333:0"),
+    ("/g:fp:0.2:0.3/crop:0.5/plain/a.jpg", "crop_0.5:0:fp:0.2:0.3"),
+    ("/crop:10:10:so/g:no/plain/a.jpg", "crop_10:10:south"),
+    ("/crop:10:10/g:no/plain/a.jpg", "crop_10:10:north"),  # the main gravity, wherever it is
+    ("/crop:0:0/plain/a.jpg", "_"),
 ])
 def test_options_translate_to_the_native_variant(path: str, expected: str) -> None:
     assert native(path) == expected
@@ -119,7 +131,17 @@ def test_sources(path: str, source: str) -> None:
 
 
 @pytest.mark.parametrize(("path", "words"), [
-    ("/crop:100:100/plain/a.jpg", "'crop'"),
+    ("/crop:100:100:sm/plain/a.jpg", "smart crop"),
+    ("/g:sm/crop:100:100/plain/a.jpg", "smart crop"),
+    ("/crop:100:100/rot:90/plain/a.jpg", "rotate or trim"),
+    ("/t:10/crop:100:100/plain/a.jpg", "rotate or trim"),
+    ("/crop:100:100:no:5:0/plain/a.jpg", "offsets"),
+    ("/crop:0.0001/plain/a.jpg", "share"),
+    ("/crop:0.9999/plain/a.jpg", "share"),
+    ("/crop:inf/plain/a.jpg", "out of range"),
+    ("/crop:-5/plain/a.jpg", "out of range"),
+    ("/crop:1e300/plain/a.jpg", "out of range"),
+    ("/crop:10:10:fp:0.5/plain/a.jpg", "crop_10:10:fp:0.5"),
     ("/wm:0.5/plain/a.jpg", "'wm'"),
     ("/raw:1/plain/a.jpg", "'raw'"),
     ("/rs:auto:100:100/plain/a.jpg", "'auto'"),

@@ -1,0 +1,46 @@
+"""Gravity crops through a real server: the same pixels as the region they resolve to, and an
+area that covers the whole source is no crop at all (the same bytes as no `crop`)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import pyvips
+
+from tests.support.origin import OriginProcess
+
+
+def _pixels(origin: OriginProcess, path: str) -> pyvips.Image:
+    r = httpx.get(origin.url(path), timeout=60)
+    assert r.status_code == 200, r.text
+    return pyvips.Image.new_from_buffer(r.content, "")
+
+
+@pytest.mark.parametrize(("gravity_crop", "region"), [
+    # landscape.jpg is 2400x1600.
+    ("crop_600:400:southeast", "crop_1800:1200:600:400"),
+    ("crop_600:400", "crop_900:600:600:400"),
+    ("crop_0.5:0.5:fp:0.9:0.1", "crop_1200:0:1200:800"),
+    ("crop_0:300:north", "crop_0:0:2400:300"),
+])
+def test_a_gravity_crop_cuts_the_region_it_resolves_to(origin: OriginProcess, gravity_crop: str,
+                                                        region: str) -> None:
+    placed = _pixels(origin, f"/{gravity_crop},w_200,fmt_png/landscape.jpg")
+    expected = _pixels(origin, f"/{region},w_200,fmt_png/landscape.jpg")
+    assert (placed.width, placed.height) == (expected.width, expected.height)
+    assert (placed - expected).abs().max() == 0
+
+
+def test_an_area_covering_the_source_is_no_crop(origin: OriginProcess) -> None:
+    whole = httpx.get(origin.url("/crop_5000:0,w_300/landscape.jpg"), timeout=60)
+    plain = httpx.get(origin.url("/w_300/landscape.jpg"), timeout=60)
+    assert whole.status_code == plain.status_code == 200
+    # Same bytes: the same shrink-on-load decode, not a full decode and a crop of all of it.
+    assert whole.content == plain.content
+    assert whole.headers["etag"] != plain.headers["etag"]  # two URLs, two variants
+
+
+def test_a_smart_gravity_for_crop_is_a_clear_400(origin: OriginProcess) -> None:
+    r = httpx.get(origin.url("/crop_600:400:attention/landscape.jpg"), timeout=30)
+    assert r.status_code == 400
+    assert "crop_600:400:attention" in r.json()["detail"]
