@@ -177,7 +177,10 @@ def _load_full(ctx: Context, option_string: str) -> None:
         _per_frame(ctx, lambda im: im.extract_area(region.x, region.y, region.width,
                                                    region.height))
     if options.trim:
-        box = trim_box(ctx.image.crop(0, 0, ctx.image.width, ctx.page_height), options.trim)
+        # find_trim reads every pixel now, not at the encoder: the deadline and the mapping of
+        # libvips' errors (a damaged source is a 422) must hold here too.
+        first = ctx.image.crop(0, 0, ctx.image.width, ctx.page_height)
+        box = _guarded(ctx, first, lambda: trim_box(first, options.trim))
         if box is not None:
             left, top, width, height = box
             _per_frame(ctx, lambda im: im.extract_area(left, top, width, height))
