@@ -122,11 +122,9 @@ def load(ctx: Context) -> None:
             if options.rotate or options.flip or options.flop:
                 # A JPEG decoded in sequence cannot be read bottom-up or sideways ("out of order
                 # read"): turning and mirroring need the (already resized) pixels in memory.
-                try:
-                    ctx.image = ctx.image.copy_memory()
-                except pyvips.Error as exc:
-                    raise UnprocessableImage("source could not be decoded",
-                                             internal=str(exc)) from None
+                # The copy decodes the whole source now, so it runs under the deadline guard.
+                resized = ctx.image
+                ctx.image = _guarded(ctx, resized, resized.copy_memory)
         if options.rotate:
             _per_frame(ctx, lambda im: im.rot(f"d{options.rotate}"))
         return

@@ -244,3 +244,14 @@ def test_deadline_checked_between_steps() -> None:
         run(ctx, (load, slow_step, encode))
     assert ctx.output == b""  # the encode step never ran
     assert PIPELINE[-1] is encode
+
+
+@pytest.mark.parametrize("spec", ["w_100,rot_90", "w_100,flip", "trim_10"])
+def test_steps_that_read_every_pixel_early_stop_at_the_deadline(spec: str) -> None:
+    """A turned JPEG is copied to memory and trim reads its pixels inside `load`, not at the
+    encoder; past the deadline the kill switch stops them with a 504, not a 422 or a 500."""
+    data = pyvips.Image.black(640, 480).cast("uchar").copy(interpretation="b-w").jpegsave_buffer()
+    plan = make_plan(probe(data), parse(spec).options, "jpeg", Limits())
+    ctx = Context(data=data, plan=plan, deadline=time.monotonic() - 1)
+    with pytest.raises(UpstreamTimeout):
+        load(ctx)
