@@ -71,6 +71,9 @@ THUMBOR_CASES = [
     "10x5:30x25/filters:rotate(-90)/small.png",
     "trim/framed.png",
     "trim:top-left:20/fit-in/100x100/framed.png",
+    # corners.png: the top-left pixel black (its first row), the bottom-right red (the frame).
+    "trim/corners.png",
+    "trim:bottom-right/corners.png",
     "300x200/filters:fill(ff0000)/landscape.jpg",
     "fit-in/300x300/filters:fill(ff0000):format(png)/small.png",
     "fit-in/100x100/filters:fill(00ff00)/portrait.jpg",
@@ -121,7 +124,7 @@ class Outcome:
 
 
 def make_images(folder: Path) -> None:
-    """A landscape photo, a portrait cut of it, a small image with distinct corners, and two
+    """A landscape photo, a portrait cut of it, a small image with distinct corners, and three
     framed ones for trim."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "samples" / "landscape.jpg", folder / "landscape.jpg")
@@ -143,6 +146,10 @@ def make_images(folder: Path) -> None:
     opaque = inner.bandjoin(255).cast("uchar")
     clear.insert(opaque, 20, 30).copy(interpretation="srgb").write_to_file(
         str(folder / "clear.png"))
+    # Which corner trim reads: a black first row over a red frame.
+    corners = inner.embed(20, 30, 140, 130, extend="background", background=[200, 20, 20])
+    corners = corners.insert(pyvips.Image.black(140, 1, bands=3), 0, 0)
+    corners.cast("uchar").copy(interpretation="srgb").write_to_file(str(folder / "corners.png"))
 
 
 def _describe(data: bytes) -> tuple[str, pyvips.Image]:

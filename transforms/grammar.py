@@ -21,6 +21,7 @@ from transforms.options import (
     REQUESTED_FORMATS,
     ROTATIONS,
     SMART_GRAVITIES,
+    TRIM_CORNERS,
     WATERMARK_POSITIONS,
     CropBox,
     FocalPoint,
@@ -28,6 +29,7 @@ from transforms.options import (
     Options,
     Padding,
     Region,
+    Trim,
     Watermark,
 )
 
@@ -312,7 +314,16 @@ def _p_rotate(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]
 
 
 def _p_trim(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
-    return {"trim": _decimal(_required(raw, token), token, 1, 100)}
+    threshold, sep, border = _required(raw, token).partition(":")
+    trim = Trim(_decimal(threshold, token, 1, 100))
+    if not sep:
+        return {"trim": trim}
+    corner = _GRAVITY_ALIASES.get(border, border)
+    if corner in TRIM_CORNERS:
+        return {"trim": replace(trim, corner=corner)}
+    if len(border) == 6 and set(border) <= _HEX:
+        return {"trim": replace(trim, colour=border.lower())}
+    raise _bad(token, "N, N:RRGGBB or N:" + "|".join(TRIM_CORNERS))
 
 
 def _p_page(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
@@ -483,6 +494,9 @@ def canonicalize(options: Options) -> Options:
         changes["extend"] = False  # only a contain box that could shrink with the source grows
     if options.grayscale and options.saturation:
         changes["saturation"] = 0  # no colour left to saturate
+    trim = options.trim
+    if trim is not None and trim.colour is not None and trim.corner != "northwest":
+        changes["trim"] = replace(trim, corner="northwest")  # a named colour needs no corner
     if isinstance(options.crop, CropBox) and not (options.crop.width or options.crop.height):
         changes["crop"] = None  # all of both sides: no crop
     if options.quality is not None and len(options.format_quality) == len(QUALITY_FORMATS):
@@ -511,6 +525,11 @@ def _token(name: str, value: Any) -> str:
         return f"{name}_{':'.join(map(str, edges))}"
     if isinstance(value, Region):
         return f"{name}_{value.x}:{value.y}:{value.width}:{value.height}"
+    if isinstance(value, Trim):
+        text = f"{name}_{format_number(value.threshold)}"
+        if value.colour is not None:
+            return f"{text}:{value.colour}"
+        return text if value.corner == "northwest" else f"{text}:{value.corner}"
     if isinstance(value, CropBox):
         text = f"{name}_{format_number(value.width)}:{format_number(value.height)}"
         if isinstance(value.gravity, FocalPoint):

@@ -358,11 +358,17 @@ def _o_padding(state: _State, args: list[str], name: str) -> None:
 
 
 def _o_trim(state: _State, args: list[str], name: str) -> None:
-    threshold, *rest = args
-    if any(rest):
-        raise InvalidOptions("imgproxy trim colour and equal-sides arguments are not "
-                             "supported by this server")
-    state.set("trim", _number(threshold, name))
+    threshold, colour, *rest = _args(args, name, 4)
+    if any(_flag(value, name) for value in rest):
+        raise InvalidOptions("imgproxy trim equal-sides arguments are not supported by this "
+                             "server")
+    value = _number(threshold, name)
+    if value and colour:
+        rgb = hex_colour(colour)
+        if rgb is None or len(rgb) != 6:
+            raise InvalidOptions(f"imgproxy option '{name}': '{colour}' is not a hex colour")
+        value = f"{value}:{rgb}"
+    state.set("trim", value)
 
 
 def _o_strip_metadata(state: _State, args: list[str], name: str) -> None:

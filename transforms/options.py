@@ -73,6 +73,21 @@ class Region:
     height: int
 
 
+# Where trim takes the border colour from, when no colour is given (`trim_N:southeast` is
+# thumbor's `trim:bottom-right`).
+TRIM_CORNERS: tuple[str, ...] = ("northwest", "southeast")
+
+
+@dataclass(frozen=True, slots=True)
+class Trim:
+    """Cut borders within `threshold` of a colour: `colour` (RRGGBB, imgproxy's trim colour), else
+    the `corner` pixel's; transparent borders are cut too (alpha compared at that corner)."""
+
+    threshold: float
+    colour: str | None = None
+    corner: str = "northwest"
+
+
 @dataclass(frozen=True, slots=True)
 class CropBox:
     """A width x height area placed by a gravity (imgproxy's `crop`), resolved against the
@@ -111,7 +126,7 @@ class Options:
     # `extend` (imgproxy's): `fit_contain` pads out to the whole requested box even when the
     # image is smaller than it and `enlarge` is off (otherwise the box shrinks with the source).
     extend: bool = False
-    trim: float | None = None
+    trim: Trim | None = None
     animated: bool = True
     page: int | None = None
     watermark: Watermark | None = None

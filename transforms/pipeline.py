@@ -17,7 +17,7 @@ from origin.errors import UnprocessableImage, UpstreamTimeout
 from transforms import svgrender
 from transforms.budget import fit_budget
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
-from transforms.options import DIRECTION_ANCHORS, FocalPoint
+from transforms.options import DIRECTION_ANCHORS, FocalPoint, Trim
 from transforms.plan import Plan, fit_geometry
 from transforms.probe import FAIL_ON, MULTI_PAGE
 from transforms.watchdog import WATCHDOG
@@ -174,11 +174,12 @@ def _load_full(ctx: Context, option_string: str) -> None:
     if region is not None:
         _per_frame(ctx, lambda im: im.extract_area(region.x, region.y, region.width,
                                                    region.height))
-    if options.trim:
+    trim = options.trim
+    if trim is not None:
         # find_trim reads every pixel now, not at the encoder: the deadline and the mapping of
         # libvips' errors (a damaged source is a 422) must hold here too.
         first = ctx.image.crop(0, 0, ctx.image.width, ctx.page_height)
-        box = _guarded(ctx, first, lambda: trim_box(first, options.trim))
+        box = _guarded(ctx, first, lambda: trim_box(first, trim))
         if box is not None:
             left, top, width, height = box
             _per_frame(ctx, lambda im: im.extract_area(left, top, width, height))
@@ -193,19 +194,29 @@ def _load_full(ctx: Context, option_string: str) -> None:
                                                   **colour))
 
 
-def trim_box(image: pyvips.Image, threshold: float) -> tuple[int, int, int, int] | None:
-    """The box inside borders of the top-left pixel's colour (as sharp, imgproxy and thumbor)
-    and inside transparent borders (as sharp); None when nothing is left or nothing to search."""
+def trim_box(image: pyvips.Image, trim: Trim) -> tuple[int, int, int, int] | None:
+    """The box inside borders of the trim's colour, else of its corner pixel's (top-left by
+    default, as sharp, imgproxy and thumbor) and inside transparent borders (as sharp); None
+    when nothing is left or nothing to search."""
     if image.width < 3 or image.height < 3:  # libvips' find_trim needs 3x3
         return None
+    threshold, scale = trim.threshold, 1
     if image.format == "ushort":
-        threshold *= 257  # find_trim compares in the image's own units
+        threshold, scale = threshold * 257, 257  # find_trim compares in the image's own units
+    x, y = (0, 0) if trim.corner == "northwest" else (image.width - 1, image.height - 1)
     # libvips' own default background is white, which leaves any other border in place.
     colour = image.flatten() if image.hasalpha() else image
-    boxes = [colour.find_trim(threshold=threshold, background=colour.getpoint(0, 0))]
+    if trim.colour is not None:
+        if colour.bands not in (1, 3):
+            colour = colour.colourspace("srgb")  # CMYK: compare the colour where it was named
+        r, g, b = (int(trim.colour[i:i + 2], 16) * scale for i in (0, 2, 4))
+        background = [r, g, b] if colour.bands == 3 else [0.2126 * r + 0.7152 * g + 0.0722 * b]
+    else:
+        background = colour.getpoint(x, y)
+    boxes = [colour.find_trim(threshold=threshold, background=background)]
     if image.hasalpha():
         alpha = image.extract_band(image.bands - 1)
-        boxes.append(alpha.find_trim(threshold=threshold, background=alpha.getpoint(0, 0)))
+        boxes.append(alpha.find_trim(threshold=threshold, background=alpha.getpoint(x, y)))
     found = [box for box in boxes if box[2] > 0 and box[3] > 0]
     if not found:
         return None

@@ -69,19 +69,18 @@ def translate(path: str) -> Translated:
 
 
 def _trim(part: dict[str, str | None], tokens: dict[str, str]) -> None:
-    """thumbor trims borders of the top-left pixel's colour, as the native trim does; its
-    tolerance (0 by default) is a distance in RGB, the native threshold a difference per channel
-    from 1, so a tolerance reads as that threshold (docs/thumbor.md has the difference)."""
+    """thumbor trims borders of the top-left (or bottom-right) pixel's colour, as the native
+    trim does; its tolerance (0 by default) is a distance in RGB, the native threshold a
+    difference per channel from 1, so a tolerance reads as that threshold (docs/thumbor.md has
+    the difference)."""
     spec = part["trim"] or ""
-    if ":bottom-right" in spec:
-        raise InvalidOptions("thumbor trim:bottom-right is not supported by this server "
-                             "(borders of the top-left pixel's colour only)")
     if part["left"] is not None:
         # thumbor crops the trimmed image; the native crop is taken before the trim.
         raise InvalidOptions("thumbor trim together with a manual crop is not supported by "
                              "this server")
     tolerance = spec.rpartition(":")[2]
-    tokens["trim"] = str(max(1, int(tolerance))) if tolerance.isdigit() else "1"
+    threshold = str(max(1, int(tolerance))) if tolerance.isdigit() else "1"
+    tokens["trim"] = threshold + (":southeast" if ":bottom-right" in spec else "")
 
 
 def _geometry(part: dict[str, str | None], filters: set[str], tokens: dict[str, str]) -> None:

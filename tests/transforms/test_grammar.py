@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from origin.errors import InvalidOptions
 from transforms.grammar import format_number, parse, serialize
-from transforms.options import DEFAULT_OPTIONS, CropBox, FocalPoint, Options, Region
+from transforms.options import DEFAULT_OPTIONS, CropBox, FocalPoint, Options, Region, Trim
 
 
 def canon(segment: str, **kw: object) -> str:
@@ -61,6 +61,10 @@ def test_an_empty_options_segment_is_400_not_a_second_spelling_of_no_options() -
         ("crop_300:200:n", "crop_300:200:north"),
         ("crop_0.50:0:fp:0.250:1", "crop_0.5:0:fp:0.25:1"),
         ("crop_0:0:east", "_"),
+        # Trim's border: the top-left pixel's unless a corner or a colour is named.
+        ("trim_10:nw", "trim_10"),
+        ("trim_10:se", "trim_10:southeast"),
+        ("trim_10:ABCDEF", "trim_10:abcdef"),
     ],
 )
 def test_equivalent_spellings(a: str, b: str) -> None:
@@ -80,6 +84,9 @@ def test_values_parse_to_types() -> None:
     assert o.crop == Region(1, 2, 30, 40)
     assert (o.background, o.blur, o.rotate) == ("ff0000", 0.3, 270)
     assert parse("crop_300:0.25:southwest").options.crop == CropBox(300, 0.25, "southwest")
+    assert parse("trim_12.5").options.trim == Trim(12.5)
+    assert parse("trim_3:southeast").options.trim == Trim(3, corner="southeast")
+    assert parse("trim_3:00ff00").options.trim == Trim(3, colour="00ff00")
     assert parse("crop_0:9:fp:0.1:0.2").options.crop == CropBox(0, 9, FocalPoint(0.1, 0.2))
 
 
@@ -119,6 +126,9 @@ def test_values_parse_to_types() -> None:
         ("crop_0.0001:20", "crop_0.0001:20"),
         ("crop_.5:20", "crop_.5:20"),
         ("crop_1000001:20", "crop_1000001:20"),
+        ("trim_10:north", "trim_10:north"),
+        ("trim_10:fff", "trim_10:fff"),
+        ("trim_10:", "trim_10:"),
         ("s_10", "s_10"),
         ("flip_2", "flip_2"),
         ("trim_0", "trim_0"),
@@ -197,7 +207,9 @@ options_strategy = st.builds(
     rotate=st.sampled_from([0, 90, 180, 270]),
     flip=st.booleans(), flop=st.booleans(), grayscale=st.booleans(), strip=st.booleans(),
     progressive=st.booleans(), lossless=st.booleans(), enlarge=st.booleans(),
-    trim=st.none() | st.integers(1000, 100000).map(lambda n: n / 1000),
+    trim=st.none() | st.builds(Trim, st.integers(1000, 100000).map(lambda n: n / 1000),
+                               st.none() | st.sampled_from(["ffffff", "12ab34"]),
+                               st.sampled_from(["northwest", "southeast"])),
     animated=st.booleans(),
     page=st.none() | st.integers(0, 99999),
 )

@@ -141,6 +141,35 @@ def test_trim_takes_the_border_colour_from_the_top_left_pixel(border: list[int])
     assert colour_at(image, 0, 0) == GREEN and colour_at(image, 99, 49) == GREEN
 
 
+def _two_borders() -> bytes:
+    """A 100x50 green block in a red frame (10 px on each side) whose first row is black: the
+    top-left pixel is black, the bottom-right red."""
+    inner = (pyvips.Image.black(100, 50) + GREEN).cast("uchar")
+    framed = inner.embed(10, 10, 120, 70, extend="background", background=RED)
+    framed = framed.insert(pyvips.Image.black(120, 1, bands=3).cast("uchar"), 0, 0)
+    return framed.copy(interpretation="srgb").pngsave_buffer()
+
+
+@pytest.mark.parametrize(("spec", "size"), [
+    ("trim_10", (120, 69)),  # black is the border: only the first row goes
+    ("trim_10:000000", (120, 69)),
+    ("trim_10:southeast", (120, 60)),  # thumbor's bottom-right: the red below the green goes
+    ("trim_10:ff0000", (120, 60)),  # imgproxy's colour
+])
+def test_trim_takes_its_border_from_a_corner_or_a_named_colour(
+        spec: str, size: tuple[int, int]) -> None:
+    image = run_spec(_two_borders(), spec)
+    assert (image.width, image.height) == size
+    assert colour_at(image, 60, 30) == GREEN
+
+
+def test_trim_with_a_colour_of_a_grey_image_compares_its_luma() -> None:
+    inner = (pyvips.Image.black(40, 20) + 30).cast("uchar")
+    framed = inner.embed(6, 4, 52, 28, extend="background", background=[200])
+    image = run_spec(framed.copy(interpretation="b-w").pngsave_buffer(), "trim_5:c8c8c8")
+    assert (image.width, image.height) == (40, 20)
+
+
 def test_trim_removes_a_transparent_border_whatever_colour_it_hides() -> None:
     inner = (pyvips.Image.black(60, 40) + [0, 0, 0, 255]).cast("uchar")  # opaque black
     hidden = (pyvips.Image.black(100, 80) + [250, 20, 20, 0]).cast("uchar")  # transparent red

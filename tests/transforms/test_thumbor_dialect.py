@@ -23,6 +23,8 @@ def native(path: str) -> str:
     ("trim:top-left/a.jpg", "trim_1"),
     ("trim:20/a.jpg", "trim_20"),
     ("trim:top-left:0/fit-in/100x100/a.jpg", "fit_inside,h_100,trim_1,w_100"),
+    ("trim:bottom-right:10/a.jpg", "trim_10:southeast"),  # the bottom-right pixel's colour
+    ("trim:bottom-right/a.jpg", "trim_1:southeast"),
     ("300x0/a.jpg", "enlarge,w_300"),
     ("x200/a.jpg", "enlarge,h_200"),
     ("300x200/filters:no_upscale()/a.jpg", "h_200,w_300"),
@@ -85,7 +87,6 @@ def test_sources(path: str, source: str) -> None:
     ("meta/300x200/a.jpg", "meta"),
     ("debug/a.jpg", "debug"),
     ("trim/10x10:90x90/a.jpg", "manual crop"),
-    ("trim:bottom-right:10/a.jpg", "bottom-right"),
     ("trim:150/a.jpg", "trim_150"),
     ("adaptive-fit-in/300x200/a.jpg", "adaptive"),
     ("origx200/a.jpg", "'orig'"),
