@@ -4,12 +4,14 @@ crops, trim, enlarge and dpr caps, colour and bit depth, and the deadline betwee
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import pyvips
 
 from origin.errors import InvalidOptions, UpstreamTimeout
-from transforms import Limits, transform
+from transforms import Limits, pipeline, transform
 from transforms.grammar import parse
 from transforms.pipeline import PIPELINE, Context, encode, load, run
 from transforms.plan import fit_geometry, make_plan
@@ -275,10 +277,22 @@ def test_deadline_checked_between_steps() -> None:
     assert PIPELINE[-1] is encode
 
 
+class _KillAtOnce:
+    """The watchdog with its deadline already passed: kills the guarded image as it is armed
+    (the real one kills it from its own thread, which a tiny image can outrun)."""
+
+    @contextmanager
+    def guard(self, image: pyvips.Image, deadline: float) -> Iterator[None]:
+        image.set_kill(True)
+        yield
+
+
 @pytest.mark.parametrize("spec", ["w_100,rot_90", "w_100,flip", "trim_10"])
-def test_steps_that_read_every_pixel_early_stop_at_the_deadline(spec: str) -> None:
+def test_steps_that_read_every_pixel_early_stop_at_the_deadline(
+        spec: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A turned JPEG is copied to memory and trim reads its pixels inside `load`, not at the
-    encoder; past the deadline the kill switch stops them with a 504, not a 422 or a 500."""
+    encoder; both run under the deadline's kill switch, which ends them with a 504."""
+    monkeypatch.setattr(pipeline, "WATCHDOG", _KillAtOnce())
     data = pyvips.Image.black(640, 480).cast("uchar").copy(interpretation="b-w").jpegsave_buffer()
     plan = make_plan(probe(data), parse(spec).options, "jpeg", Limits())
     ctx = Context(data=data, plan=plan, deadline=time.monotonic() - 1)
