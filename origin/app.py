@@ -62,7 +62,7 @@ from origin.sources.shared_disk import DiskSources
 from origin.sources.store import SourceStore
 from origin.tarpit import Tarpit, connection_of
 from origin.threadnames import name_os_thread
-from transforms import describe, vipsconfig
+from transforms import describe, placeholder, vipsconfig
 
 log = logging.getLogger("imgorigin")
 DEMO_PAGE = BUNDLED_SAMPLES / "index.html"
@@ -97,8 +97,9 @@ class State:
                 *common,
                 *tag_headers(tags),
                 *_vary(negotiated, hinted),
-                # `fmt_json` documents are read by scripts on the pages that show the images.
-                *((_ANY_ORIGIN,) if content_type == describe.CONTENT_TYPE else ()),
+                # `fmt_json` documents and `fmt_blurhash` strings are read by scripts on the
+                # pages that show the images.
+                *((_ANY_ORIGIN,) if content_type in _SCRIPT_READ else ()),
                 (b"content-type", content_type.encode()),
                 (b"content-length", str(length).encode()),
             )
@@ -425,6 +426,7 @@ _VARY = {
 
 
 _ANY_ORIGIN = (b"access-control-allow-origin", b"*")
+_SCRIPT_READ = frozenset({describe.CONTENT_TYPE, placeholder.CONTENT_TYPE})
 
 
 def _vary(negotiated: bool, hinted: bool) -> tuple[_H, ...]:

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from cache.memo import second_sight
 from origin.errors import ImgOriginError
 from origin.settings import Settings
-from transforms import describe
+from transforms import describe, placeholder
 from transforms.formats import CONTENT_TYPES
 from transforms.grammar import DOWNLOAD_NAME_CHARS
 
@@ -88,7 +88,8 @@ def tag_headers(tags: str) -> tuple[_H, _H]:
 # The file extension of each content type an answer can have (`jpg`, not `jpeg`, as saved files
 # are usually named).
 _EXTENSIONS = {content_type: "jpg" if fmt == "jpeg" else fmt
-               for fmt, content_type in CONTENT_TYPES.items()} | {describe.CONTENT_TYPE: "json"}
+               for fmt, content_type in CONTENT_TYPES.items()} | {describe.CONTENT_TYPE: "json",
+                                                                   placeholder.CONTENT_TYPE: "txt"}
 
 
 def content_disposition(download: str, source_id: str, content_type: str) -> _H:

@@ -45,9 +45,11 @@ from transforms import (
     describe,
     negotiate,
     parse,
+    placeholder,
     prepare,
     probe,
     render,
+    render_blurhash,
     watermarks,
 )
 from transforms.formats import AVIF_EFFORT, WEBP_EFFORT
@@ -138,6 +140,7 @@ class TransformService:
             "" if settings.jpeg_optimize_coding else "/jpeg-standard-huffman") + (
             "" if settings.webp_effort == WEBP_EFFORT else f"/webp-effort-{settings.webp_effort}")
         self._json_pipeline = f"{PIPELINE_VERSION}/json-{describe.DESCRIPTION_VERSION}"
+        self._blurhash_pipeline = f"{PIPELINE_VERSION}/blurhash-{placeholder.VERSION}"
         try:
             # Decoded once per worker; a broken file fails the worker at startup.
             self.watermarks = load_watermarks(settings.watermarks)
@@ -327,8 +330,9 @@ class TransformService:
     async def fallback(self, req: TransformRequest, accept: str, client: str) -> Answer | None:
         """The fallback image made to `req`'s options, in place of a source that cannot be shown;
         tagged as `req`'s source, so a purge of it takes the CDN's copies too. None when no
-        fallback is configured, for `fmt_json`, or when the fallback fails as well."""
-        if self.sources.fallback is None or req.requested_format == "json":
+        fallback is configured, for `fmt_json` and `fmt_blurhash`, or when the fallback fails as
+        well."""
+        if self.sources.fallback is None or req.requested_format in ("json", "blurhash"):
             return None
         try:
             answer = await self.answer(replace(req, source=FALLBACK_SOURCE), accept, client,
@@ -351,6 +355,8 @@ class TransformService:
         """What besides the request decides the output's bytes (part of the variant key)."""
         if fmt_class == "json":
             return self._json_pipeline
+        if fmt_class == "blurhash":
+            return self._blurhash_pipeline
         return self._avif_pipeline if fmt_class == "avif" else self._pipeline_other
 
     async def _probe(self, source_id: str, version: str, data: bytes) -> Probe:
@@ -382,9 +388,13 @@ class TransformService:
             entry = self._description(req, info, key, version, len(data))
             await self.variants.store(key, entry, mark)
             return entry
-        plan = prepare(info, req.options, fmt_class, self.limits, self.watermarks)
+        placeholder_only = fmt_class == "blurhash"
+        # A placeholder is planned as a still PNG: the first frame, alpha kept until it is hashed.
+        plan = prepare(info, req.options, "png" if placeholder_only else fmt_class, self.limits,
+                       self.watermarks)
         started = time.perf_counter()
-        result = await self.executor.run(partial(render, deadline=deadline), data, plan,
+        renderer = render_blurhash if placeholder_only else render
+        result = await self.executor.run(partial(renderer, deadline=deadline), data, plan,
                                          self.limits, deadline=deadline,
                                          estimate=estimate_seconds(plan))
         elapsed = time.perf_counter() - started

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from transforms import placeholder
 from transforms.formats import CONTENT_TYPES, negotiate, resolve_output
 from transforms.grammar import ParsedOptions, parse, serialize
 from transforms.options import Options
-from transforms.pipeline import Context, run
+from transforms.pipeline import PIPELINE, Context, Step, run
 from transforms.plan import Limits, Plan, make_plan
 from transforms.probe import Probe, probe
 
@@ -33,6 +34,7 @@ __all__ = [
     "prepare",
     "probe",
     "render",
+    "render_blurhash",
     "serialize",
     "transform",
 ]
@@ -59,17 +61,29 @@ def prepare(info: Probe, options: Options, requested_format: str, limits: Limits
 
 def render(data: bytes, plan: Plan, limits: Limits, *, deadline: float) -> TransformResult:
     """Run the pipeline for a plan; blocking (the decode and encode), so call it from a thread."""
+    return _render(data, plan, limits, deadline, PIPELINE, plan.output, CONTENT_TYPES[plan.output])
+
+
+def render_blurhash(data: bytes, plan: Plan, limits: Limits, *,
+                    deadline: float) -> TransformResult:
+    """`fmt_blurhash`: the pipeline with a BlurHash string in place of the encoder; blocking."""
+    return _render(data, plan, limits, deadline, placeholder.STEPS, "blurhash",
+                   placeholder.CONTENT_TYPE)
+
+
+def _render(data: bytes, plan: Plan, limits: Limits, deadline: float, steps: tuple[Step, ...],
+            fmt: str, content_type: str) -> TransformResult:
     if time.monotonic() > deadline:
         from origin.errors import UpstreamTimeout
 
         raise UpstreamTimeout("request deadline passed before the transform started")
     ctx = Context(data=data, plan=plan, deadline=deadline, max_dim=limits.max_dim)
-    body = run(ctx)
+    body = run(ctx, steps)
     assert ctx.image is not None
     return TransformResult(
         body=body,
-        format=plan.output,
-        content_type=CONTENT_TYPES[plan.output],
+        format=fmt,
+        content_type=content_type,
         width=ctx.image.width,
         height=ctx.page_height,
         frames=ctx.frames,

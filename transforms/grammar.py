@@ -215,7 +215,7 @@ def _p_format(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]
     value = _required(raw, token)
     value = _FORMAT_ALIASES.get(value, value)
     if value not in REQUESTED_FORMATS:
-        raise _bad(token, "one of jpeg png webp avif gif auto original json")
+        raise _bad(token, "one of jpeg png webp avif gif auto original json blurhash")
     return {"format": value}
 
 

@@ -7,7 +7,8 @@ from typing import Literal
 
 Fit = Literal["cover", "contain", "fill", "inside", "outside"]
 OutputFormat = Literal["jpeg", "png", "webp", "avif", "gif"]
-RequestedFormat = Literal["jpeg", "png", "webp", "avif", "gif", "auto", "original", "json"]
+RequestedFormat = Literal["jpeg", "png", "webp", "avif", "gif", "auto", "original", "json",
+                          "blurhash"]
 
 FITS: tuple[str, ...] = ("cover", "contain", "fill", "inside", "outside")
 DIRECTIONS: tuple[str, ...] = (
@@ -23,8 +24,9 @@ DIRECTION_ANCHORS: dict[str, tuple[float, float]] = {
 SMART_GRAVITIES: tuple[str, ...] = ("attention", "entropy")
 OUTPUT_FORMATS: tuple[str, ...] = ("jpeg", "png", "webp", "avif", "gif")
 # `json` answers what the source is and what size the variant would have, without decoding
-# (transforms/describe.py); like imgix's `fm=json`.
-REQUESTED_FORMATS: tuple[str, ...] = (*OUTPUT_FORMATS, "auto", "original", "json")
+# (transforms/describe.py); like imgix's `fm=json`. `blurhash` answers the variant as a BlurHash
+# placeholder string (transforms/placeholder.py); imgix's `fm=blurhash`.
+REQUESTED_FORMATS: tuple[str, ...] = (*OUTPUT_FORMATS, "auto", "original", "json", "blurhash")
 ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)
 
 

@@ -124,7 +124,7 @@ def load(ctx: Context) -> None:
                 # read"): turning and mirroring need the (already resized) pixels in memory.
                 # The copy decodes the whole source now, so it runs under the deadline guard.
                 resized = ctx.image
-                ctx.image = _guarded(ctx, resized, resized.copy_memory)
+                ctx.image = guarded(ctx, resized, resized.copy_memory)
         if options.rotate:
             _per_frame(ctx, lambda im: im.rot(f"d{options.rotate}"))
         return
@@ -179,7 +179,7 @@ def _load_full(ctx: Context, option_string: str) -> None:
         # find_trim reads every pixel now, not at the encoder: the deadline and the mapping of
         # libvips' errors (a damaged source is a 422) must hold here too.
         first = ctx.image.crop(0, 0, ctx.image.width, ctx.page_height)
-        box = _guarded(ctx, first, lambda: trim_box(first, trim))
+        box = guarded(ctx, first, lambda: trim_box(first, trim))
         if box is not None:
             left, top, width, height = box
             _per_frame(ctx, lambda im: im.extract_area(left, top, width, height))
@@ -427,7 +427,7 @@ def encode(ctx: Context) -> None:
         return
     # Each encode of the search would otherwise run the whole pipeline again, and a source
     # decoded in sequence cannot be read twice.
-    held = _guarded(ctx, image, image.copy_memory)
+    held = guarded(ctx, image, image.copy_memory)
     top = quality or DEFAULT_QUALITY[output]
     fitted = fit_budget(lambda q: _save(ctx, held, q), top, options.max_bytes,
                         deadline=ctx.deadline)
@@ -442,10 +442,10 @@ def _save(ctx: Context, image: pyvips.Image, quality: int | None) -> bytes:
     )
     if ctx.frames > 1:
         kwargs["page_height"] = ctx.page_height
-    return _guarded(ctx, image, lambda: getattr(image, operation)(**kwargs))
+    return guarded(ctx, image, lambda: getattr(image, operation)(**kwargs))
 
 
-def _guarded(ctx: Context, image: pyvips.Image, work: Callable[[], T]) -> T:
+def guarded(ctx: Context, image: pyvips.Image, work: Callable[[], T]) -> T:
     """Run libvips work on `image` under the deadline's kill switch, mapping its errors."""
     try:
         with WATCHDOG.guard(image, ctx.deadline):
