@@ -499,7 +499,10 @@ def canonicalize(options: Options) -> Options:
         changes["trim"] = replace(trim, corner="northwest")  # a named colour needs no corner
     if isinstance(options.crop, CropBox) and not (options.crop.width or options.crop.height):
         changes["crop"] = None  # all of both sides: no crop
-    if options.quality is not None and len(options.format_quality) == len(QUALITY_FORMATS):
+    if options.format in ("png", "gif"):
+        # Their encoders take no quality: `q`, `fq` and a byte budget cannot change the bytes.
+        changes.update(quality=None, format_quality=(), max_bytes=None)
+    elif options.quality is not None and len(options.format_quality) == len(QUALITY_FORMATS):
         changes["quality"] = None  # every format that takes a quality has its own
     return replace(options, **changes) if changes else options
 

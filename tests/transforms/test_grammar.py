@@ -61,6 +61,9 @@ def test_an_empty_options_segment_is_400_not_a_second_spelling_of_no_options() -
         ("crop_300:200:n", "crop_300:200:north"),
         ("crop_0.50:0:fp:0.250:1", "crop_0.5:0:fp:0.25:1"),
         ("crop_0:0:east", "_"),
+        # PNG and GIF encoders take no quality: it and a byte budget are dropped.
+        ("fmt_png,q_80", "fmt_png"),
+        ("fmt_gif,mb_5000,fq_webp:50", "fmt_gif"),
         # Trim's border: the top-left pixel's unless a corner or a colour is named.
         ("trim_10:nw", "trim_10"),
         ("trim_10:se", "trim_10:southeast"),
@@ -69,6 +72,14 @@ def test_an_empty_options_segment_is_400_not_a_second_spelling_of_no_options() -
 )
 def test_equivalent_spellings(a: str, b: str) -> None:
     assert canon(a) == canon(b)
+
+
+@pytest.mark.parametrize(("segment", "kept"), [
+    ("fmt_webp,q_80", "q_80"), ("fmt_auto,q_80", "q_80"), ("q_80", "q_80"),
+    ("fmt_jpeg,mb_5000", "mb_5000"), ("fmt_original,fq_webp:50", "fq_webp:50"),
+])
+def test_quality_stays_where_it_can_change_the_bytes(segment: str, kept: str) -> None:
+    assert kept in canon(segment).split(",")
 
 
 def test_canonical_form_is_sorted_and_minimal() -> None:
