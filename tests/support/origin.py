@@ -70,11 +70,14 @@ class OriginProcess:
     def worker_pids(self) -> list[int]:
         return child_pids(self.proc)
 
-    def log(self) -> str:
+    def log(self, tail: int | None = 5000) -> str:
+        """The server's log, its last `tail` characters (None: all of it, for checks that
+        something never happened)."""
         try:
-            return Path(self.log_path).read_text(errors="replace")[-5000:]
+            text = Path(self.log_path).read_text(errors="replace")
         except OSError:
             return ""
+        return text if tail is None else text[-tail:]
 
     def url(self, path: str) -> str:
         return self.base + path
