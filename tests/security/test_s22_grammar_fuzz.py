@@ -47,8 +47,14 @@ def _value() -> st.SearchStrategy[str | None]:
     pair = st.builds(lambda a, b: f"{a}x{b}", num, num)
     fp = st.builds(lambda a, b: f"fp:{a}:{b}", num, num)
     crop = st.builds(lambda *p: ":".join(p), num, num, num, num)
+    # Gravity crops (`W:H[:G]`) and trim borders (`N:RRGGBB`, `N:corner`).
+    suffix = st.sampled_from(["", "north", "se", "southeast", "nw", "fp:0.2:0.3", "fp:1.5:0",
+                              "attention", "ffffff", "FF00aa", "fff", "0", "north:1"])
+    placed = st.builds(lambda a, b, g: f"{a}:{b}:{g}" if g else f"{a}:{b}", num, num, suffix)
+    bordered = st.builds(lambda a, g: f"{a}:{g}", num, suffix)
     text = st.text(alphabet="wx0123456789.:_-fpaeiou,", max_size=12)
-    return st.none() | num | pair | fp | crop | st.sampled_from(WORDS) | text
+    return (st.none() | num | pair | fp | crop | placed | bordered | st.sampled_from(WORDS)
+            | text)
 
 
 def _token() -> st.SearchStrategy[str]:
@@ -88,6 +94,9 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("bri_-20,contrast_5,sat_-100,gray,px_4", 8192, False)
 @example("padding_1:2:1:2,w_10", 8192, False)
 @example("fq_webp:70:jpg:60:avif:40,q_5", 8192, False)
+@example("crop_0.5:0:fp:0.25:0.7,trim_10:se,fmt_blurhash", 8192, False)
+@example("trim_10:ABCDEF,fmt_png,q_5,mb_900", 8192, False)
+@example("extract_300:200:c,f_gif,fq_webp:5", 64, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 
