@@ -12,6 +12,7 @@ import pytest
 import pyvips
 
 from origin.errors import InvalidOptions
+from tests.origin.variant_checks import assert_cached_revalidated_purged
 from tests.support.origin import REPO, OriginProcess
 from transforms import Limits, prepare, probe
 from transforms.describe import describe
@@ -154,24 +155,9 @@ def test_the_pixel_limit_applies_to_the_document(sources: Path) -> None:
 
 
 def test_the_document_is_cached_revalidated_and_purged(origin: OriginProcess) -> None:
-    path = "/w_77,fmt_json/landscape.jpg"
-    first = _get(origin, path)
-    assert first.headers["server-timing"].startswith("transform")
-    again = _get(origin, path)
-    assert again.headers["server-timing"].startswith("memory")
-    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
-    unchanged = _get(origin, path, **{"If-None-Match": first.headers["etag"]})
-    assert unchanged.status_code == 304 and unchanged.content == b""
-    # The document and the image of the same options are two variants, two keys.
-    image = _get(origin, "/w_77/landscape.jpg")
-    assert image.headers["etag"] != first.headers["etag"]
-
-    purged = httpx.post(origin.url("/-/purge"), json={"sources": ["landscape.jpg"]},
-                        headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
-    assert purged.status_code == 200
-    after = _get(origin, path)
-    assert after.headers["server-timing"].startswith("transform")
-    assert after.content == first.content
+    first = assert_cached_revalidated_purged(origin, "/w_77,fmt_json/landscape.jpg",
+                                             "/w_77/landscape.jpg", "landscape.jpg", TOKEN)
+    assert first.json()["output"] == {"width": 77, "height": 51}
 
 
 @pytest.mark.parametrize(("options", "width", "height"), [
