@@ -185,14 +185,14 @@ def _placement(value: str, token: str) -> Gravity | None:
 
 
 _CROP_FORMS = "X:Y:W:H or W:H[:GRAVITY]"
-_MAX_CROP_SIDE = 1_000_000
+MAX_CROP_SIDE = 1_000_000
 
 
 def _p_crop(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     parts = _required(raw, token).split(":")
     if len(parts) == 4 and parts[2][:1].isdigit():
-        x, y = (_int(p, token, 0, _MAX_CROP_SIDE) for p in parts[:2])
-        w, h = (_int(p, token, 1, _MAX_CROP_SIDE) for p in parts[2:])
+        x, y = (_int(p, token, 0, MAX_CROP_SIDE) for p in parts[:2])
+        w, h = (_int(p, token, 1, MAX_CROP_SIDE) for p in parts[2:])
         return {"crop": Region(x, y, w, h)}
     if len(parts) < 2:
         raise _bad(token, _CROP_FORMS)
@@ -208,7 +208,7 @@ def _crop_side(raw: str, token: str) -> float:
     """Pixels, a fraction of the source's side (it has a '.'), or 0 for all of it."""
     if "." in raw:
         return _decimal(raw, token, 0.001, 0.999)
-    return _int(raw, token, 0, _MAX_CROP_SIDE)
+    return _int(raw, token, 0, MAX_CROP_SIDE)
 
 
 def _p_format(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
 from transforms.dialect import Translated, check_length, hex_colour, padded_box
-from transforms.grammar import format_number
+from transforms.grammar import MAX_CROP_SIDE, format_number
 
 _GRAVITIES = {"no": "north", "so": "south", "ea": "east", "we": "west", "noea": "northeast",
               "nowe": "northwest", "soea": "southeast", "sowe": "southwest", "ce": "center",
@@ -27,7 +27,6 @@ _FORMATS = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "avif":
             "gif": "gif"}
 _Handler = Callable[["_State", list[str], str], None]
 _INTEGER = re.compile(r"-?[0-9]+")
-_MAX_CROP = 1_000_000  # the native grammar's largest crop side
 _TRUE, _FALSE = frozenset({"1", "t", "true"}), frozenset({"0", "f", "false"})
 
 
@@ -284,7 +283,7 @@ def _crop_side(value: str, name: str) -> str:
         return "0"
     number = float(_number(value, name) or 0)
     if number >= 1:
-        if number > _MAX_CROP:
+        if number > MAX_CROP_SIDE:
             raise InvalidOptions(f"imgproxy option '{name}': '{value}' is out of range")
         return str(int(number))
     if not number:
