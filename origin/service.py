@@ -389,9 +389,8 @@ class TransformService:
             await self.variants.store(key, entry, mark)
             return entry
         placeholder_only = fmt_class == "blurhash"
-        # A placeholder is planned as a still PNG: the first frame, alpha kept until it is hashed.
-        plan = prepare(info, req.options, "png" if placeholder_only else fmt_class, self.limits,
-                       self.watermarks)
+        planned_as = placeholder.PLANNED_AS if placeholder_only else fmt_class
+        plan = prepare(info, req.options, planned_as, self.limits, self.watermarks)
         started = time.perf_counter()
         renderer = render_blurhash if placeholder_only else render
         result = await self.executor.run(partial(renderer, deadline=deadline), data, plan,

@@ -499,12 +499,21 @@ def canonicalize(options: Options) -> Options:
         changes["trim"] = replace(trim, corner="northwest")  # a named colour needs no corner
     if isinstance(options.crop, CropBox) and not (options.crop.width or options.crop.height):
         changes["crop"] = None  # all of both sides: no crop
-    if options.format in ("png", "gif"):
-        # Their encoders take no quality: `q`, `fq` and a byte budget cannot change the bytes.
+    if options.format in _NO_QUALITY and (options.quality is not None or options.format_quality
+                                          or options.max_bytes is not None):
+        # No encoder that takes a quality: `q`, `fq` and a byte budget cannot change the bytes.
         changes.update(quality=None, format_quality=(), max_bytes=None)
     elif options.quality is not None and len(options.format_quality) == len(QUALITY_FORMATS):
         changes["quality"] = None  # every format that takes a quality has its own
+    if options.format in _DOCUMENTS and (options.progressive or options.lossless
+                                         or not options.strip):
+        changes.update(progressive=False, lossless=False, strip=True)  # no encoder at all
     return replace(options, **changes) if changes else options
+
+
+# Requested formats whose bytes no quality decides, and those that are no image at all.
+_DOCUMENTS = frozenset({"json", "blurhash"})
+_NO_QUALITY = frozenset({"png", "gif"}) | _DOCUMENTS
 
 
 def _token(name: str, value: Any) -> str:

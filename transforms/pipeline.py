@@ -209,8 +209,8 @@ def trim_box(image: pyvips.Image, trim: Trim) -> tuple[int, int, int, int] | Non
     if trim.colour is not None:
         if colour.bands not in (1, 3):
             colour = colour.colourspace("srgb")  # CMYK: compare the colour where it was named
-        r, g, b = (int(trim.colour[i:i + 2], 16) * scale for i in (0, 2, 4))
-        background = [r, g, b] if colour.bands == 3 else [0.2126 * r + 0.7152 * g + 0.0722 * b]
+        rgb = [int(trim.colour[i:i + 2], 16) * scale for i in (0, 2, 4)]
+        background = _fill(colour, [*rgb, 255])  # a grey image compares its luma
     else:
         background = colour.getpoint(x, y)
     boxes = [colour.find_trim(threshold=threshold, background=background)]

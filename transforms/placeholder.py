@@ -2,7 +2,8 @@
 characters a page puts in its HTML to paint a blurred placeholder before the image arrives.
 
 The variant is made by the usual steps up to the encoder (crop, fit, effects, padding,
-watermark: the placeholder has the framing of the image it stands for), then shrunk to a few
+watermark: the placeholder has the framing of the image it stands for), planned as a JPEG would
+be (the first frame, transparency flattened on `bg` or white by `finish`), then shrunk to a few
 pixels and encoded by the `blurhash` package. BlurHash keeps only the lowest frequencies (4x3
 cosines), so 20 pixels along the longer side describe them as well as the full image would, and
 keep the package's pure-Python encode to a few milliseconds.
@@ -16,6 +17,8 @@ import pyvips
 from transforms.pipeline import PIPELINE, Context, encode, guarded
 
 CONTENT_TYPE = "text/plain; charset=utf-8"
+# The output format a placeholder is planned as: a still image, transparency flattened on `bg`.
+PLANNED_AS = "jpeg"
 SAMPLE_SIDE = 20
 # Components along the longer and the shorter side (blurhash.sh suggests 4 by 3).
 LONG_COMPONENTS, SHORT_COMPONENTS = 4, 3
@@ -29,21 +32,16 @@ def blurhash_step(ctx: Context) -> None:
     if ctx.frames > 1:
         image = image.crop(0, 0, image.width, ctx.page_height)
     # The pixels are read here, not by an encoder: the same deadline and error mapping.
-    text = guarded(ctx, image, lambda: encode_image(image, ctx.plan.options.background))
+    text = guarded(ctx, image, lambda: encode_image(image))
     ctx.output = text.encode("ascii")
 
 
-def encode_image(image: pyvips.Image, background: str | None = None) -> str:
-    """The BlurHash of an 8-bit sRGB or grey image; alpha is flattened on `background` (RRGGBB),
-    else white, as a page behind a transparent image most often is."""
-    if image.hasalpha():
-        rgb = [int((background or "ffffff")[i:i + 2], 16) for i in (0, 2, 4)]
-        if image.bands == 2:
-            rgb = [round(0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2])]
-        image = image.flatten(background=rgb)
+def encode_image(image: pyvips.Image) -> str:
+    """The BlurHash of an 8-bit sRGB or grey image without alpha (`finish` flattened it on `bg`,
+    else white, the placeholder being planned as a JPEG would be)."""
     if image.bands == 1:
         image = image.bandjoin([image, image])
-    small = image.cast("uchar").thumbnail_image(SAMPLE_SIDE, height=SAMPLE_SIDE)
+    small = image.thumbnail_image(SAMPLE_SIDE, height=SAMPLE_SIDE)
     pixels = small.write_to_memory()
     width, height = small.width, small.height
     rows = [[list(pixels[(y * width + x) * 3:(y * width + x) * 3 + 3]) for x in range(width)]

@@ -64,6 +64,9 @@ def test_an_empty_options_segment_is_400_not_a_second_spelling_of_no_options() -
         # PNG and GIF encoders take no quality: it and a byte budget are dropped.
         ("fmt_png,q_80", "fmt_png"),
         ("fmt_gif,mb_5000,fq_webp:50", "fmt_gif"),
+        # A document or placeholder has no encoder at all.
+        ("fmt_blurhash,q_5,progressive,lossless,strip_0", "fmt_blurhash"),
+        ("fmt_json,mb_900,interlace", "fmt_json"),
         # Trim's border: the top-left pixel's unless a corner or a colour is named.
         ("trim_10:nw", "trim_10"),
         ("trim_10:se", "trim_10:southeast"),

@@ -166,10 +166,13 @@ def test_trim_takes_its_border_from_a_corner_or_a_named_colour(
 
 
 def test_trim_with_a_colour_of_a_grey_image_compares_its_luma() -> None:
-    inner = (pyvips.Image.black(40, 20) + 30).cast("uchar")
-    framed = inner.embed(6, 4, 52, 28, extend="background", background=[200])
-    image = run_spec(framed.copy(interpretation="b-w").pngsave_buffer(), "trim_5:c8c8c8")
-    assert (image.width, image.height) == (40, 20)
+    """Pure red is luma 54: a grey frame of 54 goes, under a black first row that keeps the top
+    (the top-left pixel's black would take only that row; red's mean, 85, nothing)."""
+    inner = (pyvips.Image.black(40, 20) + 200).cast("uchar")
+    framed = inner.embed(6, 4, 52, 28, extend="background", background=[54])
+    framed = framed.insert(pyvips.Image.black(52, 1).cast("uchar"), 0, 0)
+    image = run_spec(framed.copy(interpretation="b-w").pngsave_buffer(), "trim_5:ff0000")
+    assert (image.width, image.height) == (52, 24)
 
 
 def test_trim_removes_a_transparent_border_whatever_colour_it_hides() -> None:

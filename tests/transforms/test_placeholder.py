@@ -10,7 +10,7 @@ import pyvips
 
 from transforms import Limits, prepare, probe, render_blurhash
 from transforms.grammar import parse
-from transforms.placeholder import encode_image
+from transforms.placeholder import PLANNED_AS, encode_image
 
 RED, BLUE = [220, 20, 20], [20, 20, 220]
 
@@ -26,7 +26,7 @@ def _decoded(text: str, width: int = 8, height: int = 6) -> list[list[list[float
 
 
 def _hash(data: bytes, segment: str) -> str:
-    plan = prepare(probe(data), parse(segment).options, "png", Limits())
+    plan = prepare(probe(data), parse(segment).options, PLANNED_AS, Limits())
     result = render_blurhash(data, plan, Limits(), deadline=time.monotonic() + 30)
     assert (result.format, result.content_type) == ("blurhash", "text/plain; charset=utf-8")
     return result.body.decode("ascii")
@@ -59,11 +59,18 @@ def test_the_hash_follows_the_variants_crop() -> None:
 
 def test_transparency_is_flattened_on_the_background() -> None:
     clear = (pyvips.Image.black(40, 30) + [0, 0, 0, 0]).cast("uchar").copy(interpretation="srgb")
-    white = _decoded(encode_image(clear))
-    green = _decoded(encode_image(clear, "00c000"))
+    data = clear.pngsave_buffer()
+    white = _decoded(_hash(data, "w_40"))
+    green = _decoded(_hash(data, "w_40,bg_00c000"))
     assert min(white[2][2]) > 240
     r, g, b = green[2][2]
     assert g > 150 and r < 40 and b < 40
+
+
+def test_a_grey_image_is_hashed_as_grey() -> None:
+    grey = (pyvips.Image.black(40, 30) + 90).cast("uchar").copy(interpretation="b-w")
+    r, g, b = _decoded(encode_image(grey))[2][2]
+    assert abs(r - 90) < 3 and r == g == b
 
 
 def test_an_animation_is_hashed_from_its_first_frame() -> None:
