@@ -78,6 +78,15 @@ THUMBOR_CASES = [
     "fit-in/300x300/filters:fill(ff0000):format(png)/small.png",
     "fit-in/100x100/filters:fill(00ff00)/portrait.jpg",
     "300x0/filters:quality(40)/landscape.jpg",
+    # focal(): a crop centred on the region's centre (in source pixels), not on the alignment.
+    "300x300/filters:focal(900x300:1100x500)/landscape.jpg",
+    "300x200/filters:focal(400x300:600x500)/portrait.jpg",
+    "100x50:900x650/300x100/filters:focal(400x300:600x500)/landscape.jpg",
+    "300x200/filters:focal(900x300:1100x500):rotate(90)/landscape.jpg",
+    "300x0/filters:brightness(20)/landscape.jpg",
+    "300x0/filters:contrast(30)/landscape.jpg",
+    "300x0/filters:contrast(-40)/landscape.jpg",
+    "300x0/filters:brightness(-10):contrast(20)/landscape.jpg",
 ]
 IPX_CASES = [
     "w_300/landscape.jpg",

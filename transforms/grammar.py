@@ -24,6 +24,7 @@ from transforms.options import (
     TRIM_CORNERS,
     WATERMARK_POSITIONS,
     CropBox,
+    FocalPixel,
     FocalPoint,
     Gravity,
     Options,
@@ -168,7 +169,7 @@ def _p_fit(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
 def _p_gravity(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     gravity = _placement(_required(raw, token), token)
     if gravity is None:
-        raise _bad(token, "a direction, attention, entropy or fp:X:Y")
+        raise _bad(token, "a direction, attention, entropy, fp:X:Y or fpx:X:Y")
     return {"gravity": gravity}
 
 
@@ -181,6 +182,10 @@ def _placement(value: str, token: str) -> Gravity | None:
         x, sep, y = value[3:].partition(":")
         if sep:
             return FocalPoint(_decimal(x, token, 0, 1), _decimal(y, token, 0, 1))
+    if value.startswith("fpx:"):
+        x, sep, y = value[4:].partition(":")
+        if sep:
+            return FocalPixel(_int(x, token, 0, MAX_CROP_SIDE), _int(y, token, 0, MAX_CROP_SIDE))
     return None
 
 
@@ -200,7 +205,7 @@ def _p_crop(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     if len(parts) > 2:
         gravity = _placement(":".join(parts[2:]), token)
         if gravity is None or gravity in SMART_GRAVITIES:
-            raise _bad(token, _CROP_FORMS + " (GRAVITY a direction or fp:X:Y)")
+            raise _bad(token, _CROP_FORMS + " (GRAVITY a direction, fp:X:Y or fpx:X:Y)")
     return {"crop": CropBox(_crop_side(parts[0], token), _crop_side(parts[1], token), gravity)}
 
 
@@ -476,7 +481,12 @@ def parse(
         values = {**base, **values}
     expires = values.pop("__expires", None)
     download = values.pop("__download", None)
-    return ParsedOptions(canonicalize(Options(**values)), expires, download)
+    options = canonicalize(Options(**values))
+    if options.trim is not None and isinstance(options.gravity, FocalPixel):
+        # The point is in source pixels; what trim takes off is known only after decoding.
+        raise InvalidOptions("g_fpx cannot be combined with trim (use g_fp, a fraction of the "
+                             "trimmed image)")
+    return ParsedOptions(options, expires, download)
 
 
 def canonicalize(options: Options) -> Options:
@@ -516,13 +526,19 @@ _DOCUMENTS = frozenset({"json", "blurhash"})
 _NO_QUALITY = frozenset({"png", "gif"}) | _DOCUMENTS
 
 
+def _point(point: FocalPoint | FocalPixel) -> str:
+    if isinstance(point, FocalPixel):
+        return f"fpx:{point.x}:{point.y}"
+    return f"fp:{format_number(point.x)}:{format_number(point.y)}"
+
+
 def _token(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return name if value else f"{name}_0"
     if isinstance(value, float):
         return f"{name}_{format_number(value)}"
-    if isinstance(value, FocalPoint):
-        return f"{name}_fp:{format_number(value.x)}:{format_number(value.y)}"
+    if isinstance(value, FocalPoint | FocalPixel):
+        return f"{name}_{_point(value)}"
     if isinstance(value, tuple):  # format_quality: sorted (format, quality) pairs
         return f"{name}_{':'.join(f'{fmt}:{q}' for fmt, q in value)}"
     if isinstance(value, Padding):
@@ -544,8 +560,8 @@ def _token(name: str, value: Any) -> str:
         return text if value.corner == "northwest" else f"{text}:{value.corner}"
     if isinstance(value, CropBox):
         text = f"{name}_{format_number(value.width)}:{format_number(value.height)}"
-        if isinstance(value.gravity, FocalPoint):
-            return f"{text}:fp:{format_number(value.gravity.x)}:{format_number(value.gravity.y)}"
+        if isinstance(value.gravity, FocalPoint | FocalPixel):
+            return f"{text}:{_point(value.gravity)}"
         return text if value.gravity == "center" else f"{text}:{value.gravity}"
     if isinstance(value, Watermark):
         # Trailing defaults dropped: `wm_logo:southeast:1` is `wm_logo`.

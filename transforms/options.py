@@ -38,7 +38,16 @@ class FocalPoint:
     y: float
 
 
-Gravity = str | FocalPoint
+@dataclass(frozen=True, slots=True)
+class FocalPixel:
+    """A point of the (EXIF-oriented) source in its pixels (thumbor's `focal`, CMS focal
+    points); the plan turns it into the FocalPoint of the image the crop is cut from."""
+
+    x: int
+    y: int
+
+
+Gravity = str | FocalPoint | FocalPixel
 # Where a watermark goes: a corner, edge or the centre of the output, or repeated over all of it.
 WATERMARK_POSITIONS: tuple[str, ...] = (*DIRECTIONS, "tile")
 

@@ -15,6 +15,7 @@ from transforms.formats import ANIMATED_FORMATS
 from transforms.options import (
     DIRECTION_ANCHORS,
     CropBox,
+    FocalPixel,
     FocalPoint,
     Options,
     OutputFormat,
@@ -166,7 +167,9 @@ def place_crop(crop: CropBox, width: int, height: int) -> Region:
     """The region a gravity crop takes of a width x height image, placed as imgproxy places
     it (its rounding included), so its URLs cut the same pixels here."""
     w, h = _crop_side(crop.width, width), _crop_side(crop.height, height)
-    if isinstance(crop.gravity, FocalPoint):
+    if isinstance(crop.gravity, FocalPixel):
+        left, top = crop.gravity.x - w // 2, crop.gravity.y - h // 2
+    elif isinstance(crop.gravity, FocalPoint):
         left = round(width * crop.gravity.x) - w // 2
         top = round(height * crop.gravity.y) - h // 2
     else:
@@ -176,6 +179,14 @@ def place_crop(crop: CropBox, width: int, height: int) -> Region:
         top = round((height - h + 1) / 2) if fy == 0.5 else round((height - h) * fy)
     left, top = max(0, min(left, width - w)), max(0, min(top, height - h))
     return Region(left, top, w, h)
+
+
+def focal_fraction(point: FocalPixel, region: Region | None, width: int,
+                   height: int) -> FocalPoint:
+    """A source pixel as a fraction of the width x height image the crop is cut from (the
+    region when there is one); a point outside it is held to its nearest edge."""
+    x, y = (point.x - region.x, point.y - region.y) if region else (point.x, point.y)
+    return FocalPoint(min(max(x / width, 0.0), 1.0), min(max(y / height, 0.0), 1.0))
 
 
 def _crop_side(side: float, full: int) -> int:
@@ -219,6 +230,8 @@ def make_plan(probe: Probe, options: Options, output: OutputFormat, limits: Limi
     elif crop is not None:
         region = clamp_region(crop, width, height)
     src_w, src_h = (region.width, region.height) if region else (width, height)
+    if isinstance(options.gravity, FocalPixel):
+        options = replace(options, gravity=focal_fraction(options.gravity, region, src_w, src_h))
     if options.rotate in (90, 270):
         src_w, src_h = src_h, src_w
     geometry = None if options.trim else fit_geometry(src_w, src_h, options, limits.max_dim)

@@ -10,6 +10,7 @@ a 400 naming it; docs/thumbor.md lists what maps to what.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
@@ -63,6 +64,9 @@ def translate(path: str) -> Translated:
     if part["trim"]:
         _trim(part, tokens)
     filters = _filters(part["filters"] or "", tokens)
+    if filters.focal and part["trim"]:
+        raise InvalidOptions("thumbor trim together with focal() is not supported by this "
+                             "server")
     _geometry(part, filters, tokens)
     return Translated(",".join(f"{k}_{v}" if v else k for k, v in tokens.items()) or "_",
                       _source(image))
@@ -83,7 +87,18 @@ def _trim(part: dict[str, str | None], tokens: dict[str, str]) -> None:
     tokens["trim"] = threshold + (":southeast" if ":bottom-right" in spec else "")
 
 
-def _geometry(part: dict[str, str | None], filters: set[str], tokens: dict[str, str]) -> None:
+@dataclass
+class _Filters:
+    """What the filters asked beyond their tokens."""
+
+    names: set[str] = field(default_factory=set)
+    focal: list[tuple[int, int, int]] = field(default_factory=list)  # centre x, y; weight
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
+
+
+def _geometry(part: dict[str, str | None], filters: _Filters, tokens: dict[str, str]) -> None:
     if "orig" in (part["width"], part["height"]):
         raise InvalidOptions("thumbor 'orig' sizes are not supported by this server")
     width, height = int(part["width"] or 0), int(part["height"] or 0)
@@ -103,6 +118,10 @@ def _geometry(part: dict[str, str | None], filters: set[str], tokens: dict[str, 
         right, bottom = int(part["right"] or 0), int(part["bottom"] or 0)
         if right > left and bottom > top:  # thumbor ignores an empty crop
             tokens["crop"] = f"{left}:{top}:{right - left}:{bottom - top}"
+            # thumbor forgets focal points outside its crop (the native point is held to the
+            # crop's nearest edge instead).
+            filters.focal = [(x, y, weight) for x, y, weight in filters.focal
+                             if left <= x <= right and top <= y <= bottom]
     if width:
         tokens["w"] = str(width)
     if height:
@@ -132,6 +151,8 @@ def _geometry(part: dict[str, str | None], filters: set[str], tokens: dict[str, 
             gravity = _COMPASS[(_COMPASS.index(gravity) - turn) % 8]
         if part["smart"]:
             gravity = "attention"
+        if filters.focal:
+            gravity = _centre_of_mass(filters.focal)
         if gravity and both:
             tokens["g"] = gravity
     if hflip:
@@ -140,9 +161,9 @@ def _geometry(part: dict[str, str | None], filters: set[str], tokens: dict[str, 
         tokens["flip"] = ""
 
 
-def _filters(text: str, tokens: dict[str, str]) -> set[str]:
-    """Native tokens for thumbor's filters; returns the names seen."""
-    names: set[str] = set()
+def _filters(text: str, tokens: dict[str, str]) -> _Filters:
+    """Native tokens for thumbor's filters; returns what else they asked."""
+    seen = _Filters()
     position = 0
     while position < len(text):
         match = _FILTER.match(text, position)
@@ -150,20 +171,24 @@ def _filters(text: str, tokens: dict[str, str]) -> set[str]:
             raise InvalidOptions("thumbor filters could not be read (one filter per "
                                  "name(args), separated by ':')")
         name, args = match.group(1), match.group(2)
-        _filter(name, [a.strip() for a in args.split(",")] if args else [], tokens)
-        names.add(name)
+        if name in ("brightness", "contrast") and name in seen:
+            raise InvalidOptions(f"thumbor filter '{name}' given twice is not supported by "
+                                 "this server")
+        _filter(name, [a.strip() for a in args.split(",")] if args else [], tokens, seen)
+        seen.names.add(name)
         position = match.end()
         if position < len(text):
             if text[position] != ":":
                 raise InvalidOptions("thumbor filters are separated by ':'")
             position += 1
-    return names
+    return seen
 
 
-def _filter(name: str, args: list[str], tokens: dict[str, str]) -> None:
+def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) -> None:
     arity = {"format": 1, "quality": 1, "blur": (1, 2), "grayscale": 0, "fill": 1,
              "background_color": 1, "max_bytes": 1, "no_upscale": 0, "upscale": 0, "rotate": 1,
-             "strip_icc": 0, "strip_exif": 0}.get(name)
+             "strip_icc": 0, "strip_exif": 0, "focal": 1, "brightness": 1,
+             "contrast": 1}.get(name)
     if arity is None:
         raise InvalidOptions(f"thumbor filter '{name}' is not supported by this server")
     allowed = arity if isinstance(arity, tuple) else (arity,)
@@ -198,6 +223,58 @@ def _filter(name: str, args: list[str], tokens: dict[str, str]) -> None:
         angle = int(args[0]) % 360
         if angle % 90 == 0 and angle:
             tokens["rot"] = str(360 - angle)
+    elif name == "focal":
+        seen.focal.extend(_focal(args[0]))
+    elif name == "brightness":
+        # thumbor adds 255 * amount / 100 to each channel, as the native brightness does.
+        tokens["bri"] = str(_amount(name, args[0]))
+    elif name == "contrast":
+        _contrast(_amount(name, args[0]), tokens)
+
+
+def _amount(name: str, value: str) -> int:
+    if not re.fullmatch(r"-?[0-9]{1,3}", value) or abs(int(value)) > 100:
+        raise InvalidOptions(f"thumbor {name}('{value}'): expected a whole number from -100 "
+                             "to 100")
+    return int(value)
+
+
+def _contrast(amount: int, tokens: dict[str, str]) -> None:
+    """thumbor scales the distance from 128 by ((amount + 100) / 100) squared (in whole
+    hundredths); the native contrast by 1 + c/100 below zero and 1 + 3c/100 above it."""
+    factor = (amount + 100) ** 2 // 100 / 100
+    tokens["con"] = str(round((factor - 1) * 100 / (3 if factor > 1 else 1)))
+    if "bri" not in tokens:
+        return
+    # thumbor runs its filters in the URL's order and the native steps contrast before
+    # brightness: contrast after a shift scales the shift too, which is the same image while
+    # contrast does not reduce (then whatever thumbor clipped stays clipped here too).
+    brightness = round(int(tokens["bri"]) * factor)
+    if factor < 1 or abs(brightness) > 100:
+        raise InvalidOptions("thumbor brightness() before this contrast() is not supported by "
+                             "this server (put contrast() first)")
+    tokens["bri"] = str(brightness)
+
+
+def _focal(value: str) -> list[tuple[int, int, int]]:
+    """thumbor's focal(LxT:RxB) as its centre and weight (the area); a region without area is
+    ignored, as in thumbor."""
+    match = re.fullmatch(r"([0-9]{1,7})x([0-9]{1,7}):([0-9]{1,7})x([0-9]{1,7})", value)
+    if match is None:
+        raise InvalidOptions(f"thumbor focal('{value}'): expected LEFTxTOP:RIGHTxBOTTOM")
+    left, top, right, bottom = map(int, match.groups())
+    width, height = right - left, bottom - top
+    if width <= 0 or height <= 0:
+        return []
+    return [(left + width // 2, top + height // 2, width * height)]
+
+
+def _centre_of_mass(points: list[tuple[int, int, int]]) -> str:
+    """The native gravity of thumbor's focal points: their centre weighted by area."""
+    total = sum(weight for _, _, weight in points)
+    x = sum(px * weight for px, _, weight in points) / total
+    y = sum(py * weight for _, py, weight in points) / total
+    return f"fpx:{round(x)}:{round(y)}"
 
 
 def _colour(value: str, name: str) -> str:

@@ -22,6 +22,7 @@ def _pixels(origin: OriginProcess, path: str) -> pyvips.Image:
     ("crop_600:400", "crop_900:600:600:400"),
     ("crop_0.5:0.5:fp:0.9:0.1", "crop_1200:0:1200:800"),
     ("crop_0:300:north", "crop_0:0:2400:300"),
+    ("crop_600:400:fpx:2000:100", "crop_1700:0:600:400"),
 ])
 def test_a_gravity_crop_cuts_the_region_it_resolves_to(origin: OriginProcess, gravity_crop: str,
                                                         region: str) -> None:
@@ -44,3 +45,23 @@ def test_a_smart_gravity_for_crop_is_a_clear_400(origin: OriginProcess) -> None:
     r = httpx.get(origin.url("/crop_600:400:attention/landscape.jpg"), timeout=30)
     assert r.status_code == 400
     assert "crop_600:400:attention" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(("pixel", "fraction"), [
+    # landscape.jpg is 2400x1600: 1800:400 is 0.75:0.25 of it.
+    ("s_300x300,g_fpx:1800:400", "s_300x300,g_fp:0.75:0.25"),
+    ("s_200x300,g_fpx:1800:400", "s_200x300,g_fp:0.75:0.25"),
+    # A point of the source turns with it.
+    ("rot_90,s_300x200,g_fpx:1800:400", "rot_90,s_300x200,g_fp:0.75:0.25"),
+    # With a region, the point is still in source pixels: 2100:200 is 0.75:0.25 of the region.
+    ("crop_1200:0:1200:800,s_200x200,g_fpx:2100:200", "crop_1200:0:1200:800,s_200x200,"
+     "g_fp:0.75:0.25"),
+    # A point outside the region holds the crop to the region's nearest edge.
+    ("crop_0:0:1200:800,s_100x200,g_fpx:2000:100", "crop_0:0:1200:800,s_100x200,g_east"),
+])
+def test_a_focal_pixel_is_its_fraction_of_the_image_cropped(origin: OriginProcess, pixel: str,
+                                                            fraction: str) -> None:
+    by_pixel = _pixels(origin, f"/{pixel},fmt_png/landscape.jpg")
+    by_fraction = _pixels(origin, f"/{fraction},fmt_png/landscape.jpg")
+    assert (by_pixel.width, by_pixel.height) == (by_fraction.width, by_fraction.height)
+    assert (by_pixel - by_fraction).abs().max() == 0

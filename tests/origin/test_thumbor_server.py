@@ -52,6 +52,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
      "/fit_inside,fmt_webp,h_100,q_60,w_100/landscape.jpg"),
     ("/thumbor/unsafe/10x10:610x410/-60x0/landscape.jpg",
      "/crop_10:10:600:400,enlarge,flop,w_60/landscape.jpg"),
+    ("/thumbor/unsafe/120x80/filters:focal(1700x300:1900x500):contrast(20)/landscape.jpg",
+     "/con_15,enlarge,g_fpx:1800:400,h_80,w_120/landscape.jpg"),
 ])
 def test_a_thumbor_url_is_the_native_variant(server: OriginProcess, thumbor: str,
                                              native: str) -> None:
@@ -92,7 +94,9 @@ def test_a_purge_reaches_thumbor_urls(server: OriginProcess) -> None:
 
 @pytest.mark.parametrize(("path", "status", "words"), [
     ("/thumbor/unsafe/meta/10x10/landscape.jpg", 400, "meta"),
-    ("/thumbor/unsafe/filters:brightness(10)/landscape.jpg", 400, "'brightness'"),
+    ("/thumbor/unsafe/filters:saturation(2)/landscape.jpg", 400, "'saturation'"),
+    ("/thumbor/unsafe/filters:brightness(10):contrast(-10)/landscape.jpg", 400,
+     "contrast() first"),
     ("/thumbor/unsafe/10x10/missing.jpg", 404, "not found"),
     ("/thumbor/unsafe/10x10/http://example.net/a.jpg", 403, "not allowed"),
     ("/thumbor/8ammJH8D-7tXy6kU3lTvoXlhu4o=/10x10/landscape.jpg", 403, "unsafe/"),

@@ -45,10 +45,11 @@ def _number() -> st.SearchStrategy[str]:
 def _value() -> st.SearchStrategy[str | None]:
     num = _number()
     pair = st.builds(lambda a, b: f"{a}x{b}", num, num)
-    fp = st.builds(lambda a, b: f"fp:{a}:{b}", num, num)
+    fp = st.builds(lambda kind, a, b: f"{kind}:{a}:{b}", st.sampled_from(["fp", "fpx"]), num, num)
     crop = st.builds(lambda *p: ":".join(p), num, num, num, num)
     # Gravity crops (`W:H[:G]`) and trim borders (`N:RRGGBB`, `N:corner`).
     suffix = st.sampled_from(["", "north", "se", "southeast", "nw", "fp:0.2:0.3", "fp:1.5:0",
+                              "fpx:1800:400", "fpx:1.5:2",
                               "attention", "ffffff", "FF00aa", "fff", "0", "north:1"])
     placed = st.builds(lambda a, b, g: f"{a}:{b}:{g}" if g else f"{a}:{b}", num, num, suffix)
     bordered = st.builds(lambda a, g: f"{a}:{g}", num, suffix)
@@ -97,6 +98,7 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("crop_0.5:0:fp:0.25:0.7,trim_10:se,fmt_blurhash", 8192, False)
 @example("trim_10:ABCDEF,fmt_png,q_5,mb_900", 8192, False)
 @example("extract_300:200:c,f_gif,fq_webp:5", 64, False)
+@example("s_30x20,g_fpx:1800:400,crop_5:5:fpx:3:9", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 
@@ -185,7 +187,10 @@ thumbor_parts = st.sampled_from([
     "right", "center", "top", "middle", "bottom", "smart", "filters:format(webp)",
     "filters:quality(80):blur(3,1)", "filters:fill(fff):upscale()", "filters:no_upscale()",
     "filters:rotate(90)", "filters:fill(red)", "filters:(", "filters:format(webp)grayscale()",
-    "filters:max_bytes(0)", "a.jpg", "http:", "", "%2e%2e", "%00", "x.example.com", "..",
+    "filters:max_bytes(0)", "filters:focal(10x10:40x40)", "filters:focal(1x1)",
+    "filters:brightness(10):contrast(20)", "filters:contrast(-200):brightness(5)",
+    "filters:brightness(80):contrast(90)", "a.jpg", "http:", "", "%2e%2e", "%00",
+    "x.example.com", "..",
 ]) | st.text(max_size=20)
 
 
@@ -195,6 +200,7 @@ thumbor_parts = st.sampled_from([
          "signed")
 @example(["9" * 5000 + "x1", "a.jpg"], "plain")  # past int()'s 4300 digits: was a 500
 @example(["trim:top-left:" + "9" * 5000, "fit-in", "a.jpg"], "plain")
+@example(["300x200", "filters:focal(" + "9" * 5000 + "x1:2x2)", "a.jpg"], "plain")
 def test_s22_thumbor_urls_only_raise_client_errors(parts: list[str], mode: str) -> None:
     service = SERVICES[mode != "plain"]
     (dialect,) = [d for d in service.dialects if d.name == "thumbor"]

@@ -68,6 +68,36 @@ def native(path: str) -> str:
     ("300x200/left/top/filters:rotate(270)/a.jpg", "enlarge,g_northeast,h_300,rot_90,w_200"),
     ("300x200/left/filters:rotate(180)/a.jpg", "enlarge,g_east,h_200,rot_180,w_300"),
     ("filters:rotate(45)/a.jpg", "_"),  # thumbor ignores other angles
+    # focal(LxT:RxB): the region's centre in source pixels, the centre of the crop; several
+    # are weighted by area (thumbor's centre of mass); they outrank alignment and smart.
+    ("300x200/filters:focal(100x50:300x250)/a.jpg", "enlarge,g_fpx:200:150,h_200,w_300"),
+    ("300x200/filters:focal(100x50:301x251)/a.jpg", "enlarge,g_fpx:200:150,h_200,w_300"),
+    ("300x200/filters:focal(0x0:100x100):focal(300x0:400x300)/a.jpg",
+     "enlarge,g_fpx:275:125,h_200,w_300"),
+    ("300x200/left/smart/filters:focal(0x0:10x10)/a.jpg", "enlarge,g_fpx:5:5,h_200,w_300"),
+    ("300x200/filters:focal(100x100:100x300)/a.jpg", "enlarge,h_200,w_300"),  # no area
+    ("300x200/filters:focal(10x10:20x20):rotate(90)/a.jpg",
+     "enlarge,g_fpx:15:15,h_300,rot_270,w_200"),  # a source point turns with the source
+    ("fit-in/300x200/filters:focal(10x10:20x20)/a.jpg", "fit_inside,h_200,w_300"),  # no crop
+    ("300x0/filters:focal(10x10:20x20)/a.jpg", "enlarge,w_300"),
+    # With a manual crop, thumbor keeps the points inside it (in source pixels here too).
+    ("10x10:500x500/300x200/filters:focal(100x100:200x200)/a.jpg",
+     "crop_10:10:490:490,enlarge,g_fpx:150:150,h_200,w_300"),
+    ("10x10:500x500/300x200/filters:focal(600x100:700x300)/a.jpg",
+     "crop_10:10:490:490,enlarge,h_200,w_300"),
+    ("10x10:500x500/300x200/right/filters:focal(600x100:700x300)/a.jpg",
+     "crop_10:10:490:490,enlarge,g_east,h_200,w_300"),
+    # brightness adds 255 * amount / 100 as bri does; contrast's squared factor becomes the
+    # native contrast's (1 + 3c/100 above 1, 1 + c/100 below), a brightness before it scaled.
+    ("filters:brightness(20)/a.jpg", "bri_20"),
+    ("filters:brightness(-100)/a.jpg", "bri_-100"),
+    ("filters:contrast(100)/a.jpg", "con_100"),
+    ("filters:contrast(20)/a.jpg", "con_15"),
+    ("filters:contrast(-50)/a.jpg", "con_-75"),
+    ("filters:contrast(-100)/a.jpg", "con_-100"),
+    ("filters:contrast(0)/a.jpg", "_"),
+    ("filters:contrast(10):brightness(10)/a.jpg", "bri_10,con_7"),
+    ("filters:brightness(10):contrast(20)/a.jpg", "bri_14,con_15"),
 ])
 def test_urls_translate_to_the_native_variant(path: str, expected: str) -> None:
     assert native(path) == expected
@@ -92,7 +122,15 @@ def test_sources(path: str, source: str) -> None:
     ("origx200/a.jpg", "'orig'"),
     ("filters:watermark(a.png,10,10,50)/a.jpg", "'watermark'"),
     ("filters:rotate(ninety)/a.jpg", "whole degrees"),
-    ("filters:brightness(10)/a.jpg", "'brightness'"),
+    ("filters:saturation(1.5)/a.jpg", "'saturation'"),
+    ("filters:brightness(1.5)/a.jpg", "whole number"),
+    ("filters:brightness(101)/a.jpg", "whole number"),
+    ("filters:contrast(x)/a.jpg", "whole number"),
+    ("filters:brightness(10):brightness(10)/a.jpg", "twice"),
+    ("filters:brightness(10):contrast(-20)/a.jpg", "contrast() first"),
+    ("filters:brightness(80):contrast(50)/a.jpg", "contrast() first"),
+    ("filters:focal(10x10)/a.jpg", "LEFTxTOP:RIGHTxBOTTOM"),
+    ("trim/300x200/filters:focal(1x1:5x5)/a.jpg", "focal()"),
     ("filters:format(tiff)/a.jpg", "'tiff'"),
     ("filters:fill(red)/a.jpg", "hex"),
     ("filters:fill(blur)/a.jpg", "hex"),
