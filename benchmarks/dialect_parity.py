@@ -87,6 +87,8 @@ THUMBOR_CASES = [
     "300x0/filters:contrast(30)/landscape.jpg",
     "300x0/filters:contrast(-40)/landscape.jpg",
     "300x0/filters:brightness(-10):contrast(20)/landscape.jpg",
+    "300x200/filters:round_corner(40,255,0,0)/landscape.jpg",
+    "200x200/filters:round_corner(100,0,0,0,1):format(png)/landscape.jpg",
 ]
 IPX_CASES = [
     "w_300/landscape.jpg",

@@ -23,6 +23,7 @@ from transforms.options import (
     SMART_GRAVITIES,
     TRIM_CORNERS,
     WATERMARK_POSITIONS,
+    Corners,
     CropBox,
     FocalPixel,
     FocalPoint,
@@ -267,6 +268,23 @@ def _p_padding(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any
     return {"padding": padding if any(edges) else None}
 
 
+def _p_corners(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    """`max` (the inscribed ellipse), or CSS border-radius shorthand: 1 to 4 radii, `:`-separated
+    (top-left, top-right, bottom-right, bottom-left)."""
+    value = _required(raw, token)
+    if value == "max":
+        return {"corners": Corners(ellipse=True)}
+    parts = value.split(":")
+    if len(parts) > 4:
+        raise _bad(token, "max, or 1 to 4 radii (top-left:top-right:bottom-right:bottom-left)")
+    radii = [_int(part, token, 0, MAX_PADDING) for part in parts]
+    top_left, top_right = radii[0], radii[1] if len(radii) > 1 else radii[0]
+    bottom_right = radii[2] if len(radii) > 2 else top_left
+    bottom_left = radii[3] if len(radii) > 3 else top_right
+    corners = Corners(top_left, top_right, bottom_right, bottom_left)
+    return {"corners": corners if any(radii) else None}
+
+
 def _p_format_quality(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     parts = _required(raw, token).split(":")
     if len(parts) % 2:
@@ -401,6 +419,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("dl", ("download", "attachment"), _p_download),
     Modifier("px", ("pixelate",), _p_pixelate),
     Modifier("pad", ("padding",), _p_padding),
+    Modifier("r", ("radius",), _p_corners),
     Modifier("fq", ("formatquality",), _p_format_quality),
     Modifier("bri", ("brightness",), _adjustment("brightness")),
     Modifier("con", ("contrast",), _adjustment("contrast")),
@@ -526,6 +545,18 @@ _DOCUMENTS = frozenset({"json", "blurhash"})
 _NO_QUALITY = frozenset({"png", "gif"}) | _DOCUMENTS
 
 
+def _shorthand(first: int, second: int, third: int, fourth: int) -> str:
+    """The shortest CSS shorthand of four values clockwise, so each has one spelling."""
+    values = [first, second, third, fourth]
+    if fourth == second:
+        values.pop()
+        if third == first:
+            values.pop()
+            if second == first:
+                values.pop()
+    return ":".join(map(str, values))
+
+
 def _point(point: FocalPoint | FocalPixel) -> str:
     if isinstance(point, FocalPixel):
         return f"fpx:{point.x}:{point.y}"
@@ -542,15 +573,13 @@ def _token(name: str, value: Any) -> str:
     if isinstance(value, tuple):  # format_quality: sorted (format, quality) pairs
         return f"{name}_{':'.join(f'{fmt}:{q}' for fmt, q in value)}"
     if isinstance(value, Padding):
-        # The shortest CSS shorthand, so each padding has one spelling.
-        edges = [value.top, value.right, value.bottom, value.left]
-        if value.left == value.right:
-            edges.pop()
-            if value.bottom == value.top:
-                edges.pop()
-                if value.right == value.top:
-                    edges.pop()
-        return f"{name}_{':'.join(map(str, edges))}"
+        return f"{name}_{_shorthand(value.top, value.right, value.bottom, value.left)}"
+    if isinstance(value, Corners):
+        if value.ellipse:
+            return f"{name}_max"
+        radii = _shorthand(value.top_left, value.top_right, value.bottom_right,
+                           value.bottom_left)
+        return f"{name}_{radii}"
     if isinstance(value, Region):
         return f"{name}_{value.x}:{value.y}:{value.width}:{value.height}"
     if isinstance(value, Trim):
@@ -582,7 +611,7 @@ _CANONICAL_NAMES = {
     "trim": "trim",
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat",
-    "padding": "pad", "format_quality": "fq",
+    "padding": "pad", "corners": "r", "format_quality": "fq",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}
 

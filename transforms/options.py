@@ -75,6 +75,18 @@ class Padding:
 
 
 @dataclass(frozen=True, slots=True)
+class Corners:
+    """Rounded corners: radii in CSS px (times dpr) clockwise from the top left, or the ellipse
+    inscribed in the image (`r_max`)."""
+
+    top_left: int = 0
+    top_right: int = 0
+    bottom_right: int = 0
+    bottom_left: int = 0
+    ellipse: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Region:
     """A rectangle in source pixels, after EXIF orientation."""
 
@@ -149,6 +161,7 @@ class Options:
     contrast: int = 0
     saturation: int = 0
     padding: Padding | None = None
+    corners: Corners | None = None
     # `fq_FORMAT:Q[:FORMAT:Q...]`: qualities per format, sorted; `quality` covers the others.
     format_quality: tuple[tuple[str, int], ...] = ()
 

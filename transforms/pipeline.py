@@ -17,7 +17,7 @@ from origin.errors import UnprocessableImage, UpstreamTimeout
 from transforms import svgrender
 from transforms.budget import fit_budget
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
-from transforms.options import DIRECTION_ANCHORS, FocalPoint, Trim
+from transforms.options import DIRECTION_ANCHORS, Corners, FocalPoint, Trim
 from transforms.plan import Plan, fit_geometry
 from transforms.probe import FAIL_ON, MULTI_PAGE
 from transforms.watchdog import WATCHDOG
@@ -370,6 +370,60 @@ def _adjusted(im: pyvips.Image, saturation: int, contrast: int, brightness: int)
     return out.copy(interpretation=im.interpretation)
 
 
+def round_corners(ctx: Context) -> None:
+    """`r`'s rounded corners (or inscribed ellipse) on every frame, the cut-off filled as
+    `fit_contain`'s padding is: `bg`, transparent where the output holds alpha, else white.
+    After `adjust` (the fill is the colour asked), before `pad_edges` (padding stays square)."""
+    corners = ctx.plan.options.corners
+    if corners is None:
+        return
+    colour, with_alpha = _background(ctx)
+    dpr = ctx.plan.options.dpr
+    image = ctx.image
+    assert image is not None
+    coverage = _coverage(corners, image.width, ctx.page_height, dpr)
+
+    def cut(im: pyvips.Image) -> pyvips.Image:
+        if with_alpha and not im.hasalpha():
+            im = im.bandjoin(255)
+        return _cut(im, coverage, _fill(im, colour))
+
+    _per_frame(ctx, cut)
+
+
+def _coverage(corners: Corners, width: int, height: int, dpr: float) -> pyvips.Image:
+    """How much of each pixel (0..1, float) lies inside the rounded shape."""
+    if corners.ellipse:
+        # Distance to the ellipse, measured along its smaller radius: exact for a circle.
+        rx, ry = width / 2, height / 2
+        xy = pyvips.Image.xyz(width, height) + 0.5
+        u, v = (xy[0] - rx) / rx, (xy[1] - ry) / ry
+        distance = ((u * u + v * v) ** 0.5 - 1) * min(rx, ry)
+    else:
+        most = min(width, height) / 2
+        radii = [min(most, round(r * dpr)) for r in (
+            corners.bottom_right, corners.top_right, corners.bottom_left, corners.top_left)]
+        # Pixel centres sit at +0.5, so the box's edges lie on the image's edges.
+        distance = pyvips.Image.sdf(width, height, "rounded-box", a=[-0.5, -0.5],
+                                    b=[width - 0.5, height - 0.5], corners=radii)
+    return (0.5 - distance).clamp(min=0.0, max=1.0)
+
+
+def _cut(im: pyvips.Image, coverage: pyvips.Image, fill: list[float]) -> pyvips.Image:
+    """`im` over `fill` (a colour in its band layout) where `coverage` leaves it."""
+    if not im.hasalpha():
+        out = im * coverage + (1 - coverage) * fill
+        return out.rint().cast("uchar").copy(interpretation=im.interpretation)
+    # Premultiplied "over", so a transparent fill does not darken the antialiased edge.
+    n = im.bands - 1
+    alpha = coverage * (im[n] / 255)
+    under = (1 - alpha) * (fill[n] / 255)
+    out_alpha = alpha + under
+    colour = (im.extract_band(0, n=n) * alpha + under * fill[:n]) / out_alpha
+    out = colour.rint().cast("uchar").bandjoin((out_alpha * 255).rint().cast("uchar"))
+    return out.copy(interpretation=im.interpretation)
+
+
 def pad_edges(ctx: Context) -> None:
     """`pad`'s edges around every frame, filled as `fit_contain` fills: `bg`, or transparent
     where the output holds alpha, else white. After `adjust`, so the fill is the colour asked."""
@@ -457,7 +511,7 @@ def guarded(ctx: Context, image: pyvips.Image, work: Callable[[], T]) -> T:
 
 
 PIPELINE: tuple[Step, ...] = (
-    load, crop_or_pad, effects, finish, adjust, pad_edges, watermark, encode,
+    load, crop_or_pad, effects, finish, adjust, round_corners, pad_edges, watermark, encode,
 )
 
 

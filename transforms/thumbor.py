@@ -188,7 +188,7 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
     arity = {"format": 1, "quality": 1, "blur": (1, 2), "grayscale": 0, "fill": 1,
              "background_color": 1, "max_bytes": 1, "no_upscale": 0, "upscale": 0, "rotate": 1,
              "strip_icc": 0, "strip_exif": 0, "focal": 1, "brightness": 1,
-             "contrast": 1}.get(name)
+             "contrast": 1, "round_corner": (4, 5)}.get(name)
     if arity is None:
         raise InvalidOptions(f"thumbor filter '{name}' is not supported by this server")
     allowed = arity if isinstance(arity, tuple) else (arity,)
@@ -213,7 +213,9 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
     elif name in ("fill", "background_color"):
         colour = _colour(args[0], name)
         if colour:
-            tokens["bg"] = colour
+            _background(colour, tokens)
+    elif name == "round_corner":
+        _round_corner(args, tokens)
     elif name == "max_bytes":
         tokens["mb"] = args[0]
     elif name == "rotate":
@@ -230,6 +232,31 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
         tokens["bri"] = str(_amount(name, args[0]))
     elif name == "contrast":
         _contrast(_amount(name, args[0]), tokens)
+
+
+def _background(colour: str, tokens: dict[str, str]) -> None:
+    """The native `bg` fills padding, flattened alpha and cut corners alike, so two filters
+    asking two colours cannot both be met."""
+    if tokens.setdefault("bg", colour) != colour:
+        raise InvalidOptions("thumbor filters ask for two background colours; this server "
+                             "fills padding and rounded corners with one")
+
+
+def _round_corner(args: list[str], tokens: dict[str, str]) -> None:
+    """round_corner(a|b,r,g,b[,transparent]): corners of radius a (b, the vertical radius, must
+    be a: the native corners are circular) filled with the colour, or left transparent."""
+    radius, _, vertical = args[0].partition("|")
+    if not radius.isdigit() or (vertical and vertical != radius):
+        raise InvalidOptions(f"thumbor round_corner('{args[0]}'): only one radius in whole "
+                             "pixels (circular corners) is supported here")
+    tokens["r"] = radius
+    if len(args) == 5 and args[4].lower() in ("1", "true"):
+        return  # transparent where the output holds alpha, as the native corners are
+    channels = [int(c) if re.fullmatch(r"[0-9]{1,3}", c) else 256 for c in args[1:4]]
+    if max(channels) > 255:
+        raise InvalidOptions(f"thumbor round_corner: '{','.join(args[1:4])}' is not a colour "
+                             "(three numbers 0..255)")
+    _background("".join(f"{c:02x}" for c in channels), tokens)
 
 
 def _amount(name: str, value: str) -> int:

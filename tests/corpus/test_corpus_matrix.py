@@ -329,3 +329,22 @@ def test_every_decodable_file_takes_padding(row: dict[str, str] | None, server: 
     expected = pyvips.Image.new_from_buffer(
         client.get(url(server, f"w_{inner.width},fmt_png", path)).content, "")
     assert (inner.width, inner.height) == (expected.width, expected.height)
+
+
+@every_decodable_file
+def test_every_decodable_file_takes_rounded_corners(row: dict[str, str] | None,
+                                                    server: OriginProcess,
+                                                    client: httpx.Client) -> None:
+    """`r_max` over each file's PNG (16-bit, CMYK, Lab, grey, palette, alpha, animated...): the
+    plain one's size, an alpha band, the corners cut and the centre as it was."""
+    assert row is not None
+    a, b = plain_and_changed(server, client, row["path"], "r_max")
+    assert (b.width, b.height) == (a.width, a.height)
+    assert b.hasalpha() and b.bands == a.bands + (0 if a.hasalpha() else 1)
+    centre = (a.width // 2, a.height // 2)
+    if a.hasalpha() and a(*centre)[a.bands - 1] == 0:
+        assert b(*centre)[b.bands - 1] == 0  # a transparent pixel's colour says nothing
+    else:
+        assert b(*centre)[:a.bands] == a(*centre)
+    if a.width >= 8 and a.height >= 8:
+        assert b(0, 0)[b.bands - 1] == 0 and b(a.width - 1, a.height - 1)[b.bands - 1] == 0

@@ -54,6 +54,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
      "/crop_10:10:600:400,enlarge,flop,w_60/landscape.jpg"),
     ("/thumbor/unsafe/120x80/filters:focal(1700x300:1900x500):contrast(20)/landscape.jpg",
      "/con_15,enlarge,g_fpx:1800:400,h_80,w_120/landscape.jpg"),
+    ("/thumbor/unsafe/120x80/filters:round_corner(12,255,0,0):format(png)/landscape.jpg",
+     "/bg_ff0000,enlarge,fmt_png,h_80,r_12,w_120/landscape.jpg"),
 ])
 def test_a_thumbor_url_is_the_native_variant(server: OriginProcess, thumbor: str,
                                              native: str) -> None:
@@ -112,8 +114,8 @@ def test_the_migration_command(capsys: pytest.CaptureFixture[str]) -> None:
                  "--base", "https://img.example.com"]) == 0
     assert capsys.readouterr().out == ("https://img.example.com/enlarge,g_attention,h_200,w_300/"
                                        "a/b.jpg\n")
-    assert main(["from-thumbor", "/unsafe/filters:round_corner(10,255,255,255)/a.jpg"]) == 2
-    assert "'round_corner'" in capsys.readouterr().err
+    assert main(["from-thumbor", "/unsafe/filters:equalize()/a.jpg"]) == 2
+    assert "'equalize'" in capsys.readouterr().err
 
 
 def test_signed_thumbor_urls(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "n
          "00000000", "fff", "json", "tile", "logo", "logo:se", "logo:tile:0.5", "logo::0.5",
          "logo:north:1:0.25", "a-1:c:0.3333:1", "logo:se:1:0", "Logo:se", "logo:smart",
          "shoe.jpg", "a_b-c.d", ".hidden", "x.JPEG", "avif:40", "jpg:70:webp:60",
-         "webp:1:avif:100:jpeg:5", "png:50", "webp:70:webp:60"]
+         "webp:1:avif:100:jpeg:5", "png:50", "webp:70:webp:60", "max", "MAX", "1:2:3:4:5"]
 
 
 def _number() -> st.SearchStrategy[str]:
@@ -99,6 +99,8 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("trim_10:ABCDEF,fmt_png,q_5,mb_900", 8192, False)
 @example("extract_300:200:c,f_gif,fq_webp:5", 64, False)
 @example("s_30x20,g_fpx:1800:400,crop_5:5:fpx:3:9", 8192, False)
+@example("r_1:2:1:2,radius_max,r_0", 8192, False)
+@example("r_4:0:4,pad_2,w_9", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 
@@ -189,7 +191,8 @@ thumbor_parts = st.sampled_from([
     "filters:rotate(90)", "filters:fill(red)", "filters:(", "filters:format(webp)grayscale()",
     "filters:max_bytes(0)", "filters:focal(10x10:40x40)", "filters:focal(1x1)",
     "filters:brightness(10):contrast(20)", "filters:contrast(-200):brightness(5)",
-    "filters:brightness(80):contrast(90)", "a.jpg", "http:", "", "%2e%2e", "%00",
+    "filters:brightness(80):contrast(90)", "filters:round_corner(9|9,1,2,3,1)",
+    "filters:round_corner(9,1,2,999)", "a.jpg", "http:", "", "%2e%2e", "%00",
     "x.example.com", "..",
 ]) | st.text(max_size=20)
 

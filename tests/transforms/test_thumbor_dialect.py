@@ -98,6 +98,15 @@ def native(path: str) -> str:
     ("filters:contrast(0)/a.jpg", "_"),
     ("filters:contrast(10):brightness(10)/a.jpg", "bri_10,con_7"),
     ("filters:brightness(10):contrast(20)/a.jpg", "bri_14,con_15"),
+    # round_corner(a|b,r,g,b[,transparent]): circular corners filled with the colour, or
+    # transparent (the native default where the output holds alpha).
+    ("300x200/filters:round_corner(20,255,255,255)/a.jpg", "bg_ffffff,enlarge,h_200,r_20,w_300"),
+    ("filters:round_corner(20|20,0,128,255)/a.png", "bg_0080ff,r_20"),
+    ("filters:round_corner(8,0,0,0,1)/a.png", "r_8"),
+    ("filters:round_corner(8,0,0,0,true)/a.png", "r_8"),
+    ("filters:round_corner(8,0,0,0,0)/a.png", "bg_000000,r_8"),
+    ("fit-in/300x200/filters:fill(ff0000):round_corner(20,255,0,0)/a.png",
+     "bg_ff0000,extend,fit_contain,h_200,r_20,w_300"),
 ])
 def test_urls_translate_to_the_native_variant(path: str, expected: str) -> None:
     assert native(path) == expected
@@ -130,6 +139,12 @@ def test_sources(path: str, source: str) -> None:
     ("filters:brightness(10):contrast(-20)/a.jpg", "contrast() first"),
     ("filters:brightness(80):contrast(50)/a.jpg", "contrast() first"),
     ("filters:focal(10x10)/a.jpg", "LEFTxTOP:RIGHTxBOTTOM"),
+    ("filters:round_corner(20|10,0,0,0)/a.png", "circular"),
+    ("filters:round_corner(x,0,0,0)/a.png", "circular"),
+    ("filters:round_corner(20,0,0,256)/a.png", "not a colour"),
+    ("filters:round_corner(20,0,0)/a.png", "takes 4 or 5"),
+    ("filters:round_corner(2000,0,0,0)/a.png", "r_2000"),
+    ("fit-in/30x20/filters:fill(ff0000):round_corner(5,0,0,0)/a.png", "two background"),
     ("trim/300x200/filters:focal(1x1:5x5)/a.jpg", "focal()"),
     ("filters:format(tiff)/a.jpg", "'tiff'"),
     ("filters:fill(red)/a.jpg", "hex"),
