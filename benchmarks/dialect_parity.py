@@ -81,8 +81,8 @@ THUMBOR_CASES = [
     # focal(): a crop centred on the region's centre (in source pixels), not on the alignment.
     "300x300/filters:focal(900x300:1100x500)/landscape.jpg",
     "300x200/filters:focal(400x300:600x500)/portrait.jpg",
-    "100x50:900x650/300x100/filters:focal(400x300:600x500)/landscape.jpg",
-    "300x200/filters:focal(900x300:1100x500):rotate(90)/landscape.jpg",
+    "100x50:900x650/300x100/filters:focal(400x550:600x650)/landscape.jpg",
+    "300x300/filters:focal(900x300:1100x500):rotate(90)/landscape.jpg",
     "300x0/filters:brightness(20)/landscape.jpg",
     "300x0/filters:contrast(30)/landscape.jpg",
     "300x0/filters:contrast(-40)/landscape.jpg",
