@@ -118,6 +118,13 @@ IPX_CASES = [
     "s_100x100,pos_attention/portrait.jpg",
     "w_300,sharpen_2/landscape.jpg",
     "w_300,q_40/landscape.jpg",
+    "w_300,tint_%2300dc82/landscape.jpg",
+    "w_300,tint_%23e04000,f_png/landscape.jpg",
+    # sharp greys the tinted image again, remapping the grey levels through the tint's table;
+    # imgorigin answers the plain grey (docs/ipx.md): not expected to match.
+    "w_300,grayscale,tint_%23ff0000/landscape.jpg",
+    "w_300,negate/landscape.jpg",
+    "s_300x300,fit_contain,b_ff0000,negate,f_png/landscape.jpg",
     # No trim case: ipx 3.1.1 hands sharp 0.34 a number where its trim now takes an object and
     # answers 500 (seen 2026-12-06). sharp's own trim({threshold: 10}) on framed.png and
     # clear.png gives 100x75 at offset 20,30, as imgorigin's trim_10 does.

@@ -321,6 +321,13 @@ def _p_background(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, 
     return {"background": value}
 
 
+def _p_tint(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    value = _required(raw, token)
+    if len(value) != 6 or not set(value) <= _HEX:
+        raise _bad(token, "hex RRGGBB")
+    return {"tint": value.lower()}
+
+
 def _p_blur(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"blur": _decimal(_required(raw, token), token, 0.3, 100)}
 
@@ -424,6 +431,8 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("bri", ("brightness",), _adjustment("brightness")),
     Modifier("con", ("contrast",), _adjustment("contrast")),
     Modifier("sat", ("saturation",), _adjustment("saturation")),
+    Modifier("tint", (), _p_tint),
+    Modifier("neg", ("negate", "invert"), _flag("negate")),
 )
 _BY_NAME: dict[str, Modifier] = {}
 for _m in MODIFIERS:
@@ -611,6 +620,7 @@ _CANONICAL_NAMES = {
     "trim": "trim",
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat",
+    "tint": "tint", "negate": "neg",
     "padding": "pad", "corners": "r", "format_quality": "fq",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}

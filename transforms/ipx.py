@@ -85,7 +85,14 @@ def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
                                      "server")
             tokens["g"] = position
         elif name == "background":
-            tokens["bg"] = _colour(_one(args, name))
+            tokens["bg"] = _colour(_one(args, name), name)
+        elif name == "tint":
+            colour = _colour(_one(args, name), name)
+            if len(colour) != 6:
+                raise InvalidOptions(f"ipx tint '{args[0]}': an opaque colour (RRGGBB) here")
+            tokens["tint"] = colour
+        elif name == "negate":
+            tokens["neg"] = ""
         elif name == "quality":
             tokens["q"] = _one(args, name)
         elif name == "format":
@@ -121,6 +128,13 @@ def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
             padding = (top, right, bottom, left)
         else:
             raise InvalidOptions(f"ipx modifier '{name}' is not supported by this server")
+    if padding is not None and ("tint" in tokens or "neg" in tokens):
+        # sharp tints and negates the extended edges too; the native padding keeps `bg`.
+        raise InvalidOptions("ipx extend together with tint or negate is not supported by this "
+                             "server")
+    if "gray" in tokens:
+        # sharp tints a greyscale image back into its own (grey) colour space: no tint shows.
+        tokens.pop("tint", None)
     width, height = sizes[max(sizes)] if sizes else (None, None)
     # sharp extends the resized image, so the box grows by the edges.
     padded_box(width or 0, height or 0, padding or (0, 0, 0, 0), tokens)
@@ -146,8 +160,8 @@ def _int(value: str, name: str) -> int:
     return int(value)
 
 
-def _colour(value: str) -> str:
+def _colour(value: str, name: str) -> str:
     colour = hex_colour(value)
     if colour is None:
-        raise InvalidOptions(f"ipx background '{value}': only hex colours are supported here")
+        raise InvalidOptions(f"ipx {name} '{value}': only hex colours are supported here")
     return colour

@@ -160,6 +160,10 @@ class Options:
     brightness: int = 0
     contrast: int = 0
     saturation: int = 0
+    # `tint_RRGGBB` (sharp's tint: the image's grey levels, coloured most in the mid-tones) and
+    # `neg` (the colours inverted, alpha kept).
+    tint: str | None = None
+    negate: bool = False
     padding: Padding | None = None
     corners: Corners | None = None
     # `fq_FORMAT:Q[:FORMAT:Q...]`: qualities per format, sorted; `quality` covers the others.

@@ -6,6 +6,7 @@ final encode carries a libvips kill switch so a slow decode stops at the deadlin
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -342,13 +343,41 @@ def _pixelate(im: pyvips.Image, block: int) -> pyvips.Image:
 
 
 def adjust(ctx: Context) -> None:
-    """Saturation, contrast and brightness (imgix's `sat`, `con`, `bri`), on the 8-bit output
-    that `finish` made, alpha untouched."""
+    """Saturation, contrast and brightness (imgix's `sat`, `con`, `bri`), then the tint and the
+    negative, on the 8-bit output that `finish` made, alpha untouched."""
     options = ctx.plan.options
-    if not (options.saturation or options.contrast or options.brightness):
-        return
-    _per_frame(ctx, lambda im: _adjusted(im, options.saturation, options.contrast,
-                                         options.brightness))
+    if options.saturation or options.contrast or options.brightness:
+        _per_frame(ctx, lambda im: _adjusted(im, options.saturation, options.contrast,
+                                             options.brightness))
+    if options.tint:
+        lut = tint_table(options.tint)
+        _per_frame(ctx, lambda im: _colour_only(
+            im, lambda c: c.colourspace("b-w").maplut(lut).copy(interpretation="srgb")))
+    if options.negate:
+        _per_frame(ctx, lambda im: _colour_only(im, lambda c: c.invert()))
+
+
+def _colour_only(im: pyvips.Image, fn: Callable[[pyvips.Image], pyvips.Image]) -> pyvips.Image:
+    """`fn` applied to the colour bands of an 8-bit image, its alpha joined back unchanged."""
+    if not im.hasalpha():
+        return fn(im)
+    colour = fn(im.extract_band(0, n=im.bands - 1))
+    return colour.bandjoin(im[im.bands - 1]).copy(interpretation=colour.interpretation)
+
+
+@functools.lru_cache(maxsize=64)
+def tint_table(hex_colour: str) -> pyvips.Image:
+    """Grey level -> sRGB of `tint_RRGGBB`, as sharp tints: each level keeps its lightness and
+    takes the colour's chroma, weighted 1 - 4 (L - 0.5)^2 (full in the mid-tones, none at black
+    and white)."""
+    rgb = [int(hex_colour[i:i + 2], 16) for i in (0, 2, 4)]
+    colour = (pyvips.Image.black(1, 1) + rgb).colourspace("lab", source_space="srgb")
+    _, a, b = colour.getpoint(0, 0)
+    levels = pyvips.Image.identity(bands=3).colourspace("lab", source_space="srgb")
+    lightness = levels[0]
+    weight = 1 - 4 * (lightness / 100 - 0.5) ** 2
+    table = lightness.bandjoin([weight * a, weight * b]).copy(interpretation="lab")
+    return table.colourspace("srgb", source_space="lab").cast("uchar").copy_memory()
 
 
 def _adjusted(im: pyvips.Image, saturation: int, contrast: int, brightness: int) -> pyvips.Image:

@@ -57,6 +57,13 @@ def native(path: str) -> str:
     ("f_webp&s_300x200&q_80&enlarge_true&b_%23ffffff&fit_contain/a.png",
      "anim_0,bg_ffffff,enlarge,fit_contain,fmt_webp,h_200,q_80,w_300"),
     ("grayscale_true&animated_true&f_webp/a.gif", "fmt_webp,gray"),
+    # sharp's tint and negate; Nuxt Image writes the tint with a percent-encoded `#`.
+    ("w_300&tint_%2300DC82/a.jpg", "tint_00dc82,w_300"),
+    ("tint_e40/a.jpg", "tint_ee4400"),
+    ("negate/a.jpg", "neg"),
+    ("negate_true,w_10/a.png", "neg,w_10"),
+    # sharp tints a greyscale image back into grey: the tint never shows (docs/ipx.md).
+    ("grayscale&tint_%23ff0000/a.jpg", "gray"),
 ])
 def test_modifiers_translate_to_the_native_variant(path: str, expected: str) -> None:
     assert native(path) == expected
@@ -78,9 +85,11 @@ def test_sources(path: str, source: str) -> None:
     ("s_3x/a.jpg", "WxH"),
     ("kernel_nearest/a.jpg", "'kernel'"),
     ("median_3/a.jpg", "'median'"),
-    ("tint_ff0000/a.jpg", "'tint'"),
+    ("tint_red/a.jpg", "ipx tint 'red'"),
+    ("tint_%23ff000080/a.jpg", "opaque"),
+    ("extend_4_4_4_4,negate/a.jpg", "extend together with tint or negate"),
+    ("tint_%23ff0000&extend_1_1_1_1/a.jpg", "extend together with tint or negate"),
     ("modulate_1_2/a.jpg", "'modulate'"),
-    ("negate/a.jpg", "'negate'"),
     ("flatten/a.jpg", "'flatten'"),
     ("pos_16/a.jpg", "'16'"),
     ("b_red/a.jpg", "hex"),
