@@ -14,7 +14,7 @@ WORKERD_VERSION := 1.20261123.1
 EDGE_TOOLS := .cache/edge-tools
 WORKERD_STAMP := $(EDGE_TOOLS)/.workerd-$(WORKERD_VERSION)
 
-.PHONY: run test lint edge-tools fuzz fuzz-decoders bench bench-peers bench-effort parity soak chaos system-deps readme clean
+.PHONY: run test lint edge-tools fuzz fuzz-decoders bench bench-peers bench-effort bench-autoquality parity soak chaos system-deps readme clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -81,6 +81,10 @@ parity: $(STAMP)
 bench-effort: $(STAMP)
 	$(BIN)/python -m benchmarks.effort --format avif
 	$(BIN)/python -m benchmarks.effort --format webp
+
+# What q_auto chooses for the corpus photos, against the formats' default qualities.
+bench-autoquality: $(STAMP)
+	$(BIN)/python -m benchmarks.autoquality
 
 chaos: $(STAMP) system-deps
 	$(BIN)/python -m tests.chaos.run

@@ -28,6 +28,7 @@ import pyvips  # after the line above: libvips reads VIPS_CONCURRENCY when it st
 from benchmarks.images import make_images
 from benchmarks.report import table, write_json
 from origin.settings import Settings
+from transforms import autoquality
 from transforms.formats import DEFAULT_QUALITY, encoder_options
 
 CORPUS_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "real"
@@ -45,21 +46,9 @@ def efforts_for(fmt: str) -> list[int]:
 
 
 def ssim(reference: pyvips.Image, other: pyvips.Image) -> float:
-    """Mean SSIM of the two images' luma, with the usual 1.5 px Gaussian window."""
-    a = reference.colourspace("b-w").cast("float")
-    b = other.colourspace("b-w").cast("float")
-
-    def blur(image: pyvips.Image) -> pyvips.Image:
-        return image.gaussblur(1.5, precision="float")
-
-    mean_a, mean_b = blur(a), blur(b)
-    var_a = blur(a * a) - mean_a * mean_a
-    var_b = blur(b * b) - mean_b * mean_b
-    cov = blur(a * b) - mean_a * mean_b
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    index = ((mean_a * mean_b * 2 + c1) * (cov * 2 + c2)) / (
-        (mean_a * mean_a + mean_b * mean_b + c1) * (var_a + var_b + c2))
-    return float(index.avg())
+    """Mean SSIM of the two images' luma at full size (the measure `q_auto` takes at half)."""
+    return autoquality.ssim(reference.colourspace("b-w")[0].cast("float"),
+                            other.colourspace("b-w")[0].cast("float"))
 
 
 def bytes_at(curve: list[tuple[float, int]], target: float) -> float | None:

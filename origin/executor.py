@@ -14,7 +14,8 @@ retry an image). This is CoDel's distinction between a burst and a standing queu
 as good as the estimate, which leaves out effects (blur, sharpen, smart crop). A byte budget (`mb`)
 that binds costs up to 8 encodes: measured on a 2400x1600 JPEG to 800 px, 2.8x (JPEG), 4.8x
 (WebP) and 5.1x (AVIF) the plain transform, 1x when the first encode fits; the encode term is
-counted `BUDGET_FACTOR` times, the cautious side for a deadline.
+counted `BUDGET_FACTOR` times, the cautious side for a deadline; `q_auto`'s search (up to 5
+encodes, each decoded and measured) is counted the same.
 
 Cost model (seconds, per transform thread; measured on the 2-core CI machine, see
 docs/resilience.md): `frames x (source_pixels x DECODE[source] + output_pixels x ENCODE[output])
@@ -73,7 +74,8 @@ def estimate_seconds(plan: Plan) -> float:
         out_pixels = src_w * src_h  # trim: the size is only known after decoding
     decode = DECODE.get(info.format, 30e-9)
     encode = ENCODE.get(plan.output, 345e-9)
-    if plan.options.max_bytes is not None and takes_quality(plan.output, plan.options.lossless):
+    searches = plan.options.max_bytes is not None or plan.options.auto_quality is not None
+    if searches and takes_quality(plan.output, plan.options.lossless):
         encode *= BUDGET_FACTOR
     return frames * (info.width * info.height * decode + out_pixels * encode) + BASE_SECONDS
 

@@ -107,6 +107,11 @@ BYTE_BUDGETS = Counter(
     ("result",))
 BYTE_BUDGET_ENCODES = Counter("imgorigin_byte_budget_encodes",
                               "Encodes run for mb_ byte budgets, the first one included")
+AUTO_QUALITY = Histogram(
+    "imgorigin_auto_quality", "Qualities q_auto chose, by output format", ("format",),
+    buckets=tuple(range(20, 100, 5)))
+AUTO_QUALITY_ENCODES = Counter("imgorigin_auto_quality_encodes",
+                               "Encodes run by q_auto's searches")
 INFLIGHT = Gauge("imgorigin_transforms_in_flight", "Transforms running or queued",
                  multiprocess_mode="livesum")
 

@@ -401,6 +401,9 @@ class TransformService:
         if result.budget is not None:
             metrics.BYTE_BUDGETS.labels(result.budget[0]).inc()
             metrics.BYTE_BUDGET_ENCODES.inc(result.budget[1])
+        if result.auto_quality is not None:
+            metrics.AUTO_QUALITY.labels(result.format).observe(result.auto_quality[0])
+            metrics.AUTO_QUALITY_ENCODES.inc(result.auto_quality[1])
         self.recycler.count()
         metrics.TRANSFORM_DURATION.labels(result.format).observe(elapsed)
         entry = CachedVariant(

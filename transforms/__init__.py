@@ -49,6 +49,7 @@ class TransformResult:
     height: int
     frames: int
     budget: tuple[str, int] | None = None  # an `mb_` search's result and encodes
+    auto_quality: tuple[int, int] | None = None  # `q_auto`'s quality and encodes
 
 
 def prepare(info: Probe, options: Options, requested_format: str, limits: Limits,
@@ -88,6 +89,7 @@ def _render(data: bytes, plan: Plan, limits: Limits, deadline: float, steps: tup
         height=ctx.page_height,
         frames=ctx.frames,
         budget=ctx.budget,
+        auto_quality=ctx.auto_quality,
     )
 
 

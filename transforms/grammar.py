@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from origin.errors import InvalidOptions
+from transforms.autoquality import DEFAULT_LEVEL, LEVELS
 from transforms.budget import MAX_BUDGET, MIN_BUDGET
 from transforms.formats import QUALITY_FORMATS
 from transforms.options import (
@@ -248,7 +249,14 @@ def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, A
 
 
 def _p_quality(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
-    return {"quality": _int(_required(raw, token), token, 1, 100)}
+    value = _required(raw, token)
+    if value.startswith("auto"):
+        level = DEFAULT_LEVEL if value == "auto" else value.removeprefix("auto:")
+        if level not in LEVELS:
+            raise _bad(token, "1..100, auto or auto:LEVEL (" + " ".join(LEVELS) + ")")
+        # The default level has one spelling: `q_auto`.
+        return {"auto_quality": "auto" if level == DEFAULT_LEVEL else f"auto:{level}"}
+    return {"quality": _int(value, token, 1, 100)}
 
 
 def _p_max_bytes(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
@@ -538,11 +546,14 @@ def canonicalize(options: Options) -> Options:
     if isinstance(options.crop, CropBox) and not (options.crop.width or options.crop.height):
         changes["crop"] = None  # all of both sides: no crop
     if options.format in _NO_QUALITY and (options.quality is not None or options.format_quality
-                                          or options.max_bytes is not None):
+                                          or options.max_bytes is not None
+                                          or options.auto_quality is not None):
         # No encoder that takes a quality: `q`, `fq` and a byte budget cannot change the bytes.
-        changes.update(quality=None, format_quality=(), max_bytes=None)
-    elif options.quality is not None and len(options.format_quality) == len(QUALITY_FORMATS):
-        changes["quality"] = None  # every format that takes a quality has its own
+        changes.update(quality=None, format_quality=(), max_bytes=None, auto_quality=None)
+    elif len(options.format_quality) == len(QUALITY_FORMATS) and (
+            options.quality is not None or options.auto_quality is not None):
+        # Every format that takes a quality has its own.
+        changes.update(quality=None, auto_quality=None)
     if options.format in _DOCUMENTS and (options.progressive or options.lossless
                                          or not options.strip):
         changes.update(progressive=False, lossless=False, strip=True)  # no encoder at all
@@ -614,7 +625,8 @@ def _token(name: str, value: Any) -> str:
 
 _CANONICAL_NAMES = {
     "width": "w", "height": "h", "dpr": "dpr", "fit": "fit", "gravity": "g", "crop": "crop",
-    "format": "fmt", "quality": "q", "background": "bg", "blur": "blur", "sharpen": "sharpen",
+    "format": "fmt", "quality": "q", "auto_quality": "q", "background": "bg", "blur": "blur",
+    "sharpen": "sharpen",
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",
     "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "extend": "extend",
     "trim": "trim",

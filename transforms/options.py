@@ -135,6 +135,9 @@ class Options:
     crop: Region | CropBox | None = None
     format: RequestedFormat | None = None
     quality: int | None = None
+    # `q_auto[:LEVEL]` as written canonically (`auto`, `auto:best`, ...): the lowest quality that
+    # still looks like the image (transforms/autoquality.py). Exclusive with `quality`.
+    auto_quality: str | None = None
     background: str | None = None
     blur: float | None = None
     sharpen: float | None = None

@@ -15,7 +15,7 @@ from typing import TypeVar
 import pyvips
 
 from origin.errors import UnprocessableImage, UpstreamTimeout
-from transforms import svgrender
+from transforms import autoquality, svgrender
 from transforms.budget import fit_budget
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
 from transforms.options import DIRECTION_ANCHORS, Corners, FocalPoint, Trim
@@ -36,6 +36,8 @@ class Context:
     timings: dict[str, float] = field(default_factory=dict)
     # An `mb_` search's result and encode count, for the metrics (origin/service.py).
     budget: tuple[str, int] | None = None
+    # The quality `q_auto` chose and the encodes its search ran.
+    auto_quality: tuple[int, int] | None = None
 
     @property
     def frames(self) -> int:
@@ -499,21 +501,36 @@ def finish(ctx: Context) -> None:
 
 
 def encode(ctx: Context) -> None:
-    """Encode at the requested quality, or at the highest that fits `mb_N` bytes."""
+    """Encode at the requested quality, or at the lowest that still looks like the image
+    (`q_auto`), then at most at the highest that fits `mb_N` bytes."""
     image = ctx.image
     assert image is not None
     options = ctx.plan.options
     output = ctx.plan.output
     quality = options.quality_for(output)
-    if options.max_bytes is None or not takes_quality(output, options.lossless):
+    searchable = takes_quality(output, options.lossless)
+    auto = (options.auto_quality is not None and quality is None and searchable
+            and ctx.frames == 1 and min(image.width, image.height) >= autoquality.MIN_SIDE)
+    budget = options.max_bytes if searchable else None
+    if not auto and budget is None:
         ctx.output = _save(ctx, image, quality)
         return
-    # Each encode of the search would otherwise run the whole pipeline again, and a source
+    # Each encode of a search would otherwise run the whole pipeline again, and a source
     # decoded in sequence cannot be read twice.
     held = guarded(ctx, image, image.copy_memory)
+    if auto:
+        assert options.auto_quality is not None
+        level = options.auto_quality.partition(":")[2] or autoquality.DEFAULT_LEVEL
+        picked = autoquality.pick_quality(lambda q: _save(ctx, held, q), autoquality.scorer(held),
+                                          autoquality.target(output, level),
+                                          deadline=ctx.deadline)
+        quality, ctx.output = picked.quality, picked.output
+        ctx.auto_quality = (picked.quality, picked.encodes)
+        if budget is None or len(picked.output) <= budget:
+            return
+    assert budget is not None
     top = quality or DEFAULT_QUALITY[output]
-    fitted = fit_budget(lambda q: _save(ctx, held, q), top, options.max_bytes,
-                        deadline=ctx.deadline)
+    fitted = fit_budget(lambda q: _save(ctx, held, q), top, budget, deadline=ctx.deadline)
     ctx.output, ctx.budget = fitted.output, (fitted.result, fitted.encodes)
 
 

@@ -28,7 +28,8 @@ WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "n
          "00000000", "fff", "json", "tile", "logo", "logo:se", "logo:tile:0.5", "logo::0.5",
          "logo:north:1:0.25", "a-1:c:0.3333:1", "logo:se:1:0", "Logo:se", "logo:smart",
          "shoe.jpg", "a_b-c.d", ".hidden", "x.JPEG", "avif:40", "jpg:70:webp:60",
-         "webp:1:avif:100:jpeg:5", "png:50", "webp:70:webp:60", "max", "MAX", "1:2:3:4:5"]
+         "webp:1:avif:100:jpeg:5", "png:50", "webp:70:webp:60", "max", "MAX", "1:2:3:4:5", "auto",
+         "auto:eco", "auto:", "auto:best:1"]
 
 
 def _number() -> st.SearchStrategy[str]:
@@ -101,6 +102,7 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("s_30x20,g_fpx:1800:400,crop_5:5:fpx:3:9", 8192, False)
 @example("r_1:2:1:2,radius_max,r_0", 8192, False)
 @example("r_4:0:4,pad_2,w_9", 8192, False)
+@example("quality_auto:good,fq_webp:5,fmt_auto", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 
