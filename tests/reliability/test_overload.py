@@ -119,6 +119,8 @@ def test_cost_model_orders_formats_and_counts_pixels_and_frames(samples_dir: Pat
     for fmt in ("jpeg", "webp", "avif"):
         plain = estimate_seconds(_plan(data, "w_800", fmt))
         assert estimate_seconds(_plan(data, "w_800,mb_5000", fmt)) > 3 * plain
+        # So does q_auto's search.
+        assert estimate_seconds(_plan(data, "w_800,q_auto", fmt)) > 3 * plain
     assert (estimate_seconds(_plan(data, "w_800,mb_5000", "png"))
             == estimate_seconds(_plan(data, "w_800", "png")))
     # Padding adds output pixels.
