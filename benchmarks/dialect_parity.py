@@ -89,6 +89,11 @@ THUMBOR_CASES = [
     "300x0/filters:brightness(-10):contrast(20)/landscape.jpg",
     "300x200/filters:round_corner(40,255,0,0)/landscape.jpg",
     "200x200/filters:round_corner(100,0,0,0,1):format(png)/landscape.jpg",
+    # mark.png is imgorigin's watermark `mark` (IMGORIGIN_WATERMARKS) and thumbor's file.
+    "300x200/filters:watermark(mark.png,-10,-10,0)/landscape.jpg",
+    "300x200/filters:watermark(mark.png,10,center,50)/landscape.jpg",
+    "300x0/filters:watermark(mark.png,center,-0,30,40)/landscape.jpg",
+    "300x200/filters:watermark(mark.png,-0,12,0):format(png)/landscape.jpg",
 ]
 IPX_CASES = [
     "w_300/landscape.jpg",
@@ -168,6 +173,10 @@ def make_images(folder: Path) -> None:
     corners = inner.embed(20, 30, 140, 130, extend="background", background=[200, 20, 20])
     corners = corners.insert(pyvips.Image.black(140, 1, bands=3), 0, 0)
     corners.cast("uchar").copy(interpretation="srgb").write_to_file(str(folder / "corners.png"))
+    # A watermark: opaque yellow beside half-transparent magenta.
+    mark = (pyvips.Image.black(30, 30) + [250, 220, 0, 255]).join(
+        pyvips.Image.black(30, 30) + [200, 0, 200, 128], "horizontal")
+    mark.cast("uchar").copy(interpretation="srgb").write_to_file(str(folder / "mark.png"))
 
 
 def _describe(data: bytes) -> tuple[str, pyvips.Image]:
@@ -210,6 +219,7 @@ def main() -> int:
         images = Path(tmp) / "images"
         make_images(images)
         env = {"IMGORIGIN_SOURCE": str(images), "IMGORIGIN_THUMBOR_PREFIX": "thumbor",
+               "IMGORIGIN_WATERMARKS": f"mark:{images / 'mark.png'}",
                "IMGORIGIN_IPX_PREFIX": "_ipx", "IMGORIGIN_MEMORY_CACHE_MAX_BYTES": "0"}
         with OriginProcess(env=env, workers=1) as ours:
             for dialect, install, start, cases, prefix in (

@@ -65,8 +65,12 @@ def native_from(dialect: str, url: str, *, sign_key: str = "") -> str:
         _signature, slash, rest = path.removeprefix("/").partition("/")
         if not slash:
             raise ValueError(f"expected a {dialect} URL: /{{signature}}/{{options}}/{{source}}")
-        translated = (imgproxy.translate("/" + rest) if dialect == "imgproxy"
-                      else thumbor.translate(rest))
+        if dialect == "imgproxy":
+            translated = imgproxy.translate("/" + rest)
+        else:
+            from origin.dialects import thumbor_watermarks
+
+            translated = thumbor.translate(rest, thumbor_watermarks(Settings.from_env()))
     return build_url(translated.tokens, translated.source, sign_key=sign_key,
                      expires=translated.expires)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from origin.errors import Forbidden, InvalidSource
 from origin.security import signing
@@ -46,12 +47,20 @@ def from_settings(settings: Settings) -> tuple[Dialect, ...]:
                                 _imgproxy_check(settings),
                                 lambda rest: imgproxy.translate("/" + rest)))
     if settings.thumbor_prefix:
+        marks = thumbor_watermarks(settings)
         dialects.append(Dialect("thumbor", f"/{settings.thumbor_prefix}/",
-                                _thumbor_check(settings.thumbor_keys), thumbor.translate))
+                                _thumbor_check(settings.thumbor_keys),
+                                lambda rest: thumbor.translate(rest, marks)))
     if settings.ipx_prefix:
         dialects.append(Dialect("ipx", f"/{settings.ipx_prefix}/", _unsigned, ipx.translate,
                                 signed=False))
     return tuple(dialects)
+
+
+def thumbor_watermarks(settings: Settings) -> dict[str, str]:
+    """The server's watermarks by file name: thumbor's watermark() names an image by its URL,
+    which here must end in the file name of one of them."""
+    return {PurePath(path).name: name for name, path in settings.watermarks.items()}
 
 
 def _unsigned(signature: str, rest: str) -> None:

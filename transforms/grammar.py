@@ -17,6 +17,7 @@ from transforms.budget import MAX_BUDGET, MIN_BUDGET
 from transforms.formats import QUALITY_FORMATS
 from transforms.options import (
     DEFAULT_OPTIONS,
+    DIRECTION_ANCHORS,
     DIRECTIONS,
     FITS,
     REQUESTED_FORMATS,
@@ -228,8 +229,8 @@ def _p_format(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]
 
 def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     parts = _required(raw, token).split(":")
-    if len(parts) > 4 or not all(parts):
-        raise _bad(token, "NAME[:POSITION[:OPACITY[:SCALE]]]")
+    if len(parts) > 6 or not all(parts):
+        raise _bad(token, "NAME[:POSITION[:OPACITY[:SCALE[:X[:Y]]]]]")
     name = parts[0]
     if not set(name) <= WATERMARK_NAME_CHARS:
         raise _bad(token, "a watermark name of a-z, 0-9 and -")
@@ -244,7 +245,15 @@ def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, A
     if len(parts) > 2:
         mark = replace(mark, opacity=_decimal(parts[2], token, 0.01, 1))
     if len(parts) > 3:
-        mark = replace(mark, scale=_decimal(parts[3], token, 0.01, 1))
+        scale = _decimal(parts[3], token, 0, 1)
+        if 0 < scale < 0.01:
+            raise _bad(token, "a scale of 0 (its own size) or 0.01..1")
+        mark = replace(mark, scale=scale)
+    if len(parts) > 4:
+        # The vertical margin is the horizontal one unless given.
+        margin_x = _int(parts[4], token, 0, MAX_PADDING)
+        margin_y = _int(parts[5], token, 0, MAX_PADDING) if len(parts) > 5 else margin_x
+        mark = replace(mark, margin_x=margin_x, margin_y=margin_y)
     return {"watermark": mark}
 
 
@@ -538,6 +547,13 @@ def canonicalize(options: Options) -> Options:
         changes["dpr"] = 1.0
     if options.extend and (fit != "contain" or options.enlarge):
         changes["extend"] = False  # only a contain box that could shrink with the source grows
+    mark = options.watermark
+    if mark is not None and mark.position != "tile":
+        # A margin only moves the watermark off an edge its position names.
+        fx, fy = DIRECTION_ANCHORS[mark.position]
+        margins = (mark.margin_x if fx != 0.5 else 0, mark.margin_y if fy != 0.5 else 0)
+        if margins != (mark.margin_x, mark.margin_y):
+            changes["watermark"] = replace(mark, margin_x=margins[0], margin_y=margins[1])
     if options.grayscale and options.saturation:
         changes["saturation"] = 0  # no colour left to saturate
     trim = options.trim
@@ -613,10 +629,10 @@ def _token(name: str, value: Any) -> str:
             return f"{text}:{_point(value.gravity)}"
         return text if value.gravity == "center" else f"{text}:{value.gravity}"
     if isinstance(value, Watermark):
-        # Trailing defaults dropped: `wm_logo:southeast:1` is `wm_logo`.
+        # Trailing defaults dropped: `wm_logo:southeast:1` is `wm_logo`, `...:10:10` is `...:10`.
         parts = [value.name, value.position, format_number(value.opacity),
-                 format_number(value.scale)]
-        defaults = ("", "southeast", "1", "0")
+                 format_number(value.scale), str(value.margin_x), str(value.margin_y)]
+        defaults = ("", "southeast", "1", "0", "0", parts[4])
         while len(parts) > 1 and parts[-1] == defaults[len(parts) - 1]:
             parts.pop()
         return f"{name}_{':'.join(parts)}"

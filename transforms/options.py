@@ -54,14 +54,18 @@ WATERMARK_POSITIONS: tuple[str, ...] = (*DIRECTIONS, "tile")
 
 @dataclass(frozen=True, slots=True)
 class Watermark:
-    """One of the server's named watermark images over the output (`wm_NAME:POS:OPACITY:SCALE`).
-    `scale` is the watermark's width as a fraction of the output's; 0 keeps its own size (times
-    `dpr`), shrunk to fit inside the output."""
+    """One of the server's named watermark images over the output
+    (`wm_NAME:POS:OPACITY:SCALE:X:Y`). `scale` is the watermark's width as a fraction of the
+    output's; 0 keeps its own size (times `dpr`), shrunk to fit inside the output. `margin_x` and
+    `margin_y` (CSS px, times `dpr`) keep it off the edges its position names; between tiles
+    they are the gaps."""
 
     name: str
     position: str = "southeast"
     opacity: float = 1.0
     scale: float = 0.0
+    margin_x: int = 0
+    margin_y: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,9 @@ a 400 naming it; docs/thumbor.md lists what maps to what.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from origin.errors import InvalidOptions, InvalidSource
 from transforms.dialect import Translated, check_length, hex_colour
@@ -27,7 +28,7 @@ _PATH = re.compile(
     r"(?:(?P<halign>left|right|center)/)?"
     r"(?:(?P<valign>top|bottom|middle)/)?"
     r"(?:(?P<smart>smart)/)?"
-    r"(?:filters:(?P<filters>[^/]*\))/)?"
+    r"(?:filters:(?P<filters>.+?\))/)?"  # thumbor's own: a watermark URL may hold slashes
     r"(?P<image>.+)",
     re.DOTALL,
 )
@@ -46,8 +47,9 @@ _FORMATS = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png", "webp": "webp", "gif": 
 _NO_OPS = frozenset({"strip_icc", "strip_exif"})  # this server always does both
 
 
-def translate(path: str) -> Translated:
-    """Translate the part of a thumbor URL after `unsafe/` or the signature; raises 400."""
+def translate(path: str, watermarks: Mapping[str, str] | None = None) -> Translated:
+    """Translate the part of a thumbor URL after `unsafe/` or the signature; raises 400.
+    `watermarks` maps the file names of the server's watermarks to their names."""
     match = _PATH.fullmatch(path)
     if match is None:
         raise InvalidSource("thumbor URL has no image")
@@ -63,7 +65,7 @@ def translate(path: str) -> Translated:
     tokens: dict[str, str] = {}
     if part["trim"]:
         _trim(part, tokens)
-    filters = _filters(part["filters"] or "", tokens)
+    filters = _filters(part["filters"] or "", tokens, watermarks or {})
     if filters.focal and part["trim"]:
         raise InvalidOptions("thumbor trim together with focal() is not supported by this "
                              "server")
@@ -161,7 +163,7 @@ def _geometry(part: dict[str, str | None], filters: _Filters, tokens: dict[str, 
         tokens["flip"] = ""
 
 
-def _filters(text: str, tokens: dict[str, str]) -> _Filters:
+def _filters(text: str, tokens: dict[str, str], marks: Mapping[str, str]) -> _Filters:
     """Native tokens for thumbor's filters; returns what else they asked."""
     seen = _Filters()
     position = 0
@@ -174,7 +176,18 @@ def _filters(text: str, tokens: dict[str, str]) -> _Filters:
         if name in ("brightness", "contrast") and name in seen:
             raise InvalidOptions(f"thumbor filter '{name}' given twice is not supported by "
                                  "this server")
-        _filter(name, [a.strip() for a in args.split(",")] if args else [], tokens, seen)
+        if "watermark" in seen and name in _CHANGE_THE_WATERMARK:
+            # thumbor runs filters in the URL's order, so these would change its watermark;
+            # the native watermark goes over the finished image.
+            raise InvalidOptions(f"thumbor {name}() after watermark() is not supported by this "
+                                 "server (put watermark() last)")
+        if name == "watermark":
+            if name in seen:
+                raise InvalidOptions("thumbor watermark() given twice is not supported by this "
+                                     "server")
+            _watermark([a.strip() for a in args.split(",")], tokens, marks)
+        else:
+            _filter(name, [a.strip() for a in args.split(",")] if args else [], tokens, seen)
         seen.names.add(name)
         position = match.end()
         if position < len(text):
@@ -257,6 +270,56 @@ def _round_corner(args: list[str], tokens: dict[str, str]) -> None:
         raise InvalidOptions(f"thumbor round_corner: '{','.join(args[1:4])}' is not a colour "
                              "(three numbers 0..255)")
     _background("".join(f"{c:02x}" for c in channels), tokens)
+
+
+_CHANGE_THE_WATERMARK = frozenset({"rotate", "blur", "brightness", "contrast", "round_corner",
+                                   "fill", "background_color"})
+_OFFSET = re.compile(r"(-?)([0-9]{1,5})")
+
+
+def _watermark(args: list[str], tokens: dict[str, str], marks: Mapping[str, str]) -> None:
+    """watermark(image, x, y, alpha[, w_ratio[, h_ratio]]) as the native watermark whose file
+    has the image's file name: x/y a distance from the left/top edge, from the right/bottom when
+    negative (`-0` flush), or `center`; alpha its transparency in percent; w_ratio its width in
+    percent of the image's."""
+    if len(args) not in (4, 5, 6):
+        raise InvalidOptions("thumbor filter 'watermark' takes 4 to 6 arguments")
+    image, x, y, alpha, *ratios = args
+    file_name = unquote(urlsplit(image).path).rpartition("/")[2]
+    name = marks.get(file_name)
+    if name is None:
+        raise InvalidOptions(f"thumbor watermark '{image}': not one of this server's watermarks "
+                             "(matched by file name against IMGORIGIN_WATERMARKS)")
+    (across, margin_x), (down, margin_y) = _edge(x, "x", "west", "east"), _edge(
+        y, "y", "north", "south")
+    position = {("", ""): "center"}.get((across, down), down + across)
+    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3})?", alpha) or float(alpha) > 100:
+        raise InvalidOptions(f"thumbor watermark alpha '{alpha}': expected 0 to 100")
+    if float(alpha) == 100:
+        return  # wholly transparent: thumbor pastes nothing visible
+    width_ratio, height_ratio = (ratios + ["none", "none"])[:2]
+    if height_ratio != "none":
+        raise InvalidOptions("thumbor watermark h_ratio is not supported by this server (the "
+                             "native scale is a share of the width)")
+    scale = "0"
+    if width_ratio not in ("none", "0"):
+        if not width_ratio.isdigit():
+            raise InvalidOptions(f"thumbor watermark w_ratio '{width_ratio}': expected a "
+                                 "percentage")
+        scale = format(int(width_ratio) / 100, "g")
+    opacity = format(round(1 - float(alpha) / 100, 3), "g")
+    tokens["wm"] = f"{name}:{position}:{opacity}:{scale}:{margin_x}:{margin_y}"
+
+
+def _edge(value: str, axis: str, near: str, far: str) -> tuple[str, int]:
+    """(direction, margin) of one thumbor watermark coordinate; "" is centred."""
+    if value == "center":
+        return "", 0
+    match = _OFFSET.fullmatch(value)
+    if match is None:
+        raise InvalidOptions(f"thumbor watermark {axis} '{value}': only pixels or center are "
+                             "supported here (not percentages or repeat)")
+    return (far if match.group(1) else near), int(match.group(2))
 
 
 def _amount(name: str, value: str) -> int:

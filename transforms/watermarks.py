@@ -63,7 +63,10 @@ def overlay(base: pyvips.Image, mark: WatermarkImage, spec: Watermark,
     image = image.cast("uchar")
     if base.bands in (1, 2):
         image = image.colourspace("b-w")  # a grey output stays grey
+    margin_x, margin_y = round(spec.margin_x * dpr), round(spec.margin_y * dpr)
     if spec.position == "tile":
+        if margin_x or margin_y:  # the gaps between copies: transparent right and bottom
+            image = image.embed(0, 0, image.width + margin_x, image.height + margin_y)
         across = math.ceil(width / image.width)
         down = math.ceil(height / image.height)
         image = image.replicate(across, down).crop(0, 0, width, height)
@@ -71,6 +74,9 @@ def overlay(base: pyvips.Image, mark: WatermarkImage, spec: Watermark,
     else:
         fx, fy = DIRECTION_ANCHORS[spec.position]
         x, y = round((width - image.width) * fx), round((height - image.height) * fy)
+        # Off the edges the position names (a centred axis has none): inwards.
+        x += {0.0: margin_x, 1.0: -margin_x}.get(fx, 0)
+        y += {0.0: margin_y, 1.0: -margin_y}.get(fy, 0)
     result = base.composite2(image, "over", x=x, y=y)
     if not base.hasalpha():
         result = result.extract_band(0, n=result.bands - 1)

@@ -40,8 +40,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
     shutil.copy(REPO / "samples" / "landscape.jpg", root / "landscape.jpg")
     shutil.copy(REPO / "samples" / "landscape.jpg", root / "purged.jpg")
     pyvips.Image.black(40, 30).write_to_file(str(root / "small.png"))
+    marks = tmp_path_factory.mktemp("marks")
+    shutil.copy(REPO / "samples" / "logo.png", marks / "brand.png")
     with OriginProcess({"IMGORIGIN_SOURCE": str(root), "IMGORIGIN_THUMBOR_PREFIX": "thumbor",
                         "IMGORIGIN_IMGPROXY_PREFIX": "imgproxy",
+                        "IMGORIGIN_WATERMARKS": f"logo:{marks / 'brand.png'}",
                         "IMGORIGIN_PURGE_TOKENS": TOKEN}) as origin:
         yield origin
 
@@ -56,10 +59,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
      "/con_15,enlarge,g_fpx:1800:400,h_80,w_120/landscape.jpg"),
     ("/thumbor/unsafe/120x80/filters:round_corner(12,255,0,0):format(png)/landscape.jpg",
      "/bg_ff0000,enlarge,fmt_png,h_80,r_12,w_120/landscape.jpg"),
+    # The watermark named by its file name, wherever thumbor would have fetched it from.
+    ("/thumbor/unsafe/300x200/filters:watermark(https://cdn.example.com/brand.png,-10,-10,50)"
+     "/landscape.jpg", "/enlarge,h_200,w_300,wm_logo:southeast:0.5:0:10/landscape.jpg"),
 ])
 def test_a_thumbor_url_is_the_native_variant(server: OriginProcess, thumbor: str,
-                                             native: str) -> None:
+                                             native: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     assert_native_twin(server, thumbor, native)
+    # The migration command reads the watermarks from the same setting as the server.
+    monkeypatch.setenv("IMGORIGIN_WATERMARKS", server.env["IMGORIGIN_WATERMARKS"])
     assert native_from("thumbor", thumbor.removeprefix("/thumbor")) == native
 
 

@@ -129,7 +129,7 @@ def test_sources(path: str, source: str) -> None:
     ("trim:150/a.jpg", "trim_150"),
     ("adaptive-fit-in/300x200/a.jpg", "adaptive"),
     ("origx200/a.jpg", "'orig'"),
-    ("filters:watermark(a.png,10,10,50)/a.jpg", "'watermark'"),
+    ("filters:watermark(a.png,10,10,50)/a.jpg", "not one of this server's watermarks"),
     ("filters:rotate(ninety)/a.jpg", "whole degrees"),
     ("filters:saturation(1.5)/a.jpg", "'saturation'"),
     ("filters:brightness(1.5)/a.jpg", "whole number"),
@@ -155,7 +155,9 @@ def test_sources(path: str, source: str) -> None:
     ("filters:quality(101)/a.jpg", "q_101"),
     ("filters:blur(500)/a.jpg", "blur_500"),
     ("99999x10/a.jpg", "w_99999"),
-    ("filters:watermark(http://x.example.com/w.png,0,0,0)/a.jpg", "could not be read"),
+    ("filters:watermark(http://x.example.com/w.png,0,0,0)/a.jpg",
+     "not one of this server's watermarks"),
+    ("filters:quality(70):x(/a.jpg", "could not be read"),
 ])
 def test_what_has_no_native_equivalent_is_a_400_naming_it(path: str, words: str) -> None:
     with pytest.raises(InvalidOptions) as err:
@@ -172,3 +174,47 @@ def test_thumbor_signature_matches_a_published_vector() -> None:
     # The key, path and signature of thumbor's client libraries' own signing test.
     path = "300x200/my.server.com/some/path/to/image.jpg"
     assert signing.sign_thumbor(path, "my-security-key") == "8ammJH8D-7tXy6kU3lTvoXlhu4o="
+
+
+MARKS = {"logo.png": "logo"}
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    # x/y from the left/top edge, from the right/bottom when negative (`-0` flush), or centred;
+    # alpha is transparency in percent; w_ratio the width in percent of the image's.
+    ("300x200/filters:watermark(logo.png,-10,-10,50)/a.jpg",
+     "enlarge,h_200,w_300,wm_logo:southeast:0.5:0:10"),
+    ("filters:watermark(logo.png,10,center,0)/a.jpg", "wm_logo:west:1:0:10:0"),
+    ("filters:watermark(logo.png,center,5,0)/a.jpg", "wm_logo:north:1:0:0:5"),
+    ("filters:watermark(logo.png,center,center,25,30)/a.jpg", "wm_logo:center:0.75:0.3"),
+    ("filters:watermark(logo.png,-0,0,0,20,none)/a.jpg", "wm_logo:northeast:1:0.2"),
+    ("filters:watermark(logo.png,0,-0,12.5):format(webp)/a.jpg",
+     "fmt_webp,wm_logo:southwest:0.875"),
+    ("filters:watermark(logo.png,0,0,0,0)/a.jpg", "wm_logo:northwest"),  # 0: its own size
+    # Matched by file name, wherever thumbor would have loaded it from.
+    ("filters:watermark(https://cdn.example.com/wm/logo.png?v=2,-8,-8,0)/a.jpg",
+     "wm_logo:southeast:1:0:8"),
+    ("filters:watermark(logo.png,0,0,100)/a.jpg", "_"),  # wholly transparent: nothing
+    ("filters:blur(2):watermark(logo.png,0,0,0)/a.jpg", "blur_2,wm_logo:northwest"),
+])
+def test_watermarks_translate_to_the_named_native_one(path: str, expected: str) -> None:
+    assert serialize(parse(translate(path, MARKS).tokens).options) == expected
+
+
+@pytest.mark.parametrize(("path", "words"), [
+    ("filters:watermark(other.png,0,0,0)/a.jpg", "not one of this server's watermarks"),
+    ("filters:watermark(logo.png,10p,0,0)/a.jpg", "percentages"),
+    ("filters:watermark(logo.png,repeat,repeat,0)/a.jpg", "repeat"),
+    ("filters:watermark(logo.png,0,0,0,10,10)/a.jpg", "h_ratio"),
+    ("filters:watermark(logo.png,0,0,101)/a.jpg", "0 to 100"),
+    ("filters:watermark(logo.png,0,0)/a.jpg", "4 to 6"),
+    ("filters:watermark(logo.png,0,0,0):blur(2)/a.jpg", "watermark() last"),
+    ("filters:watermark(logo.png,0,0,0):rotate(90)/a.jpg", "watermark() last"),
+    ("filters:watermark(logo.png,0,0,0):watermark(logo.png,1,1,0)/a.jpg", "twice"),
+    ("filters:watermark(logo.png,-2000,0,0)/a.jpg", "wm_logo"),  # past the native margin
+    ("filters:watermark(logo.png,0,0,0,101)/a.jpg", "wm_logo"),
+])
+def test_watermarks_without_a_native_equivalent_are_a_400(path: str, words: str) -> None:
+    with pytest.raises(InvalidOptions) as err:
+        parse(translate(path, MARKS).tokens)
+    assert words in err.value.detail

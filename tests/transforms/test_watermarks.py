@@ -65,6 +65,18 @@ def test_grammar_canonical_forms() -> None:
                 "wm_logo::0.5", "wm_a:se:1:0.5:x", "wm_logo:attention"):
         with pytest.raises(InvalidOptions):
             parse(bad)
+    # Margins: the vertical one is the horizontal one unless given; on a centred axis none.
+    assert canonical("wm_logo:se:1:0:10:10") == "wm_logo:southeast:1:0:10"
+    assert canonical("wm_logo:se:1:0:10:4") == "wm_logo:southeast:1:0:10:4"
+    assert canonical("wm_logo:north:1:0:10") == "wm_logo:north:1:0:0:10"
+    assert canonical("wm_logo:east:1:0:10") == "wm_logo:east:1:0:10:0"
+    assert canonical("wm_logo:center:1:0:10:10") == "wm_logo:center"
+    assert canonical("wm_logo:tile:1:0:6") == "wm_logo:tile:1:0:6"
+    assert canonical("wm_logo:se:1:0:0:0") == "wm_logo"
+    for bad in ("wm_logo:se:1:0:-1", "wm_logo:se:1:0:1001", "wm_logo:se:1:0:1:2:3",
+                "wm_logo:se:1:0.001"):
+        with pytest.raises(InvalidOptions):
+            parse(bad)
     with pytest.raises(InvalidOptions, match="unknown watermark 'nope'"):
         parse("wm_nope", watermarks={"logo"})
     with pytest.raises(InvalidOptions, match="unknown watermark"):
@@ -86,6 +98,28 @@ def test_scale_position_and_dpr(marks: dict[str, WatermarkImage]) -> None:
     assert _at(dpr, 77, 37) == RED and _at(dpr, 83, 43) == BLUE
     centre = _render("w_200,wm_red:center", marks)
     assert _at(centre, 100, 50) == RED and _at(centre, 50, 50) == BLUE
+
+
+def test_margins_keep_the_mark_off_its_edges(marks: dict[str, WatermarkImage]) -> None:
+    corner = _render("w_200,wm_red:se:1:0:10:6", marks)  # 200x100, mark 40x20
+    assert _at(corner, 189, 93) == RED and _at(corner, 150, 74) == RED
+    assert _at(corner, 190, 93) == BLUE and _at(corner, 189, 94) == BLUE
+    assert _at(corner, 149, 74) == BLUE and _at(corner, 150, 73) == BLUE
+    # In CSS px: twice as far at dpr 2 (the mark twice as large too).
+    doubled = _render("w_100,dpr_2,wm_red:nw:1:0:5", marks)  # 200x100, mark 80x40
+    assert _at(doubled, 10, 10) == RED and _at(doubled, 9, 10) == BLUE
+    assert _at(doubled, 89, 49) == RED and _at(doubled, 90, 49) == BLUE
+    # `north` centres across: only the vertical margin moves it.
+    top = _render("w_200,wm_red:north:1:0:30:8", marks)
+    assert _at(top, 80, 8) == RED and _at(top, 119, 27) == RED and _at(top, 80, 7) == BLUE
+
+
+def test_tiles_leave_the_gaps_asked_for(marks: dict[str, WatermarkImage]) -> None:
+    image = _render("w_200,wm_red:tile:1:0:10:5", marks)  # copies 40x20 every 50x25
+    for x, y in ((0, 0), (39, 19), (50, 0), (89, 19), (0, 25), (50, 44)):
+        assert _at(image, x, y) == RED, (x, y)
+    for x, y in ((40, 0), (49, 10), (10, 20), (10, 24), (95, 5)):
+        assert _at(image, x, y) == BLUE, (x, y)
 
 
 def test_a_mark_never_outgrows_the_output(marks: dict[str, WatermarkImage]) -> None:
