@@ -66,7 +66,7 @@ def native_from(dialect: str, url: str, *, sign_key: str = "") -> str:
         if not slash:
             raise ValueError(f"expected a {dialect} URL: /{{signature}}/{{options}}/{{source}}")
         if dialect == "imgproxy":
-            translated = imgproxy.translate("/" + rest)
+            translated = imgproxy.translate("/" + rest, Settings.from_env().imgproxy_watermark)
         else:
             from origin.dialects import thumbor_watermarks
 

@@ -45,7 +45,8 @@ def from_settings(settings: Settings) -> tuple[Dialect, ...]:
     if settings.imgproxy_prefix:
         dialects.append(Dialect("imgproxy", f"/{settings.imgproxy_prefix}/",
                                 _imgproxy_check(settings),
-                                lambda rest: imgproxy.translate("/" + rest)))
+                                lambda rest: imgproxy.translate("/" + rest,
+                                                                settings.imgproxy_watermark)))
     if settings.thumbor_prefix:
         marks = thumbor_watermarks(settings)
         dialects.append(Dialect("thumbor", f"/{settings.thumbor_prefix}/",

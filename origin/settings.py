@@ -348,6 +348,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "signature; required when IMGORIGIN_SIGNING_KEYS is set", "unset"),
     Setting("IMGORIGIN_IMGPROXY_SALTS", "imgproxy_salts", "", _csv,
             "imgproxy's `IMGPROXY_SALTS` (hex), one per key", "unset"),
+    Setting("IMGORIGIN_IMGPROXY_WATERMARK", "imgproxy_watermark", "", _path_segment,
+            "which of IMGORIGIN_WATERMARKS imgproxy URLs' `watermark`/`wm` puts on (imgproxy's "
+            "IMGPROXY_WATERMARK_PATH); unset: `wm` in an imgproxy URL is a 400", "unset"),
     Setting("IMGORIGIN_IMGPROXY_SIGNATURE_SIZE", "imgproxy_signature_size", "32",
             _int_from_to(1, 32), "imgproxy's `IMGPROXY_SIGNATURE_SIZE`: bytes of the HMAC kept"),
     Setting("IMGORIGIN_THUMBOR_PREFIX", "thumbor_prefix", "", _path_segment,
@@ -518,6 +521,7 @@ class Settings:
     imgproxy_keys: tuple[str, ...] = ()
     imgproxy_salts: tuple[str, ...] = ()
     imgproxy_signature_size: int = 32
+    imgproxy_watermark: str = ""
     thumbor_prefix: str = ""
     thumbor_keys: tuple[str, ...] = ()
     ipx_prefix: str = ""
@@ -631,6 +635,10 @@ def _check_dialects(values: Mapping[str, Any]) -> None:
     if values["ipx_prefix"] and values["signing_keys"]:
         raise SettingsError("IMGORIGIN_IPX_PREFIX: ipx URLs cannot be signed, and "
                             "IMGORIGIN_SIGNING_KEYS asks for signed URLs only")
+    mark = values["imgproxy_watermark"]
+    if mark and mark not in values["watermarks"]:
+        raise SettingsError(f"IMGORIGIN_IMGPROXY_WATERMARK: '{mark}' is not one of "
+                            "IMGORIGIN_WATERMARKS")
     prefixes = [values[k] for k in ("imgproxy_prefix", "thumbor_prefix", "ipx_prefix")
                 if values[k]]
     if len(set(prefixes)) != len(prefixes):

@@ -19,6 +19,7 @@ from urllib.parse import unquote
 from origin.errors import InvalidOptions, InvalidSource
 from transforms.dialect import Translated, check_length, hex_colour, padded_box
 from transforms.grammar import MAX_CROP_SIDE, format_number
+from transforms.options import DIRECTION_ANCHORS
 
 _GRAVITIES = {"no": "north", "so": "south", "ea": "east", "we": "west", "noea": "northeast",
               "nowe": "northwest", "soea": "southeast", "sowe": "southwest", "ce": "center",
@@ -46,6 +47,7 @@ class _State:
     expires: int | None = None
     filename: str = ""
     attachment: bool = False
+    watermark: list[str] | None = None  # opacity, position, x and y offsets, scale
     tokens: dict[str, str] = field(default_factory=dict)
 
     def set(self, name: str, value: str) -> None:
@@ -56,8 +58,9 @@ class _State:
             self.tokens.pop(name, None)
 
 
-def translate(path: str) -> Translated:
-    """Translate `/{options…}/{source}` (the signed part of an imgproxy URL); raises 400."""
+def translate(path: str, watermark: str = "") -> Translated:
+    """Translate `/{options…}/{source}` (the signed part of an imgproxy URL); raises 400.
+    `watermark` names the server's watermark that imgproxy's `watermark` option puts on."""
     segments = path.removeprefix("/").split("/")
     state = _State()
     for index, segment in enumerate(segments):
@@ -79,6 +82,8 @@ def translate(path: str) -> Translated:
         raise InvalidSource("imgproxy URL has no source")
     if ext:
         state.set("fmt", _format(ext, "extension"))
+    if state.watermark is not None:
+        _watermark(state, watermark)
     return Translated(_tokens(state), _source_key(source), state.expires)
 
 
@@ -415,6 +420,41 @@ def _o_attachment(state: _State, args: list[str], name: str) -> None:
     state.attachment = _flag(_args(args, name, 1)[0], name)
 
 
+def _o_watermark(state: _State, args: list[str], name: str) -> None:
+    state.watermark = _args(args, name, 5)
+
+
+def _watermark(state: _State, mark: str) -> None:
+    """imgproxy's `wm:OPACITY:POSITION:X:Y:SCALE` as the native watermark `mark`: offsets (px)
+    are margins from the edges the position names, the scale a share of the output's width."""
+    opacity, position, x, y, scale = state.watermark or [""] * 5
+    opacity = _number(opacity, "watermark") if opacity else ""
+    if not opacity:
+        state.set("wm", "")  # imgproxy applies no watermark at opacity 0
+        return
+    if not mark:
+        raise InvalidOptions("imgproxy watermark: this server has none set for imgproxy URLs "
+                             "(IMGORIGIN_IMGPROXY_WATERMARK)")
+    direction = _GRAVITIES.get(position or "ce")
+    if direction is None or direction == "attention":
+        raise InvalidOptions(f"imgproxy watermark position '{position}' is not supported by "
+                             "this server (the replicated `re` included)")
+    fx, fy = DIRECTION_ANCHORS[direction]
+    margins = []
+    for value, anchor, axis in ((x, fx, "x"), (y, fy, "y")):
+        offset = _int(value, "watermark") if value else 0
+        if offset and anchor == 0.5:
+            raise InvalidOptions(f"imgproxy watermark {axis} offset on a centred axis is not "
+                                 "supported by this server (margins keep it off an edge)")
+        margins.append(str(offset))
+    scale = _number(scale, "watermark") if scale else ""
+    if "dpr" in state.tokens and not scale:
+        raise InvalidOptions("imgproxy watermark at its own size with dpr is not supported by "
+                             "this server (imgproxy does not enlarge it by dpr; the native one "
+                             "does)")
+    state.set("wm", ":".join([mark, direction, opacity, scale or "0", *margins]))
+
+
 def _o_disable_animation(state: _State, args: list[str], name: str) -> None:
     state.set("anim", "0" if _flag(_args(args, name, 1)[0], name) else "")
 
@@ -451,6 +491,7 @@ for _names, _handler in (
     (("return_attachment", "att"), _o_attachment),
     (("page", "pg"), _whole("page")),
     (("disable_animation", "da"), _o_disable_animation),
+    (("watermark", "wm"), _o_watermark),
 ):
     for _name in _names:
         _OPTIONS[_name] = _handler

@@ -49,7 +49,11 @@ def server(tmp_path_factory: pytest.TempPathFactory,
     root = tmp_path_factory.mktemp("imgproxy-sources")
     shutil.copy(REPO / "samples" / "landscape.jpg", root / "landscape.jpg")
     shutil.copy(REPO / "samples" / "landscape.jpg", root / "purged.jpg")
+    marks = tmp_path_factory.mktemp("marks")
+    shutil.copy(REPO / "samples" / "logo.png", marks / "logo.png")
     with OriginProcess({"IMGORIGIN_SOURCE": str(root), "IMGORIGIN_IMGPROXY_PREFIX": "ip",
+                        "IMGORIGIN_WATERMARKS": f"brand:{marks / 'logo.png'}",
+                        "IMGORIGIN_IMGPROXY_WATERMARK": "brand",
                         "IMGORIGIN_PURGE_TOKENS": TOKEN,
                         "IMGORIGIN_ALLOWED_HOSTS": "127.0.0.1",
                         "IMGORIGIN_ALLOW_PRIVATE_NETWORKS": "true"}) as origin:
@@ -66,10 +70,16 @@ def server(tmp_path_factory: pytest.TempPathFactory,
      "/bg_ff0000,h_50,pad_5,w_70/landscape.jpg"),
     ("/ip/x/crop:600:0.5:soea/rs:fill:120:80/plain/landscape.jpg@png",
      "/crop_600:0.5:southeast,fmt_png,h_80,w_120/landscape.jpg"),
+    # imgproxy's one watermark is the server's `brand` (IMGORIGIN_IMGPROXY_WATERMARK).
+    ("/ip/x/rs:fill:300:200/wm:0.6:soea:10:8:0.25/plain/landscape.jpg",
+     "/h_200,w_300,wm_brand:southeast:0.6:0.25:10:8/landscape.jpg"),
 ])
 def test_an_imgproxy_url_is_the_native_variant(server: OriginProcess, imgproxy: str,
-                                               native: str) -> None:
+                                               native: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     assert_native_twin(server, imgproxy, native)
+    for name in ("IMGORIGIN_WATERMARKS", "IMGORIGIN_IMGPROXY_WATERMARK"):
+        monkeypatch.setenv(name, server.env[name])
     # The migration command prints that native URL.
     assert native_from("imgproxy", imgproxy.removeprefix("/ip")) == native
 

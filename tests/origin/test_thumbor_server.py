@@ -147,6 +147,7 @@ def test_signed_thumbor_urls(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("env", "words"), [
     ({"IMGORIGIN_THUMBOR_PREFIX": "t", "IMGORIGIN_SIGNING_KEYS": "00" * 16}, "signed too"),
     ({"IMGORIGIN_THUMBOR_PREFIX": "x", "IMGORIGIN_IMGPROXY_PREFIX": "x"}, "must differ"),
+    ({"IMGORIGIN_IMGPROXY_WATERMARK": "logo"}, "not one of IMGORIGIN_WATERMARKS"),
 ])
 def test_settings_are_checked_at_start(env: dict[str, str], words: str) -> None:
     with pytest.raises(SettingsError) as err:

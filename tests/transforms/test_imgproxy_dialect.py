@@ -145,7 +145,7 @@ def test_sources(path: str, source: str) -> None:
     ("/crop:-5/plain/a.jpg", "out of range"),
     ("/crop:1e300/plain/a.jpg", "out of range"),
     ("/crop:10:10:fp:0.5/plain/a.jpg", "crop_10:10:fp:0.5"),
-    ("/wm:0.5/plain/a.jpg", "'wm'"),
+    ("/wm:0.5/plain/a.jpg", "IMGORIGIN_IMGPROXY_WATERMARK"),
     ("/raw:1/plain/a.jpg", "'raw'"),
     ("/rs:auto:100:100/plain/a.jpg", "'auto'"),
     ("/rs:weird:100:100/plain/a.jpg", "'weird'"),
@@ -204,3 +204,35 @@ def test_imgproxy_signature_matches_a_published_vector() -> None:
     assert signing.sign_imgproxy(path, key, salt) == "_PQ4ytCQMMp-1w1m_vP6g8Qb-Q7yF9mwghf6PddqxLw"
     # IMGPROXY_SIGNATURE_SIZE keeps the first bytes of the digest.
     assert signing.sign_imgproxy(path, key, salt, size=8) == "_PQ4ytCQMMo"
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    # wm:OPACITY:POSITION:X:Y:SCALE over the server's watermark for imgproxy URLs: the offsets
+    # as margins from the edges the position names, centre by default (imgproxy's).
+    ("/wm:0.5:soea:10:20/plain/a.jpg", "wm_logo:southeast:0.5:0:10:20"),
+    ("/wm:1/plain/a.jpg", "wm_logo:center"),
+    ("/watermark:0.7:no:0:12:0.25/plain/a.jpg", "wm_logo:north:0.7:0.25:0:12"),
+    ("/rs:fill:300:200/wm:0.8:we:16/plain/a.jpg", "h_200,w_300,wm_logo:west:0.8:0:16:0"),
+    ("/wm:0:soea/plain/a.jpg", "_"),  # opacity 0: no watermark, as in imgproxy
+    ("/dpr:2/w:100/wm:1:soea:4:4:0.3/plain/a.jpg", "dpr_2,w_100,wm_logo:southeast:1:0.3:4"),
+])
+def test_the_watermark_translates_to_the_configured_one(path: str, expected: str) -> None:
+    assert serialize(parse(translate(path, "logo").tokens).options) == expected
+
+
+@pytest.mark.parametrize(("path", "mark", "words"), [
+    ("/wm:1/plain/a.jpg", "", "IMGORIGIN_IMGPROXY_WATERMARK"),
+    ("/wm:1:re/plain/a.jpg", "logo", "'re'"),
+    ("/wm:1:sm/plain/a.jpg", "logo", "'sm'"),
+    ("/wm:1:ce:5/plain/a.jpg", "logo", "centred axis"),
+    ("/wm:1:no:5/plain/a.jpg", "logo", "centred axis"),
+    ("/wm:1:soea:-5/plain/a.jpg", "logo", "below 0"),
+    ("/wm:1:nowe:0.5/plain/a.jpg", "logo", "not an integer"),  # a share of the size
+    ("/dpr:2/w:100/wm:1:soea/plain/a.jpg", "logo", "dpr"),
+    ("/wm:1.5/plain/a.jpg", "logo", "wm_logo"),
+])
+def test_watermarks_without_a_native_equivalent_are_a_400(path: str, mark: str,
+                                                          words: str) -> None:
+    with pytest.raises(InvalidOptions) as err:
+        parse(translate(path, mark).tokens)
+    assert words in err.value.detail
