@@ -17,6 +17,7 @@ from origin.settings import Settings
 from origin.sources.http import make_client
 from origin.sources.store import SourceStore
 from transforms import imgproxy as imgproxy_dialect
+from transforms import thumbor as thumbor_dialect
 from transforms.grammar import MODIFIERS, parse, serialize
 
 PRESETS = {"thumb": "s_64x64,fmt_webp,q_60", "hero": "w_800,g_north,h_400"}
@@ -258,3 +259,21 @@ def test_s22_ipx_urls_only_raise_client_errors(modifiers: list[str], separator: 
         assert 400 <= exc.status < 500, (rest, exc.status, exc.detail)
         return
     assert service.parse_path(f"/{req.canonical}/a.jpg").options == req.options
+
+
+@given(imgproxy_args, st.sampled_from(["wm", "watermark"]), st.booleans())
+@example("0.5:soea:10:20:0.3", "wm", False)
+@example("1:ce:1e300", "wm", True)
+def test_s22_dialect_watermarks_only_raise_client_errors(args: str, name: str,
+                                                        thumbor_form: bool) -> None:
+    """The watermark translations with a watermark configured (the servers above have none)."""
+    try:
+        if thumbor_form:
+            translated = thumbor_dialect.translate(
+                f"filters:watermark(logo.png,{args.replace(':', ',')})/a.jpg",
+                {"logo.png": "logo"})
+        else:
+            translated = imgproxy_dialect.translate(f"/{name}:{args}/plain/a.jpg", "logo")
+        parse(translated.tokens, watermarks={"logo"})
+    except ImgOriginError as exc:
+        assert 400 <= exc.status < 500, (args, exc.status, exc.detail)
