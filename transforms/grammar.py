@@ -272,17 +272,23 @@ def _p_max_bytes(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, A
     return {"max_bytes": _int(_required(raw, token), token, MIN_BUDGET, MAX_BUDGET)}
 
 
+def _four(value: str, token: str, expected: str) -> tuple[int, int, int, int]:
+    """CSS shorthand: 1 to 4 `:`-separated values clockwise (0..MAX_PADDING), the missing ones
+    taken from the opposite side."""
+    parts = value.split(":")
+    if len(parts) > 4:
+        raise _bad(token, expected)
+    values = [_int(part, token, 0, MAX_PADDING) for part in parts]
+    first, second = values[0], values[1] if len(values) > 1 else values[0]
+    third = values[2] if len(values) > 2 else first
+    fourth = values[3] if len(values) > 3 else second
+    return first, second, third, fourth
+
+
 def _p_padding(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     """CSS shorthand: 1 to 4 edges, `:`-separated (top, right, bottom, left)."""
-    parts = _required(raw, token).split(":")
-    if len(parts) > 4:
-        raise _bad(token, "1 to 4 edges (top:right:bottom:left)")
-    edges = [_int(part, token, 0, MAX_PADDING) for part in parts]
-    top, right = edges[0], edges[1] if len(edges) > 1 else edges[0]
-    bottom = edges[2] if len(edges) > 2 else top
-    left = edges[3] if len(edges) > 3 else right
-    padding = Padding(top, right, bottom, left)
-    return {"padding": padding if any(edges) else None}
+    edges = _four(_required(raw, token), token, "1 to 4 edges (top:right:bottom:left)")
+    return {"padding": Padding(*edges) if any(edges) else None}
 
 
 def _p_corners(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
@@ -291,15 +297,9 @@ def _p_corners(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any
     value = _required(raw, token)
     if value == "max":
         return {"corners": Corners(ellipse=True)}
-    parts = value.split(":")
-    if len(parts) > 4:
-        raise _bad(token, "max, or 1 to 4 radii (top-left:top-right:bottom-right:bottom-left)")
-    radii = [_int(part, token, 0, MAX_PADDING) for part in parts]
-    top_left, top_right = radii[0], radii[1] if len(radii) > 1 else radii[0]
-    bottom_right = radii[2] if len(radii) > 2 else top_left
-    bottom_left = radii[3] if len(radii) > 3 else top_right
-    corners = Corners(top_left, top_right, bottom_right, bottom_left)
-    return {"corners": corners if any(radii) else None}
+    radii = _four(value, token,
+                  "max, or 1 to 4 radii (top-left:top-right:bottom-right:bottom-left)")
+    return {"corners": Corners(*radii) if any(radii) else None}
 
 
 def _p_format_quality(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 import pyvips
 
 from origin.errors import InvalidOptions
+from tests.support import images
 from tests.support.images import animation
 from transforms import Limits, transform
 from transforms.grammar import parse, serialize
@@ -17,19 +18,11 @@ from transforms.options import Corners
 COLOUR = [200, 100, 50]
 
 
-def flat(width: int = 100, height: int = 60, colour: list[int] = COLOUR,
-         alpha: int | None = None) -> bytes:
-    image = (pyvips.Image.black(width, height) + colour).cast("uchar").copy(
-        interpretation="srgb")
-    if alpha is not None:
-        image = image.bandjoin(alpha)
-    return image.pngsave_buffer()
+def flat(width: int = 100, height: int = 60, alpha: int | None = None) -> bytes:
+    return images.flat(COLOUR, width, height, alpha)
 
 
-def run(data: bytes, spec: str, fmt: str = "png") -> pyvips.Image:
-    body = transform(data, parse(spec).options, fmt, Limits(),
-                     deadline=time.monotonic() + 30).body
-    return pyvips.Image.new_from_buffer(body, "")
+run = images.made
 
 
 def alpha_at(image: pyvips.Image, x: int, y: int) -> int:

@@ -9,23 +9,17 @@ import pytest
 import pyvips
 
 from origin.errors import InvalidOptions
-from tests.support.images import animation
+from tests.support.images import animation, flat, made
 from transforms import Limits, transform
 from transforms.grammar import parse, serialize
 from transforms.pipeline import tint_table
 
 
-def image(colour: list[int], alpha: int | None = None, size: tuple[int, int] = (40, 30)) -> bytes:
-    im = (pyvips.Image.black(*size) + colour).cast("uchar").copy(interpretation="srgb")
-    if alpha is not None:
-        im = im.bandjoin(alpha)
-    return im.pngsave_buffer()
+def image(colour: list[int], alpha: int | None = None) -> bytes:
+    return flat(colour, alpha=alpha)
 
 
-def run(data: bytes, spec: str, fmt: str = "png") -> pyvips.Image:
-    body = transform(data, parse(spec).options, fmt, Limits(),
-                     deadline=time.monotonic() + 30).body
-    return pyvips.Image.new_from_buffer(body, "")
+run = made
 
 
 @pytest.mark.parametrize(("segment", "canonical"), [
