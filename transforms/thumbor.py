@@ -173,7 +173,7 @@ def _filters(text: str, tokens: dict[str, str], marks: Mapping[str, str]) -> _Fi
             raise InvalidOptions("thumbor filters could not be read (one filter per "
                                  "name(args), separated by ':')")
         name, args = match.group(1), match.group(2)
-        if name in ("brightness", "contrast") and name in seen:
+        if name in ("brightness", "contrast", "watermark") and name in seen:
             raise InvalidOptions(f"thumbor filter '{name}' given twice is not supported by "
                                  "this server")
         if "watermark" in seen and name in _CHANGE_THE_WATERMARK:
@@ -181,13 +181,11 @@ def _filters(text: str, tokens: dict[str, str], marks: Mapping[str, str]) -> _Fi
             # the native watermark goes over the finished image.
             raise InvalidOptions(f"thumbor {name}() after watermark() is not supported by this "
                                  "server (put watermark() last)")
+        arguments = [a.strip() for a in args.split(",")] if args else []
         if name == "watermark":
-            if name in seen:
-                raise InvalidOptions("thumbor watermark() given twice is not supported by this "
-                                     "server")
-            _watermark([a.strip() for a in args.split(",")], tokens, marks)
+            _watermark(arguments, tokens, marks)
         else:
-            _filter(name, [a.strip() for a in args.split(",")] if args else [], tokens, seen)
+            _filter(name, arguments, tokens, seen)
         seen.names.add(name)
         position = match.end()
         if position < len(text):
