@@ -434,7 +434,8 @@ def _coverage(corners: Corners, width: int, height: int, dpr: float) -> pyvips.I
         most = min(width, height) / 2
         radii = [min(most, round(r * dpr)) for r in (
             corners.bottom_right, corners.top_right, corners.bottom_left, corners.top_left)]
-        # Pixel centres sit at +0.5, so the box's edges lie on the image's edges.
+        # libvips measures at whole coordinates (pixel centres): a box from -0.5 to size - 0.5
+        # has its edges on the image's edges. Corner radii in its order: BR, TR, BL, TL.
         distance = pyvips.Image.sdf(width, height, "rounded-box", a=[-0.5, -0.5],
                                     b=[width - 0.5, height - 0.5], corners=radii)
     return (0.5 - distance).clamp(min=0.0, max=1.0)
