@@ -522,7 +522,10 @@ def encode(ctx: Context) -> None:
     if auto:
         assert options.auto_quality is not None
         level = options.auto_quality.partition(":")[2] or autoquality.DEFAULT_LEVEL
-        picked = autoquality.pick_quality(lambda q: _save(ctx, held, q), autoquality.scorer(held),
+        score = guarded(ctx, held, lambda: autoquality.scorer(held))
+        # The measure reads pixels too: under the guard, so a libvips error is an answer.
+        picked = autoquality.pick_quality(lambda q: _save(ctx, held, q),
+                                          lambda data: guarded(ctx, held, lambda: score(data)),
                                           autoquality.target(output, level),
                                           deadline=ctx.deadline)
         quality, ctx.output = picked.quality, picked.output
