@@ -321,6 +321,13 @@ def _p_pixelate(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, An
     return {"pixelate": _int(_required(raw, token), token, 2, 256)}
 
 
+def _p_median(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    size = _int(_required(raw, token), token, 3, 11)
+    if size % 2 == 0:
+        raise _bad(token, "an odd window size 3..11")
+    return {"median": size}
+
+
 def _adjustment(attr: str) -> Parser:
     def parse(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
         return {attr: _signed_int(_required(raw, token), token, -100, 100)}
@@ -449,6 +456,8 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("con", ("contrast",), _adjustment("contrast")),
     Modifier("sat", ("saturation",), _adjustment("saturation")),
     Modifier("tint", (), _p_tint),
+    Modifier("median", (), _p_median),
+    Modifier("norm", ("normalize", "normalise"), _flag("normalize")),
     Modifier("neg", ("negate", "invert"), _flag("negate")),
 )
 _BY_NAME: dict[str, Modifier] = {}
@@ -648,7 +657,7 @@ _CANONICAL_NAMES = {
     "trim": "trim",
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat",
-    "tint": "tint", "negate": "neg",
+    "tint": "tint", "negate": "neg", "median": "median", "normalize": "norm",
     "padding": "pad", "corners": "r", "format_quality": "fq",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}

@@ -93,6 +93,11 @@ def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
             tokens["tint"] = colour
         elif name == "negate":
             tokens["neg"] = ""
+        elif name == "normalize":
+            tokens["norm"] = ""  # sharp's defaults: the 1st and 99th percentiles
+        elif name == "median":
+            # sharp's median without a size is 3.
+            tokens["median"] = args[0] if args and args[0] else "3"
         elif name == "quality":
             tokens["q"] = _one(args, name)
         elif name == "format":

@@ -164,6 +164,10 @@ class Options:
     max_bytes: int | None = None
     # Block size of `px_N` in CSS px (times dpr), and imgix-style adjustments, -100..100.
     pixelate: int | None = None
+    # `median_N`: a N x N median filter (odd, 3..11) before the blur, as sharp's; `norm`: the
+    # lightness stretched over the full range (sharp's normalise, 1st to 99th percentile).
+    median: int | None = None
+    normalize: bool = False
     brightness: int = 0
     contrast: int = 0
     saturation: int = 0

@@ -315,8 +315,11 @@ def _background(ctx: Context) -> tuple[list[float], bool]:
 
 
 def effects(ctx: Context) -> None:
-    """Blur, sharpen, pixelate, grayscale and mirroring, in that order."""
+    """Median, blur, sharpen, pixelate, grayscale and mirroring, in that order."""
     options = ctx.plan.options
+    if options.median:
+        size = options.median
+        _per_frame(ctx, lambda im: im.median(size))
     if options.blur:
         sigma = options.blur
         _per_frame(ctx, lambda im: im.gaussblur(sigma))
@@ -345,9 +348,11 @@ def _pixelate(im: pyvips.Image, block: int) -> pyvips.Image:
 
 
 def adjust(ctx: Context) -> None:
-    """Saturation, contrast and brightness (imgix's `sat`, `con`, `bri`), then the tint and the
-    negative, on the 8-bit output that `finish` made, alpha untouched."""
+    """The lightness stretch, saturation, contrast and brightness (imgix's `sat`, `con`, `bri`),
+    the tint and the negative, on the 8-bit output that `finish` made, alpha untouched."""
     options = ctx.plan.options
+    if options.normalize:
+        _normalize(ctx)
     if options.saturation or options.contrast or options.brightness:
         _per_frame(ctx, lambda im: _adjusted(im, options.saturation, options.contrast,
                                              options.brightness))
@@ -357,6 +362,28 @@ def adjust(ctx: Context) -> None:
             im, lambda c: c.colourspace("b-w").maplut(lut).copy(interpretation="srgb")))
     if options.negate:
         _per_frame(ctx, lambda im: _colour_only(im, lambda c: c.invert()))
+
+
+def _normalize(ctx: Context) -> None:
+    """sharp's normalise: CIELAB lightness stretched so its 1st percentile becomes 0 and its
+    99th 100, measured over the whole image (every frame), chroma and alpha kept."""
+    image = ctx.image
+    assert image is not None
+    # The percentiles read every pixel before the encoder does: hold the pixels, under the guard.
+    held = guarded(ctx, image, image.copy_memory)
+    ctx.image = held
+    colour = held.extract_band(0, n=held.bands - 1) if held.hasalpha() else held
+    lab = colour.colourspace("lab")
+    low, high = guarded(ctx, held, lambda: (lab[0].percent(1), lab[0].percent(99)))
+    if high - low <= 1:
+        return
+    scale = 100 / (high - low)
+
+    def stretch(im: pyvips.Image) -> pyvips.Image:
+        return _colour_only(im, lambda c: c.colourspace("lab").linear(
+            [scale, 1, 1], [-low * scale, 0, 0]).colourspace(c.interpretation).cast("uchar"))
+
+    _per_frame(ctx, stretch)
 
 
 def _colour_only(im: pyvips.Image, fn: Callable[[pyvips.Image], pyvips.Image]) -> pyvips.Image:

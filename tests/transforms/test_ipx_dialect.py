@@ -64,6 +64,9 @@ def native(path: str) -> str:
     ("negate_true,w_10/a.png", "neg,w_10"),
     # sharp tints a greyscale image back into grey: the tint never shows (docs/ipx.md).
     ("grayscale&tint_%23ff0000/a.jpg", "gray"),
+    ("normalize,w_10/a.jpg", "norm,w_10"),
+    ("median_5/a.jpg", "median_5"),
+    ("median/a.jpg", "median_3"),  # sharp's default size
 ])
 def test_modifiers_translate_to_the_native_variant(path: str, expected: str) -> None:
     assert native(path) == expected
@@ -84,7 +87,7 @@ def test_sources(path: str, source: str) -> None:
     ("w_abc/a.jpg", "'abc'"),
     ("s_3x/a.jpg", "WxH"),
     ("kernel_nearest/a.jpg", "'kernel'"),
-    ("median_3/a.jpg", "'median'"),
+    ("median_4/a.jpg", "median_4"),
     ("tint_red/a.jpg", "ipx tint 'red'"),
     ("tint_%23ff000080/a.jpg", "opaque"),
     ("extend_4_4_4_4,negate/a.jpg", "extend together with tint or negate"),

@@ -84,3 +84,35 @@ def test_every_frame_is_changed() -> None:
     out = pyvips.Image.new_from_buffer(body, "", n=-1)
     assert out.height == 20
     assert out(5, 5)[:3] == [0, 255, 255] and out(5, 15)[:3] == [255, 255, 0]
+
+
+# --- sharp's normalise and median ---------------------------------------------------------------
+
+def test_normalize_and_median_spellings() -> None:
+    assert serialize(parse("normalise,median_5").options) == "median_5,norm"
+    assert serialize(parse("normalize_0").options) == "_"
+    for token in ("median_4", "median_1", "median_13", "median"):
+        with pytest.raises(InvalidOptions) as err:
+            parse(token)
+        assert token in err.value.detail
+
+
+def test_normalize_stretches_lightness_over_the_whole_range() -> None:
+    # A grey ramp from 60 to 180: stretched, its ends reach (about) black and white.
+    ramp = (pyvips.Image.xyz(256, 8)[0] * 120 / 255 + 60).cast("uchar")
+    data = ramp.bandjoin([ramp, ramp]).copy(interpretation="srgb").pngsave_buffer()
+    plain, stretched = made(data, "_"), made(data, "norm")
+    assert plain(0, 0)[0] == 60 and plain(255, 0)[0] == 180
+    assert stretched(1, 0)[0] < 10 and stretched(254, 0)[0] > 245
+    assert stretched(0, 0)[0] <= stretched(128, 0)[0] <= stretched(255, 0)[0]
+    # Alpha is kept, and a flat image (no range to stretch) is left as it is.
+    assert made(flat([200, 100, 50], alpha=90), "norm")(3, 3) == [200, 100, 50, 90]
+
+
+def test_median_removes_a_speck() -> None:
+    field = (pyvips.Image.black(20, 20) + [40, 80, 120]).cast("uchar").copy(
+        interpretation="srgb")
+    speck = field.draw_rect([255, 255, 255], 9, 9, 1, 1)
+    data = speck.pngsave_buffer()
+    assert made(data, "_")(9, 9) == [255, 255, 255]
+    assert made(data, "median_3")(9, 9) == [40, 80, 120]
