@@ -131,9 +131,9 @@ IPX_CASES = [
     "w_300,negate/landscape.jpg",
     "s_300x300,fit_contain,b_ff0000,negate,f_png/landscape.jpg",
     "w_300,normalize/landscape.jpg",
-    "w_300,normalize/portrait.jpg",
+    "normalize,f_png/small.png",
     "w_300,median_5/landscape.jpg",
-    "w_300,median,f_png/small.png",
+    "w_300,median_9/landscape.jpg",
     # No trim case: ipx 3.1.1 hands sharp 0.34 a number where its trim now takes an object and
     # answers 500 (seen 2026-12-06). sharp's own trim({threshold: 10}) on framed.png and
     # clear.png gives 100x75 at offset 20,30, as imgorigin's trim_10 does.
