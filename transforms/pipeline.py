@@ -319,7 +319,7 @@ def effects(ctx: Context) -> None:
     options = ctx.plan.options
     if options.median:
         size = options.median
-        _per_frame(ctx, lambda im: im.median(size))
+        _per_frame(ctx, lambda im: _median(im, size))
     if options.blur:
         sigma = options.blur
         _per_frame(ctx, lambda im: im.gaussblur(sigma))
@@ -336,6 +336,16 @@ def effects(ctx: Context) -> None:
         _per_frame(ctx, lambda im: im.flip("vertical"))
     if options.flop:
         _per_frame(ctx, lambda im: im.flip("horizontal"))
+
+
+def _median(im: pyvips.Image, size: int) -> pyvips.Image:
+    """libvips' median, also for an image smaller than the window (libvips refuses one): its
+    edges are copied outwards first."""
+    if im.width >= size and im.height >= size:
+        return im.median(size)
+    edge = size // 2
+    grown = im.embed(edge, edge, im.width + 2 * edge, im.height + 2 * edge, extend="copy")
+    return grown.median(size).crop(edge, edge, im.width, im.height)
 
 
 def _pixelate(im: pyvips.Image, block: int) -> pyvips.Image:

@@ -192,8 +192,9 @@ def test_s18_hostile_file_gets_the_chosen_answer(
         if want == 200:
             assert r.headers["content-type"] == "image/jpeg"
     # Trim reads every pixel itself, outside the encoder: damage found there is a 422 too. The
-    # steps after `finish` (corners, tint, negative) build lazily and fail where the encoder does.
-    for options in ("w_200,trim_10", "w_200,r_max,tint_00dc82,neg"):
+    # steps after `finish` (corners, tint, negative) build lazily and fail where the encoder does;
+    # `norm` reads every pixel first, under the same guard as trim.
+    for options in ("w_200,trim_10", "w_200,r_max,tint_00dc82,neg", "w_200,norm,median_3"):
         r, elapsed = _get(client, server, options, path)
         assert elapsed < BUDGET_SECONDS, f"{options} answered in {elapsed:.2f}s"
         assert r.status_code == want, (options, r.text[:300])

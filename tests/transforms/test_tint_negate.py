@@ -116,3 +116,12 @@ def test_median_removes_a_speck() -> None:
     data = speck.pngsave_buffer()
     assert made(data, "_")(9, 9) == [255, 255, 255]
     assert made(data, "median_3")(9, 9) == [40, 80, 120]
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (4, 9)])
+def test_median_and_normalize_take_images_smaller_than_the_window(size: tuple[int, int]) -> None:
+    # libvips' median refuses a window larger than the image (found by the hostile corpus).
+    data = flat([10, 200, 90], *size)
+    out = made(data, "median_9,norm")
+    assert (out.width, out.height) == size
+    assert out(0, 0) == [10, 200, 90]
