@@ -8,6 +8,7 @@ WORKERS ?=
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk chromium fonts-dejavu-core nginx-light nodejs \
+  buildah debootstrap debian-archive-keyring \
   prometheus systemd
 # workerd, Cloudflare's open-source Workers runtime (npm), runs edge-config's Worker in the tests.
 WORKERD_VERSION := 1.20261123.1
@@ -26,7 +27,8 @@ run: $(STAMP)
 	IMGORIGIN_SOURCE=$${IMGORIGIN_SOURCE:-$(CURDIR)/samples} \
 	  $(BIN)/imgorigin serve --host 127.0.0.1 --port $(PORT) $(if $(WORKERS),--workers $(WORKERS))
 
-# Debian/Ubuntu packages the tests run for real (Redis, Varnish, wrk, Prometheus, systemd-analyze);
+# Debian/Ubuntu packages the tests run for real (Redis, Varnish, wrk, Prometheus, systemd-analyze,
+# buildah and debootstrap for the container image);
 # installed only when missing.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES_TEST); do \

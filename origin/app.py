@@ -31,6 +31,7 @@ from cache.tiers import SharedTier
 from cache.variants import VariantCache
 from origin import autoredirect, metrics, operator_api, recycle, warm
 from origin.balance import BOARD
+from origin.cpus import usable_cpus
 from origin.errors import (
     ImgOriginError,
     MethodNotAllowed,
@@ -147,7 +148,7 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
                          webp_effort=settings.webp_effort, avif_effort=settings.avif_effort)
     # `asyncio.to_thread` work (disk-tier files, purges, sweeps) on threads the OS sees as "io";
     # the size is asyncio's own default.
-    io_pool = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4),
+    io_pool = ThreadPoolExecutor(max_workers=min(32, usable_cpus() + 4),
                                  thread_name_prefix="io", initializer=name_os_thread,
                                  initargs=("io",))
     asyncio.get_running_loop().set_default_executor(io_pool)

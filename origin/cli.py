@@ -83,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
-    serve.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                       help="worker processes (default: the CPU count)")
+    serve.add_argument("--workers", type=int, default=None,
+                       help="worker processes (default: the CPUs this process may use: its "
+                            "affinity mask and its cgroup's CPU quota, as in a container)")
     url = sub.add_parser("url", help="print the canonical URL path for options and a source")
     url.add_argument("options", help="options segment, e.g. w_400,h_300,fmt_auto")
     url.add_argument("source", help="source key or absolute URL")
@@ -133,9 +134,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "serve":
         Settings.from_env()  # fail fast on a bad setting, before any worker starts
+        from origin.cpus import usable_cpus
         from origin.server import serve as run_server
 
-        run_server(args.host, args.port, args.workers)
+        run_server(args.host, args.port, args.workers or usable_cpus())
         return 0
     if args.command in ("url", "from-imgproxy", "from-thumbor", "from-ipx"):
         key = ""
