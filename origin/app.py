@@ -30,6 +30,7 @@ from cache.purgers import from_settings as purgers_from_settings
 from cache.tiers import SharedTier
 from cache.variants import VariantCache
 from origin import autoredirect, metrics, operator_api, recycle, warm
+from origin.accesslog import AccessLog
 from origin.balance import BOARD
 from origin.cpus import usable_cpus
 from origin.errors import (
@@ -78,6 +79,7 @@ class State:
     policy: CachePolicy
     started: float
     tarpit: Tarpit
+    access_log: AccessLog
     shutting_down: bool = False
 
     @cached_property
@@ -196,7 +198,8 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
     purge = PurgeService(variants, purgers_from_settings(settings, client))
     metrics.export_alerted_series([item.partition(":")[0] for item in settings.cdn_purgers])
     return State(settings, service, purge, CachePolicy.from_settings(settings), time.time(),
-                 Tarpit(settings.refusal_hold))
+                 Tarpit(settings.refusal_hold),
+                 AccessLog(settings.access_log, settings.access_log_format))
 
 
 def create_app(settings: Settings | None = None, *, resolver: Resolver | None = None,
@@ -232,6 +235,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         req = None
         client = ""
         hinted = False
+        answer: Answer | Unchanged | None = None
+        error = detail = ""
         try:
             raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).decode(
                 "latin-1")
@@ -260,6 +265,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                         response.raw_headers.append(content_disposition(
                             req.download, req.source.id, answer.entry.content_type))
         except ImgOriginError as exc:
+            error, detail = exc.code, exc.detail
             if isinstance(exc, Refused) and await st.tarpit.refuse(
                     connection_of(request.scope), exc.retry_after):
                 metrics.REFUSALS_HELD.inc()
@@ -272,18 +278,22 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                                                      client)
             if fallback is not None:
                 metrics.FALLBACKS.labels(exc.code).inc()
-                tier = fallback.tier
+                tier, answer = fallback.tier, fallback
                 response = _fallback(st, fallback, exc, started, hinted)
             else:
                 response = error_response(exc, st.policy)
         except Exception:
             log.exception("unhandled error for %s", request.url.path)
             response = internal_error_response()
+            error = "internal_error"
         if BOARD.should_hand_over(st.service.executor.pending, st.settings.rebalance_gap):
             close_after(response)
             metrics.CONNECTIONS_HANDED_OVER.inc()
-        metrics.observe_request("transform", response.status_code, tier,
-                                time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        metrics.observe_request("transform", response.status_code, tier, elapsed)
+        if st.access_log.wants(response.status_code, tier, error):
+            st.access_log.write(_transform_line(request, response, tier, elapsed, answer,
+                                                error, detail))
         return response
 
     async def healthz(request: Request) -> Response:
@@ -312,9 +322,16 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             result = await st.purge.purge(asked.sources, asked.prefixes, soft=asked.soft,
                                           watermarks=asked.watermarks)
             response: Response = JSONResponse(result, headers={"Cache-Control": "no-store"})
+            fields = {"sources": asked.sources[:_LOGGED_NAMES],
+                      "prefixes": asked.prefixes[:_LOGGED_NAMES],
+                      "watermarks": asked.watermarks[:_LOGGED_NAMES],
+                      "soft": asked.soft or "", "variants": result.get("variants")}
         except ImgOriginError as exc:
             response = error_response(exc, None)
+            fields = {"error": exc.code, "detail": exc.detail}
         metrics.REQUESTS.labels("purge", str(response.status_code), "none").inc()
+        if st.access_log.wants_operation(response.status_code):
+            st.access_log.write(_operation_line("purge", request, response, fields))
         return response
 
     async def warm_route(request: Request) -> Response:
@@ -328,9 +345,13 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             results = await warm.warm(st.service, asked.paths, client)
             response: Response = JSONResponse({"variants": results},
                                               headers={"Cache-Control": "no-store"})
+            fields = {"paths": len(asked.paths), "variants": len(results)}
         except ImgOriginError as exc:
             response = error_response(exc, None)
+            fields = {"error": exc.code, "detail": exc.detail}
         metrics.REQUESTS.labels("warm", str(response.status_code), "none").inc()
+        if st.access_log.wants_operation(response.status_code):
+            st.access_log.write(_operation_line("warm", request, response, fields))
         return response
 
     async def ops_not_found(request: Request) -> Response:
@@ -478,6 +499,44 @@ def _fallback(st: State, answer: Answer, exc: ImgOriginError, started: float,
         (b"server-timing", timing.encode()),
     ]
     return PreparedResponse(status, headers, entry.body)
+
+
+# A purge names at most this many sources, prefixes and watermarks in its log line.
+_LOGGED_NAMES = 20
+
+
+def _request_fields(request: Request) -> dict[str, Any]:
+    scope = request.scope
+    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    if scope.get("query_string"):
+        path += "?" + scope["query_string"].decode("latin-1")
+    return {"method": request.method, "path": path,
+            "client": request.client.host if request.client else "",
+            "request_id": request.headers.get("x-request-id", "")}
+
+
+def _transform_line(request: Request, response: Response, tier: str, seconds: float,
+                    answer: Answer | Unchanged | None, error: str, detail: str
+                    ) -> dict[str, Any]:
+    """The access log's fields for an answer of the transform route."""
+    entry = answer.entry if isinstance(answer, Answer) else None
+    return {
+        "route": "transform", **_request_fields(request),
+        "status": response.status_code, "bytes": len(response.body),
+        "ms": round(seconds * 1000, 2), "tier": tier,
+        "type": entry.content_type if entry is not None and response.status_code != 304 else "",
+        "transform_ms": round(entry.transform_ms, 1) if entry and tier == "transform" else "",
+        "fetch_ms": round(answer.fetch_ms, 1) if isinstance(answer, Answer) and answer.fetch_ms
+        else "",
+        "error": error, "detail": detail,
+    }
+
+
+def _operation_line(route: str, request: Request, response: Response,
+                    fields: dict[str, Any]) -> dict[str, Any]:
+    """The access log's fields for a purge or warm request (never its token)."""
+    return {"route": route, **_request_fields(request), "status": response.status_code,
+            **fields}
 
 
 def _rate_limiter(settings: Settings) -> RateLimiter | None:

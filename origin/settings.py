@@ -455,6 +455,13 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_SVG", "svg_policy", "rasterize", _choice("rasterize", "refuse"),
             "`rasterize` SVG sources (never served as SVG) or `refuse` them with 415"),
     Setting("IMGORIGIN_LOG_LEVEL", "log_level", "info", str, "log level"),
+    Setting("IMGORIGIN_ACCESS_LOG", "access_log", "misses",
+            _choice("off", "errors", "misses", "all"),
+            "which requests get a line on standard output: `errors` (status 400 or more, and "
+            "fallback images), `misses` (errors, transforms, purges and warms), `all` (also "
+            "cache hits and 304s), `off`; health probes and metric scrapes never"),
+    Setting("IMGORIGIN_ACCESS_LOG_FORMAT", "access_log_format", "json", _choice("json", "text"),
+            "access log lines as JSON objects or `text` (key=value pairs)"),
 )
 
 
@@ -553,6 +560,8 @@ class Settings:
     drain_seconds: float = 0.0
     svg_policy: str = "rasterize"
     log_level: str = "info"
+    access_log: str = "misses"
+    access_log_format: str = "json"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

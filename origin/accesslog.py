@@ -1,0 +1,85 @@
+"""The access log: one line per request worth a person's look, on standard output.
+
+`IMGORIGIN_ACCESS_LOG` picks which: `off`; `errors` (every answer of 400 or more, and every
+fallback image sent in place of one); `misses` (the default: errors, plus every transform and
+every purge or warm request); `all` (also cache hits and 304s). Health probes, metric scrapes and
+the demo page are never logged. Behind a CDN the hits are the CDN's to log, and a line costs
+a fifth of a memory hit (docs/operations.md, "Logs").
+`IMGORIGIN_ACCESS_LOG_FORMAT` is `json` (one object per line) or `text` (key=value pairs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+LEVELS = ("off", "errors", "misses", "all")
+FORMATS = ("json", "text")
+_HIT_TIERS = frozenset({"memory", "disk", "redis", "none"})
+# A line stays under PIPE_BUF (4096 bytes), so lines written by several workers to one pipe
+# never interleave; a longer path is cut.
+MAX_PATH = 1024
+MAX_DETAIL = 300
+
+
+def _stdout(line: bytes) -> None:
+    with contextlib.suppress(OSError):  # a closed log pipe must not fail the request
+        os.write(1, line)
+
+
+def _logfmt_value(value: object) -> str:
+    text = str(value)
+    if text and all(c.isprintable() and c not in ' "=\\' for c in text):
+        return text
+    return json.dumps(text)  # quoted, with quotes, backslashes and control characters escaped
+
+
+def _empty(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, (list, tuple)) and not value)
+
+
+def _flat(value: object) -> object:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+
+
+class AccessLog:
+    """Decides which answers to log and writes their lines."""
+
+    def __init__(self, level: str = "misses", fmt: str = "json",
+                 write: Callable[[bytes], None] = _stdout) -> None:
+        self.level = LEVELS.index(level)
+        self.json = fmt == "json"
+        self._write = write
+
+    def wants(self, status: int, tier: str, error: str = "") -> bool:
+        """Whether an answer of the transform route is logged at this level."""
+        if self.level == 0:
+            return False
+        if status >= 400 or error:
+            return True
+        if self.level == 1:
+            return False
+        return self.level == 3 or tier not in _HIT_TIERS
+
+    def wants_operation(self, status: int) -> bool:
+        """Whether a purge or warm request is logged at this level."""
+        return self.level >= 2 or (self.level == 1 and status >= 400)
+
+    def write(self, fields: Mapping[str, Any]) -> None:
+        """Write one line of `fields` (empty values left out), the time first."""
+        now = time.time()
+        stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))}.{int(now % 1 * 1000):03d}Z"
+        record = {"time": stamp, **{k: v for k, v in fields.items() if not _empty(v)}}
+        if "path" in record:
+            record["path"] = str(record["path"])[:MAX_PATH]
+        if "detail" in record:
+            record["detail"] = str(record["detail"])[:MAX_DETAIL]
+        if self.json:
+            line = json.dumps(record, separators=(",", ":"), ensure_ascii=True)
+        else:
+            line = " ".join(f"{key}={_logfmt_value(_flat(value))}" for key, value in record.items())
+        self._write(line.encode("ascii", "backslashreplace") + b"\n")

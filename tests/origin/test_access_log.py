@@ -1,0 +1,164 @@
+"""The access log (IMGORIGIN_ACCESS_LOG): which answers get a line, and what a line holds."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from origin.accesslog import MAX_PATH, AccessLog
+from tests.support.net import wait_until
+from tests.support.origin import OriginProcess
+
+TOKEN = "access-log-test-token"
+
+
+def capture(level: str, fmt: str = "json") -> tuple[AccessLog, list[bytes]]:
+    lines: list[bytes] = []
+    return AccessLog(level, fmt, lines.append), lines
+
+
+@pytest.mark.parametrize(("level", "expected"), [
+    # (200 transform, 200 memory hit, 304 without a tier, 404, 200 fallback image, 500)
+    ("off", (False, False, False, False, False, False)),
+    ("errors", (False, False, False, True, True, True)),
+    ("misses", (True, False, False, True, True, True)),
+    ("all", (True, True, True, True, True, True)),
+])
+def test_which_answers_each_level_logs(level: str, expected: tuple[bool, ...]) -> None:
+    log, _ = capture(level)
+    got = (log.wants(200, "transform"), log.wants(200, "memory"), log.wants(304, "none"),
+           log.wants(404, "none", "not_found"), log.wants(200, "disk", "not_found"),
+           log.wants(500, "none", "internal_error"))
+    assert got == expected
+
+
+@pytest.mark.parametrize(("level", "ok", "refused"), [
+    ("off", False, False), ("errors", False, True), ("misses", True, True), ("all", True, True)])
+def test_purges_and_warms_are_logged_from_misses_up(level: str, ok: bool, refused: bool) -> None:
+    log, _ = capture(level)
+    assert (log.wants_operation(200), log.wants_operation(403)) == (ok, refused)
+
+
+def test_a_json_line_is_one_object_with_the_time_first_and_no_empty_fields() -> None:
+    log, lines = capture("all")
+    log.write({"route": "transform", "path": "/w_10/a b.jpg", "status": 200, "bytes": 0,
+               "error": "", "fetch_ms": None, "prefixes": [], "sources": ("a.jpg", "b.jpg")})
+    assert len(lines) == 1 and lines[0].endswith(b"\n") and lines[0].count(b"\n") == 1
+    record = json.loads(lines[0])
+    assert next(iter(record)) == "time"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"])
+    assert record == {"time": record["time"], "route": "transform", "path": "/w_10/a b.jpg",
+                      "status": 200, "bytes": 0, "sources": ["a.jpg", "b.jpg"]}
+
+
+def test_a_hostile_path_cannot_forge_lines_or_grow_one_past_the_pipe_limit() -> None:
+    forged = "/w_10/x.jpg\n{\"route\":\"purge\"} key=\"v\" \x1b[31m\u00e9" + "a" * 5000
+    for fmt in ("json", "text"):
+        log, lines = capture("all", fmt)
+        log.write({"route": "transform", "path": forged, "detail": "d" * 5000})
+        (line,) = lines
+        assert line.count(b"\n") == 1 and b"\x1b" not in line and line.isascii()
+        assert len(line) < 4096  # PIPE_BUF: workers' lines never interleave
+    log, lines = capture("all")
+    log.write({"path": forged})
+    assert json.loads(lines[0])["path"] == forged[:MAX_PATH]
+
+
+def test_text_lines_are_key_value_pairs_quoted_where_needed() -> None:
+    log, lines = capture("all", "text")
+    log.write({"route": "purge", "path": "/-/purge", "status": 200,
+               "detail": 'a "quoted" value', "sources": ["a.jpg", "b c.jpg"]})
+    text = lines[0].decode()
+    assert re.match(r"time=\S+Z route=purge path=/-/purge status=200 ", text)
+    assert 'detail="a \\"quoted\\" value"' in text
+    assert 'sources="a.jpg,b c.jpg"' in text
+
+
+def _records(server: OriginProcess) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in server.log(tail=None).splitlines()
+            if line.startswith("{")]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[OriginProcess]:
+    with OriginProcess({"IMGORIGIN_PURGE_TOKENS": TOKEN}) as origin:
+        yield origin
+
+
+def test_the_default_logs_a_transform_but_not_its_hits(server: OriginProcess) -> None:
+    path = "/w_96,fmt_webp/landscape.jpg"
+    miss = httpx.get(server.url(path), headers={"X-Request-ID": "req-1"}, timeout=30)
+    assert miss.status_code == 200
+    assert wait_until(lambda: any(r.get("path") == path for r in _records(server)), 5)
+    hit = httpx.get(server.url(path), timeout=10)
+    assert hit.status_code == 200
+    unchanged = httpx.get(server.url(path), headers={"If-None-Match": miss.headers["etag"]},
+                          timeout=10)
+    assert unchanged.status_code == 304
+    httpx.get(server.url("/-/healthz"), timeout=5)
+    httpx.get(server.url("/-/metrics"), timeout=5)
+    # The 400 after them is written once they are answered: its line ends the wait.
+    assert httpx.get(server.url("/w_96,nope_3/landscape.jpg"), timeout=10).status_code == 400
+    assert wait_until(lambda: any(r.get("status") == 400 for r in _records(server)), 5)
+
+    records = [r for r in _records(server) if r.get("path") == path]
+    assert len(records) == 1, records  # the hit and the 304 got none
+    (line,) = records
+    assert line["route"] == "transform" and line["method"] == "GET"
+    assert line["status"] == 200 and line["tier"] == "transform"
+    assert line["type"] == "image/webp" and line["bytes"] == len(miss.content)
+    assert line["transform_ms"] > 0 and line["ms"] >= line["transform_ms"]
+    assert line["client"] == "127.0.0.1" and line["request_id"] == "req-1"
+    assert not [r for r in _records(server) if r.get("path", "").startswith("/-/")
+                and r.get("route") == "transform"]
+
+
+def test_errors_name_their_code_and_detail(server: OriginProcess) -> None:
+    bad = "/w_96,nope_3/landscape.jpg"
+    missing = "/w_96/no-such-image.jpg?x=1"
+    assert httpx.get(server.url(bad), timeout=10).status_code == 400
+    assert httpx.get(server.url(missing), timeout=10).status_code == 404
+    assert wait_until(lambda: any(r.get("path") == missing for r in _records(server)), 5)
+    by_path = {r["path"]: r for r in _records(server) if "path" in r}
+    assert by_path[bad]["status"] == 400 and by_path[bad]["error"] == "invalid_options"
+    assert "nope" in by_path[bad]["detail"]
+    assert by_path[missing]["status"] == 404 and by_path[missing]["error"] == "not_found"
+
+
+def test_a_purge_is_logged_without_its_token(server: OriginProcess) -> None:
+    r = httpx.post(server.url("/-/purge"), json={"sources": ["landscape.jpg"]},
+                   headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert r.status_code == 200
+    refused = httpx.post(server.url("/-/purge"), json={"sources": ["landscape.jpg"]},
+                         headers={"Authorization": "Bearer wrong"}, timeout=10)
+    assert refused.status_code in (401, 403)
+    assert wait_until(lambda: len([x for x in _records(server)
+                                   if x.get("route") == "purge"]) == 2, 5)
+    done, denied = [x for x in _records(server) if x.get("route") == "purge"]
+    assert done["status"] == 200 and done["sources"] == ["landscape.jpg"]
+    assert done["variants"] == r.json()["variants"]
+    assert denied["status"] == refused.status_code and denied["error"]
+    assert TOKEN not in server.log(tail=None) and "wrong" not in server.log(tail=None)
+
+
+def test_level_all_in_text_logs_hits_and_off_logs_nothing() -> None:
+    path = "/w_64/landscape.jpg"
+    with OriginProcess({"IMGORIGIN_ACCESS_LOG": "all",
+                        "IMGORIGIN_ACCESS_LOG_FORMAT": "text"}) as verbose:
+        for _ in range(2):
+            assert httpx.get(verbose.url(path), timeout=30).status_code == 200
+
+        def tiers() -> list[str]:
+            return re.findall(rf"path={re.escape(path)} .*?tier=(\w+)", verbose.log(tail=None))
+
+        assert wait_until(lambda: len(tiers()) == 2, 5)
+        assert tiers()[0] == "transform" and tiers()[1] in ("memory", "disk")
+    with OriginProcess({"IMGORIGIN_ACCESS_LOG": "off"}) as quiet:
+        assert httpx.get(quiet.url("/w_64,nope_1/landscape.jpg"), timeout=10).status_code == 400
+        assert httpx.get(quiet.url(path), timeout=30).status_code == 200
+        # A line is written before its answer is sent: none can still be on its way.
+        assert "route" not in quiet.log(tail=None)
