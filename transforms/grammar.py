@@ -7,6 +7,7 @@ what the cache keys on. Parsing is a single left-to-right scan: no regular expre
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -156,6 +157,40 @@ def _p_size(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     if not x:
         raise _bad(token, "WxH")
     return {"width": _int(w, token, 1, lim.max_dim), "height": _int(h, token, 1, lim.max_dim)}
+
+
+# `ar_` bounds: a ratio from 1:100 to 100:1, each side of `W:H` a number up to 10000.
+MIN_ASPECT, MAX_ASPECT = 0.01, 100.0
+
+
+def _p_aspect(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    value = _required(raw, token)
+    first, colon, second = value.partition(":")
+    try:
+        ratio = (_decimal(first, token, 0.001, 10000) / _decimal(second, token, 0.001, 10000)
+                 if colon else _decimal(value, token, MIN_ASPECT, MAX_ASPECT))
+    except InvalidOptions:
+        raise _bad(token, "W:H (e.g. 16:9) or a width/height ratio (e.g. 1.5)") from None
+    if not MIN_ASPECT <= ratio <= MAX_ASPECT:
+        raise _bad(token, f"a ratio between 1:{MAX_ASPECT:g} and {MAX_ASPECT:g}:1")
+    return {"__aspect": (ratio, token)}
+
+
+def _apply_aspect(ratio: float, token: str, width: int | None, height: int | None,
+                  lim: GrammarLimits) -> dict[str, Any]:
+    """`ar_` as fields: the side not given, from the one given (rounded half up); the ratio
+    itself when neither is; 400 with both."""
+    if width is not None and height is not None:
+        raise InvalidOptions(f"'{token}' cannot be combined with both w and h: give one side")
+    if width is not None:
+        field, name, derived = "height", "h", math.floor(width / ratio + 0.5)
+    elif height is not None:
+        field, name, derived = "width", "w", math.floor(height * ratio + 0.5)
+    else:
+        return {"aspect": round(ratio, 3)}
+    if not 1 <= derived <= lim.max_dim:
+        raise InvalidOptions(f"'{token}' makes {name}_{derived}, outside 1..{lim.max_dim}")
+    return {field: derived}
 
 
 def _p_dpr(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
@@ -424,6 +459,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("h", ("height",), _p_height),
     Modifier("s", ("size",), _p_size),
     Modifier("dpr", (), _p_dpr),
+    Modifier("ar", ("aspect", "aspectratio"), _p_aspect),
     Modifier("fit", (), _p_fit),
     Modifier("g", ("gravity", "pos", "position"), _p_gravity),
     Modifier("crop", ("extract",), _p_crop),
@@ -535,7 +571,14 @@ def parse(
         values = {**base, **values}
     expires = values.pop("__expires", None)
     download = values.pop("__download", None)
+    if "__aspect" in values:
+        ratio, token = values.pop("__aspect")
+        values.update(_apply_aspect(ratio, token, values.get("width"), values.get("height"),
+                                    limits))
     options = canonicalize(Options(**values))
+    if options.aspect is not None and options.fit not in ("cover", "contain"):
+        raise InvalidOptions(f"'ar_' without w or h cuts (fit_cover) or pads (fit_contain) the "
+                             f"source to its ratio; fit_{options.fit} has no box to fill")
     if options.trim is not None and isinstance(options.gravity, FocalPixel):
         # The point is in source pixels; what trim takes off is known only after decoding.
         raise InvalidOptions("g_fpx cannot be combined with trim (use g_fp, a fraction of the "
@@ -545,7 +588,8 @@ def parse(
 
 def canonicalize(options: Options) -> Options:
     """Drop settings that cannot change the output, so equal outputs share one form."""
-    both = options.width is not None and options.height is not None
+    # `ar_` alone makes a box of the source's own scale.
+    both = (options.width is not None and options.height is not None) or options.aspect is not None
     changes: dict[str, Any] = {}
     if not both and options.fit != "cover":
         changes["fit"] = "cover"
@@ -554,8 +598,11 @@ def canonicalize(options: Options) -> Options:
         changes["gravity"] = "center"
     if options.width is None and options.height is None and options.dpr != 1.0:
         changes["dpr"] = 1.0
-    if options.extend and (fit != "contain" or options.enlarge):
-        changes["extend"] = False  # only a contain box that could shrink with the source grows
+    if options.extend and (fit != "contain" or options.enlarge or options.aspect is not None):
+        # Only a contain box that could shrink with the source grows; `ar_`'s never shrinks.
+        changes["extend"] = False
+    if options.enlarge and options.aspect is not None:
+        changes["enlarge"] = False  # `ar_` alone keeps the source's scale
     mark = options.watermark
     if mark is not None and mark.position != "tile":
         # A margin only moves the watermark off an edge its position names.
@@ -650,6 +697,7 @@ def _token(name: str, value: Any) -> str:
 
 _CANONICAL_NAMES = {
     "width": "w", "height": "h", "dpr": "dpr", "fit": "fit", "gravity": "g", "crop": "crop",
+    "aspect": "ar",
     "format": "fmt", "quality": "q", "auto_quality": "q", "background": "bg", "blur": "blur",
     "sharpen": "sharpen",
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",

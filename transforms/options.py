@@ -137,6 +137,9 @@ class Options:
     fit: Fit = "cover"
     gravity: Gravity = "center"
     crop: Region | CropBox | None = None
+    # `ar_W:H` with neither `w` nor `h`: the source cut (`fit_cover`) or padded (`fit_contain`)
+    # to this width/height ratio, unscaled. With one side given, the grammar writes the other.
+    aspect: float | None = None
     format: RequestedFormat | None = None
     quality: int | None = None
     # `q_auto[:LEVEL]` as written canonically (`auto`, `auto:best`, ...): the lowest quality that
@@ -186,6 +189,11 @@ class Options:
             if name == fmt:
                 return value
         return self.quality
+
+    @property
+    def sized(self) -> bool:
+        """True when the options ask for a size or a shape (`w`, `h` or `ar`)."""
+        return self.width is not None or self.height is not None or self.aspect is not None
 
     @property
     def crops_to_box(self) -> bool:

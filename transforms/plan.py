@@ -85,10 +85,27 @@ def padding_pixels(options: Options) -> tuple[int, int, int, int]:
 def fit_geometry(src_w: int, src_h: int, options: Options, max_dim: int) -> Geometry:
     """Where the pixels go for a src_w x src_h source (after orientation, region, rotation);
     `pad` takes its edges from inside the requested box, or adds them when there is none."""
+    if options.aspect is not None:
+        options = _aspect_box(src_w, src_h, options)
     padding = padding_pixels(options)
     geometry = _fit(src_w, src_h, options, max_dim,
                     (padding[1] + padding[3], padding[0] + padding[2]))
     return replace(geometry, padding=padding) if any(padding) else geometry
+
+
+def _aspect_box(src_w: int, src_h: int, options: Options) -> Options:
+    """`ar_` alone as the box it makes of the source: the largest of that ratio inside it
+    (`fit_cover` cuts it out) or the smallest around it (`fit_contain` pads out to it)."""
+    ratio = options.aspect
+    assert ratio is not None
+    wider = src_w / src_h > ratio
+    # Rounded half up, as the grammar rounds the side `ar_` writes.
+    if (options.fit == "cover") == wider:
+        box = (max(1, math.floor(src_h * ratio + 0.5)), src_h)
+    else:
+        box = (src_w, max(1, math.floor(src_w / ratio + 0.5)))
+    return replace(options, width=box[0], height=box[1], aspect=None,
+                   extend=options.fit == "contain")
 
 
 def _fit(src_w: int, src_h: int, options: Options, max_dim: int,

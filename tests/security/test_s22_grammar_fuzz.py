@@ -30,7 +30,8 @@ WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "n
          "logo:north:1:0.25", "a-1:c:0.3333:1", "logo:se:1:0", "Logo:se", "logo:smart",
          "shoe.jpg", "a_b-c.d", ".hidden", "x.JPEG", "avif:40", "jpg:70:webp:60",
          "webp:1:avif:100:jpeg:5", "png:50", "webp:70:webp:60", "max", "MAX", "1:2:3:4:5", "auto",
-         "auto:eco", "auto:", "auto:best:1"]
+         "auto:eco", "auto:", "auto:best:1", "16:9", "2.35:1", "1:100", "1:100.5", "0:1",
+         "4:3:2"]
 
 
 def _number() -> st.SearchStrategy[str]:
@@ -104,6 +105,10 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("r_1:2:1:2,radius_max,r_0", 8192, False)
 @example("r_4:0:4,pad_2,w_9", 8192, False)
 @example("quality_auto:good,fq_webp:5,fmt_auto", 8192, False)
+@example("ar_16:9,w_400,dpr_2", 8192, False)
+@example("aspect_2.35:1,fit_contain,extend,enlarge,g_north", 8192, False)
+@example("p_hero,ar_1", 8192, False)
+@example("ar_1:10,w_8000", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 
