@@ -7,9 +7,9 @@ import pytest
 import pyvips
 
 from origin.errors import InvalidOptions
+from tests.support.images import made
 from transforms.grammar import parse, serialize
 from transforms.plan import fit_geometry
-from tests.support.images import made
 
 
 @pytest.mark.parametrize(("segment", "same_as"), [
