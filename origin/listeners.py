@@ -38,6 +38,9 @@ class ListenerSlots:
 
     def __init__(self) -> None:
         self.slots: list[list[Any]] = []
+        # Bumped by SIGHUP: the workers forked after it replace the running ones slot for slot,
+        # on the same sockets, so no slot's queue is left without a worker while they retire.
+        self.generation = 0
 
     @staticmethod
     def supported(cfg: Any) -> bool:
@@ -55,11 +58,18 @@ class ListenerSlots:
         arbiter.LISTENERS = self._open(arbiter)
         self.slots = [arbiter.LISTENERS]
 
+    def on_reload(self, arbiter: Any) -> None:
+        """SIGHUP: gunicorn forks a new set of workers, then stops the old ones."""
+        self.generation += 1
+
     def pre_fork(self, arbiter: Any, worker: Any) -> None:
-        """Give the worker about to fork the lowest slot no live worker holds."""
-        held = {getattr(w, "listener_slot", None) for w in arbiter.WORKERS.values()}
+        """Give the worker about to fork the lowest slot no live worker of its generation
+        holds (after a reload, the slot of a worker it replaces: both accept there meanwhile)."""
+        held = {getattr(w, "listener_slot", None) for w in arbiter.WORKERS.values()
+                if getattr(w, "slot_generation", 0) == self.generation}
         slot = next(i for i in range(len(held) + 1) if i not in held)
         worker.listener_slot = slot
+        worker.slot_generation = self.generation
         BOARD.open(slot)  # slots also name workers in the load table (origin/balance.py)
         if not self.slots:
             return
@@ -73,6 +83,8 @@ class ListenerSlots:
         """Close a slot nobody will take over (fewer workers after TTOU), or its queue would
         wait forever; slot 0 is gunicorn's own listener and stays."""
         slot = getattr(worker, "listener_slot", 0)
+        if any(getattr(w, "listener_slot", None) == slot for w in arbiter.WORKERS.values()):
+            return  # a reload's replacement already accepts on this slot
         BOARD.close(slot)
         if not self.slots or slot == 0 or len(arbiter.WORKERS) < arbiter.num_workers:
             return
@@ -91,6 +103,10 @@ def on_starting(arbiter: Any) -> None:
 
 def pre_fork(arbiter: Any, worker: Any) -> None:
     SLOTS.pre_fork(arbiter, worker)
+
+
+def on_reload(arbiter: Any) -> None:
+    SLOTS.on_reload(arbiter)
 
 
 def child_exit(arbiter: Any, worker: Any) -> None:

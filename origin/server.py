@@ -173,6 +173,7 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
         # A listening socket per worker slot (origin/listeners.py), not gunicorn's one shared.
         "on_starting": listeners.on_starting,
         "pre_fork": listeners.pre_fork,
+        "on_reload": listeners.on_reload,
         "post_fork": _post_fork,
         "child_exit": _child_exit,
         "loglevel": log_level,

@@ -1,0 +1,76 @@
+"""SIGHUP (`systemctl reload`, a logrotate hook): gunicorn forks a new set of workers and stops
+the old ones. The new workers take the old ones' listener slots, so no connection lands on a
+socket nobody accepts on, and they read the watermark files afresh."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pyvips
+
+from tests.support.net import wait_until
+from tests.support.origin import OriginProcess
+
+
+def _solid(path: Path, width: int, height: int, colour: list[int]) -> None:
+    (pyvips.Image.black(width, height) + colour).cast("uchar").copy(
+        interpretation="srgb").pngsave(str(path))
+
+
+def _fresh_connections(server: OriginProcess, count: int) -> Counter[str]:
+    """`count` requests, each on a new connection (each hashed afresh over the slots)."""
+    outcomes: Counter[str] = Counter()
+    for _ in range(count):
+        try:
+            with httpx.Client(timeout=3) as client:
+                outcomes[str(client.get(server.url("/-/healthz")).status_code)] += 1
+        except httpx.HTTPError as exc:
+            outcomes[type(exc).__name__] += 1
+    return outcomes
+
+
+def test_sighup_replaces_the_workers_without_losing_a_connection(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    _solid(tmp_path / "src" / "photo.png", 400, 200, [0, 0, 255])
+    logo = tmp_path / "logo.png"
+    _solid(logo, 40, 20, [255, 0, 0, 255])
+    env = {"IMGORIGIN_SOURCE": str(tmp_path / "src"), "IMGORIGIN_WATERMARKS": f"logo:{logo}",
+           "IMGORIGIN_DRAIN_SECONDS": "1"}
+    with OriginProcess(env, workers=2) as server:
+        before = set(server.worker_pids())
+        marked = httpx.get(server.url("/w_200,wm_logo,fmt_png/photo.png"), timeout=30)
+        assert marked.status_code == 200
+        assert pyvips.Image.new_from_buffer(marked.content, "").getpoint(195, 95)[:3] == [255, 0, 0]
+
+        during: Counter[str] = Counter()
+        stop = threading.Event()
+
+        def traffic() -> None:
+            while not stop.is_set():
+                during.update(_fresh_connections(server, 5))
+
+        runner = threading.Thread(target=traffic)
+        runner.start()
+        try:
+            _solid(logo, 40, 20, [0, 255, 0, 255])  # replaced on disk, then the reload
+            assert server.proc is not None
+            server.proc.send_signal(signal.SIGHUP)
+            assert wait_until(lambda: len(server.worker_pids()) == 2
+                              and not before & set(server.worker_pids()), 30)
+        finally:
+            stop.set()
+            runner.join(30)
+        assert set(during) == {"200"} and during["200"] >= 10, during
+
+        # Every slot has a worker: with a slot's socket orphaned, about half of these hang.
+        assert _fresh_connections(server, 60) == Counter({"200": 60})
+        # The new workers read the new file: a variant not cached yet carries the new logo.
+        fresh = httpx.get(server.url("/w_300,wm_logo,fmt_png/photo.png"), timeout=30)
+        assert fresh.status_code == 200
+        corner = pyvips.Image.new_from_buffer(fresh.content, "").getpoint(295, 145)[:3]
+        assert corner == [0, 255, 0]
+        assert server.alive() and "Traceback" not in server.log(tail=None)
