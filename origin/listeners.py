@@ -58,6 +58,22 @@ class ListenerSlots:
         arbiter.LISTENERS = self._open(arbiter)
         self.slots = [arbiter.LISTENERS]
 
+    def when_ready(self, arbiter: Any) -> None:
+        """Take over SIGTTOU (one worker fewer): gunicorn stops the oldest worker, whose slot
+        (0 at first) would keep its socket in the group with nobody accepting on it."""
+
+        def handle_ttou() -> None:
+            if arbiter.num_workers <= 1 or not arbiter.WORKERS:
+                return
+            arbiter.num_workers -= 1
+            # The worker on the highest slot, made the oldest: manage_workers stops the oldest
+            # (on every pass until it is reaped), and child_exit then closes that slot.
+            last = max(arbiter.WORKERS.values(), key=lambda w: getattr(w, "listener_slot", 0))
+            last.age = min(w.age for w in arbiter.WORKERS.values()) - 1
+            arbiter.manage_workers()
+
+        arbiter.handle_ttou = handle_ttou
+
     def on_reload(self, arbiter: Any) -> None:
         """SIGHUP: gunicorn forks a new set of workers, then stops the old ones."""
         self.generation += 1
@@ -107,6 +123,10 @@ def pre_fork(arbiter: Any, worker: Any) -> None:
 
 def on_reload(arbiter: Any) -> None:
     SLOTS.on_reload(arbiter)
+
+
+def when_ready(arbiter: Any) -> None:
+    SLOTS.when_ready(arbiter)
 
 
 def child_exit(arbiter: Any, worker: Any) -> None:

@@ -74,3 +74,19 @@ def test_sighup_replaces_the_workers_without_losing_a_connection(tmp_path: Path)
         corner = pyvips.Image.new_from_buffer(fresh.content, "").getpoint(295, 145)[:3]
         assert corner == [0, 255, 0]
         assert server.alive() and "Traceback" not in server.log(tail=None)
+
+
+def test_sigttou_and_sigttin_change_the_worker_count_without_orphaning_a_slot() -> None:
+    # gunicorn's SIGTTOU stops the oldest worker, whose slot's socket stayed in the group with
+    # nobody accepting on it (about a third of new connections then hung); the worker on the
+    # highest slot goes instead, and its socket is closed.
+    with OriginProcess({}, workers=3) as server:
+        first = sorted(server.worker_pids())
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGTTOU)
+        assert wait_until(lambda: len(server.worker_pids()) == 2, 20)
+        assert set(server.worker_pids()) <= set(first)
+        assert _fresh_connections(server, 60) == Counter({"200": 60})
+        server.proc.send_signal(signal.SIGTTIN)
+        assert wait_until(lambda: len(server.worker_pids()) == 3, 20)
+        assert _fresh_connections(server, 60) == Counter({"200": 60})
