@@ -512,7 +512,21 @@ def _request_fields(request: Request) -> dict[str, Any]:
         path += "?" + scope["query_string"].decode("latin-1")
     return {"method": request.method, "path": path,
             "client": request.client.host if request.client else "",
-            "request_id": request.headers.get("x-request-id", "")}
+            "request_id": _request_id(request)}
+
+
+# Where a request's id comes from: the caller's own, then the CDN's (Cloudflare, CloudFront,
+# Varnish's transaction ids), so a line can be matched with the edge's log.
+_REQUEST_ID_HEADERS = ("x-request-id", "cf-ray", "x-amz-cf-id", "x-varnish")
+
+
+def _request_id(request: Request) -> str:
+    headers = request.headers
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value[:200]
+    return ""
 
 
 def _transform_line(request: Request, response: Response, tier: str, seconds: float,

@@ -162,3 +162,16 @@ def test_level_all_in_text_logs_hits_and_off_logs_nothing() -> None:
         assert httpx.get(quiet.url(path), timeout=30).status_code == 200
         # A line is written before its answer is sent: none can still be on its way.
         assert "route" not in quiet.log(tail=None)
+
+
+def test_without_its_own_id_a_request_is_logged_under_the_cdns(server: OriginProcess) -> None:
+    path = "/w_72,fmt_webp/landscape.jpg"
+    r = httpx.get(server.url(path), headers={"CF-Ray": "8e1f2a3b4c5d6e7f-AMS"}, timeout=30)
+    assert r.status_code == 200
+    (line,) = [x for x in _records(server) if x.get("path") == path]
+    assert line["request_id"] == "8e1f2a3b4c5d6e7f-AMS"
+    both = "/w_73,fmt_webp/landscape.jpg"
+    httpx.get(server.url(both), headers={"X-Request-ID": "mine", "X-Varnish": "32770"},
+              timeout=30)
+    (line,) = [x for x in _records(server) if x.get("path") == both]
+    assert line["request_id"] == "mine"
