@@ -20,10 +20,11 @@ from typing import Any
 LEVELS = ("off", "errors", "misses", "all")
 FORMATS = ("json", "text")
 _HIT_TIERS = frozenset({"memory", "disk", "redis", "none"})
-# A line stays under PIPE_BUF (4096 bytes), so lines written by several workers to one pipe
-# never interleave; a longer path is cut.
+# A line and its newline stay within PIPE_BUF (4096 bytes), so lines written by several workers
+# to one pipe never interleave: a longer one has its values cut, to MAX_PATH characters each at
+# first, then shorter until it fits (escaping can make a character six bytes).
+LINE_LIMIT = 4095
 MAX_PATH = 1024
-MAX_DETAIL = 300
 
 
 def _stdout(line: bytes) -> None:
@@ -40,6 +41,15 @@ def _logfmt_value(value: object) -> str:
 
 def _empty(value: object) -> bool:
     return value is None or value == "" or (isinstance(value, (list, tuple)) and not value)
+
+
+def _cut(value: object, budget: int) -> object:
+    """`value` with its text cut to `budget` characters (a list also to budget / 64 items)."""
+    if isinstance(value, str):
+        return value[:budget]
+    if isinstance(value, (list, tuple)):
+        return [_cut(str(item), budget) for item in value[:max(1, budget // 64)]]
+    return value
 
 
 def _flat(value: object) -> object:
@@ -74,12 +84,17 @@ class AccessLog:
         now = time.time()
         stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))}.{int(now % 1 * 1000):03d}Z"
         record = {"time": stamp, **{k: v for k, v in fields.items() if not _empty(v)}}
-        if "path" in record:
-            record["path"] = str(record["path"])[:MAX_PATH]
-        if "detail" in record:
-            record["detail"] = str(record["detail"])[:MAX_DETAIL]
+        line = self._encode(record)
+        budget = MAX_PATH
+        while len(line) > LINE_LIMIT and budget >= 4:
+            record = {key: _cut(value, budget) for key, value in record.items()}
+            line = self._encode(record)
+            budget //= 4
+        self._write(line[:LINE_LIMIT] + b"\n")
+
+    def _encode(self, record: Mapping[str, Any]) -> bytes:
         if self.json:
             line = json.dumps(record, separators=(",", ":"), ensure_ascii=True)
         else:
             line = " ".join(f"{key}={_logfmt_value(_flat(value))}" for key, value in record.items())
-        self._write(line.encode("ascii", "backslashreplace") + b"\n")
+        return line.encode("ascii", "backslashreplace")

@@ -68,6 +68,20 @@ def test_a_hostile_path_cannot_forge_lines_or_grow_one_past_the_pipe_limit() -> 
     assert json.loads(lines[0])["path"] == forged[:MAX_PATH]
 
 
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_escaping_cannot_push_a_line_past_the_pipe_limit(fmt: str) -> None:
+    # Every character of these escapes to six bytes (\u00e9), and a purge names twenty sources.
+    wide = "\u00e9" * 3000
+    log, lines = capture("all", fmt)
+    log.write({"route": "purge", "path": wide, "detail": wide, "request_id": wide,
+               "sources": [wide] * 20, "prefixes": [wide] * 20, "status": 200})
+    (line,) = lines
+    assert len(line) <= 4096 and line.endswith(b"\n") and line.count(b"\n") == 1
+    if fmt == "json":
+        record = json.loads(line)
+        assert record["status"] == 200 and record["path"] and record["sources"]
+
+
 def test_text_lines_are_key_value_pairs_quoted_where_needed() -> None:
     log, lines = capture("all", "text")
     log.write({"route": "purge", "path": "/-/purge", "status": 200,
