@@ -460,6 +460,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("s", ("size",), _p_size),
     Modifier("dpr", (), _p_dpr),
     Modifier("ar", ("aspect", "aspectratio"), _p_aspect),
+    Modifier("adaptive", (), _flag("adaptive")),
     Modifier("fit", (), _p_fit),
     Modifier("g", ("gravity", "pos", "position"), _p_gravity),
     Modifier("crop", ("extract",), _p_crop),
@@ -603,6 +604,9 @@ def canonicalize(options: Options) -> Options:
         changes["extend"] = False
     if options.enlarge and options.aspect is not None:
         changes["enlarge"] = False  # `ar_` alone keeps the source's scale
+    if options.adaptive and (options.aspect is not None or not both
+                             or options.width == options.height):
+        changes["adaptive"] = False  # no box, or a square one: nothing to turn
     mark = options.watermark
     if mark is not None and mark.position != "tile":
         # A margin only moves the watermark off an edge its position names.
@@ -697,7 +701,7 @@ def _token(name: str, value: Any) -> str:
 
 _CANONICAL_NAMES = {
     "width": "w", "height": "h", "dpr": "dpr", "fit": "fit", "gravity": "g", "crop": "crop",
-    "aspect": "ar",
+    "aspect": "ar", "adaptive": "adaptive",
     "format": "fmt", "quality": "q", "auto_quality": "q", "background": "bg", "blur": "blur",
     "sharpen": "sharpen",
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",

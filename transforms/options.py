@@ -140,6 +140,9 @@ class Options:
     # `ar_W:H` with neither `w` nor `h`: the source cut (`fit_cover`) or padded (`fit_contain`)
     # to this width/height ratio, unscaled. With one side given, the grammar writes the other.
     aspect: float | None = None
+    # `adaptive` (thumbor's adaptive-fit-in): `w` and `h` swapped when the source is portrait
+    # and the box landscape, or the other way round, so a gallery's box fits either.
+    adaptive: bool = False
     format: RequestedFormat | None = None
     quality: int | None = None
     # `q_auto[:LEVEL]` as written canonically (`auto`, `auto:best`, ...): the lowest quality that

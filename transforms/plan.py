@@ -87,6 +87,11 @@ def fit_geometry(src_w: int, src_h: int, options: Options, max_dim: int) -> Geom
     `pad` takes its edges from inside the requested box, or adds them when there is none."""
     if options.aspect is not None:
         options = _aspect_box(src_w, src_h, options)
+    elif options.adaptive and options.width and options.height and (
+            (src_w < src_h) != (options.width < options.height)) and src_w != src_h:
+        # thumbor's adaptive-fit-in: a portrait source in a landscape box (or the reverse) is
+        # fitted to the box turned a quarter; a square source or box is left as asked.
+        options = replace(options, width=options.height, height=options.width)
     padding = padding_pixels(options)
     geometry = _fit(src_w, src_h, options, max_dim,
                     (padding[1] + padding[3], padding[0] + padding[2]))

@@ -114,7 +114,9 @@ def _geometry(part: dict[str, str | None], filters: _Filters, tokens: dict[str, 
         hflip, vflip = vflip, hflip
     fit = part["fit"] or ""
     if fit.startswith("adaptive-"):
-        raise InvalidOptions("thumbor adaptive-fit-in is not supported by this server")
+        fit = fit.removeprefix("adaptive-")
+        if width and height:
+            tokens["adaptive"] = ""
     if part["left"] is not None:
         left, top = int(part["left"]), int(part["top"] or 0)
         right, bottom = int(part["right"] or 0), int(part["bottom"] or 0)

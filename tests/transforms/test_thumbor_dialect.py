@@ -42,6 +42,14 @@ def native(path: str) -> str:
     ("fit-in/300x200/filters:fill(transparent)/a.png", "extend,fit_contain,h_200,w_300"),
     ("fit-in/300x0/a.jpg", "w_300"),
     ("full-fit-in/300x200/a.jpg", "enlarge,fit_outside,h_200,w_300"),
+    # adaptive: the box turned a quarter for a source of the other orientation (the plan
+    # knows the source); one side only or a square box has nothing to turn.
+    ("adaptive-fit-in/300x200/a.jpg", "adaptive,fit_inside,h_200,w_300"),
+    ("adaptive-full-fit-in/300x200/a.jpg", "adaptive,enlarge,fit_outside,h_200,w_300"),
+    ("adaptive-fit-in/300x200/filters:fill(fff)/a.jpg",
+     "adaptive,bg_ffffff,extend,fit_contain,h_200,w_300"),
+    ("adaptive-fit-in/300x0/a.jpg", "w_300"),
+    ("adaptive-fit-in/300x300/a.jpg", "fit_inside,h_300,w_300"),
     # Minus signs flip; a manual crop is left-top and right-bottom corners.
     ("-300x200/a.jpg", "enlarge,flop,h_200,w_300"),
     ("300x-200/a.jpg", "enlarge,flip,h_200,w_300"),
@@ -127,7 +135,6 @@ def test_sources(path: str, source: str) -> None:
     ("debug/a.jpg", "debug"),
     ("trim/10x10:90x90/a.jpg", "manual crop"),
     ("trim:150/a.jpg", "trim_150"),
-    ("adaptive-fit-in/300x200/a.jpg", "adaptive"),
     ("origx200/a.jpg", "'orig'"),
     ("filters:watermark(a.png,10,10,50)/a.jpg", "not one of this server's watermarks"),
     ("filters:rotate(ninety)/a.jpg", "whole degrees"),
