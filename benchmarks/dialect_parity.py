@@ -135,6 +135,8 @@ IPX_CASES = [
     "s_300x300,fit_contain,b_ff0000,negate,f_png/landscape.jpg",
     "w_300,normalize/landscape.jpg",
     "normalize,f_png/small.png",
+    "flatten,f_png/clear.png",
+    "flatten,b_00ff00,w_70,f_png/clear.png",
     "w_300,median_5/landscape.jpg",
     "w_300,median_9/landscape.jpg",
     # No trim case: ipx 3.1.1 hands sharp 0.34 a number where its trim now takes an object and

@@ -56,7 +56,8 @@ def prepare(info: Probe, options: Options, requested_format: str, limits: Limits
             marks: Mapping[str, WatermarkImage] | None = None) -> Plan:
     """The checked plan for a probed source: pure Python, cheap enough for the event loop.
     `marks` are the server's watermarks, by name."""
-    output = resolve_output(requested_format, info.format, info.has_alpha)
+    # A flattened image has no alpha, so `fmt_auto` without a modern format is a JPEG.
+    output = resolve_output(requested_format, info.format, info.has_alpha and not options.flatten)
     return make_plan(info, options, output, limits, marks)
 
 

@@ -496,6 +496,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("median", (), _p_median),
     Modifier("norm", ("normalize", "normalise"), _flag("normalize")),
     Modifier("neg", ("negate", "invert"), _flag("negate")),
+    Modifier("flatten", (), _flag("flatten")),
 )
 _BY_NAME: dict[str, Modifier] = {}
 for _m in MODIFIERS:
@@ -630,6 +631,8 @@ def canonicalize(options: Options) -> Options:
             options.quality is not None or options.auto_quality is not None):
         # Every format that takes a quality has its own.
         changes.update(quality=None, auto_quality=None)
+    if options.flatten and options.format in _NO_ALPHA:
+        changes["flatten"] = False  # the format holds no alpha anyway
     if options.format in _DOCUMENTS and (options.progressive or options.lossless
                                          or not options.strip):
         changes.update(progressive=False, lossless=False, strip=True)  # no encoder at all
@@ -639,6 +642,7 @@ def canonicalize(options: Options) -> Options:
 # Requested formats whose bytes no quality decides, and those that are no image at all.
 _DOCUMENTS = frozenset({"json", "blurhash"})
 _NO_QUALITY = frozenset({"png", "gif"}) | _DOCUMENTS
+_NO_ALPHA = frozenset({"jpeg"}) | _DOCUMENTS
 
 
 def _shorthand(first: int, second: int, third: int, fourth: int) -> str:
@@ -709,7 +713,7 @@ _CANONICAL_NAMES = {
     "trim": "trim",
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat",
-    "tint": "tint", "negate": "neg", "median": "median", "normalize": "norm",
+    "tint": "tint", "negate": "neg", "flatten": "flatten", "median": "median", "normalize": "norm",
     "padding": "pad", "corners": "r", "format_quality": "fq",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}

@@ -93,6 +93,8 @@ def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
             tokens["tint"] = colour
         elif name == "negate":
             tokens["neg"] = ""
+        elif name == "flatten":
+            tokens["flatten"] = ""  # over `b`, else sharp's default black (below)
         elif name == "normalize":
             tokens["norm"] = ""  # sharp's defaults: the 1st and 99th percentiles
         elif name == "median":
@@ -137,14 +139,18 @@ def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
         # sharp tints and negates the extended edges too; the native padding keeps `bg`.
         raise InvalidOptions("ipx extend together with tint or negate is not supported by this "
                              "server")
+    if "flatten" in tokens and ("tint" in tokens or "neg" in tokens):
+        # sharp flattens first and then tints or negates the background too.
+        raise InvalidOptions("ipx flatten together with tint or negate is not supported by "
+                             "this server")
     if "gray" in tokens:
         # sharp tints a greyscale image back into its own (grey) colour space: no tint shows.
         tokens.pop("tint", None)
     width, height = sizes[max(sizes)] if sizes else (None, None)
     # sharp extends the resized image, so the box grows by the edges.
     padded_box(width or 0, height or 0, padding or (0, 0, 0, 0), tokens)
-    if fit == "contain" and "bg" not in tokens:
-        tokens["bg"] = "000000"  # sharp letterboxes in opaque black by default
+    if (fit == "contain" or "flatten" in tokens) and "bg" not in tokens:
+        tokens["bg"] = "000000"  # sharp letterboxes and flattens onto opaque black by default
     if not animated and tokens.get("fmt") in ("webp", "auto"):
         # ipx decodes the first frame unless asked for the animation or writing a GIF (a
         # source's own format included, so without `f` the native default stands); of the

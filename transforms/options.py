@@ -181,6 +181,9 @@ class Options:
     # `neg` (the colours inverted, alpha kept).
     tint: str | None = None
     negate: bool = False
+    # `flatten` (sharp's and ipx's): no alpha in the output; transparency filled with `bg`, white
+    # without one, in every format (a PNG or WebP is written opaque).
+    flatten: bool = False
     padding: Padding | None = None
     corners: Corners | None = None
     # `fq_FORMAT:Q[:FORMAT:Q...]`: qualities per format, sorted; `quality` covers the others.

@@ -302,7 +302,7 @@ def _fill(im: pyvips.Image, rgba: list[float]) -> list[float]:
 def _background(ctx: Context) -> tuple[list[float], bool]:
     """Padding colour and whether the output keeps an alpha band for it."""
     bg = ctx.plan.options.background
-    alpha_ok = ctx.plan.output in ALPHA_FORMATS
+    alpha_ok = ctx.plan.output in ALPHA_FORMATS and not ctx.plan.options.flatten
     if bg is None:
         if alpha_ok:
             return [0.0, 0.0, 0.0, 0.0], True
@@ -532,7 +532,7 @@ def finish(ctx: Context) -> None:
         image = image.colourspace("b-w" if gray else "srgb")
         if image.format != "uchar":
             image = image.cast("uchar")
-    if image.hasalpha() and ctx.plan.output not in ALPHA_FORMATS:
+    if image.hasalpha() and (ctx.plan.output not in ALPHA_FORMATS or options.flatten):
         colour, _ = _background(ctx)
         image = image.flatten(background=_fill(image, colour)[: image.bands - 1])
     ctx.image = image

@@ -62,6 +62,10 @@ def native(path: str) -> str:
     ("tint_e40/a.jpg", "tint_ee4400"),
     ("negate/a.jpg", "neg"),
     ("negate_true,w_10/a.png", "neg,w_10"),
+    # flatten: onto `b`, else sharp's default black.
+    ("flatten,f_png/a.png", "bg_000000,flatten,fmt_png"),
+    ("flatten,b_ff0000,w_10/a.png", "bg_ff0000,flatten,w_10"),
+    ("flatten,f_jpeg/a.png", "bg_000000,fmt_jpeg"),
     # sharp tints a greyscale image back into grey: the tint never shows (docs/ipx.md).
     ("grayscale&tint_%23ff0000/a.jpg", "gray"),
     ("normalize,w_10/a.jpg", "norm,w_10"),
@@ -91,9 +95,10 @@ def test_sources(path: str, source: str) -> None:
     ("tint_red/a.jpg", "ipx tint 'red'"),
     ("tint_%23ff000080/a.jpg", "opaque"),
     ("extend_4_4_4_4,negate/a.jpg", "extend together with tint or negate"),
+    ("flatten,negate/a.png", "flatten together with tint or negate"),
     ("tint_%23ff0000&extend_1_1_1_1/a.jpg", "extend together with tint or negate"),
     ("modulate_1_2/a.jpg", "'modulate'"),
-    ("flatten/a.jpg", "'flatten'"),
+    ("unflatten/a.jpg", "'unflatten'"),
     ("pos_16/a.jpg", "'16'"),
     ("b_red/a.jpg", "hex"),
     ("f_tiff/a.jpg", "'tiff'"),
