@@ -15,7 +15,13 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from origin.service import Answer, Unchanged
 
 LEVELS = ("off", "errors", "misses", "all")
 FORMATS = ("json", "text")
@@ -98,3 +104,55 @@ class AccessLog:
         else:
             line = " ".join(f"{key}={_logfmt_value(_flat(value))}" for key, value in record.items())
         return line.encode("ascii", "backslashreplace")
+
+
+# A purge names at most this many sources, prefixes and watermarks in its log line.
+LOGGED_NAMES = 20
+
+
+def _request_fields(request: Request) -> dict[str, Any]:
+    scope = request.scope
+    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    if scope.get("query_string"):
+        path += "?" + scope["query_string"].decode("latin-1")
+    return {"method": request.method, "path": path,
+            "client": request.client.host if request.client else "",
+            "request_id": _request_id(request)}
+
+
+# Where a request's id comes from: the caller's own, then the CDN's (Cloudflare, CloudFront,
+# Varnish's transaction ids), so a line can be matched with the edge's log.
+_REQUEST_ID_HEADERS = ("x-request-id", "cf-ray", "x-amz-cf-id", "x-varnish")
+
+
+def _request_id(request: Request) -> str:
+    headers = request.headers
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value[:200]
+    return ""
+
+
+def transform_fields(request: Request, response: Response, tier: str, seconds: float,
+                     answer: Answer | Unchanged | None, error: str, detail: str
+                     ) -> dict[str, Any]:
+    """The access log's fields for an answer of the transform route."""
+    entry = getattr(answer, "entry", None)  # an Unchanged (304 by ETag alone) has none
+    fetch_ms = getattr(answer, "fetch_ms", 0.0)
+    return {
+        "route": "transform", **_request_fields(request),
+        "status": response.status_code, "bytes": len(response.body),
+        "ms": round(seconds * 1000, 2), "tier": tier,
+        "type": entry.content_type if entry is not None and response.status_code != 304 else "",
+        "transform_ms": round(entry.transform_ms, 1) if entry and tier == "transform" else "",
+        "fetch_ms": round(fetch_ms, 1) if fetch_ms else "",
+        "error": error, "detail": detail,
+    }
+
+
+def operation_fields(route: str, request: Request, response: Response,
+                     fields: dict[str, Any]) -> dict[str, Any]:
+    """The access log's fields for a purge or warm request (never its token)."""
+    return {"route": route, **_request_fields(request), "status": response.status_code,
+            **fields}

@@ -29,7 +29,7 @@ from cache.purge import PurgeService
 from cache.purgers import from_settings as purgers_from_settings
 from cache.tiers import SharedTier
 from cache.variants import VariantCache
-from origin import autoredirect, metrics, operator_api, recycle, warm
+from origin import accesslog, autoredirect, metrics, operator_api, recycle, warm
 from origin.accesslog import AccessLog
 from origin.balance import BOARD
 from origin.cpus import usable_cpus
@@ -292,7 +292,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         elapsed = time.perf_counter() - started
         metrics.observe_request("transform", response.status_code, tier, elapsed)
         if st.access_log.wants(response.status_code, tier, error):
-            st.access_log.write(_transform_line(request, response, tier, elapsed, answer,
+            st.access_log.write(accesslog.transform_fields(request, response, tier, elapsed, answer,
                                                 error, detail))
         return response
 
@@ -322,16 +322,16 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             result = await st.purge.purge(asked.sources, asked.prefixes, soft=asked.soft,
                                           watermarks=asked.watermarks)
             response: Response = JSONResponse(result, headers={"Cache-Control": "no-store"})
-            fields = {"sources": asked.sources[:_LOGGED_NAMES],
-                      "prefixes": asked.prefixes[:_LOGGED_NAMES],
-                      "watermarks": asked.watermarks[:_LOGGED_NAMES],
+            fields = {"sources": asked.sources[:accesslog.LOGGED_NAMES],
+                      "prefixes": asked.prefixes[:accesslog.LOGGED_NAMES],
+                      "watermarks": asked.watermarks[:accesslog.LOGGED_NAMES],
                       "soft": asked.soft or "", "variants": result.get("variants")}
         except ImgOriginError as exc:
             response = error_response(exc, None)
             fields = {"error": exc.code, "detail": exc.detail}
         metrics.REQUESTS.labels("purge", str(response.status_code), "none").inc()
         if st.access_log.wants_operation(response.status_code):
-            st.access_log.write(_operation_line("purge", request, response, fields))
+            st.access_log.write(accesslog.operation_fields("purge", request, response, fields))
         return response
 
     async def warm_route(request: Request) -> Response:
@@ -351,7 +351,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             fields = {"error": exc.code, "detail": exc.detail}
         metrics.REQUESTS.labels("warm", str(response.status_code), "none").inc()
         if st.access_log.wants_operation(response.status_code):
-            st.access_log.write(_operation_line("warm", request, response, fields))
+            st.access_log.write(accesslog.operation_fields("warm", request, response, fields))
         return response
 
     async def ops_not_found(request: Request) -> Response:
@@ -499,58 +499,6 @@ def _fallback(st: State, answer: Answer, exc: ImgOriginError, started: float,
         (b"server-timing", timing.encode()),
     ]
     return PreparedResponse(status, headers, entry.body)
-
-
-# A purge names at most this many sources, prefixes and watermarks in its log line.
-_LOGGED_NAMES = 20
-
-
-def _request_fields(request: Request) -> dict[str, Any]:
-    scope = request.scope
-    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-    if scope.get("query_string"):
-        path += "?" + scope["query_string"].decode("latin-1")
-    return {"method": request.method, "path": path,
-            "client": request.client.host if request.client else "",
-            "request_id": _request_id(request)}
-
-
-# Where a request's id comes from: the caller's own, then the CDN's (Cloudflare, CloudFront,
-# Varnish's transaction ids), so a line can be matched with the edge's log.
-_REQUEST_ID_HEADERS = ("x-request-id", "cf-ray", "x-amz-cf-id", "x-varnish")
-
-
-def _request_id(request: Request) -> str:
-    headers = request.headers
-    for name in _REQUEST_ID_HEADERS:
-        value = headers.get(name)
-        if value:
-            return value[:200]
-    return ""
-
-
-def _transform_line(request: Request, response: Response, tier: str, seconds: float,
-                    answer: Answer | Unchanged | None, error: str, detail: str
-                    ) -> dict[str, Any]:
-    """The access log's fields for an answer of the transform route."""
-    entry = answer.entry if isinstance(answer, Answer) else None
-    return {
-        "route": "transform", **_request_fields(request),
-        "status": response.status_code, "bytes": len(response.body),
-        "ms": round(seconds * 1000, 2), "tier": tier,
-        "type": entry.content_type if entry is not None and response.status_code != 304 else "",
-        "transform_ms": round(entry.transform_ms, 1) if entry and tier == "transform" else "",
-        "fetch_ms": round(answer.fetch_ms, 1) if isinstance(answer, Answer) and answer.fetch_ms
-        else "",
-        "error": error, "detail": detail,
-    }
-
-
-def _operation_line(route: str, request: Request, response: Response,
-                    fields: dict[str, Any]) -> dict[str, Any]:
-    """The access log's fields for a purge or warm request (never its token)."""
-    return {"route": route, **_request_fields(request), "status": response.status_code,
-            **fields}
 
 
 def _rate_limiter(settings: Settings) -> RateLimiter | None:
