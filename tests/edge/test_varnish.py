@@ -4,6 +4,7 @@ built). Names follow R16 (edge contract) and R14/R15 (purge) where they apply.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -366,3 +367,17 @@ def test_r16_client_hints_keep_one_object_per_step() -> None:
         fixed = "/w_100,dpr_2,fmt_png/landscape.jpg"
         assert get(s, fixed, **{"Sec-CH-DPR": "3"}).headers["x-cache"] == "MISS"
         assert get(s, fixed, **{"Sec-CH-DPR": "1"}).headers["x-cache"] == "HIT"
+
+
+def test_the_origins_access_log_names_varnishs_transaction(stack: Stack) -> None:
+    # A miss through Varnish gets one access-log line at the origin, under the id Varnish
+    # gives its backend request (X-Varnish), so the two logs can be joined.
+    path = "/w_96,fmt_png/landscape.jpg"
+    assert get(stack, path).headers["x-cache"] == "MISS"
+    lines = [json.loads(line) for line in stack.origin.log(tail=None).splitlines()
+             if line.startswith("{") and f'"path":"{path}"' in line]
+    assert len(lines) == 1, lines
+    assert lines[0]["tier"] == "transform" and lines[0]["request_id"].isdigit()
+    assert get(stack, path).headers["x-cache"] == "HIT"
+    assert len([line for line in stack.origin.log(tail=None).splitlines()
+                if f'"path":"{path}"' in line]) == 1
