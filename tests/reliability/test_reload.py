@@ -78,7 +78,7 @@ def test_sighup_replaces_the_workers_without_losing_a_connection(tmp_path: Path)
 
 def test_sigttou_and_sigttin_change_the_worker_count_without_orphaning_a_slot() -> None:
     # gunicorn's SIGTTOU stops the oldest worker, whose slot's socket stayed in the group with
-    # nobody accepting on it (about a third of new connections then hung); the worker on the
+    # nobody accepting on it (26 of 60 new connections then hung, 3 workers); the worker on the
     # highest slot goes instead, and its socket is closed.
     with OriginProcess({}, workers=3) as server:
         first = sorted(server.worker_pids())
