@@ -45,8 +45,8 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/-/healthz' % os.environ.get('PORT', '8080'), timeout=2)"]
 
-# The gunicorn master is PID 1: it handles SIGTERM (5 s of drain, then a graceful stop of the
-# workers, within `docker stop`'s 10 s when no transform is slow) and reaps its children.
+# The gunicorn master is PID 1: it handles SIGTERM (5 s of drain, then the workers finish what
+# is in flight, 20 s at most: `docker stop --time 30` leaves room for both) and reaps its children.
 # Arguments after the image name go to `imgorigin serve`, e.g. `--workers 4`; by default one
 # worker per CPU the container may use (its cgroup's CPU quota included).
 ENTRYPOINT ["imgorigin", "serve", "--host", "0.0.0.0"]

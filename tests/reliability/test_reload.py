@@ -12,13 +12,9 @@ from pathlib import Path
 import httpx
 import pyvips
 
+from tests.support.images import flat
 from tests.support.net import wait_until
 from tests.support.origin import OriginProcess
-
-
-def _solid(path: Path, width: int, height: int, colour: list[int]) -> None:
-    (pyvips.Image.black(width, height) + colour).cast("uchar").copy(
-        interpretation="srgb").pngsave(str(path))
 
 
 def _fresh_connections(server: OriginProcess, count: int) -> Counter[str]:
@@ -35,9 +31,9 @@ def _fresh_connections(server: OriginProcess, count: int) -> Counter[str]:
 
 def test_sighup_replaces_the_workers_without_losing_a_connection(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
-    _solid(tmp_path / "src" / "photo.png", 400, 200, [0, 0, 255])
+    (tmp_path / "src" / "photo.png").write_bytes(flat([0, 0, 255], 400, 200))
     logo = tmp_path / "logo.png"
-    _solid(logo, 40, 20, [255, 0, 0, 255])
+    logo.write_bytes(flat([255, 0, 0], 40, 20, alpha=255))
     env = {"IMGORIGIN_SOURCE": str(tmp_path / "src"), "IMGORIGIN_WATERMARKS": f"logo:{logo}",
            "IMGORIGIN_DRAIN_SECONDS": "1"}
     with OriginProcess(env, workers=2) as server:
@@ -56,7 +52,8 @@ def test_sighup_replaces_the_workers_without_losing_a_connection(tmp_path: Path)
         runner = threading.Thread(target=traffic)
         runner.start()
         try:
-            _solid(logo, 40, 20, [0, 255, 0, 255])  # replaced on disk, then the reload
+            # The file replaced on disk, then the reload.
+            logo.write_bytes(flat([0, 255, 0], 40, 20, alpha=255))
             assert server.proc is not None
             server.proc.send_signal(signal.SIGHUP)
             assert wait_until(lambda: len(server.worker_pids()) == 2
