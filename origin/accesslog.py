@@ -10,12 +10,17 @@ a fifth of a memory hit (docs/operations.md, "Logs").
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from origin import metrics
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -33,9 +38,95 @@ LINE_LIMIT = 4095
 MAX_PATH = 1024
 
 
-def _stdout(line: bytes) -> None:
-    with contextlib.suppress(OSError):  # a closed log pipe must not fail the request
-        os.write(1, line)
+# Lines waiting for the writer thread, per worker: about 1 MiB of typical lines. A reader that
+# falls this far behind loses the newest lines (counted), never the worker's time.
+QUEUE_LINES = 4096
+FLUSH_SECONDS = 1.0  # what a stopping worker gives the last lines to leave
+GATHER_SECONDS = 0.02  # how long a line may wait for others to leave with it
+
+
+class LineWriter:
+    """Hands lines to a thread that writes them to `fd`, so a stalled log reader (a full pipe)
+    never blocks the event loop; lines beyond QUEUE_LINES are dropped and counted."""
+
+    def __init__(self, fd: int = 1, max_lines: int = QUEUE_LINES,
+                 on_drop: Callable[[], None] | None = None) -> None:
+        self.fd = fd
+        self.max_lines = max_lines
+        self.dropped = 0
+        self._on_drop = on_drop or _count_drop
+        self._lines: deque[bytes] = deque()
+        self._wake = threading.Condition(threading.Lock())
+        self._pid = 0  # the thread belongs to the process that started it, not to a fork of it
+        self._idle = True
+
+    def __call__(self, line: bytes) -> None:
+        with self._wake:
+            if len(self._lines) >= self.max_lines:
+                self.dropped += 1
+                self._on_drop()
+                return
+            self._lines.append(line)
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="access-log", daemon=True).start()
+            elif self._idle:
+                self._wake.notify()
+
+    def forget_parent(self) -> None:
+        """In a forked child: the parent's thread, lock and unwritten lines are not ours."""
+        self._lines = deque()
+        self._wake = threading.Condition(threading.Lock())
+        self._pid = 0
+        self._idle = True
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._lines:
+                    self._idle = True
+                    self._wake.notify_all()  # for flush()
+                    self._wake.wait()
+                self._idle = False
+            # Gather what comes next: callers wake the thread once per batch, not per line.
+            time.sleep(GATHER_SECONDS)
+            while True:
+                with self._wake:
+                    if not self._lines:
+                        break
+                    batch = self._batch()
+                with contextlib.suppress(OSError):  # a closed log pipe must not stop the thread
+                    os.write(self.fd, batch)
+
+    def _batch(self) -> bytes:
+        # Lines joined up to PIPE_BUF: one write stays atomic on a pipe the workers share.
+        parts = [self._lines.popleft()]
+        size = len(parts[0])
+        while self._lines and size + len(self._lines[0]) <= LINE_LIMIT + 1:
+            size += len(self._lines[0])
+            parts.append(self._lines.popleft())
+        return b"".join(parts)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the queued lines to be written; whether they were."""
+        deadline = time.monotonic() + timeout
+        with self._wake:
+            while self._lines or not self._idle:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._pid != os.getpid():
+                    return False
+                self._wake.wait(left)
+        return True
+
+
+def _count_drop() -> None:
+    metrics.ACCESS_LOG_DROPPED.inc()
+
+
+# One writer per process for standard output, whatever the number of apps in it.
+STDOUT = LineWriter()
+os.register_at_fork(after_in_child=STDOUT.forget_parent)
+atexit.register(STDOUT.flush, FLUSH_SECONDS)
 
 
 def _logfmt_value(value: object) -> str:
@@ -66,10 +157,10 @@ class AccessLog:
     """Decides which answers to log and writes their lines."""
 
     def __init__(self, level: str = "misses", fmt: str = "json",
-                 write: Callable[[bytes], None] = _stdout) -> None:
+                 write: Callable[[bytes], None] | None = None) -> None:
         self.level = LEVELS.index(level)
         self.json = fmt == "json"
-        self._write = write
+        self._write = write or STDOUT
 
     def wants(self, status: int, tier: str, error: str = "") -> bool:
         """Whether an answer of the transform route is logged at this level."""

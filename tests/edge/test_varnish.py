@@ -374,10 +374,18 @@ def test_the_origins_access_log_names_varnishs_transaction(stack: Stack) -> None
     # gives its backend request (X-Varnish), so the two logs can be joined.
     path = "/w_96,fmt_png/landscape.jpg"
     assert get(stack, path).headers["x-cache"] == "MISS"
-    lines = [json.loads(line) for line in stack.origin.log(tail=None).splitlines()
-             if line.startswith("{") and f'"path":"{path}"' in line]
-    assert len(lines) == 1, lines
-    assert lines[0]["tier"] == "transform" and lines[0]["request_id"].isdigit()
+
+    def lines() -> list[dict]:  # type: ignore[type-arg]
+        return [json.loads(line) for line in stack.origin.log(tail=None).splitlines()
+                if line.startswith("{") and f'"path":"{path}"' in line]
+
+    # A line leaves through the worker's log thread, just after its answer.
+    assert wait_until(lambda: len(lines()) >= 1, 5)
+    assert len(lines()) == 1, lines()
+    assert lines()[0]["tier"] == "transform" and lines()[0]["request_id"].isdigit()
     assert get(stack, path).headers["x-cache"] == "HIT"
-    assert len([line for line in stack.origin.log(tail=None).splitlines()
-                if f'"path":"{path}"' in line]) == 1
+    # The hit stayed at the edge: a later request's line arrives, and the path still has one.
+    bad = "/w_96,nope_1/landscape.jpg"
+    assert get(stack, bad).status_code == 400
+    assert wait_until(lambda: f'"path":"{bad}"' in stack.origin.log(tail=None), 5)
+    assert len(lines()) == 1

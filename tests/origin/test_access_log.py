@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import re
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from origin.accesslog import MAX_PATH, AccessLog
+from origin.accesslog import MAX_PATH, AccessLog, LineWriter
 from tests.support.net import wait_until
 from tests.support.origin import OriginProcess
 
@@ -92,6 +97,97 @@ def test_text_lines_are_key_value_pairs_quoted_where_needed() -> None:
     assert 'sources="a.jpg,b c.jpg"' in text
 
 
+def small_pipe() -> tuple[int, int]:
+    """A pipe of one page (4 KiB) that fills after a dozen lines; (read end, write end)."""
+    read, write = os.pipe()
+    fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 4096)
+    return read, write
+
+
+def drain(fd: int, until: int, timeout: float = 10) -> bytes:
+    """Everything the pipe gives until `until` newlines have arrived (or the timeout passed)."""
+    got = bytearray()
+    os.set_blocking(fd, False)
+
+    def more() -> bool:
+        with contextlib.suppress(BlockingIOError):
+            got.extend(os.read(fd, 65536))
+        return got.count(b"\n") >= until
+
+    wait_until(more, timeout, interval=0.01)
+    return bytes(got)
+
+
+def test_a_reader_that_stops_costs_lines_beyond_the_queue_never_the_caller() -> None:
+    read, write = small_pipe()
+    dropped: list[int] = []
+    writer = LineWriter(write, max_lines=50, on_drop=lambda: dropped.append(1))
+    lines = [json.dumps({"n": n, "pad": "x" * 300}).encode() + b"\n" for n in range(200)]
+    caller = threading.Thread(target=lambda: [writer(line) for line in lines])
+    caller.start()
+    caller.join(10)
+    # Nobody reads: the pipe holds a dozen lines, the queue 50, the other ~140 are dropped
+    # rather than holding the caller (an event loop) until someone reads.
+    assert not caller.is_alive()
+    assert writer.dropped == len(dropped) and 100 <= writer.dropped <= 150
+    out = drain(read, len(lines) - writer.dropped)
+    os.close(read)
+    os.close(write)
+    kept = out.splitlines(keepends=True)
+    assert len(kept) == len(lines) - writer.dropped
+    assert kept == lines[:len(kept)]  # whole lines, in order: the oldest are kept
+    assert writer.flush(1)
+
+
+def test_lines_leave_in_writes_of_at_most_a_pipe_buffer_each() -> None:
+    writes: list[int] = []
+    read, write = os.pipe()
+    writer = LineWriter(write)
+    real_write = os.write
+
+    def counting(fd: int, data: bytes) -> int:
+        if fd == write:
+            writes.append(len(data))
+        return real_write(fd, data)
+
+    os.write = counting  # type: ignore[assignment]
+    try:
+        for n in range(40):  # 40 kB: within the pipe's 64 KiB, so nothing waits for a reader
+            writer(b"%03d" % n + b"y" * 996 + b"\n")  # 1000-byte lines
+        assert writer.flush(5)
+    finally:
+        os.write = real_write
+    out = drain(read, 40)
+    os.close(read)
+    os.close(write)
+    assert out.count(b"\n") == 40 and sum(writes) == len(out)
+    assert max(writes) <= 4096  # PIPE_BUF: atomic, so the workers' lines never interleave
+    assert len(writes) < 40  # lines queued together left together
+
+
+def test_a_server_whose_log_reader_stalls_keeps_answering() -> None:
+    read, write = small_pipe()
+    path = "/w_64/landscape.jpg"
+    try:
+        with OriginProcess({"IMGORIGIN_ACCESS_LOG": "all"}, stdout=write) as server:
+            os.close(write)
+            write = -1
+            with httpx.Client(timeout=10) as client:
+                # A synchronous write would block the worker on the 13th line or so.
+                statuses = [client.get(server.url(path)).status_code for _ in range(300)]
+                assert statuses == [200] * 300
+                assert client.get(server.url("/-/healthz")).status_code == 200
+            out = drain(read, 300)
+            records = [json.loads(line) for line in out.splitlines()]
+            assert len(records) == 300 and {r["path"] for r in records} == {path}
+            assert "imgorigin_access_log_dropped_total" in server.metrics_text()
+            assert server.metric("imgorigin_access_log_dropped_total") == 0
+    finally:
+        os.close(read)
+        if write >= 0:
+            os.close(write)
+
+
 def _records(server: OriginProcess) -> list[dict]:  # type: ignore[type-arg]
     return [json.loads(line) for line in server.log(tail=None).splitlines()
             if line.startswith("{")]
@@ -159,7 +255,7 @@ def test_a_purge_is_logged_without_its_token(server: OriginProcess) -> None:
     assert TOKEN not in server.log(tail=None) and "wrong" not in server.log(tail=None)
 
 
-def test_level_all_in_text_logs_hits_and_off_logs_nothing() -> None:
+def test_level_all_in_text_logs_hits_and_off_logs_nothing(tmp_path: Path) -> None:
     path = "/w_64/landscape.jpg"
     with OriginProcess({"IMGORIGIN_ACCESS_LOG": "all",
                         "IMGORIGIN_ACCESS_LOG_FORMAT": "text"}) as verbose:
@@ -171,21 +267,24 @@ def test_level_all_in_text_logs_hits_and_off_logs_nothing() -> None:
 
         assert wait_until(lambda: len(tiers()) == 2, 5)
         assert tiers()[0] == "transform" and tiers()[1] in ("memory", "disk")
-    with OriginProcess({"IMGORIGIN_ACCESS_LOG": "off"}) as quiet:
+    log_path = tmp_path / "quiet.log"
+    with OriginProcess({"IMGORIGIN_ACCESS_LOG": "off"}, log_path=str(log_path)) as quiet:
         assert httpx.get(quiet.url("/w_64,nope_1/landscape.jpg"), timeout=10).status_code == 400
         assert httpx.get(quiet.url(path), timeout=30).status_code == 200
-        # A line is written before its answer is sent: none can still be on its way.
-        assert "route" not in quiet.log(tail=None)
+    # Read after the server stopped: a stopping worker writes out the lines still queued.
+    assert "route" not in log_path.read_text()
 
 
 def test_without_its_own_id_a_request_is_logged_under_the_cdns(server: OriginProcess) -> None:
     path = "/w_72,fmt_webp/landscape.jpg"
     r = httpx.get(server.url(path), headers={"CF-Ray": "8e1f2a3b4c5d6e7f-AMS"}, timeout=30)
     assert r.status_code == 200
+    assert wait_until(lambda: any(x.get("path") == path for x in _records(server)), 5)
     (line,) = [x for x in _records(server) if x.get("path") == path]
     assert line["request_id"] == "8e1f2a3b4c5d6e7f-AMS"
     both = "/w_73,fmt_webp/landscape.jpg"
     httpx.get(server.url(both), headers={"X-Request-ID": "mine", "X-Varnish": "32770"},
               timeout=30)
+    assert wait_until(lambda: any(x.get("path") == both for x in _records(server)), 5)
     (line,) = [x for x in _records(server) if x.get("path") == both]
     assert line["request_id"] == "mine"

@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 class OriginProcess:
     def __init__(self, env: dict[str, str] | None = None, workers: int = 1,
                  cache_dir: str | None = None, log_path: str | None = None,
-                 nofile: tuple[int, int] | None = None) -> None:
+                 nofile: tuple[int, int] | None = None, stdout: int | None = None) -> None:
         self.port = free_port()
+        self.stdout = stdout  # a descriptor for the server's standard output (the access log)
         self.nofile = nofile  # (soft, hard) RLIMIT_NOFILE the server starts with
         self.workers = workers
         self._tmp = tempfile.TemporaryDirectory(prefix="imgorigin-test-")
@@ -44,7 +45,8 @@ class OriginProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "origin.cli", "serve", "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", str(self.workers)],
-            cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=REPO, env=self.env, stdout=self._log if self.stdout is None else self.stdout,
+            stderr=subprocess.STDOUT if self.stdout is None else self._log,
             preexec_fn=self._limit if self.nofile else None,
         )
         if not wait_until(self._ready, timeout):
