@@ -287,11 +287,14 @@ class TransformService:
         source = req.source
         tags = surrogate_keys(source.id, _watermark_name(req.options))
         fetch_started = time.perf_counter()
+        # A fetch is timed only when the version was not already known here (Server-Timing's
+        # and the access log's `fetch` is then the upstream's or the shared tier's answer).
+        fetches = not self.sources.trusts(source)
         if source.kind == "local":
             version = await self.sources.version(source)
         else:
             version = await _by(deadline, self.sources.version(source))
-        fetch_ms = (time.perf_counter() - fetch_started) * 1000 if source.kind == "http" else 0.0
+        fetch_ms = (time.perf_counter() - fetch_started) * 1000 if fetches else 0.0
         key = self._key(req, fmt_class, version)
         entry = self.variants.get_memory(key)
         if entry is not None:

@@ -102,6 +102,14 @@ class SourceStore:
             self.versions.clear()
         self.versions[ref.id] = (version, checked)
 
+    def trusts(self, ref: SourceRef) -> bool:
+        """Whether `version` answers from this worker's memory, without waiting for anyone."""
+        if ref.kind in ("local", "fallback"):
+            return True
+        known = self.versions.get(ref.id)
+        return known is not None and (time.monotonic() - known[1]
+                                      < self.settings.source_ttl + self.settings.source_stale)
+
     async def version(self, ref: SourceRef) -> str:
         """The source's current version: a stat for files, a (cached) GET for HTTP."""
         if ref.kind == "fallback":

@@ -15,8 +15,10 @@ import httpx
 import pytest
 
 from origin.accesslog import MAX_PATH, AccessLog, LineWriter
+from tests.reliability.faults import photo
 from tests.support.net import wait_until
 from tests.support.origin import OriginProcess
+from tests.support.upstream import Upstream
 
 TOKEN = "access-log-test-token"
 
@@ -288,3 +290,30 @@ def test_without_its_own_id_a_request_is_logged_under_the_cdns(server: OriginPro
     assert wait_until(lambda: any(x.get("path") == both for x in _records(server)), 5)
     (line,) = [x for x in _records(server) if x.get("path") == both]
     assert line["request_id"] == "mine"
+
+
+def test_a_fetched_source_logs_its_fetch_time_and_a_known_one_none() -> None:
+    with Upstream() as upstream:
+        upstream.add("photo.jpg", photo(320, 240))
+        # Every fetch through /delay/0.3/ takes at least 300 ms.
+        env = {"IMGORIGIN_SOURCE": upstream.base + "/delay/0.3/"}
+        with OriginProcess(env) as server:
+            first, second = "/w_64/photo.jpg", "/w_48/photo.jpg"
+            timings = []
+            for path in (first, second):
+                r = httpx.get(server.url(path), timeout=30)
+                assert r.status_code == 200
+                timings.append(r.headers["server-timing"])
+            assert wait_until(lambda: {r.get("path") for r in _records(server)}
+                              >= {first, second}, 5)
+            by_path = {r["path"]: r for r in _records(server) if "path" in r}
+    assert upstream.hits["/delay/0.3/photo.jpg"] == 1
+    fetched, reused = by_path[first], by_path[second]
+    assert 300 <= fetched["fetch_ms"] <= fetched["ms"]
+    assert fetched["transform_ms"] > 0 and fetched["tier"] == "transform"
+    # The second variant took the source's bytes kept from the first fetch.
+    assert "fetch_ms" not in reused and reused["tier"] == "transform", reused
+    # Server-Timing says the same (the contract: a `fetch` duration when one happened).
+    fetch = re.search(r"fetch;dur=([\d.]+)", timings[0])
+    assert fetch and float(fetch.group(1)) == fetched["fetch_ms"]
+    assert "fetch" not in timings[1] and "transform;dur=" in timings[1]
