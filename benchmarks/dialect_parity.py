@@ -97,6 +97,13 @@ THUMBOR_CASES = [
     "300x200/filters:watermark(mark.png,10,center,50)/landscape.jpg",
     "300x0/filters:watermark(mark.png,center,-0,30,40)/landscape.jpg",
     "300x200/filters:watermark(mark.png,-0,12,0):format(png)/landscape.jpg",
+    # proportion(): the finished image shrunk by the factor (imgorigin: its size, or `zoom`);
+    # thumbor ignores a factor above 1.
+    "300x200/filters:proportion(0.5)/landscape.jpg",
+    "fit-in/300x300/filters:proportion(0.5)/portrait.jpg",
+    "300x0/filters:proportion(1.5)/landscape.jpg",
+    "filters:proportion(0.25)/landscape.jpg",
+    "filters:proportion(2)/small.png",
 ]
 IPX_CASES = [
     "w_300/landscape.jpg",

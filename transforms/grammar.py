@@ -193,6 +193,30 @@ def _apply_aspect(ratio: float, token: str, width: int | None, height: int | Non
     return {field: derived}
 
 
+# `zoom_` bounds: a hundredth of the size to a hundred times it.
+MIN_ZOOM, MAX_ZOOM = 0.01, 100.0
+
+
+def _p_zoom(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"__zoom": (_decimal(_required(raw, token), token, MIN_ZOOM, MAX_ZOOM), token)}
+
+
+def _apply_zoom(zoom: float, token: str, width: int | None, height: int | None,
+                lim: GrammarLimits) -> dict[str, Any]:
+    """`zoom_` as fields: with `w` or `h`, those sides times the factor (rounded half up), so
+    `w_400,zoom_0.5` is the variant of `w_200`; alone, the factor itself."""
+    if width is None and height is None:
+        return {"zoom": zoom}
+    sides: dict[str, Any] = {}
+    for field, name, side in (("width", "w", width), ("height", "h", height)):
+        if side is not None:
+            scaled = math.floor(side * zoom + 0.5)
+            if not 1 <= scaled <= lim.max_dim:
+                raise InvalidOptions(f"'{token}' makes {name}_{scaled}, outside 1..{lim.max_dim}")
+            sides[field] = scaled
+    return sides
+
+
 def _p_dpr(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"dpr": _decimal(_required(raw, token), token, 1, 4)}
 
@@ -459,6 +483,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("h", ("height",), _p_height),
     Modifier("s", ("size",), _p_size),
     Modifier("dpr", (), _p_dpr),
+    Modifier("zoom", (), _p_zoom),
     Modifier("ar", ("aspect", "aspectratio"), _p_aspect),
     Modifier("adaptive", (), _flag("adaptive")),
     Modifier("fit", (), _p_fit),
@@ -573,6 +598,11 @@ def parse(
         values = {**base, **values}
     expires = values.pop("__expires", None)
     download = values.pop("__download", None)
+    if "__zoom" in values:
+        # Before `ar_`, so that `w_400,zoom_0.5,ar_16:9` is the variant of `w_200,ar_16:9`.
+        zoom, token = values.pop("__zoom")
+        values.update(_apply_zoom(zoom, token, values.get("width"), values.get("height"),
+                                  limits))
     if "__aspect" in values:
         ratio, token = values.pop("__aspect")
         values.update(_apply_aspect(ratio, token, values.get("width"), values.get("height"),
@@ -600,6 +630,8 @@ def canonicalize(options: Options) -> Options:
         changes["gravity"] = "center"
     if options.width is None and options.height is None and options.dpr != 1.0:
         changes["dpr"] = 1.0
+    if options.zoom > 1 and (not options.enlarge or options.aspect is not None):
+        changes["zoom"] = 1.0  # the source's own size is as large as it gets without `enlarge`
     if options.extend and (fit != "contain" or options.enlarge or options.aspect is not None):
         # Only a contain box that could shrink with the source grows; `ar_`'s never shrinks.
         changes["extend"] = False
@@ -705,7 +737,7 @@ def _token(name: str, value: Any) -> str:
 
 _CANONICAL_NAMES = {
     "width": "w", "height": "h", "dpr": "dpr", "fit": "fit", "gravity": "g", "crop": "crop",
-    "aspect": "ar", "adaptive": "adaptive",
+    "aspect": "ar", "adaptive": "adaptive", "zoom": "zoom",
     "format": "fmt", "quality": "q", "auto_quality": "q", "background": "bg", "blur": "blur",
     "sharpen": "sharpen",
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
 from transforms.dialect import Translated, check_length, hex_colour, padded_box
-from transforms.grammar import MAX_CROP_SIDE, format_number
+from transforms.grammar import MAX_CROP_SIDE, MAX_ZOOM, MIN_ZOOM, format_number
 from transforms.options import DIRECTION_ANCHORS
 
 _GRAVITIES = {"no": "north", "so": "south", "ea": "east", "we": "west", "noea": "northeast",
@@ -48,6 +49,7 @@ class _State:
     filename: str = ""
     attachment: bool = False
     watermark: list[str] | None = None  # opacity, position, x and y offsets, scale
+    zoom: float = 1.0
     tokens: dict[str, str] = field(default_factory=dict)
 
     def set(self, name: str, value: str) -> None:
@@ -121,6 +123,8 @@ def _source_key(source: str) -> str:
 
 def _tokens(state: _State) -> str:
     tokens = dict(state.tokens)
+    if state.zoom != 1:
+        _zoom(state, tokens)
     # imgproxy pads around the resized image (a 100x200 box with `pd:10` comes out 120x220).
     padded_box(state.width, state.height, state.padding, tokens)
     fit = _fit(state)
@@ -142,6 +146,19 @@ def _tokens(state: _State) -> str:
     if state.attachment:
         parts.append(f"dl_{state.filename}" if state.filename else "dl")
     return ",".join(parts) or "_"
+
+
+def _zoom(state: _State, tokens: dict[str, str]) -> None:
+    """imgproxy multiplies the size it asks for by the zoom (rounded half up), before its padding;
+    with neither side, the source by it: the native `zoom` does both."""
+    if not (state.width or state.height):
+        tokens["zoom"] = format_number(state.zoom)
+        return
+    width = math.floor(state.width * state.zoom + 0.5)
+    height = math.floor(state.height * state.zoom + 0.5)
+    if (state.width and not width) or (state.height and not height):
+        raise InvalidOptions("imgproxy zoom makes a side of the size 0")
+    state.width, state.height = width, height
 
 
 def _crop_token(state: _State, tokens: dict[str, str]) -> str:
@@ -298,6 +315,26 @@ def _crop_side(value: str, name: str) -> str:
         raise InvalidOptions(f"imgproxy option '{name}': '{value}' is not a share "
                              "0.001..0.999 of the source's side")
     return share
+
+
+def _o_zoom(state: _State, args: list[str], name: str) -> None:
+    """zoom:%zoom_x_y or zoom:%zoom_x:%zoom_y; the native zoom keeps the aspect ratio."""
+    factors = []
+    for arg in args:
+        try:
+            factor = float(arg)
+        except ValueError:
+            raise InvalidOptions(f"imgproxy option '{name}': '{arg}' is not a number") from None
+        if not MIN_ZOOM <= factor <= MAX_ZOOM:
+            raise InvalidOptions(f"imgproxy option '{name}': '{arg}' is out of range "
+                                 f"({format_number(MIN_ZOOM)}..{format_number(MAX_ZOOM)})")
+        factors.append(factor)
+    if len(factors) > 2:
+        raise InvalidOptions(f"imgproxy option '{name}' takes at most 2 arguments")
+    if len(set(factors)) > 1:
+        raise InvalidOptions("imgproxy zoom with two different factors is not supported by this "
+                             "server (it would stretch the image)")
+    state.zoom = factors[0]
 
 
 def _o_dpr(state: _State, args: list[str], name: str) -> None:
@@ -470,6 +507,7 @@ for _names, _handler in (
     (("extend", "ex"), _o_extend),
     (("gravity", "g"), _o_gravity),
     (("dpr",), _o_dpr),
+    (("zoom", "z"), _o_zoom),
     (("crop", "c"), _o_crop),
     (("quality", "q"), _whole("q")),
     (("format_quality", "fq"), _o_format_quality),

@@ -140,6 +140,9 @@ class Options:
     # `ar_W:H` with neither `w` nor `h`: the source cut (`fit_cover`) or padded (`fit_contain`)
     # to this width/height ratio, unscaled. With one side given, the grammar writes the other.
     aspect: float | None = None
+    # `zoom_F` with neither `w` nor `h`: the (cropped, turned) source scaled by F, or the box
+    # `ar_` makes of it. With `w` or `h`, the grammar multiplies them instead.
+    zoom: float = 1.0
     # `adaptive` (thumbor's adaptive-fit-in): `w` and `h` swapped when the source is portrait
     # and the box landscape, or the other way round, so a gallery's box fits either.
     adaptive: bool = False
@@ -198,8 +201,9 @@ class Options:
 
     @property
     def sized(self) -> bool:
-        """True when the options ask for a size or a shape (`w`, `h` or `ar`)."""
-        return self.width is not None or self.height is not None or self.aspect is not None
+        """True when the options ask for a size or a shape (`w`, `h`, `ar` or `zoom`)."""
+        return (self.width is not None or self.height is not None or self.aspect is not None
+                or self.zoom != 1)
 
     @property
     def crops_to_box(self) -> bool:

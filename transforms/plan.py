@@ -109,7 +109,9 @@ def _aspect_box(src_w: int, src_h: int, options: Options) -> Options:
         box = (max(1, math.floor(src_h * ratio + 0.5)), src_h)
     else:
         box = (src_w, max(1, math.floor(src_w / ratio + 0.5)))
-    return replace(options, width=box[0], height=box[1], aspect=None,
+    if options.zoom != 1:
+        box = (_scale_dim(box[0], options.zoom), _scale_dim(box[1], options.zoom))
+    return replace(options, width=box[0], height=box[1], aspect=None, zoom=1.0,
                    extend=options.fit == "contain")
 
 
@@ -129,7 +131,10 @@ def _fit(src_w: int, src_h: int, options: Options, max_dim: int,
     if h is not None:
         h = _inside_padding(h, reserved[1])
     if w is None and h is None:
-        return Geometry((src_w, src_h))
+        if options.zoom == 1:
+            return Geometry((src_w, src_h))
+        scale = options.zoom if options.enlarge else min(options.zoom, 1.0)
+        return Geometry(_cap((_scale_dim(src_w, scale), _scale_dim(src_h, scale)), max_dim))
     if w is None or h is None:
         scale = (w / src_w) if w is not None else (h / src_h)  # type: ignore[operator]
         if not options.enlarge:

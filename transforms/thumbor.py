@@ -9,6 +9,7 @@ a 400 naming it; docs/thumbor.md lists what maps to what.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from origin.errors import InvalidOptions, InvalidSource
 from transforms.dialect import Translated, check_length, hex_colour
+from transforms.grammar import format_number
 
 # thumbor's own order of optional parts; each part ends with a slash, the image is the rest.
 _PATH = re.compile(
@@ -95,6 +97,7 @@ class _Filters:
 
     names: set[str] = field(default_factory=set)
     focal: list[tuple[int, int, int]] = field(default_factory=list)  # centre x, y; weight
+    proportion: float = 1.0
 
     def __contains__(self, name: str) -> bool:
         return name in self.names
@@ -104,6 +107,8 @@ def _geometry(part: dict[str, str | None], filters: _Filters, tokens: dict[str, 
     if "orig" in (part["width"], part["height"]):
         raise InvalidOptions("thumbor 'orig' sizes are not supported by this server")
     width, height = int(part["width"] or 0), int(part["height"] or 0)
+    if filters.proportion != 1:
+        width, height = _proportion(width, height, filters.proportion, tokens)
     # rotate() turns the finished image counter-clockwise; the native `rot` turns the source
     # clockwise and sizes the turned image, so a quarter turn swaps the box's sides (and which
     # mirror is which, thumbor mirroring before it turns).
@@ -201,7 +206,7 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
     arity = {"format": 1, "quality": 1, "blur": (1, 2), "grayscale": 0, "fill": 1,
              "background_color": 1, "max_bytes": 1, "no_upscale": 0, "upscale": 0, "rotate": 1,
              "strip_icc": 0, "strip_exif": 0, "focal": 1, "brightness": 1,
-             "contrast": 1, "round_corner": (4, 5)}.get(name)
+             "contrast": 1, "round_corner": (4, 5), "proportion": 1}.get(name)
     if arity is None:
         raise InvalidOptions(f"thumbor filter '{name}' is not supported by this server")
     allowed = arity if isinstance(arity, tuple) else (arity,)
@@ -245,6 +250,29 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
         tokens["bri"] = str(_amount(name, args[0]))
     elif name == "contrast":
         _contrast(_amount(name, args[0]), tokens)
+    elif name == "proportion":
+        try:
+            seen.proportion = float(args[0])
+        except ValueError:
+            raise InvalidOptions(f"thumbor proportion('{args[0]}'): expected a number") from None
+        if not math.isfinite(seen.proportion):
+            raise InvalidOptions(f"thumbor proportion('{args[0]}'): expected a number")
+
+
+def _proportion(width: int, height: int, value: float,
+                tokens: dict[str, str]) -> tuple[int, int]:
+    """proportion(v) shrinks thumbor's finished image by v (whole pixels, cut down); thumbor
+    ignores a v outside (0, 1] and one that leaves less than a pixel. With a size, the size
+    times v; without one, the source times v."""
+    if not 0 < value < 1:
+        return width, height
+    if not (width or height):
+        tokens["zoom"] = format_number(value)
+        return width, height
+    scaled = int(width * value), int(height * value)
+    if (width and scaled[0] < 1) or (height and scaled[1] < 1):
+        return width, height
+    return scaled
 
 
 def _background(colour: str, tokens: dict[str, str]) -> None:

@@ -147,7 +147,7 @@ def test_values_parse_to_types() -> None:
         ("flip_2", "flip_2"),
         ("trim_0", "trim_0"),
         ("page_-1", "page_-1"),
-        ("zoom_2", "zoom"),
+        ("zoomx_2", "zoomx"),
         ("W_100", "W_100"),
         ("w_100,,h_100", "''"),
     ],

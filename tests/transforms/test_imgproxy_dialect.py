@@ -47,6 +47,13 @@ def native(path: str) -> str:
     ("/rs:fill:300:200/g:ce:0:0/plain/a.jpg", "h_200,w_300"),  # the default
     # The rest of the free options.
     ("/w:300/dpr:2/plain/a.jpg", "dpr_2,w_300"),
+    # zoom multiplies the size asked for (rounded half up), before padding; alone, the source.
+    ("/rs:fill:300:200/zoom:0.5/plain/a.jpg", "h_100,w_150"),
+    ("/w:301/z:0.5:0.5/plain/a.jpg", "w_151"),
+    ("/rs:fit:100:100/pd:10/z:2/plain/a.jpg", "fit_inside,h_220,pad_10,w_220"),
+    ("/z:0.25/plain/a.jpg", "zoom_0.25"),
+    ("/z:3/plain/a.jpg", "_"),              # no larger than the source without enlarge
+    ("/z:3/el:1/plain/a.jpg", "enlarge,zoom_3"),
     ("/q:70/plain/a.jpg", "q_70"),
     ("/q:0/plain/a.jpg", "_"),
     ("/fq:webp:70:avif:45:jpg:80/plain/a.jpg", "fq_avif:45:jpeg:80:webp:70"),
@@ -172,6 +179,13 @@ def test_sources(path: str, source: str) -> None:
     ("/w:10/plain/a.jpg@bmp", "'bmp'"),
     ("/rs:fit:1:2:3:4:5:6/plain/a.jpg", "at most"),
     ("/rs:fit:300:200/ex:1:so/g:no/plain/a.jpg", "differ"),
+    ("/z:0.5:2/plain/a.jpg", "two different factors"),
+    ("/z:0/plain/a.jpg", "out of range"),
+    ("/z:inf/w:10/plain/a.jpg", "out of range"),
+    ("/z:x/plain/a.jpg", "not a number"),
+    ("/z:1:1:1/plain/a.jpg", "at most 2"),
+    ("/w:1/z:0.1/plain/a.jpg", "size 0"),
+    ("/w:8000/z:2/plain/a.jpg", "w_16000"),
 ])
 def test_what_has_no_native_equivalent_is_a_400_naming_it(path: str, words: str) -> None:
     with pytest.raises(InvalidOptions) as err:

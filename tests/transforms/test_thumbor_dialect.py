@@ -115,6 +115,14 @@ def native(path: str) -> str:
     ("filters:round_corner(8,0,0,0,0)/a.png", "bg_000000,r_8"),
     ("fit-in/300x200/filters:fill(ff0000):round_corner(20,255,0,0)/a.png",
      "bg_ff0000,extend,fit_contain,h_200,r_20,w_300"),
+    # proportion(v) shrinks the finished image: the size times v (cut down), or the source's;
+    # thumbor ignores v outside (0, 1] and a size it would take below a pixel.
+    ("300x200/filters:proportion(0.5)/a.jpg", "enlarge,h_100,w_150"),
+    ("fit-in/301x0/filters:proportion(0.5)/a.jpg", "w_150"),
+    ("filters:proportion(0.25)/a.jpg", "zoom_0.25"),
+    ("filters:proportion(1.5)/a.jpg", "_"),
+    ("filters:proportion(-1)/a.jpg", "_"),
+    ("3x3/filters:proportion(0.1)/a.jpg", "enlarge,h_3,w_3"),
 ])
 def test_urls_translate_to_the_native_variant(path: str, expected: str) -> None:
     assert native(path) == expected
@@ -165,6 +173,8 @@ def test_sources(path: str, source: str) -> None:
     ("filters:watermark(http://x.example.com/w.png,0,0,0)/a.jpg",
      "not one of this server's watermarks"),
     ("filters:quality(70):x(/a.jpg", "could not be read"),
+    ("filters:proportion(half)/a.jpg", "expected a number"),
+    ("filters:proportion(0.001)/a.jpg", "zoom_0.001"),
 ])
 def test_what_has_no_native_equivalent_is_a_400_naming_it(path: str, words: str) -> None:
     with pytest.raises(InvalidOptions) as err:
