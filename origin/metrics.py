@@ -48,12 +48,12 @@ SHED = Counter("imgorigin_shed", "Misses refused with 503: queue full, estimated
                ("reason",))
 RATE_LIMITED = Counter("imgorigin_rate_limited", "Requests refused by the rate limiter",
                        ("route",))
-RATE_LIMIT_ACCESS_LOG_DROPPED = Counter(
+RATE_LIMIT_FALLBACKS = Counter("imgorigin_rate_limit_fallbacks",
+                               "Rate-limit decisions made in-process because Redis failed")
+ACCESS_LOG_DROPPED = Counter(
     "imgorigin_access_log_dropped",
     "Access log lines dropped because standard output's reader fell more than a queue "
     "(4096 lines per worker) behind; the requests themselves were answered")
-FALLBACKS = Counter("imgorigin_rate_limit_fallbacks",
-                               "Rate-limit decisions made in-process because Redis failed")
 SLOW_CLIENTS = Counter("imgorigin_slow_clients",
                        "Connections closed for a slow client: stage 'head' when a request head "
                        "did not arrive within IMGORIGIN_HEADER_TIMEOUT (408 when a request had "
