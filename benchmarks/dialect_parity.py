@@ -104,6 +104,10 @@ THUMBOR_CASES = [
     "300x0/filters:proportion(1.5)/landscape.jpg",
     "filters:proportion(0.25)/landscape.jpg",
     "filters:proportion(2)/small.png",
+    # stretch(): resized to the box, no crop.
+    "300x100/filters:stretch()/landscape.jpg",
+    "100x300/filters:stretch()/portrait.jpg",
+    "120x40/filters:stretch():no_upscale()/small.png",
 ]
 IPX_CASES = [
     "w_300/landscape.jpg",
@@ -144,6 +148,7 @@ IPX_CASES = [
     "normalize,f_png/small.png",
     "flatten,f_png/clear.png",
     "flatten,b_00ff00,w_70,f_png/clear.png",
+    # Not `modulate`: ipx 3.1.1 answers every one with 500 (docs/ipx.md).
     "w_300,median_5/landscape.jpg",
     "w_300,median_9/landscape.jpg",
     # No trim case: ipx 3.1.1 hands sharp 0.34 a number where its trim now takes an object and

@@ -31,6 +31,7 @@ from transforms.options import (
     FocalPixel,
     FocalPoint,
     Gravity,
+    Modulate,
     Options,
     Padding,
     Region,
@@ -411,6 +412,30 @@ def _p_tint(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"tint": value.lower()}
 
 
+def _signed_decimal(raw: str, token: str, bound: float) -> float:
+    value = _decimal(raw.removeprefix("-"), token, 0, bound)
+    return -value if raw.startswith("-") and value else value
+
+
+MODULATE_SHAPE = ("B[:S[:H[:L]]]: brightness and saturation 0..10, hue -360..360, "
+                  "lightness -100..100")
+
+
+def _p_modulate(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    parts = _required(raw, token).split(":")
+    if len(parts) > 4:
+        raise _bad(token, MODULATE_SHAPE)
+    try:
+        brightness = _decimal(parts[0], token, 0, 10)
+        saturation = _decimal(parts[1], token, 0, 10) if len(parts) > 1 else 1.0
+        hue = _signed_int(parts[2], token, -360, 360) % 360 if len(parts) > 2 else 0
+        lightness = _signed_decimal(parts[3], token, 100) if len(parts) > 3 else 0.0
+    except InvalidOptions:
+        raise _bad(token, MODULATE_SHAPE) from None
+    modulate = Modulate(brightness, saturation, hue, lightness)
+    return {"modulate": None if modulate == Modulate() else modulate}
+
+
 def _p_blur(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"blur": _decimal(_required(raw, token), token, 0.3, 100)}
 
@@ -518,6 +543,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("con", ("contrast",), _adjustment("contrast")),
     Modifier("sat", ("saturation",), _adjustment("saturation")),
     Modifier("tint", (), _p_tint),
+    Modifier("modulate", ("mod",), _p_modulate),
     Modifier("median", (), _p_median),
     Modifier("norm", ("normalize", "normalise"), _flag("normalize")),
     Modifier("neg", ("negate", "invert"), _flag("negate")),
@@ -724,6 +750,12 @@ def _token(name: str, value: Any) -> str:
         if isinstance(value.gravity, FocalPoint | FocalPixel):
             return f"{text}:{_point(value.gravity)}"
         return text if value.gravity == "center" else f"{text}:{value.gravity}"
+    if isinstance(value, Modulate):
+        parts = [format_number(value.brightness), format_number(value.saturation),
+                 str(value.hue), format_number(value.lightness)]
+        while len(parts) > 1 and parts[-1] == ("1", "1", "0", "0")[len(parts) - 1]:
+            parts.pop()
+        return f"{name}_{':'.join(parts)}"
     if isinstance(value, Watermark):
         # Trailing defaults dropped: `wm_logo:southeast:1` is `wm_logo`, `...:10:10` is `...:10`.
         parts = [value.name, value.position, format_number(value.opacity),
@@ -745,7 +777,8 @@ _CANONICAL_NAMES = {
     "trim": "trim",
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat",
-    "tint": "tint", "negate": "neg", "flatten": "flatten", "median": "median", "normalize": "norm",
+    "tint": "tint", "negate": "neg", "modulate": "modulate", "flatten": "flatten",
+    "median": "median", "normalize": "norm",
     "padding": "pad", "corners": "r", "format_quality": "fq",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}

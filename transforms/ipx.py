@@ -93,6 +93,12 @@ def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
             tokens["tint"] = colour
         elif name == "negate":
             tokens["neg"] = ""
+        elif name == "modulate":
+            # sharp's modulate({brightness, saturation, hue}); ipx passes no lightness.
+            if len(args) > 3:
+                raise InvalidOptions("ipx modulate takes brightness_saturation_hue")
+            brightness, saturation, hue = (args + ["", "", ""])[:3]
+            tokens["modulate"] = f"{brightness or 1}:{saturation or 1}:{hue or 0}"
         elif name == "flatten":
             tokens["flatten"] = ""  # over `b`, else sharp's default black (below)
         elif name == "normalize":
@@ -135,14 +141,16 @@ def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
             padding = (top, right, bottom, left)
         else:
             raise InvalidOptions(f"ipx modifier '{name}' is not supported by this server")
-    if padding is not None and ("tint" in tokens or "neg" in tokens):
-        # sharp tints and negates the extended edges too; the native padding keeps `bg`.
-        raise InvalidOptions("ipx extend together with tint or negate is not supported by this "
-                             "server")
-    if "flatten" in tokens and ("tint" in tokens or "neg" in tokens):
-        # sharp flattens first and then tints or negates the background too.
-        raise InvalidOptions("ipx flatten together with tint or negate is not supported by "
-                             "this server")
+    recolours = [name for name in ("tint", "neg", "modulate") if name in tokens]
+    if padding is not None and recolours:
+        # sharp tints, negates and modulates the extended edges too; the native padding
+        # keeps `bg`.
+        raise InvalidOptions("ipx extend together with tint, negate or modulate is not "
+                             "supported by this server")
+    if "flatten" in tokens and recolours:
+        # sharp flattens first and then recolours the background too.
+        raise InvalidOptions("ipx flatten together with tint, negate or modulate is not "
+                             "supported by this server")
     if "gray" in tokens:
         # sharp tints a greyscale image back into its own (grey) colour space: no tint shows.
         tokens.pop("tint", None)

@@ -79,6 +79,17 @@ class Padding:
 
 
 @dataclass(frozen=True, slots=True)
+class Modulate:
+    """sharp's modulate, in CIE LCh: lightness times `brightness` plus `lightness`, chroma times
+    `saturation`, hue turned by `hue` degrees (0..359)."""
+
+    brightness: float = 1.0
+    saturation: float = 1.0
+    hue: int = 0
+    lightness: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Corners:
     """Rounded corners: radii in CSS px (times dpr) clockwise from the top left, or the ellipse
     inscribed in the image (`r_max`)."""
@@ -184,6 +195,9 @@ class Options:
     # `neg` (the colours inverted, alpha kept).
     tint: str | None = None
     negate: bool = False
+    # `modulate_B[:S[:H[:L]]]` (sharp's and ipx's): brightness and saturation factors, a hue
+    # turn and a lightness offset, in LCh; before the imgix-style adjustments.
+    modulate: Modulate | None = None
     # `flatten` (sharp's and ipx's): no alpha in the output; transparency filled with `bg`, white
     # without one, in every format (a PNG or WebP is written opaque).
     flatten: bool = False

@@ -18,7 +18,7 @@ from origin.errors import UnprocessableImage, UpstreamTimeout
 from transforms import autoquality, svgrender
 from transforms.budget import fit_budget
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
-from transforms.options import DIRECTION_ANCHORS, Corners, FocalPoint, Trim
+from transforms.options import DIRECTION_ANCHORS, Corners, FocalPoint, Modulate, Trim
 from transforms.plan import Plan, fit_geometry
 from transforms.probe import FAIL_ON, MULTI_PAGE
 from transforms.watchdog import WATCHDOG
@@ -358,9 +358,13 @@ def _pixelate(im: pyvips.Image, block: int) -> pyvips.Image:
 
 
 def adjust(ctx: Context) -> None:
-    """The lightness stretch, saturation, contrast and brightness (imgix's `sat`, `con`, `bri`),
-    the tint and the negative, on the 8-bit output that `finish` made, alpha untouched."""
+    """`modulate`, the lightness stretch (in sharp's order), saturation, contrast and brightness
+    (imgix's `sat`, `con`, `bri`), the tint and the negative, on the 8-bit output that `finish`
+    made, alpha untouched."""
     options = ctx.plan.options
+    if options.modulate is not None:
+        modulate = options.modulate
+        _per_frame(ctx, lambda im: _colour_only(im, lambda c: _modulated(c, modulate)))
     if options.normalize:
         _normalize(ctx)
     if options.saturation or options.contrast or options.brightness:
@@ -372,6 +376,15 @@ def adjust(ctx: Context) -> None:
             im, lambda c: c.colourspace("b-w").maplut(lut).copy(interpretation="srgb")))
     if options.negate:
         _per_frame(ctx, lambda im: _colour_only(im, lambda c: c.invert()))
+
+
+def _modulated(colour: pyvips.Image, m: Modulate) -> pyvips.Image:
+    """sharp's modulate: a linear map of CIE LCh, back in the image's own space (a grey image
+    stays grey, its chroma being none)."""
+    space = colour.interpretation
+    lch = colour.colourspace("lch").linear([m.brightness, m.saturation, 1],
+                                           [m.lightness, 0, m.hue])
+    return lch.colourspace(space).cast("uchar")
 
 
 def _normalize(ctx: Context) -> None:

@@ -154,6 +154,12 @@ def _geometry(part: dict[str, str | None], filters: _Filters, tokens: dict[str, 
         # enlarging small images, unless `no_upscale()`.
         if (width or height) and "no_upscale" not in filters:
             tokens["enlarge"] = ""
+        if "stretch" in filters and both:
+            # stretch(): no crop (so no alignment, smart or focal point either), the image
+            # resized to the box whatever its ratio.
+            tokens["fit"] = "fill"
+            _flips(hflip, vflip, tokens)
+            return
         gravity = _GRAVITY[part["halign"] or "center", part["valign"] or "middle"]
         if gravity and "rot" in tokens:
             turn = (360 - int(tokens["rot"])) // 45  # thumbor's counter-clockwise angle
@@ -164,6 +170,10 @@ def _geometry(part: dict[str, str | None], filters: _Filters, tokens: dict[str, 
             gravity = _centre_of_mass(filters.focal)
         if gravity and both:
             tokens["g"] = gravity
+    _flips(hflip, vflip, tokens)
+
+
+def _flips(hflip: str | None, vflip: str | None, tokens: dict[str, str]) -> None:
     if hflip:
         tokens["flop"] = ""
     if vflip:
@@ -206,7 +216,8 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
     arity = {"format": 1, "quality": 1, "blur": (1, 2), "grayscale": 0, "fill": 1,
              "background_color": 1, "max_bytes": 1, "no_upscale": 0, "upscale": 0, "rotate": 1,
              "strip_icc": 0, "strip_exif": 0, "focal": 1, "brightness": 1,
-             "contrast": 1, "round_corner": (4, 5), "proportion": 1}.get(name)
+             "contrast": 1, "round_corner": (4, 5), "proportion": 1,
+             "stretch": 0}.get(name)
     if arity is None:
         raise InvalidOptions(f"thumbor filter '{name}' is not supported by this server")
     allowed = arity if isinstance(arity, tuple) else (arity,)

@@ -123,6 +123,13 @@ def native(path: str) -> str:
     ("filters:proportion(1.5)/a.jpg", "_"),
     ("filters:proportion(-1)/a.jpg", "_"),
     ("3x3/filters:proportion(0.1)/a.jpg", "enlarge,h_3,w_3"),
+    # stretch(): the box whatever the ratio, no crop; fit-in and one side ignore it.
+    ("300x100/filters:stretch()/a.jpg", "enlarge,fit_fill,h_100,w_300"),
+    ("-300x100/left/smart/filters:stretch():focal(1x1:9x9)/a.jpg",
+     "enlarge,fit_fill,flop,h_100,w_300"),
+    ("300x100/filters:stretch():no_upscale()/a.jpg", "fit_fill,h_100,w_300"),
+    ("fit-in/300x100/filters:stretch()/a.jpg", "fit_inside,h_100,w_300"),
+    ("300x0/filters:stretch()/a.jpg", "enlarge,w_300"),
 ])
 def test_urls_translate_to_the_native_variant(path: str, expected: str) -> None:
     assert native(path) == expected
