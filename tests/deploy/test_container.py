@@ -11,6 +11,7 @@ The server runs from the built image's own entrypoint, environment and user unde
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -157,6 +158,29 @@ def _server_master(runner: psutil.Process) -> psutil.Process | None:
     return None
 
 
+# Where a container of the image may write: with these two mounted writable (an emptyDir each
+# in Kubernetes), the rest of the root filesystem can be read-only.
+WRITABLE = ("/tmp", "/var/cache/imgorigin")
+_NOT_FILES = ("proc", "sys", "dev", "run")
+
+
+def _files(root: Path, skip: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    """Every regular file and directory under `root` but `skip` (relative paths), with its
+    modification time and size: what a run changed is what two of these disagree on."""
+    found: dict[str, tuple[int, int]] = {}
+    for directory, dirs, files in os.walk(root):
+        relative = os.path.relpath(directory, root)
+        dirs[:] = [d for d in dirs
+                   if os.path.normpath(os.path.join(relative, d)) not in skip]
+        for name in (*dirs, *files):
+            path = os.path.join(directory, name)
+            with contextlib.suppress(OSError):
+                st = os.lstat(path)
+                found[os.path.normpath(os.path.join(relative, name))] = (st.st_mtime_ns,
+                                                                        st.st_size)
+    return found
+
+
 def test_the_image_serves_caches_answers_its_healthcheck_and_stops_on_sigterm(
         buildah: Buildah, config: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
     container = buildah("from", "--pull=never", IMAGE).stdout.strip()
@@ -164,6 +188,9 @@ def test_the_image_serves_caches_answers_its_healthcheck_and_stops_on_sigterm(
     base = f"http://127.0.0.1:{port}"
     drain = 2.0
     log_path = tmp_path / "container.log"
+    mount = Path(buildah("mount", container).stdout.strip())
+    skip = (*_NOT_FILES, *(w.lstrip("/") for w in WRITABLE))
+    before = _files(mount, skip)
     # What `docker run -e PORT=… -e IMGORIGIN_DRAIN_SECONDS=2 imgorigin --host 127.0.0.1` runs:
     # the image's entrypoint, environment and user; the trailing --host keeps the test on
     # loopback, as an argument after the image name would.
@@ -201,7 +228,7 @@ def test_the_image_serves_caches_answers_its_healthcheck_and_stops_on_sigterm(
 
         # The disk tier is where the image's IMGORIGIN_CACHE_DIR says, owned by its user.
         cache_dir = dict(e.split("=", 1) for e in config["Env"])["IMGORIGIN_CACHE_DIR"]
-        mount = Path(buildah("mount", container).stdout.strip())
+        assert cache_dir in WRITABLE
         written = [p for p in (mount / cache_dir.lstrip("/")).rglob("*") if p.is_file()]
         assert written and all(p.stat().st_uid == uid for p in written)
 
@@ -223,6 +250,11 @@ def test_the_image_serves_caches_answers_its_healthcheck_and_stops_on_sigterm(
         assert drain <= time.monotonic() - started < 30
         assert subprocess.run(check, capture_output=True, timeout=30).returncode != 0
         assert "Traceback" not in log_path.read_text()
+        # Serving, caching, the healthcheck and the stop wrote nothing outside WRITABLE, so the
+        # image runs with a read-only root filesystem (Kubernetes' readOnlyRootFilesystem).
+        after = _files(mount, skip)
+        changed = sorted(p for p in after.keys() | before.keys() if after.get(p) != before.get(p))
+        assert not changed, changed
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
