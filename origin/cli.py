@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 
 from origin import opsclient
 from origin.errors import ImgOriginError
-from origin.settings import SETTINGS_TABLE, Settings, settings_markdown
+from origin.settings import SETTINGS_TABLE, Settings, SettingsError, settings_markdown
 
 
 def _settings_epilog() -> str:
@@ -133,11 +133,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "serve":
-        Settings.from_env()  # fail fast on a bad setting, before any worker starts
+        from origin.envfile import EnvFile, EnvFileError
+
+        env_file = EnvFile.from_environ()
+        try:
+            if env_file is not None:
+                env_file.apply()
+            Settings.from_env()  # fail fast on a bad setting, before any worker starts
+        except (EnvFileError, SettingsError) as exc:
+            print(f"imgorigin: {exc}", file=sys.stderr)
+            return 2
         from origin.cpus import usable_cpus
         from origin.server import serve as run_server
 
-        run_server(args.host, args.port, args.workers or usable_cpus())
+        run_server(args.host, args.port, args.workers or usable_cpus(), env_file=env_file)
         return 0
     if args.command in ("url", "from-imgproxy", "from-thumbor", "from-ipx"):
         key = ""

@@ -22,6 +22,7 @@ from uvicorn import Server
 from uvicorn_worker import UvicornWorker
 
 from origin import balance, listeners, malloc, recycle
+from origin.envfile import EnvFile
 from origin.headtimeout import HeadTimeoutProtocol
 from origin.settings import Settings
 
@@ -109,6 +110,17 @@ def _child_exit(server: Any, worker: Any) -> None:
     listeners.child_exit(server, worker)
 
 
+def _reloader(env_file: EnvFile | None) -> Callable[[Any], None]:
+    """gunicorn's on_reload hook: the env file re-read before the new workers fork (they read
+    their settings from the environment), then the listener slots' new generation."""
+    def on_reload(arbiter: Any) -> None:
+        if env_file is not None:
+            env_file.reload()
+        listeners.on_reload(arbiter)
+
+    return on_reload
+
+
 class OriginServer(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -152,7 +164,8 @@ def raise_descriptor_limit() -> None:
 
 
 def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
-          graceful_timeout: int = 20, log_level: str = "info") -> None:
+          graceful_timeout: int = 20, log_level: str = "info",
+          env_file: EnvFile | None = None) -> None:
     prepare_metrics_dir()
     raise_descriptor_limit()
     settings = Settings.from_env()
@@ -173,7 +186,7 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
         # A listening socket per worker slot (origin/listeners.py), not gunicorn's one shared.
         "on_starting": listeners.on_starting,
         "pre_fork": listeners.pre_fork,
-        "on_reload": listeners.on_reload,
+        "on_reload": _reloader(env_file),
         "when_ready": listeners.when_ready,
         "post_fork": _post_fork,
         "child_exit": _child_exit,

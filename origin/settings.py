@@ -462,6 +462,12 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "cache hits and 304s), `off`; health probes and metric scrapes never"),
     Setting("IMGORIGIN_ACCESS_LOG_FORMAT", "access_log_format", "json", _choice("json", "text"),
             "access log lines as JSON objects or `text` (key=value pairs)"),
+    Setting("IMGORIGIN_ENV_FILE", "env_file", "", str,
+            "a file of NAME=value lines (systemd's EnvironmentFile format) applied over the "
+            "environment at start and again on SIGHUP (`systemctl reload`), so settings change "
+            "without a restart (new workers read them; `--port`, `--workers` and what the master "
+            "sets up at start need one); a file that does not read or parse stops the start, "
+            "and on a reload is logged and ignored", "unset"),
 )
 
 
@@ -562,6 +568,7 @@ class Settings:
     log_level: str = "info"
     access_log: str = "misses"
     access_log_format: str = "json"
+    env_file: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -78,8 +78,12 @@ def test_exec_start_serves_caches_in_the_units_directories_and_stops_in_time(
     for assignment in service["Environment"]:
         key, _, value = assignment.partition("=")
         env[key] = value.replace("%C", str(cache_root)).replace("%t", str(runtime_root))
-    # The samples stand in for the operator's IMGORIGIN_SOURCE (EnvironmentFile=).
-    env["IMGORIGIN_SOURCE"] = str(REPO / "samples")
+    # The operator's settings file, here in the test's directory, names the samples as the
+    # source: the server reads it itself (IMGORIGIN_ENV_FILE), as it will again on a reload.
+    assert env["IMGORIGIN_ENV_FILE"] == "-/etc/imgorigin/imgorigin.env"
+    settings_file = tmp_path / "imgorigin.env"
+    settings_file.write_text(f"IMGORIGIN_SOURCE={REPO / 'samples'}\n")
+    env["IMGORIGIN_ENV_FILE"] = f"-{settings_file}"
 
     argv = shlex.split(service["ExecStart"][0].replace("/opt/imgorigin/.venv/bin/",
                                                        f"{VENV_BIN}/"))
