@@ -192,6 +192,21 @@ def test_every_decodable_file_takes_a_watermark(row: dict[str, str] | None,
     assert difference < 2, f"{row['path']}: mean difference {difference:.2f} from halfway to grey"
 
 
+@every_decodable_file
+def test_every_decodable_file_takes_modulate(row: dict[str, str] | None, server: OriginProcess,
+                                            client: httpx.Client) -> None:
+    """sharp's modulate with no chroma and a hue turn over each file's PNG (16-bit, CMYK, Lab,
+    grey, palette, animated...): the same size, bands and alpha as the plain PNG, and grey."""
+    assert row is not None
+    a, b = plain_and_changed(server, client, row["path"], "modulate_1:0:90")
+    assert (b.width, b.height, b.bands) == (a.width, a.height, a.bands)
+    if a.hasalpha():
+        assert (b[b.bands - 1] == a[a.bands - 1]).min() == 255, "alpha changed"
+    if b.bands >= 3:
+        spread = (b[0].cast("int") - b[1]).abs().max(), (b[1].cast("int") - b[2]).abs().max()
+        assert max(spread) <= 2, f"{row['path']}: not grey ({spread})"
+
+
 # Files that show the same subject once EXIF (or TIFF/HEIF) orientation is applied.
 ORIENTATION_GROUPS: dict[str, tuple[str, ...]] = {
     "jpeg_landscape": tuple(f"edge/orientation/exif-samples_landscape_{i}.jpg"
