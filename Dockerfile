@@ -15,7 +15,8 @@ RUN apt-get update \
  && groupadd --system --gid 10001 imgorigin \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin imgorigin \
- && install -d -o 10001 -g 10001 /var/cache/imgorigin
+ && install -d -o 10001 -g 10001 /var/cache/imgorigin \
+ && install -d /etc/imgorigin
 
 # The project is installed in place (as `make run` does), so the bundled samples and the demo
 # page sit where the server looks for them; the image holds only what the server runs.
@@ -29,11 +30,14 @@ RUN python3 -m venv /opt/imgorigin \
  && /opt/imgorigin/bin/python -m compileall -q /app/origin /app/transforms /app/cache \
  && /opt/imgorigin/bin/imgorigin config > /dev/null
 
+# Settings may also come from a file mounted at /etc/imgorigin/imgorigin.env (a ConfigMap or
+# Secret): read at start and again on SIGHUP (`docker kill --signal HUP`); it may be absent.
 ENV PATH=/opt/imgorigin/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PORT=8080 \
     IMGORIGIN_CACHE_DIR=/var/cache/imgorigin \
-    IMGORIGIN_DRAIN_SECONDS=5
+    IMGORIGIN_DRAIN_SECONDS=5 \
+    IMGORIGIN_ENV_FILE=-/etc/imgorigin/imgorigin.env
 
 # A numeric user, so Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
 USER 10001:10001

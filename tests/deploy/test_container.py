@@ -194,8 +194,15 @@ def test_the_image_serves_caches_answers_its_healthcheck_and_stops_on_sigterm(
     # What `docker run -e PORT=… -e IMGORIGIN_DRAIN_SECONDS=2 imgorigin --host 127.0.0.1` runs:
     # the image's entrypoint, environment and user; the trailing --host keeps the test on
     # loopback, as an argument after the image name would.
+    # The operator's settings file, mounted where the image looks for one.
+    settings_dir = tmp_path / "etc-imgorigin"
+    settings_dir.mkdir()
+    (settings_dir / "imgorigin.env").write_text("IMGORIGIN_PURGE_TOKENS=from-the-file\n")
+    settings_dir.chmod(0o755)
+    (settings_dir / "imgorigin.env").chmod(0o644)
     argv = buildah.argv("run", "--isolation", "chroot", "--env", f"PORT={port}",
-                        "--env", f"IMGORIGIN_DRAIN_SECONDS={drain}", container, "--",
+                        "--env", f"IMGORIGIN_DRAIN_SECONDS={drain}",
+                        "--volume", f"{settings_dir}:/etc/imgorigin:ro", container, "--",
                         *config["Entrypoint"], "--host", "127.0.0.1")
     with log_path.open("wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
@@ -227,7 +234,13 @@ def test_the_image_serves_caches_answers_its_healthcheck_and_stops_on_sigterm(
         assert not again.headers["server-timing"].startswith("transform;")  # from a cache tier
 
         # The disk tier is where the image's IMGORIGIN_CACHE_DIR says, owned by its user.
-        cache_dir = dict(e.split("=", 1) for e in config["Env"])["IMGORIGIN_CACHE_DIR"]
+        env = dict(e.split("=", 1) for e in config["Env"])
+        cache_dir = env["IMGORIGIN_CACHE_DIR"]
+        # The mounted settings file was read: its purge token works.
+        assert env["IMGORIGIN_ENV_FILE"] == "-/etc/imgorigin/imgorigin.env"
+        purged = httpx.post(base + "/-/purge", json={"sources": ["landscape.jpg"]},
+                            headers={"Authorization": "Bearer from-the-file"}, timeout=10)
+        assert purged.status_code == 200, purged.text
         assert cache_dir in WRITABLE
         written = [p for p in (mount / cache_dir.lstrip("/")).rglob("*") if p.is_file()]
         assert written and all(p.stat().st_uid == uid for p in written)
