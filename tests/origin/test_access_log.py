@@ -7,6 +7,8 @@ import fcntl
 import json
 import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 from origin.accesslog import MAX_PATH, AccessLog, LineWriter
 from tests.reliability.faults import photo
 from tests.support.net import wait_until
-from tests.support.origin import OriginProcess
+from tests.support.origin import REPO, OriginProcess
 from tests.support.upstream import Upstream
 
 TOKEN = "access-log-test-token"
@@ -317,3 +319,18 @@ def test_a_fetched_source_logs_its_fetch_time_and_a_known_one_none() -> None:
     fetch = re.search(r"fetch;dur=([\d.]+)", timings[0])
     assert fetch and float(fetch.group(1)) == fetched["fetch_ms"]
     assert "fetch" not in timings[1] and "transform;dur=" in timings[1]
+
+
+def test_a_process_that_exits_writes_out_the_lines_still_queued() -> None:
+    # A worker that stops right after its last answers: the lines are still in the queue
+    # (the thread gathers for 20 ms); the exit handler writes them before the process ends.
+    script = ("import sys\n"
+              "from origin.accesslog import AccessLog\n"
+              "log = AccessLog('all')\n"
+              "for n in range(200):\n"
+              "    log.write({'route': 'transform', 'n': n})\n"
+              "sys.exit(0)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30,
+                          cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["n"] for line in done.stdout.splitlines()] == list(range(200))
