@@ -8,6 +8,7 @@ import configparser
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -78,11 +79,15 @@ def test_exec_start_serves_caches_in_the_units_directories_and_stops_in_time(
     for assignment in service["Environment"]:
         key, _, value = assignment.partition("=")
         env[key] = value.replace("%C", str(cache_root)).replace("%t", str(runtime_root))
-    # The operator's settings file, here in the test's directory, names the samples as the
-    # source: the server reads it itself (IMGORIGIN_ENV_FILE), as it will again on a reload.
+    # The operator's settings file, here in the test's directory, names the source: a
+    # directory only it knows, so the image below is found only if the server read the file
+    # itself (IMGORIGIN_ENV_FILE), as it will again on a reload.
     assert env["IMGORIGIN_ENV_FILE"] == "-/etc/imgorigin/imgorigin.env"
+    source = tmp_path / "operator-images"
+    source.mkdir()
+    shutil.copy(REPO / "samples" / "landscape.jpg", source / "operator.jpg")
     settings_file = tmp_path / "imgorigin.env"
-    settings_file.write_text(f"IMGORIGIN_SOURCE={REPO / 'samples'}\n")
+    settings_file.write_text(f"IMGORIGIN_SOURCE={source}\n")
     env["IMGORIGIN_ENV_FILE"] = f"-{settings_file}"
 
     argv = shlex.split(service["ExecStart"][0].replace("/opt/imgorigin/.venv/bin/",
@@ -103,7 +108,7 @@ def test_exec_start_serves_caches_in_the_units_directories_and_stops_in_time(
                 return False
 
         assert wait_until(ready, 30, interval=0.2)
-        r = httpx.get(base + "/w_120,fmt_webp/landscape.jpg", timeout=30)
+        r = httpx.get(base + "/w_120,fmt_webp/operator.jpg", timeout=30)
         assert r.status_code == 200 and r.headers["content-type"] == "image/webp"
         assert any(p.is_file() for p in (cache_root / "imgorigin").rglob("*"))
         assert list((runtime_root / "imgorigin" / "metrics").glob("*.db"))
@@ -115,7 +120,7 @@ def test_exec_start_serves_caches_in_the_units_directories_and_stops_in_time(
         # Draining: still serving, but no longer ready, so balancers move away first.
         assert wait_until(lambda: httpx.get(base + "/-/readyz", timeout=1).status_code == 503,
                           drain)
-        assert httpx.get(base + "/w_120,fmt_webp/landscape.jpg", timeout=5).status_code == 200
+        assert httpx.get(base + "/w_120,fmt_webp/operator.jpg", timeout=5).status_code == 200
         assert proc.wait(timeout=stop_timeout) == 0
         assert drain <= time.monotonic() - started < stop_timeout
     finally:
