@@ -23,6 +23,7 @@ from uvicorn_worker import UvicornWorker
 
 from origin import balance, listeners, malloc, recycle
 from origin.envfile import EnvFile
+from origin.envwatch import EnvFileWatcher
 from origin.headtimeout import HeadTimeoutProtocol
 from origin.settings import Settings
 
@@ -121,6 +122,23 @@ def _reloader(env_file: EnvFile | None) -> Callable[[Any], None]:
     return on_reload
 
 
+def _when_ready(watcher: EnvFileWatcher | None) -> Callable[[Any], None]:
+    """gunicorn's when_ready hook (the master, once): its log, the listener slots, then the env
+    file's watcher, a thread of the master that forked workers do not inherit."""
+    def when_ready(arbiter: Any) -> None:
+        # The master's own lines (reloads, the env file) in gunicorn's log, with its format
+        # and level; unconfigured, Python would print only warnings, without a timestamp.
+        error_log = arbiter.log.error_log
+        log.handlers[:] = error_log.handlers
+        log.setLevel(error_log.level)
+        log.propagate = False
+        listeners.when_ready(arbiter)
+        if watcher is not None:
+            watcher.start()
+
+    return when_ready
+
+
 class OriginServer(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -170,6 +188,8 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
     raise_descriptor_limit()
     settings = Settings.from_env()
     malloc.tune(settings.malloc_arena_max, settings.malloc_mmap_threshold)
+    watcher = (EnvFileWatcher(env_file.path, settings.env_file_watch)
+               if env_file is not None and settings.env_file_watch > 0 else None)
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -187,7 +207,7 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
         "on_starting": listeners.on_starting,
         "pre_fork": listeners.pre_fork,
         "on_reload": _reloader(env_file),
-        "when_ready": listeners.when_ready,
+        "when_ready": _when_ready(watcher),
         "post_fork": _post_fork,
         "child_exit": _child_exit,
         "loglevel": log_level,

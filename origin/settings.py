@@ -468,6 +468,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "without a restart (new workers read them; `--port`, `--workers` and what the master "
             "sets up at start need one); a file that does not read or parse stops the start, "
             "and on a reload is logged and ignored", "unset"),
+    Setting("IMGORIGIN_ENV_FILE_WATCH", "env_file_watch", "10", _non_negative_float,
+            "seconds between two looks of the master at IMGORIGIN_ENV_FILE: when its bytes "
+            "changed (a Kubernetes Secret or ConfigMap updated, the file edited) it reloads as "
+            "on SIGHUP; 0: only on SIGHUP. Read at start"),
 )
 
 
@@ -569,6 +573,7 @@ class Settings:
     access_log: str = "misses"
     access_log_format: str = "json"
     env_file: str = ""
+    env_file_watch: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -93,7 +93,9 @@ def test_sighup_rereads_the_file_and_a_broken_one_keeps_the_running_settings(
         tmp_path: Path) -> None:
     path = tmp_path / "imgorigin.env"
     path.write_text("IMGORIGIN_PURGE_TOKENS=old-token\n")
-    with OriginProcess({"IMGORIGIN_ENV_FILE": str(path)}, workers=2) as server:
+    # The watcher off: the signal alone re-reads the file (tests/origin/test_envwatch.py).
+    with OriginProcess({"IMGORIGIN_ENV_FILE": str(path), "IMGORIGIN_ENV_FILE_WATCH": "0"},
+                       workers=2) as server:
         assert server.proc is not None
         assert _purge(server, "old-token") == 200 and _purge(server, "new-token") == 403
 
