@@ -18,6 +18,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.config import Config
 from uvicorn import Server
 from uvicorn_worker import UvicornWorker
 
@@ -214,4 +215,11 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
         "accesslog": None,
         "proc_name": "imgorigin",
     }
+    # gunicorn 25.1+ also opens a control socket (gunicornc) in $HOME/.gunicorn or
+    # $XDG_RUNTIME_DIR: a second way to reload or stop the server, a path every instance of one
+    # user shares (the last started takes it), a write outside the cache on a read-only root,
+    # and a thread in the master stopped and restarted around each fork. SIGHUP, SIGTERM and
+    # SIGTTIN/SIGTTOU do what it does.
+    if "control_socket_disable" in Config().settings:
+        options["control_socket_disable"] = True
     OriginServer(options).run()
