@@ -472,11 +472,13 @@ def _watermark(state: _State, mark: str) -> None:
     if not mark:
         raise InvalidOptions("imgproxy watermark: this server has none set for imgproxy URLs "
                              "(IMGORIGIN_IMGPROXY_WATERMARK)")
-    direction = _GRAVITIES.get(position or "ce")
+    # `re`: copies over the whole output, one in the centre, the offsets the gaps between them
+    # (imgproxy 3.x); the native `tile` does the same.
+    direction = "tile" if position == "re" else _GRAVITIES.get(position or "ce")
     if direction is None or direction == "attention":
         raise InvalidOptions(f"imgproxy watermark position '{position}' is not supported by "
-                             "this server (the replicated `re` included)")
-    fx, fy = DIRECTION_ANCHORS[direction]
+                             "this server")
+    fx, fy = DIRECTION_ANCHORS.get(direction, (0.0, 0.0))
     margins = []
     for value, anchor, axis in ((x, fx, "x"), (y, fy, "y")):
         offset = _int(value, "watermark") if value else 0

@@ -65,11 +65,16 @@ def overlay(base: pyvips.Image, mark: WatermarkImage, spec: Watermark,
         image = image.colourspace("b-w")  # a grey output stays grey
     margin_x, margin_y = round(spec.margin_x * dpr), round(spec.margin_y * dpr)
     if spec.position == "tile":
-        if margin_x or margin_y:  # the gaps between copies: transparent right and bottom
-            image = image.embed(0, 0, image.width + margin_x, image.height + margin_y)
-        across = math.ceil(width / image.width)
-        down = math.ceil(height / image.height)
-        image = image.replicate(across, down).crop(0, 0, width, height)
+        if margin_x or margin_y:  # the gaps between copies, split around each (transparent)
+            image = image.embed(margin_x // 2, margin_y // 2, image.width + margin_x,
+                                image.height + margin_y)
+        # An odd count each way and the grid's middle on the output's: one copy sits in the
+        # centre and the edges are cut alike (imgproxy's `re`), not a whole copy at the left
+        # and a sliver at the right.
+        across = _odd(math.ceil(width / image.width))
+        down = _odd(math.ceil(height / image.height))
+        grid = image.replicate(across, down)
+        image = grid.crop((grid.width - width) // 2, (grid.height - height) // 2, width, height)
         x = y = 0
     else:
         fx, fy = DIRECTION_ANCHORS[spec.position]
@@ -83,8 +88,15 @@ def overlay(base: pyvips.Image, mark: WatermarkImage, spec: Watermark,
     return result.cast("uchar")
 
 
+def _odd(count: int) -> int:
+    return count if count % 2 else count + 1
+
+
 def digest_of(marks: Mapping[str, WatermarkImage], spec: Watermark | None) -> str:
     """What the variant key must add for a watermarked output ("" without one)."""
     if spec is None:
         return ""
-    return f"/wm-{marks[spec.name].digest}"
+    # Tiles have been centred since session 29: their variants' keys moved with them, so no
+    # tier answers with a grid laid from the top-left corner.
+    centred = "/tile-centred" if spec.position == "tile" else ""
+    return f"/wm-{marks[spec.name].digest}{centred}"

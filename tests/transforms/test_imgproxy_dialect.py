@@ -228,6 +228,10 @@ def test_imgproxy_signature_matches_a_published_vector() -> None:
     ("/watermark:0.7:no:0:12:0.25/plain/a.jpg", "wm_logo:north:0.7:0.25:0:12"),
     ("/rs:fill:300:200/wm:0.8:we:16/plain/a.jpg", "h_200,w_300,wm_logo:west:0.8:0:16:0"),
     ("/wm:0:soea/plain/a.jpg", "_"),  # opacity 0: no watermark, as in imgproxy
+    # `re`: copies over the whole output, the offsets the gaps between them.
+    ("/wm:0.3:re/plain/a.jpg", "wm_logo:tile:0.3"),
+    ("/wm:1:re:10:6:0.2/plain/a.jpg", "wm_logo:tile:1:0.2:10:6"),
+    ("/wm:1:re:8/plain/a.jpg", "wm_logo:tile:1:0:8:0"),
     ("/dpr:2/w:100/wm:1:soea:4:4:0.3/plain/a.jpg", "dpr_2,w_100,wm_logo:southeast:1:0.3:4"),
 ])
 def test_the_watermark_translates_to_the_configured_one(path: str, expected: str) -> None:
@@ -236,11 +240,11 @@ def test_the_watermark_translates_to_the_configured_one(path: str, expected: str
 
 @pytest.mark.parametrize(("path", "mark", "words"), [
     ("/wm:1/plain/a.jpg", "", "IMGORIGIN_IMGPROXY_WATERMARK"),
-    ("/wm:1:re/plain/a.jpg", "logo", "'re'"),
     ("/wm:1:sm/plain/a.jpg", "logo", "'sm'"),
     ("/wm:1:ce:5/plain/a.jpg", "logo", "centred axis"),
     ("/wm:1:no:5/plain/a.jpg", "logo", "centred axis"),
     ("/wm:1:soea:-5/plain/a.jpg", "logo", "below 0"),
+    ("/wm:1:re:-5/plain/a.jpg", "logo", "below 0"),
     ("/wm:1:nowe:0.5/plain/a.jpg", "logo", "not an integer"),  # a share of the size
     ("/dpr:2/w:100/wm:1:soea/plain/a.jpg", "logo", "dpr"),
     ("/wm:1.5/plain/a.jpg", "logo", "wm_logo"),

@@ -114,12 +114,21 @@ def test_margins_keep_the_mark_off_its_edges(marks: dict[str, WatermarkImage]) -
     assert _at(top, 80, 8) == RED and _at(top, 119, 27) == RED and _at(top, 80, 7) == BLUE
 
 
-def test_tiles_leave_the_gaps_asked_for(marks: dict[str, WatermarkImage]) -> None:
-    image = _render("w_200,wm_red:tile:1:0:10:5", marks)  # copies 40x20 every 50x25
-    for x, y in ((0, 0), (39, 19), (50, 0), (89, 19), (0, 25), (50, 44)):
+def test_tiles_leave_the_gaps_asked_for_around_a_copy_in_the_centre(
+        marks: dict[str, WatermarkImage]) -> None:
+    # 200x100; copies 40x20 every 50x25, a gap of 5 left and right of each, 2 above and 3 below:
+    # red columns 0-19, 30-69, 80-119 (the middle copy), 130-169, 180-199; rows 0-9, 15-34,
+    # 40-59, 65-84, 90-99.
+    image = _render("w_200,wm_red:tile:1:0:10:5", marks)
+    for x, y in ((0, 0), (19, 9), (30, 15), (80, 40), (119, 59), (100, 50), (180, 90),
+                 (199, 99)):
         assert _at(image, x, y) == RED, (x, y)
-    for x, y in ((40, 0), (49, 10), (10, 20), (10, 24), (95, 5)):
+    for x, y in ((20, 0), (29, 5), (120, 50), (100, 10), (100, 14), (170, 62), (175, 95)):
         assert _at(image, x, y) == BLUE, (x, y)
+    # Gaps that split evenly make the whole grid symmetric about the centre.
+    even = _render("w_200,wm_red:tile:1:0:10:6", marks)
+    assert (even.flip("horizontal") - even).abs().max() == 0
+    assert (even.flip("vertical") - even).abs().max() == 0
 
 
 def test_a_mark_never_outgrows_the_output(marks: dict[str, WatermarkImage]) -> None:
@@ -134,10 +143,11 @@ def test_opacity_blends(marks: dict[str, WatermarkImage]) -> None:
 
 
 def test_tile_repeats_over_the_whole_output(marks: dict[str, WatermarkImage]) -> None:
+    # 20x20 copies, red left half: 11 across centred on 200 px, so the first starts at -10.
     image = _render("w_200,wm_half:tile", marks)
-    for x in (5, 25, 185):
-        assert _at(image, x, 5) == RED and _at(image, x, 95) == RED
     for x in (15, 35, 195):
+        assert _at(image, x, 5) == RED and _at(image, x, 95) == RED
+    for x in (5, 25, 185):
         assert _at(image, x, 5) == BLUE
 
 
