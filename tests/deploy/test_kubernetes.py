@@ -130,6 +130,15 @@ def test_the_pieces_name_each_other() -> None:
     assert redis_service["selector"].items() <= redis_pod["metadata"]["labels"].items()
     url = httpx.URL(configmap_env()["IMGORIGIN_REDIS_URL"])
     assert (url.host, url.port) == ("imgorigin-redis", redis_service["ports"][0]["port"])
+    # Redis, which takes no password, admits imgorigin's pods alone.
+    policy = resource("NetworkPolicy", "imgorigin-redis")["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= redis_pod["metadata"]["labels"].items()
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    (peer,) = rule["from"]
+    assert peer == {"podSelector": {"matchLabels": deployment["spec"]["selector"]["matchLabels"]}}
+    redis_ports = {p["name"] for p in redis_pod["spec"]["containers"][0]["ports"]}
+    assert [p["port"] for p in rule["ports"]] == list(redis_ports)
 
 
 def test_the_pod_writes_only_where_the_image_may_and_runs_as_its_user() -> None:
