@@ -97,6 +97,14 @@ THUMBOR_CASES = [
     "300x200/filters:watermark(mark.png,10,center,50)/landscape.jpg",
     "300x0/filters:watermark(mark.png,center,-0,30,40)/landscape.jpg",
     "300x200/filters:watermark(mark.png,-0,12,0):format(png)/landscape.jpg",
+    # repeat,repeat: whole copies spread from edge to edge (imgorigin's `spread`), the
+    # leftover room as gaps; under two copies' room, 10 px; past 100 copies, six each way.
+    "300x200/filters:watermark(mark.png,repeat,repeat,0)/landscape.jpg",
+    # thumbor subtracts alpha from each pixel's alpha, imgorigin multiplies it: the mark's
+    # half-transparent half differs (docs/thumbor.md, Known differences), not expected to match.
+    "200x150/filters:watermark(mark.png,repeat,repeat,30)/landscape.jpg",
+    "100x50/filters:watermark(mark.png,repeat,repeat,0):format(png)/landscape.jpg",
+    "800x450/filters:watermark(mark.png,repeat,repeat,0)/landscape.jpg",
     # proportion(): the finished image shrunk by the factor (imgorigin: its size, or `zoom`);
     # thumbor ignores a factor above 1.
     "300x200/filters:proportion(0.5)/landscape.jpg",

@@ -48,8 +48,10 @@ class FocalPixel:
 
 
 Gravity = str | FocalPoint | FocalPixel
-# Where a watermark goes: a corner, edge or the centre of the output, or repeated over all of it.
-WATERMARK_POSITIONS: tuple[str, ...] = (*DIRECTIONS, "tile")
+# Where a watermark goes: a corner, edge or the centre of the output, or repeated over all of
+# it: `tile` a grid with fixed gaps and a copy in the centre, `spread` as many whole copies as
+# fit spread from edge to edge (thumbor's `repeat`).
+WATERMARK_POSITIONS: tuple[str, ...] = (*DIRECTIONS, "tile", "spread")
 
 
 @dataclass(frozen=True, slots=True)

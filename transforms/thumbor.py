@@ -329,9 +329,15 @@ def _watermark(args: list[str], tokens: dict[str, str], marks: Mapping[str, str]
     if name is None:
         raise InvalidOptions(f"thumbor watermark '{image}': not one of this server's watermarks "
                              "(matched by file name against IMGORIGIN_WATERMARKS)")
-    (across, margin_x), (down, margin_y) = _edge(x, "x", "west", "east"), _edge(
-        y, "y", "north", "south")
-    position = {("", ""): "center"}.get((across, down), down + across)
+    if "repeat" in (x, y):
+        if (x, y) != ("repeat", "repeat"):
+            raise InvalidOptions("thumbor watermark repeat along one axis only is not supported "
+                                 "by this server (repeat,repeat is)")
+        position, margin_x, margin_y = "spread", 0, 0  # copies from edge to edge
+    else:
+        (across, margin_x), (down, margin_y) = _edge(x, "x", "west", "east"), _edge(
+            y, "y", "north", "south")
+        position = {("", ""): "center"}.get((across, down), down + across)
     if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3})?", alpha) or float(alpha) > 100:
         raise InvalidOptions(f"thumbor watermark alpha '{alpha}': expected 0 to 100")
     if float(alpha) == 100:
@@ -356,8 +362,8 @@ def _edge(value: str, axis: str, near: str, far: str) -> tuple[str, int]:
         return "", 0
     match = _OFFSET.fullmatch(value)
     if match is None:
-        raise InvalidOptions(f"thumbor watermark {axis} '{value}': only pixels or center are "
-                             "supported here (not percentages or repeat)")
+        raise InvalidOptions(f"thumbor watermark {axis} '{value}': only pixels, center or "
+                             "repeat are supported here (not percentages)")
     return (far if match.group(1) else near), int(match.group(2))
 
 

@@ -220,6 +220,8 @@ MARKS = {"logo.png": "logo"}
      "wm_logo:southeast:1:0:8"),
     ("filters:watermark(logo.png,0,0,100)/a.jpg", "_"),  # wholly transparent: nothing
     ("filters:blur(2):watermark(logo.png,0,0,0)/a.jpg", "blur_2,wm_logo:northwest"),
+    # repeat,repeat: as many copies as fit, spread from edge to edge.
+    ("filters:watermark(logo.png,repeat,repeat,40,10)/a.jpg", "wm_logo:spread:0.6:0.1"),
 ])
 def test_watermarks_translate_to_the_named_native_one(path: str, expected: str) -> None:
     assert serialize(parse(translate(path, MARKS).tokens).options) == expected
@@ -228,7 +230,8 @@ def test_watermarks_translate_to_the_named_native_one(path: str, expected: str) 
 @pytest.mark.parametrize(("path", "words"), [
     ("filters:watermark(other.png,0,0,0)/a.jpg", "not one of this server's watermarks"),
     ("filters:watermark(logo.png,10p,0,0)/a.jpg", "percentages"),
-    ("filters:watermark(logo.png,repeat,repeat,0)/a.jpg", "repeat"),
+    ("filters:watermark(logo.png,repeat,0,0)/a.jpg", "one axis"),
+    ("filters:watermark(logo.png,-5,repeat,0)/a.jpg", "one axis"),
     ("filters:watermark(logo.png,0,0,0,10,10)/a.jpg", "h_ratio"),
     ("filters:watermark(logo.png,0,0,101)/a.jpg", "0 to 100"),
     ("filters:watermark(logo.png,0,0)/a.jpg", "4 to 6"),

@@ -131,6 +131,26 @@ def test_tiles_leave_the_gaps_asked_for_around_a_copy_in_the_centre(
     assert (even.flip("vertical") - even).abs().max() == 0
 
 
+def test_spread_copies_run_from_edge_to_edge_with_the_room_left_between_them(
+        marks: dict[str, WatermarkImage]) -> None:
+    # 200x100 and 40x20 copies: 5 across with no room left, 5 down; then 230x115: 5 across
+    # 7 px apart (30 px left over, 4 gaps), 5 down 3 px apart (15 over, 4 gaps: 3 each), the last
+    # ones 2 and 3 px short of the far edges (thumbor's integer division).
+    exact = _render("w_200,wm_red:spread", marks)
+    assert all(_at(exact, x, y) == RED for x in (0, 100, 199) for y in (0, 50, 99))
+    spaced = _render("w_230,wm_red:spread", marks)
+    for x, y in ((0, 0), (39, 19), (47, 0), (86, 23), (188, 92), (227, 111)):
+        assert _at(spaced, x, y) == RED, (x, y)
+    for x, y in ((40, 0), (46, 0), (0, 20), (0, 22), (228, 0), (0, 112), (229, 114)):
+        assert _at(spaced, x, y) == BLUE, (x, y)
+    # Under two copies' room: two, 10 px apart, the second cut off (64x32: rows at 0 and 30).
+    narrow = _render("w_64,wm_red:spread", marks)
+    assert _at(narrow, 39, 0) == RED and _at(narrow, 40, 0) == BLUE
+    assert _at(narrow, 49, 0) == BLUE and _at(narrow, 50, 0) == RED and _at(narrow, 63, 25) == BLUE
+    # Margins mean nothing there: the canonical form drops them.
+    assert serialize(parse("wm_red:spread:1:0:10", watermarks=marks).options) == "wm_red:spread"
+
+
 def test_a_mark_never_outgrows_the_output(marks: dict[str, WatermarkImage]) -> None:
     tiny = _render("w_30,wm_red", marks)  # 30x15: the 40x20 mark shrinks to 30x15
     assert all(_at(tiny, x, y) == RED for x, y in ((0, 0), (29, 0), (0, 14), (29, 14)))
