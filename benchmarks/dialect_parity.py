@@ -97,6 +97,9 @@ THUMBOR_CASES = [
     "300x200/filters:watermark(mark.png,10,center,50)/landscape.jpg",
     "300x0/filters:watermark(mark.png,center,-0,30,40)/landscape.jpg",
     "300x200/filters:watermark(mark.png,-0,12,0):format(png)/landscape.jpg",
+    # h_ratio, alone and with w_ratio (the mark fits inside both).
+    "300x200/filters:watermark(mark.png,-10,-10,0,none,25)/landscape.jpg",
+    "300x200/filters:watermark(mark.png,10,10,0,30,10)/landscape.jpg",
     # repeat,repeat: whole copies spread from edge to edge (imgorigin's `spread`), the
     # leftover room as gaps; under two copies' room, 10 px; past 100 copies, six each way.
     "300x200/filters:watermark(mark.png,repeat,repeat,0)/landscape.jpg",

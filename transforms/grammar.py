@@ -305,10 +305,13 @@ def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, A
     if len(parts) > 2:
         mark = replace(mark, opacity=_decimal(parts[2], token, 0.01, 1))
     if len(parts) > 3:
-        scale = _decimal(parts[3], token, 0, 1)
-        if 0 < scale < 0.01:
-            raise _bad(token, "a scale of 0 (its own size) or 0.01..1")
-        mark = replace(mark, scale=scale)
+        # A share of the output's width, or `WxH`: shares of its width and height, the mark
+        # fitting inside both (0 leaves that side free).
+        width, cross, height = parts[3].partition("x")
+        scales = [_decimal(side, token, 0, 1) for side in (width, *([height] if cross else []))]
+        if any(0 < scale < 0.01 for scale in scales):
+            raise _bad(token, "a scale of 0 (its own size) or 0.01..1, or WxH of those")
+        mark = replace(mark, scale=scales[0], scale_height=scales[-1] if cross else 0.0)
     if len(parts) > 4:
         # The vertical margin is the horizontal one unless given.
         margin_x = _int(parts[4], token, 0, MAX_PADDING)
@@ -759,8 +762,11 @@ def _token(name: str, value: Any) -> str:
         return f"{name}_{':'.join(parts)}"
     if isinstance(value, Watermark):
         # Trailing defaults dropped: `wm_logo:southeast:1` is `wm_logo`, `...:10:10` is `...:10`.
-        parts = [value.name, value.position, format_number(value.opacity),
-                 format_number(value.scale), str(value.margin_x), str(value.margin_y)]
+        scale = format_number(value.scale)
+        if value.scale_height:
+            scale += f"x{format_number(value.scale_height)}"
+        parts = [value.name, value.position, format_number(value.opacity), scale,
+                 str(value.margin_x), str(value.margin_y)]
         defaults = ("", "southeast", "1", "0", "0", parts[4])
         while len(parts) > 1 and parts[-1] == defaults[len(parts) - 1]:
             parts.pop()

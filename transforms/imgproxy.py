@@ -491,7 +491,9 @@ def _watermark(state: _State, mark: str) -> None:
         raise InvalidOptions("imgproxy watermark at its own size with dpr is not supported by "
                              "this server (imgproxy does not enlarge it by dpr; the native one "
                              "does)")
-    state.set("wm", ":".join([mark, direction, opacity, scale or "0", *margins]))
+    # imgproxy fits the mark inside the scale's share of the output's width and of its height.
+    scale = f"{scale}x{scale}" if scale and float(scale) else "0"
+    state.set("wm", ":".join([mark, direction, opacity, scale, *margins]))
 
 
 def _o_disable_animation(state: _State, args: list[str], name: str) -> None:

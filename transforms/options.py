@@ -58,9 +58,10 @@ WATERMARK_POSITIONS: tuple[str, ...] = (*DIRECTIONS, "tile", "spread")
 class Watermark:
     """One of the server's named watermark images over the output
     (`wm_NAME:POS:OPACITY:SCALE:X:Y`). `scale` is the watermark's width as a fraction of the
-    output's; 0 keeps its own size (times `dpr`), shrunk to fit inside the output. `margin_x` and
-    `margin_y` (CSS px, times `dpr`) keep it off the edges its position names; between tiles
-    they are the gaps."""
+    output's, `scale_height` its height as a fraction of the output's (SCALE `WxH`): with both,
+    it fits inside both; 0 and 0 keep its own size (times `dpr`), shrunk to fit inside the
+    output. `margin_x` and `margin_y` (CSS px, times `dpr`) keep it off the edges its position
+    names; between tiles they are the gaps."""
 
     name: str
     position: str = "southeast"
@@ -68,6 +69,7 @@ class Watermark:
     scale: float = 0.0
     margin_x: int = 0
     margin_y: int = 0
+    scale_height: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -342,16 +342,17 @@ def _watermark(args: list[str], tokens: dict[str, str], marks: Mapping[str, str]
         raise InvalidOptions(f"thumbor watermark alpha '{alpha}': expected 0 to 100")
     if float(alpha) == 100:
         return  # wholly transparent: thumbor pastes nothing visible
-    width_ratio, height_ratio = (ratios + ["none", "none"])[:2]
-    if height_ratio != "none":
-        raise InvalidOptions("thumbor watermark h_ratio is not supported by this server (the "
-                             "native scale is a share of the width)")
-    scale = "0"
-    if width_ratio not in ("none", "0"):
-        if not width_ratio.isdigit():
-            raise InvalidOptions(f"thumbor watermark w_ratio '{width_ratio}': expected a "
-                                 "percentage")
-        scale = format(int(width_ratio) / 100, "g")
+    # w_ratio and h_ratio: the mark's width and height in percent of the image's, the mark
+    # fitting inside both when both are given (thumbor's calc_watermark_size).
+    shares = []
+    for ratio, side in zip((ratios + ["none", "none"])[:2], ("w_ratio", "h_ratio"), strict=True):
+        if ratio in ("none", "0"):
+            shares.append("0")
+        elif ratio.isdigit():
+            shares.append(format(int(ratio) / 100, "g"))
+        else:
+            raise InvalidOptions(f"thumbor watermark {side} '{ratio}': expected a percentage")
+    scale = shares[0] if shares[1] == "0" else "x".join(shares)
     opacity = format(round(1 - float(alpha) / 100, 3), "g")
     tokens["wm"] = f"{name}:{position}:{opacity}:{scale}:{margin_x}:{margin_y}"
 

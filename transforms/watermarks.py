@@ -53,7 +53,10 @@ def overlay(base: pyvips.Image, mark: WatermarkImage, spec: Watermark,
     """`base` (one frame) with the watermark composited over it, in `base`'s band layout."""
     image = mark.image
     width, height = base.width, base.height
-    scale = (width * spec.scale / image.width) if spec.scale else dpr
+    shares = [share for share in (spec.scale and width * spec.scale / image.width,
+                                  spec.scale_height and height * spec.scale_height / image.height)
+              if share]
+    scale = min(shares) if shares else dpr  # inside every side asked for
     # Never larger than the output: a logo made for a 1600 px photo must fit a thumbnail.
     scale = min(scale, width / image.width, height / image.height)
     if scale != 1:

@@ -72,9 +72,9 @@ def server(tmp_path_factory: pytest.TempPathFactory,
      "/crop_600:0.5:southeast,fmt_png,h_80,w_120/landscape.jpg"),
     # imgproxy's one watermark is the server's `brand` (IMGORIGIN_IMGPROXY_WATERMARK).
     ("/ip/x/rs:fill:300:200/wm:0.6:soea:10:8:0.25/plain/landscape.jpg",
-     "/h_200,w_300,wm_brand:southeast:0.6:0.25:10:8/landscape.jpg"),
+     "/h_200,w_300,wm_brand:southeast:0.6:0.25x0.25:10:8/landscape.jpg"),
     ("/ip/x/rs:fill:300:200/wm:0.4:re:12:6:0.1/plain/landscape.jpg",
-     "/h_200,w_300,wm_brand:tile:0.4:0.1:12:6/landscape.jpg"),
+     "/h_200,w_300,wm_brand:tile:0.4:0.1x0.1:12:6/landscape.jpg"),
 ])
 def test_an_imgproxy_url_is_the_native_variant(server: OriginProcess, imgproxy: str,
                                                native: str,

@@ -222,17 +222,18 @@ def test_imgproxy_signature_matches_a_published_vector() -> None:
 
 @pytest.mark.parametrize(("path", "expected"), [
     # wm:OPACITY:POSITION:X:Y:SCALE over the server's watermark for imgproxy URLs: the offsets
-    # as margins from the edges the position names, centre by default (imgproxy's).
+    # as margins from the edges the position names, centre by default (imgproxy's); the scale
+    # a share of the output's width and of its height, the mark fitting inside both.
     ("/wm:0.5:soea:10:20/plain/a.jpg", "wm_logo:southeast:0.5:0:10:20"),
     ("/wm:1/plain/a.jpg", "wm_logo:center"),
-    ("/watermark:0.7:no:0:12:0.25/plain/a.jpg", "wm_logo:north:0.7:0.25:0:12"),
+    ("/watermark:0.7:no:0:12:0.25/plain/a.jpg", "wm_logo:north:0.7:0.25x0.25:0:12"),
     ("/rs:fill:300:200/wm:0.8:we:16/plain/a.jpg", "h_200,w_300,wm_logo:west:0.8:0:16:0"),
     ("/wm:0:soea/plain/a.jpg", "_"),  # opacity 0: no watermark, as in imgproxy
     # `re`: copies over the whole output, the offsets the gaps between them.
     ("/wm:0.3:re/plain/a.jpg", "wm_logo:tile:0.3"),
-    ("/wm:1:re:10:6:0.2/plain/a.jpg", "wm_logo:tile:1:0.2:10:6"),
+    ("/wm:1:re:10:6:0.2/plain/a.jpg", "wm_logo:tile:1:0.2x0.2:10:6"),
     ("/wm:1:re:8/plain/a.jpg", "wm_logo:tile:1:0:8:0"),
-    ("/dpr:2/w:100/wm:1:soea:4:4:0.3/plain/a.jpg", "dpr_2,w_100,wm_logo:southeast:1:0.3:4"),
+    ("/dpr:2/w:100/wm:1:soea:4:4:0.3/plain/a.jpg", "dpr_2,w_100,wm_logo:southeast:1:0.3x0.3:4"),
 ])
 def test_the_watermark_translates_to_the_configured_one(path: str, expected: str) -> None:
     assert serialize(parse(translate(path, "logo").tokens).options) == expected

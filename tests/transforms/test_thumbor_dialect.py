@@ -215,6 +215,9 @@ MARKS = {"logo.png": "logo"}
     ("filters:watermark(logo.png,0,-0,12.5):format(webp)/a.jpg",
      "fmt_webp,wm_logo:southwest:0.875"),
     ("filters:watermark(logo.png,0,0,0,0)/a.jpg", "wm_logo:northwest"),  # 0: its own size
+    # h_ratio: the height's share; with w_ratio the mark fits inside both.
+    ("filters:watermark(logo.png,-5,-5,0,none,20)/a.jpg", "wm_logo:southeast:1:0x0.2:5"),
+    ("filters:watermark(logo.png,0,0,0,10,10)/a.jpg", "wm_logo:northwest:1:0.1x0.1"),
     # Matched by file name, wherever thumbor would have loaded it from.
     ("filters:watermark(https://cdn.example.com/wm/logo.png?v=2,-8,-8,0)/a.jpg",
      "wm_logo:southeast:1:0:8"),
@@ -232,7 +235,7 @@ def test_watermarks_translate_to_the_named_native_one(path: str, expected: str) 
     ("filters:watermark(logo.png,10p,0,0)/a.jpg", "percentages"),
     ("filters:watermark(logo.png,repeat,0,0)/a.jpg", "one axis"),
     ("filters:watermark(logo.png,-5,repeat,0)/a.jpg", "one axis"),
-    ("filters:watermark(logo.png,0,0,0,10,10)/a.jpg", "h_ratio"),
+    ("filters:watermark(logo.png,0,0,0,10,x)/a.jpg", "h_ratio 'x'"),
     ("filters:watermark(logo.png,0,0,101)/a.jpg", "0 to 100"),
     ("filters:watermark(logo.png,0,0)/a.jpg", "4 to 6"),
     ("filters:watermark(logo.png,0,0,0):blur(2)/a.jpg", "watermark() last"),

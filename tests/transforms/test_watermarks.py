@@ -73,8 +73,14 @@ def test_grammar_canonical_forms() -> None:
     assert canonical("wm_logo:center:1:0:10:10") == "wm_logo:center"
     assert canonical("wm_logo:tile:1:0:6") == "wm_logo:tile:1:0:6"
     assert canonical("wm_logo:se:1:0:0:0") == "wm_logo"
+    # SCALE as WxH: shares of the width and the height; a free height is the plain form.
+    assert canonical("wm_logo:se:1:0.250x0.2") == "wm_logo:southeast:1:0.25x0.2"
+    assert canonical("wm_logo:se:1:0.25x0") == "wm_logo:southeast:1:0.25"
+    assert canonical("wm_logo:se:1:0x0.3:8") == "wm_logo:southeast:1:0x0.3:8"
+    assert canonical("wm_logo:se:1:0x0") == "wm_logo"
     for bad in ("wm_logo:se:1:0:-1", "wm_logo:se:1:0:1001", "wm_logo:se:1:0:1:2:3",
-                "wm_logo:se:1:0.001"):
+                "wm_logo:se:1:0.001", "wm_logo:se:1:0.5x", "wm_logo:se:1:x0.5",
+                "wm_logo:se:1:0.5x0.005", "wm_logo:se:1:0.5x2", "wm_logo:se:1:1x1x1"):
         with pytest.raises(InvalidOptions):
             parse(bad)
     with pytest.raises(InvalidOptions, match="unknown watermark 'nope'"):
@@ -98,6 +104,13 @@ def test_scale_position_and_dpr(marks: dict[str, WatermarkImage]) -> None:
     assert _at(dpr, 77, 37) == RED and _at(dpr, 83, 43) == BLUE
     centre = _render("w_200,wm_red:center", marks)
     assert _at(centre, 100, 50) == RED and _at(centre, 50, 50) == BLUE
+    # WxH: inside both shares. 200x100 and a 40x20 mark: 0.5x0.1 is 20x10 (the height
+    # decides), 0x0.4 is 80x40 (the height alone), 0.3x0.5 is 60x30 (the width decides).
+    for scale, size in (("0.5x0.1", (20, 10)), ("0x0.4", (80, 40)), ("0.3x0.5", (60, 30))):
+        boxed = _render(f"w_200,wm_red:northwest:1:{scale}", marks)
+        w, h = size
+        assert _at(boxed, w - 2, h - 2) == RED and _at(boxed, w + 2, 2) == BLUE, scale
+        assert _at(boxed, 2, h + 2) == BLUE, scale
 
 
 def test_margins_keep_the_mark_off_its_edges(marks: dict[str, WatermarkImage]) -> None:
