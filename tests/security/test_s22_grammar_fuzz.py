@@ -28,6 +28,7 @@ WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "n
          "original", "tiff", "true", "false", "thumb", "hero", "nope", "ffffff", "FFFFFF80",
          "00000000", "fff", "json", "tile", "logo", "logo:se", "logo:tile:0.5", "logo::0.5",
          "logo:north:1:0.25", "a-1:c:0.3333:1", "logo:se:1:0", "Logo:se", "logo:smart",
+         "logo:spread:0.5:0:3", "logo:tile:1:0.2x0.30:4", "logo:se:1:0x0.5", "logo:se:1:0.5x",
          "shoe.jpg", "a_b-c.d", ".hidden", "x.JPEG", "avif:40", "jpg:70:webp:60",
          "webp:1:avif:100:jpeg:5", "png:50", "webp:70:webp:60", "max", "MAX", "1:2:3:4:5", "auto",
          "auto:eco", "auto:", "auto:best:1", "16:9", "2.35:1", "1:100", "1:100.5", "0:1",
@@ -93,6 +94,7 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("p_thumb", 64, True)
 @example("wm_logo:se:1,fmt_json,w_10", 8192, False)
 @example("watermark_a-1:tile:0.50:0.1", 8192, False)
+@example("wm_logo:spread:1:0.20x0.0:5,wm_logo:se:1:0x0.25", 8192, False)
 @example("maxbytes_20000,q_90,fmt_webp", 8192, False)
 @example("download_a_b-c.d,exp_5,w_3", 8192, False)
 @example("bri_-20,contrast_5,sat_-100,gray,px_4", 8192, False)
