@@ -92,6 +92,10 @@ THUMBOR_CASES = [
     "300x0/filters:brightness(-10):contrast(20)/landscape.jpg",
     "300x200/filters:round_corner(40,255,0,0)/landscape.jpg",
     "200x200/filters:round_corner(100,0,0,0,1):format(png)/landscape.jpg",
+    # fill(blur): the fitted image blurred (sigma 50) and stretched to the box behind it.
+    "fit-in/300x300/filters:fill(blur)/landscape.jpg",
+    "fit-in/200x300/filters:fill(blur)/landscape.jpg",
+    "fit-in/300x100/filters:fill(blur)/portrait.jpg",
     # mark.png is imgorigin's watermark `mark` (IMGORIGIN_WATERMARKS) and thumbor's file.
     "300x200/filters:watermark(mark.png,-10,-10,0)/landscape.jpg",
     "300x200/filters:watermark(mark.png,10,center,50)/landscape.jpg",

@@ -17,6 +17,7 @@ from transforms.autoquality import DEFAULT_LEVEL, LEVELS
 from transforms.budget import MAX_BUDGET, MIN_BUDGET
 from transforms.formats import QUALITY_FORMATS
 from transforms.options import (
+    BLUR_BACKGROUND,
     DEFAULT_OPTIONS,
     DIRECTION_ANCHORS,
     DIRECTIONS,
@@ -400,8 +401,10 @@ def _adjustment(attr: str) -> Parser:
 
 def _p_background(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     value = _required(raw, token)
+    if value == BLUR_BACKGROUND:
+        return {"background": value}
     if len(value) not in (6, 8) or not set(value) <= _HEX:
-        raise _bad(token, "hex RRGGBB or RRGGBBAA")
+        raise _bad(token, "hex RRGGBB or RRGGBBAA, or blur")
     value = value.lower()
     if len(value) == 8 and value.endswith("ff"):
         value = value[:6]

@@ -7,6 +7,7 @@ final encode carries a libvips kill switch so a slow decode stops at the deadlin
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,14 @@ from origin.errors import UnprocessableImage, UpstreamTimeout
 from transforms import autoquality, svgrender
 from transforms.budget import fit_budget
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
-from transforms.options import DIRECTION_ANCHORS, Corners, FocalPoint, Modulate, Trim
+from transforms.options import (
+    BLUR_BACKGROUND,
+    DIRECTION_ANCHORS,
+    Corners,
+    FocalPoint,
+    Modulate,
+    Trim,
+)
 from transforms.plan import Plan, fit_geometry
 from transforms.probe import FAIL_ON, MULTI_PAGE
 from transforms.watchdog import WATCHDOG
@@ -280,15 +288,49 @@ def crop_or_pad(ctx: Context) -> None:
     fx, fy = _anchor(options.gravity if options.gravity not in ("attention", "entropy")
                      else "center", 0)
     colour, with_alpha = _background(ctx)
+    blurred = options.background == BLUR_BACKGROUND
+    reach = BLUR_FILL_RADIUS * options.dpr
+    if blurred:  # read twice (its blurred copy, then itself): hold the pixels, under the guard
+        image = ctx.image
+        ctx.image = guarded(ctx, image, image.copy_memory)
 
     def pad(im: pyvips.Image) -> pyvips.Image:
-        if with_alpha and not im.hasalpha():
-            im = im.bandjoin(255)
         left = round((bw - im.width) * fx)
         top = round((bh - im.height) * fy)
+        if blurred:  # as opaque as the image: no alpha band for an opaque one
+            return _blurred_fill(im, bw, bh, reach).insert(im, left, top)
+        if with_alpha and not im.hasalpha():
+            im = im.bandjoin(255)
         return im.embed(left, top, bw, bh, extend="background", background=_fill(im, colour))
 
     _per_frame(ctx, pad)
+
+
+# thumbor's fill(blur): Gaussian weights of sigma 50 px cut off at 50 px (so nearly a box
+# blur), edges repeated, across then down; per CSS px here.
+BLUR_FILL_RADIUS = 50
+BLUR_FILL_TAPS = 8  # the fewest taps each side the blur is computed with (see below)
+
+
+def _blurred_fill(im: pyvips.Image, width: int, height: int, radius: float) -> pyvips.Image:
+    """`im` blurred and stretched to `width` x `height` (thumbor's fill(blur)). The blur runs on
+    a copy up to radius/8 times smaller, with the kernel shrunk alike: the same smooth picture
+    for a small part of the work, where a 101-tap blur of the full image would cost up to a
+    third of a second for a large box."""
+    shrink = max(1.0, min(radius / BLUR_FILL_TAPS, im.width / 4, im.height / 4))
+    alpha = im.hasalpha()
+    work = im.premultiply() if alpha else im
+    if shrink > 1:
+        work = work.resize(1 / shrink, kernel="linear")
+    reach = radius / shrink
+    taps = range(-round(reach), round(reach) + 1)
+    weights = [math.exp(-(x * x) / (2 * reach * reach)) for x in taps]
+    work = work.convsep(pyvips.Image.new_from_list([weights], scale=sum(weights)),
+                        precision="float")
+    work = work.resize(width / work.width, vscale=height / work.height, kernel="linear")
+    if alpha:
+        work = work.unpremultiply()
+    return work.cast(im.format).copy(interpretation=im.interpretation)
 
 
 def _fill(im: pyvips.Image, rgba: list[float]) -> list[float]:
@@ -303,7 +345,7 @@ def _background(ctx: Context) -> tuple[list[float], bool]:
     """Padding colour and whether the output keeps an alpha band for it."""
     bg = ctx.plan.options.background
     alpha_ok = ctx.plan.output in ALPHA_FORMATS and not ctx.plan.options.flatten
-    if bg is None:
+    if bg is None or bg == BLUR_BACKGROUND:
         if alpha_ok:
             return [0.0, 0.0, 0.0, 0.0], True
         return [255.0, 255.0, 255.0, 255.0], False

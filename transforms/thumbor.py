@@ -416,6 +416,8 @@ def _centre_of_mass(points: list[tuple[int, int, int]]) -> str:
 def _colour(value: str, name: str) -> str:
     if name == "fill" and value.lower() == "transparent":
         return ""
+    if name == "fill" and value == "blur":
+        return "blur"  # the padding is the image itself, blurred and stretched to the box
     colour = hex_colour(value)
     if colour is not None and len(colour) == 6:
         return colour
