@@ -96,6 +96,9 @@ THUMBOR_CASES = [
     "fit-in/300x300/filters:fill(blur)/landscape.jpg",
     "fit-in/200x300/filters:fill(blur)/landscape.jpg",
     "fit-in/300x100/filters:fill(blur)/portrait.jpg",
+    # fill(auto): the fitted image's mean colour.
+    "fit-in/300x300/filters:fill(auto)/landscape.jpg",
+    "fit-in/300x100/filters:fill(auto)/portrait.jpg",
     # mark.png is imgorigin's watermark `mark` (IMGORIGIN_WATERMARKS) and thumbor's file.
     "300x200/filters:watermark(mark.png,-10,-10,0)/landscape.jpg",
     "300x200/filters:watermark(mark.png,10,center,50)/landscape.jpg",

@@ -22,6 +22,7 @@ from transforms.options import (
     DIRECTION_ANCHORS,
     DIRECTIONS,
     FITS,
+    MEAN_BACKGROUND,
     REQUESTED_FORMATS,
     ROTATIONS,
     SMART_GRAVITIES,
@@ -401,10 +402,10 @@ def _adjustment(attr: str) -> Parser:
 
 def _p_background(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     value = _required(raw, token)
-    if value == BLUR_BACKGROUND:
+    if value in (BLUR_BACKGROUND, MEAN_BACKGROUND):
         return {"background": value}
     if len(value) not in (6, 8) or not set(value) <= _HEX:
-        raise _bad(token, "hex RRGGBB or RRGGBBAA, or blur")
+        raise _bad(token, "hex RRGGBB or RRGGBBAA, blur or auto")
     value = value.lower()
     if len(value) == 8 and value.endswith("ff"):
         value = value[:6]

@@ -49,6 +49,7 @@ class FocalPixel:
 
 Gravity = str | FocalPoint | FocalPixel
 BLUR_BACKGROUND = "blur"
+MEAN_BACKGROUND = "auto"
 # Where a watermark goes: a corner, edge or the centre of the output, or repeated over all of
 # it: `tile` a grid with fixed gaps and a copy in the centre, `spread` as many whole copies as
 # fit spread from edge to edge (thumbor's `repeat`).
@@ -167,8 +168,9 @@ class Options:
     # `q_auto[:LEVEL]` as written canonically (`auto`, `auto:best`, ...): the lowest quality that
     # still looks like the image (transforms/autoquality.py). Exclusive with `quality`.
     auto_quality: str | None = None
-    # RRGGBB[AA] (lower case), or `blur`: `fit_contain`'s padding is the image itself, blurred
-    # and stretched to the box (thumbor's fill(blur)); every other use takes the default colour.
+    # RRGGBB[AA] (lower case), `blur`: `fit_contain`'s padding is the image itself, blurred
+    # and stretched to the box (thumbor's fill(blur)), or `auto`: that padding in the image's
+    # mean colour (thumbor's fill(auto)); for those two every other use takes the default.
     background: str | None = None
     blur: float | None = None
     sharpen: float | None = None

@@ -22,6 +22,7 @@ from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, 
 from transforms.options import (
     BLUR_BACKGROUND,
     DIRECTION_ANCHORS,
+    MEAN_BACKGROUND,
     Corners,
     FocalPoint,
     Modulate,
@@ -289,8 +290,9 @@ def crop_or_pad(ctx: Context) -> None:
                      else "center", 0)
     colour, with_alpha = _background(ctx)
     blurred = options.background == BLUR_BACKGROUND
+    mean = options.background == MEAN_BACKGROUND
     reach = BLUR_FILL_RADIUS * options.dpr
-    if blurred:  # read twice (its blurred copy, then itself): hold the pixels, under the guard
+    if blurred or mean:  # read twice (for the fill, then itself): hold it, under the guard
         image = ctx.image
         ctx.image = guarded(ctx, image, image.copy_memory)
 
@@ -299,6 +301,8 @@ def crop_or_pad(ctx: Context) -> None:
         top = round((bh - im.height) * fy)
         if blurred:  # as opaque as the image: no alpha band for an opaque one
             return _blurred_fill(im, bw, bh, reach).insert(im, left, top)
+        if mean:
+            return _mean_fill(im, bw, bh).insert(im, left, top)
         if with_alpha and not im.hasalpha():
             im = im.bandjoin(255)
         return im.embed(left, top, bw, bh, extend="background", background=_fill(im, colour))
@@ -333,6 +337,17 @@ def _blurred_fill(im: pyvips.Image, width: int, height: int, radius: float) -> p
     return work.cast(im.format).copy(interpretation=im.interpretation)
 
 
+def _mean_fill(im: pyvips.Image, width: int, height: int) -> pyvips.Image:
+    """A `width` x `height` box of `im`'s mean colour, each band's mean rounded down, alpha
+    ignored and the box opaque (thumbor's fill(auto))."""
+    colour = im.extract_band(0, n=im.bands - 1) if im.hasalpha() else im
+    means = [float(int(colour.extract_band(i).avg())) for i in range(colour.bands)]
+    if im.hasalpha():
+        means.append(255.0 if im.format == "uchar" else 65535.0)
+    return (im.new_from_image(means).crop(0, 0, 1, 1).embed(0, 0, width, height, extend="copy")
+            .cast(im.format).copy(interpretation=im.interpretation))
+
+
 def _fill(im: pyvips.Image, rgba: list[float]) -> list[float]:
     """`rgba` in the band layout of `im` (grey or colour, with or without alpha)."""
     colour = rgba[:3]
@@ -345,7 +360,7 @@ def _background(ctx: Context) -> tuple[list[float], bool]:
     """Padding colour and whether the output keeps an alpha band for it."""
     bg = ctx.plan.options.background
     alpha_ok = ctx.plan.output in ALPHA_FORMATS and not ctx.plan.options.flatten
-    if bg is None or bg == BLUR_BACKGROUND:
+    if bg is None or bg in (BLUR_BACKGROUND, MEAN_BACKGROUND):
         if alpha_ok:
             return [0.0, 0.0, 0.0, 0.0], True
         return [255.0, 255.0, 255.0, 255.0], False

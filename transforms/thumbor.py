@@ -416,8 +416,8 @@ def _centre_of_mass(points: list[tuple[int, int, int]]) -> str:
 def _colour(value: str, name: str) -> str:
     if name == "fill" and value.lower() == "transparent":
         return ""
-    if name == "fill" and value == "blur":
-        return "blur"  # the padding is the image itself, blurred and stretched to the box
+    if name == "fill" and value in ("blur", "auto"):
+        return value  # the image itself blurred and stretched, or its mean colour
     colour = hex_colour(value)
     if colour is not None and len(colour) == 6:
         return colour

@@ -208,20 +208,22 @@ def test_every_decodable_file_takes_modulate(row: dict[str, str] | None, server:
 
 
 @every_decodable_file
-def test_every_decodable_file_takes_a_blurred_fill(row: dict[str, str] | None,
-                                                  server: OriginProcess,
-                                                  client: httpx.Client) -> None:
-    """`bg_blur` over each file's PNG (16-bit, CMYK, Lab, grey, palette, animated...): the
-    whole 200x200 box, alpha only where the plain PNG has it, and a landscape image itself
-    unchanged between its blurred bands."""
+def test_every_decodable_file_takes_the_image_fills(row: dict[str, str] | None,
+                                                   server: OriginProcess,
+                                                   client: httpx.Client) -> None:
+    """`bg_blur` and `bg_auto` over each file's PNG (16-bit, CMYK, Lab, grey, palette,
+    animated...): the whole 200x200 box, alpha only where the plain PNG has it, and a
+    landscape image itself unchanged between its padding bands."""
     assert row is not None
-    a, b = plain_and_changed(server, client, row["path"], "h_200,fit_contain,extend,bg_blur")
-    assert (b.width, b.height) == (200, 200)
-    assert (b.bands, b.hasalpha()) == (a.bands, a.hasalpha())
-    if a.width == 200 and a.height <= 200:
-        top = round((200 - a.height) / 2)  # as the padding places it
-        region = b.crop(0, top, 200, a.height)
-        assert (region.cast("int") - a).abs().max() == 0, f"{row['path']}: the image changed"
+    for fill in ("blur", "auto"):
+        a, b = plain_and_changed(server, client, row["path"],
+                                 f"h_200,fit_contain,extend,bg_{fill}")
+        assert (b.width, b.height) == (200, 200)
+        assert (b.bands, b.hasalpha()) == (a.bands, a.hasalpha()), fill
+        if a.width == 200 and a.height <= 200:
+            top = round((200 - a.height) / 2)  # as the padding places it
+            region = b.crop(0, top, 200, a.height)
+            assert (region.cast("int") - a).abs().max() == 0, f"{row['path']}: {fill} changed it"
 
 
 # Files that show the same subject once EXIF (or TIFF/HEIF) orientation is applied.

@@ -42,6 +42,7 @@ def native(path: str) -> str:
     ("fit-in/300x200/filters:fill(transparent)/a.png", "extend,fit_contain,h_200,w_300"),
     # fill(blur): the padding is the image itself, blurred and stretched to the box.
     ("fit-in/300x200/filters:fill(blur)/a.jpg", "bg_blur,extend,fit_contain,h_200,w_300"),
+    ("fit-in/300x200/filters:fill(auto)/a.jpg", "bg_auto,extend,fit_contain,h_200,w_300"),
     ("fit-in/300x0/a.jpg", "w_300"),
     ("full-fit-in/300x200/a.jpg", "enlarge,fit_outside,h_200,w_300"),
     # adaptive: the box turned a quarter for a source of the other orientation (the plan
@@ -172,7 +173,7 @@ def test_sources(path: str, source: str) -> None:
     ("trim/300x200/filters:focal(1x1:5x5)/a.jpg", "focal()"),
     ("filters:format(tiff)/a.jpg", "'tiff'"),
     ("filters:fill(red)/a.jpg", "hex"),
-    ("filters:fill(auto)/a.jpg", "hex"),
+    ("filters:fill(median)/a.jpg", "hex"),
     ("fit-in/30x20/filters:fill(blur):round_corner(5,0,0,0)/a.png", "two background"),
     ("filters:quality()/a.jpg", "takes 1"),
     ("filters:grayscale(1)/a.jpg", "takes 0"),

@@ -1,5 +1,6 @@
-"""`bg_blur`: `fit_contain`'s padding is the image itself, blurred and stretched to the box
-(thumbor's fill(blur); `make parity` compares it with thumbor)."""
+"""`bg_blur` and `bg_auto`: `fit_contain`'s padding made of the image itself, blurred and
+stretched to the box, or in its mean colour (thumbor's fill(blur) and fill(auto); `make parity`
+compares both with thumbor)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def _render(options: str, data: bytes, fmt: str = "png") -> pyvips.Image:
 def test_the_grammar() -> None:
     assert serialize(parse("s_100x100,fit_contain,background_blur").options) == (
         "bg_blur,fit_contain,h_100,w_100")
-    for bad in ("bg_BLUR", "bg_blurry", "bg_blur:5"):
+    assert serialize(parse("bg_auto,w_5").options) == "bg_auto,w_5"
+    for bad in ("bg_BLUR", "bg_blurry", "bg_blur:5", "bg_Auto", "bg_median"):
         with pytest.raises(InvalidOptions):
             parse(bad)
 
@@ -72,3 +74,23 @@ def test_every_frame_of_an_animation_is_padded() -> None:
     assert image.get("n-pages") == 2 and (image.width, image.get("page-height")) == (40, 40)
     first, second = image.getpoint(20, 2), image.getpoint(20, 42)
     assert first[0] > 150 > first[2] and second[2] > 150 > second[0]
+
+
+def test_auto_pads_with_the_mean_colour_rounded_down() -> None:
+    data = _halves()  # half 255,0,0 and half 0,0,255: the mean is 127.5, 0, 127.5
+    image = _render("s_100x100,fit_contain,extend,bg_auto", data)
+    plain = _render("s_100x100,fit_contain,extend,bg_ffffff", data)
+    assert (image.width, image.height, image.bands) == (100, 100, 3)
+    for x, y in ((0, 0), (99, 24), (50, 80), (99, 99)):
+        assert image.getpoint(x, y) == [127, 0, 127], (x, y)
+    assert (image.crop(0, 25, 100, 50) - plain.crop(0, 25, 100, 50)).abs().max() == 0
+
+
+def test_auto_ignores_alpha_and_pads_opaque() -> None:
+    opaque = pyvips.Image.black(100, 50) + [0, 200, 0, 255]
+    hole = pyvips.Image.black(50, 50) + [200, 0, 0, 0]  # transparent red counts as red
+    data = opaque.insert(hole, 50, 0).cast("uchar").copy(interpretation="srgb").pngsave_buffer()
+    image = _render("s_100x100,fit_contain,extend,bg_auto", data)
+    assert image.bands == 4
+    assert image.getpoint(10, 5) == [100, 100, 0, 255]
+    assert image.getpoint(75, 50)[3] == 0  # the image's own transparency stays
