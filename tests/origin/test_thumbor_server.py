@@ -62,6 +62,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
     # The watermark named by its file name, wherever thumbor would have fetched it from.
     ("/thumbor/unsafe/300x200/filters:watermark(https://cdn.example.com/brand.png,-10,-10,50)"
      "/landscape.jpg", "/enlarge,h_200,w_300,wm_logo:southeast:0.5:0:10/landscape.jpg"),
+    ("/thumbor/unsafe/300x200/filters:watermark(brand.png,repeat,repeat,0,10,20)/landscape.jpg",
+     "/enlarge,h_200,w_300,wm_logo:spread:1:0.1x0.2/landscape.jpg"),
+    ("/thumbor/unsafe/fit-in/120x120/filters:fill(blur)/landscape.jpg",
+     "/bg_blur,extend,fit_contain,h_120,w_120/landscape.jpg"),
+    ("/thumbor/unsafe/fit-in/120x120/filters:fill(auto):format(png)/landscape.jpg",
+     "/bg_auto,extend,fit_contain,fmt_png,h_120,w_120/landscape.jpg"),
 ])
 def test_a_thumbor_url_is_the_native_variant(server: OriginProcess, thumbor: str,
                                              native: str,
