@@ -1,4 +1,5 @@
-"""IMGORIGIN_ENV_FILE: settings from a file that the server reads at start and again on SIGHUP.
+"""IMGORIGIN_ENV_FILE: settings from a file that the server reads at start and again on SIGHUP
+(which the master also sends itself when the file's bytes change: origin/envwatch.py).
 
 Settings are environment variables read by each worker when it starts; a reload (SIGHUP,
 `systemctl reload`) starts new workers, so a file the master re-reads before it forks them
