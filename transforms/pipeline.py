@@ -344,8 +344,8 @@ def _mean_fill(im: pyvips.Image, width: int, height: int) -> pyvips.Image:
     means = [float(int(colour.extract_band(i).avg())) for i in range(colour.bands)]
     if im.hasalpha():
         means.append(255.0 if im.format == "uchar" else 65535.0)
-    return (im.new_from_image(means).crop(0, 0, 1, 1).embed(0, 0, width, height, extend="copy")
-            .cast(im.format).copy(interpretation=im.interpretation))
+    box = pyvips.Image.black(width, height).new_from_image(means)
+    return box.cast(im.format).copy(interpretation=im.interpretation)
 
 
 def _fill(im: pyvips.Image, rgba: list[float]) -> list[float]:

@@ -78,38 +78,36 @@ def overlay(base: pyvips.Image, mark: WatermarkImage, spec: Watermark,
         down = _odd(math.ceil(height / image.height))
         grid = image.replicate(across, down)
         image = grid.crop((grid.width - width) // 2, (grid.height - height) // 2, width, height)
-        x = y = 0
+        xs, ys = [0], [0]
     elif spec.position == "spread":
-        return _spread(base, image)
+        xs, ys = _spread(width, height, image.width, image.height)
     else:
         fx, fy = DIRECTION_ANCHORS[spec.position]
         x, y = round((width - image.width) * fx), round((height - image.height) * fy)
         # Off the edges the position names (a centred axis has none): inwards.
-        x += {0.0: margin_x, 1.0: -margin_x}.get(fx, 0)
-        y += {0.0: margin_y, 1.0: -margin_y}.get(fy, 0)
-    result = base.composite2(image, "over", x=x, y=y)
-    if not base.hasalpha():
-        result = result.extract_band(0, n=result.bands - 1)
-    return result.cast("uchar")
-
-
-def _spread(base: pyvips.Image, image: pyvips.Image) -> pyvips.Image:
-    """As many whole copies as fit each way, the first at the edge, the last flush with the
-    other, the room left over as equal gaps (thumbor's `repeat`, to the pixel: under two
-    copies' room, two copies 10 px apart, the second cut off)."""
-    across, room_x = _spread_axis(base.width, image.width)
-    down, room_y = _spread_axis(base.height, image.height)
-    if across * down > 100:  # thumbor's cap on a small mark: six each way, spread the same
-        across, down = min(6, across), min(6, down)
-        room_x, room_y = base.width - across * image.width, base.height - down * image.height
-    step_x = image.width + room_x // (max(across, 2) - 1)
-    step_y = image.height + room_y // (max(down, 2) - 1)
-    xs = [i * step_x for i in range(across) for _ in range(down)]
-    ys = [j * step_y for _ in range(across) for j in range(down)]
+        xs = [x + {0.0: margin_x, 1.0: -margin_x}.get(fx, 0)]
+        ys = [y + {0.0: margin_y, 1.0: -margin_y}.get(fy, 0)]
     result = base.composite([image] * len(xs), ["over"] * len(xs), x=xs, y=ys)
     if not base.hasalpha():
         result = result.extract_band(0, n=result.bands - 1)
     return result.cast("uchar")
+
+
+def _spread(width: int, height: int, mark_width: int,
+            mark_height: int) -> tuple[list[int], list[int]]:
+    """Where the copies go: as many whole ones as fit each way, the first at the edge, the last
+    flush with the other, the room left over as equal gaps (thumbor's `repeat`, to the pixel:
+    under two copies' room, two copies 10 px apart, the second cut off)."""
+    across, room_x = _spread_axis(width, mark_width)
+    down, room_y = _spread_axis(height, mark_height)
+    if across * down > 100:  # thumbor's cap on a small mark: six each way, spread the same
+        across, down = min(6, across), min(6, down)
+        room_x, room_y = width - across * mark_width, height - down * mark_height
+    step_x = mark_width + room_x // (max(across, 2) - 1)
+    step_y = mark_height + room_y // (max(down, 2) - 1)
+    xs = [i * step_x for i in range(across) for _ in range(down)]
+    ys = [j * step_y for _ in range(across) for j in range(down)]
+    return xs, ys
 
 
 def _spread_axis(length: int, size: int) -> tuple[int, int]:
