@@ -11,7 +11,13 @@ from urllib.parse import quote, urlsplit
 
 from origin import opsclient
 from origin.errors import ImgOriginError
-from origin.settings import SETTINGS_TABLE, Settings, SettingsError, settings_markdown
+from origin.settings import (
+    SETTINGS_TABLE,
+    Settings,
+    SettingsError,
+    settings_markdown,
+    unknown_names,
+)
 
 
 def _settings_epilog() -> str:
@@ -127,9 +133,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             command.add_argument("paths", nargs="*",
                                  help="request paths, e.g. /w_400,fmt_auto/products/shoe.jpg")
-    config = sub.add_parser("config", help="print the configuration table (Markdown)")
+    config = sub.add_parser("config", help="print the configuration table (Markdown), or "
+                                           "check the settings a server would start with")
     config.add_argument("--readme", default="",
                         help="rewrite the table between the settings markers of this file")
+    config.add_argument("--check", nargs="?", const="", default=None, metavar="ENV_FILE",
+                        help="check the environment and its IMGORIGIN_ENV_FILE (or this file) "
+                             "as `serve` would: exit 0 when they parse, 1 when they name "
+                             "settings that do not exist, 2 when they do not parse")
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -143,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         except (EnvFileError, SettingsError) as exc:
             print(f"imgorigin: {exc}", file=sys.stderr)
             return 2
+        for note in unknown_names():
+            print(f"imgorigin: warning: {note}", file=sys.stderr)
         from origin.cpus import usable_cpus
         from origin.server import serve as run_server
 
@@ -191,11 +204,40 @@ def main(argv: list[str] | None = None) -> int:
             print(f"imgorigin {args.command}: {exc}", file=sys.stderr)
             return 2
         return 0 if done else 1
+    if args.check is not None:
+        return check_settings(args.check)
     if args.readme:
         update_readme(args.readme)
         return 0
     print(settings_markdown())
     return 0
+
+
+def check_settings(path: str) -> int:
+    """`imgorigin config --check`: the settings `serve` would start with, from the environment
+    and its env file (or `path`), checked without starting anything; values are never shown."""
+    from origin.envfile import ENV_FILE_VARIABLE, EnvFile, EnvFileError
+
+    environ = dict(os.environ)
+    if path:
+        environ[ENV_FILE_VARIABLE] = path
+    env_file = EnvFile(environ[ENV_FILE_VARIABLE], environ) if environ.get(
+        ENV_FILE_VARIABLE) else None
+    try:
+        if env_file is not None:
+            env_file.apply()
+        Settings.from_env(environ)
+    except (EnvFileError, SettingsError) as exc:
+        print(f"imgorigin config: {exc}", file=sys.stderr)
+        return 2
+    notes = unknown_names(environ)
+    for note in notes:
+        print(f"imgorigin config: {note}", file=sys.stderr)
+    known = {s.env for s in SETTINGS_TABLE}
+    names = sorted(n for n in environ if n in known)
+    source = f" (with {env_file.path})" if env_file is not None else ""
+    print(f"settings parse{source}: {', '.join(names) or 'all defaults'}")
+    return 1 if notes else 0
 
 
 BEGIN, END = "<!-- settings:begin -->", "<!-- settings:end -->"

@@ -22,7 +22,7 @@ import os
 import re
 from collections.abc import MutableMapping
 
-from origin.settings import Settings, SettingsError
+from origin.settings import Settings, SettingsError, unknown_names
 
 log = logging.getLogger("imgorigin.server")
 
@@ -122,4 +122,6 @@ class EnvFile:
             log.error("%s not applied, the running settings stay: %s", ENV_FILE_VARIABLE, exc)
             return False
         log.info("settings re-read from %s", self.path)
+        for note in unknown_names(self.environ):
+            log.warning("%s", note)
         return True

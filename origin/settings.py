@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -683,6 +684,19 @@ def _check_s3(source: str, endpoint: str, region: str, env: Mapping[str, str]) -
         raise SettingsError("IMGORIGIN_SOURCE: s3:// sources need botocore: "
                             "pip install 'imgorigin[s3]'") from None
     return s3.region_of(region, env)
+
+
+def unknown_names(env: Mapping[str, str] | None = None) -> list[str]:
+    """The IMGORIGIN_* names in `env` (os.environ) that are no setting, each with the setting
+    it most likely meant: a typo would otherwise leave its default in place without a word."""
+    env = os.environ if env is None else env
+    known = [s.env for s in SETTINGS_TABLE]
+    notes = []
+    for name in sorted(n for n in env if n.startswith("IMGORIGIN_") and n not in known):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        notes.append(f"{name} is not a setting" + (f" (did you mean {close[0]}?)" if close
+                                                   else "") + "; it is ignored")
+    return notes
 
 
 def settings_markdown() -> str:

@@ -20,7 +20,7 @@ import pytest
 import redis
 import yaml
 
-from origin.settings import Settings
+from origin.settings import Settings, unknown_names
 from tests.deploy.test_container import WRITABLE
 from tests.support.kubelet import write_volume
 from tests.support.origin import REPO, OriginProcess
@@ -164,6 +164,12 @@ def test_the_pod_writes_only_where_the_image_may_and_runs_as_its_user() -> None:
     settings = Settings.from_env({**env, **configmap_env()})
     cache_volume = volumes[mounts[env["IMGORIGIN_CACHE_DIR"]]["name"]]["emptyDir"]
     assert bytes_of(cache_volume["sizeLimit"]) > settings.disk_cache_max_bytes
+
+
+def test_every_setting_the_manifests_and_the_image_name_exists() -> None:
+    env = {**image_environment(), **configmap_env()}
+    assert unknown_names(env) == []
+    Settings.from_env(env)  # and parses
 
 
 def test_the_pod_has_room_for_its_workers_and_its_stop() -> None:

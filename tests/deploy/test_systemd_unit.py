@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from origin.settings import unknown_names
 from tests.support.net import free_port, wait_until
 from tests.support.origin import REPO
 from tests.support.redis_server import require
@@ -83,6 +84,7 @@ def test_exec_start_serves_caches_in_the_units_directories_and_stops_in_time(
     # directory only it knows, so the image below is found only if the server read the file
     # itself (IMGORIGIN_ENV_FILE), as it will again on a reload.
     assert env["IMGORIGIN_ENV_FILE"] == "-/etc/imgorigin/imgorigin.env"
+    assert unknown_names(env) == []  # every IMGORIGIN_* name the unit sets is a setting
     source = tmp_path / "operator-images"
     source.mkdir()
     shutil.copy(REPO / "samples" / "landscape.jpg", source / "operator.jpg")
