@@ -120,8 +120,9 @@ def test_exec_start_serves_caches_in_the_units_directories_and_stops_in_time(
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)  # KillMode=mixed: the main process gets it
         # Draining: still serving, but no longer ready, so balancers move away first. (A 1 s
-        # read timeout here failed about one run in six while another job loaded the machine:
-        # the answer came, late; a socket nobody accepts on would not answer in 4 s either.)
+        # read timeout here failed about one run in six while another job loaded the machine,
+        # and 4 s passed ten runs of ten under the same load: a late answer, not a socket nobody
+        # accepts on, which would not answer in 4 s either.)
         assert wait_until(lambda: httpx.get(base + "/-/readyz", timeout=4).status_code == 503,
                           drain)
         assert httpx.get(base + "/w_120,fmt_webp/operator.jpg", timeout=5).status_code == 200
