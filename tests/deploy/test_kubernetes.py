@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import kubernetes_validate
 import pytest
 import redis
 import yaml
@@ -97,8 +98,6 @@ def test_the_kustomization_lists_every_manifest_of_the_folder() -> None:
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_every_manifest_is_valid_for_kubernetes(version: str) -> None:
-    kubernetes_validate = pytest.importorskip(
-        "kubernetes_validate", reason="`make test` installs kubernetes-validate")
     for doc in documents():
         # strict: a field the schema does not know (a typo) fails too.
         kubernetes_validate.validate(doc, version, strict=True)
