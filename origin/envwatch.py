@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 
 from origin.envfile import MAX_FILE_BYTES
@@ -35,7 +36,6 @@ class EnvFileWatcher:
         self.on_change = on_change or _reload_master
         self._stat = _stat(self.path)
         self._digest = _digest(self.path)
-        self._stop = threading.Event()
 
     def check(self) -> bool:
         """Whether the file changed since the last look (and `on_change` was called)."""
@@ -54,11 +54,9 @@ class EnvFileWatcher:
     def start(self) -> None:
         threading.Thread(target=self._run, name="envwatch", daemon=True).start()
 
-    def stop(self) -> None:
-        self._stop.set()
-
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:  # a daemon thread: it ends with the master
+            time.sleep(self.interval)
             try:
                 self.check()
             except Exception:  # a watcher that dies silently would look like one that works
