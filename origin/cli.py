@@ -146,11 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from origin.envfile import EnvFile, EnvFileError
 
-        env_file = EnvFile.from_environ()
-        try:
-            if env_file is not None:
-                env_file.apply()
-            Settings.from_env()  # fail fast on a bad setting, before any worker starts
+        try:  # fail fast on a bad setting, before any worker starts
+            env_file = EnvFile.start()
         except (EnvFileError, SettingsError) as exc:
             print(f"imgorigin: {exc}", file=sys.stderr)
             return 2
@@ -221,12 +218,8 @@ def check_settings(path: str) -> int:
     environ = dict(os.environ)
     if path:
         environ[ENV_FILE_VARIABLE] = path
-    env_file = EnvFile(environ[ENV_FILE_VARIABLE], environ) if environ.get(
-        ENV_FILE_VARIABLE) else None
     try:
-        if env_file is not None:
-            env_file.apply()
-        Settings.from_env(environ)
+        env_file = EnvFile.start(environ)
     except (EnvFileError, SettingsError) as exc:
         print(f"imgorigin config: {exc}", file=sys.stderr)
         return 2

@@ -93,10 +93,18 @@ class EnvFile:
         self.applied: dict[str, str] = {}
 
     @classmethod
-    def from_environ(cls) -> EnvFile | None:
-        """The env file IMGORIGIN_ENV_FILE names, or None."""
-        path = os.environ.get(ENV_FILE_VARIABLE, "")
-        return cls(path) if path else None
+    def start(cls, environ: MutableMapping[str, str] | None = None) -> EnvFile | None:
+        """The env file `environ` (os.environ) names in IMGORIGIN_ENV_FILE, applied to it, and
+        the settings that makes checked, as a start needs them; None without a file. Raises
+        EnvFileError or SettingsError."""
+        environ = os.environ if environ is None else environ
+        path = environ.get(ENV_FILE_VARIABLE, "")
+        env_file = cls(path, environ) if path else None
+        if env_file is not None:
+            env_file.apply()
+        else:
+            Settings.from_env(environ)
+        return env_file
 
     def apply(self) -> Settings:
         """Read the file, check the settings it makes and apply them; raises EnvFileError or
