@@ -22,6 +22,7 @@ from transforms.options import (
     DIRECTION_ANCHORS,
     DIRECTIONS,
     FITS,
+    KERNELS,
     MEAN_BACKGROUND,
     REQUESTED_FORMATS,
     ROTATIONS,
@@ -32,6 +33,7 @@ from transforms.options import (
     CropBox,
     FocalPixel,
     FocalPoint,
+    Gamma,
     Gravity,
     Modulate,
     Options,
@@ -393,6 +395,29 @@ def _p_median(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]
     return {"median": size}
 
 
+def _p_threshold(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"threshold": _int(_required(raw, token), token, 1, 255)}
+
+
+def _p_kernel(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    kernel = _required(raw, token)
+    if kernel not in KERNELS:
+        raise _bad(token, "one of " + ", ".join(KERNELS))
+    return {"kernel": kernel}
+
+
+def _p_gamma(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    encode, sep, decode = _required(raw, token).partition(":")
+    try:
+        gamma = Gamma(_decimal(encode, token, 1, 3),
+                      _decimal(decode, token, 1, 3) if sep else 0.0)
+    except InvalidOptions:
+        raise _bad(token, "G or G:OUT, each 1..3") from None
+    if not sep:
+        gamma = replace(gamma, decode=gamma.encode)  # sharp's output gamma defaults to its input
+    return {"gamma": None if gamma == Gamma(1, 1) else gamma}
+
+
 def _adjustment(attr: str) -> Parser:
     def parse(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
         return {attr: _signed_int(_required(raw, token), token, -100, 100)}
@@ -554,6 +579,10 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("median", (), _p_median),
     Modifier("norm", ("normalize", "normalise"), _flag("normalize")),
     Modifier("neg", ("negate", "invert"), _flag("negate")),
+    Modifier("equalize", ("equalise",), _flag("equalize")),
+    Modifier("threshold", (), _p_threshold),
+    Modifier("kernel", (), _p_kernel),
+    Modifier("gamma", (), _p_gamma),
     Modifier("flatten", (), _flag("flatten")),
 )
 _BY_NAME: dict[str, Modifier] = {}
@@ -681,8 +710,12 @@ def canonicalize(options: Options) -> Options:
         margins = (mark.margin_x if fx != 0.5 else 0, mark.margin_y if fy != 0.5 else 0)
         if margins != (mark.margin_x, mark.margin_y):
             changes["watermark"] = replace(mark, margin_x=margins[0], margin_y=margins[1])
-    if options.grayscale and options.saturation:
+    if options.threshold is not None and options.grayscale:
+        changes["grayscale"] = False  # the threshold greys the image anyway
+    if (options.grayscale or options.threshold is not None) and options.saturation:
         changes["saturation"] = 0  # no colour left to saturate
+    if options.kernel != DEFAULT_OPTIONS.kernel and not options.sized:
+        changes["kernel"] = DEFAULT_OPTIONS.kernel  # no resize for a kernel to run
     trim = options.trim
     if trim is not None and trim.colour is not None and trim.corner != "northwest":
         changes["trim"] = replace(trim, corner="northwest")  # a named colour needs no corner
@@ -758,6 +791,10 @@ def _token(name: str, value: Any) -> str:
         if isinstance(value.gravity, FocalPoint | FocalPixel):
             return f"{text}:{_point(value.gravity)}"
         return text if value.gravity == "center" else f"{text}:{value.gravity}"
+    if isinstance(value, Gamma):
+        if value.decode == value.encode:
+            return f"{name}_{format_number(value.encode)}"
+        return f"{name}_{format_number(value.encode)}:{format_number(value.decode)}"
     if isinstance(value, Modulate):
         parts = [format_number(value.brightness), format_number(value.saturation),
                  str(value.hue), format_number(value.lightness)]
@@ -789,7 +826,8 @@ _CANONICAL_NAMES = {
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat",
     "tint": "tint", "negate": "neg", "modulate": "modulate", "flatten": "flatten",
-    "median": "median", "normalize": "norm",
+    "median": "median", "normalize": "norm", "equalize": "equalize", "threshold": "threshold",
+    "kernel": "kernel", "gamma": "gamma",
     "padding": "pad", "corners": "r", "format_quality": "fq",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}

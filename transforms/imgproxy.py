@@ -500,11 +500,24 @@ def _o_disable_animation(state: _State, args: list[str], name: str) -> None:
     state.set("anim", "0" if _flag(_args(args, name, 1)[0], name) else "")
 
 
+# imgproxy Pro's resizing_algorithm; each is the libvips kernel of that name here too.
+_ALGORITHMS = ("nearest", "linear", "cubic", "lanczos2", "lanczos3")
+
+
+def _o_resizing_algorithm(state: _State, args: list[str], name: str) -> None:
+    value = _args(args, name, 1)[0]
+    if value not in _ALGORITHMS:
+        raise InvalidOptions(f"imgproxy option '{name}': '{value}' is not one of "
+                             + ", ".join(_ALGORITHMS))
+    state.set("kernel", "" if value == "lanczos3" else value)
+
+
 _OPTIONS: dict[str, _Handler] = {}
 for _names, _handler in (
     (("resize", "rs"), _o_resize),
     (("size", "s"), _o_size),
     (("resizing_type", "rt"), _o_resizing_type),
+    (("resizing_algorithm", "ra"), _o_resizing_algorithm),
     (("width", "w"), _o_width),
     (("height", "h"), _o_height),
     (("enlarge", "el"), _o_enlarge),

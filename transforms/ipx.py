@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
 from transforms.dialect import Translated, check_length, hex_colour, padded_box
+from transforms.options import KERNELS
 
 _SEPARATORS = re.compile(r"[&,]")
 _NAME_VALUE = re.compile(r"[:=_]")
@@ -59,6 +60,7 @@ def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
     sizes: dict[str, tuple[int | None, int | None]] = {}
     fit = ""
     animated = False
+    kernel = ""
     padding: tuple[int, int, int, int] | None = None
     for written, name, args in modifiers:
         if name in ("width", "height"):
@@ -103,6 +105,23 @@ def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
             tokens["flatten"] = ""  # over `b`, else sharp's default black (below)
         elif name == "normalize":
             tokens["norm"] = ""  # sharp's defaults: the 1st and 99th percentiles
+        elif name == "kernel":
+            kernel = _one(args, name)
+            if kernel not in KERNELS:
+                raise InvalidOptions(f"ipx kernel '{kernel}': one of {', '.join(KERNELS)}")
+        elif name == "gamma":
+            # sharp's gamma(gamma = 2.2, gammaOut = gamma); ipx passes no third argument on.
+            if len(args) > 2:
+                raise InvalidOptions("ipx gamma takes gamma_gammaOut")
+            encode, decode = (args + ["", ""])[:2]
+            tokens["gamma"] = (encode or "2.2") + (f":{decode}" if decode else "")
+        elif name == "threshold":
+            # sharp's threshold() is 128; 0 turns it off.
+            value = args[0] if args and args[0] else "128"
+            if len(args) > 1:
+                raise InvalidOptions("ipx threshold takes one argument")
+            if value != "0":
+                tokens["threshold"] = value
         elif name == "median":
             # sharp's median without a size is 3.
             tokens["median"] = args[0] if args and args[0] else "3"
@@ -155,6 +174,10 @@ def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
         # sharp tints a greyscale image back into its own (grey) colour space: no tint shows.
         tokens.pop("tint", None)
     width, height = sizes[max(sizes)] if sizes else (None, None)
+    last = max(sizes) if sizes else ""
+    if kernel not in ("", "lanczos3") and _ALIASES.get(last, last) == "resize":
+        # ipx hands the kernel to sharp with `s`/`resize` only; `w` and `h` resize without it.
+        tokens["kernel"] = kernel
     # sharp extends the resized image, so the box grows by the edges.
     padded_box(width or 0, height or 0, padding or (0, 0, 0, 0), tokens)
     if (fit == "contain" or "flatten" in tokens) and "bg" not in tokens:

@@ -28,6 +28,10 @@ OUTPUT_FORMATS: tuple[str, ...] = ("jpeg", "png", "webp", "avif", "gif")
 # placeholder string (transforms/placeholder.py); imgix's `fm=blurhash`.
 REQUESTED_FORMATS: tuple[str, ...] = (*OUTPUT_FORMATS, "auto", "original", "json", "blurhash")
 ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)
+# libvips' resampling kernels (sharp's `kernel`); thumbnail's own is lanczos3.
+KERNELS: tuple[str, ...] = ("nearest", "linear", "cubic", "mitchell", "lanczos2", "lanczos3",
+                            "mks2013", "mks2021")
+DEFAULT_KERNEL = "lanczos3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,15 @@ class Modulate:
     saturation: float = 1.0
     hue: int = 0
     lightness: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Gamma:
+    """sharp's gamma: the colour bands raised to `encode` (darkened) before the resize and to
+    1 / `decode` (brightened) after it, so the resize averages in a nearly linear space."""
+
+    encode: float
+    decode: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +210,16 @@ class Options:
     # lightness stretched over the full range (sharp's normalise, 1st to 99th percentile).
     median: int | None = None
     normalize: bool = False
+    # `equalize`: each colour band's histogram equalised (thumbor's equalize()).
+    equalize: bool = False
+    # `threshold_T` (sharp's): grey, then each band (alpha too) 255 where >= T else 0; after
+    # the median, before the blur.
+    threshold: int | None = None
+    # `kernel_K`: the resize's kernel instead of thumbnail's lanczos3 (`kernel_nearest` keeps
+    # pixel art square), and `gamma_G[:OUT]` around the resize; either decodes the source in
+    # full first (no shrink-on-load for gamma, as in sharp).
+    kernel: str = DEFAULT_KERNEL
+    gamma: Gamma | None = None
     brightness: int = 0
     contrast: int = 0
     saturation: int = 0

@@ -7,6 +7,7 @@ final encode carries a libvips kill switch so a slow decode stops at the deadlin
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -21,11 +22,14 @@ from transforms.budget import fit_budget
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
 from transforms.options import (
     BLUR_BACKGROUND,
+    DEFAULT_KERNEL,
     DIRECTION_ANCHORS,
     MEAN_BACKGROUND,
     Corners,
     FocalPoint,
+    Gamma,
     Modulate,
+    Options,
     Trim,
 )
 from transforms.plan import Plan, fit_geometry
@@ -104,6 +108,17 @@ def load(ctx: Context) -> None:
     options = plan.options
     option_string = _load_options(plan)
     geometry = plan.geometry
+    if _resamples(options):
+        # thumbnail has neither: decode (shrunk on load unless gamma, as in sharp), then resize.
+        shrink = 1
+        if geometry is not None and plan.region is None and options.gamma is None:
+            w, h = geometry.resize
+            w, h = (h, w) if options.rotate in (90, 270) else (w, h)
+            shrink = _jpeg_shrink(plan, w, h)
+            if shrink > 1 and int(min(plan.probe.width / w, plan.probe.height / h)) == shrink:
+                shrink //= 2  # as sharp does, so that the kernel still has a resize to do
+        _load_full(ctx, option_string, shrink)
+        return
     if geometry is not None and plan.region is None:
         w, h = geometry.resize
         fit: dict[str, str] = {"size": "force"}
@@ -161,6 +176,11 @@ def jpeg_shrink(src_w: int, src_h: int, width: int, height: int) -> int:
     return 1
 
 
+def _resamples(options: Options) -> bool:
+    """True when the resize is ours, not libvips' thumbnail: another kernel, or gamma."""
+    return options.kernel != DEFAULT_KERNEL or options.gamma is not None
+
+
 def _smart_crop(ctx: Context) -> bool:
     """Attention/entropy crops of a still image (animations crop at the centre)."""
     geometry = ctx.plan.geometry
@@ -170,13 +190,16 @@ def _smart_crop(ctx: Context) -> bool:
     )
 
 
-def _load_full(ctx: Context, option_string: str) -> None:
-    """Region crops and trim need the oriented full-size image before the resize is known."""
+def _load_full(ctx: Context, option_string: str, shrink: int = 1) -> None:
+    """Region crops and trim need the oriented full-size image before the resize is known, and
+    `kernel` and `gamma` resize it themselves (a JPEG maybe decoded `shrink` times smaller)."""
     plan = ctx.plan
     options = plan.options
     if plan.probe.format == "svg":
         ctx.image = svgrender.render(ctx.data, 0, 0, ctx.deadline)
     else:
+        if shrink > 1:
+            option_string = f"{option_string},shrink={shrink}"
         try:
             ctx.image = pyvips.Image.new_from_buffer(ctx.data, option_string, access="random")
         except pyvips.Error as exc:
@@ -202,8 +225,29 @@ def _load_full(ctx: Context, option_string: str) -> None:
     ctx.plan = replace(plan, geometry=geometry)
     w, h = geometry.resize
     colour = _colour(plan)
+    if _resamples(options):
+        _per_frame(ctx, lambda im: resampled(im, w, h, options.kernel, options.gamma, colour))
+        return
     _per_frame(ctx, lambda im: im.thumbnail_image(w, height=h, size="force", no_rotate=True,
                                                   **colour))
+
+
+def resampled(im: pyvips.Image, width: int, height: int, kernel: str, gamma: Gamma | None,
+              colour: dict[str, str]) -> pyvips.Image:
+    """`im` resized to width x height with `kernel`, inside sharp's gamma when given: the
+    colour handling is thumbnail's (run at the image's own size), the resize libvips' own."""
+    im = im.thumbnail_image(im.width, height=im.height, size="force", no_rotate=True, **colour)
+    if gamma is not None:
+        im = _colour_only(im, lambda c: c.gamma(exponent=1 / gamma.encode))
+    if (im.width, im.height) != (width, height):
+        fmt, alpha = im.format, im.hasalpha()
+        # Colour under transparent pixels must not bleed into the edges (thumbnail does this).
+        work = im.premultiply() if alpha else im
+        work = work.resize(width / im.width, vscale=height / im.height, kernel=kernel)
+        im = (work.unpremultiply() if alpha else work).cast(fmt)
+    if gamma is not None:
+        im = _colour_only(im, lambda c: c.gamma(exponent=gamma.decode))
+    return im
 
 
 def trim_box(image: pyvips.Image, trim: Trim) -> tuple[int, int, int, int] | None:
@@ -377,6 +421,9 @@ def effects(ctx: Context) -> None:
     if options.median:
         size = options.median
         _per_frame(ctx, lambda im: _median(im, size))
+    if options.threshold is not None:
+        level = options.threshold
+        _per_frame(ctx, lambda im: _threshold(im, level))
     if options.blur:
         sigma = options.blur
         _per_frame(ctx, lambda im: im.gaussblur(sigma))
@@ -405,6 +452,14 @@ def _median(im: pyvips.Image, size: int) -> pyvips.Image:
     return grown.median(size).crop(edge, edge, im.width, im.height)
 
 
+def _threshold(im: pyvips.Image, level: int) -> pyvips.Image:
+    """sharp's threshold: grey, then each band (alpha included) 255 at or above `level` (of
+    255, so a 16-bit image compares at the same share), else 0."""
+    grey = im.colourspace("b-w")
+    top = 65535 if grey.format == "ushort" else 255
+    return (grey >= level * top / 255).cast("uchar").copy(interpretation="b-w")
+
+
 def _pixelate(im: pyvips.Image, block: int) -> pyvips.Image:
     """Each block x block square (from the top left) filled with its mean; edge blocks are
     averaged over their copied-out extension, so they keep the colour they show."""
@@ -419,6 +474,8 @@ def adjust(ctx: Context) -> None:
     (imgix's `sat`, `con`, `bri`), the tint and the negative, on the 8-bit output that `finish`
     made, alpha untouched."""
     options = ctx.plan.options
+    if options.equalize:
+        _equalize(ctx)
     if options.modulate is not None:
         modulate = options.modulate
         _per_frame(ctx, lambda im: _colour_only(im, lambda c: _modulated(c, modulate)))
@@ -464,6 +521,30 @@ def _normalize(ctx: Context) -> None:
             [scale, 1, 1], [-low * scale, 0, 0]).colourspace(c.interpretation).cast("uchar"))
 
     _per_frame(ctx, stretch)
+
+
+def _equalize(ctx: Context) -> None:
+    """Each colour band's histogram equalised over the whole image (every frame, transparent
+    pixels too): value v becomes 255 x (cdf(v) - cdf_min) / (pixels - cdf_min), rounded down,
+    as thumbor's equalize() computes it."""
+    image = ctx.image
+    assert image is not None
+    held = guarded(ctx, image, image.copy_memory)  # the histogram reads every pixel first
+    ctx.image = held
+    bands = held.bands - 1 if held.hasalpha() else held.bands
+    pixels = held.width * held.height
+    tables = []
+    for band in range(bands):
+        plane = held.extract_band(band)
+        counts = guarded(ctx, held, lambda p=plane: p.hist_find().tolist()[0])
+        cumulative = list(itertools.accumulate(counts))
+        lowest = next(c for c, n in zip(cumulative, counts, strict=True) if n)
+        span = pixels - lowest
+        table = [int(255 * (c - lowest) / span) if span else v for v, c in enumerate(cumulative)]
+        tables.append(pyvips.Image.new_from_list([table]).cast("uchar"))
+    lut = tables[0].bandjoin(tables[1:]) if len(tables) > 1 else tables[0]
+    _per_frame(ctx, lambda im: _colour_only(
+        im, lambda c: c.maplut(lut).copy(interpretation=c.interpretation)))
 
 
 def _colour_only(im: pyvips.Image, fn: Callable[[pyvips.Image], pyvips.Image]) -> pyvips.Image:

@@ -198,6 +198,7 @@ def _filters(text: str, tokens: dict[str, str], marks: Mapping[str, str]) -> _Fi
             # the native watermark goes over the finished image.
             raise InvalidOptions(f"thumbor {name}() after watermark() is not supported by this "
                                  "server (put watermark() last)")
+        _check_equalize_order(name, seen)
         arguments = [a.strip() for a in args.split(",")] if args else []
         if name == "watermark":
             _watermark(arguments, tokens, marks)
@@ -217,7 +218,7 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
              "background_color": 1, "max_bytes": 1, "no_upscale": 0, "upscale": 0, "rotate": 1,
              "strip_icc": 0, "strip_exif": 0, "focal": 1, "brightness": 1,
              "contrast": 1, "round_corner": (4, 5), "proportion": 1,
-             "stretch": 0}.get(name)
+             "stretch": 0, "equalize": 0}.get(name)
     if arity is None:
         raise InvalidOptions(f"thumbor filter '{name}' is not supported by this server")
     allowed = arity if isinstance(arity, tuple) else (arity,)
@@ -239,6 +240,8 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
             tokens["blur"] = sigma
     elif name == "grayscale":
         tokens["gray"] = ""
+    elif name == "equalize":
+        tokens["equalize"] = ""
     elif name in ("fill", "background_color"):
         colour = _colour(args[0], name)
         if colour:
@@ -268,6 +271,22 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
             raise InvalidOptions(f"thumbor proportion('{args[0]}'): expected a number") from None
         if not math.isfinite(seen.proportion):
             raise InvalidOptions(f"thumbor proportion('{args[0]}'): expected a number")
+
+
+# The native equalize runs after the padding, blur and grey and before brightness and contrast;
+# thumbor runs its filters in the URL's order, and equalising before or after these changes
+# the picture.
+_BEFORE_EQUALIZE = frozenset({"grayscale", "blur", "fill", "background_color"})
+_AFTER_EQUALIZE = frozenset({"brightness", "contrast"})
+
+
+def _check_equalize_order(name: str, seen: _Filters) -> None:
+    later = (name == "equalize" and seen.names & _AFTER_EQUALIZE) or (
+        name in _BEFORE_EQUALIZE and "equalize" in seen.names)
+    if later:
+        raise InvalidOptions("thumbor equalize() is supported after grayscale(), blur(), fill() "
+                             "and background_color() and before brightness() and contrast() "
+                             f"only; {name}() stands on the other side here")
 
 
 def _proportion(width: int, height: int, value: float,
@@ -312,7 +331,7 @@ def _round_corner(args: list[str], tokens: dict[str, str]) -> None:
 
 
 _CHANGE_THE_WATERMARK = frozenset({"rotate", "blur", "brightness", "contrast", "round_corner",
-                                   "fill", "background_color"})
+                                   "fill", "background_color", "equalize"})
 _OFFSET = re.compile(r"(-?)([0-9]{1,5})")
 
 

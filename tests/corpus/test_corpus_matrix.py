@@ -226,6 +226,25 @@ def test_every_decodable_file_takes_the_image_fills(row: dict[str, str] | None,
             assert (region.cast("int") - a).abs().max() == 0, f"{row['path']}: {fill} changed it"
 
 
+@every_decodable_file
+def test_every_decodable_file_takes_another_kernel_and_gamma(row: dict[str, str] | None,
+                                                            server: OriginProcess,
+                                                            client: httpx.Client) -> None:
+    """`kernel_linear` and `gamma_1.2` resize outside libvips' thumbnail (16-bit, CMYK, Lab,
+    grey, palette, animated...): the plain PNG's size, bands and alpha, and nearly its pixels
+    (a wrong colour conversion, orientation or frame layout is far off). A mild gamma: a strong
+    one brightens fine detail by design (gamma_2.2 moves a photo of spokes by 9 levels)."""
+    assert row is not None
+    for extra in ("kernel_linear", "gamma_1.2"):
+        a, b = plain_and_changed(server, client, row["path"], extra)
+        assert (b.width, b.height, b.bands, b.hasalpha()) == (
+            a.width, a.height, a.bands, a.hasalpha()), extra
+        if a.hasalpha():  # as seen: the colour under transparent pixels is no picture
+            a, b = (im.flatten(background=[255] * (im.bands - 1)) for im in (a, b))
+        difference = float((b.cast("float") - a.cast("float")).abs().avg())
+        assert difference < 8, f"{row['path']}: {extra} {difference:.2f} from the plain PNG"
+
+
 # Files that show the same subject once EXIF (or TIFF/HEIF) orientation is applied.
 ORIENTATION_GROUPS: dict[str, tuple[str, ...]] = {
     "jpeg_landscape": tuple(f"edge/orientation/exif-samples_landscape_{i}.jpg"
@@ -245,15 +264,17 @@ def _difference(a: pyvips.Image, b: pyvips.Image) -> float:
     return float((a.cast("float") - b.cast("float")).abs().avg())
 
 
+@pytest.mark.parametrize("kernel", ["", ",kernel_linear"])
 @pytest.mark.parametrize("group", sorted(ORIENTATION_GROUPS))
-def test_orientation_applied_once(group: str, corpus: Path, server: OriginProcess,
+def test_orientation_applied_once(group: str, kernel: str, corpus: Path, server: OriginProcess,
                                   client: httpx.Client) -> None:
-    """Every member of a group looks like the first once oriented; a missing or doubled
-    rotation or mirror shows as a large difference."""
+    """Every member of a group looks like the first once oriented, through thumbnail and
+    through the resize of another kernel; a missing or doubled rotation or mirror shows as a
+    large difference."""
     paths = ORIENTATION_GROUPS[group]
     images = []
     for path in paths:
-        r = client.get(url(server, "w_96,h_96,fit_fill,fmt_png", path))
+        r = client.get(url(server, f"w_96,h_96,fit_fill,fmt_png{kernel}", path))
         assert r.status_code == 200, (path, r.text)
         images.append(pyvips.Image.new_from_buffer(r.content, ""))
     reference = images[0]

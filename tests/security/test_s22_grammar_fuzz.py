@@ -32,7 +32,8 @@ WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "n
          "shoe.jpg", "a_b-c.d", ".hidden", "x.JPEG", "avif:40", "jpg:70:webp:60",
          "webp:1:avif:100:jpeg:5", "png:50", "webp:70:webp:60", "max", "MAX", "1:2:3:4:5", "auto",
          "auto:eco", "auto:", "auto:best:1", "16:9", "2.35:1", "1:100", "1:100.5", "0:1",
-         "4:3:2"]
+         "4:3:2", "nearest", "lanczos3", "mks2021", "Nearest", "box", "2.2:1.5", "3:1", "1:1",
+         "2.2:"]
 
 
 def _number() -> st.SearchStrategy[str]:
@@ -111,6 +112,8 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("aspect_2.35:1,fit_contain,extend,enlarge,g_north", 8192, False)
 @example("p_hero,ar_1", 8192, False)
 @example("ar_1:10,w_8000", 8192, False)
+@example("kernel_nearest,gamma_2.20:1.5,w_30,threshold_90,equalise,gray", 8192, False)
+@example("gamma_1:1,kernel_cubic,zoom_2,enlarge", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 
@@ -156,7 +159,8 @@ def test_s22_path_parsing_only_raises_client_errors(raw_path: str, mode: str) ->
 
 IMGPROXY_NAMES = sorted(imgproxy_dialect._OPTIONS) + ["crop", "mw", "wm", "", "W", "enc"]
 IMGPROXY_WORDS = ["fit", "fill", "fill-down", "force", "auto", "sm", "ce", "noea", "fp", "t",
-                  "true", "f", "webp", "jpg", "tiff", "best", "F00", "ff0000", "thumb", "1"]
+                  "true", "f", "webp", "jpg", "tiff", "best", "F00", "ff0000", "thumb", "1",
+                  "nearest", "lanczos3", "mitchell"]
 imgproxy_args = st.lists(_number() | st.sampled_from(IMGPROXY_WORDS) | st.text(max_size=6),
                          max_size=7).map(":".join)
 imgproxy_options = st.lists(st.builds(lambda n, a: f"{n}:{a}", st.sampled_from(IMGPROXY_NAMES),
@@ -200,7 +204,8 @@ thumbor_parts = st.sampled_from([
     "filters:quality(80):blur(3,1)", "filters:fill(fff):upscale()", "filters:no_upscale()",
     "filters:rotate(90)", "filters:fill(red)", "filters:(", "filters:format(webp)grayscale()",
     "filters:proportion(0.5)", "filters:proportion(1e308)", "filters:proportion(-0.5)",
-    "filters:stretch()", "filters:stretch():proportion(0.01)",
+    "filters:stretch()", "filters:stretch():proportion(0.01)", "filters:equalize()",
+    "filters:equalize():brightness(5)", "filters:grayscale():equalize()",
     "filters:max_bytes(0)", "filters:focal(10x10:40x40)", "filters:focal(1x1)",
     "filters:brightness(10):contrast(20)", "filters:contrast(-200):brightness(5)",
     "filters:brightness(80):contrast(90)", "filters:round_corner(9|9,1,2,3,1)",
@@ -239,12 +244,13 @@ ipx_modifiers = st.lists(st.builds(
     st.sampled_from(["w", "width", "h", "height", "s", "resize", "q", "f", "format", "fit", "pos",
                      "position", "b", "background", "extract", "crop", "extend", "rotate",
                      "blur", "sharpen", "trim", "a", "animated", "enlarge", "flip", "flop",
-                     "grayscale", "kernel", "tint", "modulate", "", "W"]),
+                     "grayscale", "kernel", "tint", "modulate", "gamma", "threshold", "", "W"]),
     st.sampled_from(["_", ":", "=", ""]),
     _number() | st.sampled_from(["300x200", "200", "x", "webp", "auto", "jpg", "tiff", "cover",
                                  "contain", "right-top", "left top", "attention", "fff",
                                  "%23ff000080", "red", "1_2_3_4", "1_2_3", "10_5", "-90",
-                                 "1_1_1_1_mirror"]) | st.text(max_size=6)),
+                                 "1_1_1_1_mirror", "nearest", "mks2013", "box", "2.2_1.5",
+                                 "2_2_2"]) | st.text(max_size=6)),
     max_size=6)
 ipx_ids = st.sampled_from(["a.jpg", "static/a.png", "https://x.example.com/a.jpg",
                            "http://evil.test/a.jpg", "", "/", "%2F", "%2e%2e/a", "%00",

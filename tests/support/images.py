@@ -27,8 +27,12 @@ def flat(colour: list[int], width: int = 40, height: int = 30, alpha: int | None
     return image.pngsave_buffer()
 
 
+def encoded(data: bytes, segment: str, fmt: str = "png") -> bytes:
+    """`data` through the pipeline with the options `segment`, as encoded."""
+    return transform(data, parse(segment).options, fmt, Limits(),
+                     deadline=time.monotonic() + 30).body
+
+
 def made(data: bytes, segment: str, fmt: str = "png") -> pyvips.Image:
     """`data` through the pipeline with the options `segment`, decoded."""
-    body = transform(data, parse(segment).options, fmt, Limits(),
-                     deadline=time.monotonic() + 30).body
-    return pyvips.Image.new_from_buffer(body, "")
+    return pyvips.Image.new_from_buffer(encoded(data, segment, fmt), "")

@@ -62,6 +62,10 @@ def native(path: str) -> str:
     ("/bg:F00/plain/a.jpg", "bg_ff0000"),
     ("/bg:00ff00/bg:/plain/a.jpg", "_"),
     ("/bl:2.5/sh:0.7/plain/a.jpg", "blur_2.5,sharpen_0.7"),
+    # imgproxy Pro's resizing_algorithm: libvips' kernel of the same name.
+    ("/ra:nearest/w:30/plain/a.png", "kernel_nearest,w_30"),
+    ("/resizing_algorithm:cubic/rs:fit:30:20/plain/a.png", "fit_inside,h_20,kernel_cubic,w_30"),
+    ("/ra:lanczos3/w:30/plain/a.png", "w_30"),
     ("/bl:0/plain/a.jpg", "_"),
     ("/pix:8/plain/a.jpg", "px_8"),
     ("/rot:90/plain/a.jpg", "rot_90"),
@@ -161,6 +165,7 @@ def test_sources(path: str, source: str) -> None:
     ("/g:obj:face/plain/a.jpg", "'obj'"),
     ("/ar:0/plain/a.jpg", "auto_rotate"),
     ("/rot:45/plain/a.jpg", "90"),
+    ("/ra:mitchell/plain/a.jpg", "'mitchell' is not one of"),
     ("/t:10:ffffff:1/plain/a.jpg", "equal-sides"),
     ("/t:10::0:1/plain/a.jpg", "equal-sides"),
     ("/t:10:red/plain/a.jpg", "hex colour"),

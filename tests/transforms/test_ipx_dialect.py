@@ -77,6 +77,22 @@ def native(path: str) -> str:
     ("normalize,w_10/a.jpg", "norm,w_10"),
     ("median_5/a.jpg", "median_5"),
     ("median/a.jpg", "median_3"),  # sharp's default size
+    # kernel: sharp's, handed over by ipx with `s`/`resize` only (the last size written wins).
+    ("kernel_nearest&s_300x200/a.png", "h_200,kernel_nearest,w_300"),
+    ("resize_30x20,kernel_cubic/a.png", "h_20,kernel_cubic,w_30"),
+    ("kernel_nearest&w_300/a.png", "w_300"),
+    ("kernel_nearest&s_30x20&w_40/a.png", "w_40"),
+    ("kernel_lanczos3&s_30x20/a.png", "h_20,w_30"),
+    ("kernel_mks2021/a.png", "_"),
+    # gamma(g = 2.2, out = g) and threshold(t = 128; 0 is none), as sharp reads them.
+    ("gamma_2.2,w_10/a.jpg", "gamma_2.2,w_10"),
+    ("gamma,w_10/a.jpg", "gamma_2.2,w_10"),
+    ("gamma_2_1.5,w_10/a.jpg", "gamma_2:1.5,w_10"),
+    ("gamma_1/a.jpg", "_"),
+    ("threshold_90/a.jpg", "threshold_90"),
+    ("threshold/a.jpg", "threshold_128"),
+    ("threshold_0/a.jpg", "_"),
+    ("threshold_100&grayscale/a.jpg", "threshold_100"),
 ])
 def test_modifiers_translate_to_the_native_variant(path: str, expected: str) -> None:
     assert native(path) == expected
@@ -96,7 +112,11 @@ def test_sources(path: str, source: str) -> None:
     ("/a.jpg", "missing"),
     ("w_abc/a.jpg", "'abc'"),
     ("s_3x/a.jpg", "WxH"),
-    ("kernel_nearest/a.jpg", "'kernel'"),
+    ("kernel_box/a.jpg", "ipx kernel 'box'"),
+    ("gamma_4/a.jpg", "gamma_4"),
+    ("gamma_2_2_2/a.jpg", "gamma_gammaOut"),
+    ("threshold_256/a.jpg", "threshold_256"),
+    ("threshold_1_2/a.jpg", "one argument"),
     ("median_4/a.jpg", "median_4"),
     ("tint_red/a.jpg", "ipx tint 'red'"),
     ("tint_%23ff000080/a.jpg", "opaque"),

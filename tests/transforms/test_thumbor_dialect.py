@@ -133,6 +133,12 @@ def native(path: str) -> str:
     ("300x100/filters:stretch():no_upscale()/a.jpg", "fit_fill,h_100,w_300"),
     ("fit-in/300x100/filters:stretch()/a.jpg", "fit_inside,h_100,w_300"),
     ("300x0/filters:stretch()/a.jpg", "enlarge,w_300"),
+    # equalize(): after grey, blur and padding, before brightness and contrast, as natively.
+    ("300x200/filters:equalize()/a.jpg", "enlarge,equalize,h_200,w_300"),
+    ("filters:grayscale():blur(2):equalize():brightness(10)/a.jpg",
+     "blur_2,bri_10,equalize,gray"),
+    ("fit-in/30x20/filters:fill(ff0000):equalize()/a.png",
+     "bg_ff0000,equalize,extend,fit_contain,h_20,w_30"),
 ])
 def test_urls_translate_to_the_native_variant(path: str, expected: str) -> None:
     assert native(path) == expected
@@ -185,6 +191,11 @@ def test_sources(path: str, source: str) -> None:
      "not one of this server's watermarks"),
     ("filters:quality(70):x(/a.jpg", "could not be read"),
     ("filters:proportion(half)/a.jpg", "expected a number"),
+    ("filters:equalize():grayscale()/a.jpg", "grayscale() stands on the other side"),
+    ("filters:equalize():blur(3)/a.jpg", "blur() stands on the other side"),
+    ("filters:brightness(5):equalize()/a.jpg", "equalize() stands on the other side"),
+    ("fit-in/9x9/filters:equalize():fill(fff)/a.jpg", "fill() stands on the other side"),
+    ("filters:equalize(1)/a.jpg", "takes 0"),
     ("filters:proportion(0.001)/a.jpg", "zoom_0.001"),
 ])
 def test_what_has_no_native_equivalent_is_a_400_naming_it(path: str, words: str) -> None:
@@ -244,6 +255,7 @@ def test_watermarks_translate_to_the_named_native_one(path: str, expected: str) 
     ("filters:watermark(logo.png,0,0)/a.jpg", "4 to 6"),
     ("filters:watermark(logo.png,0,0,0):blur(2)/a.jpg", "watermark() last"),
     ("filters:watermark(logo.png,0,0,0):rotate(90)/a.jpg", "watermark() last"),
+    ("filters:watermark(logo.png,0,0,0):equalize()/a.jpg", "watermark() last"),
     ("filters:watermark(logo.png,0,0,0):watermark(logo.png,1,1,0)/a.jpg", "twice"),
     ("filters:watermark(logo.png,-2000,0,0)/a.jpg", "wm_logo"),  # past the native margin
     ("filters:watermark(logo.png,0,0,0,101)/a.jpg", "wm_logo"),
