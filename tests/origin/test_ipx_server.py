@@ -84,7 +84,7 @@ def test_a_purge_reaches_ipx_urls(server: OriginProcess) -> None:
 
 
 @pytest.mark.parametrize(("path", "status", "words"), [
-    ("/_ipx/kernel_nearest/static/landscape.jpg", 400, "'kernel'"),
+    ("/_ipx/kernel_box/static/landscape.jpg", 400, "ipx kernel 'box'"),
     ("/_ipx/w_10/missing.jpg", 404, "not found"),
     ("/_ipx/w_10/https://example.net/a.jpg", 403, "not allowed"),
     ("/_ipx/w_10", 400, "image id"),
