@@ -133,6 +133,11 @@ THUMBOR_CASES = [
     "300x200/filters:equalize()/landscape.jpg",
     "fit-in/300x300/filters:grayscale():equalize()/portrait.jpg",
     "fit-in/80x60/filters:equalize():format(png)/small.png",
+    # rgb(): a shift per band (after brightness(), scaled by a contrast() after it).
+    "300x200/filters:rgb(20,-10,0)/landscape.jpg",
+    "300x200/filters:brightness(-10):rgb(-20,0,-30)/landscape.jpg",
+    "300x200/filters:rgb(20,0,10):contrast(20)/landscape.jpg",
+    "fit-in/80x60/filters:rgb(300,0,-50):format(png)/small.png",
 ]
 IPX_CASES = [
     "w_300/landscape.jpg",

@@ -418,6 +418,17 @@ def _p_gamma(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"gamma": None if gamma == Gamma(1, 1) else gamma}
 
 
+def _p_rgb(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    parts = _required(raw, token).split(":")
+    if len(parts) != 3:
+        raise _bad(token, "R:G:B, each -100..100")
+    try:
+        red, green, blue = (_signed_int(part, token, -100, 100) for part in parts)
+    except InvalidOptions:
+        raise _bad(token, "R:G:B, each -100..100") from None
+    return {"rgb": (red, green, blue) if red or green or blue else None}
+
+
 def _adjustment(attr: str) -> Parser:
     def parse(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
         return {attr: _signed_int(_required(raw, token), token, -100, 100)}
@@ -574,6 +585,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("bri", ("brightness",), _adjustment("brightness")),
     Modifier("con", ("contrast",), _adjustment("contrast")),
     Modifier("sat", ("saturation",), _adjustment("saturation")),
+    Modifier("rgb", (), _p_rgb),
     Modifier("tint", (), _p_tint),
     Modifier("modulate", ("mod",), _p_modulate),
     Modifier("median", (), _p_median),
@@ -714,6 +726,10 @@ def canonicalize(options: Options) -> Options:
         changes["grayscale"] = False  # the threshold greys the image anyway
     if (options.grayscale or options.threshold is not None) and options.saturation:
         changes["saturation"] = 0  # no colour left to saturate
+    shifts = options.rgb
+    if shifts is not None and len(set(shifts)) == 1 and abs(options.brightness + shifts[0]) <= 100:
+        # The same shift in every band is a brightness: one spelling for one picture.
+        changes.update(rgb=None, brightness=options.brightness + shifts[0])
     if options.kernel != DEFAULT_OPTIONS.kernel and not options.sized:
         changes["kernel"] = DEFAULT_OPTIONS.kernel  # no resize for a kernel to run
     trim = options.trim
@@ -769,6 +785,8 @@ def _token(name: str, value: Any) -> str:
         return f"{name}_{format_number(value)}"
     if isinstance(value, FocalPoint | FocalPixel):
         return f"{name}_{_point(value)}"
+    if isinstance(value, tuple) and name == "rgb":
+        return f"{name}_{':'.join(map(str, value))}"
     if isinstance(value, tuple):  # format_quality: sorted (format, quality) pairs
         return f"{name}_{':'.join(f'{fmt}:{q}' for fmt, q in value)}"
     if isinstance(value, Padding):
@@ -824,7 +842,7 @@ _CANONICAL_NAMES = {
     "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "extend": "extend",
     "trim": "trim",
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
-    "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat",
+    "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat", "rgb": "rgb",
     "tint": "tint", "negate": "neg", "modulate": "modulate", "flatten": "flatten",
     "median": "median", "normalize": "norm", "equalize": "equalize", "threshold": "threshold",
     "kernel": "kernel", "gamma": "gamma",

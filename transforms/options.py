@@ -223,6 +223,9 @@ class Options:
     brightness: int = 0
     contrast: int = 0
     saturation: int = 0
+    # `rgb_R:G:B` (thumbor's rgb()): each colour band shifted by 255 x v / 100 after `bri`, so a
+    # grey output turns colour.
+    rgb: tuple[int, int, int] | None = None
     # `tint_RRGGBB` (sharp's tint: the image's grey levels, coloured most in the mid-tones) and
     # `neg` (the colours inverted, alpha kept).
     tint: str | None = None

@@ -481,9 +481,9 @@ def adjust(ctx: Context) -> None:
         _per_frame(ctx, lambda im: _colour_only(im, lambda c: _modulated(c, modulate)))
     if options.normalize:
         _normalize(ctx)
-    if options.saturation or options.contrast or options.brightness:
+    if options.saturation or options.contrast or options.brightness or options.rgb:
         _per_frame(ctx, lambda im: _adjusted(im, options.saturation, options.contrast,
-                                             options.brightness))
+                                             options.brightness, options.rgb))
     if options.tint:
         lut = tint_table(options.tint)
         _per_frame(ctx, lambda im: _colour_only(
@@ -570,7 +570,10 @@ def tint_table(hex_colour: str) -> pyvips.Image:
     return table.colourspace("srgb", source_space="lab").cast("uchar").copy_memory()
 
 
-def _adjusted(im: pyvips.Image, saturation: int, contrast: int, brightness: int) -> pyvips.Image:
+def _adjusted(im: pyvips.Image, saturation: int, contrast: int, brightness: int,
+              rgb: tuple[int, int, int] | None) -> pyvips.Image:
+    if rgb is not None and im.bands < 3:
+        im = im.colourspace("srgb")  # a shift per band colours a grey image
     alpha = im[im.bands - 1] if im.hasalpha() else None
     colour = im.extract_band(0, n=im.bands - 1) if alpha is not None else im
     x = colour.cast("float")
@@ -583,6 +586,8 @@ def _adjusted(im: pyvips.Image, saturation: int, contrast: int, brightness: int)
         x = (x - 128) * factor + 128
     if brightness:
         x = x + 255 * brightness / 100
+    if rgb is not None:
+        x = x + [255 * shift / 100 for shift in rgb]
     out = x.rint().cast("uchar")
     if alpha is not None:
         out = out.bandjoin(alpha)

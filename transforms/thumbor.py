@@ -190,7 +190,7 @@ def _filters(text: str, tokens: dict[str, str], marks: Mapping[str, str]) -> _Fi
             raise InvalidOptions("thumbor filters could not be read (one filter per "
                                  "name(args), separated by ':')")
         name, args = match.group(1), match.group(2)
-        if name in ("brightness", "contrast", "watermark") and name in seen:
+        if name in ("brightness", "contrast", "watermark", "rgb") and name in seen:
             raise InvalidOptions(f"thumbor filter '{name}' given twice is not supported by "
                                  "this server")
         if "watermark" in seen and name in _CHANGE_THE_WATERMARK:
@@ -218,7 +218,7 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
              "background_color": 1, "max_bytes": 1, "no_upscale": 0, "upscale": 0, "rotate": 1,
              "strip_icc": 0, "strip_exif": 0, "focal": 1, "brightness": 1,
              "contrast": 1, "round_corner": (4, 5), "proportion": 1,
-             "stretch": 0, "equalize": 0}.get(name)
+             "stretch": 0, "equalize": 0, "rgb": 3}.get(name)
     if arity is None:
         raise InvalidOptions(f"thumbor filter '{name}' is not supported by this server")
     allowed = arity if isinstance(arity, tuple) else (arity,)
@@ -242,6 +242,8 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
         tokens["gray"] = ""
     elif name == "equalize":
         tokens["equalize"] = ""
+    elif name == "rgb":
+        _rgb(args, tokens)
     elif name in ("fill", "background_color"):
         colour = _colour(args[0], name)
         if colour:
@@ -262,6 +264,7 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
     elif name == "brightness":
         # thumbor adds 255 * amount / 100 to each channel, as the native brightness does.
         tokens["bri"] = str(_amount(name, args[0]))
+        _check_shifts(tokens)
     elif name == "contrast":
         _contrast(_amount(name, args[0]), tokens)
     elif name == "proportion":
@@ -277,7 +280,7 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
 # thumbor runs its filters in the URL's order, and equalising before or after these changes
 # the picture.
 _BEFORE_EQUALIZE = frozenset({"grayscale", "blur", "fill", "background_color"})
-_AFTER_EQUALIZE = frozenset({"brightness", "contrast"})
+_AFTER_EQUALIZE = frozenset({"brightness", "contrast", "rgb"})
 
 
 def _check_equalize_order(name: str, seen: _Filters) -> None:
@@ -331,7 +334,7 @@ def _round_corner(args: list[str], tokens: dict[str, str]) -> None:
 
 
 _CHANGE_THE_WATERMARK = frozenset({"rotate", "blur", "brightness", "contrast", "round_corner",
-                                   "fill", "background_color", "equalize"})
+                                   "fill", "background_color", "equalize", "rgb"})
 _OFFSET = re.compile(r"(-?)([0-9]{1,5})")
 
 
@@ -399,16 +402,34 @@ def _contrast(amount: int, tokens: dict[str, str]) -> None:
     hundredths); the native contrast by 1 + c/100 below zero and 1 + 3c/100 above it."""
     factor = (amount + 100) ** 2 // 100 / 100
     tokens["con"] = str(round((factor - 1) * 100 / (3 if factor > 1 else 1)))
-    if "bri" not in tokens:
-        return
     # thumbor runs its filters in the URL's order and the native steps contrast before
-    # brightness: contrast after a shift scales the shift too, which is the same image while
-    # contrast does not reduce (then whatever thumbor clipped stays clipped here too).
-    brightness = round(int(tokens["bri"]) * factor)
-    if factor < 1 or abs(brightness) > 100:
-        raise InvalidOptions("thumbor brightness() before this contrast() is not supported by "
-                             "this server (put contrast() first)")
-    tokens["bri"] = str(brightness)
+    # brightness and rgb: contrast after a shift scales the shift too, which is the same image
+    # while contrast does not reduce (then whatever thumbor clipped stays clipped here too).
+    for token, name in (("bri", "brightness"), ("rgb", "rgb")):
+        if token not in tokens:
+            continue
+        shifts = [round(int(value) * factor) for value in tokens[token].split(":")]
+        if factor < 1 or max(map(abs, shifts)) > 100:
+            raise InvalidOptions(f"thumbor {name}() before this contrast() is not supported by "
+                                 "this server (put contrast() first)")
+        tokens[token] = ":".join(map(str, shifts))
+
+
+def _rgb(args: list[str], tokens: dict[str, str]) -> None:
+    """rgb(r,g,b): 255 x v / 100 added to each band. A shift of 100 or more saturates every
+    value, so larger ones are 100 here; beside brightness() (added in the URL's order, clipped
+    in between) only shifts of one sign per band give the same picture in either order."""
+    if any(not re.fullmatch(r"-?[0-9]{1,6}", value) for value in args):
+        raise InvalidOptions(f"thumbor rgb('{','.join(args)}'): expected three whole numbers")
+    tokens["rgb"] = ":".join(str(max(-100, min(100, int(value)))) for value in args)
+    _check_shifts(tokens)
+
+
+def _check_shifts(tokens: dict[str, str]) -> None:
+    brightness = int(tokens.get("bri", "0"))
+    if any(int(shift) * brightness < 0 for shift in tokens.get("rgb", "0").split(":")):
+        raise InvalidOptions("thumbor rgb() and brightness() shifting a band both ways are not "
+                             "supported by this server")
 
 
 def _focal(value: str) -> list[tuple[int, int, int]]:

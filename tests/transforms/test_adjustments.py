@@ -1,4 +1,4 @@
-"""`px` (pixelate), `bri`, `con` and `sat`: the grammar's spellings and exact pixels."""
+"""`px` (pixelate), `bri`, `con`, `sat` and `rgb`: the grammar's spellings and exact pixels."""
 
 from __future__ import annotations
 
@@ -45,8 +45,22 @@ def test_spellings() -> None:
     assert serialize(parse("bri_0,con_0,sat_0").options) == "_"
 
 
+@pytest.mark.parametrize(("segment", "canonical"), [
+    ("rgb_10:0:-5", "rgb_10:0:-5"),
+    ("rgb_0:0:0", "_"),
+    ("rgb_-7:-7:-7", "bri_-7"),  # one shift for every band is a brightness
+    ("rgb_30:30:30,bri_20", "bri_50"),
+    ("rgb_30:30:30,bri_80", "bri_80,rgb_30:30:30"),  # past bri's range: kept apart
+    ("gray,rgb_10:0:0", "gray,rgb_10:0:0"),
+])
+def test_rgb_spellings(segment: str, canonical: str) -> None:
+    assert serialize(parse(segment).options) == canonical
+
+
 @pytest.mark.parametrize("token", ["bri_-0", "bri_101", "bri_-101", "con_+5", "sat_--5",
-                                   "sat_05", "con_1.5", "bri", "px_1", "px_257", "px_-4"])
+                                   "sat_05", "con_1.5", "bri", "px_1", "px_257", "px_-4",
+                                   "rgb_1:2", "rgb_1:2:3:4", "rgb_101:0:0", "rgb_-0:0:1",
+                                   "rgb_a:b:c", "rgb"])
 def test_bad_values_are_400(token: str) -> None:
     with pytest.raises(InvalidOptions) as err:
         parse(token)
@@ -68,6 +82,9 @@ def test_saturation_of_a_grey_output_is_dropped() -> None:
     ("sat_-100", [118, 118, 118]),        # Rec. 709 luma of the colour
     ("sat_100", [255, 82, 0]),            # twice the distance from it, clipped
     ("sat_-50,con_20,bri_10", [203, 123, 83]),  # in that order
+    ("rgb_10:-20:100", [226, 49, 255]),   # 25.5, -51 and 255 added, rounded, clipped
+    ("bri_10,rgb_0:0:-40", [226, 126, 0]),  # after the brightness
+    ("con_-100,rgb_0:10:0", [128, 154, 128]),
 ])
 def test_adjustments_are_exact(spec: str, expected: list[int]) -> None:
     image = run(flat(), spec)
@@ -79,6 +96,8 @@ def test_alpha_is_left_alone_and_grey_stays_grey() -> None:
     assert image.bands == 4 and round(image(3, 3)[3]) == 90
     grey = run(flat(), "gray,con_-100")
     assert grey.bands == 1 and round(grey(3, 3)[0]) == 128
+    tinted = run(flat(bands_alpha=90), "gray,con_-100,rgb_0:0:20")
+    assert [round(v) for v in tinted(3, 3)] == [128, 128, 179, 90]  # a grey output turns colour
 
 
 def test_pixelate_fills_each_block_with_its_mean() -> None:

@@ -139,6 +139,14 @@ def native(path: str) -> str:
      "blur_2,bri_10,equalize,gray"),
     ("fit-in/30x20/filters:fill(ff0000):equalize()/a.png",
      "bg_ff0000,equalize,extend,fit_contain,h_20,w_30"),
+    # rgb(r,g,b): 255 x v / 100 per band after brightness(); beyond 100 every value saturates;
+    # before contrast() scaled by its factor, as brightness() is.
+    ("filters:rgb(10,0,-5)/a.jpg", "rgb_10:0:-5"),
+    ("filters:rgb(300,-300,0)/a.jpg", "rgb_100:-100:0"),
+    ("filters:rgb(10,10,10)/a.jpg", "bri_10"),
+    ("filters:brightness(10):rgb(20,0,5)/a.jpg", "bri_10,rgb_20:0:5"),
+    ("filters:rgb(20,0,10):contrast(20)/a.jpg", "con_15,rgb_29:0:14"),
+    ("filters:grayscale():rgb(0,0,30)/a.jpg", "gray,rgb_0:0:30"),
 ])
 def test_urls_translate_to_the_native_variant(path: str, expected: str) -> None:
     assert native(path) == expected
@@ -196,6 +204,15 @@ def test_sources(path: str, source: str) -> None:
     ("filters:brightness(5):equalize()/a.jpg", "equalize() stands on the other side"),
     ("fit-in/9x9/filters:equalize():fill(fff)/a.jpg", "fill() stands on the other side"),
     ("filters:equalize(1)/a.jpg", "takes 0"),
+    ("filters:rgb(5,1)/a.jpg", "takes 3"),
+    ("filters:rgb(a,1,2)/a.jpg", "three whole numbers"),
+    ("filters:rgb(1.5,1,2)/a.jpg", "three whole numbers"),
+    ("filters:rgb(1,1,1):rgb(1,1,1)/a.jpg", "twice"),
+    ("filters:brightness(10):rgb(20,0,-5)/a.jpg", "both ways"),
+    ("filters:rgb(20,0,-5):brightness(10)/a.jpg", "both ways"),
+    ("filters:rgb(60,0,0):contrast(100)/a.jpg", "rgb() before this contrast()"),
+    ("filters:rgb(6,0,0):contrast(-10)/a.jpg", "rgb() before this contrast()"),
+    ("filters:rgb(6,0,0):equalize()/a.jpg", "equalize() stands on the other side"),
     ("filters:proportion(0.001)/a.jpg", "zoom_0.001"),
 ])
 def test_what_has_no_native_equivalent_is_a_400_naming_it(path: str, words: str) -> None:
@@ -256,6 +273,7 @@ def test_watermarks_translate_to_the_named_native_one(path: str, expected: str) 
     ("filters:watermark(logo.png,0,0,0):blur(2)/a.jpg", "watermark() last"),
     ("filters:watermark(logo.png,0,0,0):rotate(90)/a.jpg", "watermark() last"),
     ("filters:watermark(logo.png,0,0,0):equalize()/a.jpg", "watermark() last"),
+    ("filters:watermark(logo.png,0,0,0):rgb(1,2,3)/a.jpg", "watermark() last"),
     ("filters:watermark(logo.png,0,0,0):watermark(logo.png,1,1,0)/a.jpg", "twice"),
     ("filters:watermark(logo.png,-2000,0,0)/a.jpg", "wm_logo"),  # past the native margin
     ("filters:watermark(logo.png,0,0,0,101)/a.jpg", "wm_logo"),
