@@ -133,6 +133,14 @@ THUMBOR_CASES = [
     "300x200/filters:equalize()/landscape.jpg",
     "fit-in/300x300/filters:grayscale():equalize()/portrait.jpg",
     "fit-in/80x60/filters:equalize():format(png)/small.png",
+    # sharpen(): thumbor's wavelet sharpen, per band and on luma only, a strong one, one after
+    # brightness() (the clipped highlights), one around a fill.
+    "300x200/filters:sharpen(2,1,false)/landscape.jpg",
+    "300x200/filters:sharpen(1.5,0.5,true)/landscape.jpg",
+    "300x200/filters:sharpen(8,2,true):format(png)/landscape.jpg",
+    "300x200/filters:brightness(30):sharpen(3,1,false)/landscape.jpg",
+    "fit-in/300x300/filters:fill(ff0000):sharpen(4,1,true):format(png)/landscape.jpg",
+    "fit-in/80x60/filters:sharpen(5,0,false):format(png)/small.png",
     # rgb(): a shift per band (after brightness(), scaled by a contrast() after it).
     "300x200/filters:rgb(20,-10,0)/landscape.jpg",
     "300x200/filters:brightness(-10):rgb(-20,0,-30)/landscape.jpg",

@@ -41,6 +41,7 @@ from transforms.options import (
     Region,
     Trim,
     Watermark,
+    WaveletSharpen,
 )
 
 MAX_SEGMENT_LENGTH = 1024
@@ -395,6 +396,18 @@ def _p_median(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]
     return {"median": size}
 
 
+def _p_wavelet_sharpen(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    parts = _required(raw, token).split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "luma"):
+        raise _bad(token, "AMOUNT:RADIUS[:luma], amount 0..10, radius 0..6")
+    try:
+        amount, radius = _decimal(parts[0], token, 0, 10), _decimal(parts[1], token, 0, 6)
+    except InvalidOptions:
+        raise _bad(token, "AMOUNT:RADIUS[:luma], amount 0..10, radius 0..6") from None
+    sharpen = WaveletSharpen(amount, radius, len(parts) == 3)
+    return {"wavelet_sharpen": sharpen if amount else None}
+
+
 def _p_threshold(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"threshold": _int(_required(raw, token), token, 1, 255)}
 
@@ -592,6 +605,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("norm", ("normalize", "normalise"), _flag("normalize")),
     Modifier("neg", ("negate", "invert"), _flag("negate")),
     Modifier("equalize", ("equalise",), _flag("equalize")),
+    Modifier("wsharpen", (), _p_wavelet_sharpen),
     Modifier("threshold", (), _p_threshold),
     Modifier("kernel", (), _p_kernel),
     Modifier("gamma", (), _p_gamma),
@@ -809,6 +823,9 @@ def _token(name: str, value: Any) -> str:
         if isinstance(value.gravity, FocalPoint | FocalPixel):
             return f"{text}:{_point(value.gravity)}"
         return text if value.gravity == "center" else f"{text}:{value.gravity}"
+    if isinstance(value, WaveletSharpen):
+        text = f"{name}_{format_number(value.amount)}:{format_number(value.radius)}"
+        return f"{text}:luma" if value.luma else text
     if isinstance(value, Gamma):
         if value.decode == value.encode:
             return f"{name}_{format_number(value.encode)}"
@@ -845,6 +862,7 @@ _CANONICAL_NAMES = {
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat", "rgb": "rgb",
     "tint": "tint", "negate": "neg", "modulate": "modulate", "flatten": "flatten",
     "median": "median", "normalize": "norm", "equalize": "equalize", "threshold": "threshold",
+    "wavelet_sharpen": "wsharpen",
     "kernel": "kernel", "gamma": "gamma",
     "padding": "pad", "corners": "r", "format_quality": "fq",
 }

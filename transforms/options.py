@@ -109,6 +109,17 @@ class Gamma:
 
 
 @dataclass(frozen=True, slots=True)
+class WaveletSharpen:
+    """thumbor's sharpen(): five levels of an a-trous wavelet (B3 hat) whose details are
+    scaled by 1 + amount x exp(-(level - radius)^2 / 1.5), in each colour band or, with
+    `luma`, in the luma of YCbCr only."""
+
+    amount: float
+    radius: float
+    luma: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Corners:
     """Rounded corners: radii in CSS px (times dpr) clockwise from the top left, or the ellipse
     inscribed in the image (`r_max`)."""
@@ -212,6 +223,8 @@ class Options:
     normalize: bool = False
     # `equalize`: each colour band's histogram equalised (thumbor's equalize()).
     equalize: bool = False
+    # `wsharpen_A:R[:luma]` (thumbor's sharpen()): on the 8-bit output, before `equalize`.
+    wavelet_sharpen: WaveletSharpen | None = None
     # `threshold_T` (sharp's): grey, then each band (alpha too) 255 where >= T else 0; after
     # the median, before the blur.
     threshold: int | None = None

@@ -17,7 +17,7 @@ from typing import TypeVar
 import pyvips
 
 from origin.errors import UnprocessableImage, UpstreamTimeout
-from transforms import autoquality, svgrender
+from transforms import autoquality, svgrender, wavelet
 from transforms.budget import fit_budget
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
 from transforms.options import (
@@ -470,10 +470,21 @@ def _pixelate(im: pyvips.Image, block: int) -> pyvips.Image:
 
 
 def adjust(ctx: Context) -> None:
-    """`modulate`, the lightness stretch (in sharp's order), saturation, contrast and brightness
-    (imgix's `sat`, `con`, `bri`), the tint and the negative, on the 8-bit output that `finish`
-    made, alpha untouched."""
+    """thumbor's wavelet sharpen and equalize, `modulate`, the lightness stretch (in sharp's
+    order), saturation, contrast, brightness and the shift per band (imgix's `sat`, `con`,
+    `bri`, thumbor's rgb()), the tint and the negative, on the 8-bit output that `finish` made,
+    alpha untouched."""
     options = ctx.plan.options
+    if options.wavelet_sharpen is not None:
+        spec = options.wavelet_sharpen
+        # The edges are reflected, so rows are read out of order: hold the pixels first.
+        image = ctx.image
+        assert image is not None
+        ctx.image = guarded(ctx, image, image.copy_memory)
+        def hold(im: pyvips.Image) -> pyvips.Image:
+            return guarded(ctx, im, im.copy_memory)
+
+        _per_frame(ctx, lambda im: _colour_only(im, lambda c: wavelet.sharpened(c, spec, hold)))
     if options.equalize:
         _equalize(ctx)
     if options.modulate is not None:

@@ -190,7 +190,7 @@ def _filters(text: str, tokens: dict[str, str], marks: Mapping[str, str]) -> _Fi
             raise InvalidOptions("thumbor filters could not be read (one filter per "
                                  "name(args), separated by ':')")
         name, args = match.group(1), match.group(2)
-        if name in ("brightness", "contrast", "watermark", "rgb") and name in seen:
+        if name in ("brightness", "contrast", "watermark", "rgb", "sharpen") and name in seen:
             raise InvalidOptions(f"thumbor filter '{name}' given twice is not supported by "
                                  "this server")
         if "watermark" in seen and name in _CHANGE_THE_WATERMARK:
@@ -198,7 +198,7 @@ def _filters(text: str, tokens: dict[str, str], marks: Mapping[str, str]) -> _Fi
             # the native watermark goes over the finished image.
             raise InvalidOptions(f"thumbor {name}() after watermark() is not supported by this "
                                  "server (put watermark() last)")
-        _check_equalize_order(name, seen)
+        _check_order(name, seen)
         arguments = [a.strip() for a in args.split(",")] if args else []
         if name == "watermark":
             _watermark(arguments, tokens, marks)
@@ -218,7 +218,7 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
              "background_color": 1, "max_bytes": 1, "no_upscale": 0, "upscale": 0, "rotate": 1,
              "strip_icc": 0, "strip_exif": 0, "focal": 1, "brightness": 1,
              "contrast": 1, "round_corner": (4, 5), "proportion": 1,
-             "stretch": 0, "equalize": 0, "rgb": 3}.get(name)
+             "stretch": 0, "equalize": 0, "rgb": 3, "sharpen": 3}.get(name)
     if arity is None:
         raise InvalidOptions(f"thumbor filter '{name}' is not supported by this server")
     allowed = arity if isinstance(arity, tuple) else (arity,)
@@ -244,6 +244,8 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
         tokens["equalize"] = ""
     elif name == "rgb":
         _rgb(args, tokens)
+    elif name == "sharpen":
+        _sharpen(args, tokens)
     elif name in ("fill", "background_color"):
         colour = _colour(args[0], name)
         if colour:
@@ -276,20 +278,25 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
             raise InvalidOptions(f"thumbor proportion('{args[0]}'): expected a number")
 
 
-# The native equalize runs after the padding, blur and grey and before brightness and contrast;
-# thumbor runs its filters in the URL's order, and equalising before or after these changes
-# the picture.
-_BEFORE_EQUALIZE = frozenset({"grayscale", "blur", "fill", "background_color"})
-_AFTER_EQUALIZE = frozenset({"brightness", "contrast", "rgb"})
+# The native equalize runs after the padding, blur, grey and wavelet sharpen and before
+# brightness, contrast and rgb; the sharpen after the padding. thumbor runs its filters in the
+# URL's order, and equalising or sharpening on the other side of these changes the picture
+# (shifts and contrast are linear, so the sharpen may stand on either side of them).
+_ORDER_RULES = {
+    "equalize": (frozenset({"grayscale", "blur", "fill", "background_color", "sharpen"}),
+                 frozenset({"brightness", "contrast", "rgb"})),
+    "sharpen": (frozenset({"fill", "background_color"}), frozenset({"equalize"})),
+}
 
 
-def _check_equalize_order(name: str, seen: _Filters) -> None:
-    later = (name == "equalize" and seen.names & _AFTER_EQUALIZE) or (
-        name in _BEFORE_EQUALIZE and "equalize" in seen.names)
-    if later:
-        raise InvalidOptions("thumbor equalize() is supported after grayscale(), blur(), fill() "
-                             "and background_color() and before brightness() and contrast() "
-                             f"only; {name}() stands on the other side here")
+def _check_order(name: str, seen: _Filters) -> None:
+    for filter_name, (before, after) in _ORDER_RULES.items():
+        if (name == filter_name and seen.names & after) or (
+                name in before and filter_name in seen.names):
+            names = ", ".join(f"{n}()" for n in sorted(before))
+            later = ", ".join(f"{n}()" for n in sorted(after))
+            raise InvalidOptions(f"thumbor {filter_name}() is supported after {names} and "
+                                 f"before {later} only; {name}() stands on the other side here")
 
 
 def _proportion(width: int, height: int, value: float,
@@ -334,7 +341,7 @@ def _round_corner(args: list[str], tokens: dict[str, str]) -> None:
 
 
 _CHANGE_THE_WATERMARK = frozenset({"rotate", "blur", "brightness", "contrast", "round_corner",
-                                   "fill", "background_color", "equalize", "rgb"})
+                                   "fill", "background_color", "equalize", "rgb", "sharpen"})
 _OFFSET = re.compile(r"(-?)([0-9]{1,5})")
 
 
@@ -423,6 +430,14 @@ def _rgb(args: list[str], tokens: dict[str, str]) -> None:
         raise InvalidOptions(f"thumbor rgb('{','.join(args)}'): expected three whole numbers")
     tokens["rgb"] = ":".join(str(max(-100, min(100, int(value)))) for value in args)
     _check_shifts(tokens)
+
+
+def _sharpen(args: list[str], tokens: dict[str, str]) -> None:
+    """sharpen(amount,radius,luminance_only): the native wavelet sharpen, the same algorithm."""
+    amount, radius, luma = args
+    if luma.lower() not in ("true", "false", "1", "0"):
+        raise InvalidOptions(f"thumbor sharpen(): '{luma}' is not a boolean")
+    tokens["wsharpen"] = f"{amount}:{radius}" + (":luma" if luma.lower() in ("true", "1") else "")
 
 
 def _check_shifts(tokens: dict[str, str]) -> None:

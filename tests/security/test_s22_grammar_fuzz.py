@@ -33,7 +33,8 @@ WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "n
          "webp:1:avif:100:jpeg:5", "png:50", "webp:70:webp:60", "max", "MAX", "1:2:3:4:5", "auto",
          "auto:eco", "auto:", "auto:best:1", "16:9", "2.35:1", "1:100", "1:100.5", "0:1",
          "4:3:2", "nearest", "lanczos3", "mks2021", "Nearest", "box", "2.2:1.5", "3:1", "1:1",
-         "2.2:", "10:0:-5", "-100:100:0", "7:7:7"]
+         "2.2:", "10:0:-5", "-100:100:0", "7:7:7", "2:1:luma", "2.5:0.5", "0:1:luma",
+         "1:1:y"]
 
 
 def _number() -> st.SearchStrategy[str]:
@@ -116,6 +117,7 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("gamma_1:1,kernel_cubic,zoom_2,enlarge", 8192, False)
 @example("rgb_30:30:30,bri_80,gray", 8192, False)
 @example("rgb_-7:-7:-7,brightness_-93", 8192, False)
+@example("wsharpen_2.50:1.0:luma,equalise,rgb_1:2:3", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 
@@ -209,6 +211,7 @@ thumbor_parts = st.sampled_from([
     "filters:stretch()", "filters:stretch():proportion(0.01)", "filters:equalize()",
     "filters:equalize():brightness(5)", "filters:grayscale():equalize()",
     "filters:rgb(10,0,-5)", "filters:rgb(300,1,1):contrast(50)", "filters:rgb(1,2)",
+    "filters:sharpen(2,1,true)", "filters:sharpen(1e9,1,false)", "filters:sharpen(2,1)",
     "filters:max_bytes(0)", "filters:focal(10x10:40x40)", "filters:focal(1x1)",
     "filters:brightness(10):contrast(20)", "filters:contrast(-200):brightness(5)",
     "filters:brightness(80):contrast(90)", "filters:round_corner(9|9,1,2,3,1)",

@@ -147,6 +147,14 @@ def native(path: str) -> str:
     ("filters:brightness(10):rgb(20,0,5)/a.jpg", "bri_10,rgb_20:0:5"),
     ("filters:rgb(20,0,10):contrast(20)/a.jpg", "con_15,rgb_29:0:14"),
     ("filters:grayscale():rgb(0,0,30)/a.jpg", "gray,rgb_0:0:30"),
+    # sharpen(amount,radius,luminance_only): the same wavelet sharpen, natively.
+    ("300x200/filters:sharpen(2,1.0,true)/a.jpg", "enlarge,h_200,w_300,wsharpen_2:1:luma"),
+    ("filters:sharpen(1.5,0.5,false)/a.jpg", "wsharpen_1.5:0.5"),
+    ("filters:sharpen(0,1,true)/a.jpg", "_"),
+    ("fit-in/30x20/filters:fill(fff):sharpen(2,1,1):equalize()/a.jpg",
+     "bg_ffffff,equalize,extend,fit_contain,h_20,w_30,wsharpen_2:1:luma"),
+    ("filters:brightness(10):sharpen(2,1,false):contrast(5)/a.jpg",
+     "bri_11,con_3,wsharpen_2:1"),
 ])
 def test_urls_translate_to_the_native_variant(path: str, expected: str) -> None:
     assert native(path) == expected
@@ -213,6 +221,13 @@ def test_sources(path: str, source: str) -> None:
     ("filters:rgb(60,0,0):contrast(100)/a.jpg", "rgb() before this contrast()"),
     ("filters:rgb(6,0,0):contrast(-10)/a.jpg", "rgb() before this contrast()"),
     ("filters:rgb(6,0,0):equalize()/a.jpg", "equalize() stands on the other side"),
+    ("filters:sharpen(2,1)/a.jpg", "takes 3"),
+    ("filters:sharpen(2,1,maybe)/a.jpg", "not a boolean"),
+    ("filters:sharpen(20,1,true)/a.jpg", "wsharpen_20:1:luma"),
+    ("filters:sharpen(-2,1,true)/a.jpg", "wsharpen_-2:1:luma"),
+    ("filters:sharpen(2,1,true):fill(fff)/a.jpg", "fill() stands on the other side"),
+    ("filters:equalize():sharpen(2,1,true)/a.jpg", "sharpen() stands on the other side"),
+    ("filters:sharpen(2,1,true):sharpen(2,1,true)/a.jpg", "twice"),
     ("filters:proportion(0.001)/a.jpg", "zoom_0.001"),
 ])
 def test_what_has_no_native_equivalent_is_a_400_naming_it(path: str, words: str) -> None:
@@ -274,6 +289,7 @@ def test_watermarks_translate_to_the_named_native_one(path: str, expected: str) 
     ("filters:watermark(logo.png,0,0,0):rotate(90)/a.jpg", "watermark() last"),
     ("filters:watermark(logo.png,0,0,0):equalize()/a.jpg", "watermark() last"),
     ("filters:watermark(logo.png,0,0,0):rgb(1,2,3)/a.jpg", "watermark() last"),
+    ("filters:watermark(logo.png,0,0,0):sharpen(1,1,true)/a.jpg", "watermark() last"),
     ("filters:watermark(logo.png,0,0,0):watermark(logo.png,1,1,0)/a.jpg", "twice"),
     ("filters:watermark(logo.png,-2000,0,0)/a.jpg", "wm_logo"),  # past the native margin
     ("filters:watermark(logo.png,0,0,0,101)/a.jpg", "wm_logo"),
