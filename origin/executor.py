@@ -11,7 +11,8 @@ a standing queue (overload): a young queue, one that has had work waiting for le
 `BURST_WINDOW`, always takes its first `burst` transforms per thread, so the few images of a
 page that arrive together on a quiet server are made rather than refused (a browser does not
 retry an image). This is CoDel's distinction between a burst and a standing queue. The bound is
-as good as the estimate, which leaves out effects (blur, sharpen, smart crop). A byte budget (`mb`)
+as good as the estimate, which leaves out most effects (blur, sharpen, smart crop; thumbor's
+wavelet sharpen, a dozen times a plain transform, is in it). A byte budget (`mb`)
 that binds costs up to 8 encodes: measured on a 2400x1600 JPEG to 800 px, 2.8x (JPEG), 4.8x
 (WebP) and 5.1x (AVIF) the plain transform, 1x when the first encode fits; the encode term is
 counted `BUDGET_FACTOR` times, the cautious side for a deadline; `q_auto`'s search (up to 5
@@ -51,6 +52,12 @@ DECODE: dict[str, float] = {"jpeg": 4e-9, "webp": 10e-9, "png": 16e-9, "gif": 16
 ENCODE: dict[str, float] = {"jpeg": 120e-9, "png": 125e-9, "webp": 145e-9, "gif": 250e-9,
                             "avif": 345e-9}
 BUDGET_FACTOR = 5
+# Decode per source pixel when the source is decoded whole (`kernel`, `gamma`: no shrink-on-load;
+# gamma to 300 px from a 2400x1600 JPEG took 6.5 times the plain transform, to 1200 px 3 times).
+FULL_DECODE = 40e-9
+# Seconds per output pixel of thumbor's wavelet sharpen (`wsharpen`): about twelve times a JPEG's
+# resample and encode (at 1200x800, 131 ms against 10.5 ms for the whole plain transform).
+WAVELET_SHARPEN = 1.5e-6
 _CALIBRATION_WEIGHT = 0.1  # how fast the measured/estimated ratio follows new measurements
 _CALIBRATION_BOUNDS = (0.25, 4.0)
 # Seconds a queue may keep work waiting before it counts as standing: a page's images arrive
@@ -73,11 +80,15 @@ def estimate_seconds(plan: Plan) -> float:
     else:
         out_pixels = src_w * src_h  # trim: the size is only known after decoding
     decode = DECODE.get(info.format, 30e-9)
+    if plan.options.resamples:
+        decode = max(decode, FULL_DECODE)
     encode = ENCODE.get(plan.output, 345e-9)
     searches = plan.options.max_bytes is not None or plan.options.auto_quality is not None
     if searches and takes_quality(plan.output, plan.options.lossless):
         encode *= BUDGET_FACTOR
-    return frames * (info.width * info.height * decode + out_pixels * encode) + BASE_SECONDS
+    effects = WAVELET_SHARPEN if plan.options.wavelet_sharpen is not None else 0.0
+    return frames * (info.width * info.height * decode + out_pixels * (encode + effects)
+                     ) + BASE_SECONDS
 
 
 @dataclass(slots=True)

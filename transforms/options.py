@@ -268,6 +268,12 @@ class Options:
                 or self.zoom != 1)
 
     @property
+    def resamples(self) -> bool:
+        """True when the resize is ours, not libvips' thumbnail's: another kernel, or gamma
+        (either decodes the source whole first)."""
+        return self.kernel != DEFAULT_KERNEL or self.gamma is not None
+
+    @property
     def crops_to_box(self) -> bool:
         """True when the output is exactly a width x height box cut from a covering resize."""
         return self.width is not None and self.height is not None and self.fit == "cover"

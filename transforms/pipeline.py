@@ -22,14 +22,12 @@ from transforms.budget import fit_budget
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
 from transforms.options import (
     BLUR_BACKGROUND,
-    DEFAULT_KERNEL,
     DIRECTION_ANCHORS,
     MEAN_BACKGROUND,
     Corners,
     FocalPoint,
     Gamma,
     Modulate,
-    Options,
     Trim,
 )
 from transforms.plan import Plan, fit_geometry
@@ -108,7 +106,7 @@ def load(ctx: Context) -> None:
     options = plan.options
     option_string = _load_options(plan)
     geometry = plan.geometry
-    if _resamples(options):
+    if options.resamples:
         # thumbnail has neither: decode (shrunk on load unless gamma, as in sharp), then resize.
         shrink = 1
         if geometry is not None and plan.region is None and options.gamma is None:
@@ -176,11 +174,6 @@ def jpeg_shrink(src_w: int, src_h: int, width: int, height: int) -> int:
     return 1
 
 
-def _resamples(options: Options) -> bool:
-    """True when the resize is ours, not libvips' thumbnail: another kernel, or gamma."""
-    return options.kernel != DEFAULT_KERNEL or options.gamma is not None
-
-
 def _smart_crop(ctx: Context) -> bool:
     """Attention/entropy crops of a still image (animations crop at the centre)."""
     geometry = ctx.plan.geometry
@@ -225,7 +218,7 @@ def _load_full(ctx: Context, option_string: str, shrink: int = 1) -> None:
     ctx.plan = replace(plan, geometry=geometry)
     w, h = geometry.resize
     colour = _colour(plan)
-    if _resamples(options):
+    if options.resamples:
         _per_frame(ctx, lambda im: resampled(im, w, h, options.kernel, options.gamma, colour))
         return
     _per_frame(ctx, lambda im: im.thumbnail_image(w, height=h, size="force", no_rotate=True,

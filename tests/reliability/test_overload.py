@@ -123,6 +123,11 @@ def test_cost_model_orders_formats_and_counts_pixels_and_frames(samples_dir: Pat
         assert estimate_seconds(_plan(data, "w_800,q_auto", fmt)) > 3 * plain
     assert (estimate_seconds(_plan(data, "w_800,mb_5000", "png"))
             == estimate_seconds(_plan(data, "w_800", "png")))
+    # A source decoded whole (another kernel, gamma) and thumbor's wavelet sharpen cost more.
+    plain = estimate_seconds(_plan(data, "w_800", "jpeg"))
+    assert estimate_seconds(_plan(data, "w_800,gamma_2.2", "jpeg")) > 1.5 * plain
+    assert estimate_seconds(_plan(data, "w_800,kernel_nearest", "jpeg")) > 1.5 * plain
+    assert estimate_seconds(_plan(data, "w_800,wsharpen_2:1", "jpeg")) > 5 * plain
     # Padding adds output pixels.
     assert estimate_seconds(_plan(data, "pad_300", "jpeg")) > jpeg
 

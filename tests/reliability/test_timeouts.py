@@ -109,3 +109,19 @@ def test_r10_transform_past_its_deadline_is_stopped_and_the_thread_returns(
     assert fresh.status_code == 200 and fresh.elapsed.total_seconds() < 3.0
     assert worker.num_threads() <= threads + 1
     assert server.metric("imgorigin_transforms_total", format="jpeg") >= 2
+
+
+def test_r10_a_wavelet_sharpen_too_big_for_the_deadline_is_refused_or_stopped(
+    origin_deadline: OriginProcess,
+) -> None:
+    """thumbor's sharpen on a 3000x3000 output takes seconds: the cost model refuses it up front
+    (503) or the kill switch stops it (504), within the deadline, and the next request is served."""
+    server = origin_deadline
+    started = time.perf_counter()
+    r = httpx.get(server.url("/w_3000,wsharpen_10:2,kernel_cubic/big.jpg"), timeout=30)
+    elapsed = time.perf_counter() - started
+    assert r.status_code in (503, 504), r.text
+    assert elapsed < REQUEST_TIMEOUT + 1.0
+    assert wait_until(lambda: server.metric("imgorigin_transforms_in_flight") == 0, 3)
+    fresh = httpx.get(server.url("/w_120,wsharpen_2:1:luma/small.jpg"), timeout=30)
+    assert fresh.status_code == 200 and fresh.elapsed.total_seconds() < 3.0
