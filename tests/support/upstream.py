@@ -149,7 +149,10 @@ class Upstream:
 
     def stop(self) -> None:
         if self._server is not None:
+            # Without force_exit uvicorn waits for answers still being sent, such as a
+            # trickle's one byte a second (10 s of every module that trickled).
             self._server.should_exit = True
+            self._server.force_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
 
