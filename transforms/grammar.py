@@ -714,7 +714,7 @@ def canonicalize(options: Options) -> Options:
     if not both and options.fit != "cover":
         changes["fit"] = "cover"
     fit = changes.get("fit", options.fit)
-    if options.gravity != "center" and not (both and fit in ("cover", "contain")):
+    if options.gravity != "center" and not (both and fit in ("cover", "contain", "auto")):
         changes["gravity"] = "center"
     if options.width is None and options.height is None and options.dpr != 1.0:
         changes["dpr"] = 1.0

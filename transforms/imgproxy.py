@@ -178,8 +178,9 @@ def _crop_token(state: _State, tokens: dict[str, str]) -> str:
 def _fit(state: _State) -> str:
     kind = state.resizing_type
     both = bool(state.width and state.height)
-    if kind == "auto":
-        raise InvalidOptions("imgproxy resizing type 'auto' is not supported by this server")
+    if kind == "auto" and both and state.extend:
+        raise InvalidOptions("imgproxy resizing type 'auto' with extend is not supported by "
+                             "this server")
     if kind == "force":
         if not both and (state.width or state.height):
             raise InvalidOptions("imgproxy 'force' needs both width and height here")
@@ -188,6 +189,8 @@ def _fit(state: _State) -> str:
         return ""
     if kind == "fit":
         return "contain" if state.extend else "inside"  # `extend` token added by _tokens
+    if kind == "auto":
+        return "auto"  # fill or fit, by the source's orientation against the box's
     return "cover"  # fill, fill-down
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Fit = Literal["cover", "contain", "fill", "inside", "outside"]
+Fit = Literal["cover", "contain", "fill", "inside", "outside", "auto"]
 OutputFormat = Literal["jpeg", "png", "webp", "avif", "gif"]
 RequestedFormat = Literal["jpeg", "png", "webp", "avif", "gif", "auto", "original", "json",
                           "blurhash"]
 
-FITS: tuple[str, ...] = ("cover", "contain", "fill", "inside", "outside")
+# `auto` (imgproxy's resizing type): `cover` when the source and the box are both landscape (or
+# square) or both portrait, else `inside`; the plan decides from the source's size.
+FITS: tuple[str, ...] = ("cover", "contain", "fill", "inside", "outside", "auto")
 DIRECTIONS: tuple[str, ...] = (
     "center", "north", "south", "east", "west",
     "northeast", "northwest", "southeast", "southwest",

@@ -92,6 +92,10 @@ def fit_geometry(src_w: int, src_h: int, options: Options, max_dim: int) -> Geom
         # thumbor's adaptive-fit-in: a portrait source in a landscape box (or the reverse) is
         # fitted to the box turned a quarter; a square source or box is left as asked.
         options = replace(options, width=options.height, height=options.width)
+    if options.fit == "auto" and options.width and options.height:
+        # imgproxy's rule: a square counts as landscape on either side.
+        same = (src_w >= src_h) == (options.width >= options.height)
+        options = replace(options, fit="cover" if same else "inside")
     padding = padding_pixels(options)
     geometry = _fit(src_w, src_h, options, max_dim,
                     (padding[1] + padding[3], padding[0] + padding[2]))

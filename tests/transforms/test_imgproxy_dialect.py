@@ -62,6 +62,10 @@ def native(path: str) -> str:
     ("/bg:F00/plain/a.jpg", "bg_ff0000"),
     ("/bg:00ff00/bg:/plain/a.jpg", "_"),
     ("/bl:2.5/sh:0.7/plain/a.jpg", "blur_2.5,sharpen_0.7"),
+    # rt:auto: fill or fit by the source's orientation against the box's, decided natively.
+    ("/rs:auto:300:200/plain/a.jpg", "fit_auto,h_200,w_300"),
+    ("/rt:auto/w:300/h:200/g:no/plain/a.jpg", "fit_auto,g_north,h_200,w_300"),
+    ("/rs:auto:300:0/plain/a.jpg", "w_300"),
     # imgproxy Pro's resizing_algorithm: libvips' kernel of the same name.
     ("/ra:nearest/w:30/plain/a.png", "kernel_nearest,w_30"),
     ("/resizing_algorithm:cubic/rs:fit:30:20/plain/a.png", "fit_inside,h_20,kernel_cubic,w_30"),
@@ -158,7 +162,7 @@ def test_sources(path: str, source: str) -> None:
     ("/crop:10:10:fp:0.5/plain/a.jpg", "crop_10:10:fp:0.5"),
     ("/wm:0.5/plain/a.jpg", "IMGORIGIN_IMGPROXY_WATERMARK"),
     ("/raw:1/plain/a.jpg", "'raw'"),
-    ("/rs:auto:100:100/plain/a.jpg", "'auto'"),
+    ("/rs:auto:100:100:0:1/plain/a.jpg", "'auto' with extend"),
     ("/rs:weird:100:100/plain/a.jpg", "'weird'"),
     ("/rt:force/w:100/plain/a.jpg", "'force'"),
     ("/g:no:10:0/rs:fill:10:10/plain/a.jpg", "offsets"),
