@@ -29,6 +29,7 @@ from transforms.options import (
     Gamma,
     Modulate,
     Trim,
+    WaveletSharpen,
 )
 from transforms.plan import Plan, fit_geometry
 from transforms.probe import FAIL_ON, MULTI_PAGE
@@ -469,15 +470,7 @@ def adjust(ctx: Context) -> None:
     alpha untouched."""
     options = ctx.plan.options
     if options.wavelet_sharpen is not None:
-        spec = options.wavelet_sharpen
-        # The edges are reflected, so rows are read out of order: hold the pixels first.
-        image = ctx.image
-        assert image is not None
-        ctx.image = guarded(ctx, image, image.copy_memory)
-        def hold(im: pyvips.Image) -> pyvips.Image:
-            return guarded(ctx, im, im.copy_memory)
-
-        _per_frame(ctx, lambda im: _colour_only(im, lambda c: wavelet.sharpened(c, spec, hold)))
+        _wavelet_sharpen(ctx, options.wavelet_sharpen)
     if options.equalize:
         _equalize(ctx)
     if options.modulate is not None:
@@ -525,6 +518,19 @@ def _normalize(ctx: Context) -> None:
             [scale, 1, 1], [-low * scale, 0, 0]).colourspace(c.interpretation).cast("uchar"))
 
     _per_frame(ctx, stretch)
+
+
+def _wavelet_sharpen(ctx: Context, spec: WaveletSharpen) -> None:
+    """thumbor's sharpen (transforms/wavelet.py). It reflects the edges, reading rows out of
+    order, so the pixels are held first; its levels are held under the guard as they are made."""
+    image = ctx.image
+    assert image is not None
+    ctx.image = guarded(ctx, image, image.copy_memory)
+
+    def hold(im: pyvips.Image) -> pyvips.Image:
+        return guarded(ctx, im, im.copy_memory)
+
+    _per_frame(ctx, lambda im: _colour_only(im, lambda c: wavelet.sharpened(c, spec, hold)))
 
 
 def _equalize(ctx: Context) -> None:
