@@ -107,8 +107,9 @@ def load(ctx: Context) -> None:
     options = plan.options
     option_string = _load_options(plan)
     geometry = plan.geometry
-    if options.resamples:
+    if options.resamples and plan.probe.format != "svg":
         # thumbnail has neither: decode (shrunk on load unless gamma, as in sharp), then resize.
+        # An SVG is drawn at the output size instead: there is no resize for them to change.
         shrink = 1
         if geometry is not None and plan.region is None and options.gamma is None:
             w, h = geometry.resize
@@ -219,7 +220,7 @@ def _load_full(ctx: Context, option_string: str, shrink: int = 1) -> None:
     ctx.plan = replace(plan, geometry=geometry)
     w, h = geometry.resize
     colour = _colour(plan)
-    if options.resamples:
+    if options.resamples and plan.probe.format != "svg":
         _per_frame(ctx, lambda im: resampled(im, w, h, options.kernel, options.gamma, colour))
         return
     _per_frame(ctx, lambda im: im.thumbnail_image(w, height=h, size="force", no_rotate=True,

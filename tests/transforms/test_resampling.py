@@ -136,3 +136,13 @@ def test_gamma_leaves_alpha_alone() -> None:
         interpretation="srgb").pngsave_buffer()
     out = made(data, "w_5,gamma_2:3")
     assert out.bands == 4 and out(2, 2)[3] == 90
+
+
+def test_an_svg_is_drawn_at_the_output_size_whatever_the_kernel_or_gamma() -> None:
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+           b'<circle cx="5" cy="5" r="4" fill="red"/></svg>')
+    drawn = made(svg, "w_200,enlarge")
+    for extra in ("kernel_nearest", "gamma_2:1.5"):
+        out = made(svg, f"w_200,enlarge,{extra}")
+        assert (out.width, out.height) == (200, 200)
+        assert (out - drawn).abs().max() == 0, extra  # not a 10 px drawing blown up
