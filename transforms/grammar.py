@@ -227,11 +227,15 @@ def _p_dpr(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"dpr": _decimal(_required(raw, token), token, 1, 4)}
 
 
-def _p_fit(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
-    value = _required(raw, token)
-    if value not in FITS:
-        raise _bad(token, "one of " + " ".join(FITS))
-    return {"fit": value}
+def _choice(attr: str, values: tuple[str, ...]) -> Parser:
+    """A parser of one word of `values` (`fit`, `kernel`)."""
+    def parse(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+        value = _required(raw, token)
+        if value not in values:
+            raise _bad(token, "one of " + ", ".join(values))
+        return {attr: value}
+
+    return parse
 
 
 def _p_gravity(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
@@ -412,13 +416,6 @@ def _p_threshold(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, A
     return {"threshold": _int(_required(raw, token), token, 1, 255)}
 
 
-def _p_kernel(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
-    kernel = _required(raw, token)
-    if kernel not in KERNELS:
-        raise _bad(token, "one of " + ", ".join(KERNELS))
-    return {"kernel": kernel}
-
-
 def _p_gamma(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     encode, sep, decode = _required(raw, token).partition(":")
     try:
@@ -567,7 +564,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("zoom", (), _p_zoom),
     Modifier("ar", ("aspect", "aspectratio"), _p_aspect),
     Modifier("adaptive", (), _flag("adaptive")),
-    Modifier("fit", (), _p_fit),
+    Modifier("fit", (), _choice("fit", FITS)),
     Modifier("g", ("gravity", "pos", "position"), _p_gravity),
     Modifier("crop", ("extract",), _p_crop),
     Modifier("fmt", ("f", "format"), _p_format),
@@ -607,7 +604,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("equalize", ("equalise",), _flag("equalize")),
     Modifier("wsharpen", (), _p_wavelet_sharpen),
     Modifier("threshold", (), _p_threshold),
-    Modifier("kernel", (), _p_kernel),
+    Modifier("kernel", (), _choice("kernel", KERNELS)),
     Modifier("gamma", (), _p_gamma),
     Modifier("flatten", (), _flag("flatten")),
 )
