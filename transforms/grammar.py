@@ -412,6 +412,13 @@ def _p_wavelet_sharpen(raw: str | None, token: str, lim: GrammarLimits) -> dict[
     return {"wavelet_sharpen": sharpen if amount else None}
 
 
+def _min_side(attr: str) -> Parser:
+    def parse(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+        return {attr: _int(_required(raw, token), token, 1, lim.max_dim)}
+
+    return parse
+
+
 def _p_threshold(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"threshold": _int(_required(raw, token), token, 1, 255)}
 
@@ -564,6 +571,8 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("zoom", (), _p_zoom),
     Modifier("ar", ("aspect", "aspectratio"), _p_aspect),
     Modifier("adaptive", (), _flag("adaptive")),
+    Modifier("minw", ("minwidth",), _min_side("min_width")),
+    Modifier("minh", ("minheight",), _min_side("min_height")),
     Modifier("fit", (), _choice("fit", FITS)),
     Modifier("g", ("gravity", "pos", "position"), _p_gravity),
     Modifier("crop", ("extract",), _p_crop),
@@ -696,6 +705,12 @@ def parse(
     if options.aspect is not None and options.fit not in ("cover", "contain"):
         raise InvalidOptions(f"'ar_' without w or h cuts (fit_cover) or pads (fit_contain) the "
                              f"source to its ratio; fit_{options.fit} has no box to fill")
+    if options.min_width or options.min_height:
+        if options.aspect is not None:
+            raise InvalidOptions("minw and minh grow a resize; 'ar_' alone makes none")
+        if options.fit not in ("cover", "inside", "auto"):
+            raise InvalidOptions(f"minw and minh grow what fit_cover or fit_inside size, not "
+                                 f"fit_{options.fit}")
     if options.trim is not None and isinstance(options.gravity, FocalPixel):
         # The point is in source pixels; what trim takes off is known only after decoding.
         raise InvalidOptions("g_fpx cannot be combined with trim (use g_fp, a fraction of the "
@@ -711,7 +726,11 @@ def canonicalize(options: Options) -> Options:
     if not both and options.fit != "cover":
         changes["fit"] = "cover"
     fit = changes.get("fit", options.fit)
-    if options.gravity != "center" and not (both and fit in ("cover", "contain", "auto")):
+    # A box may crop or pad; an image grown past `w`/`h` by `minw`/`minh` is cut too.
+    grows = options.min_width is not None or options.min_height is not None
+    placed = (both and fit in ("cover", "contain", "auto")) or (
+        grows and fit in ("cover", "inside", "auto"))
+    if options.gravity != "center" and not placed:
         changes["gravity"] = "center"
     if options.width is None and options.height is None and options.dpr != 1.0:
         changes["dpr"] = 1.0
@@ -849,7 +868,8 @@ def _token(name: str, value: Any) -> str:
 
 _CANONICAL_NAMES = {
     "width": "w", "height": "h", "dpr": "dpr", "fit": "fit", "gravity": "g", "crop": "crop",
-    "aspect": "ar", "adaptive": "adaptive", "zoom": "zoom",
+    "aspect": "ar", "adaptive": "adaptive", "zoom": "zoom", "min_width": "minw",
+    "min_height": "minh",
     "format": "fmt", "quality": "q", "auto_quality": "q", "background": "bg", "blur": "blur",
     "sharpen": "sharpen",
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",

@@ -522,6 +522,8 @@ for _names, _handler in (
     (("resizing_type", "rt"), _o_resizing_type),
     (("resizing_algorithm", "ra"), _o_resizing_algorithm),
     (("width", "w"), _o_width),
+    (("min-width", "mw"), _whole("minw")),
+    (("min-height", "mh"), _whole("minh")),
     (("height", "h"), _o_height),
     (("enlarge", "el"), _o_enlarge),
     (("extend", "ex"), _o_extend),

@@ -186,6 +186,11 @@ class Options:
     # `zoom_F` with neither `w` nor `h`: the (cropped, turned) source scaled by F, or the box
     # `ar_` makes of it. With `w` or `h`, the grammar multiplies them instead.
     zoom: float = 1.0
+    # `minw_N`/`minh_N` (imgproxy's min-width/min-height, imgix's min-w/min-h): the resize grows
+    # until the image is at least N CSS px (times dpr) wide/high, past the source's own size
+    # too; what then passes `w`/`h` is cut off where `g` says.
+    min_width: int | None = None
+    min_height: int | None = None
     # `adaptive` (thumbor's adaptive-fit-in): `w` and `h` swapped when the source is portrait
     # and the box landscape, or the other way round, so a gallery's box fits either.
     adaptive: bool = False

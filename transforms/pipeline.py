@@ -179,9 +179,12 @@ def jpeg_shrink(src_w: int, src_h: int, width: int, height: int) -> int:
 def _smart_crop(ctx: Context) -> bool:
     """Attention/entropy crops of a still image (animations crop at the centre)."""
     geometry = ctx.plan.geometry
+    options = ctx.plan.options
     return (
         geometry is not None and geometry.mode == "crop" and not ctx.plan.animate
-        and ctx.plan.options.gravity in ("attention", "entropy")
+        and options.gravity in ("attention", "entropy")
+        # thumbnail's own crop covers the box; `minw`/`minh` may want the image larger.
+        and not (options.min_width or options.min_height)
     )
 
 
@@ -307,7 +310,10 @@ def crop_or_pad(ctx: Context) -> None:
         if (ctx.image.width, ctx.page_height) == (bw, bh):
             return  # cropped on load
         if gravity in ("attention", "entropy") and ctx.frames == 1:
-            ctx.image = ctx.image.smartcrop(bw, bh, interesting=str(gravity))
+            # smartcrop reads the pixels twice, which a source decoded in sequence cannot do.
+            image = ctx.image
+            held = guarded(ctx, image, image.copy_memory)
+            ctx.image = held.smartcrop(bw, bh, interesting=str(gravity))
             return
         fx, fy = _anchor(gravity, options.rotate)
 

@@ -97,9 +97,35 @@ def fit_geometry(src_w: int, src_h: int, options: Options, max_dim: int) -> Geom
         same = (src_w >= src_h) == (options.width >= options.height)
         options = replace(options, fit="cover" if same else "inside")
     padding = padding_pixels(options)
-    geometry = _fit(src_w, src_h, options, max_dim,
-                    (padding[1] + padding[3], padding[0] + padding[2]))
+    reserved = (padding[1] + padding[3], padding[0] + padding[2])
+    geometry = _fit(src_w, src_h, options, max_dim, reserved)
+    if options.min_width or options.min_height:
+        geometry = _at_least(geometry, src_w, src_h, options, max_dim, reserved)
     return replace(geometry, padding=padding) if any(padding) else geometry
+
+
+def _at_least(geometry: Geometry, src_w: int, src_h: int, options: Options, max_dim: int,
+              reserved: tuple[int, int]) -> Geometry:
+    """`minw`/`minh` as imgproxy applies them: the resize grown (past the source too) until it
+    is that wide and high, then cut to the requested sides where it passed them."""
+    dpr = options.dpr
+    need_w = min(max_dim, round((options.min_width or 0) * dpr))
+    need_h = min(max_dim, round((options.min_height or 0) * dpr))
+    rw, rh = geometry.resize
+    if rw >= need_w and rh >= need_h:
+        return geometry
+    scale = max(need_w / src_w, need_h / src_h)
+    resize = _cap((max(rw, _scale_dim(src_w, scale)), max(rh, _scale_dim(src_h, scale))),
+                  max_dim)
+    sides = [resize[0], resize[1]]
+    for i, (asked, taken) in enumerate(((options.width, reserved[0]),
+                                        (options.height, reserved[1]))):
+        if asked:
+            sides[i] = min(sides[i], max(1, min(max_dim, round(asked * dpr)) - taken))
+    box = (sides[0], sides[1])
+    if box == resize:
+        return Geometry(resize)
+    return Geometry(resize, box, "crop")
 
 
 def _aspect_box(src_w: int, src_h: int, options: Options) -> Options:

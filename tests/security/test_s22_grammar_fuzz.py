@@ -116,6 +116,7 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("kernel_nearest,gamma_2.20:1.5,w_30,threshold_90,equalise,gray", 8192, False)
 @example("gamma_1:1,kernel_cubic,zoom_2,enlarge", 8192, False)
 @example("rgb_30:30:30,bri_80,gray", 8192, False)
+@example("w_300,minw_400,g_north,fit_auto,h_9", 64, False)
 @example("rgb_-7:-7:-7,brightness_-93", 8192, False)
 @example("wsharpen_2.50:1.0:luma,equalise,rgb_1:2:3", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:

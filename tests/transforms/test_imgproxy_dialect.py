@@ -66,6 +66,10 @@ def native(path: str) -> str:
     ("/rs:auto:300:200/plain/a.jpg", "fit_auto,h_200,w_300"),
     ("/rt:auto/w:300/h:200/g:no/plain/a.jpg", "fit_auto,g_north,h_200,w_300"),
     ("/rs:auto:300:0/plain/a.jpg", "w_300"),
+    # min-width/min-height: the resize grows to them, then is cut to the requested sides.
+    ("/mw:400/rs:fit:300:300/plain/a.jpg", "fit_inside,h_300,minw_400,w_300"),
+    ("/min-height:300/rs:fill:300:200/g:no/plain/a.jpg", "g_north,h_200,minh_300,w_300"),
+    ("/mh:0/w:300/plain/a.jpg", "w_300"),
     # imgproxy Pro's resizing_algorithm: libvips' kernel of the same name.
     ("/ra:nearest/w:30/plain/a.png", "kernel_nearest,w_30"),
     ("/resizing_algorithm:cubic/rs:fit:30:20/plain/a.png", "fit_inside,h_20,kernel_cubic,w_30"),
@@ -170,6 +174,7 @@ def test_sources(path: str, source: str) -> None:
     ("/ar:0/plain/a.jpg", "auto_rotate"),
     ("/rot:45/plain/a.jpg", "90"),
     ("/ra:mitchell/plain/a.jpg", "'mitchell' is not one of"),
+    ("/rs:fit:300:300:0:1/mw:400/plain/a.jpg", "not fit_contain"),
     ("/t:10:ffffff:1/plain/a.jpg", "equal-sides"),
     ("/t:10::0:1/plain/a.jpg", "equal-sides"),
     ("/t:10:red/plain/a.jpg", "hex colour"),
