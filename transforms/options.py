@@ -280,10 +280,5 @@ class Options:
         (either decodes the source whole first)."""
         return self.kernel != DEFAULT_KERNEL or self.gamma is not None
 
-    @property
-    def crops_to_box(self) -> bool:
-        """True when the output is exactly a width x height box cut from a covering resize."""
-        return self.width is not None and self.height is not None and self.fit == "cover"
-
 
 DEFAULT_OPTIONS = Options()
