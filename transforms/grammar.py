@@ -39,6 +39,7 @@ from transforms.options import (
     Options,
     Padding,
     Region,
+    ShiftedDirection,
     Trim,
     Watermark,
     WaveletSharpen,
@@ -238,18 +239,37 @@ def _choice(attr: str, values: tuple[str, ...]) -> Parser:
     return parse
 
 
+_GRAVITY_FORMS = "a direction (DIR[:X:Y] to shift it), attention, entropy, fp:X:Y or fpx:X:Y"
+# Offsets past this many px cannot keep anything of an image MAX_DIM wide in place.
+MAX_GRAVITY_OFFSET = 100_000
+_OFFSET_FORM = (f"DIR:X:Y, each offset -{MAX_GRAVITY_OFFSET}..{MAX_GRAVITY_OFFSET} px, or "
+                "a share of the side between -1 and 1")
+
+
 def _p_gravity(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     gravity = _placement(_required(raw, token), token)
     if gravity is None:
-        raise _bad(token, "a direction, attention, entropy, fp:X:Y or fpx:X:Y")
+        raise _bad(token, _GRAVITY_FORMS)
     return {"gravity": gravity}
 
 
 def _placement(value: str, token: str) -> Gravity | None:
-    """A direction, smart gravity or focal point; None when `value` is none of them."""
+    """A direction (maybe shifted), smart gravity or focal point; None when `value` is none of
+    them."""
     value = _GRAVITY_ALIASES.get(value, value)
     if value in DIRECTIONS or value in SMART_GRAVITIES:
         return value
+    direction, sep, offsets = value.partition(":")
+    direction = _GRAVITY_ALIASES.get(direction, direction)
+    if sep and direction in DIRECTIONS:
+        x, sep, y = offsets.partition(":")
+        try:
+            if not sep:
+                raise _bad(token, "")
+            dx, dy = (_signed_decimal(v, token, MAX_GRAVITY_OFFSET) for v in (x, y))
+        except InvalidOptions:
+            raise _bad(token, _OFFSET_FORM) from None
+        return ShiftedDirection(direction, dx, dy) if dx or dy else direction
     if value.startswith("fp:"):
         x, sep, y = value[3:].partition(":")
         if sep:
@@ -802,7 +822,9 @@ def _shorthand(first: int, second: int, third: int, fourth: int) -> str:
     return ":".join(map(str, values))
 
 
-def _point(point: FocalPoint | FocalPixel) -> str:
+def _point(point: FocalPoint | FocalPixel | ShiftedDirection) -> str:
+    if isinstance(point, ShiftedDirection):
+        return f"{point.direction}:{format_number(point.x)}:{format_number(point.y)}"
     if isinstance(point, FocalPixel):
         return f"fpx:{point.x}:{point.y}"
     return f"fp:{format_number(point.x)}:{format_number(point.y)}"
@@ -813,7 +835,7 @@ def _token(name: str, value: Any) -> str:
         return name if value else f"{name}_0"
     if isinstance(value, float):
         return f"{name}_{format_number(value)}"
-    if isinstance(value, FocalPoint | FocalPixel):
+    if isinstance(value, FocalPoint | FocalPixel | ShiftedDirection):
         return f"{name}_{_point(value)}"
     if isinstance(value, tuple) and name == "rgb":
         return f"{name}_{':'.join(map(str, value))}"
@@ -836,7 +858,7 @@ def _token(name: str, value: Any) -> str:
         return text if value.corner == "northwest" else f"{text}:{value.corner}"
     if isinstance(value, CropBox):
         text = f"{name}_{format_number(value.width)}:{format_number(value.height)}"
-        if isinstance(value.gravity, FocalPoint | FocalPixel):
+        if isinstance(value.gravity, FocalPoint | FocalPixel | ShiftedDirection):
             return f"{text}:{_point(value.gravity)}"
         return text if value.gravity == "center" else f"{text}:{value.gravity}"
     if isinstance(value, WaveletSharpen):

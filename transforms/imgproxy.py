@@ -213,6 +213,17 @@ def _number(value: str, name: str) -> str:
     return "" if number == 0 else value
 
 
+def _offset(value: str, name: str) -> str:
+    """A gravity offset (px, or a share of the side below 1; signed) in the native spelling."""
+    try:
+        number = float(value or "0")
+    except ValueError:
+        raise InvalidOptions(f"imgproxy option '{name}': '{value}' is not a number") from None
+    if not math.isfinite(number):
+        raise InvalidOptions(f"imgproxy option '{name}': '{value}' is out of range")
+    return format_number(number) if round(number, 3) else "0"
+
+
 def _flag(value: str, name: str) -> bool:
     if value in _TRUE:
         return True
@@ -241,9 +252,13 @@ def _gravity(args: list[str], name: str) -> str:
         return f"fp:{x}:{y}"
     if kind not in _GRAVITIES:
         raise InvalidOptions(f"imgproxy gravity '{kind}' is not supported by this server")
-    if any(_number(offset or "0", name) for offset in args[1:3]) or len(args) > 3:
-        raise InvalidOptions("imgproxy gravity offsets are not supported by this server")
-    return _GRAVITIES[kind]
+    if len(args) > 3:
+        raise InvalidOptions(f"imgproxy option '{name}' has too many arguments")
+    x, y = (_offset(offset, name) for offset in (args[1:3] + ["", ""])[:2])
+    direction = _GRAVITIES[kind]
+    if direction == "attention" or x == y == "0":
+        return direction  # imgproxy's smart crop takes no offsets
+    return f"{direction}:{x}:{y}"
 
 
 def _o_resize(state: _State, args: list[str], name: str) -> None:

@@ -53,7 +53,36 @@ class FocalPixel:
     y: int
 
 
-Gravity = str | FocalPoint | FocalPixel
+@dataclass(frozen=True, slots=True)
+class ShiftedDirection:
+    """A direction moved by offsets (imgproxy's `g:DIR:X:Y`): from the edges it names inward,
+    from the centre right and down; |offset| >= 1 in px, below 1 a share of the outer side."""
+
+    direction: str
+    x: float
+    y: float
+
+    def shift(self, outer_w: int, outer_h: int, scale: float) -> tuple[int, int]:
+        """Pixels to add to the left and top that the bare direction gives; `scale` is what a
+        px offset is multiplied by (dpr for the output, 1 in the source)."""
+        fx, fy = DIRECTION_ANCHORS[self.direction]
+        dx, dy = _offset(self.x, outer_w, scale), _offset(self.y, outer_h, scale)
+        return (-dx if fx == 1.0 else dx), (-dy if fy == 1.0 else dy)
+
+
+def _offset(value: float, side: int, scale: float) -> int:
+    # Go's RoundToEven, as imgproxy rounds; Python's round() is the same rule.
+    return round(value * scale) if abs(value) >= 1 else round(side * value)
+
+
+Gravity = str | FocalPoint | FocalPixel | ShiftedDirection
+
+
+def direction_of(gravity: Gravity) -> str:
+    """The direction a gravity names ("" for focal points); a shifted one's own."""
+    if isinstance(gravity, ShiftedDirection):
+        return gravity.direction
+    return gravity if isinstance(gravity, str) else ""
 BLUR_BACKGROUND = "blur"
 MEAN_BACKGROUND = "auto"
 # Where a watermark goes: a corner, edge or the centre of the output, or repeated over all of

@@ -27,9 +27,12 @@ from transforms.options import (
     Corners,
     FocalPoint,
     Gamma,
+    Gravity,
     Modulate,
+    ShiftedDirection,
     Trim,
     WaveletSharpen,
+    direction_of,
 )
 from transforms.plan import Plan, fit_geometry
 from transforms.probe import FAIL_ON, MULTI_PAGE
@@ -287,7 +290,7 @@ def _colour(plan: Plan) -> dict[str, str]:
     return {"output_profile": "srgb"} if plan.probe.has_icc else {}
 
 
-def _anchor(gravity: object, rotate: int) -> tuple[float, float]:
+def _anchor(gravity: Gravity, rotate: int) -> tuple[float, float]:
     """Fractions (fx, fy) of the slack to put left/above the kept box."""
     if isinstance(gravity, FocalPoint):
         x, y = gravity.x, gravity.y
@@ -295,7 +298,18 @@ def _anchor(gravity: object, rotate: int) -> tuple[float, float]:
         for _ in range(rotate // 90):
             x, y = 1.0 - y, x
         return x, y
-    return DIRECTION_ANCHORS.get(str(gravity), (0.5, 0.5))
+    return DIRECTION_ANCHORS.get(direction_of(gravity), (0.5, 0.5))
+
+
+def _shifted(gravity: Gravity, left: int, top: int, outer: tuple[int, int],
+             inner: tuple[int, int], scale: float) -> tuple[int, int]:
+    """A placement of `inner` in `outer` moved by the gravity's offsets, if it has any
+    (imgproxy's `g:DIR:X:Y`), and kept inside: offsets never push past an edge."""
+    if not isinstance(gravity, ShiftedDirection):
+        return left, top
+    dx, dy = gravity.shift(*outer, scale)
+    return (min(max(0, left + dx), outer[0] - inner[0]),
+            min(max(0, top + dy), outer[1] - inner[1]))
 
 
 def crop_or_pad(ctx: Context) -> None:
@@ -324,6 +338,8 @@ def crop_or_pad(ctx: Context) -> None:
                 top = round(fy * im.height - bh / 2)
             else:
                 left, top = round(slack_x * fx), round(slack_y * fy)
+                left, top = _shifted(gravity, left, top, (im.width, im.height), (bw, bh),
+                                     options.dpr)
             left = min(max(0, left), slack_x)
             top = min(max(0, top), slack_y)
             return im.extract_area(left, top, bw, bh)
@@ -342,8 +358,9 @@ def crop_or_pad(ctx: Context) -> None:
         ctx.image = guarded(ctx, image, image.copy_memory)
 
     def pad(im: pyvips.Image) -> pyvips.Image:
-        left = round((bw - im.width) * fx)
-        top = round((bh - im.height) * fy)
+        left, top = _shifted(options.gravity, round((bw - im.width) * fx),
+                             round((bh - im.height) * fy), (bw, bh), (im.width, im.height),
+                             options.dpr)
         if blurred:  # as opaque as the image: no alpha band for an opaque one
             return _blurred_fill(im, bw, bh, reach).insert(im, left, top)
         if mean:

@@ -20,6 +20,8 @@ from transforms.options import (
     Options,
     OutputFormat,
     Region,
+    ShiftedDirection,
+    direction_of,
 )
 from transforms.probe import MULTI_PAGE, Probe
 
@@ -231,9 +233,13 @@ def place_crop(crop: CropBox, width: int, height: int) -> Region:
         top = round(height * crop.gravity.y) - h // 2
     else:
         # An edge or corner is flush with its sides; the centre rounds half to even.
-        fx, fy = DIRECTION_ANCHORS[crop.gravity]
+        fx, fy = DIRECTION_ANCHORS[direction_of(crop.gravity)]
         left = round((width - w + 1) / 2) if fx == 0.5 else round((width - w) * fx)
         top = round((height - h + 1) / 2) if fy == 0.5 else round((height - h) * fy)
+        if isinstance(crop.gravity, ShiftedDirection):
+            # In source pixels: imgproxy crops before it scales, so dpr plays no part.
+            dx, dy = crop.gravity.shift(width, height, 1.0)
+            left, top = left + dx, top + dy
     left, top = max(0, min(left, width - w)), max(0, min(top, height - h))
     return Region(left, top, w, h)
 

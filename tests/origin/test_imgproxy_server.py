@@ -70,6 +70,8 @@ def server(tmp_path_factory: pytest.TempPathFactory,
      "/bg_ff0000,h_50,pad_5,w_70/landscape.jpg"),
     ("/ip/x/crop:600:0.5:soea/rs:fill:120:80/plain/landscape.jpg@png",
      "/crop_600:0.5:southeast,fmt_png,h_80,w_120/landscape.jpg"),
+    ("/ip/x/rs:fill:120:40/g:no:0:15/plain/landscape.jpg@png",
+     "/fmt_png,g_north:0:15,h_40,w_120/landscape.jpg"),
     # imgproxy's one watermark is the server's `brand` (IMGORIGIN_IMGPROXY_WATERMARK).
     ("/ip/x/rs:fill:300:200/wm:0.6:soea:10:8:0.25/plain/landscape.jpg",
      "/h_200,w_300,wm_brand:southeast:0.6:0.25x0.25:10:8/landscape.jpg"),

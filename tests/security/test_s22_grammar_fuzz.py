@@ -51,11 +51,12 @@ def _number() -> st.SearchStrategy[str]:
 def _value() -> st.SearchStrategy[str | None]:
     num = _number()
     pair = st.builds(lambda a, b: f"{a}x{b}", num, num)
-    fp = st.builds(lambda kind, a, b: f"{kind}:{a}:{b}", st.sampled_from(["fp", "fpx"]), num, num)
+    fp = st.builds(lambda kind, a, b: f"{kind}:{a}:{b}",
+                   st.sampled_from(["fp", "fpx", "north", "se", "center", "c"]), num, num)
     crop = st.builds(lambda *p: ":".join(p), num, num, num, num)
     # Gravity crops (`W:H[:G]`) and trim borders (`N:RRGGBB`, `N:corner`).
     suffix = st.sampled_from(["", "north", "se", "southeast", "nw", "fp:0.2:0.3", "fp:1.5:0",
-                              "fpx:1800:400", "fpx:1.5:2",
+                              "fpx:1800:400", "fpx:1.5:2", "north:-3:0.5", "se:0:-0.0001",
                               "attention", "ffffff", "FF00aa", "fff", "0", "north:1"])
     placed = st.builds(lambda a, b, g: f"{a}:{b}:{g}" if g else f"{a}:{b}", num, num, suffix)
     bordered = st.builds(lambda a, g: f"{a}:{g}", num, suffix)
@@ -117,6 +118,7 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("gamma_1:1,kernel_cubic,zoom_2,enlarge", 8192, False)
 @example("rgb_30:30:30,bri_80,gray", 8192, False)
 @example("w_300,minw_400,g_north,fit_auto,h_9", 64, False)
+@example("s_30x20,g_c:-0.9996:0,crop_5:5:se:-0:7.0001", 8192, False)
 @example("rgb_-7:-7:-7,brightness_-93", 8192, False)
 @example("wsharpen_2.50:1.0:luma,equalise,rgb_1:2:3", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
