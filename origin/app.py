@@ -52,6 +52,7 @@ from origin.responses import (
     etag_matches,
     internal_error_response,
     policy_headers,
+    set_lifetime,
     tag_headers,
 )
 from origin.security.netguard import NetworkGuard, Resolver, origin_of, system_resolver
@@ -264,6 +265,10 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                     if req.download is not None and response.status_code == 200:
                         response.raw_headers.append(content_disposition(
                             req.download, req.source.id, answer.entry.content_type))
+                if req.max_age is not None or req.expires is not None:
+                    expires_in = (None if req.expires is None
+                                  else max(0, req.expires - int(time.time())))
+                    set_lifetime(response, st.policy, req.max_age, expires_in)
         except ImgOriginError as exc:
             error, detail = exc.code, exc.detail
             if isinstance(exc, Refused) and await st.tarpit.refuse(

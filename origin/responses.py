@@ -22,6 +22,47 @@ SECURITY_HEADERS = {
 
 
 @dataclass(frozen=True, slots=True)
+class Lifetimes:
+    """How long browsers and edges may keep an answer, and serve it stale (seconds)."""
+
+    browser: int
+    edge: int
+    s_maxage: int | None
+    stale_while_revalidate: int
+    stale_if_error: int
+
+    def headers(self) -> tuple[str, str, str]:
+        """`Cache-Control`, `CDN-Cache-Control` and `Surrogate-Control`."""
+        browser = f"public, max-age={self.browser}"
+        if self.s_maxage is not None:
+            browser += f", s-maxage={self.s_maxage}"
+        return (browser + self._stale(), f"public, max-age={self.edge}{self._stale()}",
+                f"max-age={self.edge}{self._stale()}")
+
+    def _stale(self) -> str:
+        parts = [f", {name}={value}" for name, value in (
+            ("stale-while-revalidate", self.stale_while_revalidate),
+            ("stale-if-error", self.stale_if_error)) if value]
+        return "".join(parts)
+
+    def bounded(self, max_age: int | None, expires_in: int | None) -> Lifetimes:
+        """A URL's own lifetime (`maxage`) for browsers and edges alike, then everything, the
+        stale windows included, held within the time left before a signed URL expires."""
+        browser, edge, shared = self.browser, self.edge, self.s_maxage
+        if max_age is not None:
+            browser = edge = max_age
+            shared = None if shared is None else max_age
+        revalidate, on_error = self.stale_while_revalidate, self.stale_if_error
+        if expires_in is not None:
+            browser, edge = min(browser, expires_in), min(edge, expires_in)
+            shared = None if shared is None else min(shared, expires_in)
+            # A stale copy is one served past max-age: it too must end by the expiry.
+            room = expires_in - max(browser, edge)
+            revalidate, on_error = min(revalidate, room), min(on_error, room)
+        return Lifetimes(browser, edge, shared, revalidate, on_error)
+
+
+@dataclass(frozen=True, slots=True)
 class CachePolicy:
     """The cache headers of successful answers, computed once from settings."""
 
@@ -29,23 +70,34 @@ class CachePolicy:
     cdn_cache_control: str
     surrogate_control: str
     not_found_cache_control: str
+    lifetimes: Lifetimes
 
     @classmethod
     def from_settings(cls, s: Settings) -> CachePolicy:
-        stale = (f"stale-while-revalidate={s.stale_while_revalidate}, "
-                 f"stale-if-error={s.stale_if_error}")
-        browser = f"public, max-age={s.browser_max_age}"
-        if s.s_maxage:
-            browser += f", s-maxage={int(s.s_maxage)}"
+        lifetimes = Lifetimes(s.browser_max_age, s.cdn_max_age,
+                              int(s.s_maxage) if s.s_maxage else None,
+                              s.stale_while_revalidate, s.stale_if_error)
+        cache_control, cdn_cache_control, surrogate_control = lifetimes.headers()
         return cls(
-            cache_control=f"{browser}, {stale}",
-            cdn_cache_control=f"public, max-age={s.cdn_max_age}, {stale}",
-            surrogate_control=f"max-age={s.cdn_max_age}, {stale}",
+            cache_control=cache_control,
+            cdn_cache_control=cdn_cache_control,
+            surrogate_control=surrogate_control,
             not_found_cache_control=f"public, max-age={s.not_found_ttl}",
+            lifetimes=lifetimes,
         )
 
 
 _H = tuple[bytes, bytes]
+_LIFETIME_HEADERS = (b"cache-control", b"cdn-cache-control", b"surrogate-control")
+
+
+def set_lifetime(response: Response, policy: CachePolicy, max_age: int | None,
+                 expires_in: int | None) -> None:
+    """Rewrite a 200/304's cache headers for a URL with its own lifetime or expiry."""
+    values = policy.lifetimes.bounded(max_age, expires_in).headers()
+    replacement = dict(zip(_LIFETIME_HEADERS, (v.encode() for v in values), strict=True))
+    response.raw_headers = [(name, replacement.get(name, value))
+                            for name, value in response.raw_headers]
 
 
 class PreparedResponse(Response):

@@ -75,6 +75,8 @@ class TransformRequest:
     download: str | None = None
     # The dialect of a URL in another server's form (imgproxy, thumbor, ipx), "" for a native one.
     dialect: str = ""
+    # `maxage`: the lifetime browsers and edges are given, not part of the variant.
+    max_age: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +226,7 @@ class TransformService:
             signed_path=rest,
             download=parsed.download,
             dialect=dialect.name,
+            max_age=parsed.max_age,
         )
 
     def parse_path(self, raw_path: str) -> TransformRequest:
@@ -259,6 +262,7 @@ class TransformService:
             signature=signature,
             signed_path="/" + rest,
             download=parsed.download,
+            max_age=parsed.max_age,
         )
 
     def with_client_hints(self, req: TransformRequest,

@@ -61,17 +61,21 @@ _GRAVITY_ALIASES = {"centre": "center", "c": "center", "n": "north", "s": "south
 @dataclass(frozen=True, slots=True)
 class ParsedOptions:
     """What an options segment says: the variant, plus what is not part of it: the signature
-    expiry and the download file name (`dl`: "" names the file after the source)."""
+    expiry, the download file name (`dl`: "" names the file after the source) and the lifetime
+    downstream caches are given (`maxage`, seconds)."""
 
     options: Options
     expires: int | None = None
     download: str | None = None
+    max_age: int | None = None
 
     def extra_tokens(self) -> list[str]:
         """The tokens that are not part of the variant, in their canonical spelling."""
         tokens = [] if self.expires is None else [f"exp_{self.expires}"]
         if self.download is not None:
             tokens.append(f"dl_{self.download}" if self.download else "dl")
+        if self.max_age is not None:
+            tokens.append(f"maxage_{self.max_age}")
         return tokens
 
 
@@ -569,6 +573,14 @@ def _p_download(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, An
     return {"__download": raw}
 
 
+# A year: what RFC 9111 calls the longest lifetime worth stating.
+MAX_CACHE_LIFETIME = 31_536_000
+
+
+def _p_max_age(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"__max_age": _int(_required(raw, token), token, 0, MAX_CACHE_LIFETIME)}
+
+
 def _flag(attr: str) -> Parser:
     def parse(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
         return {attr: _bool(raw, token)}
@@ -617,6 +629,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("wm", ("watermark",), _p_watermark),
     Modifier("mb", ("maxbytes",), _p_max_bytes),
     Modifier("dl", ("download", "attachment"), _p_download),
+    Modifier("maxage", ("ttl",), _p_max_age),
     Modifier("px", ("pixelate",), _p_pixelate),
     Modifier("pad", ("padding",), _p_padding),
     Modifier("r", ("radius",), _p_corners),
@@ -712,6 +725,7 @@ def parse(
         values = {**base, **values}
     expires = values.pop("__expires", None)
     download = values.pop("__download", None)
+    max_age = values.pop("__max_age", None)
     if "__zoom" in values:
         # Before `ar_`, so that `w_400,zoom_0.5,ar_16:9` is the variant of `w_200,ar_16:9`.
         zoom, token = values.pop("__zoom")
@@ -735,7 +749,7 @@ def parse(
         # The point is in source pixels; what trim takes off is known only after decoding.
         raise InvalidOptions("g_fpx cannot be combined with trim (use g_fp, a fraction of the "
                              "trimmed image)")
-    return ParsedOptions(options, expires, download)
+    return ParsedOptions(options, expires, download, max_age)
 
 
 def canonicalize(options: Options) -> Options:

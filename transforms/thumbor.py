@@ -218,7 +218,7 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
              "background_color": 1, "max_bytes": 1, "no_upscale": 0, "upscale": 0, "rotate": 1,
              "strip_icc": 0, "strip_exif": 0, "focal": 1, "brightness": 1,
              "contrast": 1, "round_corner": (4, 5), "proportion": 1,
-             "stretch": 0, "equalize": 0, "rgb": 3, "sharpen": 3}.get(name)
+             "stretch": 0, "equalize": 0, "rgb": 3, "sharpen": 3, "max_age": 1}.get(name)
     if arity is None:
         raise InvalidOptions(f"thumbor filter '{name}' is not supported by this server")
     allowed = arity if isinstance(arity, tuple) else (arity,)
@@ -254,6 +254,10 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
         _round_corner(args, tokens)
     elif name == "max_bytes":
         tokens["mb"] = args[0]
+    elif name == "max_age":
+        # The lifetime browsers and caches are given (the native range applies); not part of
+        # the variant, so the same image is one cache entry whatever its URL's max_age.
+        tokens["maxage"] = args[0]
     elif name == "rotate":
         # thumbor turns by quarter turns only and ignores any other angle.
         if not re.fullmatch(r"-?[0-9]+", args[0]):

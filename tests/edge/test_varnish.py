@@ -198,6 +198,20 @@ def test_r16_a_download_is_an_object_of_its_own_with_the_plain_bytes(stack: Stac
     assert "content-disposition" not in get(stack, plain).headers
 
 
+def test_r16_a_url_with_its_own_lifetime_expires_at_the_edge_on_time(stack: Stack) -> None:
+    # `maxage_1`: Varnish keeps the object one second, then serves it stale while it refreshes
+    # (the server's stale-while-revalidate still applies); the plain URL stays fresh.
+    short, plain = "/w_105,fmt_jpeg,maxage_1/landscape.jpg", "/w_105,fmt_jpeg/landscape.jpg"
+    first = get(stack, short)
+    assert first.headers["x-cache"] == "MISS"
+    assert first.headers["cache-control"].startswith("public, max-age=1,")
+    get(stack, plain)
+    assert get(stack, short).headers["x-cache"] == "HIT"
+    wait_until(lambda: False, 1.6)
+    assert get(stack, short).headers["x-cache"] == "HIT-STALE"
+    assert get(stack, plain).headers["x-cache"] == "HIT"
+
+
 def test_r14_soft_purge_serves_the_old_image_once_while_varnish_revalidates(
         tmp_path: Path) -> None:
     """A purge with "soft": true: the origin drops its copies at once, Varnish keeps its object
