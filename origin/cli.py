@@ -1,5 +1,5 @@
-"""The `imgorigin` command: `serve`, `url`, `from-imgproxy`, `from-thumbor`, `from-ipx`, `purge`,
-`warm` and `config`."""
+"""The `imgorigin` command: `serve`, `url`, `from-imgproxy`, `from-thumbor`, `from-ipx`,
+`from-cloudinary`, `purge`, `warm` and `config`."""
 
 from __future__ import annotations
 
@@ -58,15 +58,20 @@ def build_url(options: str, source: str, *, sign_key: str = "",
 
 
 def native_from(dialect: str, url: str, *, sign_key: str = "") -> str:
-    """The native path of an imgproxy, thumbor or ipx URL or path (a signature is dropped, not
-    checked; an ipx path starts after its mount), for rewriting stored URLs; raises the 400 the
-    server would answer."""
-    from transforms import imgproxy, ipx, thumbor
+    """The native path of an imgproxy, thumbor, ipx or Cloudinary URL or path (a signature is
+    dropped, not checked; an ipx path starts after its mount, a Cloudinary one with the cloud
+    name), for rewriting stored URLs; raises the 400 the server would answer."""
+    from transforms import cloudinary, imgproxy, ipx, thumbor
 
     parts = urlsplit(url)
     path = parts.path if parts.scheme and parts.netloc else url
     if dialect == "ipx":
         translated = ipx.translate(path.removeprefix("/"))
+    elif dialect == "cloudinary":
+        _cloud, slash, rest = path.removeprefix("/").partition("/")
+        if not slash:
+            raise ValueError("expected a Cloudinary URL: /{cloud}/image/upload/...")
+        translated = cloudinary.translate(rest)
     else:
         _signature, slash, rest = path.removeprefix("/").partition("/")
         if not slash:
@@ -104,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
                                        "plain/products/shoe.jpg@webp"),
                           ("thumbor", "https://thumbor.example.com/unsafe/300x200/smart/"
                                       "products/shoe.jpg"),
-                          ("ipx", "/s_300x200&f_webp/products/shoe.jpg (without the mount)")):
+                          ("ipx", "/s_300x200&f_webp/products/shoe.jpg (without the mount)"),
+                          ("cloudinary", "https://res.cloudinary.com/demo/image/upload/"
+                                         "c_fill,w_300,h_200/f_auto/products/shoe.jpg")):
         legacy = sub.add_parser(f"from-{name}",
                                 help=f"print the native URL path of a {name} URL (to rewrite "
                                      "stored URLs)")
@@ -158,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 
         run_server(args.host, args.port, args.workers or usable_cpus(), env_file=env_file)
         return 0
-    if args.command in ("url", "from-imgproxy", "from-thumbor", "from-ipx"):
+    if args.command in ("url", "from-imgproxy", "from-thumbor", "from-ipx", "from-cloudinary"):
         key = ""
         if args.sign:
             keys = Settings.from_env().signing_keys

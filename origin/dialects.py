@@ -1,5 +1,5 @@
-"""Other servers' URL dialects (imgproxy, thumbor, ipx), each under the first path segment the
-operator gives it.
+"""Other servers' URL dialects (imgproxy, thumbor, ipx, Cloudinary), each under the first path
+segment the operator gives it.
 
 A dialect is a signature check plus a translation into a native options segment
 (`transforms/imgproxy.py`, `transforms/thumbor.py`, `transforms/ipx.py`); the service parses
@@ -16,7 +16,7 @@ from pathlib import PurePath
 from origin.errors import Forbidden, InvalidSource
 from origin.security import signing
 from origin.settings import Settings
-from transforms import imgproxy, ipx, thumbor
+from transforms import cloudinary, imgproxy, ipx, thumbor
 from transforms.dialect import Translated
 
 
@@ -55,6 +55,10 @@ def from_settings(settings: Settings) -> tuple[Dialect, ...]:
     if settings.ipx_prefix:
         dialects.append(Dialect("ipx", f"/{settings.ipx_prefix}/", _unsigned, ipx.translate,
                                 signed=False))
+    if settings.cloudinary_prefix:
+        # A Cloudinary signature (`s--…--`) sits inside the path and is skipped there.
+        dialects.append(Dialect("cloudinary", f"/{settings.cloudinary_prefix}/", _unsigned,
+                                cloudinary.translate, signed=False))
     return tuple(dialects)
 
 
@@ -65,7 +69,8 @@ def thumbor_watermarks(settings: Settings) -> dict[str, str]:
 
 
 def _unsigned(signature: str, rest: str) -> None:
-    """ipx URLs carry no signature (the settings refuse the dialect beside native signing)."""
+    """ipx and Cloudinary URLs are not checked (the settings refuse them beside native
+    signing)."""
 
 
 def _imgproxy_check(settings: Settings) -> Callable[[str, str], None]:

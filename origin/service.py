@@ -73,7 +73,8 @@ class TransformRequest:
     signed_path: str
     # `dl`: answer as a download under this name ("": the source's); not part of the variant.
     download: str | None = None
-    # The dialect of a URL in another server's form (imgproxy, thumbor, ipx), "" for a native one.
+    # The dialect of a URL in another server's form (imgproxy, thumbor, ipx, cloudinary), "" for
+    # a native one.
     dialect: str = ""
     # `maxage`: the lifetime browsers and edges are given, not part of the variant.
     max_age: int | None = None

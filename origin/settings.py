@@ -367,6 +367,11 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "e.g. `_ipx`: `/_ipx/w_300&f_webp/{image}`, translated into this server's options "
             "(docs/ipx.md); ipx URLs are unsigned, so not with IMGORIGIN_SIGNING_KEYS",
             "unset: off"),
+    Setting("IMGORIGIN_CLOUDINARY_PREFIX", "cloudinary_prefix", "", _path_segment,
+            "serve Cloudinary delivery URLs under this first path segment (the cloud name, so "
+            "`res.cloudinary.com/demo/image/upload/...` becomes `/demo/image/upload/...` on this "
+            "host), translated into this server's options (docs/cloudinary.md); their "
+            "signatures are not checked, so not with IMGORIGIN_SIGNING_KEYS", "unset: off"),
     Setting("IMGORIGIN_FETCH_TIMEOUT", "fetch_timeout", "15", _positive_float,
             "seconds a whole source fetch may take (504 past it)"),
     Setting("IMGORIGIN_CONNECT_TIMEOUT", "connect_timeout", "3", _positive_float,
@@ -543,6 +548,7 @@ class Settings:
     thumbor_prefix: str = ""
     thumbor_keys: tuple[str, ...] = ()
     ipx_prefix: str = ""
+    cloudinary_prefix: str = ""
     fetch_timeout: float = 15.0
     connect_timeout: float = 3.0
     max_redirects: int = 3
@@ -661,11 +667,14 @@ def _check_dialects(values: Mapping[str, Any]) -> None:
     if mark and mark not in values["watermarks"]:
         raise SettingsError(f"IMGORIGIN_IMGPROXY_WATERMARK: '{mark}' is not one of "
                             "IMGORIGIN_WATERMARKS")
-    prefixes = [values[k] for k in ("imgproxy_prefix", "thumbor_prefix", "ipx_prefix")
-                if values[k]]
+    if values["cloudinary_prefix"] and values["signing_keys"]:
+        raise SettingsError("IMGORIGIN_CLOUDINARY_PREFIX: Cloudinary signatures are not "
+                            "checked here, and IMGORIGIN_SIGNING_KEYS asks for signed URLs only")
+    prefixes = [values[k] for k in ("imgproxy_prefix", "thumbor_prefix", "ipx_prefix",
+                                    "cloudinary_prefix") if values[k]]
     if len(set(prefixes)) != len(prefixes):
-        raise SettingsError("IMGORIGIN_IMGPROXY_PREFIX, IMGORIGIN_THUMBOR_PREFIX and "
-                            "IMGORIGIN_IPX_PREFIX must differ")
+        raise SettingsError("IMGORIGIN_IMGPROXY_PREFIX, IMGORIGIN_THUMBOR_PREFIX, "
+                            "IMGORIGIN_IPX_PREFIX and IMGORIGIN_CLOUDINARY_PREFIX must differ")
 
 
 def _check_s3(source: str, endpoint: str, region: str, env: Mapping[str, str]) -> str:

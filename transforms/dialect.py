@@ -1,5 +1,6 @@
-"""What another server's URL dialect translates into (`transforms/imgproxy.py`,
-`transforms/thumbor.py`): one native options segment and a source, checked by the native grammar."""
+"""What another server's URL dialect translates into (`transforms/imgproxy.py`, `thumbor.py`,
+`ipx.py`, `cloudinary.py`): one native options segment and a source, checked by the native
+grammar."""
 
 from __future__ import annotations
 

@@ -135,6 +135,7 @@ def _service(signed: bool) -> TransformService:
            "IMGORIGIN_IMGPROXY_PREFIX": "ip", "IMGORIGIN_THUMBOR_PREFIX": "th"}
     if not signed:
         env["IMGORIGIN_IPX_PREFIX"] = "_ipx"  # unsigned: refused beside native signing
+        env["IMGORIGIN_CLOUDINARY_PREFIX"] = "demo"
     if signed:
         env["IMGORIGIN_SIGNING_KEYS"] = "00ff"
         env["IMGORIGIN_IMGPROXY_KEYS"] = env["IMGORIGIN_IMGPROXY_SALTS"] = "00ff"
@@ -277,6 +278,40 @@ def test_s22_ipx_urls_only_raise_client_errors(modifiers: list[str], separator: 
     service = SERVICES[False]
     (dialect,) = [d for d in service.dialects if d.name == "ipx"]
     rest = (separator.join(modifiers) or "_") + "/" + image
+    try:
+        req = service.parse_dialect(dialect, rest)
+    except ImgOriginError as exc:
+        assert 400 <= exc.status < 500, (rest, exc.status, exc.detail)
+        return
+    assert service.parse_path(f"/{req.canonical}/a.jpg").options == req.options
+
+
+cloudinary_params = st.lists(st.builds(
+    lambda key, value: f"{key}_{value}",
+    st.sampled_from(["w", "h", "c", "g", "x", "y", "ar", "f", "q", "dpr", "e", "r", "a", "b",
+                     "fl", "t", "pg", "l", "z", "W", ""]),
+    _number() | st.sampled_from(["scale", "fit", "limit", "fill", "lfill", "pad", "lpad", "crop",
+                                 "thumb", "north_east", "auto", "xy_center", "face", "16:9",
+                                 "1.5", "0:0", "auto:eco", "grayscale", "pixelate:12",
+                                 "pixelate:0", "max", "10:20:30", "hflip", "-90", "45",
+                                 "rgb:fff", "rgb:zz", "white", "progressive.lossy",
+                                 "attachment:a b", "thumb", "webp", "jxl", "-0.5", "0.0001"])
+    | st.text(max_size=6)), max_size=5)
+cloudinary_tails = st.sampled_from(["a.jpg", "v12/a.jpg", "folder/a.png", "a", "a.tiff",
+                                    "https://x.example.com/a.jpg", "http://evil.test/a.jpg", "",
+                                    "%2e%2e/a.jpg", "%00", "s--abcdefgh--/a.jpg"])
+
+
+@given(st.lists(cloudinary_params, max_size=3), st.sampled_from(["upload", "fetch", "private"]),
+       cloudinary_tails)
+@example([["c_fill", "w_300", "h_200", "g_north"], ["f_auto"], ["q_auto"]], "upload", "a.jpg")
+@example([["c_crop", "w_0.5", "h_0.25", "x_-3", "y_0.5", "g_south_east"]], "upload", "a.jpg")
+@example([["w_" + "9" * 5000]], "upload", "a.jpg")
+def test_s22_cloudinary_urls_only_raise_client_errors(components: list[list[str]],
+                                                      delivery: str, tail: str) -> None:
+    service = SERVICES[False]
+    (dialect,) = [d for d in service.dialects if d.name == "cloudinary"]
+    rest = "/".join(["image", delivery, *(",".join(c) for c in components if c), tail])
     try:
         req = service.parse_dialect(dialect, rest)
     except ImgOriginError as exc:

@@ -1,0 +1,122 @@
+"""Cloudinary URLs through a real server (IMGORIGIN_CLOUDINARY_PREFIX = the cloud name): the URLs
+its SDKs write answer with the native variant and the sizes Cloudinary's crop modes promise,
+fetch URLs meet the host allowlist, purges reach them, errors are clear, and the settings refuse
+an unchecked dialect beside signed native URLs."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+import pyvips
+
+from origin.cli import main, native_from
+from origin.settings import Settings, SettingsError
+from tests.origin.dialect_checks import (
+    assert_clear_error,
+    assert_native_twin,
+    assert_purge_reaches,
+    get,
+)
+from tests.support.origin import REPO, OriginProcess
+
+TOKEN = "cloudinary-test-token"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
+    root = tmp_path_factory.mktemp("cloudinary-sources")
+    (root / "products").mkdir()
+    shutil.copy(REPO / "samples" / "landscape.jpg", root / "products" / "shoe.jpg")
+    shutil.copy(REPO / "samples" / "landscape.jpg", root / "purged.jpg")
+    with OriginProcess({"IMGORIGIN_SOURCE": str(root), "IMGORIGIN_CLOUDINARY_PREFIX": "demo",
+                        "IMGORIGIN_PURGE_TOKENS": TOKEN}) as origin:
+        yield origin
+
+
+@pytest.mark.parametrize(("cloudinary", "native"), [
+    ("/demo/image/upload/c_fill,w_120,h_80,g_north/f_auto/q_auto/v17/products/shoe.jpg",
+     "/enlarge,fmt_auto,g_north,h_80,q_auto,w_120/products/shoe.jpg"),
+    ("/demo/image/upload/c_limit,w_100,h_100/products/shoe.jpg",
+     "/fit_inside,fmt_jpeg,h_100,w_100/products/shoe.jpg"),
+    ("/demo/image/upload/c_crop,w_300,h_200,x_40,y_30/products/shoe.jpg",
+     "/crop_300:200:northwest:40:30,fmt_jpeg/products/shoe.jpg"),
+])
+def test_a_cloudinary_url_is_the_native_variant(server: OriginProcess, cloudinary: str,
+                                                native: str) -> None:
+    assert_native_twin(server, cloudinary, native)
+    assert native_from("cloudinary", "https://res.cloudinary.com" + cloudinary) == native
+
+
+def size(path: str, server: OriginProcess) -> tuple[int, int]:
+    r = get(server, path)
+    assert r.status_code == 200, r.text
+    image = pyvips.Image.new_from_buffer(r.content, "")
+    return image.width, image.height
+
+
+@pytest.mark.parametrize(("transformation", "expected"), [
+    # The 2400x1600 original: scale stretches to both sides, fit and limit keep the ratio
+    # inside the box, fill and pad give the box, lpad pads an unenlarged image out to it.
+    ("c_scale,w_300,h_300", (300, 300)),
+    ("c_fit,w_300,h_300", (300, 200)),
+    ("c_limit,w_3000,h_3000", (2400, 1600)),
+    ("c_fit,w_3000,h_3000", (3000, 2000)),
+    ("c_fill,w_300,h_300", (300, 300)),
+    ("c_pad,w_300,h_300", (300, 300)),
+    ("c_lpad,w_3000,h_2000", (3000, 2000)),
+    ("c_crop,w_300,h_200,g_south_east", (300, 200)),
+    ("c_crop,w_0.5,h_0.25", (1200, 400)),
+    ("w_0.1", (240, 160)),
+    ("c_fill,ar_1:1,w_90", (90, 90)),
+])
+def test_crop_modes_give_cloudinarys_sizes(server: OriginProcess, transformation: str,
+                                           expected: tuple[int, int]) -> None:
+    assert size(f"/demo/image/upload/{transformation}/products/shoe.jpg", server) == expected
+
+
+def test_a_crop_takes_the_region_unscaled(server: OriginProcess) -> None:
+    crop = get(server, "/demo/image/upload/c_crop,w_100,h_100,x_10,y_20/f_png/products/"
+                       "shoe.jpg")
+    source = pyvips.Image.new_from_file(str(REPO / "samples" / "landscape.jpg"))
+    expected = source.crop(10, 20, 100, 100)
+    got = pyvips.Image.new_from_buffer(crop.content, "")
+    assert (got - expected).abs().avg() < 2  # the same pixels, through one JPEG decode
+
+
+def test_a_purge_reaches_cloudinary_urls(server: OriginProcess) -> None:
+    assert_purge_reaches(server, "/demo/image/upload/w_41/purged.jpg", "purged.jpg", TOKEN)
+    assert server.metric("imgorigin_dialect_requests_total", dialect="cloudinary") >= 3
+
+
+@pytest.mark.parametrize(("path", "status", "words"), [
+    ("/demo/image/upload/c_thumb,g_face,w_50/products/shoe.jpg", 400, "crop mode 'thumb'"),
+    ("/demo/image/upload/e_sepia/products/shoe.jpg", 400, "effect 'sepia'"),
+    ("/demo/image/upload/w_10/missing.jpg", 404, "not found"),
+    ("/demo/image/fetch/w_10/https://example.net/a.jpg", 403, "not allowed"),
+    ("/demo/video/upload/w_10/a.mp4", 400, "image/upload"),
+    ("/demo/image/upload/", 400, "public ID"),
+])
+def test_bad_cloudinary_urls_get_a_clear_error(server: OriginProcess, path: str, status: int,
+                                               words: str) -> None:
+    assert_clear_error(server, path, status, words)
+
+
+def test_the_migration_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["from-cloudinary", "https://res.cloudinary.com/demo/image/upload/"
+                 "c_fill,w_300,h_200/f_auto/products/shoe.jpg",
+                 "--base", "https://img.example.com"]) == 0
+    assert capsys.readouterr().out == ("https://img.example.com/enlarge,fmt_auto,h_200,w_300/"
+                                       "products/shoe.jpg\n")
+
+
+@pytest.mark.parametrize(("env", "words"), [
+    ({"IMGORIGIN_CLOUDINARY_PREFIX": "demo", "IMGORIGIN_SIGNING_KEYS": "00" * 16},
+     "not checked"),
+    ({"IMGORIGIN_CLOUDINARY_PREFIX": "x", "IMGORIGIN_IPX_PREFIX": "x"}, "must differ"),
+])
+def test_settings_are_checked_at_start(env: dict[str, str], words: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env(env)
+    assert words in str(err.value)

@@ -1,0 +1,130 @@
+"""Cloudinary's delivery URLs translated into native options: what each parameter and crop mode
+becomes, how chained transformations merge, the sources (upload keys, fetch URLs), and what is
+refused with a 400 naming it."""
+
+from __future__ import annotations
+
+import pytest
+
+from origin.errors import InvalidOptions, InvalidSource
+from transforms.cloudinary import translate
+from transforms.grammar import parse, serialize
+
+
+def native(path: str) -> str:
+    """The canonical native options a Cloudinary path (after the cloud name) comes to."""
+    return serialize(parse(translate(path).tokens, presets={"card": "s_64x64"}).options)
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    # The default mode is scale: proportional with one side, stretched with both, and it
+    # enlarges (so do fit, fill and pad; limit, lfill and lpad never do).
+    ("image/upload/w_300/a.jpg", "enlarge,fmt_jpeg,w_300"),
+    ("image/upload/c_scale,w_300,h_200/a.jpg", "enlarge,fit_fill,fmt_jpeg,h_200,w_300"),
+    ("image/upload/c_fit,w_300,h_200/a.jpg", "enlarge,fit_inside,fmt_jpeg,h_200,w_300"),
+    ("image/upload/c_limit,w_300,h_200/a.jpg", "fit_inside,fmt_jpeg,h_200,w_300"),
+    ("image/upload/c_fill,w_300,h_200,g_north/a.jpg", "enlarge,fmt_jpeg,g_north,h_200,w_300"),
+    ("image/upload/c_lfill,w_300,h_200,g_south_east/a.jpg", "fmt_jpeg,g_southeast,h_200,w_300"),
+    ("image/upload/c_pad,w_300,h_200,b_rgb:ff0000/a.jpg",
+     "bg_ff0000,enlarge,fit_contain,fmt_jpeg,h_200,w_300"),
+    ("image/upload/c_lpad,w_300,h_200,b_white/a.jpg",
+     "bg_ffffff,extend,fit_contain,fmt_jpeg,h_200,w_300"),
+    ("image/upload/c_fill,w_300,h_200,g_auto/a.jpg", "enlarge,fmt_jpeg,g_attention,h_200,w_300"),
+    # c_crop takes a region of the original, unscaled: by a gravity, or x/y from its corner.
+    ("image/upload/c_crop,w_100,h_80/a.jpg", "crop_100:80,fmt_jpeg"),
+    ("image/upload/c_crop,w_100,h_80,x_10,y_20/a.jpg", "crop_100:80:northwest:10:20,fmt_jpeg"),
+    ("image/upload/c_crop,w_100,h_80,g_south_east,x_5,y_0/a.jpg",
+     "crop_100:80:southeast:5:0,fmt_jpeg"),
+    ("image/upload/c_crop,w_0.5,h_0.25,g_north/a.jpg", "crop_0.5:0.25:north,fmt_jpeg"),
+    ("image/upload/c_crop,w_100,h_100,g_xy_center,x_300,y_200/a.jpg",
+     "crop_100:100:fpx:300:200,fmt_jpeg"),
+    # A share of the original's side (below 1), and aspect ratios.
+    ("image/upload/w_0.5/a.jpg", "fmt_jpeg,zoom_0.5"),
+    ("image/upload/w_0.25,h_0.25/a.jpg", "fmt_jpeg,zoom_0.25"),
+    ("image/upload/c_fill,ar_16:9,w_400/a.jpg", "enlarge,fmt_jpeg,h_225,w_400"),
+    ("image/upload/c_fill,ar_16:9/a.jpg", "ar_1.778,fmt_jpeg"),
+    ("image/upload/c_pad,ar_1:1,b_black/a.jpg", "ar_1,bg_000000,fit_contain,fmt_jpeg"),
+    # Format from f_ (it wins over the extension), else the extension, else the original's.
+    ("image/upload/w_300/f_auto/q_auto/a.jpg", "enlarge,fmt_auto,q_auto,w_300"),
+    ("image/upload/f_webp,q_60/a.jpg", "fmt_webp,q_60"),
+    ("image/upload/q_auto:eco/a.png", "fmt_png"),  # PNG has no quality to pick
+    ("image/upload/q_auto:best/a.jpg", "fmt_jpeg,q_auto:best"),
+    ("image/upload/w_100/a", "enlarge,w_100"),
+    # Versions are cache busters; the rest map one to one.
+    ("image/upload/w_100/v1699999999/a.jpg", "enlarge,fmt_jpeg,w_100"),
+    ("image/upload/v1699999999/a.jpg", "fmt_jpeg"),
+    ("image/upload/dpr_2.0,w_150/a.jpg", "dpr_2,enlarge,fmt_jpeg,w_150"),
+    ("image/upload/e_grayscale/a_90/r_max/a.jpg", "fmt_jpeg,gray,r_max,rot_90"),
+    ("image/upload/a_-90,r_12/a.jpg", "fmt_jpeg,r_12,rot_270"),
+    ("image/upload/a_hflip/e_negate/a.jpg", "flop,fmt_jpeg,neg"),
+    ("image/upload/e_pixelate:12/a.jpg", "fmt_jpeg,px_12"),
+    ("image/upload/fl_progressive.lossy/a.jpg", "fmt_jpeg,progressive"),
+    ("image/upload/t_card/a.jpg", "fmt_jpeg,h_64,w_64"),
+    ("image/upload/pg_2/doc.gif", "fmt_gif,page_1"),
+    # An unchecked signature is skipped (the dialect is refused beside native signing).
+    ("image/upload/s--AbCd_-12--/w_100/a.jpg", "enlarge,fmt_jpeg,w_100"),
+])
+def test_parameters(path: str, expected: str) -> None:
+    assert native(path) == expected
+
+
+def test_tokens_outside_the_variant() -> None:
+    assert parse(translate("image/upload/fl_attachment:shoe/a.jpg").tokens).download == "shoe"
+    assert parse(translate("image/upload/fl_attachment/a.jpg").tokens).download == ""
+
+
+@pytest.mark.parametrize(("path", "source"), [
+    ("image/upload/w_100/products/shoe%20red.jpg", "products/shoe red.jpg"),
+    ("image/upload/products/shoe.jpg", "products/shoe.jpg"),
+    ("image/fetch/w_100/https://cdn.example.com/a/b.jpg", "https://cdn.example.com/a/b.jpg"),
+    ("image/fetch/https%3A%2F%2Fcdn.example.com%2Fa.png", "https://cdn.example.com/a.png"),
+    # A folder that is not a transformation stays part of the key.
+    ("image/upload/w_100/2024_sale/a.jpg", "2024_sale/a.jpg"),
+])
+def test_sources(path: str, source: str) -> None:
+    assert translate(path).source == source
+
+
+def test_a_fetched_image_keeps_its_own_format_unless_asked() -> None:
+    assert native("image/fetch/w_100/https://cdn.example.com/a.png") == "enlarge,w_100"
+    assert native("image/fetch/f_avif/https://cdn.example.com/a.png") == "fmt_avif"
+
+
+@pytest.mark.parametrize(("path", "error", "words"), [
+    ("image/upload/c_crop,w_300/c_scale,w_100/a.jpg", InvalidOptions, "given twice"),
+    ("image/upload/c_thumb,w_100,g_face/a.jpg", InvalidOptions, "crop mode 'thumb'"),
+    ("image/upload/c_mfit,w_100/a.jpg", InvalidOptions, "crop mode 'mfit'"),
+    ("image/upload/c_fill,w_100,h_100,g_faces/a.jpg", InvalidOptions, "no face"),
+    ("image/upload/e_sepia/a.jpg", InvalidOptions, "effect 'sepia'"),
+    ("image/upload/e_blur:300/a.jpg", InvalidOptions, "effect 'blur:300'"),
+    ("image/upload/e_pixelate/a.jpg", InvalidOptions, "effect 'pixelate'"),
+    ("image/upload/l_logo,g_south_east/a.jpg", InvalidOptions, "'l_'"),
+    ("image/upload/bo_2px_solid_black/a.jpg", InvalidOptions, "'bo_'"),
+    ("image/upload/w_100,x_10/a.jpg", InvalidOptions, "x_ and y_"),
+    ("image/upload/c_crop/a.jpg", InvalidOptions, "needs w_ or h_"),
+    ("image/upload/w_0.5,h_100/a.jpg", InvalidOptions, "relative"),
+    ("image/upload/w_abc/a.jpg", InvalidOptions, "'abc'"),
+    ("image/upload/w_-5/a.jpg", InvalidOptions, "'-5'"),
+    ("image/upload/a_45/a.jpg", InvalidOptions, "multiples of 90"),
+    ("image/upload/a_exif/a.jpg", InvalidOptions, "angle 'exif'"),
+    ("image/upload/b_auto/a.jpg", InvalidOptions, "background 'auto'"),
+    ("image/upload/dpr_auto,w_100/a.jpg", InvalidOptions, "Sec-CH-DPR"),
+    ("image/upload/fl_keep_iptc/a.jpg", InvalidOptions, "flag 'keep_iptc'"),
+    ("image/upload/pg_0/a.gif", InvalidOptions, "from 1"),
+    ("image/upload/w_100/a.tiff", InvalidOptions, "format 'tiff'"),
+    ("image/upload/f_jxl/a.jpg", InvalidOptions, "format 'jxl'"),
+    ("image/video/w_100/a.mp4", InvalidSource, "image/upload"),
+    ("image/private/w_100/a.jpg", InvalidSource, "image/upload"),
+    ("image/upload/", InvalidSource, "public ID"),
+    ("image/fetch/w_100/cdn.example.com/a.jpg", InvalidSource, "http(s)"),
+])
+def test_refused(path: str, error: type[Exception], words: str) -> None:
+    with pytest.raises(error) as err:
+        native(path)
+    assert words in str(err.value)
+
+
+def test_a_crop_mode_the_grammar_cannot_size_is_its_400() -> None:
+    # c_scale to a ratio alone has no box to stretch to.
+    with pytest.raises(InvalidOptions, match="fit_fill"):
+        native("image/upload/ar_16:9/a.jpg")

@@ -1,0 +1,311 @@
+"""Cloudinary's delivery URL dialect, translated into this server's options, so a site moving off
+Cloudinary changes only the host (and the cloud name into the configured prefix).
+
+`{image}/{upload|fetch}/[{signature}/]{transformation}[/{transformation}…]/[v{version}/]{id}`
+(what follows `res.cloudinary.com/{cloud}`): each transformation is `key_value` parameters
+separated by `,`. Chained transformations are merged into one native segment when no parameter
+repeats (SDKs put `f_auto` and `q_auto` in components of their own); a real chain (a parameter
+twice, as in crop-then-scale) and what has no native equivalent are refused with a 400 naming
+it. docs/cloudinary.md lists what maps to what; it follows Cloudinary's documentation, as no
+Cloudinary runs here to compare against.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from origin.errors import InvalidOptions, InvalidSource
+from transforms.dialect import Translated, check_length
+from transforms.grammar import format_number
+
+_FORMATS = {"jpg": "jpeg", "jpeg": "jpeg", "jpe": "jpeg", "png": "png", "webp": "webp",
+            "avif": "avif", "gif": "gif", "auto": "auto"}
+_GRAVITIES = {"north": "north", "south": "south", "east": "east", "west": "west",
+              "north_east": "northeast", "north_west": "northwest", "south_east": "southeast",
+              "south_west": "southwest", "center": "center", "auto": "attention",
+              "auto:subject": "attention", "xy_center": "xy_center"}
+_QUALITY_LEVELS = ("best", "good", "eco", "low")
+# Crop modes: the native fit, whether the image may grow past its own size, and whether the
+# box needs both sides.
+_MODES = {
+    "scale": ("fill", True), "fit": ("inside", True), "limit": ("inside", False),
+    "fill": ("cover", True), "lfill": ("cover", False), "pad": ("contain", True),
+    "lpad": ("contain", False), "crop": ("", False),
+}
+_NAMED_COLOURS = {"white": "ffffff", "black": "000000", "transparent": "00000000",
+                  "red": "ff0000", "green": "008000", "blue": "0000ff", "gray": "808080",
+                  "grey": "808080", "yellow": "ffff00"}
+_KEY = re.compile(r"[a-z]{1,3}")
+# Keys of Cloudinary's transformation parameters: a path segment whose every part starts with
+# one of them is a transformation, not a folder of the public ID.
+_PARAMETERS = frozenset({
+    "w", "h", "c", "g", "x", "y", "ar", "f", "q", "dpr", "e", "r", "a", "b", "bo", "o", "l",
+    "u", "fl", "t", "z", "pg", "co", "d", "cs", "dn", "if", "fn", "so", "eo", "du", "ac", "vc",
+    "br", "sp", "af", "ki", "$",
+})
+_VERSION = re.compile(r"v[0-9]+")
+_SIGNATURE = re.compile(r"s--[A-Za-z0-9_-]{8,32}--")
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+")
+_SIGNED = re.compile(r"-?(?:[0-9]+(\.[0-9]+)?|\.[0-9]+)")
+
+
+def translate(path: str) -> Translated:
+    """Translate the path after the cloud name (the configured prefix); raises 400."""
+    parts = path.split("/")
+    if len(parts) < 3 or parts[0] != "image" or parts[1] not in ("upload", "fetch"):
+        raise InvalidSource("Cloudinary URLs here are image/upload/... or image/fetch/...")
+    delivery, rest = parts[1], parts[2:]
+    if rest and _SIGNATURE.fullmatch(rest[0]):
+        rest = rest[1:]  # unsigned here: the dialect is refused beside native signing
+    components: list[str] = []
+    while rest and _is_transformation(rest[0]) and len(rest) > 1:
+        components.append(rest.pop(0))
+    if rest and _VERSION.fullmatch(rest[0]) and len(rest) > 1:
+        rest = rest[1:]  # a cache buster, as in Cloudinary
+    check_length(",".join(components), "Cloudinary")
+    params = _merged(components)
+    public = "/".join(rest)
+    if delivery == "fetch":
+        source = unquote(public)
+        if not source.startswith(("http://", "https://")):
+            raise InvalidSource("Cloudinary fetch URLs name an http(s) image URL")
+        extension = ""
+    else:
+        source = unquote(public).lstrip("/")
+        extension = source.rpartition("/")[2].rpartition(".")[2].lower() \
+            if "." in source.rpartition("/")[2] else ""
+    if not source:
+        raise InvalidSource("Cloudinary URL has no public ID")
+    return Translated(_tokens(params, extension), source)
+
+
+def _is_transformation(segment: str) -> bool:
+    keys = [part.partition("_")[0] for part in segment.split(",")]
+    return all(part and "_" in part for part in segment.split(",")) and all(
+        key in _PARAMETERS for key in keys)
+
+
+def _merged(components: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for component in components:
+        for part in component.split(","):
+            key, _, value = part.partition("_")
+            if key in params:
+                raise InvalidOptions(f"Cloudinary '{key}_' given twice: chained transformations "
+                                     "are not supported by this server (one step each)")
+            params[key] = unquote(value)
+    return params
+
+
+def _tokens(params: dict[str, str], extension: str) -> str:
+    tokens: dict[str, str] = {}
+    handled = {"w", "h", "c", "g", "x", "y", "ar", "f", "q", "dpr", "e", "r", "a", "b", "fl",
+               "t", "pg"}
+    for key in params:
+        if key not in handled:
+            raise InvalidOptions(f"Cloudinary parameter '{key}_' is not supported by this server")
+    _geometry(params, tokens)
+    fmt = params.get("f") or extension
+    if fmt:
+        native = _FORMATS.get(fmt.lower())
+        if native is None:
+            raise InvalidOptions(f"Cloudinary format '{fmt}' is not a format this server writes")
+        tokens["fmt"] = native
+    if "q" in params:
+        tokens["q"] = _quality(params["q"])
+    if "dpr" in params:
+        if params["dpr"] == "auto":
+            raise InvalidOptions("Cloudinary dpr_auto is not supported: this server reads "
+                                 "Sec-CH-DPR when IMGORIGIN_CLIENT_HINTS is on")
+        tokens["dpr"] = _number(params["dpr"], "dpr")
+    if "e" in params:
+        _effect(params["e"], tokens)
+    if "r" in params:
+        radii = params["r"]
+        tokens["r"] = "max" if radii == "max" else ":".join(
+            _whole(v, "r") for v in radii.split(":"))
+    if "a" in params:
+        _angle(params["a"], tokens)
+    if "b" in params:
+        tokens["bg"] = _colour(params["b"])
+    if "fl" in params:
+        _flags(params["fl"], tokens)
+    if "t" in params:
+        tokens["p"] = params["t"]  # a named transformation: a preset of the same name here
+    if "pg" in params:
+        page = int(_whole(params["pg"], "pg"))
+        if page < 1:
+            raise InvalidOptions("Cloudinary pg_ counts pages from 1")
+        tokens["page"] = str(page - 1)
+    return ",".join(f"{k}_{v}" if v else k for k, v in tokens.items()) or "_"
+
+
+def _geometry(params: dict[str, str], tokens: dict[str, str]) -> None:
+    mode = params.get("c", "scale")
+    if mode not in _MODES:
+        raise InvalidOptions(f"Cloudinary crop mode '{mode}' is not supported by this server")
+    fit, grows = _MODES[mode]
+    width, height = params.get("w", ""), params.get("h", "")
+    gravity = _gravity(params)
+    if mode == "crop":
+        _crop(width, height, gravity, params, tokens)
+        return
+    if "x" in params or "y" in params:
+        raise InvalidOptions("Cloudinary x_ and y_ place a c_crop region or an xy_center "
+                             "gravity; with c_" + mode + " they are not supported here")
+    for name, value in (("w", width), ("h", height)):
+        if value:
+            tokens[name] = _side(value, name)
+    relative = [tokens[k] for k in ("w", "h") if k in tokens and "." in tokens[k]]
+    if relative:
+        _zoom(tokens, relative, width, height)
+    if "ar" in params:
+        tokens["ar"] = params["ar"]
+    # A box: both sides, or a ratio (with a side, or alone: the original cut or padded to it).
+    if ("w" in tokens and "h" in tokens) or "ar" in tokens:
+        tokens["fit"] = fit
+        if fit == "contain":
+            tokens["extend"] = ""  # the whole box, padded around a smaller image too
+    if grows and ("w" in tokens or "h" in tokens):
+        # Cloudinary scales up unless the mode is a limit one (a share below 1 never does).
+        tokens["enlarge"] = ""
+    if gravity:
+        tokens["g"] = gravity
+
+
+def _zoom(tokens: dict[str, str], relative: list[str], width: str, height: str) -> None:
+    """`w_0.5`: a share of the original's side; both sides the same share is a zoom."""
+    if len(relative) == 1 and not (width and height):
+        tokens["zoom"] = tokens.pop("w", None) or tokens.pop("h")
+        return
+    if len(relative) == 2 and tokens["w"] == tokens["h"]:
+        tokens["zoom"] = tokens.pop("w")
+        del tokens["h"]
+        return
+    raise InvalidOptions("Cloudinary relative w_/h_ (below 1) are supported alone or as one "
+                         "share of both sides")
+
+
+def _crop(width: str, height: str, gravity: str, params: dict[str, str],
+          tokens: dict[str, str]) -> None:
+    """c_crop: a region of the original, not resized: `crop_W:H:GRAVITY`, offsets by x/y."""
+    if not (width or height):
+        raise InvalidOptions("Cloudinary c_crop needs w_ or h_")
+    sides = [_side(v, n) if v else "0" for v, n in ((width, "w"), (height, "h"))]
+    x, y = (_signed(params.get(k, "0"), k) for k in ("x", "y"))
+    if gravity == "attention":
+        raise InvalidOptions("Cloudinary c_crop with g_auto is not supported by this server")
+    if gravity == "fpx":
+        place = f"fpx:{x}:{y}"
+    else:
+        direction = gravity or ("northwest" if ("x" in params or "y" in params) else "center")
+        place = direction if x == y == "0" else f"{direction}:{x}:{y}"
+    tokens["crop"] = f"{sides[0]}:{sides[1]}:{place}"
+
+
+def _gravity(params: dict[str, str]) -> str:
+    value = params.get("g", "")
+    if not value:
+        return ""
+    gravity = _GRAVITIES.get(value)
+    if gravity is None:
+        raise InvalidOptions(f"Cloudinary gravity '{value}' is not supported by this server "
+                             "(no face or object detection here)")
+    if gravity == "xy_center":
+        if params.get("c") != "crop":
+            raise InvalidOptions("Cloudinary g_xy_center is supported with c_crop only")
+        return "fpx"
+    return gravity
+
+
+def _quality(value: str) -> str:
+    if value == "auto":
+        return "auto"
+    level = value.removeprefix("auto:")
+    if value.startswith("auto:") and level in _QUALITY_LEVELS:
+        return f"auto:{level}"
+    return _whole(value, "q")
+
+
+def _effect(value: str, tokens: dict[str, str]) -> None:
+    name, _, argument = value.partition(":")
+    if name in ("grayscale", "greyscale") and not argument:
+        tokens["gray"] = ""
+    elif name == "negate" and not argument:
+        tokens["neg"] = ""
+    elif name == "pixelate" and argument:
+        tokens["px"] = _whole(argument, "e_pixelate")
+    else:
+        raise InvalidOptions(f"Cloudinary effect '{value}' is not supported by this server")
+
+
+def _angle(value: str, tokens: dict[str, str]) -> None:
+    if value in ("hflip", "vflip"):
+        tokens["flop" if value == "hflip" else "flip"] = ""
+        return
+    if value in ("exif", "auto_right", "auto_left", "ignore") or not _SIGNED.fullmatch(value):
+        raise InvalidOptions(f"Cloudinary angle '{value}' is not supported by this server")
+    angle = float(value)
+    if angle % 90:
+        raise InvalidOptions(f"Cloudinary angle '{value}': only multiples of 90 degrees here")
+    turn = int(angle) % 360
+    if turn:
+        tokens["rot"] = str(turn)
+
+
+def _colour(value: str) -> str:
+    if value.startswith("rgb:"):
+        digits = value[4:].lower()
+        if len(digits) in (3, 4):
+            digits = "".join(c * 2 for c in digits)
+        if len(digits) in (6, 8) and all(c in "0123456789abcdef" for c in digits):
+            return digits
+    elif value in _NAMED_COLOURS:
+        return _NAMED_COLOURS[value]
+    raise InvalidOptions(f"Cloudinary background '{value}': rgb:RRGGBB[AA] or a basic colour "
+                         "name here")
+
+
+def _flags(value: str, tokens: dict[str, str]) -> None:
+    for flag in value.split("."):
+        name, _, argument = flag.partition(":")
+        if name == "progressive":
+            tokens["progressive"] = ""
+        elif name == "attachment":
+            tokens["dl"] = argument
+        elif name in ("lossy", "preserve_transparency", "strip_profile", "force_strip"):
+            continue  # what this server does anyway
+        else:
+            raise InvalidOptions(f"Cloudinary flag '{flag}' is not supported by this server")
+
+
+def _side(value: str, name: str) -> str:
+    """A side in px, or below 1 a share of the original's (kept with its decimals)."""
+    if not _NUMBER.fullmatch(value):
+        raise InvalidOptions(f"Cloudinary {name}_ '{value}' is not a number")
+    number = float(value)
+    if number < 1:
+        if number <= 0:
+            raise InvalidOptions(f"Cloudinary {name}_ '{value}' is out of range")
+        return format_number(number)
+    return str(round(number))
+
+
+def _whole(value: str, name: str) -> str:
+    if not value.isdigit() or len(value) > 9:
+        raise InvalidOptions(f"Cloudinary {name}_ '{value}' is not a whole number")
+    return str(int(value))
+
+
+def _number(value: str, name: str) -> str:
+    if not _NUMBER.fullmatch(value) or len(value) > 12:
+        raise InvalidOptions(f"Cloudinary {name}_ '{value}' is not a number")
+    return format_number(float(value))
+
+
+def _signed(value: str, name: str) -> str:
+    if not _SIGNED.fullmatch(value) or len(value) > 12:
+        raise InvalidOptions(f"Cloudinary {name}_ '{value}' is not a number")
+    number = float(value)
+    return format_number(number) if round(number, 3) else "0"
