@@ -36,13 +36,12 @@ _MODES = {
 _NAMED_COLOURS = {"white": "ffffff", "black": "000000", "transparent": "00000000",
                   "red": "ff0000", "green": "008000", "blue": "0000ff", "gray": "808080",
                   "grey": "808080", "yellow": "ffff00"}
-_KEY = re.compile(r"[a-z]{1,3}")
 # Keys of Cloudinary's transformation parameters: a path segment whose every part starts with
 # one of them is a transformation, not a folder of the public ID.
 _PARAMETERS = frozenset({
     "w", "h", "c", "g", "x", "y", "ar", "f", "q", "dpr", "e", "r", "a", "b", "bo", "o", "l",
     "u", "fl", "t", "z", "pg", "co", "d", "cs", "dn", "if", "fn", "so", "eo", "du", "ac", "vc",
-    "br", "sp", "af", "ki", "$",
+    "br", "sp", "af", "ki",
 })
 _VERSION = re.compile(r"v[0-9]+")
 _SIGNATURE = re.compile(r"s--[A-Za-z0-9_-]{8,32}--")
@@ -114,10 +113,9 @@ def _tokens(params: dict[str, str], extension: str) -> str:
         tokens["fmt"] = native
     if "q" in params:
         tokens["q"] = _quality(params["q"])
-    if "dpr" in params:
-        if params["dpr"] == "auto":
-            raise InvalidOptions("Cloudinary dpr_auto is not supported: this server reads "
-                                 "Sec-CH-DPR when IMGORIGIN_CLIENT_HINTS is on")
+    if "dpr" in params and params["dpr"] != "auto":
+        # dpr_auto is the browser's Sec-CH-DPR, else 1: a URL without `dpr` here, which takes
+        # the hint when IMGORIGIN_CLIENT_HINTS is on.
         tokens["dpr"] = _number(params["dpr"], "dpr")
     if "e" in params:
         _effect(params["e"], tokens)
@@ -192,6 +190,10 @@ def _crop(width: str, height: str, gravity: str, params: dict[str, str],
     """c_crop: a region of the original, not resized: `crop_W:H:GRAVITY`, offsets by x/y."""
     if not (width or height):
         raise InvalidOptions("Cloudinary c_crop needs w_ or h_")
+    for key in ("ar", "dpr"):
+        if key in params:
+            # Cloudinary sizes the region by them; the native region is in source pixels.
+            raise InvalidOptions(f"Cloudinary c_crop with {key}_ is not supported by this server")
     sides = [_side(v, n) if v else "0" for v, n in ((width, "w"), (height, "h"))]
     x, y = (_signed(params.get(k, "0"), k) for k in ("x", "y"))
     if gravity == "attention":

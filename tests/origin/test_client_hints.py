@@ -41,8 +41,8 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(sources: Path) -> Iterator[OriginProcess]:
-    with OriginProcess({"IMGORIGIN_SOURCE": str(sources),
-                        "IMGORIGIN_CLIENT_HINTS": "true"}) as origin:
+    with OriginProcess({"IMGORIGIN_SOURCE": str(sources), "IMGORIGIN_CLIENT_HINTS": "true",
+                        "IMGORIGIN_CLOUDINARY_PREFIX": "demo"}) as origin:
         yield origin
 
 
@@ -130,3 +130,11 @@ def test_the_demo_page_asks_for_the_hint(server: OriginProcess, sources: Path) -
     assert page.status_code == 200 and page.headers["accept-ch"] == "Sec-CH-DPR"
     with OriginProcess({"IMGORIGIN_SOURCE": str(sources)}) as plain:
         assert "accept-ch" not in _get(plain, "/index.html").headers
+
+
+def test_cloudinarys_dpr_auto_is_the_hint(server: OriginProcess) -> None:
+    path = "/demo/image/upload/dpr_auto,w_140/landscape.jpg"
+    hinted = _get(server, path, **{"Sec-CH-DPR": "2"})
+    assert _width(hinted) == 280
+    assert "Sec-CH-DPR" in hinted.headers["vary"]
+    assert _width(_get(server, path)) == 140  # no hint: dpr 1, as Cloudinary without one
