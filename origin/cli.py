@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
 
 from origin import opsclient
@@ -86,6 +87,29 @@ def native_from(dialect: str, url: str, *, sign_key: str = "") -> str:
                      expires=translated.expires)
 
 
+def _rewrite_map(dialect: str, lines: Iterable[str], sign_key: str, base: str) -> int:
+    """`URL<TAB>native URL` for each URL read (blank lines and `#` comments skipped); a URL the
+    server would refuse is reported on stderr with its line number. 1 if any was refused."""
+    failed = 0
+    for number, line in enumerate(lines, 1):
+        url = line.strip()
+        if not url or url.startswith("#"):
+            continue
+        try:
+            path = native_from(dialect, url, sign_key=sign_key)
+        except ValueError as exc:
+            failed += 1
+            print(f"imgorigin from-{dialect}: line {number}: {url}: {exc}", file=sys.stderr)
+            continue
+        except ImgOriginError as exc:
+            failed += 1
+            print(f"imgorigin from-{dialect}: line {number}: {url}: {exc.detail}",
+                  file=sys.stderr)
+            continue
+        print(f"{url}\t{base.rstrip('/')}{path}")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imgorigin", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         legacy = sub.add_parser(f"from-{name}",
                                 help=f"print the native URL path of a {name} URL (to rewrite "
                                      "stored URLs)")
-        legacy.add_argument("foreign_url", help=f"e.g. {example}")
+        legacy.add_argument("foreign_url", nargs="?", default="-",
+                            help=f"e.g. {example}; absent or '-': one URL a line on stdin, "
+                                 "answered as `URL<TAB>native URL` lines (a rewrite map)")
         legacy.add_argument("--sign", action="store_true",
                             help="sign with the first key of IMGORIGIN_SIGNING_KEYS")
         legacy.add_argument("--base", default="", help="prefix, e.g. https://img.example.com")
@@ -173,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("IMGORIGIN_SIGNING_KEYS is not set", file=sys.stderr)
                 return 2
             key = keys[0]
+        if args.command != "url" and args.foreign_url == "-":
+            return _rewrite_map(args.command.removeprefix("from-"), sys.stdin, key, args.base)
         try:
             if args.command == "url":
                 expires = int(time.time()) + args.expires if args.expires is not None else None

@@ -83,6 +83,8 @@ def direction_of(gravity: Gravity) -> str:
     if isinstance(gravity, ShiftedDirection):
         return gravity.direction
     return gravity if isinstance(gravity, str) else ""
+
+
 BLUR_BACKGROUND = "blur"
 MEAN_BACKGROUND = "auto"
 # Where a watermark goes: a corner, edge or the centre of the output, or repeated over all of

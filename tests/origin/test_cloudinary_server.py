@@ -120,3 +120,22 @@ def test_settings_are_checked_at_start(env: dict[str, str], words: str) -> None:
     with pytest.raises(SettingsError) as err:
         Settings.from_env(env)
     assert words in str(err.value)
+
+
+def test_a_rewrite_map_from_stdin(capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    urls = ("https://res.cloudinary.com/demo/image/upload/c_fill,w_300,h_200/f_auto/a.jpg\n"
+            "\n# stored in the CMS\n"
+            "https://res.cloudinary.com/demo/image/upload/e_sepia/a.jpg\n"
+            "/demo/image/upload/w_0.5/b.png\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO(urls))
+    assert main(["from-cloudinary", "--base", "https://img.example.com"]) == 1  # one refused
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "https://res.cloudinary.com/demo/image/upload/c_fill,w_300,h_200/f_auto/a.jpg\t"
+        "https://img.example.com/enlarge,fmt_auto,h_200,w_300/a.jpg",
+        "/demo/image/upload/w_0.5/b.png\thttps://img.example.com/fmt_png,zoom_0.5/b.png",
+    ]
+    assert "line 4:" in err and "effect 'sepia'" in err
