@@ -79,6 +79,7 @@ def test_tokens_outside_the_variant() -> None:
     ("image/upload/products/shoe.jpg", "products/shoe.jpg"),
     ("image/fetch/w_100/https://cdn.example.com/a/b.jpg", "https://cdn.example.com/a/b.jpg"),
     ("image/fetch/https%3A%2F%2Fcdn.example.com%2Fa.png", "https://cdn.example.com/a.png"),
+    ("image/fetch/https://cdn.example.com/a.png%3Fv%3D2", "https://cdn.example.com/a.png?v=2"),
     # A folder that is not a transformation stays part of the key.
     ("image/upload/w_100/2024_sale/a.jpg", "2024_sale/a.jpg"),
 ])
