@@ -15,7 +15,7 @@ from tests.edge.accepts import CHROME, FIREFOX, LEGACY, MAGIC, SAFARI_15
 from tests.edge.nginx import NginxProcess
 from tests.support.origin import REPO, OriginProcess
 
-ORIGIN_ENV = {"IMGORIGIN_SOURCE": str(REPO / "samples")}
+ORIGIN_ENV = {"IMGORIGIN_SOURCE": str(REPO / "samples"), "IMGORIGIN_CLOUDINARY_PREFIX": "demo"}
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,13 @@ def get(nginx: NginxProcess, path: str, accept: str = CHROME) -> httpx.Response:
     return httpx.get(nginx.url(path), headers={"Accept": accept}, timeout=30)
 
 
+@pytest.mark.parametrize("path", [
+    "/w_260,fmt_auto/products/shoe.jpg",
+    # A dialect's negotiated URL too: the config's regex finds Cloudinary's `f_auto` component.
+    "/demo/image/upload/w_260/f_auto/products/shoe.jpg",
+])
 def test_r16_nginx_accept_classes_share_and_separate(
-        origin: OriginProcess, nginx: NginxProcess) -> None:
-    path = "/w_260,fmt_auto/products/shoe.jpg"
+        origin: OriginProcess, nginx: NginxProcess, path: str) -> None:
     for accept, same_class, content_type in [(CHROME, FIREFOX, "image/avif"),
                                              (SAFARI_15, "image/webp", "image/webp"),
                                              (LEGACY, "", "image/jpeg")]:
@@ -54,7 +58,8 @@ def test_r16_nginx_accept_classes_share_and_separate(
             assert (again.headers["x-cache"], again.content) == ("HIT", first.content), header
         assert origin_requests(origin) == before
     # Explicit formats are stored once, whatever the Accept; query strings do not split it.
-    explicit = "/w_260,fmt_webp/products/shoe.jpg"
+    explicit = "/w_260,fmt_webp/products/shoe.jpg" if path.startswith("/w_") else \
+        "/demo/image/upload/w_260/f_webp/products/shoe.jpg"
     assert get(nginx, explicit, CHROME).headers["x-cache"] == "MISS"
     assert get(nginx, explicit, LEGACY).headers["x-cache"] == "HIT"
     assert get(nginx, explicit + "?v=2", SAFARI_15).headers["x-cache"] == "HIT"

@@ -22,7 +22,7 @@ from tests.support.origin import REPO
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     with edge_stack({"IMGORIGIN_IMGPROXY_PREFIX": "imgproxy", "IMGORIGIN_THUMBOR_PREFIX": "thumbor",
-                     "IMGORIGIN_IPX_PREFIX": "_ipx"}) as s:
+                     "IMGORIGIN_IPX_PREFIX": "_ipx", "IMGORIGIN_CLOUDINARY_PREFIX": "demo"}) as s:
         yield s
 
 
@@ -161,12 +161,13 @@ def test_r14_purge_through_the_origin_empties_varnish_for_every_variant(stack: S
 
 
 def test_r14_dialect_urls_are_edge_objects_that_a_source_purge_removes(stack: Stack) -> None:
-    # Pages built for imgproxy, thumbor or ipx keep their URLs (IMGORIGIN_*_PREFIX); Varnish
-    # caches them as it does native URLs, tagged with the same source, so its purge reaches them.
+    # Pages built for imgproxy, thumbor, ipx or Cloudinary keep their URLs (IMGORIGIN_*_PREFIX);
+    # Varnish caches them as native URLs, tagged with the same source, so its purge reaches them.
     paths = ["/imgproxy/insecure/rs:fill:90:60/g:sm/plain/products/shoe.jpg@webp",
              "/imgproxy/insecure/w:70/cHJvZHVjdHMvc2hvZS5qcGc.png",
              "/thumbor/unsafe/fit-in/80x80/filters:format(webp)/products/shoe.jpg",
-             "/_ipx/s_50x50&f_avif/products/shoe.jpg"]
+             "/_ipx/s_50x50&f_avif/products/shoe.jpg",
+             "/demo/image/upload/c_fill,w_60,h_40/f_auto/q_auto/products/shoe.jpg"]
     for path in paths:
         first = get(stack, path)
         assert first.status_code == 200, first.text
