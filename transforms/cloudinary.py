@@ -18,6 +18,7 @@ from urllib.parse import unquote
 from origin.errors import InvalidOptions, InvalidSource
 from transforms.dialect import Translated, check_length
 from transforms.grammar import format_number
+from transforms.options import DIRECTION_ANCHORS
 
 _FORMATS = {"jpg": "jpeg", "jpeg": "jpeg", "jpe": "jpeg", "png": "png", "webp": "webp",
             "avif": "avif", "gif": "gif", "auto": "auto"}
@@ -43,6 +44,8 @@ _PARAMETERS = frozenset({
     "u", "fl", "t", "z", "pg", "co", "d", "cs", "dn", "if", "fn", "so", "eo", "du", "ac", "vc",
     "br", "sp", "af", "ki",
 })
+# What may follow an overlay: the watermark is the last pixel step here.
+_OUTPUT_ONLY = frozenset({"f", "q", "fl"})
 _VERSION = re.compile(r"v[0-9]+")
 _SIGNATURE = re.compile(r"s--[A-Za-z0-9_-]{8,32}--")
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+")
@@ -63,6 +66,7 @@ def translate(path: str) -> Translated:
     if rest and _VERSION.fullmatch(rest[0]) and len(rest) > 1:
         rest = rest[1:]  # a cache buster, as in Cloudinary
     check_length(",".join(components), "Cloudinary")
+    components, overlay = _overlay(components)
     params = _merged(components)
     public = "/".join(rest)
     if delivery == "fetch":
@@ -76,13 +80,106 @@ def translate(path: str) -> Translated:
             if "." in source.rpartition("/")[2] else ""
     if not source:
         raise InvalidSource("Cloudinary URL has no public ID")
-    return Translated(_tokens(params, extension), source)
+    tokens = _tokens(params, extension)
+    if overlay is not None:
+        tokens = ",".join(t for t in (tokens, _watermark(overlay)) if t and t != "_") or "_"
+    return Translated(tokens, source)
 
 
 def _is_transformation(segment: str) -> bool:
     keys = [part.partition("_")[0] for part in segment.split(",")]
     return all(part and "_" in part for part in segment.split(",")) and all(
         key in _PARAMETERS for key in keys)
+
+
+def _parts(component: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for part in component.split(","):
+        key, _, value = part.partition("_")
+        if key in params:
+            raise InvalidOptions(f"Cloudinary '{key}_' given twice in one component")
+        params[key] = unquote(value)
+    return params
+
+
+def _overlay(components: list[str]) -> tuple[list[str], dict[str, str] | None]:
+    """The components of the base image, and the one image overlay (`l_NAME`) with its
+    placement: in its own component, or (the newer form) opened by `l_` and placed by a later
+    `fl_layer_apply` component with nothing between them."""
+    base: list[str] = []
+    overlay: dict[str, str] | None = None
+    pending: dict[str, str] | None = None
+    for component in components:
+        params = _parts(component)
+        if pending is not None and params.get("fl") == "layer_apply":
+            del params["fl"]
+            overlay = {**pending, **params}
+            pending = None
+        elif pending is not None or overlay is not None:
+            # The watermark goes on last here: after it, only what does not move pixels.
+            if not set(params) <= _OUTPUT_ONLY or "l" in params:
+                raise InvalidOptions("Cloudinary transformations after (or of) an overlay are "
+                                     "not supported by this server: it puts the overlay on "
+                                     "last (f_, q_ and fl_ may follow)")
+            if pending is not None:
+                overlay, pending = pending, None
+            base.append(component)
+        elif "l" in params:
+            if "fl" in params and params["fl"] == "layer_apply":
+                del params["fl"]
+                overlay = params
+            elif set(params) <= {"l", "w", "h", "o", "fl"}:
+                pending = params  # placed by a later fl_layer_apply, or in place as it is
+            else:
+                overlay = params
+        else:
+            base.append(component)
+    if pending is not None:
+        overlay = pending
+    return base, overlay
+
+
+def _watermark(overlay: dict[str, str]) -> str:
+    """`l_NAME` as the server's watermark NAME (IMGORIGIN_WATERMARKS): the native `wm` token."""
+    unknown = set(overlay) - {"l", "g", "x", "y", "w", "h", "o", "fl"}
+    if unknown:
+        raise InvalidOptions("Cloudinary overlay parameter '" + sorted(unknown)[0]
+                             + "_' is not supported by this server")
+    name = overlay["l"]
+    if not name or name.startswith(("text:", "fetch:", "video:")) or ":" in name:
+        raise InvalidOptions(f"Cloudinary overlay '{name}': only an image named like one of "
+                             "the server's watermarks (IMGORIGIN_WATERMARKS) here")
+    position = overlay.get("g", "center")
+    direction = _GRAVITIES.get(position)
+    if direction is None or direction in ("attention", "xy_center"):
+        raise InvalidOptions(f"Cloudinary overlay gravity '{position}' is not supported by "
+                             "this server")
+    flags = overlay.get("fl", "")
+    if flags not in ("", "relative"):
+        raise InvalidOptions(f"Cloudinary overlay flag '{flags}' is not supported by this "
+                             "server (fl_relative is)")
+    opacity = _whole(overlay.get("o", "100"), "o")
+    if int(opacity) == 0:
+        return ""  # fully transparent: no overlay
+    scale = "0"
+    if "w" in overlay or "h" in overlay:
+        if flags != "relative":
+            raise InvalidOptions("Cloudinary overlay w_/h_ are supported as shares of the image "
+                                 "with fl_relative")
+        sides = [_side(overlay[k], k) if k in overlay else "0" for k in ("w", "h")]
+        if any(float(side) >= 1 for side in sides):
+            raise InvalidOptions("Cloudinary overlay w_/h_ with fl_relative are shares below 1")
+        scale = f"{sides[0]}x{sides[1]}"
+    fx, fy = DIRECTION_ANCHORS[direction]
+    margins = []
+    for axis, anchor in (("x", fx), ("y", fy)):
+        offset = _whole(overlay.get(axis, "0"), axis)
+        if offset != "0" and anchor == 0.5:
+            raise InvalidOptions(f"Cloudinary overlay {axis}_ on a centred axis is not "
+                                 "supported by this server (margins keep it off an edge)")
+        margins.append(offset)
+    return "wm_" + ":".join([name, direction, format_number(int(opacity) / 100), scale,
+                             *margins])
 
 
 def _merged(components: list[str]) -> dict[str, str]:

@@ -30,7 +30,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
     (root / "products").mkdir()
     shutil.copy(REPO / "samples" / "landscape.jpg", root / "products" / "shoe.jpg")
     shutil.copy(REPO / "samples" / "landscape.jpg", root / "purged.jpg")
+    marks = tmp_path_factory.mktemp("cloudinary-marks")
+    shutil.copy(REPO / "samples" / "logo.png", marks / "logo.png")
     with OriginProcess({"IMGORIGIN_SOURCE": str(root), "IMGORIGIN_CLOUDINARY_PREFIX": "demo",
+                        "IMGORIGIN_WATERMARKS": f"logo:{marks / 'logo.png'}",
                         "IMGORIGIN_PURGE_TOKENS": TOKEN}) as origin:
         yield origin
 
@@ -42,6 +45,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
      "/fit_inside,fmt_jpeg,h_100,w_100/products/shoe.jpg"),
     ("/demo/image/upload/c_crop,w_300,h_200,x_40,y_30/products/shoe.jpg",
      "/crop_300:200:northwest:40:30,fmt_jpeg/products/shoe.jpg"),
+    ("/demo/image/upload/c_fill,w_200,h_120/l_logo,w_0.25,fl_relative/"
+     "fl_layer_apply,g_south_east,x_6,y_4/products/shoe.jpg",
+     "/enlarge,fmt_jpeg,h_120,w_200,wm_logo:southeast:1:0.25:6:4/products/shoe.jpg"),
 ])
 def test_a_cloudinary_url_is_the_native_variant(server: OriginProcess, cloudinary: str,
                                                 native: str) -> None:
@@ -139,3 +145,18 @@ def test_a_rewrite_map_from_stdin(capsys: pytest.CaptureFixture[str],
         "/demo/image/upload/w_0.5/b.png\thttps://img.example.com/fmt_png,zoom_0.5/b.png",
     ]
     assert "line 4:" in err and "effect 'sepia'" in err
+
+
+def test_an_overlay_is_the_servers_watermark(server: OriginProcess) -> None:
+    base = "/demo/image/upload/c_fill,w_200,h_120/f_png/products/shoe.jpg"
+    marked = ("/demo/image/upload/c_fill,w_200,h_120/l_logo,o_100/fl_layer_apply,g_north_west/"
+              "f_png/products/shoe.jpg")
+    plain, stamped = (pyvips.Image.new_from_buffer(get(server, p).content, "")
+                      for p in (base, marked))
+    logo = pyvips.Image.new_from_file(str(REPO / "samples" / "logo.png"))
+    corner = (min(logo.width, 200), min(logo.height, 120))
+    # The top-left corner changed where the logo sits, the opposite corner did not.
+    assert (plain.crop(0, 0, *corner) - stamped.crop(0, 0, *corner)).abs().avg() > 1
+    assert (plain.crop(190, 110, 10, 10) - stamped.crop(190, 110, 10, 10)).abs().max() == 0
+    assert_clear_error(server, "/demo/image/upload/l_seal/products/shoe.jpg", 400,
+                       "unknown watermark 'seal'")

@@ -100,7 +100,7 @@ def test_a_fetched_image_keeps_its_own_format_unless_asked() -> None:
     ("image/upload/e_sepia/a.jpg", InvalidOptions, "effect 'sepia'"),
     ("image/upload/e_blur:300/a.jpg", InvalidOptions, "effect 'blur:300'"),
     ("image/upload/e_pixelate/a.jpg", InvalidOptions, "effect 'pixelate'"),
-    ("image/upload/l_logo,g_south_east/a.jpg", InvalidOptions, "'l_'"),
+    ("image/upload/u_logo/a.jpg", InvalidOptions, "'u_'"),
     ("image/upload/bo_2px_solid_black/a.jpg", InvalidOptions, "'bo_'"),
     ("image/upload/w_100,x_10/a.jpg", InvalidOptions, "x_ and y_"),
     ("image/upload/c_crop/a.jpg", InvalidOptions, "needs w_ or h_"),
@@ -131,3 +131,47 @@ def test_a_crop_mode_the_grammar_cannot_size_is_its_400() -> None:
     # c_scale to a ratio alone has no box to stretch to.
     with pytest.raises(InvalidOptions, match="fit_fill"):
         native("image/upload/ar_16:9/a.jpg")
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    # An image overlay is the server's watermark of that name, on last: by its gravity (centre
+    # by default), x/y as margins from the edges it names, o_ as opacity, and with
+    # fl_relative a width (and height) as shares of the image.
+    ("image/upload/l_logo/a.jpg", "fmt_jpeg,wm_logo:center"),
+    ("image/upload/c_fill,w_300,h_200/l_logo,g_south_east,x_10,y_12,o_60/a.jpg",
+     "enlarge,fmt_jpeg,h_200,w_300,wm_logo:southeast:0.6:0:10:12"),
+    # The newer form: the layer opened by l_, placed by fl_layer_apply.
+    ("image/upload/w_300/l_logo,w_0.2,fl_relative/fl_layer_apply,g_north_east,x_5,y_5/f_auto/a.jpg",
+     "enlarge,fmt_auto,w_300,wm_logo:northeast:1:0.2:5"),
+    ("image/upload/l_logo,w_0.2,h_0.1,fl_relative,g_west,x_4/a.png",
+     "fmt_png,wm_logo:west:1:0.2x0.1:4:0"),
+    ("image/upload/l_logo,o_0/a.jpg", "fmt_jpeg"),  # transparent: nothing to put on
+])
+def test_overlays(path: str, expected: str) -> None:
+    tokens = translate(path).tokens
+    assert serialize(parse(tokens, watermarks={"logo"}).options) == expected
+
+
+@pytest.mark.parametrize(("path", "words"), [
+    ("image/upload/l_logo,g_north,x_10/a.jpg", "centred axis"),
+    ("image/upload/l_logo,g_south_east/c_scale,w_300/a.jpg", "after (or of) an overlay"),
+    ("image/upload/l_logo/e_grayscale/fl_layer_apply/a.jpg", "after (or of) an overlay"),
+    ("image/upload/l_logo/l_seal/a.jpg", "after (or of) an overlay"),
+    ("image/upload/l_logo,w_100/a.jpg", "fl_relative"),
+    ("image/upload/l_logo,w_1.5,fl_relative/a.jpg", "shares below 1"),
+    ("image/upload/l_logo,fl_tiled/a.jpg", "flag 'tiled'"),
+    ("image/upload/l_text:Arial_20:hi/a.jpg", "IMGORIGIN_WATERMARKS"),
+    ("image/upload/l_brand:logo/a.jpg", "IMGORIGIN_WATERMARKS"),
+    ("image/upload/l_logo,g_faces/a.jpg", "gravity 'faces'"),
+    ("image/upload/c_fill,w_100,l_logo/a.jpg", "parameter 'c_'"),
+    ("image/upload/l_logo,x_-5,g_east/a.jpg", "'-5'"),
+])
+def test_refused_overlays(path: str, words: str) -> None:
+    with pytest.raises(InvalidOptions) as err:
+        translate(path)
+    assert words in str(err.value)
+
+
+def test_an_overlay_names_a_watermark_the_server_has() -> None:
+    with pytest.raises(InvalidOptions, match="unknown watermark 'seal'"):
+        parse(translate("image/upload/l_seal/a.jpg").tokens, watermarks={"logo"})
