@@ -289,13 +289,14 @@ def test_s22_ipx_urls_only_raise_client_errors(modifiers: list[str], separator: 
 cloudinary_params = st.lists(st.builds(
     lambda key, value: f"{key}_{value}",
     st.sampled_from(["w", "h", "c", "g", "x", "y", "ar", "f", "q", "dpr", "e", "r", "a", "b",
-                     "fl", "t", "pg", "l", "z", "W", ""]),
+                     "fl", "t", "pg", "l", "o", "z", "W", ""]),
     _number() | st.sampled_from(["scale", "fit", "limit", "fill", "lfill", "pad", "lpad", "crop",
                                  "thumb", "north_east", "auto", "xy_center", "face", "16:9",
                                  "1.5", "0:0", "auto:eco", "grayscale", "pixelate:12",
                                  "pixelate:0", "max", "10:20:30", "hflip", "-90", "45",
                                  "rgb:fff", "rgb:zz", "white", "progressive.lossy",
-                                 "attachment:a b", "thumb", "webp", "jxl", "-0.5", "0.0001"])
+                                 "attachment:a b", "thumb", "webp", "jxl", "-0.5", "0.0001",
+                                 "logo", "layer_apply", "relative", "text:Arial_9:x", "a:b"])
     | st.text(max_size=6)), max_size=5)
 cloudinary_tails = st.sampled_from(["a.jpg", "v12/a.jpg", "folder/a.png", "a", "a.tiff",
                                     "https://x.example.com/a.jpg", "http://evil.test/a.jpg", "",
@@ -307,6 +308,8 @@ cloudinary_tails = st.sampled_from(["a.jpg", "v12/a.jpg", "folder/a.png", "a", "
 @example([["c_fill", "w_300", "h_200", "g_north"], ["f_auto"], ["q_auto"]], "upload", "a.jpg")
 @example([["c_crop", "w_0.5", "h_0.25", "x_-3", "y_0.5", "g_south_east"]], "upload", "a.jpg")
 @example([["w_" + "9" * 5000]], "upload", "a.jpg")
+@example([["l_logo", "w_0.2", "fl_relative"], ["fl_layer_apply", "g_south_east", "x_5"]],
+         "upload", "a.jpg")
 def test_s22_cloudinary_urls_only_raise_client_errors(components: list[list[str]],
                                                       delivery: str, tail: str) -> None:
     service = SERVICES[False]
