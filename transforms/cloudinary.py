@@ -125,7 +125,7 @@ def _overlay(components: list[str]) -> tuple[list[str], dict[str, str] | None]:
                 overlay, pending = pending, None
             base.append(component)
         elif "l" in params:
-            if "fl" in params and params["fl"] == "layer_apply":
+            if params.get("fl") == "layer_apply":
                 del params["fl"]
                 overlay = params
             elif set(params) <= {"l", "w", "h", "o", "fl"}:
@@ -185,12 +185,13 @@ def _watermark(overlay: dict[str, str]) -> str:
 def _merged(components: list[str]) -> dict[str, str]:
     params: dict[str, str] = {}
     for component in components:
-        for part in component.split(","):
-            key, _, value = part.partition("_")
-            if key in params:
-                raise InvalidOptions(f"Cloudinary '{key}_' given twice: chained transformations "
-                                     "are not supported by this server (one step each)")
-            params[key] = unquote(value)
+        parts = _parts(component)
+        repeated = sorted(parts.keys() & params.keys())
+        if repeated:
+            raise InvalidOptions(f"Cloudinary '{repeated[0]}_' given twice: chained "
+                                 "transformations are not supported by this server (one step "
+                                 "each)")
+        params.update(parts)
     return params
 
 
