@@ -267,9 +267,9 @@ def _placement(value: str, token: str) -> Gravity | None:
     direction = _GRAVITY_ALIASES.get(direction, direction)
     if sep and direction in DIRECTIONS:
         x, sep, y = offsets.partition(":")
+        if not sep:
+            raise _bad(token, _OFFSET_FORM)
         try:
-            if not sep:
-                raise _bad(token, "")
             dx, dy = (_signed_decimal(v, token, MAX_GRAVITY_OFFSET) for v in (x, y))
         except InvalidOptions:
             raise _bad(token, _OFFSET_FORM) from None
