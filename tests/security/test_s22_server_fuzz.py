@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from origin.security import signing
 from tests.security.support import AppServer, jpeg, raw_get
-from tests.security.test_s22_grammar_fuzz import segments
+from tests.security.test_s22_grammar_fuzz import cloudinary_params, segments
 
 KEY = "0123456789abcdef"
 
@@ -27,7 +27,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     (root / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
     with AppServer({"IMGORIGIN_SOURCE": str(root), "IMGORIGIN_MAX_DIM": "96",
                     "IMGORIGIN_PRESETS": "thumb:w_16", "IMGORIGIN_MEMORY_CACHE_MAX_BYTES": "0",
-                    "IMGORIGIN_ALLOWED_HOSTS": "img.example.com"}) as server:
+                    "IMGORIGIN_ALLOWED_HOSTS": "img.example.com",
+                    "IMGORIGIN_CLOUDINARY_PREFIX": "demo"}) as server:
         yield server
 
 
@@ -53,6 +54,16 @@ FUZZ = settings(max_examples=150, deadline=None,
 def test_s22_server_fuzz_never_500(app: AppServer, segment: str, source: str) -> None:
     r = app.get(f"/{quote(segment, safe=',:_')}/{source}")
     assert r.status_code in OK and r.status_code != 500, (segment, source, r.text)
+
+
+@FUZZ
+@given(st.lists(cloudinary_params, max_size=3), sources)
+def test_s22_server_fuzz_cloudinary_urls_never_500(app: AppServer, components: list[list[str]],
+                                                   source: str) -> None:
+    # Through the whole pipeline: crop modes, gravity offsets and shares on real (small) images.
+    path = "/".join(quote(",".join(c), safe=",:_") for c in components if c)
+    r = app.get(f"/demo/image/upload/{path}/{source}".replace("//", "/"))
+    assert r.status_code in OK and r.status_code != 500, (path, source, r.text)
 
 
 @FUZZ
