@@ -43,6 +43,10 @@ def test_maxage_is_not_part_of_the_variant() -> None:
         assert parsed.extra_tokens() == ["maxage_300"]
     assert parse("w_100,maxage_0").max_age == 0
     assert parse("w_100").max_age is None
+    # A preset may carry it, and the URL may override it.
+    presets = {"banner": "w_1200,maxage_600"}
+    assert parse("p_banner", presets=presets).max_age == 600
+    assert parse("p_banner,maxage_60", presets=presets).max_age == 60
 
 
 @pytest.mark.parametrize("token", ["maxage", "maxage_-1", "maxage_31536001", "maxage_1.5",
