@@ -146,6 +146,11 @@ THUMBOR_CASES = [
     "300x200/filters:brightness(-10):rgb(-20,0,-30)/landscape.jpg",
     "300x200/filters:rgb(20,0,10):contrast(20)/landscape.jpg",
     "fit-in/80x60/filters:rgb(300,0,-50):format(png)/small.png",
+    # saturation(): thumbor's perceived-brightness grey, then the adjustments after it.
+    "300x200/filters:saturation(1.8)/landscape.jpg",
+    "300x200/filters:saturation(0.3):format(png)/landscape.jpg",
+    "fit-in/300x300/filters:saturation(2.5):brightness(10):contrast(10)/portrait.jpg",
+    "fit-in/80x60/filters:saturation(3):format(png)/small.png",
 ]
 IPX_CASES = [
     "w_300/landscape.jpg",

@@ -443,6 +443,10 @@ def _min_side(attr: str) -> Parser:
     return parse
 
 
+def _p_saturate(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"saturate": _decimal(_required(raw, token), token, 0, 10)}
+
+
 def _p_threshold(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"threshold": _int(_required(raw, token), token, 1, 255)}
 
@@ -646,6 +650,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("equalize", ("equalise",), _flag("equalize")),
     Modifier("wsharpen", (), _p_wavelet_sharpen),
     Modifier("threshold", (), _p_threshold),
+    Modifier("saturate", (), _p_saturate),
     Modifier("kernel", (), _choice("kernel", KERNELS)),
     Modifier("gamma", (), _p_gamma),
     Modifier("flatten", (), _flag("flatten")),
@@ -790,6 +795,8 @@ def canonicalize(options: Options) -> Options:
         changes["grayscale"] = False  # the threshold greys the image anyway
     if (options.grayscale or options.threshold is not None) and options.saturation:
         changes["saturation"] = 0  # no colour left to saturate
+    if (options.grayscale or options.threshold is not None) and options.saturate != 1.0:
+        changes["saturate"] = 1.0
     shifts = options.rgb
     if shifts is not None and len(set(shifts)) == 1 and abs(options.brightness + shifts[0]) <= 100:
         # The same shift in every band is a brightness: one spelling for one picture.
@@ -913,6 +920,7 @@ _CANONICAL_NAMES = {
     "trim": "trim",
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat", "rgb": "rgb",
+    "saturate": "saturate",
     "tint": "tint", "negate": "neg", "modulate": "modulate", "flatten": "flatten",
     "median": "median", "normalize": "norm", "equalize": "equalize", "threshold": "threshold",
     "wavelet_sharpen": "wsharpen",

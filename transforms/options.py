@@ -274,6 +274,10 @@ class Options:
     brightness: int = 0
     contrast: int = 0
     saturation: int = 0
+    # `saturate_F` (thumbor's saturation()): each colour moved away from (F > 1) or toward
+    # (F < 1) its perceived brightness sqrt(0.299 r² + 0.587 g² + 0.114 b²), F times as far;
+    # before `sat`, whose grey is the Rec. 709 luma.
+    saturate: float = 1.0
     # `rgb_R:G:B` (thumbor's rgb()): each colour band shifted by 255 x v / 100 after `bri`, so a
     # grey output turns colour.
     rgb: tuple[int, int, int] | None = None

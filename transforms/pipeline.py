@@ -489,9 +489,9 @@ def _pixelate(im: pyvips.Image, block: int) -> pyvips.Image:
 
 def adjust(ctx: Context) -> None:
     """thumbor's wavelet sharpen and equalize, `modulate`, the lightness stretch (in sharp's
-    order), saturation, contrast, brightness and the shift per band (imgix's `sat`, `con`,
-    `bri`, thumbor's rgb()), the tint and the negative, on the 8-bit output that `finish` made,
-    alpha untouched."""
+    order), thumbor's saturation, then saturation, contrast, brightness and the shift per band
+    (imgix's `sat`, `con`, `bri`, thumbor's rgb()), the tint and the negative, on the 8-bit
+    output that `finish` made, alpha untouched."""
     options = ctx.plan.options
     if options.wavelet_sharpen is not None:
         _wavelet_sharpen(ctx, options.wavelet_sharpen)
@@ -502,6 +502,9 @@ def adjust(ctx: Context) -> None:
         _per_frame(ctx, lambda im: _colour_only(im, lambda c: _modulated(c, modulate)))
     if options.normalize:
         _normalize(ctx)
+    if options.saturate != 1.0:
+        factor = options.saturate
+        _per_frame(ctx, lambda im: _colour_only(im, lambda c: _saturated(c, factor)))
     if options.saturation or options.contrast or options.brightness or options.rgb:
         _per_frame(ctx, lambda im: _adjusted(im, options.saturation, options.contrast,
                                              options.brightness, options.rgb))
@@ -511,6 +514,19 @@ def adjust(ctx: Context) -> None:
             im, lambda c: c.colourspace("b-w").maplut(lut).copy(interpretation="srgb")))
     if options.negate:
         _per_frame(ctx, lambda im: _colour_only(im, lambda c: c.invert()))
+
+
+def _saturated(colour: pyvips.Image, factor: float) -> pyvips.Image:
+    """thumbor's saturation(): each band moved from the pixel's perceived brightness
+    sqrt(0.299 r² + 0.587 g² + 0.114 b²) by `factor`, cut to whole levels toward zero and
+    clipped, as its C loop does; a grey image has no colour to move."""
+    if colour.bands < 3:
+        return colour
+    x = colour.cast("float")
+    r, g, b = x[0], x[1], x[2]
+    grey = (r * r * 0.299 + g * g * 0.587 + b * b * 0.114) ** 0.5
+    # The cast truncates and clips, as thumbor's int assignment and ADJUST_COLOR do.
+    return (grey + (x - grey) * factor).cast("uchar").copy(interpretation=colour.interpretation)
 
 
 def _modulated(colour: pyvips.Image, m: Modulate) -> pyvips.Image:

@@ -218,7 +218,8 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
              "background_color": 1, "max_bytes": 1, "no_upscale": 0, "upscale": 0, "rotate": 1,
              "strip_icc": 0, "strip_exif": 0, "focal": 1, "brightness": 1,
              "contrast": 1, "round_corner": (4, 5), "proportion": 1,
-             "stretch": 0, "equalize": 0, "rgb": 3, "sharpen": 3, "max_age": 1}.get(name)
+             "stretch": 0, "equalize": 0, "rgb": 3, "sharpen": 3, "max_age": 1,
+             "saturation": 1}.get(name)
     if arity is None:
         raise InvalidOptions(f"thumbor filter '{name}' is not supported by this server")
     allowed = arity if isinstance(arity, tuple) else (arity,)
@@ -254,6 +255,18 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
         _round_corner(args, tokens)
     elif name == "max_bytes":
         tokens["mb"] = args[0]
+    elif name == "saturation":
+        # thumbor's own loop (perceived-brightness grey, truncated levels): the native
+        # `saturate`.
+        try:
+            factor = float(args[0])
+        except ValueError:
+            factor = math.nan
+        if not 0 <= factor <= 10:
+            raise InvalidOptions(f"thumbor saturation('{args[0]}'): a factor 0..10 here (a "
+                                 "negative one, which inverts colours in thumbor, is not "
+                                 "supported)")
+        tokens["saturate"] = format_number(factor)
     elif name == "max_age":
         # The lifetime browsers and caches are given (the native range applies); not part of
         # the variant, so the same image is one cache entry whatever its URL's max_age.
@@ -290,6 +303,11 @@ _ORDER_RULES = {
     "equalize": (frozenset({"grayscale", "blur", "fill", "background_color", "sharpen"}),
                  frozenset({"brightness", "contrast", "rgb"})),
     "sharpen": (frozenset({"fill", "background_color"}), frozenset({"equalize"})),
+    # saturation() moves colours by a non-linear grey: it must see what the native steps before
+    # it (padding, grey, blur, sharpen, equalize) made, and nothing of those after it.
+    "saturation": (frozenset({"grayscale", "blur", "fill", "background_color", "sharpen",
+                              "equalize"}),
+                   frozenset({"brightness", "contrast", "rgb", "round_corner"})),
 }
 
 
@@ -345,7 +363,8 @@ def _round_corner(args: list[str], tokens: dict[str, str]) -> None:
 
 
 _CHANGE_THE_WATERMARK = frozenset({"rotate", "blur", "brightness", "contrast", "round_corner",
-                                   "fill", "background_color", "equalize", "rgb", "sharpen"})
+                                   "fill", "background_color", "equalize", "rgb", "sharpen",
+                                   "saturation"})
 _OFFSET = re.compile(r"(-?)([0-9]{1,5})")
 
 

@@ -178,7 +178,7 @@ def test_sources(path: str, source: str) -> None:
     ("origx200/a.jpg", "'orig'"),
     ("filters:watermark(a.png,10,10,50)/a.jpg", "not one of this server's watermarks"),
     ("filters:rotate(ninety)/a.jpg", "whole degrees"),
-    ("filters:saturation(1.5)/a.jpg", "'saturation'"),
+    ("filters:noise(10)/a.jpg", "'noise'"),
     ("filters:brightness(1.5)/a.jpg", "whole number"),
     ("filters:brightness(101)/a.jpg", "whole number"),
     ("filters:contrast(x)/a.jpg", "whole number"),
