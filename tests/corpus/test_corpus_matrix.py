@@ -403,6 +403,26 @@ def test_every_decodable_file_takes_padding(row: dict[str, str] | None, server: 
 
 
 @every_decodable_file
+def test_every_decodable_file_takes_a_shifted_gravity(row: dict[str, str] | None,
+                                                      server: OriginProcess,
+                                                      client: httpx.Client) -> None:
+    """A cover crop of half the plain PNG's height, 3 px down from the top edge (`g_north:0:3`):
+    those rows of the plain PNG, whatever the file's depth, bands or frames."""
+    assert row is not None
+    plain = pyvips.Image.new_from_buffer(
+        client.get(url(server, "w_200,fmt_png", row["path"])).content, "")
+    height = plain.height // 2
+    if height < 4:
+        pytest.skip(f"{row['path']} is {plain.height} px high: nothing to shift")
+    shifted = client.get(url(server, f"w_{plain.width},h_{height},g_north:0:3,fmt_png",
+                             row["path"]))
+    assert shifted.status_code == 200, shifted.text[:200]
+    cut = pyvips.Image.new_from_buffer(shifted.content, "")
+    assert (cut.width, cut.height, cut.bands) == (plain.width, height, plain.bands)
+    assert (cut - plain.crop(0, 3, plain.width, height)).abs().max() <= 1
+
+
+@every_decodable_file
 def test_every_decodable_file_takes_rounded_corners(row: dict[str, str] | None,
                                                     server: OriginProcess,
                                                     client: httpx.Client) -> None:
