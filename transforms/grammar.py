@@ -626,6 +626,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("lossless", (), _flag("lossless")),
     Modifier("enlarge", (), _flag("enlarge")),
     Modifier("extend", (), _flag("extend")),
+    Modifier("exar", ("extendaspectratio",), _flag("pad_to_ratio")),
     Modifier("trim", (), _p_trim),
     Modifier("anim", ("animated",), _flag("animated")),
     Modifier("page", (), _p_page),
@@ -740,6 +741,10 @@ def parse(
         ratio, token = values.pop("__aspect")
         values.update(_apply_aspect(ratio, token, values.get("width"), values.get("height"),
                                     limits))
+    if values.get("pad_to_ratio") and (values.get("fit") == "auto" or values.get("min_width")
+                                       or values.get("min_height")):
+        raise InvalidOptions("exar pads what fit_inside makes, not fit_auto's or minw/minh's "
+                             "sizes")
     options = canonicalize(Options(**values))
     if options.aspect is not None and options.fit not in ("cover", "contain"):
         raise InvalidOptions(f"'ar_' without w or h cuts (fit_cover) or pads (fit_contain) the "
@@ -767,8 +772,13 @@ def canonicalize(options: Options) -> Options:
     fit = changes.get("fit", options.fit)
     # A box may crop or pad; an image grown past `w`/`h` by `minw`/`minh` is cut too.
     grows = options.min_width is not None or options.min_height is not None
+    # `exar` pads a fitted image out to a box with both sides.
+    ratio_pad = (options.pad_to_ratio and fit == "inside" and options.width is not None
+                 and options.height is not None)
+    if options.pad_to_ratio and not ratio_pad:
+        changes["pad_to_ratio"] = False
     placed = (both and fit in ("cover", "contain", "auto")) or (
-        grows and fit in ("cover", "inside", "auto"))
+        grows and fit in ("cover", "inside", "auto")) or ratio_pad
     if options.gravity != "center" and not placed:
         changes["gravity"] = "center"
     if options.width is None and options.height is None and options.dpr != 1.0:
@@ -917,6 +927,7 @@ _CANONICAL_NAMES = {
     "sharpen": "sharpen",
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",
     "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "extend": "extend",
+    "pad_to_ratio": "exar",
     "trim": "trim",
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat", "rgb": "rgb",

@@ -41,6 +41,8 @@ class _State:
     height: int = 0
     extend: bool = False
     extend_gravity: str = ""
+    ratio_pad: bool = False  # extend_aspect_ratio
+    ratio_pad_gravity: str = ""
     gravity: str = ""
     padding: tuple[int, int, int, int] = (0, 0, 0, 0)
     crop: tuple[str, str] = ("0", "0")  # native crop sides; "0" = the whole side
@@ -140,6 +142,18 @@ def _tokens(state: _State) -> str:
             raise InvalidOptions("imgproxy gravity and extend gravity differ; this server "
                                  "places crops and padding by one gravity")
         gravity = state.extend_gravity
+    if state.ratio_pad and fit == "auto":
+        raise InvalidOptions("imgproxy extend_aspect_ratio with resizing type 'auto' is not "
+                             "supported by this server")
+    if state.ratio_pad and fit == "inside":
+        # Padded out to the box's ratio (imgproxy's extend_aspect_ratio). Beside `extend` (the
+        # whole box) and fill (already the box's ratio) it changes nothing, as in imgproxy.
+        tokens["exar"] = "1"
+        if state.ratio_pad_gravity:
+            if gravity and gravity != state.ratio_pad_gravity:
+                raise InvalidOptions("imgproxy gravity and extend_aspect_ratio gravity differ; "
+                                     "this server places padding by one gravity")
+            gravity = state.ratio_pad_gravity
     if gravity:
         tokens["g"] = gravity
     parts = [f"{k}_{v}" for k, v in tokens.items()]
@@ -304,6 +318,13 @@ def _o_extend(state: _State, args: list[str], name: str) -> None:
     state.extend_gravity = _gravity(args[1:], name) if len(args) > 1 and args[1] else ""
     if state.extend_gravity == "attention":
         raise InvalidOptions("imgproxy extend gravity 'sm' is not allowed")
+
+
+def _o_extend_aspect_ratio(state: _State, args: list[str], name: str) -> None:
+    state.ratio_pad = _flag(args[0], name)
+    state.ratio_pad_gravity = _gravity(args[1:], name) if len(args) > 1 and args[1] else ""
+    if state.ratio_pad_gravity == "attention":
+        raise InvalidOptions("imgproxy extend_aspect_ratio gravity 'sm' is not allowed")
 
 
 def _o_gravity(state: _State, args: list[str], name: str) -> None:
@@ -542,6 +563,7 @@ for _names, _handler in (
     (("height", "h"), _o_height),
     (("enlarge", "el"), _o_enlarge),
     (("extend", "ex"), _o_extend),
+    (("extend_aspect_ratio", "extend_ar", "exar"), _o_extend_aspect_ratio),
     (("gravity", "g"), _o_gravity),
     (("dpr",), _o_dpr),
     (("zoom", "z"), _o_zoom),

@@ -178,7 +178,10 @@ def _fit(src_w: int, src_h: int, options: Options, max_dim: int,
         scale = pick(w / src_w, h / src_h)
         if not options.enlarge:
             scale = min(scale, 1.0)
-        return Geometry(_cap((_scale_dim(src_w, scale), _scale_dim(src_h, scale)), max_dim))
+        resize = _cap((_scale_dim(src_w, scale), _scale_dim(src_h, scale)), max_dim)
+        if options.pad_to_ratio and fit == "inside":
+            return _padded_to_ratio(resize, w, h)
+        return Geometry(resize)
     if not options.enlarge and not options.extend:
         # The box keeps the requested aspect ratio but never outgrows the source.
         shrink = min(1.0, src_w / w, src_h / h)
@@ -194,6 +197,19 @@ def _fit(src_w: int, src_h: int, options: Options, max_dim: int,
         scale = min(scale, 1.0)  # the image never grows; the box keeps the size asked for
     resize = (min(w, _scale_dim(src_w, scale)), min(h, _scale_dim(src_h, scale)))
     return Geometry(resize, (w, h), "pad")
+
+
+def _padded_to_ratio(resize: tuple[int, int], w: int, h: int) -> Geometry:
+    """`exar`: the fitted image padded out to w:h on the side it falls short, as imgproxy's
+    extend_aspect_ratio sizes it (rounded half up)."""
+    rw, rh = resize
+    if h / rh > w / rw:
+        box = (rw, math.floor(rw * h / w + 0.5))
+    elif w / rw > h / rh:
+        box = (math.floor(rh * w / h + 0.5), rh)
+    else:
+        return Geometry(resize)
+    return Geometry(resize) if box == resize else Geometry(resize, box, "pad")
 
 
 def _inside_padding(size: int, reserved: int) -> int:
