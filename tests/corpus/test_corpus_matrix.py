@@ -423,6 +423,23 @@ def test_every_decodable_file_takes_a_shifted_gravity(row: dict[str, str] | None
 
 
 @every_decodable_file
+def test_every_decodable_file_pads_out_to_a_ratio(row: dict[str, str] | None,
+                                                  server: OriginProcess,
+                                                  client: httpx.Client) -> None:
+    """`exar` in a 200x200 box: a square as wide as the fitted image is long, with the plain
+    PNG's bands and, where the plain PNG fits the box, its very pixels in the middle."""
+    assert row is not None
+    a, b = plain_and_changed(server, client, row["path"], "h_200,fit_inside,exar,bg_00ff00")
+    side = 200 if a.height > 200 else max(a.width, a.height)
+    assert (b.width, b.height, b.bands) == (side, side, a.bands)
+    if a.height <= 200:
+        # Centred, an odd slack split half to even (as `fit_contain` pads).
+        left, top = round((side - a.width) / 2), round((side - a.height) / 2)
+        inner = b.crop(left, top, a.width, a.height)
+        assert (inner - a).abs().max() <= 1
+
+
+@every_decodable_file
 def test_every_decodable_file_takes_rounded_corners(row: dict[str, str] | None,
                                                     server: OriginProcess,
                                                     client: httpx.Client) -> None:
