@@ -29,6 +29,7 @@ from transforms.options import (
     SMART_GRAVITIES,
     TRIM_CORNERS,
     WATERMARK_POSITIONS,
+    Convolution,
     Corners,
     CropBox,
     FocalPixel,
@@ -436,6 +437,34 @@ def _p_wavelet_sharpen(raw: str | None, token: str, lim: GrammarLimits) -> dict[
     return {"wavelet_sharpen": sharpen if amount else None}
 
 
+MAX_KERNEL_SIDE = 9
+MAX_KERNEL_WEIGHT = 1000
+_KERNEL_FORM = (f"COLUMNS:W1:W2:…[:norm], odd columns and rows up to {MAX_KERNEL_SIDE}, weights "
+                f"-{MAX_KERNEL_WEIGHT}..{MAX_KERNEL_WEIGHT}")
+
+
+def _p_convolution(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    parts = _required(raw, token).split(":")
+    normalize = parts[-1] == "norm"
+    if normalize:
+        parts.pop()
+    try:
+        columns = _int(parts[0], token, 1, MAX_KERNEL_SIDE)
+        weights = tuple(_signed_decimal(v, token, MAX_KERNEL_WEIGHT) for v in parts[1:])
+    except InvalidOptions:
+        raise _bad(token, _KERNEL_FORM) from None
+    rows, rest = divmod(len(weights), columns)
+    if not weights or rest or columns % 2 == 0 or rows % 2 == 0 or rows > MAX_KERNEL_SIDE:
+        raise _bad(token, _KERNEL_FORM)
+    # Dividing by a sum of 0 or 1 changes nothing: one spelling for one kernel.
+    normalize = normalize and sum(weights) not in (0, 1)
+    kernel = Convolution(columns, weights, normalize)
+    flat = [w for row in kernel.rows() for w in row]
+    if flat[len(flat) // 2] == 1 and sum(map(abs, flat)) == 1:
+        return {"convolution": None}  # the identity: the image as it is
+    return {"convolution": kernel}
+
+
 def _min_side(attr: str) -> Parser:
     def parse(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
         return {attr: _int(_required(raw, token), token, 1, lim.max_dim)}
@@ -652,6 +681,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("wsharpen", (), _p_wavelet_sharpen),
     Modifier("threshold", (), _p_threshold),
     Modifier("saturate", (), _p_saturate),
+    Modifier("conv", ("convolution",), _p_convolution),
     Modifier("kernel", (), _choice("kernel", KERNELS)),
     Modifier("gamma", (), _p_gamma),
     Modifier("flatten", (), _flag("flatten")),
@@ -892,6 +922,9 @@ def _token(name: str, value: Any) -> str:
         if isinstance(value.gravity, FocalPoint | FocalPixel | ShiftedDirection):
             return f"{text}:{_point(value.gravity)}"
         return text if value.gravity == "center" else f"{text}:{value.gravity}"
+    if isinstance(value, Convolution):
+        text = f"{name}_{value.columns}:" + ":".join(format_number(w) for w in value.weights)
+        return f"{text}:norm" if value.normalize else text
     if isinstance(value, WaveletSharpen):
         text = f"{name}_{format_number(value.amount)}:{format_number(value.radius)}"
         return f"{text}:luma" if value.luma else text
@@ -934,7 +967,7 @@ _CANONICAL_NAMES = {
     "saturate": "saturate",
     "tint": "tint", "negate": "neg", "modulate": "modulate", "flatten": "flatten",
     "median": "median", "normalize": "norm", "equalize": "equalize", "threshold": "threshold",
-    "wavelet_sharpen": "wsharpen",
+    "wavelet_sharpen": "wsharpen", "convolution": "conv",
     "kernel": "kernel", "gamma": "gamma",
     "padding": "pad", "corners": "r", "format_quality": "fq",
 }

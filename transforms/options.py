@@ -153,6 +153,23 @@ class WaveletSharpen:
 
 
 @dataclass(frozen=True, slots=True)
+class Convolution:
+    """thumbor's convolution(): a kernel `columns` wide (odd, as its rows are), weights row by
+    row, divided by their sum when `normalize` (a zero sum is left as it is)."""
+
+    columns: int
+    weights: tuple[float, ...]
+    normalize: bool = False
+
+    def rows(self) -> list[list[float]]:
+        """The kernel as applied: rows of weights, normalised if asked."""
+        total = sum(self.weights)
+        scale = total if self.normalize and total else 1.0
+        weights = [w / scale for w in self.weights]
+        return [weights[i:i + self.columns] for i in range(0, len(weights), self.columns)]
+
+
+@dataclass(frozen=True, slots=True)
 class Corners:
     """Rounded corners: radii in CSS px (times dpr) clockwise from the top left, or the ellipse
     inscribed in the image (`r_max`)."""
@@ -266,6 +283,8 @@ class Options:
     equalize: bool = False
     # `wsharpen_A:R[:luma]` (thumbor's sharpen()): on the 8-bit output, before `equalize`.
     wavelet_sharpen: WaveletSharpen | None = None
+    # `conv_C:W1:W2:…[:norm]` (thumbor's convolution()): first of the 8-bit adjustments.
+    convolution: Convolution | None = None
     # `threshold_T` (sharp's): grey, then each band (alpha too) 255 where >= T else 0; after
     # the median, before the blur.
     threshold: int | None = None

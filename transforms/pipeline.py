@@ -488,11 +488,14 @@ def _pixelate(im: pyvips.Image, block: int) -> pyvips.Image:
 
 
 def adjust(ctx: Context) -> None:
-    """thumbor's wavelet sharpen and equalize, `modulate`, the lightness stretch (in sharp's
-    order), thumbor's saturation, then saturation, contrast, brightness and the shift per band
-    (imgix's `sat`, `con`, `bri`, thumbor's rgb()), the tint and the negative, on the 8-bit
-    output that `finish` made, alpha untouched."""
+    """thumbor's convolution, wavelet sharpen and equalize, `modulate`, the lightness stretch
+    (in sharp's order), thumbor's saturation, then saturation, contrast, brightness and the
+    shift per band (imgix's `sat`, `con`, `bri`, thumbor's rgb()), the tint and the negative,
+    on the 8-bit output that `finish` made, alpha untouched (but by the convolution)."""
     options = ctx.plan.options
+    if options.convolution is not None:
+        kernel = pyvips.Image.new_from_list(options.convolution.rows())
+        _per_frame(ctx, lambda im: _convolved(im, kernel))
     if options.wavelet_sharpen is not None:
         _wavelet_sharpen(ctx, options.wavelet_sharpen)
     if options.equalize:
@@ -514,6 +517,15 @@ def adjust(ctx: Context) -> None:
             im, lambda c: c.colourspace("b-w").maplut(lut).copy(interpretation="srgb")))
     if options.negate:
         _per_frame(ctx, lambda im: _colour_only(im, lambda c: c.invert()))
+
+
+def _convolved(im: pyvips.Image, kernel: pyvips.Image) -> pyvips.Image:
+    """thumbor's convolution(): every band (alpha too, as thumbor's loop does) weighted over
+    the kernel, edges repeated, cut to whole levels toward zero and clipped."""
+    mx, my = kernel.width // 2, kernel.height // 2
+    padded = im.embed(mx, my, im.width + 2 * mx, im.height + 2 * my, extend="copy")
+    out = padded.conv(kernel, precision="float").crop(mx, my, im.width, im.height)
+    return out.cast("uchar").copy(interpretation=im.interpretation)
 
 
 def _saturated(colour: pyvips.Image, factor: float) -> pyvips.Image:

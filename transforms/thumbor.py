@@ -190,7 +190,8 @@ def _filters(text: str, tokens: dict[str, str], marks: Mapping[str, str]) -> _Fi
             raise InvalidOptions("thumbor filters could not be read (one filter per "
                                  "name(args), separated by ':')")
         name, args = match.group(1), match.group(2)
-        if name in ("brightness", "contrast", "watermark", "rgb", "sharpen") and name in seen:
+        if name in ("brightness", "contrast", "watermark", "rgb", "sharpen", "saturation",
+                    "convolution") and name in seen:
             raise InvalidOptions(f"thumbor filter '{name}' given twice is not supported by "
                                  "this server")
         if "watermark" in seen and name in _CHANGE_THE_WATERMARK:
@@ -219,7 +220,7 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
              "strip_icc": 0, "strip_exif": 0, "focal": 1, "brightness": 1,
              "contrast": 1, "round_corner": (4, 5), "proportion": 1,
              "stretch": 0, "equalize": 0, "rgb": 3, "sharpen": 3, "max_age": 1,
-             "saturation": 1}.get(name)
+             "saturation": 1, "convolution": 3}.get(name)
     if arity is None:
         raise InvalidOptions(f"thumbor filter '{name}' is not supported by this server")
     allowed = arity if isinstance(arity, tuple) else (arity,)
@@ -267,6 +268,8 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
                                  "negative one, which inverts colours in thumbor, is not "
                                  "supported)")
         tokens["saturate"] = format_number(factor)
+    elif name == "convolution":
+        _convolution(args, tokens)
     elif name == "max_age":
         # The lifetime browsers and caches are given (the native range applies); not part of
         # the variant, so the same image is one cache entry whatever its URL's max_age.
@@ -303,12 +306,32 @@ _ORDER_RULES = {
     "equalize": (frozenset({"grayscale", "blur", "fill", "background_color", "sharpen"}),
                  frozenset({"brightness", "contrast", "rgb"})),
     "sharpen": (frozenset({"fill", "background_color"}), frozenset({"equalize"})),
+    # convolution() is the first of the native 8-bit steps: after the padding, grey and blur,
+    # before every other filter that changes colours.
+    "convolution": (frozenset({"grayscale", "blur", "fill", "background_color"}),
+                    frozenset({"sharpen", "equalize", "saturation", "brightness", "contrast",
+                               "rgb", "round_corner"})),
     # saturation() moves colours by a non-linear grey: it must see what the native steps before
     # it (padding, grey, blur, sharpen, equalize) made, and nothing of those after it.
     "saturation": (frozenset({"grayscale", "blur", "fill", "background_color", "sharpen",
                               "equalize"}),
                    frozenset({"brightness", "contrast", "rgb", "round_corner"})),
 }
+
+
+def _convolution(args: list[str], tokens: dict[str, str]) -> None:
+    """convolution(w1;w2;…, columns, normalize) as the native `conv` (whose grammar checks the
+    kernel's shape and ranges)."""
+    items, columns, normalize = args
+    try:
+        weights = [format_number(float(item)) for item in items.split(";")]
+    except ValueError:
+        raise InvalidOptions(f"thumbor convolution('{items}'): weights are numbers separated "
+                             "by ';'") from None
+    if normalize.lower() not in ("true", "false", "1", "0"):
+        raise InvalidOptions(f"thumbor convolution(): '{normalize}' is not true or false")
+    norm = ":norm" if normalize.lower() in ("true", "1") else ""
+    tokens["conv"] = f"{columns}:{':'.join(weights)}{norm}"
 
 
 def _check_order(name: str, seen: _Filters) -> None:
@@ -364,7 +387,7 @@ def _round_corner(args: list[str], tokens: dict[str, str]) -> None:
 
 _CHANGE_THE_WATERMARK = frozenset({"rotate", "blur", "brightness", "contrast", "round_corner",
                                    "fill", "background_color", "equalize", "rgb", "sharpen",
-                                   "saturation"})
+                                   "saturation", "convolution"})
 _OFFSET = re.compile(r"(-?)([0-9]{1,5})")
 
 
