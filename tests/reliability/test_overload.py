@@ -128,6 +128,11 @@ def test_cost_model_orders_formats_and_counts_pixels_and_frames(samples_dir: Pat
     assert estimate_seconds(_plan(data, "w_800,gamma_2.2", "jpeg")) > 1.5 * plain
     assert estimate_seconds(_plan(data, "w_800,kernel_nearest", "jpeg")) > 1.5 * plain
     assert estimate_seconds(_plan(data, "w_800,wsharpen_2:1", "jpeg")) > 5 * plain
+    # A convolution costs by its kernel's size.
+    small = estimate_seconds(_plan(data, "w_800,conv_3:1:2:1:2:4:2:1:2:1:norm", "jpeg"))
+    large = estimate_seconds(_plan(data, "w_800,conv_9:" + ":".join(["1"] * 81) + ":norm",
+                                   "jpeg"))
+    assert plain < small < large
     # Padding adds output pixels.
     assert estimate_seconds(_plan(data, "pad_300", "jpeg")) > jpeg
 
