@@ -97,14 +97,10 @@ def _rewrite_map(dialect: str, lines: Iterable[str], sign_key: str, base: str) -
             continue
         try:
             path = native_from(dialect, url, sign_key=sign_key)
-        except ValueError as exc:
+        except (ValueError, ImgOriginError) as exc:
             failed += 1
-            print(f"imgorigin from-{dialect}: line {number}: {url}: {exc}", file=sys.stderr)
-            continue
-        except ImgOriginError as exc:
-            failed += 1
-            print(f"imgorigin from-{dialect}: line {number}: {url}: {exc.detail}",
-                  file=sys.stderr)
+            reason = exc.detail if isinstance(exc, ImgOriginError) else str(exc)
+            print(f"imgorigin from-{dialect}: line {number}: {url}: {reason}", file=sys.stderr)
             continue
         print(f"{url}\t{base.rstrip('/')}{path}")
     return 1 if failed else 0

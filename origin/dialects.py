@@ -2,7 +2,7 @@
 segment the operator gives it.
 
 A dialect is a signature check plus a translation into a native options segment
-(`transforms/imgproxy.py`, `transforms/thumbor.py`, `transforms/ipx.py`); the service parses
+(`transforms/imgproxy.py`, `thumbor.py`, `ipx.py`, `cloudinary.py`); the service parses
 the result with the native grammar, so a dialect URL is the same variant as the native URL of
 the same transform.
 """

@@ -313,18 +313,20 @@ def _o_enlarge(state: _State, args: list[str], name: str) -> None:
     state.set("enlarge", "1" if _flag(_args(args, name, 1)[0], name) else "")
 
 
+def _padding_switch(args: list[str], name: str) -> tuple[bool, str]:
+    """`%enabled[:%gravity]` of `extend` and `extend_aspect_ratio`: padding has no smart place."""
+    gravity = _gravity(args[1:], name) if len(args) > 1 and args[1] else ""
+    if gravity == "attention":
+        raise InvalidOptions(f"imgproxy {name} gravity 'sm' is not allowed")
+    return _flag(args[0], name), gravity
+
+
 def _o_extend(state: _State, args: list[str], name: str) -> None:
-    state.extend = _flag(args[0], name)
-    state.extend_gravity = _gravity(args[1:], name) if len(args) > 1 and args[1] else ""
-    if state.extend_gravity == "attention":
-        raise InvalidOptions("imgproxy extend gravity 'sm' is not allowed")
+    state.extend, state.extend_gravity = _padding_switch(args, name)
 
 
 def _o_extend_aspect_ratio(state: _State, args: list[str], name: str) -> None:
-    state.ratio_pad = _flag(args[0], name)
-    state.ratio_pad_gravity = _gravity(args[1:], name) if len(args) > 1 and args[1] else ""
-    if state.ratio_pad_gravity == "attention":
-        raise InvalidOptions("imgproxy extend_aspect_ratio gravity 'sm' is not allowed")
+    state.ratio_pad, state.ratio_pad_gravity = _padding_switch(args, name)
 
 
 def _o_gravity(state: _State, args: list[str], name: str) -> None:
