@@ -13,6 +13,7 @@ Cloudinary runs here to compare against.
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
@@ -76,8 +77,7 @@ def translate(path: str) -> Translated:
         extension = ""
     else:
         source = unquote(public).lstrip("/")
-        extension = source.rpartition("/")[2].rpartition(".")[2].lower() \
-            if "." in source.rpartition("/")[2] else ""
+        extension = PurePosixPath(source).suffix.removeprefix(".").lower()
     if not source:
         raise InvalidSource("Cloudinary URL has no public ID")
     tokens = _tokens(params, extension)
