@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated, check_length
+from transforms.dialect import Translated, check_length, native_segment
 from transforms.grammar import format_number
 from transforms.options import DIRECTION_ANCHORS
 
@@ -234,7 +234,7 @@ def _tokens(params: dict[str, str], extension: str) -> str:
         if page < 1:
             raise InvalidOptions("Cloudinary pg_ counts pages from 1")
         tokens["page"] = str(page - 1)
-    return ",".join(f"{k}_{v}" if v else k for k, v in tokens.items()) or "_"
+    return native_segment(tokens)
 
 
 def _geometry(params: dict[str, str], tokens: dict[str, str]) -> None:

@@ -19,6 +19,12 @@ class Translated:
     expires: int | None = None
 
 
+def native_segment(tokens: dict[str, str]) -> str:
+    """Native tokens as an options segment: `name_value`, a bare `name` for an empty value,
+    `_` for none."""
+    return ",".join(f"{k}_{v}" if v else k for k, v in tokens.items()) or "_"
+
+
 _HEX_DIGITS = frozenset("0123456789abcdef")
 
 

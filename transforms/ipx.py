@@ -12,7 +12,7 @@ import re
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated, check_length, hex_colour, padded_box
+from transforms.dialect import Translated, check_length, hex_colour, native_segment, padded_box
 from transforms.options import KERNELS
 
 _SEPARATORS = re.compile(r"[&,]")
@@ -187,7 +187,7 @@ def _tokens(modifiers: list[tuple[str, str, list[str]]]) -> str:
         # source's own format included, so without `f` the native default stands); of the
         # other formats it could write, only WebP holds an animation.
         tokens["anim"] = "0"
-    return ",".join(f"{k}_{v}" if v else k for k, v in tokens.items()) or "_"
+    return native_segment(tokens)
 
 
 def _one(args: list[str], name: str) -> str:

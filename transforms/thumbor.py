@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated, check_length, hex_colour
+from transforms.dialect import Translated, check_length, hex_colour, native_segment
 from transforms.grammar import format_number
 
 # thumbor's own order of optional parts; each part ends with a slash, the image is the rest.
@@ -72,8 +72,7 @@ def translate(path: str, watermarks: Mapping[str, str] | None = None) -> Transla
         raise InvalidOptions("thumbor trim together with focal() is not supported by this "
                              "server")
     _geometry(part, filters, tokens)
-    return Translated(",".join(f"{k}_{v}" if v else k for k, v in tokens.items()) or "_",
-                      _source(image))
+    return Translated(native_segment(tokens), _source(image))
 
 
 def _trim(part: dict[str, str | None], tokens: dict[str, str]) -> None:
