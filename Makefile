@@ -7,7 +7,8 @@ PORT ?= 8080
 WORKERS ?=
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk chromium fonts-dejavu-core nginx-light nodejs \
+APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk chromium fonts-dejavu-core nginx-light \
+  libnginx-mod-http-cache-purge nodejs \
   buildah debootstrap debian-archive-keyring \
   prometheus systemd
 # workerd, Cloudflare's open-source Workers runtime (npm), runs edge-config's Worker in the tests.

@@ -81,7 +81,7 @@ class RedisTier:
         self._deliver: Callable[[PurgeRecord | None], None] | None = None
         self._errors = {op: metrics.CACHE_ERRORS.labels(self.name, op)
                         for op in ("get", "set", "purge", "lease", "generation", "publish",
-                                   "touch")}
+                                   "touch", "edge-urls")}
         self._stale = metrics.STALE_STORES.labels(self.name)
         self._reads: dict[str, asyncio.Future[Any]] = {}
         self._refreshed: dict[str, float] = {}  # source id -> when its directories were touched

@@ -9,6 +9,7 @@ touch them all.
                                                                            than a value under it
     P:{h}:src               generation + HTTP source version, check time  TTL redis_ttl
     P:{h}:orig              generation + HTTP source version and bytes   TTL originals_ttl
+    P:{h}:edge              SET of request paths answered (nginx purger)   TTL edge_urls_ttl
     P:{d}:dir               SET of source ids under a directory prefix     TTL redis_ttl
     P:lock:<variant key>    single-flight lease (token)                    TTL lease_ttl, renewed
     P:lock:src-<h>          lease of one upstream fetch of a source        TTL lease_ttl, renewed
@@ -31,6 +32,7 @@ class SourceKeys:
     generation: str
     version: str
     original: str
+    edge_urls: str
 
     def value(self, variant_key: str) -> str:
         return self.value_prefix + variant_key
@@ -43,7 +45,8 @@ class KeyLayout:
 
     def source(self, source_id: str) -> SourceKeys:
         base = f"{self.prefix}:{{{source_hash(source_id)}}}:"
-        return SourceKeys(base + "v:", base + "idx", base + "gen", base + "src", base + "orig")
+        return SourceKeys(base + "v:", base + "idx", base + "gen", base + "src", base + "orig",
+                          base + "edge")
 
     def generation_pattern(self) -> str:
         """SCAN's MATCH pattern for every source's generation key."""

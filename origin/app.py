@@ -23,10 +23,12 @@ from starlette.types import Receive, Scope, Send
 
 from cache.coalesce import FileLeases, Leases, SingleFlight
 from cache.disk import DiskTier
+from cache.edge_urls import DiskUrlStore, EdgeUrls, RedisUrlStore
 from cache.journal import PurgeJournal
 from cache.memo import second_sight
 from cache.purge import PurgeService
 from cache.purgers import from_settings as purgers_from_settings
+from cache.purgers import needs_edge_urls
 from cache.tiers import SharedTier
 from cache.variants import VariantCache
 from origin import accesslog, autoredirect, metrics, operator_api, recycle, warm
@@ -81,6 +83,8 @@ class State:
     started: float
     tarpit: Tarpit
     access_log: AccessLog
+    # The paths answered per source, when a purger names objects by path (nginx).
+    edge_urls: EdgeUrls | None = None
     shutting_down: bool = False
 
     @cached_property
@@ -196,11 +200,18 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
         stack.push_async_callback(limiter.close)
     service = TransformService(settings, sources, variants, flights, executor, limiter)
     journal.listeners.append(service.failures.forget)
-    purge = PurgeService(variants, purgers_from_settings(settings, client))
+    edge_urls = None
+    if needs_edge_urls(settings):
+        edge_urls = EdgeUrls(
+            RedisUrlStore(redis_tier, settings.edge_urls_ttl)  # type: ignore[arg-type]
+            if redis_tier is not None
+            else DiskUrlStore(os.path.join(settings.cache_dir, "edge-urls")))
+        stack.push_async_callback(edge_urls.drain)
+    purge = PurgeService(variants, purgers_from_settings(settings, client, edge_urls))
     metrics.export_alerted_series([item.partition(":")[0] for item in settings.cdn_purgers])
     return State(settings, service, purge, CachePolicy.from_settings(settings), time.time(),
                  Tarpit(settings.refusal_hold),
-                 AccessLog(settings.access_log, settings.access_log_format))
+                 AccessLog(settings.access_log, settings.access_log_format), edge_urls)
 
 
 def create_app(settings: Settings | None = None, *, resolver: Resolver | None = None,
@@ -265,6 +276,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                     if req.download is not None and response.status_code == 200:
                         response.raw_headers.append(content_disposition(
                             req.download, req.source.id, answer.entry.content_type))
+                if st.edge_urls is not None:
+                    st.edge_urls.record(req.source.id, raw_path, hinted)
                 if req.max_age is not None or req.expires is not None:
                     expires_in = (None if req.expires is None
                                   else max(0, req.expires - int(time.time())))

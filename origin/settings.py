@@ -310,7 +310,12 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "`stale-if-error` seconds"),
     Setting("IMGORIGIN_CDN_PURGERS", "cdn_purgers", "", _csv,
             "CDNs that /-/purge also purges: `varnish:http://HOST:PORT`, `fastly:SERVICE_ID`, "
-            "`cloudflare:ZONE_ID`, `cloudfront:DISTRIBUTION_ID`", "unset"),
+            "`cloudflare:ZONE_ID`, `cloudfront:DISTRIBUTION_ID`, `nginx:http://HOST:PORT` (the "
+            "purge server of edge-config/nginx/imgorigin-purge.conf)", "unset"),
+    Setting("IMGORIGIN_EDGE_URLS_TTL", "edge_urls_ttl", "604800", _positive_int,
+            "with an `nginx` purger: seconds the paths answered for a source are remembered "
+            "after the last one (Redis; the files under IMGORIGIN_CACHE_DIR keep them until a "
+            "purge); at least nginx's `inactive=`", "7 days"),
     Setting("IMGORIGIN_FASTLY_API_TOKEN", "fastly_api_token", "", str, "Fastly API token",
             "unset"),
     Setting("IMGORIGIN_CLOUDFLARE_API_TOKEN", "cloudflare_api_token", "", str,
@@ -530,6 +535,7 @@ class Settings:
     stale_while_revalidate: int = 86400
     stale_if_error: int = 604800
     cdn_purgers: tuple[str, ...] = ()
+    edge_urls_ttl: int = 604800
     fastly_api_token: str = ""
     cloudflare_api_token: str = ""
     fastly_api_url: str = "https://api.fastly.com"

@@ -1,16 +1,20 @@
 """CDN purgers: one per provider, behind the `CdnPurger` interface.
 
 `from_settings` builds them from `IMGORIGIN_CDN_PURGERS`; the concrete providers live in their
-own modules and register themselves in `PROVIDERS`.
+own modules and register themselves in `PROVIDERS`. Purgers of edges without tags (nginx) name
+objects by the paths the origin answered, which `EdgeUrls` records when `needs_edge_urls`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
+
+if TYPE_CHECKING:
+    from cache.edge_urls import EdgeUrls
 
 
 @dataclass(slots=True)
@@ -33,11 +37,20 @@ class CdnPurger(Protocol):
         ...
 
 
-Factory = Callable[[str, Any, httpx.AsyncClient], CdnPurger]
+# (target, settings, client, the answered paths' record when `needs_edge_urls`)
+Factory = Callable[[str, Any, httpx.AsyncClient, "EdgeUrls | None"], CdnPurger]
 PROVIDERS: dict[str, Factory] = {}
+# Providers whose purges name paths, not tags: the origin records what it answers for them.
+BY_PATH = frozenset({"nginx"})
 
 
-def from_settings(settings: Any, client: httpx.AsyncClient) -> list[CdnPurger]:
+def needs_edge_urls(settings: Any) -> bool:
+    """Whether a configured purger names objects by the paths the origin answered."""
+    return any(item.partition(":")[0] in BY_PATH for item in settings.cdn_purgers)
+
+
+def from_settings(settings: Any, client: httpx.AsyncClient,
+                  edge_urls: EdgeUrls | None = None) -> list[CdnPurger]:
     """`varnish:http://h:p,fastly:ID` -> purgers; unknown providers fail at startup."""
     purgers = []
     for item in settings.cdn_purgers:
@@ -45,19 +58,23 @@ def from_settings(settings: Any, client: httpx.AsyncClient) -> list[CdnPurger]:
         factory = PROVIDERS.get(provider)
         if factory is None or not sep:
             raise ValueError(f"IMGORIGIN_CDN_PURGERS: unknown CDN purger {item!r}")
-        purgers.append(factory(target, settings, client))
+        purgers.append(factory(target, settings, client, edge_urls))
     return purgers
 
 
 def _register() -> None:
     # Imported here, after the names above exist: each provider module imports them.
-    from cache.purgers import cloudflare, cloudfront, fastly, varnish
+    from cache.purgers import cloudflare, cloudfront, fastly, nginx, varnish
+
+    def by_tag(create: Callable[[str, Any, httpx.AsyncClient], CdnPurger]) -> Factory:
+        return lambda target, settings, client, _urls: create(target, settings, client)
 
     PROVIDERS.update(
-        varnish=varnish.VarnishPurger.create,
-        fastly=fastly.FastlyPurger.create,
-        cloudflare=cloudflare.CloudflarePurger.create,
-        cloudfront=cloudfront.CloudFrontPurger.create,
+        varnish=by_tag(varnish.VarnishPurger.create),
+        fastly=by_tag(fastly.FastlyPurger.create),
+        cloudflare=by_tag(cloudflare.CloudflarePurger.create),
+        cloudfront=by_tag(cloudfront.CloudFrontPurger.create),
+        nginx=nginx.NginxPurger.create,
     )
 
 

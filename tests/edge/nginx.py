@@ -1,5 +1,6 @@
 """A throwaway nginx (master + 1 worker, foreground) running edge-config/nginx/imgorigin.conf
-with only the lines an operator edits changed: origin address, listen port, cache directory."""
+with only the lines an operator edits changed: origin address, listen port, cache directory;
+with `purge`, also imgorigin-purge.conf on a port of its own (ngx_cache_purge loaded)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.support.net import free_port, port_open, stop_process, wait_until
 from tests.support.origin import REPO
 from tests.support.redis_server import require
 
 CONF = REPO / "edge-config" / "nginx" / "imgorigin.conf"
+PURGE_CONF = REPO / "edge-config" / "nginx" / "imgorigin-purge.conf"
+# Where Debian's libnginx-mod-http-cache-purge puts the module.
+PURGE_MODULE = Path("/usr/lib/nginx/modules/ngx_http_cache_purge_module.so")
 
 
 def deployable_conf(origin_port: int, port: int, cache_dir: str, ttl: str | None = None,
@@ -38,10 +44,18 @@ def deployable_conf(origin_port: int, port: int, cache_dir: str, ttl: str | None
     return text
 
 
+def deployable_purge_conf(port: int) -> str:
+    text, n = re.subn(r"listen 127\.0\.0\.1:8082;", f"listen 127.0.0.1:{port};",
+                      PURGE_CONF.read_text(), count=1)
+    assert n == 1
+    return text
+
+
 class NginxProcess:
     def __init__(self, origin_port: int, ttl: str | None = None,
-                 client_hints: bool = False) -> None:
+                 client_hints: bool = False, purge: bool = False) -> None:
         self.port = free_port()
+        self.purge_port = free_port() if purge else 0
         self.dir = tempfile.mkdtemp(prefix="imgorigin-nginx-")
         os.chmod(self.dir, 0o755)
         site = Path(self.dir) / "imgorigin.conf"
@@ -50,12 +64,22 @@ class NginxProcess:
         temp = "".join(f"    {kind}_temp_path {self.dir}/{kind};\n"
                        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         user = "user root root;\n" if os.geteuid() == 0 else ""
+        module = include = ""
+        if purge:
+            if not PURGE_MODULE.exists():
+                pytest.fail(f"{PURGE_MODULE} is missing; `make test` installs it "
+                            "(make system-deps: libnginx-mod-http-cache-purge)")
+            module = f"load_module {PURGE_MODULE};\n"
+            (Path(self.dir) / "imgorigin-purge.conf").write_text(
+                deployable_purge_conf(self.purge_port))
+            include = f"    include {self.dir}/imgorigin-purge.conf;\n"
         (Path(self.dir) / "nginx.conf").write_text(
-            f"{user}daemon off;\nworker_processes 1;\npid {self.dir}/nginx.pid;\n"
+            f"{module}{user}daemon off;\nworker_processes 1;\npid {self.dir}/nginx.pid;\n"
             f"error_log {self.dir}/error.log warn;\nevents {{ worker_connections 256; }}\n"
-            f"http {{\n    access_log off;\n{temp}    include {site};\n}}\n")
+            f"http {{\n    access_log off;\n{temp}    include {site};\n{include}}}\n")
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = f"http://127.0.0.1:{self.port}"
+        self.purge_base = f"http://127.0.0.1:{self.purge_port}"
 
     def _cmd(self, *extra: str) -> list[str]:
         return [require("nginx"), "-p", self.dir, "-c", f"{self.dir}/nginx.conf",

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from cache.purgers import CdnPurgeResult, from_settings
+from cache.edge_urls import DiskUrlStore, EdgeUrl, EdgeUrls
+from cache.purgers import CdnPurgeResult, from_settings, needs_edge_urls
 from cache.purgers.cloudfront import invalidation_paths
+from cache.purgers.nginx import requests_for
 from origin.settings import Settings
 from tests.edge import sigv4
 from tests.edge.recorder import Recorder, Reply
@@ -271,6 +274,31 @@ def test_purgers_from_settings_validate_at_startup(api: Recorder) -> None:
     assert asyncio.run(build(s)) == ["varnish:http://127.0.0.1:6081", "fastly:F",
                                      "cloudflare:C", "cloudfront:D"]
     for bad, message in [("akamai:x", "unknown CDN purger"), ("varnish:localhost", "http://"),
-                         ("fastly:F", "IMGORIGIN_FASTLY_API_TOKEN")]:
+                         ("fastly:F", "IMGORIGIN_FASTLY_API_TOKEN"),
+                         ("nginx:localhost:8082", "purge server"),
+                         ("nginx:http://127.0.0.1:8082", "record of answered paths")]:
         with pytest.raises(ValueError, match=message):
             asyncio.run(build(settings(api, bad, fastly_api_token="")))
+
+
+def test_nginx_purger_is_built_with_the_record_of_answered_paths(tmp_path: Path) -> None:
+    async def build() -> list[str]:
+        urls = EdgeUrls(DiskUrlStore(str(tmp_path)))
+        async with httpx.AsyncClient() as client:
+            return [p.name for p in from_settings(s, client, urls)]
+
+    s = Settings.from_env({}, cdn_purgers=("nginx:http://127.0.0.1:8082/", "varnish:http://v"))
+    assert needs_edge_urls(s) and not needs_edge_urls(Settings.from_env({}))
+    assert asyncio.run(build()) == ["nginx:http://127.0.0.1:8082", "varnish:http://v"]
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    (EdgeUrl("/w_10/a.jpg", hinted=False),
+     [{"Accept": "image/avif"}, {"Accept": "image/webp"}, {"Accept": "*/*"}]),
+    (EdgeUrl("/w_10/a.jpg", hinted=True),
+     [{"Accept": a, "Sec-CH-DPR": d} for a in ("image/avif", "image/webp", "*/*")
+      for d in ("1", "1.5", "2", "3", "4")]),
+])
+def test_nginx_purger_names_every_key_nginx_may_hold(url: EdgeUrl,
+                                                     expected: list[dict[str, str]]) -> None:
+    assert requests_for(url) == expected

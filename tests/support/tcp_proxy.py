@@ -32,10 +32,11 @@ class TcpProxy:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> TcpProxy:
+    def start(self, port: int = 0) -> TcpProxy:
+        """Listen on `port` (a free one by default; a stopped proxy's port to stand in for it)."""
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._serve, "127.0.0.1", 0), self._loop).result(5)
+            asyncio.start_server(self._serve, "127.0.0.1", port), self._loop).result(5)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

@@ -1,0 +1,234 @@
+"""The request paths each source was answered under, for purging edges that key objects by URL.
+
+Open-source nginx with ngx_cache_purge removes one cache key per request and knows no tags, so
+the origin remembers which paths of a source it answered (and whether the answer followed
+`Sec-CH-DPR`), and the nginx purger names each of them (cache/purgers/nginx.py). Behind an edge
+only its misses and revalidations reach the origin: a few requests per URL and edge lifetime,
+so a path is written once per such request, off the request's path. Kept in Redis when it is
+the shared tier (every host's answers), else in files under IMGORIGIN_CACHE_DIR (this host's
+workers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from cache.keys import source_hash
+from origin import metrics
+
+if TYPE_CHECKING:
+    from cache.redis import RedisTier
+
+log = logging.getLogger("imgorigin.purge")
+
+# Paths waiting for the store beyond this are dropped (counted): the store is away or slow,
+# and the edge's own lifetime still bounds what a purge then misses.
+MAX_PENDING = 10_000
+# A source's file is compacted (duplicates dropped) past this size, and skipped while still
+# above it after compaction: tens of thousands of distinct URLs of one image are an attack or
+# a bug, not a site.
+MAX_FILE_BYTES = 1 << 20
+# KEYS: the source's set.  ARGV: ttl ms, cap, members...  Members past the cap are dropped.
+_ADD = """
+if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('SADD', KEYS[1], unpack(ARGV, 3))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+# KEYS: the source's set. Its members, and the set gone, in one step.
+_TAKE = """
+local members = redis.call('SMEMBERS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return members
+"""
+MAX_SET_MEMBERS = 20_000
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class EdgeUrl:
+    path: str  # the raw request path, as the edge sent it (query left out)
+    hinted: bool  # the answer varied on Sec-CH-DPR: the edge keeps one object per step
+
+    def encode(self) -> str:
+        return ("h" if self.hinted else "-") + self.path
+
+    @classmethod
+    def decode(cls, text: str) -> EdgeUrl | None:
+        if len(text) < 2 or text[0] not in "h-" or text[1] != "/":
+            return None
+        return cls(text[1:], text[0] == "h")
+
+
+class UrlStore(Protocol):
+    async def add(self, entries: Mapping[str, set[str]]) -> None:
+        """Add encoded paths per source id."""
+        ...
+
+    async def take(self, sources: Sequence[str]) -> dict[str, set[str]]:
+        """Remove and return the encoded paths of these sources."""
+        ...
+
+
+class EdgeUrls:
+    """Records answered paths in the background and hands them to a purge."""
+
+    def __init__(self, store: UrlStore) -> None:
+        self.store = store
+        self._pending: dict[str, set[str]] = {}
+        self._count = 0
+        self._flushing: asyncio.Task[None] | None = None
+        self._dropped = metrics.CACHE_ERRORS.labels("edge-urls", "dropped")
+        self._failed = metrics.CACHE_ERRORS.labels("edge-urls", "write")
+
+    def record(self, source_id: str, path: str, hinted: bool) -> None:
+        """Remember that `path` was answered for `source_id` (written in the background)."""
+        if self._count >= MAX_PENDING:
+            self._dropped.inc()
+            return
+        paths = self._pending.setdefault(source_id, set())
+        before = len(paths)
+        paths.add(EdgeUrl(path, hinted).encode())
+        self._count += len(paths) - before
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending, self._count = self._pending, {}, 0
+                try:
+                    await self.store.add(batch)
+                except Exception:  # a lost record costs one missed purge, never a request
+                    self._failed.inc()
+                    log.warning("could not record edge URLs", exc_info=True)
+        finally:
+            self._flushing = None
+
+    async def drain(self) -> None:
+        """Wait until what this worker recorded is in the store."""
+        while self._flushing is not None:
+            await asyncio.shield(self._flushing)
+
+    async def take(self, sources: Sequence[str]) -> dict[str, list[EdgeUrl]]:
+        """Remove and return every path recorded for these sources (this worker's included)."""
+        await self.drain()
+        taken = await self.store.take(sources)
+        found: dict[str, list[EdgeUrl]] = {}
+        for source, encoded in taken.items():
+            urls = sorted(u for u in map(EdgeUrl.decode, encoded) if u is not None)
+            if urls:
+                found[source] = urls
+        return found
+
+    async def give_back(self, urls: Mapping[str, Sequence[EdgeUrl]]) -> None:
+        """Record again the paths a purge could not reach, for the next purge to retry."""
+        await self.store.add({s: {u.encode() for u in us} for s, us in urls.items() if us})
+
+
+class RedisUrlStore:
+    """One SET per source (`P:{h}:edge`, beside the source's other keys), kept `ttl` seconds
+    after its last write: at least as long as the edge keeps an object it does not request."""
+
+    def __init__(self, tier: RedisTier, ttl: int) -> None:
+        self.tier = tier
+        self.ttl_ms = ttl * 1000
+
+    def _key(self, source_id: str) -> str:
+        return self.tier.layout.source(source_id).edge_urls
+
+    async def add(self, entries: Mapping[str, set[str]]) -> None:
+        async def write() -> None:
+            await asyncio.gather(*(
+                self.tier.client.eval(_ADD, 1, self._key(source), self.ttl_ms, MAX_SET_MEMBERS,
+                                      *sorted(paths))
+                for source, paths in entries.items() if paths))
+
+        await self.tier.call("edge-urls", write, background=True)
+
+    async def take(self, sources: Sequence[str]) -> dict[str, set[str]]:
+        async def read() -> dict[str, set[str]]:
+            found = await asyncio.gather(*(self.tier.client.eval(_TAKE, 1, self._key(source))
+                                           for source in sources))
+            return {source: {m.decode("utf-8", "surrogateescape") for m in members}
+                    for source, members in zip(sources, found, strict=True) if members}
+
+        taken = await self.tier.call("edge-urls", read, timeout=self.tier.purge_timeout)
+        return taken or {}
+
+
+class DiskUrlStore:
+    """One file per source (`ROOT/<h[:2]>/<h>`, a path a line) shared by the workers of a host;
+    every append, compaction and take holds the file's lock, so none loses another's lines.
+    A file outlives its source's purges (emptied); `MAX_FILE_BYTES` bounds each."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def _file(self, source_id: str) -> str:
+        h = source_hash(source_id)
+        return os.path.join(self.root, h[:2], h)
+
+    async def add(self, entries: Mapping[str, set[str]]) -> None:
+        await asyncio.to_thread(self._add, dict(entries))
+
+    async def take(self, sources: Sequence[str]) -> dict[str, set[str]]:
+        return await asyncio.to_thread(self._take, list(sources))
+
+    def _add(self, entries: dict[str, set[str]]) -> None:
+        for source, paths in entries.items():
+            name = self._file(source)
+            os.makedirs(os.path.dirname(name), exist_ok=True)
+            lines = "".join(p + "\n" for p in sorted(paths)).encode("utf-8", "surrogateescape")
+            with _locked(name, os.O_RDWR | os.O_CREAT | os.O_APPEND) as fd:
+                if os.fstat(fd).st_size + len(lines) > MAX_FILE_BYTES:
+                    kept = _read_lines(fd) | set(lines.decode("utf-8", "surrogateescape")
+                                                 .splitlines())
+                    lines = "".join(p + "\n" for p in sorted(kept)).encode(
+                        "utf-8", "surrogateescape")
+                    if len(lines) > MAX_FILE_BYTES:
+                        metrics.CACHE_ERRORS.labels("edge-urls", "dropped").inc()
+                        continue
+                    os.ftruncate(fd, 0)
+                os.write(fd, lines)
+
+    def _take(self, sources: list[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for source in sources:
+            name = self._file(source)
+            try:
+                with _locked(name, os.O_RDWR) as fd:
+                    paths = _read_lines(fd)
+                    # Emptied, not unlinked: a worker waiting on the lock to append writes to
+                    # this file, which an unlink would have taken from under it.
+                    os.ftruncate(fd, 0)
+            except FileNotFoundError:
+                continue
+            if paths:
+                found[source] = paths
+        return found
+
+
+@contextlib.contextmanager
+def _locked(name: str, flags: int) -> Iterator[int]:
+    fd = os.open(name, flags | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _read_lines(fd: int) -> set[str]:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return set(b"".join(chunks).decode("utf-8", "surrogateescape").splitlines()) - {""}

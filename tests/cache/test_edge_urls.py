@@ -1,0 +1,225 @@
+"""The record of answered paths the nginx purger reads (cache/edge_urls.py): its file store
+under concurrent workers, its Redis store on a real redis-server and a real Cluster, and the
+recorder's behaviour when the store is away."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import pytest
+import redis
+from prometheus_client import REGISTRY
+
+from cache import edge_urls
+from cache.edge_urls import DiskUrlStore, EdgeUrl, EdgeUrls, RedisUrlStore
+from cache.redis import RedisTier
+from origin.settings import Settings
+from tests.support.redis_server import RedisCluster, RedisProcess
+
+
+def errors(op: str) -> float:
+    return REGISTRY.get_sample_value("imgorigin_cache_errors_total",
+                                     {"tier": "edge-urls", "op": op}) or 0.0
+
+
+@pytest.mark.parametrize("url", [EdgeUrl("/w_10/a.jpg", False), EdgeUrl("/w_1/é b%20c", True)])
+def test_edge_url_round_trips(url: EdgeUrl) -> None:
+    assert EdgeUrl.decode(url.encode()) == url
+
+
+@pytest.mark.parametrize("text", ["", "h", "-", "x/a", "-a", "/a", "ha"])
+def test_edge_url_refuses_what_it_did_not_write(text: str) -> None:
+    assert EdgeUrl.decode(text) is None
+
+
+def test_disk_store_loses_no_path_to_concurrent_appends_and_takes(tmp_path: Any) -> None:
+    """Four writers (as workers would) append while a fifth takes over and over: every path
+    written comes out of exactly one take or the last one."""
+    store = DiskUrlStore(str(tmp_path))
+    source = "products/shoe.jpg"
+    written: list[str] = []
+    taken: list[str] = []
+    start = threading.Barrier(5)
+
+    def writer(n: int) -> None:
+        start.wait()
+        for i in range(300):
+            path = f"-/w_{n}_{i}/products/shoe.jpg"
+            store._add({source: {path}})
+            written.append(path)
+
+    def taker() -> None:
+        start.wait()
+        for _ in range(200):
+            taken.extend(store._take([source]).get(source, ()))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    threads.append(threading.Thread(target=taker))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    taken.extend(store._take([source]).get(source, ()))
+    assert len(written) == 1200
+    assert sorted(taken) == sorted(written)  # none lost, none twice
+    assert store._take([source]) == {}
+
+
+def test_disk_store_compacts_repeats_and_bounds_each_file(tmp_path: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(edge_urls, "MAX_FILE_BYTES", 400)
+    store = DiskUrlStore(str(tmp_path))
+    line = "-/w_100,fmt_webp/products/shoe.jpg"
+    for _ in range(50):  # the edge refetching one URL again and again
+        store._add({"products/shoe.jpg": {line}})
+    name = store._file("products/shoe.jpg")
+    assert os.path.getsize(name) <= 400
+    dropped = errors("dropped")
+    many = {f"-/w_{i},fmt_webp/products/shoe.jpg" for i in range(100, 140)}
+    store._add({"products/shoe.jpg": many})  # 40 distinct paths: past the cap even compacted
+    assert errors("dropped") == dropped + 1
+    assert os.path.getsize(name) <= 400
+    assert store._take(["products/shoe.jpg"]) == {"products/shoe.jpg": {line}}
+
+
+class _AwayStore:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def add(self, entries: Mapping[str, set[str]]) -> None:
+        self.calls += 1
+        raise ConnectionError("store away")
+
+    async def take(self, sources: Sequence[str]) -> dict[str, set[str]]:
+        return {}
+
+
+def test_recording_never_fails_a_request_when_the_store_is_away() -> None:
+    async def run() -> int:
+        store = _AwayStore()
+        urls = EdgeUrls(store)
+        for i in range(5):
+            urls.record("a.jpg", f"/w_{i}/a.jpg", False)  # returns at once, raises nothing
+        await urls.drain()
+        return store.calls
+
+    before = errors("write")
+    calls = asyncio.run(run())
+    assert calls >= 1
+    assert errors("write") == before + calls
+
+
+def test_recording_is_bounded_while_the_store_is_slow(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(edge_urls, "MAX_PENDING", 10)
+
+    class Slow(_AwayStore):
+        async def add(self, entries: Mapping[str, set[str]]) -> None:
+            await asyncio.sleep(0.05)
+            self.calls += sum(len(v) for v in entries.values())
+
+    async def run() -> int:
+        store = Slow()
+        urls = EdgeUrls(store)
+        urls.record("a.jpg", "/w_0/a.jpg", False)
+        await asyncio.sleep(0)  # the first write is under way
+        for i in range(1, 40):
+            urls.record("a.jpg", f"/w_{i}/a.jpg", False)
+        await urls.drain()
+        return store.calls
+
+    before = errors("dropped")
+    assert asyncio.run(run()) == 11  # the first, then ten pending
+    assert errors("dropped") == before + 29
+
+
+# --- Redis ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisProcess]:
+    proc = RedisProcess().start()
+    yield proc
+    proc.stop()
+
+
+def make_tier(url: str) -> RedisTier:
+    return RedisTier.from_settings(Settings.from_env({}, redis_url=url))
+
+
+async def _round_trip(url: str, sources: list[str]) -> tuple[dict[str, list[EdgeUrl]], Any]:
+    tier = make_tier(url)
+    try:
+        urls = EdgeUrls(RedisUrlStore(tier, ttl=60))
+        for source in sources:
+            urls.record(source, f"/w_10/{source}", False)
+            urls.record(source, f"/w_20,fmt_auto/{source}", True)
+            urls.record(source, f"/w_10/{source}", False)  # twice: kept once
+        await urls.drain()
+        ttl = await tier.client.pttl(tier.layout.source(sources[0]).edge_urls)
+        taken = await urls.take(sources)
+        again = await urls.take(sources)
+        return taken, (ttl, again)
+    finally:
+        await tier.close()
+
+
+def test_redis_store_keeps_each_path_once_with_a_lifetime_and_hands_it_over_once(
+        server: RedisProcess) -> None:
+    sources = ["products/shoe.jpg", "a b.jpg"]
+    taken, (ttl, again) = asyncio.run(_round_trip(server.url, sources))
+    assert taken == {s: [EdgeUrl(f"/w_10/{s}", False), EdgeUrl(f"/w_20,fmt_auto/{s}", True)]
+                     for s in sources}
+    assert 0 < ttl <= 60_000
+    assert again == {}
+    client = redis.Redis(port=server.port)
+    try:
+        assert not [k for k in client.scan_iter(match="*:edge")]
+    finally:
+        client.close()
+
+
+def test_redis_store_caps_the_paths_of_one_source(server: RedisProcess,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(edge_urls, "MAX_SET_MEMBERS", 5)
+
+    async def run() -> int:
+        tier = make_tier(server.url)
+        try:
+            store = RedisUrlStore(tier, ttl=60)
+            for i in range(3):
+                await store.add({"cap.jpg": {f"-/w_{i}{j}/cap.jpg" for j in range(3)}})
+            return len((await store.take(["cap.jpg"]))["cap.jpg"])
+        finally:
+            await tier.close()
+
+    # Below the cap a batch lands whole; once at or past it, none does.
+    assert asyncio.run(run()) == 6
+
+
+def test_redis_store_away_loses_records_not_requests() -> None:
+    async def run() -> dict[str, list[EdgeUrl]]:
+        tier = make_tier("redis://127.0.0.1:1/0")  # nothing listens on port 1
+        try:
+            urls = EdgeUrls(RedisUrlStore(tier, ttl=60))
+            urls.record("a.jpg", "/w_1/a.jpg", False)
+            await urls.drain()
+            return await urls.take(["a.jpg"])
+        finally:
+            await tier.close()
+
+    assert asyncio.run(run()) == {}
+
+
+def test_redis_store_on_a_cluster_keeps_each_source_in_its_slot() -> None:
+    cluster = RedisCluster().start()
+    try:
+        sources = [f"catalog/{i}/item.jpg" for i in range(12)]
+        taken, (_, again) = asyncio.run(_round_trip(cluster.url, sources))
+        assert sorted(taken) == sorted(sources) and again == {}
+        assert all(len(urls) == 2 for urls in taken.values())
+    finally:
+        cluster.stop()

@@ -1,0 +1,213 @@
+"""Instant purges of nginx (edge-config/nginx/imgorigin-purge.conf, ngx_cache_purge) by the
+origin's nginx purger, against real nginx and real origins: every object of a purged source
+goes (each Accept class, dialect and percent-encoded URLs, client-hinted steps), other sources
+stay; paths answered by one origin host are purged from another through Redis; a purge the
+purge server missed is retried by the next one."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.edge.accepts import CHROME, LEGACY, SAFARI_15
+from tests.edge.nginx import CONF, PURGE_CONF, NginxProcess
+from tests.support.origin import REPO, OriginProcess
+from tests.support.redis_server import RedisProcess
+from tests.support.tcp_proxy import TcpProxy
+
+TOKEN = "nginx-purge-token"
+SAMPLES = REPO / "samples"
+
+
+def get(nginx: NginxProcess, path: str, accept: str = CHROME,
+        **headers: str) -> httpx.Response:
+    r = httpx.get(nginx.url(path), headers={"Accept": accept, **headers}, timeout=30)
+    assert r.status_code == 200, (path, r.status_code, r.text[:200])
+    return r
+
+
+def purge(origin: OriginProcess, **body: Any) -> dict[str, Any]:
+    r = httpx.post(origin.url("/-/purge"), json=body, timeout=30,
+                   headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def sources_dir(tmp_path: Path) -> Path:
+    """A copy of two samples the test can replace: `pic.jpg` and `other.jpg`."""
+    shutil.copy(SAMPLES / "landscape.jpg", tmp_path / "pic.jpg")
+    shutil.copy(SAMPLES / "landscape.jpg", tmp_path / "other.jpg")
+    (tmp_path / "dir with space").mkdir()
+    shutil.copy(SAMPLES / "landscape.jpg", tmp_path / "dir with space" / "pic.jpg")
+    return tmp_path
+
+
+@contextmanager
+def nginx_and_origin(source: Path, env: dict[str, str] | None = None, workers: int = 2,
+                     purge_url: str | None = None,
+                     client_hints: bool = False) -> Iterator[tuple[OriginProcess, NginxProcess]]:
+    origin = OriginProcess({"IMGORIGIN_SOURCE": str(source), "IMGORIGIN_PURGE_TOKENS": TOKEN,
+                            "IMGORIGIN_CLOUDINARY_PREFIX": "demo", **(env or {})},
+                           workers=workers)
+    # An hour: only a purge can make these objects miss within the test.
+    nginx = NginxProcess(origin.port, ttl="1h", purge=True, client_hints=client_hints)
+    origin.env["IMGORIGIN_CDN_PURGERS"] = f"nginx:{purge_url or nginx.purge_base}"
+    with origin, nginx:
+        yield origin, nginx
+
+
+def test_r16_nginx_purge_server_keys_objects_as_the_cache_does() -> None:
+    """The purge server must compute imgorigin.conf's key, or every PURGE names nothing."""
+    (cache_key,) = re.findall(r'proxy_cache_key "([^"]+)";', CONF.read_text())
+    (purge_key,) = re.findall(r'proxy_cache_purge imgorigin "([^"]+)";', PURGE_CONF.read_text())
+    assert purge_key == cache_key
+
+
+PIC_PATHS = [
+    ("/w_200,fmt_auto/pic.jpg", (CHROME, SAFARI_15, LEGACY)),  # one object per Accept class
+    ("/w_200,fmt_webp/pic.jpg", (CHROME,)),
+    ("/h_90,fmt_png/pic.jpg", (CHROME,)),
+    ("/demo/image/upload/w_150/f_auto/pic.jpg", (CHROME, LEGACY)),  # a dialect URL
+]
+
+
+def test_r14_nginx_purge_removes_every_object_of_the_source_and_only_those(
+        tmp_path: Path) -> None:
+    source = sources_dir(tmp_path)
+    with nginx_and_origin(source) as (origin, nginx):
+        old: dict[tuple[str, str], bytes] = {}
+        for path, accepts in PIC_PATHS:
+            for accept in accepts:
+                assert get(nginx, path, accept).headers["x-cache"] == "MISS"
+                hit = get(nginx, path, accept)
+                assert hit.headers["x-cache"] == "HIT", (path, accept)
+                old[path, accept] = hit.content
+        spaced = "/w_100,fmt_jpeg/dir%20with%20space/pic.jpg"  # percent-encoded as sent
+        get(nginx, spaced)
+        other = "/w_200,fmt_webp/other.jpg"
+        get(nginx, other)
+        assert get(nginx, other).headers["x-cache"] == "HIT"
+
+        shutil.copy(SAMPLES / "products" / "shoe.jpg", source / "pic.jpg")  # replaced
+        result = purge(origin, sources=["pic.jpg"])
+        (cdn,) = result["cdn"]
+        objects = sum(len(accepts) for _, accepts in PIC_PATHS)
+        assert cdn == {"name": f"nginx:{nginx.purge_base}", "ok": True, "purged_tags": 1,
+                       "soft": False,
+                       "detail": {"paths": len(PIC_PATHS), "objects": objects}}, cdn
+
+        for path, accepts in PIC_PATHS:
+            for accept in accepts:
+                fresh = get(nginx, path, accept)
+                assert fresh.headers["x-cache"] == "MISS", (path, accept)
+                assert fresh.content != old[path, accept], (path, accept)
+        assert get(nginx, other).headers["x-cache"] == "HIT"
+        assert get(nginx, spaced).headers["x-cache"] == "HIT"
+
+        # The refills were recorded again: a second purge finds them (and the spaced source's
+        # path, named as sent, is purged with its own source).
+        (cdn,) = purge(origin, sources=["pic.jpg", "dir with space/pic.jpg"])["cdn"]
+        assert cdn["ok"] and cdn["detail"] == {"paths": len(PIC_PATHS) + 1,
+                                               "objects": objects + 1}, cdn
+        assert get(nginx, spaced).headers["x-cache"] == "MISS"
+        # Nothing left to name: a third purge sends nothing.
+        (cdn,) = purge(origin, sources=["pic.jpg"])["cdn"]
+        assert cdn["ok"] and cdn["detail"] == {"paths": 0, "objects": 0}, cdn
+
+
+def test_r14_nginx_directory_purge_reaches_the_sources_under_it(tmp_path: Path) -> None:
+    source = sources_dir(tmp_path)
+    with nginx_and_origin(source, workers=1) as (origin, nginx):
+        inside = "/w_64,fmt_webp/dir%20with%20space/pic.jpg"
+        outside = "/w_64,fmt_webp/pic.jpg"
+        for path in (inside, outside):
+            get(nginx, path)
+            assert get(nginx, path).headers["x-cache"] == "HIT"
+        (cdn,) = purge(origin, prefixes=["dir with space/"])["cdn"]
+        assert cdn["ok"] and cdn["detail"] == {"paths": 1, "objects": 1}, cdn
+        assert get(nginx, inside).headers["x-cache"] == "MISS"
+        assert get(nginx, outside).headers["x-cache"] == "HIT"
+
+
+def test_r14_nginx_purge_removes_each_client_hinted_step(tmp_path: Path) -> None:
+    source = sources_dir(tmp_path)
+    with nginx_and_origin(source, {"IMGORIGIN_CLIENT_HINTS": "true"}, workers=1,
+                          client_hints=True) as (origin, nginx):
+        path = "/w_100,fmt_png/pic.jpg"
+        for dpr in ("1", "2", "2.625"):
+            get(nginx, path, **{"Sec-CH-DPR": dpr})
+            assert get(nginx, path, **{"Sec-CH-DPR": dpr}).headers["x-cache"] == "HIT"
+        (cdn,) = purge(origin, sources=["pic.jpg"])["cdn"]
+        # Steps 1, 2 and 3 were kept; the purger names all five under each Accept class.
+        assert cdn["ok"] and cdn["detail"] == {"paths": 1, "objects": 3}, cdn
+        for dpr in ("1", "2", "2.625"):
+            assert get(nginx, path, **{"Sec-CH-DPR": dpr}).headers["x-cache"] == "MISS"
+
+
+def test_r14_nginx_paths_answered_by_one_host_are_purged_from_another(
+        tmp_path: Path, redis_server: RedisProcess) -> None:
+    """Two origin hosts share Redis: nginx reaches only the first, the purge is posted to the
+    second, which finds the first host's paths in Redis."""
+    source = sources_dir(tmp_path)
+    env = {"IMGORIGIN_REDIS_URL": redis_server.url}
+    with nginx_and_origin(source, env) as (first, nginx):
+        second = OriginProcess({**first.env, "IMGORIGIN_CACHE_DIR": str(tmp_path / "c2")},
+                               workers=1)
+        with second:
+            path = "/w_120,fmt_auto/pic.jpg"
+            for accept in (CHROME, LEGACY):
+                get(nginx, path, accept)
+                assert get(nginx, path, accept).headers["x-cache"] == "HIT"
+            (cdn,) = purge(second, sources=["pic.jpg"])["cdn"]
+            assert cdn["ok"] and cdn["detail"] == {"paths": 1, "objects": 2}, cdn
+            for accept in (CHROME, LEGACY):
+                assert get(nginx, path, accept).headers["x-cache"] == "MISS"
+
+
+def test_r14_nginx_purge_the_purge_server_missed_is_retried_by_the_next(
+        tmp_path: Path) -> None:
+    """The purge server is unreachable during one purge: the answer names the paths it could
+    not purge, the origin keeps them, and the next purge of the source removes the objects."""
+    source = sources_dir(tmp_path)
+    origin = OriginProcess({"IMGORIGIN_SOURCE": str(source), "IMGORIGIN_PURGE_TOKENS": TOKEN,
+                            "IMGORIGIN_CDN_PURGE_ATTEMPTS": "2",
+                            "IMGORIGIN_CDN_PURGE_BACKOFF": "0.05"}, workers=1)
+    nginx = NginxProcess(origin.port, ttl="1h", purge=True)
+    proxy = TcpProxy(nginx.purge_port).start()
+    origin.env["IMGORIGIN_CDN_PURGERS"] = f"nginx:http://127.0.0.1:{proxy.port}"
+    with origin, nginx:
+        path = "/w_90,fmt_webp/pic.jpg"
+        get(nginx, path)
+        assert get(nginx, path).headers["x-cache"] == "HIT"
+        port = proxy.port
+        proxy.stop()
+        (cdn,) = purge(origin, sources=["pic.jpg"])["cdn"]
+        assert cdn["ok"] is False and cdn["detail"]["not_purged"] == [path], cdn
+        assert "ConnectError" in cdn["error"], cdn
+        assert get(nginx, path).headers["x-cache"] == "HIT"  # still there
+
+        proxy = TcpProxy(nginx.purge_port).start(port)
+        try:
+            (cdn,) = purge(origin, sources=["pic.jpg"])["cdn"]
+        finally:
+            proxy.stop()
+        assert cdn["ok"] and cdn["detail"] == {"paths": 1, "objects": 1}, cdn
+        assert get(nginx, path).headers["x-cache"] == "MISS"
+
+
+def test_r16_nginx_purge_server_refuses_other_addresses() -> None:
+    """The shipped purge server allows loopback only: a request from another address is 403,
+    so the public never purges (the EDIT line names the origin hosts)."""
+    with OriginProcess({"IMGORIGIN_SOURCE": str(SAMPLES)}) as origin, \
+            NginxProcess(origin.port, purge=True) as nginx:
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as client:
+            r = client.request("PURGE", nginx.purge_base + "/w_10/landscape.jpg")
+        assert r.status_code == 403
+        assert httpx.request("PURGE", nginx.purge_base + "/w_10/landscape.jpg").status_code \
+            == 404
