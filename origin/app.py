@@ -200,16 +200,20 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
         stack.push_async_callback(limiter.close)
     service = TransformService(settings, sources, variants, flights, executor, limiter)
     journal.listeners.append(service.failures.forget)
+    policy = CachePolicy.from_settings(settings)
     edge_urls = None
     if needs_edge_urls(settings):
+        # CloudFront keeps an answer as long as its headers allow: the record must too.
+        keep = settings.edge_urls_ttl if not settings.cloudfront_answered_paths else max(
+            settings.edge_urls_ttl, policy.lifetimes.cache_control_keep())
         edge_urls = EdgeUrls(
-            RedisUrlStore(redis_tier, settings.edge_urls_ttl)  # type: ignore[arg-type]
+            RedisUrlStore(redis_tier, keep)  # type: ignore[arg-type]
             if redis_tier is not None
             else DiskUrlStore(os.path.join(settings.cache_dir, "edge-urls")))
         stack.push_async_callback(edge_urls.drain)
     purge = PurgeService(variants, purgers_from_settings(settings, client, edge_urls))
     metrics.export_alerted_series([item.partition(":")[0] for item in settings.cdn_purgers])
-    return State(settings, service, purge, CachePolicy.from_settings(settings), time.time(),
+    return State(settings, service, purge, policy, time.time(),
                  Tarpit(settings.refusal_hold),
                  AccessLog(settings.access_log, settings.access_log_format), edge_urls)
 

@@ -45,6 +45,12 @@ class Lifetimes:
             ("stale-if-error", self.stale_if_error)) if value]
         return "".join(parts)
 
+    def cache_control_keep(self) -> int:
+        """The longest a shared cache reading only `Cache-Control` (CloudFront) keeps an answer
+        without asking again: `s-maxage` or `max-age`, then the longer stale window."""
+        fresh = self.browser if self.s_maxage is None else self.s_maxage
+        return fresh + max(self.stale_while_revalidate, self.stale_if_error)
+
     def bounded(self, max_age: int | None, expires_in: int | None) -> Lifetimes:
         """A URL's own lifetime (`maxage`) for browsers and edges alike, then everything, the
         stale windows included, held within the time left before a signed URL expires."""

@@ -332,6 +332,11 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "space-separated options segments your pages use (`w_400,fmt_webp w_800,fmt_webp`); "
             "a CloudFront purge then invalidates `/SEGMENT/SOURCE` for each, else `/*` "
             "(CloudFront allows `*` only at the end of a path)", "unset: invalidate `/*`"),
+    Setting("IMGORIGIN_CLOUDFRONT_ANSWERED_PATHS", "cloudfront_answered_paths", "false", _bool,
+            "a CloudFront purge invalidates the paths the origin answered for each source "
+            "(recorded as for the nginx purger, kept as long as `Cache-Control` lets CloudFront "
+            "keep an answer, or IMGORIGIN_EDGE_URLS_TTL if longer: raise it for URLs with a "
+            "longer `maxage`), not `/*`: signed and absolute-URL sources too"),
     Setting("IMGORIGIN_CDN_PURGE_ATTEMPTS", "cdn_purge_attempts", "3", _positive_int,
             "tries per CDN purge API call (network errors, 429 and 5xx are retried)"),
     Setting("IMGORIGIN_CDN_PURGE_BACKOFF", "cdn_purge_backoff", "0.2", _positive_float,
@@ -543,6 +548,7 @@ class Settings:
     cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
     cloudfront_api_url: str = "https://cloudfront.amazonaws.com"
     cloudfront_option_segments: tuple[str, ...] = ()
+    cloudfront_answered_paths: bool = False
     cdn_purge_attempts: int = 3
     cdn_purge_backoff: float = 0.2
     auto_redirect: bool = False

@@ -40,13 +40,16 @@ class CdnPurger(Protocol):
 # (target, settings, client, the answered paths' record when `needs_edge_urls`)
 Factory = Callable[[str, Any, httpx.AsyncClient, "EdgeUrls | None"], CdnPurger]
 PROVIDERS: dict[str, Factory] = {}
-# Providers whose purges name paths, not tags: the origin records what it answers for them.
+# Providers whose purges name paths, not tags: the origin records what it answers for them
+# (CloudFront only with IMGORIGIN_CLOUDFRONT_ANSWERED_PATHS).
 BY_PATH = frozenset({"nginx"})
 
 
 def needs_edge_urls(settings: Any) -> bool:
     """Whether a configured purger names objects by the paths the origin answered."""
-    return any(item.partition(":")[0] in BY_PATH for item in settings.cdn_purgers)
+    providers = {item.partition(":")[0] for item in settings.cdn_purgers}
+    return bool(providers & BY_PATH) or (
+        "cloudfront" in providers and settings.cloudfront_answered_paths)
 
 
 def from_settings(settings: Any, client: httpx.AsyncClient,
@@ -73,7 +76,7 @@ def _register() -> None:
         varnish=by_tag(varnish.VarnishPurger.create),
         fastly=by_tag(fastly.FastlyPurger.create),
         cloudflare=by_tag(cloudflare.CloudflarePurger.create),
-        cloudfront=by_tag(cloudfront.CloudFrontPurger.create),
+        cloudfront=cloudfront.CloudFrontPurger.create,
         nginx=nginx.NginxPurger.create,
     )
 

@@ -4,8 +4,10 @@ CloudFront has no tags, and allows `*` only as the last character of a path, so 
 variants (`/{options}/{source}`) cannot be matched by one pattern. With
 IMGORIGIN_CLOUDFRONT_OPTION_SEGMENTS listing the options segments a site uses, each source gets
 one exact path per segment; otherwise, and for directory purges, signed URLs and absolute source
-URLs, the invalidation is `/*` (one path, whole distribution). Requests are signed with SigV4 by
-botocore, which also resolves the standard AWS credential chain.
+URLs, the invalidation is `/*` (one path, whole distribution). With
+IMGORIGIN_CLOUDFRONT_ANSWERED_PATHS the paths are the ones the origin answered for each source
+(cache/edge_urls.py), which names signed and absolute-URL sources' objects too. Requests are
+signed with SigV4 by botocore, which also resolves the standard AWS credential chain.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from xml.sax.saxutils import escape
 
 import httpx
 
+from cache.edge_urls import EdgeUrl, EdgeUrls
 from cache.purgers import CdnPurgeResult
 from cache.purgers._http import TIMEOUT, CallOutcome, Report, call, http_error
 
@@ -30,12 +33,26 @@ XMLNS = f"http://cloudfront.amazonaws.com/doc/{API_VERSION}/"
 MAX_PATHS = 1000
 
 
+# Left as they are in an invalidation path: RFC 1738's safe and reserved characters and `%`
+# (answered paths are already percent-encoded as the viewer sent them); `*` is encoded, as
+# CloudFront reads it as a wildcard.
+_PATH_SAFE = "/,_:.-~%!$&'()+;=@"
+
+
 def invalidation_paths(tags: Sequence[str], sources: Sequence[str], segments: Sequence[str],
-                       signed: bool) -> list[str]:
-    """The paths that remove every cached variant of `sources` (and the tagged directories)."""
+                       signed: bool, answered: Sequence[str] | None = None) -> list[str]:
+    """The paths that remove every cached variant of `sources` (and the tagged directories);
+    `answered`, when the origin records them, are the raw paths it answered for `sources`."""
     if not tags and not sources:
         return []
     directory_purge = any(t.startswith("d-") for t in tags)
+    if answered is not None and not directory_purge:
+        exact = {quote(p.encode("latin-1"), safe=_PATH_SAFE) for p in answered}
+        if segments and not signed:
+            exact.update(invalidation_paths(tags, sources, segments, signed))
+        exact.discard("/*")
+        paths = sorted(exact)
+        return paths if len(paths) <= MAX_PATHS else ["/*"]
     if signed or not segments or directory_purge or not sources \
             or any("://" in s for s in sources):
         return ["/*"]
@@ -57,7 +74,8 @@ def invalidation_batch(paths: Sequence[str], caller_reference: str) -> bytes:
 
 class CloudFrontPurger:
     def __init__(self, distribution_id: str, api_url: str, segments: Sequence[str], signed: bool,
-                 client: httpx.AsyncClient, attempts: int, backoff: float) -> None:
+                 client: httpx.AsyncClient, attempts: int, backoff: float,
+                 urls: EdgeUrls | None = None) -> None:
         self.name = f"cloudfront:{distribution_id}"
         self.url = (f"{api_url.rstrip('/')}/{API_VERSION}/distribution/{distribution_id}"
                     "/invalidation")
@@ -66,10 +84,12 @@ class CloudFrontPurger:
         self.client = client
         self.attempts = attempts
         self.backoff = backoff
+        self.urls = urls  # the paths the origin answered, with IMGORIGIN_CLOUDFRONT_ANSWERED_PATHS
         self._credentials: Any = None
 
     @classmethod
-    def create(cls, target: str, settings: Any, client: httpx.AsyncClient) -> CloudFrontPurger:
+    def create(cls, target: str, settings: Any, client: httpx.AsyncClient,
+               urls: EdgeUrls | None = None) -> CloudFrontPurger:
         if not target:
             raise ValueError("IMGORIGIN_CDN_PURGERS: cloudfront needs a distribution id")
         try:
@@ -77,9 +97,11 @@ class CloudFrontPurger:
         except ImportError:
             raise ValueError("the cloudfront purger needs botocore: "
                              "pip install 'imgorigin[cloudfront]'") from None
+        if settings.cloudfront_answered_paths and urls is None:
+            raise ValueError("the cloudfront purger needs the record of answered paths")
         return cls(target, settings.cloudfront_api_url, settings.cloudfront_option_segments,
                    bool(settings.signing_keys), client, settings.cdn_purge_attempts,
-                   settings.cdn_purge_backoff)
+                   settings.cdn_purge_backoff, urls if settings.cloudfront_answered_paths else None)
 
     def _frozen_credentials(self) -> Any:
         """Blocking (the chain may ask the instance metadata service): run in a thread."""
@@ -107,9 +129,21 @@ class CloudFrontPurger:
                     soft: bool = False) -> CdnPurgeResult:
         # An invalidation has no soft mode: a soft purge is a hard one (the result's soft=False).
         report = Report(self.name)
-        paths = invalidation_paths(tags, sources, self.segments, self.signed)
+        taken: dict[str, list[EdgeUrl]] = {}
+        answered = None
+        if self.urls is not None:
+            taken = await self.urls.take(sources)
+            answered = [url.path for urls in taken.values() for url in urls]
+        paths = invalidation_paths(tags, sources, self.segments, self.signed, answered)
         if not paths:
             return report.result()
+        result = await self._invalidate(paths, tags, report)
+        if not result.ok and taken:
+            await self.urls.give_back(taken)  # type: ignore[union-attr]
+        return result
+
+    async def _invalidate(self, paths: list[str], tags: Sequence[str],
+                          report: Report) -> CdnPurgeResult:
         # One reference per purge, reused by the retries: CloudFront then creates at most one
         # invalidation even when an answer was lost and the call is repeated.
         reference = f"imgorigin-{time.time_ns()}-{uuid.uuid4().hex[:8]}"

@@ -262,6 +262,55 @@ def test_cloudfront_invalidation_paths(tags: list[str], sources: list[str],
     assert invalidation_paths(tags, sources, segments, signed) == expected
 
 
+@pytest.mark.parametrize(("tags", "segments", "answered", "expected"), [
+    # The answered paths, as sent (already percent-encoded); raw non-ASCII bytes and `*`
+    # encoded, since CloudFront reads `*` as a wildcard.
+    (["s-1"], (), ["/w_1/a%20b.jpg", "/sig/w_2/a.jpg", "/w_3/\xc3\xa9*.jpg"],
+     ["/sig/w_2/a.jpg", "/w_1/a%20b.jpg", "/w_3/%C3%A9%2A.jpg"]),
+    # With segments too: URLs CloudFront took before the origin recorded them.
+    (["s-1"], ("w_9",), ["/w_1/dir/a.jpg"], ["/w_1/dir/a.jpg", "/w_9/dir/a.jpg"]),
+    (["s-1"], (), [], []),  # nothing answered, nothing held
+    (["s-1", "d-2"], (), ["/w_1/dir/a.jpg"], ["/*"]),  # a directory purge
+    (["s-1"], (), [f"/w_{i}/dir/a.jpg" for i in range(1001)], ["/*"]),  # too many to list
+])
+def test_cloudfront_invalidation_paths_answered(tags: list[str], segments: tuple[str, ...],
+                                                answered: list[str],
+                                                expected: list[str]) -> None:
+    assert invalidation_paths(tags, ["dir/a.jpg"], segments, False, answered) == expected
+
+
+def test_cloudfront_invalidates_the_answered_paths_and_keeps_them_when_it_fails(
+        api: Recorder, tmp_path: Path) -> None:
+    """The request CloudFront gets names the recorded paths, signed ones included; a refused
+    invalidation leaves them recorded for the next purge, a created one takes them."""
+    s = settings(api, "cloudfront:DIST", cloudfront_answered_paths=True,
+                 signing_keys=("00ff",))
+    paths = ["/SIG1/w_400,fmt_webp/products/shoe.jpg", "/SIG2/w_800/products/shoe.jpg"]
+
+    async def go() -> list[CdnPurgeResult]:
+        urls = EdgeUrls(DiskUrlStore(str(tmp_path)))
+        for path in paths:
+            urls.record("products/shoe.jpg", path, False)
+        results = []
+        async with httpx.AsyncClient() as client:
+            (purger,) = from_settings(s, client, urls)
+            for _ in range(3):
+                results.append(await purger.purge(TAGS[:1], SOURCES))
+        return results
+
+    api.script(Reply(400, b"<ErrorResponse><Error><Code>InvalidArgument</Code></Error>"
+                          b"</ErrorResponse>"), cloudfront_created(None))
+    refused, created, empty = asyncio.run(go())
+    assert not refused.ok and created.ok and empty.ok
+    first, second = api.requests  # the third purge had nothing to invalidate: no call
+    for req in (first, second):
+        assert req.path == "/2020-05-31/distribution/DIST/invalidation"
+        assert parse_batch(req.body)[1] == paths
+        assert sigv4.verify(req, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "us-east-1",
+                            "cloudfront") == "AKIDEXAMPLE"
+    assert empty.detail == {"batches": []}
+
+
 # --- configuration ------------------------------------------------------------------------
 
 
