@@ -97,7 +97,9 @@ def install_thumbor() -> str:
         made = _run([sys.executable, "-m", "venv", str(THUMBOR_VENV)])
         if made.returncode != 0:
             raise PeerUnavailable(f"cannot make a venv for thumbor: {made.stderr[-500:]}")
-        got = _run([str(python), "-m", "pip", "install", "--quiet", "thumbor"], timeout=900)
+        # OpenCV 4 for thumbor's face detector (OpenCV 5 has no Haar cascades).
+        got = _run([str(python), "-m", "pip", "install", "--quiet", "thumbor",
+                    "opencv-python-headless<5"], timeout=900)
         if got.returncode != 0:
             raise PeerUnavailable(f"pip install thumbor failed: {got.stderr[-800:]}")
     version = _run([str(THUMBOR_VENV / "bin" / "thumbor"), "--version"])
@@ -173,6 +175,8 @@ def thumbor_server(images: Path, workdir: Path, workers: int) -> PeerServer:
         f"FILE_LOADER_ROOT_PATH = {str(images)!r}\n"
         "STORAGE = 'thumbor.storages.no_storage'\n"
         "RESULT_STORAGE = None\n"
+        # `smart` finds faces as it does in most thumbor deployments (make parity's face cases).
+        "DETECTORS = ['thumbor.detectors.face_detector']\n"
     )
     port = free_port()
     server = PeerServer(

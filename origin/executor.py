@@ -41,6 +41,7 @@ from origin.errors import Overloaded
 from origin.threadnames import name_os_thread
 from transforms import Plan
 from transforms.formats import takes_quality
+from transforms.options import FACE_GRAVITIES
 
 T = TypeVar("T")
 
@@ -61,6 +62,9 @@ WAVELET_SHARPEN = 1.5e-6
 # Seconds per output pixel and kernel weight of thumbor's convolution (`conv`): 0.84-0.95 ns
 # measured on a 2400x1600 photo (3x3 and 9x9 kernels), doubled for one thread.
 CONVOLUTION_TAP = 2e-9
+# Seconds of one face detection (`g_face`, `g_faces`): OpenCV's cascade on a copy at most 600 px
+# long, 20-60 ms measured on the CI machine (faces found or not); charged once whatever the size.
+FACE_DETECTION = 0.06
 _CALIBRATION_WEIGHT = 0.1  # how fast the measured/estimated ratio follows new measurements
 _CALIBRATION_BOUNDS = (0.25, 4.0)
 # Seconds a queue may keep work waiting before it counts as standing: a page's images arrive
@@ -92,8 +96,9 @@ def estimate_seconds(plan: Plan) -> float:
     effects = WAVELET_SHARPEN if plan.options.wavelet_sharpen is not None else 0.0
     if plan.options.convolution is not None:
         effects += CONVOLUTION_TAP * len(plan.options.convolution.weights)
+    detection = FACE_DETECTION if plan.options.gravity in FACE_GRAVITIES else 0.0
     return frames * (info.width * info.height * decode + out_pixels * (encode + effects)
-                     ) + BASE_SECONDS
+                     ) + BASE_SECONDS + detection
 
 
 @dataclass(slots=True)

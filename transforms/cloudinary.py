@@ -26,7 +26,8 @@ _FORMATS = {"jpg": "jpeg", "jpeg": "jpeg", "jpe": "jpeg", "png": "png", "webp": 
 _GRAVITIES = {"north": "north", "south": "south", "east": "east", "west": "west",
               "north_east": "northeast", "north_west": "northwest", "south_east": "southeast",
               "south_west": "southwest", "center": "center", "auto": "attention",
-              "auto:subject": "attention", "xy_center": "xy_center"}
+              "auto:subject": "attention", "xy_center": "xy_center", "face": "face",
+              "faces": "faces", "auto:faces": "faces"}
 _QUALITY_LEVELS = ("best", "good", "eco", "low")
 # Crop modes: the native fit, whether the image may grow past its own size, and whether the
 # box needs both sides.
@@ -151,7 +152,7 @@ def _watermark(overlay: dict[str, str]) -> str:
                              "the server's watermarks (IMGORIGIN_WATERMARKS) here")
     position = overlay.get("g", "center")
     direction = _GRAVITIES.get(position)
-    if direction is None or direction in ("attention", "xy_center"):
+    if direction is None or direction in ("attention", "xy_center", "face", "faces"):
         raise InvalidOptions(f"Cloudinary overlay gravity '{position}' is not supported by "
                              "this server")
     flags = overlay.get("fl", "")
@@ -294,8 +295,9 @@ def _crop(width: str, height: str, gravity: str, params: dict[str, str],
             raise InvalidOptions(f"Cloudinary c_crop with {key}_ is not supported by this server")
     sides = [_side(v, n) if v else "0" for v, n in ((width, "w"), (height, "h"))]
     x, y = (_signed(params.get(k, "0"), k) for k in ("x", "y"))
-    if gravity == "attention":
-        raise InvalidOptions("Cloudinary c_crop with g_auto is not supported by this server")
+    if gravity in ("attention", "face", "faces"):
+        raise InvalidOptions(f"Cloudinary c_crop with g_{params['g']} is not supported by this "
+                             "server")
     if gravity == "fpx":
         place = f"fpx:{x}:{y}"
     else:
@@ -311,7 +313,7 @@ def _gravity(params: dict[str, str]) -> str:
     gravity = _GRAVITIES.get(value)
     if gravity is None:
         raise InvalidOptions(f"Cloudinary gravity '{value}' is not supported by this server "
-                             "(no face or object detection here)")
+                             "(no object detection here)")
     if gravity == "xy_center":
         if params.get("c") != "crop":
             raise InvalidOptions("Cloudinary g_xy_center is supported with c_crop only")

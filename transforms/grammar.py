@@ -244,7 +244,8 @@ def _choice(attr: str, values: tuple[str, ...]) -> Parser:
     return parse
 
 
-_GRAVITY_FORMS = "a direction (DIR[:X:Y] to shift it), attention, entropy, fp:X:Y or fpx:X:Y"
+_GRAVITY_FORMS = ("a direction (DIR[:X:Y] to shift it), attention, entropy, face, faces, "
+                  "fp:X:Y or fpx:X:Y")
 # Offsets past this many px cannot keep anything of an image MAX_DIM wide in place.
 MAX_GRAVITY_OFFSET = 100_000
 _OFFSET_FORM = (f"DIR:X:Y, each offset -{MAX_GRAVITY_OFFSET}..{MAX_GRAVITY_OFFSET} px, or "

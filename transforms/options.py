@@ -23,7 +23,9 @@ DIRECTION_ANCHORS: dict[str, tuple[float, float]] = {
     "west": (0.0, 0.5), "northeast": (1.0, 0.0), "northwest": (0.0, 0.0),
     "southeast": (1.0, 1.0), "southwest": (0.0, 1.0),
 }
-SMART_GRAVITIES: tuple[str, ...] = ("attention", "entropy")
+SMART_GRAVITIES: tuple[str, ...] = ("attention", "entropy", "face", "faces")
+# Centred on detected faces (transforms/faces.py): the largest one, or all of them.
+FACE_GRAVITIES: tuple[str, ...] = ("face", "faces")
 OUTPUT_FORMATS: tuple[str, ...] = ("jpeg", "png", "webp", "avif", "gif")
 # `json` answers what the source is and what size the variant would have, without decoding
 # (transforms/describe.py); like imgix's `fm=json`. `blurhash` answers the variant as a BlurHash

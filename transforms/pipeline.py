@@ -17,13 +17,15 @@ from typing import TypeVar
 import pyvips
 
 from origin.errors import UnprocessableImage, UpstreamTimeout
-from transforms import autoquality, svgrender, wavelet
+from transforms import autoquality, faces, svgrender, wavelet
 from transforms.budget import fit_budget
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
 from transforms.options import (
     BLUR_BACKGROUND,
     DIRECTION_ANCHORS,
+    FACE_GRAVITIES,
     MEAN_BACKGROUND,
+    SMART_GRAVITIES,
     Corners,
     FocalPoint,
     Gamma,
@@ -312,6 +314,20 @@ def _shifted(gravity: Gravity, left: int, top: int, outer: tuple[int, int],
             min(max(0, top + dy), outer[1] - inner[1]))
 
 
+def _face_crop(image: pyvips.Image, width: int, height: int,
+               largest_only: bool) -> pyvips.Image:
+    """The box centred on the faces found (the largest one alone for `g_face`), or libvips'
+    attention crop where there is none."""
+    found = faces.detect(image)
+    if not found:
+        return image.smartcrop(width, height, interesting="attention")
+    x, y = faces.focus(found[:1] if largest_only else found)
+    # thumbor's placement: centred on the point, held inside, then rounded (half to even).
+    left = round(min(max(x - width / 2, 0), image.width - width))
+    top = round(min(max(y - height / 2, 0), image.height - height))
+    return image.extract_area(left, top, width, height)
+
+
 def crop_or_pad(ctx: Context) -> None:
     """Cut the requested box out of a covering resize, or pad a contained one to the box."""
     geometry = ctx.plan.geometry
@@ -323,11 +339,13 @@ def crop_or_pad(ctx: Context) -> None:
         gravity = options.gravity
         if (ctx.image.width, ctx.page_height) == (bw, bh):
             return  # cropped on load
-        if gravity in ("attention", "entropy") and ctx.frames == 1:
-            # smartcrop reads the pixels twice, which a source decoded in sequence cannot do.
+        if gravity in SMART_GRAVITIES and ctx.frames == 1:
+            # Both read the pixels twice, which a source decoded in sequence cannot do.
             image = ctx.image
             held = guarded(ctx, image, image.copy_memory)
-            ctx.image = held.smartcrop(bw, bh, interesting=str(gravity))
+            ctx.image = (_face_crop(held, bw, bh, gravity == "face")
+                         if gravity in FACE_GRAVITIES
+                         else held.smartcrop(bw, bh, interesting=str(gravity)))
             return
         fx, fy = _anchor(gravity, options.rotate)
 
@@ -347,7 +365,7 @@ def crop_or_pad(ctx: Context) -> None:
         _per_frame(ctx, cut)
         return
     # pad
-    fx, fy = _anchor(options.gravity if options.gravity not in ("attention", "entropy")
+    fx, fy = _anchor(options.gravity if options.gravity not in SMART_GRAVITIES
                      else "center", 0)
     colour, with_alpha = _background(ctx)
     blurred = options.background == BLUR_BACKGROUND

@@ -164,7 +164,8 @@ def _geometry(part: dict[str, str | None], filters: _Filters, tokens: dict[str, 
             turn = (360 - int(tokens["rot"])) // 45  # thumbor's counter-clockwise angle
             gravity = _COMPASS[(_COMPASS.index(gravity) - turn) % 8]
         if part["smart"]:
-            gravity = "attention"
+            # thumbor's detectors: faces first, then features (here libvips' attention).
+            gravity = "faces"
         if filters.focal:
             gravity = _centre_of_mass(filters.focal)
         if gravity and both:

@@ -457,3 +457,24 @@ def test_every_decodable_file_takes_rounded_corners(row: dict[str, str] | None,
         assert b(*centre)[:a.bands] == a(*centre)
     if a.width >= 8 and a.height >= 8:
         assert b(0, 0)[b.bands - 1] == 0 and b(a.width - 1, a.height - 1)[b.bands - 1] == 0
+
+
+@every_decodable_file
+def test_every_decodable_file_takes_a_face_crop(row: dict[str, str] | None,
+                                                server: OriginProcess,
+                                                client: httpx.Client) -> None:
+    """`g_faces` in a box of half the plain PNG's height: a band of the plain PNG's rows, with
+    its bands, whatever the file's depth, colour space or frames (none of the corpus has a
+    face, so the band is libvips' attention choice, or the centre for animations)."""
+    assert row is not None
+    plain = pyvips.Image.new_from_buffer(
+        client.get(url(server, "w_200,fmt_png", row["path"])).content, "")
+    height = plain.height // 2
+    if height < 1:
+        pytest.skip(f"{row['path']} is {plain.height} px high: no band to cut")
+    got = client.get(url(server, f"w_{plain.width},h_{height},g_faces,fmt_png", row["path"]))
+    assert got.status_code == 200, got.text[:200]
+    cut = pyvips.Image.new_from_buffer(got.content, "")
+    assert (cut.width, cut.height, cut.bands) == (plain.width, height, plain.bands)
+    assert min((cut - plain.crop(0, top, plain.width, height)).abs().max()
+               for top in range(plain.height - height + 1)) <= 1

@@ -50,7 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
 
 
 @pytest.mark.parametrize(("thumbor", "native"), [
-    ("/thumbor/unsafe/120x80/smart/landscape.jpg", "/enlarge,g_attention,h_80,w_120/landscape.jpg"),
+    ("/thumbor/unsafe/120x80/smart/landscape.jpg", "/enlarge,g_faces,h_80,w_120/landscape.jpg"),
     ("/thumbor/unsafe/fit-in/100x100/filters:format(webp):quality(60)/landscape.jpg",
      "/fit_inside,fmt_webp,h_100,q_60,w_100/landscape.jpg"),
     ("/thumbor/unsafe/10x10:610x410/-60x0/landscape.jpg",
@@ -127,7 +127,7 @@ def test_bad_thumbor_urls_get_a_clear_error(server: OriginProcess, path: str, st
 def test_the_migration_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["from-thumbor", "https://thumbor.example.com/unsafe/300x200/smart/a/b.jpg",
                  "--base", "https://img.example.com"]) == 0
-    assert capsys.readouterr().out == ("https://img.example.com/enlarge,g_attention,h_200,w_300/"
+    assert capsys.readouterr().out == ("https://img.example.com/enlarge,g_faces,h_200,w_300/"
                                        "a/b.jpg\n")
     assert main(["from-thumbor", "/unsafe/filters:noise(10)/a.jpg"]) == 2
     assert "'noise'" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 
 from origin import executor as executor_module
 from origin.errors import Overloaded
-from origin.executor import BASE_SECONDS, TransformExecutor, estimate_seconds
+from origin.executor import BASE_SECONDS, FACE_DETECTION, TransformExecutor, estimate_seconds
 from tests.reliability.conftest import Result, fetch_all, run_all
 from tests.reliability.faults import photo
 from tests.support.origin import OriginProcess
@@ -135,6 +135,12 @@ def test_cost_model_orders_formats_and_counts_pixels_and_frames(samples_dir: Pat
     assert plain < small < large
     # Padding adds output pixels.
     assert estimate_seconds(_plan(data, "pad_300", "jpeg")) > jpeg
+    # A face crop adds one detection, whatever the size.
+    for size in ("s_800x600", "s_100x100"):
+        attention = estimate_seconds(_plan(data, f"{size},g_attention", "jpeg"))
+        for gravity in ("face", "faces"):
+            faces = estimate_seconds(_plan(data, f"{size},g_{gravity}", "jpeg"))
+            assert faces == pytest.approx(attention + FACE_DETECTION)
 
 
 def test_executor_admission_and_calibration() -> None:

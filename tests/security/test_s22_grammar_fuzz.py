@@ -24,7 +24,8 @@ PRESETS = {"thumb": "s_64x64,fmt_webp,q_60", "hero": "w_800,g_north,h_400"}
 NAMES = sorted({n for m in MODIFIERS for n in (m.name, *m.aliases)} | {"p", "preset"})
 JUNK_NAMES = ["", "W", "zooom", "w1", "_", "pp", "fmt-", "é"]
 WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "north", "sw",
-         "smart", "attention", "entropy", "jpeg", "jpg", "png", "webp", "avif", "gif", "auto",
+         "smart", "attention", "entropy", "face", "faces", "jpeg", "jpg", "png", "webp", "avif",
+         "gif", "auto",
          "original", "tiff", "true", "false", "thumb", "hero", "nope", "ffffff", "FFFFFF80",
          "00000000", "fff", "json", "tile", "logo", "logo:se", "logo:tile:0.5", "logo::0.5",
          "logo:north:1:0.25", "a-1:c:0.3333:1", "logo:se:1:0", "Logo:se", "logo:smart",

@@ -96,7 +96,7 @@ def test_a_fetched_image_keeps_its_own_format_unless_asked() -> None:
     ("image/upload/c_crop,w_300/c_scale,w_100/a.jpg", InvalidOptions, "given twice"),
     ("image/upload/c_thumb,w_100,g_face/a.jpg", InvalidOptions, "crop mode 'thumb'"),
     ("image/upload/c_mfit,w_100/a.jpg", InvalidOptions, "crop mode 'mfit'"),
-    ("image/upload/c_fill,w_100,h_100,g_faces/a.jpg", InvalidOptions, "no face"),
+    ("image/upload/c_fill,w_100,h_100,g_custom/a.jpg", InvalidOptions, "no object detection"),
     ("image/upload/e_sepia/a.jpg", InvalidOptions, "effect 'sepia'"),
     ("image/upload/e_blur:300/a.jpg", InvalidOptions, "effect 'blur:300'"),
     ("image/upload/e_pixelate/a.jpg", InvalidOptions, "effect 'pixelate'"),

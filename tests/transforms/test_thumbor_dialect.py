@@ -28,13 +28,13 @@ def native(path: str) -> str:
     ("300x0/a.jpg", "enlarge,w_300"),
     ("x200/a.jpg", "enlarge,h_200"),
     ("300x200/filters:no_upscale()/a.jpg", "h_200,w_300"),
-    # Alignment chooses what the crop keeps; smart is the server's own choice.
+    # Alignment chooses what the crop keeps; smart looks for faces first, then libvips' attention.
     ("300x200/left/top/a.jpg", "enlarge,g_northwest,h_200,w_300"),
     ("300x200/right/a.jpg", "enlarge,g_east,h_200,w_300"),
     ("300x200/bottom/a.jpg", "enlarge,g_south,h_200,w_300"),
     ("300x200/center/middle/a.jpg", "enlarge,h_200,w_300"),
-    ("300x200/smart/a.jpg", "enlarge,g_attention,h_200,w_300"),
-    ("300x200/left/smart/a.jpg", "enlarge,g_attention,h_200,w_300"),
+    ("300x200/smart/a.jpg", "enlarge,g_faces,h_200,w_300"),
+    ("300x200/left/smart/a.jpg", "enlarge,g_faces,h_200,w_300"),
     # fit-in fits without enlarging unless upscale(); fill(colour) pads out to the whole box.
     ("fit-in/300x200/a.jpg", "fit_inside,h_200,w_300"),
     ("fit-in/300x200/filters:upscale()/a.jpg", "enlarge,fit_inside,h_200,w_300"),
