@@ -182,9 +182,9 @@ def _crop_token(state: _State, tokens: dict[str, str]) -> str:
         raise InvalidOptions("imgproxy crop together with rotate or trim is not supported by "
                              "this server")
     gravity = state.crop_gravity or state.gravity or "center"
-    if gravity == "attention":
-        raise InvalidOptions("imgproxy smart crop gravity for crop is not supported by this "
-                             "server")
+    if gravity in ("attention", "faces"):
+        raise InvalidOptions("imgproxy smart crop or object gravity for crop is not supported "
+                             "by this server")
     width, height = state.crop
     return f"{width}:{height}:{gravity}"
 
@@ -264,6 +264,12 @@ def _gravity(args: list[str], name: str) -> str:
     if kind == "fp":
         x, y = _args(args[1:], name, 2)
         return f"fp:{x}:{y}"
+    if kind == "obj":
+        # imgproxy Pro's object gravity: of its classes, faces are what this server detects.
+        if args[1:] != ["face"]:
+            raise InvalidOptions(f"imgproxy gravity 'obj:{':'.join(args[1:])}' is not "
+                                 "supported by this server (obj:face is)")
+        return "faces"
     if kind not in _GRAVITIES:
         raise InvalidOptions(f"imgproxy gravity '{kind}' is not supported by this server")
     if len(args) > 3:
@@ -316,8 +322,8 @@ def _o_enlarge(state: _State, args: list[str], name: str) -> None:
 def _padding_switch(args: list[str], name: str) -> tuple[bool, str]:
     """`%enabled[:%gravity]` of `extend` and `extend_aspect_ratio`: padding has no smart place."""
     gravity = _gravity(args[1:], name) if len(args) > 1 and args[1] else ""
-    if gravity == "attention":
-        raise InvalidOptions(f"imgproxy {name} gravity 'sm' is not allowed")
+    if gravity in ("attention", "faces"):
+        raise InvalidOptions(f"imgproxy {name} gravity '{args[1]}' is not allowed")
     return _flag(args[0], name), gravity
 
 

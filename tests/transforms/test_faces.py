@@ -17,6 +17,7 @@ from transforms import faces
 from transforms.cloudinary import translate as from_cloudinary
 from transforms.faces import Face, detect, focus
 from transforms.grammar import parse, serialize
+from transforms.imgproxy import translate as from_imgproxy
 from transforms.thumbor import translate as from_thumbor
 
 PORTRAIT = files("matplotlib") / "mpl-data" / "sample_data" / "grace_hopper.jpg"
@@ -153,3 +154,14 @@ def test_the_detector_is_loaded_once_per_thread(portrait: bytes) -> None:
     first = faces._local.classifier
     detect(image)
     assert faces._local.classifier is first
+
+
+def test_imgproxy_pro_object_gravity_for_faces() -> None:
+    translated = from_imgproxy("rs:fill:300:200/g:obj:face/plain/local:///a.jpg")
+    assert serialize(parse(translated.tokens).options) == "g_faces,h_200,w_300"
+    for path in ("rs:fill:300:200/g:obj:cat/plain/local:///a.jpg",
+                 "rs:fill:300:200/g:obj/plain/local:///a.jpg",
+                 "c:100:100:obj:face/plain/local:///a.jpg",
+                 "rs:fit:300:200/ex:1:obj:face/plain/local:///a.jpg"):
+        with pytest.raises(InvalidOptions):
+            parse(from_imgproxy(path).tokens)

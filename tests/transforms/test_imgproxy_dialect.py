@@ -172,7 +172,7 @@ def test_sources(path: str, source: str) -> None:
     ("/g:no:10:0:1/rs:fill:10:10/plain/a.jpg", "too many arguments"),
     ("/g:no:inf:0/rs:fill:10:10/plain/a.jpg", "out of range"),
     ("/g:no:200000:0/rs:fill:10:10/plain/a.jpg", "g_north:200000:0"),
-    ("/g:obj:face/plain/a.jpg", "'obj'"),
+    ("/g:obj:cat/plain/a.jpg", "'obj:cat'"),
     ("/ar:0/plain/a.jpg", "auto_rotate"),
     ("/rot:45/plain/a.jpg", "90"),
     ("/ra:mitchell/plain/a.jpg", "'mitchell' is not one of"),
