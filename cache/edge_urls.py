@@ -67,13 +67,18 @@ class EdgeUrl:
         return cls(text[1:], text[0] == "h")
 
 
+class RecordUnavailable(Exception):
+    """The record could not be read: a purge cannot tell which paths to name."""
+
+
 class UrlStore(Protocol):
     async def add(self, entries: Mapping[str, set[str]]) -> None:
         """Add encoded paths per source id."""
         ...
 
     async def take(self, sources: Sequence[str]) -> dict[str, set[str]]:
-        """Remove and return the encoded paths of these sources."""
+        """Remove and return the encoded paths of these sources; RecordUnavailable if the store
+        cannot be read."""
         ...
 
 
@@ -161,7 +166,9 @@ class RedisUrlStore:
                     for source, members in zip(sources, found, strict=True) if members}
 
         taken = await self.tier.call("edge-urls", read, timeout=self.tier.purge_timeout)
-        return taken or {}
+        if taken is None:
+            raise RecordUnavailable("Redis did not answer for the record of answered paths")
+        return taken
 
 
 class DiskUrlStore:
@@ -180,7 +187,10 @@ class DiskUrlStore:
         await asyncio.to_thread(self._add, dict(entries))
 
     async def take(self, sources: Sequence[str]) -> dict[str, set[str]]:
-        return await asyncio.to_thread(self._take, list(sources))
+        try:
+            return await asyncio.to_thread(self._take, list(sources))
+        except OSError as exc:
+            raise RecordUnavailable(f"the record of answered paths: {exc}") from None
 
     def _add(self, entries: dict[str, set[str]]) -> None:
         for source, paths in entries.items():

@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 
 import httpx
 
-from cache.edge_urls import EdgeUrl, EdgeUrls
+from cache.edge_urls import EdgeUrl, EdgeUrls, RecordUnavailable
 from cache.purgers import CdnPurgeResult
 from cache.purgers._http import TIMEOUT, CallOutcome, Report, call, http_error
 
@@ -132,8 +132,12 @@ class CloudFrontPurger:
         taken: dict[str, list[EdgeUrl]] = {}
         answered = None
         if self.urls is not None:
-            taken = await self.urls.take(sources)
-            answered = [url.path for urls in taken.values() for url in urls]
+            try:
+                taken = await self.urls.take(sources)
+            except RecordUnavailable:
+                pass  # which paths were answered is unknown: segments or `/*`, as without it
+            else:
+                answered = [url.path for urls in taken.values() for url in urls]
         paths = invalidation_paths(tags, sources, self.segments, self.signed, answered)
         if not paths:
             return report.result()

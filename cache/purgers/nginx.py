@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from cache.edge_urls import EdgeUrl, EdgeUrls
+from cache.edge_urls import EdgeUrl, EdgeUrls, RecordUnavailable
 from cache.purgers import CdnPurgeResult
 from cache.purgers._http import TIMEOUT, call, http_error
 from transforms.hints import DPR_BUCKETS, bucket_text
@@ -58,7 +58,11 @@ class NginxPurger:
     async def purge(self, tags: Sequence[str], sources: Sequence[str], *,
                     soft: bool = False) -> CdnPurgeResult:
         # ngx_cache_purge has no soft mode: a soft purge is a hard one here (soft=False below).
-        taken = await self.urls.take(sources)
+        try:
+            taken = await self.urls.take(sources)
+        except RecordUnavailable as exc:
+            # Which paths nginx holds is unknown: say so; its lifetime bounds what stays.
+            return CdnPurgeResult(self.name, ok=False, error=str(exc))
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(url: EdgeUrl) -> tuple[int, str]:

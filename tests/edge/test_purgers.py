@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cache.edge_urls import DiskUrlStore, EdgeUrl, EdgeUrls
+from cache.edge_urls import DiskUrlStore, EdgeUrl, EdgeUrls, RecordUnavailable
 from cache.purgers import CdnPurgeResult, from_settings, needs_edge_urls
 from cache.purgers.cloudfront import invalidation_paths
 from cache.purgers.nginx import requests_for
@@ -339,6 +339,33 @@ def test_nginx_purger_is_built_with_the_record_of_answered_paths(tmp_path: Path)
     s = Settings.from_env({}, cdn_purgers=("nginx:http://127.0.0.1:8082/", "varnish:http://v"))
     assert needs_edge_urls(s) and not needs_edge_urls(Settings.from_env({}))
     assert asyncio.run(build()) == ["nginx:http://127.0.0.1:8082", "varnish:http://v"]
+
+
+class _Unreadable:
+    async def add(self, entries: Any) -> None:
+        return None
+
+    async def take(self, sources: Any) -> dict[str, set[str]]:
+        raise RecordUnavailable("Redis did not answer for the record of answered paths")
+
+
+def test_purgers_that_cannot_read_the_record_say_so_or_purge_everything(api: Recorder) -> None:
+    """nginx: a failed purge naming the cause (it cannot tell which objects to name); CloudFront:
+    what it does without the record, here `/*`."""
+    api.reset(cloudfront_created)
+
+    async def go(purgers: str, **overrides: Any) -> CdnPurgeResult:
+        s = settings(api, purgers, **overrides)
+        async with httpx.AsyncClient() as client:
+            (purger,) = from_settings(s, client, EdgeUrls(_Unreadable()))
+            return await purger.purge(TAGS[:1], SOURCES)
+
+    nginx = asyncio.run(go("nginx:http://127.0.0.1:1"))
+    assert not nginx.ok and "Redis did not answer" in nginx.error
+    cloudfront = asyncio.run(go("cloudfront:DIST", cloudfront_answered_paths=True))
+    assert cloudfront.ok
+    (req,) = api.requests
+    assert parse_batch(req.body)[1] == ["/*"]
 
 
 @pytest.mark.parametrize(("url", "expected"), [
