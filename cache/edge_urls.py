@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -50,6 +51,8 @@ redis.call('DEL', KEYS[1])
 return members
 """
 MAX_SET_MEMBERS = 20_000
+# How often each worker looks for files not written for a whole record lifetime.
+SWEEP_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -173,11 +176,15 @@ class RedisUrlStore:
 
 class DiskUrlStore:
     """One file per source (`ROOT/<h[:2]>/<h>`, a path a line) shared by the workers of a host;
-    every append, compaction and take holds the file's lock, so none loses another's lines.
-    A file outlives its source's purges (emptied); `MAX_FILE_BYTES` bounds each."""
+    every append, compaction, take and sweep holds the file's lock, so none loses another's
+    lines. `MAX_FILE_BYTES` bounds each file, and a file not written for `ttl` seconds (its
+    paths were not asked for again by the edge in that time) is removed, as Redis expires its
+    sets: sources never purged do not pile up files."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, ttl: int) -> None:
         self.root = root
+        self.ttl = ttl
+        self._swept = time.monotonic()
 
     def _file(self, source_id: str) -> str:
         h = source_hash(source_id)
@@ -197,17 +204,45 @@ class DiskUrlStore:
             name = self._file(source)
             os.makedirs(os.path.dirname(name), exist_ok=True)
             lines = "".join(p + "\n" for p in sorted(paths)).encode("utf-8", "surrogateescape")
-            with _locked(name, os.O_RDWR | os.O_CREAT | os.O_APPEND) as fd:
-                if os.fstat(fd).st_size + len(lines) > MAX_FILE_BYTES:
-                    kept = _read_lines(fd) | set(lines.decode("utf-8", "surrogateescape")
-                                                 .splitlines())
-                    lines = "".join(p + "\n" for p in sorted(kept)).encode(
-                        "utf-8", "surrogateescape")
-                    if len(lines) > MAX_FILE_BYTES:
-                        metrics.CACHE_ERRORS.labels("edge-urls", "dropped").inc()
+            while True:
+                with _locked(name, os.O_RDWR | os.O_CREAT | os.O_APPEND) as fd:
+                    if os.fstat(fd).st_nlink == 0:
+                        continue  # swept while this waited for the lock: open the name again
+                    self._append(fd, lines)
+                    break
+        if time.monotonic() - self._swept > SWEEP_SECONDS:
+            self._swept = time.monotonic()
+            self.sweep()
+
+    @staticmethod
+    def _append(fd: int, lines: bytes) -> None:
+        if os.fstat(fd).st_size + len(lines) > MAX_FILE_BYTES:
+            kept = _read_lines(fd) | set(lines.decode("utf-8", "surrogateescape").splitlines())
+            lines = "".join(p + "\n" for p in sorted(kept)).encode("utf-8", "surrogateescape")
+            if len(lines) > MAX_FILE_BYTES:
+                metrics.CACHE_ERRORS.labels("edge-urls", "dropped").inc()
+                return
+            os.ftruncate(fd, 0)
+        os.write(fd, lines)
+
+    def sweep(self) -> int:
+        """Remove the files not written for `ttl` seconds; returns how many."""
+        cutoff = time.time() - self.ttl
+        removed = 0
+        for shard in _listdir(self.root):
+            folder = os.path.join(self.root, shard)
+            for name in _listdir(folder):
+                path = os.path.join(folder, name)
+                try:
+                    if os.stat(path).st_mtime >= cutoff:
                         continue
-                    os.ftruncate(fd, 0)
-                os.write(fd, lines)
+                    with _locked(path, os.O_RDWR) as fd:
+                        if os.fstat(fd).st_mtime < cutoff:  # nobody wrote while this waited
+                            os.unlink(path)
+                            removed += 1
+                except FileNotFoundError:
+                    continue
+        return removed
 
     def _take(self, sources: list[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
@@ -234,6 +269,13 @@ def _locked(name: str, flags: int) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
 
 
 def _read_lines(fd: int) -> set[str]:

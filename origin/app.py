@@ -209,7 +209,7 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
         edge_urls = EdgeUrls(
             RedisUrlStore(redis_tier, keep)  # type: ignore[arg-type]
             if redis_tier is not None
-            else DiskUrlStore(os.path.join(settings.cache_dir, "edge-urls")))
+            else DiskUrlStore(os.path.join(settings.cache_dir, "edge-urls"), keep))
         stack.push_async_callback(edge_urls.drain)
     purge = PurgeService(variants, purgers_from_settings(settings, client, edge_urls))
     metrics.export_alerted_series([item.partition(":")[0] for item in settings.cdn_purgers])

@@ -314,8 +314,8 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "purge server of edge-config/nginx/imgorigin-purge.conf)", "unset"),
     Setting("IMGORIGIN_EDGE_URLS_TTL", "edge_urls_ttl", "604800", _positive_int,
             "with an `nginx` purger: seconds the paths answered for a source are remembered "
-            "after the last one (Redis; the files under IMGORIGIN_CACHE_DIR keep them until a "
-            "purge); at least the longest nginx keeps an object without asking the origin "
+            "after the last one (in Redis, else in files under IMGORIGIN_CACHE_DIR); at least "
+            "the longest nginx keeps an object without asking the origin "
             "(`proxy_cache_valid 200`, and `inactive=` for objects nobody asks for)", "7 days"),
     Setting("IMGORIGIN_FASTLY_API_TOKEN", "fastly_api_token", "", str, "Fastly API token",
             "unset"),

@@ -5,8 +5,10 @@ recorder's behaviour when the store is away."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -39,7 +41,7 @@ def test_edge_url_refuses_what_it_did_not_write(text: str) -> None:
 def test_disk_store_loses_no_path_to_concurrent_appends_and_takes(tmp_path: Any) -> None:
     """Four writers (as workers would) append while a fifth takes over and over: every path
     written comes out of exactly one take or the last one."""
-    store = DiskUrlStore(str(tmp_path))
+    store = DiskUrlStore(str(tmp_path), ttl=3600)
     source = "products/shoe.jpg"
     written: list[str] = []
     taken: list[str] = []
@@ -72,7 +74,7 @@ def test_disk_store_loses_no_path_to_concurrent_appends_and_takes(tmp_path: Any)
 def test_disk_store_compacts_repeats_and_bounds_each_file(tmp_path: Any,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(edge_urls, "MAX_FILE_BYTES", 400)
-    store = DiskUrlStore(str(tmp_path))
+    store = DiskUrlStore(str(tmp_path), ttl=3600)
     line = "-/w_100,fmt_webp/products/shoe.jpg"
     for _ in range(50):  # the edge refetching one URL again and again
         store._add({"products/shoe.jpg": {line}})
@@ -84,6 +86,39 @@ def test_disk_store_compacts_repeats_and_bounds_each_file(tmp_path: Any,
     assert errors("dropped") == dropped + 1
     assert os.path.getsize(name) <= 400
     assert store._take(["products/shoe.jpg"]) == {"products/shoe.jpg": {line}}
+
+
+def test_disk_store_forgets_files_not_written_for_a_lifetime(tmp_path: Any) -> None:
+    store = DiskUrlStore(str(tmp_path), ttl=100)
+    store._add({"old.jpg": {"-/w_1/old.jpg"}, "new.jpg": {"-/w_1/new.jpg"}})
+    old = store._file("old.jpg")
+    past = time.time() - 101
+    os.utime(old, (past, past))
+    assert store.sweep() == 1
+    assert not os.path.exists(old) and os.path.exists(store._file("new.jpg"))
+    assert store._take(["old.jpg", "new.jpg"]) == {"new.jpg": {"-/w_1/new.jpg"}}
+    # A path answered again writes a new file.
+    store._add({"old.jpg": {"-/w_2/old.jpg"}})
+    assert store._take(["old.jpg"]) == {"old.jpg": {"-/w_2/old.jpg"}}
+
+
+def test_an_append_waiting_on_a_swept_file_writes_to_a_new_one(tmp_path: Any) -> None:
+    """The sweep holds the lock and unlinks; the appender that waited on the lock finds its file
+    gone and opens the name again, so its line is not written into a removed file."""
+    store = DiskUrlStore(str(tmp_path), ttl=100)
+    store._add({"a.jpg": {"-/w_1/a.jpg"}})
+    name = store._file("a.jpg")
+    past = time.time() - 101
+    os.utime(name, (past, past))
+    holder = os.open(name, os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # the sweep's position: lock held
+    appender = threading.Thread(target=store._add, args=({"a.jpg": {"-/w_2/a.jpg"}},))
+    appender.start()
+    time.sleep(0.2)  # the appender now waits on the lock of the old file
+    os.unlink(name)
+    os.close(holder)
+    appender.join(5)
+    assert store._take(["a.jpg"]) == {"a.jpg": {"-/w_2/a.jpg"}}
 
 
 class _AwayStore:

@@ -288,7 +288,7 @@ def test_cloudfront_invalidates_the_answered_paths_and_keeps_them_when_it_fails(
     paths = ["/SIG1/w_400,fmt_webp/products/shoe.jpg", "/SIG2/w_800/products/shoe.jpg"]
 
     async def go() -> list[CdnPurgeResult]:
-        urls = EdgeUrls(DiskUrlStore(str(tmp_path)))
+        urls = EdgeUrls(DiskUrlStore(str(tmp_path), ttl=3600))
         for path in paths:
             urls.record("products/shoe.jpg", path, False)
         results = []
@@ -332,7 +332,7 @@ def test_purgers_from_settings_validate_at_startup(api: Recorder) -> None:
 
 def test_nginx_purger_is_built_with_the_record_of_answered_paths(tmp_path: Path) -> None:
     async def build() -> list[str]:
-        urls = EdgeUrls(DiskUrlStore(str(tmp_path)))
+        urls = EdgeUrls(DiskUrlStore(str(tmp_path), ttl=3600))
         async with httpx.AsyncClient() as client:
             return [p.name for p in from_settings(s, client, urls)]
 
