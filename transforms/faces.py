@@ -3,11 +3,13 @@ detector and settings of thumbor's smart crop (`haarcascade_frontalface_alt.xml`
 1.2, 4 neighbours, faces at least 1/15 of the shorter side), on a greyscale copy of the image
 at most `DETECT_SIDE` px long, so a detection costs tens of milliseconds whatever the size.
 
-OpenCV sees only pixels libvips decoded and resized, never the source's bytes.
+OpenCV sees only pixels libvips decoded and resized, never the source's bytes. It is the
+optional `faces` extra: without it the grammar refuses the face gravities (`AVAILABLE`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from dataclasses import dataclass
@@ -15,6 +17,8 @@ from typing import Any
 
 import pyvips
 
+# Whether OpenCV is installed (`pip install 'imgorigin[faces]'`); looked up, not imported.
+AVAILABLE = importlib.util.find_spec("cv2") is not None
 DETECT_SIDE = 600
 CASCADE = "haarcascade_frontalface_alt.xml"
 SCALE_STEP = 1.2

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from origin.errors import InvalidOptions
+from transforms import faces
 from transforms.autoquality import DEFAULT_LEVEL, LEVELS
 from transforms.budget import MAX_BUDGET, MIN_BUDGET
 from transforms.formats import QUALITY_FORMATS
@@ -21,6 +22,7 @@ from transforms.options import (
     DEFAULT_OPTIONS,
     DIRECTION_ANCHORS,
     DIRECTIONS,
+    FACE_GRAVITIES,
     FITS,
     KERNELS,
     MEAN_BACKGROUND,
@@ -263,6 +265,9 @@ def _placement(value: str, token: str) -> Gravity | None:
     """A direction (maybe shifted), smart gravity or focal point; None when `value` is none of
     them."""
     value = _GRAVITY_ALIASES.get(value, value)
+    if value in FACE_GRAVITIES and not faces.AVAILABLE:
+        raise InvalidOptions(f"'{token}': face gravities need OpenCV, which this server does not "
+                             "have (pip install 'imgorigin[faces]')")
     if value in DIRECTIONS or value in SMART_GRAVITIES:
         return value
     direction, sep, offsets = value.partition(":")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from origin.errors import InvalidOptions, InvalidSource
+from transforms import faces
 from transforms.dialect import Translated, check_length, hex_colour, native_segment
 from transforms.grammar import format_number
 
@@ -164,8 +165,9 @@ def _geometry(part: dict[str, str | None], filters: _Filters, tokens: dict[str, 
             turn = (360 - int(tokens["rot"])) // 45  # thumbor's counter-clockwise angle
             gravity = _COMPASS[(_COMPASS.index(gravity) - turn) % 8]
         if part["smart"]:
-            # thumbor's detectors: faces first, then features (here libvips' attention).
-            gravity = "faces"
+            # thumbor's detectors: faces first, then features (here libvips' attention); a
+            # server without OpenCV is thumbor without its face detector.
+            gravity = "faces" if faces.AVAILABLE else "attention"
         if filters.focal:
             gravity = _centre_of_mass(filters.focal)
         if gravity and both:

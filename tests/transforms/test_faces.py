@@ -165,3 +165,18 @@ def test_imgproxy_pro_object_gravity_for_faces() -> None:
                  "rs:fit:300:200/ex:1:obj:face/plain/local:///a.jpg"):
         with pytest.raises(InvalidOptions):
             parse(from_imgproxy(path).tokens)
+
+
+def test_without_opencv_the_face_gravities_are_400s_and_thumbor_smart_is_attention(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `faces` extra missing: the grammar says what to install; thumbor's smart is then
+    thumbor without its face detector."""
+    monkeypatch.setattr(faces, "AVAILABLE", False)
+    for segment in ("s_300x200,g_face", "s_300x200,g_faces"):
+        with pytest.raises(InvalidOptions, match=r"imgorigin\[faces\]"):
+            parse(segment)
+    canonical = serialize(parse(from_thumbor("300x200/smart/products/shoe.jpg").tokens).options)
+    assert canonical == "enlarge,g_attention,h_200,w_300"
+    with pytest.raises(InvalidOptions, match="OpenCV"):
+        parse(from_cloudinary("image/upload/c_fill,w_300,h_200,g_face/a.jpg").tokens)
+    assert parse("s_300x200,g_attention").options.gravity == "attention"
