@@ -232,6 +232,10 @@ def test_the_image_serves_caches_answers_its_healthcheck_and_stops_on_sigterm(
         again = httpx.get(base + "/w_160,fmt_webp/landscape.jpg", timeout=10)
         assert again.content == r.content and again.headers["etag"] == r.headers["etag"]
         assert not again.headers["server-timing"].startswith("transform;")  # from a cache tier
+        # The default EXTRAS bring OpenCV: a face crop runs its detector inside the image.
+        faces = httpx.get(base + "/w_120,h_120,g_faces,fmt_png/landscape.jpg", timeout=30)
+        assert faces.status_code == 200, faces.text
+        assert pyvips.Image.new_from_buffer(faces.content, "").width == 120
 
         # The disk tier is where the image's IMGORIGIN_CACHE_DIR says, owned by its user.
         env = dict(e.split("=", 1) for e in config["Env"])
