@@ -113,6 +113,9 @@ THUMBOR_CASES = [
     # mark.png is imgorigin's watermark `mark` (IMGORIGIN_WATERMARKS) and thumbor's file.
     "300x200/filters:watermark(mark.png,-10,-10,0)/landscape.jpg",
     "300x200/filters:watermark(mark.png,10,center,50)/landscape.jpg",
+    # Percentages of the image's side, as native margins that are shares of the output's.
+    "300x200/filters:watermark(mark.png,10p,-12p,0)/landscape.jpg",
+    "250x200/filters:watermark(mark.png,-25p,center,20)/landscape.jpg",
     "300x0/filters:watermark(mark.png,center,-0,30,40)/landscape.jpg",
     "300x200/filters:watermark(mark.png,-0,12,0):format(png)/landscape.jpg",
     # h_ratio, alone and with w_ratio (the mark fits inside both).

@@ -354,10 +354,17 @@ def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, A
         mark = replace(mark, scale=scales[0], scale_height=scales[-1] if cross else 0.0)
     if len(parts) > 4:
         # The vertical margin is the horizontal one unless given.
-        margin_x = _int(parts[4], token, 0, MAX_PADDING)
-        margin_y = _int(parts[5], token, 0, MAX_PADDING) if len(parts) > 5 else margin_x
+        margin_x = _margin(parts[4], token)
+        margin_y = _margin(parts[5], token) if len(parts) > 5 else margin_x
         mark = replace(mark, margin_x=margin_x, margin_y=margin_y)
     return {"watermark": mark}
+
+
+def _margin(raw: str, token: str) -> float:
+    """A watermark margin: CSS px, or with a '.' a share of the output's side below 1."""
+    if "." in raw:
+        return _decimal(raw, token, 0.001, 0.999)
+    return _int(raw, token, 0, MAX_PADDING)
 
 
 def _p_quality(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
@@ -950,7 +957,7 @@ def _token(name: str, value: Any) -> str:
         if value.scale_height:
             scale += f"x{format_number(value.scale_height)}"
         parts = [value.name, value.position, format_number(value.opacity), scale,
-                 str(value.margin_x), str(value.margin_y)]
+                 format_number(value.margin_x), format_number(value.margin_y)]
         defaults = ("", "southeast", "1", "0", "0", parts[4])
         while len(parts) > 1 and parts[-1] == defaults[len(parts) - 1]:
             parts.pop()

@@ -101,15 +101,16 @@ class Watermark:
     (`wm_NAME:POS:OPACITY:SCALE:X:Y`). `scale` is the watermark's width as a fraction of the
     output's, `scale_height` its height as a fraction of the output's (SCALE `WxH`): with both,
     it fits inside both; 0 and 0 keep its own size (times `dpr`), shrunk to fit inside the
-    output. `margin_x` and `margin_y` (CSS px, times `dpr`) keep it off the edges its position
-    names; between tiles they are the gaps."""
+    output. `margin_x` and `margin_y` (CSS px, times `dpr`; below 1, a share of the output's
+    width and height, thumbor's `10p`) keep it off the edges its position names; between tiles
+    they are the gaps."""
 
     name: str
     position: str = "southeast"
     opacity: float = 1.0
     scale: float = 0.0
-    margin_x: int = 0
-    margin_y: int = 0
+    margin_x: float = 0
+    margin_y: float = 0
     scale_height: float = 0.0
 
 

@@ -390,7 +390,7 @@ def _round_corner(args: list[str], tokens: dict[str, str]) -> None:
 _CHANGE_THE_WATERMARK = frozenset({"rotate", "blur", "brightness", "contrast", "round_corner",
                                    "fill", "background_color", "equalize", "rgb", "sharpen",
                                    "saturation", "convolution"})
-_OFFSET = re.compile(r"(-?)([0-9]{1,5})")
+_OFFSET = re.compile(r"(-?)([0-9]{1,5})(p?)")
 
 
 def _watermark(args: list[str], tokens: dict[str, str], marks: Mapping[str, str]) -> None:
@@ -410,7 +410,7 @@ def _watermark(args: list[str], tokens: dict[str, str], marks: Mapping[str, str]
         if (x, y) != ("repeat", "repeat"):
             raise InvalidOptions("thumbor watermark repeat along one axis only is not supported "
                                  "by this server (repeat,repeat is)")
-        position, margin_x, margin_y = "spread", 0, 0  # copies from edge to edge
+        position, margin_x, margin_y = "spread", "0", "0"  # copies from edge to edge
     else:
         (across, margin_x), (down, margin_y) = _edge(x, "x", "west", "east"), _edge(
             y, "y", "north", "south")
@@ -434,15 +434,21 @@ def _watermark(args: list[str], tokens: dict[str, str], marks: Mapping[str, str]
     tokens["wm"] = f"{name}:{position}:{opacity}:{scale}:{margin_x}:{margin_y}"
 
 
-def _edge(value: str, axis: str, near: str, far: str) -> tuple[str, int]:
-    """(direction, margin) of one thumbor watermark coordinate; "" is centred."""
+def _edge(value: str, axis: str, near: str, far: str) -> tuple[str, str]:
+    """(direction, margin) of one thumbor watermark coordinate; "" is centred. `10p` is 10 % of
+    the image's side, which the native margin takes as the share 0.1."""
     if value == "center":
-        return "", 0
+        return "", "0"
     match = _OFFSET.fullmatch(value)
     if match is None:
-        raise InvalidOptions(f"thumbor watermark {axis} '{value}': only pixels, center or "
-                             "repeat are supported here (not percentages)")
-    return (far if match.group(1) else near), int(match.group(2))
+        raise InvalidOptions(f"thumbor watermark {axis} '{value}': expected pixels, a "
+                             "percentage below 100p, center or repeat")
+    sign, number, percent = match.groups()
+    if percent and int(number) >= 100:
+        raise InvalidOptions(f"thumbor watermark {axis} '{value}': a percentage below 100p "
+                             "is supported here (the mark would sit past the edge)")
+    margin = format_number(int(number) / 100) if percent else str(int(number))
+    return (far if sign else near), margin
 
 
 def _amount(name: str, value: str) -> int:

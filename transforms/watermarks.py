@@ -66,7 +66,7 @@ def overlay(base: pyvips.Image, mark: WatermarkImage, spec: Watermark,
     image = image.cast("uchar")
     if base.bands in (1, 2):
         image = image.colourspace("b-w")  # a grey output stays grey
-    margin_x, margin_y = round(spec.margin_x * dpr), round(spec.margin_y * dpr)
+    margin_x, margin_y = _margin(spec.margin_x, width, dpr), _margin(spec.margin_y, height, dpr)
     if spec.position == "tile":
         if margin_x or margin_y:  # the gaps between copies, split around each (transparent)
             image = image.embed(margin_x // 2, margin_y // 2, image.width + margin_x,
@@ -115,6 +115,14 @@ def _spread_axis(length: int, size: int) -> tuple[int, int]:
     if length < 2 * size:
         return math.ceil(length / size), 10
     return divmod(length, size)
+
+
+def _margin(margin: float, side: int, dpr: float) -> int:
+    """Pixels of a margin: CSS px times `dpr`, or a share (below 1) of the output's side,
+    rounded half up as thumbor rounds its `10p`."""
+    if 0 < margin < 1:
+        return math.floor(side * margin + 0.5)
+    return round(margin * dpr)
 
 
 def _odd(count: int) -> int:

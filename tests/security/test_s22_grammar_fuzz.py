@@ -30,6 +30,7 @@ WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "n
          "00000000", "fff", "json", "tile", "logo", "logo:se", "logo:tile:0.5", "logo::0.5",
          "logo:north:1:0.25", "a-1:c:0.3333:1", "logo:se:1:0", "Logo:se", "logo:smart",
          "logo:spread:0.5:0:3", "logo:tile:1:0.2x0.30:4", "logo:se:1:0x0.5", "logo:se:1:0.5x",
+         "logo:nw:1:0:0.1:0.05", "logo:se:1:0:0.999:1",
          "shoe.jpg", "a_b-c.d", ".hidden", "x.JPEG", "avif:40", "jpg:70:webp:60",
          "webp:1:avif:100:jpeg:5", "png:50", "webp:70:webp:60", "max", "MAX", "1:2:3:4:5", "auto",
          "auto:eco", "auto:", "auto:best:1", "16:9", "2.35:1", "1:100", "1:100.5", "0:1",

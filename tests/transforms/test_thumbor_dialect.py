@@ -272,6 +272,10 @@ MARKS = {"logo.png": "logo"}
     ("filters:blur(2):watermark(logo.png,0,0,0)/a.jpg", "blur_2,wm_logo:northwest"),
     # repeat,repeat: as many copies as fit, spread from edge to edge.
     ("filters:watermark(logo.png,repeat,repeat,40,10)/a.jpg", "wm_logo:spread:0.6:0.1"),
+    # Percentages of the image's side: shares as native margins.
+    ("filters:watermark(logo.png,10p,-5p,0)/a.jpg", "wm_logo:southwest:1:0:0.1:0.05"),
+    ("filters:watermark(logo.png,-25p,center,0)/a.jpg", "wm_logo:east:1:0:0.25:0"),
+    ("filters:watermark(logo.png,0p,-12,0)/a.jpg", "wm_logo:southwest:1:0:0:12"),
 ])
 def test_watermarks_translate_to_the_named_native_one(path: str, expected: str) -> None:
     assert serialize(parse(translate(path, MARKS).tokens).options) == expected
@@ -279,7 +283,8 @@ def test_watermarks_translate_to_the_named_native_one(path: str, expected: str) 
 
 @pytest.mark.parametrize(("path", "words"), [
     ("filters:watermark(other.png,0,0,0)/a.jpg", "not one of this server's watermarks"),
-    ("filters:watermark(logo.png,10p,0,0)/a.jpg", "percentages"),
+    ("filters:watermark(logo.png,100p,0,0)/a.jpg", "below 100p"),
+    ("filters:watermark(logo.png,10%,0,0)/a.jpg", "percentage below 100p"),
     ("filters:watermark(logo.png,repeat,0,0)/a.jpg", "one axis"),
     ("filters:watermark(logo.png,-5,repeat,0)/a.jpg", "one axis"),
     ("filters:watermark(logo.png,0,0,0,10,x)/a.jpg", "h_ratio 'x'"),

@@ -113,6 +113,25 @@ def test_scale_position_and_dpr(marks: dict[str, WatermarkImage]) -> None:
         assert _at(boxed, 2, h + 2) == BLUE, scale
 
 
+def test_margins_as_shares_of_the_output(marks: dict[str, WatermarkImage]) -> None:
+    """Below 1, a margin is a share of the output's width (across) or height (down), rounded
+    half up, as thumbor's `10p`; dpr does not scale it again."""
+    assert serialize(parse("wm_logo:nw:1:0:0.10:0.050").options) == \
+        "wm_logo:northwest:1:0:0.1:0.05"
+    for bad in ("wm_logo:nw:1:0:1.5", "wm_logo:nw:1:0:0.0001", "wm_logo:nw:1:0:.5"):
+        with pytest.raises(InvalidOptions):
+            parse(bad)
+    for options in ("w_200,wm_red:nw:1:0:0.1:0.05", "w_100,dpr_2,wm_red:nw:1:0.2:0.1:0.05"):
+        image = _render(options, marks)  # 200x100, a 40x20 mark 20 px in and 5 px down
+        assert (image.width, image.height) == (200, 100), options
+        assert _at(image, 20, 5) == RED and _at(image, 59, 24) == RED, options
+        assert _at(image, 19, 5) == BLUE and _at(image, 20, 4) == BLUE, options
+        assert _at(image, 60, 24) == BLUE and _at(image, 59, 25) == BLUE, options
+    # 0.125 of 100 rows is 12.5: half up, 13 (thumbor's round(12.5 + 1e-5)).
+    down = _render("w_200,wm_red:sw:1:0:0:0.125", marks)
+    assert _at(down, 0, 100 - 13 - 1) == RED and _at(down, 0, 100 - 13) == BLUE
+
+
 def test_margins_keep_the_mark_off_its_edges(marks: dict[str, WatermarkImage]) -> None:
     corner = _render("w_200,wm_red:se:1:0:10:6", marks)  # 200x100, mark 40x20
     assert _at(corner, 189, 93) == RED and _at(corner, 150, 74) == RED
