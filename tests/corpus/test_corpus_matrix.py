@@ -403,6 +403,23 @@ def test_every_decodable_file_takes_padding(row: dict[str, str] | None, server: 
     assert (inner.width, inner.height) == (expected.width, expected.height)
 
 
+def half_band(server: OriginProcess, client: httpx.Client, path: str, gravity: str,
+              least: int) -> tuple[pyvips.Image, pyvips.Image]:
+    """The plain 200 px PNG of `path`, and a cover crop of half its height with `gravity`,
+    checked to be as wide as it, half as high and with its bands; skips a file whose half is
+    under `least` px."""
+    plain = pyvips.Image.new_from_buffer(
+        client.get(url(server, "w_200,fmt_png", path)).content, "")
+    height = plain.height // 2
+    if height < least:
+        pytest.skip(f"{path} is {plain.height} px high: no band of {least} px to cut")
+    got = client.get(url(server, f"w_{plain.width},h_{height},{gravity},fmt_png", path))
+    assert got.status_code == 200, got.text[:200]
+    cut = pyvips.Image.new_from_buffer(got.content, "")
+    assert (cut.width, cut.height, cut.bands) == (plain.width, height, plain.bands)
+    return plain, cut
+
+
 @every_decodable_file
 def test_every_decodable_file_takes_a_shifted_gravity(row: dict[str, str] | None,
                                                       server: OriginProcess,
@@ -410,17 +427,8 @@ def test_every_decodable_file_takes_a_shifted_gravity(row: dict[str, str] | None
     """A cover crop of half the plain PNG's height, 3 px down from the top edge (`g_north:0:3`):
     those rows of the plain PNG, whatever the file's depth, bands or frames."""
     assert row is not None
-    plain = pyvips.Image.new_from_buffer(
-        client.get(url(server, "w_200,fmt_png", row["path"])).content, "")
-    height = plain.height // 2
-    if height < 4:
-        pytest.skip(f"{row['path']} is {plain.height} px high: nothing to shift")
-    shifted = client.get(url(server, f"w_{plain.width},h_{height},g_north:0:3,fmt_png",
-                             row["path"]))
-    assert shifted.status_code == 200, shifted.text[:200]
-    cut = pyvips.Image.new_from_buffer(shifted.content, "")
-    assert (cut.width, cut.height, cut.bands) == (plain.width, height, plain.bands)
-    assert (cut - plain.crop(0, 3, plain.width, height)).abs().max() <= 1
+    plain, cut = half_band(server, client, row["path"], "g_north:0:3", 4)
+    assert (cut - plain.crop(0, 3, plain.width, cut.height)).abs().max() <= 1
 
 
 @every_decodable_file
@@ -467,14 +475,6 @@ def test_every_decodable_file_takes_a_face_crop(row: dict[str, str] | None,
     its bands, whatever the file's depth, colour space or frames (none of the corpus has a
     face, so the band is libvips' attention choice, or the centre for animations)."""
     assert row is not None
-    plain = pyvips.Image.new_from_buffer(
-        client.get(url(server, "w_200,fmt_png", row["path"])).content, "")
-    height = plain.height // 2
-    if height < 1:
-        pytest.skip(f"{row['path']} is {plain.height} px high: no band to cut")
-    got = client.get(url(server, f"w_{plain.width},h_{height},g_faces,fmt_png", row["path"]))
-    assert got.status_code == 200, got.text[:200]
-    cut = pyvips.Image.new_from_buffer(got.content, "")
-    assert (cut.width, cut.height, cut.bands) == (plain.width, height, plain.bands)
-    assert min((cut - plain.crop(0, top, plain.width, height)).abs().max()
-               for top in range(plain.height - height + 1)) <= 1
+    plain, cut = half_band(server, client, row["path"], "g_faces", 1)
+    assert min((cut - plain.crop(0, top, plain.width, cut.height)).abs().max()
+               for top in range(plain.height - cut.height + 1)) <= 1
