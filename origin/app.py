@@ -203,9 +203,9 @@ async def build_state(settings: Settings, stack: contextlib.AsyncExitStack,
     policy = CachePolicy.from_settings(settings)
     edge_urls = None
     if needs_edge_urls(settings):
-        # CloudFront keeps an answer as long as its headers allow: the record must too.
-        keep = settings.edge_urls_ttl if not settings.cloudfront_answered_paths else max(
-            settings.edge_urls_ttl, policy.lifetimes.cache_control_keep())
+        # An edge that follows Cache-Control (CloudFront; nginx without its fixed lifetime)
+        # keeps an answer as long as the headers allow: the record must too.
+        keep = max(settings.edge_urls_ttl, policy.lifetimes.cache_control_keep())
         edge_urls = EdgeUrls(
             RedisUrlStore(redis_tier, keep)  # type: ignore[arg-type]
             if redis_tier is not None

@@ -316,7 +316,8 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "with an `nginx` purger: seconds the paths answered for a source are remembered "
             "after the last one (in Redis, else in files under IMGORIGIN_CACHE_DIR); at least "
             "the longest nginx keeps an object without asking the origin "
-            "(`proxy_cache_valid 200`, and `inactive=` for objects nobody asks for)", "7 days"),
+            "(`proxy_cache_valid 200`, and `inactive=` for objects nobody asks for); never less "
+            "than `Cache-Control` lets a cache keep an answer (8 days by default)", "7 days"),
     Setting("IMGORIGIN_FASTLY_API_TOKEN", "fastly_api_token", "", str, "Fastly API token",
             "unset"),
     Setting("IMGORIGIN_CLOUDFLARE_API_TOKEN", "cloudflare_api_token", "", str,

@@ -25,7 +25,7 @@ PURGE_MODULE = Path("/usr/lib/nginx/modules/ngx_http_cache_purge_module.so")
 
 
 def deployable_conf(origin_port: int, port: int, cache_dir: str, ttl: str | None = None,
-                    client_hints: bool = False) -> str:
+                    client_hints: bool = False, follow_origin: bool = False) -> str:
     text = CONF.read_text()
     edits = [
         (r"server 127\.0\.0\.1:8080;", f"server 127.0.0.1:{origin_port};"),
@@ -34,6 +34,10 @@ def deployable_conf(origin_port: int, port: int, cache_dir: str, ttl: str | None
     ]
     if ttl is not None:
         edits.append((r"proxy_cache_valid 200 10m;", f"proxy_cache_valid 200 {ttl};"))
+    if follow_origin:
+        # The edit the config's comment offers beside imgorigin-purge.conf.
+        edits.append((r"proxy_ignore_headers Vary Cache-Control Expires Set-Cookie;",
+                      "proxy_ignore_headers Vary Set-Cookie;"))
     if client_hints:
         # The one edit the config's comment asks for with IMGORIGIN_CLIENT_HINTS=true.
         edits.append((r'(map \$imgorigin_dpr \$imgorigin_dpr_key \{\n    )default "";',
@@ -53,14 +57,15 @@ def deployable_purge_conf(port: int) -> str:
 
 class NginxProcess:
     def __init__(self, origin_port: int, ttl: str | None = None,
-                 client_hints: bool = False, purge: bool = False) -> None:
+                 client_hints: bool = False, purge: bool = False,
+                 follow_origin: bool = False) -> None:
         self.port = free_port()
         self.purge_port = free_port() if purge else 0
         self.dir = tempfile.mkdtemp(prefix="imgorigin-nginx-")
         os.chmod(self.dir, 0o755)
         site = Path(self.dir) / "imgorigin.conf"
         site.write_text(deployable_conf(origin_port, self.port, f"{self.dir}/cache", ttl,
-                                        client_hints))
+                                        client_hints, follow_origin))
         temp = "".join(f"    {kind}_temp_path {self.dir}/{kind};\n"
                        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         user = "user root root;\n" if os.geteuid() == 0 else ""

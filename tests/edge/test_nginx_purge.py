@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -211,3 +212,25 @@ def test_r16_nginx_purge_server_refuses_other_addresses() -> None:
         assert r.status_code == 403
         assert httpx.request("PURGE", nginx.purge_base + "/w_10/landscape.jpg").status_code \
             == 404
+
+
+def test_r16_with_purges_nginx_can_follow_the_origins_lifetimes(tmp_path: Path) -> None:
+    """The config's offered edit beside the purge server: nginx honours Cache-Control, so a
+    URL's `maxage_1` goes stale after a second (served stale while it refreshes) where the
+    plain URL stays a fresh hit; a purge still removes both at once."""
+    source = sources_dir(tmp_path)
+    origin = OriginProcess({"IMGORIGIN_SOURCE": str(source), "IMGORIGIN_PURGE_TOKENS": TOKEN},
+                           workers=1)
+    nginx = NginxProcess(origin.port, purge=True, follow_origin=True)
+    origin.env["IMGORIGIN_CDN_PURGERS"] = f"nginx:{nginx.purge_base}"
+    with origin, nginx:
+        short, plain = "/w_90,maxage_1,fmt_webp/pic.jpg", "/w_90,fmt_webp/pic.jpg"
+        for path in (short, plain):
+            get(nginx, path)
+            assert get(nginx, path).headers["x-cache"] == "HIT"
+        time.sleep(2.5)  # past the one second (nginx counts whole seconds)
+        assert get(nginx, short).headers["x-cache"] in ("STALE", "UPDATING", "EXPIRED")
+        assert get(nginx, plain).headers["x-cache"] == "HIT"
+        (cdn,) = purge(origin, sources=["pic.jpg"])["cdn"]
+        assert cdn["ok"] and cdn["detail"]["paths"] == 2, cdn
+        assert get(nginx, plain).headers["x-cache"] == "MISS"
