@@ -17,6 +17,8 @@ from typing import Any
 
 import pyvips
 
+from transforms.greys import pillow_luma
+
 # Whether OpenCV is installed (`pip install 'imgorigin[faces]'`); looked up, not imported.
 AVAILABLE = importlib.util.find_spec("cv2") is not None
 DETECT_SIDE = 600
@@ -56,23 +58,12 @@ def _classifier() -> Any:
     return classifier
 
 
-def _grey(image: pyvips.Image) -> pyvips.Image:
-    """One 8-bit grey band, weighted as Pillow's `convert("L")` (ITU-R 601 luma, rounded), the
-    image thumbor's detector reads: a few levels of another grey move the boxes found."""
-    if image.hasalpha():
-        image = image.extract_band(0, n=image.bands - 1)
-    if image.format != "uchar":
-        image = image.colourspace("srgb" if image.bands >= 3 else "b-w").cast("uchar")
-    if image.bands < 3:
-        return image.extract_band(0)
-    luma = image.extract_band(0, n=3).recomb([[19595, 38470, 7471]])
-    return ((luma + 32768) / 65536).floor().cast("uchar")
-
-
 def detect(image: pyvips.Image) -> list[Face]:
     """The frontal faces in `image`, in its pixels, largest first."""
     scale = min(1.0, DETECT_SIDE / max(image.width, image.height))
-    grey = _grey(image)
+    # Pillow's grey, the one thumbor's detector reads: a few levels of another grey move the
+    # boxes found.
+    grey = pillow_luma(image).extract_band(0)
     if scale < 1.0:
         grey = grey.resize(scale)
     pixels = grey.numpy()

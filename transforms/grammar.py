@@ -367,6 +367,16 @@ def _margin(raw: str, token: str) -> float:
     return _int(raw, token, 0, MAX_PADDING)
 
 
+def _p_gray(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    """A boolean (libvips' grey), or `luma`: Pillow's ITU-R 601 grey, thumbor's."""
+    if raw == "luma":
+        return {"grayscale": "luma"}
+    try:
+        return {"grayscale": _bool(raw, token)}
+    except InvalidOptions:
+        raise _bad(token, "a boolean or luma") from None
+
+
 def _p_quality(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     value = _required(raw, token)
     if value.startswith("auto"):
@@ -662,7 +672,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("rot", ("rotate",), _p_rotate),
     Modifier("flip", (), _flag("flip")),
     Modifier("flop", (), _flag("flop")),
-    Modifier("gray", ("grayscale",), _flag("grayscale")),
+    Modifier("gray", ("grayscale",), _p_gray),
     Modifier("strip", (), _flag("strip")),
     Modifier("progressive", ("interlace",), _flag("progressive")),
     Modifier("lossless", (), _flag("lossless")),

@@ -259,7 +259,8 @@ class Options:
     rotate: int = 0
     flip: bool = False
     flop: bool = False
-    grayscale: bool = False
+    # True: libvips' grey (`b-w`, weighed in linear light); "luma": Pillow's (thumbor's).
+    grayscale: bool | Literal["luma"] = False
     strip: bool = True
     progressive: bool = False
     lossless: bool = False

@@ -20,6 +20,7 @@ from origin.errors import UnprocessableImage, UpstreamTimeout
 from transforms import autoquality, faces, svgrender, wavelet
 from transforms.budget import fit_budget
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
+from transforms.greys import pillow_luma
 from transforms.options import (
     BLUR_BACKGROUND,
     DIRECTION_ANCHORS,
@@ -470,7 +471,9 @@ def effects(ctx: Context) -> None:
         # In CSS px like the sizes, so a dpr_2 answer shows the same blocks at twice the pixels.
         block = max(2, round(options.pixelate * options.dpr))
         _per_frame(ctx, lambda im: _pixelate(im, block))
-    if options.grayscale:
+    if options.grayscale == "luma":
+        _per_frame(ctx, pillow_luma)
+    elif options.grayscale:
         _per_frame(ctx, lambda im: im.colourspace("b-w"))
     if options.flip:
         _per_frame(ctx, lambda im: im.flip("vertical"))

@@ -243,7 +243,7 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
         if sigma not in ("0", "0.0"):
             tokens["blur"] = sigma
     elif name == "grayscale":
-        tokens["gray"] = ""
+        tokens["gray"] = "luma"  # Pillow's convert("L"), thumbor's grey
     elif name == "equalize":
         tokens["equalize"] = ""
     elif name == "rgb":

@@ -108,7 +108,7 @@ def test_thumbors_filter() -> None:
     assert native("filters:convolution(-1;-1;-1;-1;8;-1;-1;-1;-1,3,false)/a.jpg") == \
         "conv_3:-1:-1:-1:-1:8:-1:-1:-1:-1"
     assert native("filters:grayscale():convolution(1.;2;1,3,0):saturation(2)/a.jpg") == \
-        "conv_3:1:2:1,gray"  # grey: nothing left to saturate
+        "conv_3:1:2:1,gray_luma"  # grey: nothing left to saturate
 
 
 @pytest.mark.parametrize(("path", "words"), [

@@ -88,7 +88,7 @@ def native(path: str) -> str:
 def test_thumbors_filter() -> None:
     assert native("fit-in/300x200/filters:saturation(1.5)/a.jpg") == \
         "fit_inside,h_200,saturate_1.5,w_300"
-    assert native("filters:grayscale():saturation(2)/a.jpg") == "gray"
+    assert native("filters:grayscale():saturation(2)/a.jpg") == "gray_luma"
     assert native("filters:saturation(0.5):brightness(10):rgb(1,2,3)/a.jpg") == \
         "bri_10,rgb_1:2:3,saturate_0.5"
 

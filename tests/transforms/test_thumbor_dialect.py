@@ -66,7 +66,7 @@ def native(path: str) -> str:
     ("filters:blur(5)/a.jpg", "blur_5"),
     ("filters:blur(7,2.5)/a.jpg", "blur_2.5"),
     ("filters:blur(0)/a.jpg", "_"),
-    ("filters:grayscale()/a.jpg", "gray"),
+    ("filters:grayscale()/a.jpg", "gray_luma"),  # Pillow's grey, thumbor's
     ("filters:background_color(FFF)/a.png", "bg_ffffff"),
     ("filters:max_bytes(40000)/a.jpg", "mb_40000"),
     ("filters:strip_icc():strip_exif()/a.jpg", "_"),
@@ -136,7 +136,7 @@ def native(path: str) -> str:
     # equalize(): after grey, blur and padding, before brightness and contrast, as natively.
     ("300x200/filters:equalize()/a.jpg", "enlarge,equalize,h_200,w_300"),
     ("filters:grayscale():blur(2):equalize():brightness(10)/a.jpg",
-     "blur_2,bri_10,equalize,gray"),
+     "blur_2,bri_10,equalize,gray_luma"),
     ("fit-in/30x20/filters:fill(ff0000):equalize()/a.png",
      "bg_ff0000,equalize,extend,fit_contain,h_20,w_30"),
     # rgb(r,g,b): 255 x v / 100 per band after brightness(); beyond 100 every value saturates;
@@ -146,7 +146,7 @@ def native(path: str) -> str:
     ("filters:rgb(10,10,10)/a.jpg", "bri_10"),
     ("filters:brightness(10):rgb(20,0,5)/a.jpg", "bri_10,rgb_20:0:5"),
     ("filters:rgb(20,0,10):contrast(20)/a.jpg", "con_15,rgb_29:0:14"),
-    ("filters:grayscale():rgb(0,0,30)/a.jpg", "gray,rgb_0:0:30"),
+    ("filters:grayscale():rgb(0,0,30)/a.jpg", "gray_luma,rgb_0:0:30"),
     # sharpen(amount,radius,luminance_only): the same wavelet sharpen, natively.
     ("300x200/filters:sharpen(2,1.0,true)/a.jpg", "enlarge,h_200,w_300,wsharpen_2:1:luma"),
     ("filters:sharpen(1.5,0.5,false)/a.jpg", "wsharpen_1.5:0.5"),
