@@ -478,3 +478,19 @@ def test_every_decodable_file_takes_a_face_crop(row: dict[str, str] | None,
     plain, cut = half_band(server, client, row["path"], "g_faces", 1)
     assert min((cut - plain.crop(0, top, plain.width, cut.height)).abs().max()
                for top in range(plain.height - cut.height + 1)) <= 1
+
+
+@every_decodable_file
+def test_every_decodable_file_takes_pillows_grey(row: dict[str, str] | None,
+                                                 server: OriginProcess,
+                                                 client: httpx.Client) -> None:
+    """`gray_luma` (thumbor's `grayscale()`): one grey band (and the alpha, if any) of the plain
+    PNG's size, whatever the file's depth, colour space or frames; from an 8-bit colour plain
+    PNG, Pillow's grey of its pixels."""
+    assert row is not None
+    a, b = plain_and_changed(server, client, row["path"], "gray_luma")
+    assert (b.width, b.height) == (a.width, a.height)
+    assert b.bands == (2 if a.hasalpha() else 1)
+    if a.format == "uchar" and a.bands >= 3:
+        luma = ((a.extract_band(0, n=3).recomb([[19595, 38470, 7471]]) + 32768) / 65536).floor()
+        assert (luma - b.extract_band(0)).abs().max() <= 1
