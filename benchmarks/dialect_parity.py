@@ -164,6 +164,7 @@ THUMBOR_CASES = [
     "300x200/filters:saturation(0.3):format(png)/landscape.jpg",
     "fit-in/300x300/filters:saturation(2.5):brightness(10):contrast(10)/portrait.jpg",
     "fit-in/80x60/filters:saturation(3):format(png)/small.png",
+    "300x200/filters:saturation(-1):format(png)/landscape.jpg",  # colours through the grey
     # convolution(): a blur, an edge detector and a lopsided kernel, each band, edges repeated.
     "300x200/filters:convolution(1;2;1;2;4;2;1;2;1,3,true)/landscape.jpg",
     "300x200/filters:convolution(-1;-1;-1;-1;8;-1;-1;-1;-1,3,false):format(png)/landscape.jpg",

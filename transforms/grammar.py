@@ -496,7 +496,8 @@ def _min_side(attr: str) -> Parser:
 
 
 def _p_saturate(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
-    return {"saturate": _decimal(_required(raw, token), token, 0, 10)}
+    # Negative factors reflect colours through the grey (thumbor's saturation(-1)).
+    return {"saturate": _signed_decimal(_required(raw, token), token, 10)}
 
 
 def _p_threshold(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:

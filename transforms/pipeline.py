@@ -550,8 +550,8 @@ def _convolved(im: pyvips.Image, kernel: pyvips.Image) -> pyvips.Image:
 
 def _saturated(colour: pyvips.Image, factor: float) -> pyvips.Image:
     """thumbor's saturation(): each band moved from the pixel's perceived brightness
-    sqrt(0.299 r² + 0.587 g² + 0.114 b²) by `factor`, cut to whole levels toward zero and
-    clipped, as its C loop does; a grey image has no colour to move."""
+    sqrt(0.299 r² + 0.587 g² + 0.114 b²) by `factor` (through it when negative), cut to whole
+    levels toward zero and clipped, as its C loop does; a grey image has no colour to move."""
     if colour.bands < 3:
         return colour
     x = colour.cast("float")

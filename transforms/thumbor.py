@@ -265,10 +265,8 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
             factor = float(args[0])
         except ValueError:
             factor = math.nan
-        if not 0 <= factor <= 10:
-            raise InvalidOptions(f"thumbor saturation('{args[0]}'): a factor 0..10 here (a "
-                                 "negative one, which inverts colours in thumbor, is not "
-                                 "supported)")
+        if not -10 <= factor <= 10:
+            raise InvalidOptions(f"thumbor saturation('{args[0]}'): a factor -10..10 here")
         tokens["saturate"] = format_number(factor)
     elif name == "convolution":
         _convolution(args, tokens)

@@ -37,7 +37,7 @@ def palette() -> pyvips.Image:
     return r.bandjoin([g, b]).cast("uchar").copy(interpretation="srgb")
 
 
-@pytest.mark.parametrize("factor", [0.0, 0.5, 1.5, 2.0, 4.25])
+@pytest.mark.parametrize("factor", [-1.0, -0.5, 0.0, 0.5, 1.5, 2.0, 4.25])
 def test_the_loop_of_thumbor(factor: float) -> None:
     source = palette()
     out = made(source.pngsave_buffer(), f"saturate_{factor}")
@@ -68,6 +68,8 @@ def test_grey_and_alpha_are_kept() -> None:
     ("saturate_1.50", "saturate_1.5"),
     ("saturate_1", "_"),  # the default: no change
     ("saturate_0", "saturate_0"),
+    ("saturate_-1.0", "saturate_-1"),  # through the grey: thumbor's saturation(-1)
+    ("saturate_-0", "saturate_0"),
     ("gray,saturate_2", "gray"),  # no colour left
     ("saturate_2,sat_10", "sat_10,saturate_2"),  # imgix's is another operation
 ])
@@ -75,7 +77,8 @@ def test_spellings(segment: str, canonical: str) -> None:
     assert serialize(parse(segment).options) == canonical
 
 
-@pytest.mark.parametrize("segment", ["saturate_11", "saturate_-1", "saturate", "saturate_x"])
+@pytest.mark.parametrize("segment", ["saturate_11", "saturate_-10.5", "saturate", "saturate_x",
+                                     "saturate_--1"])
 def test_out_of_range_is_a_400(segment: str) -> None:
     with pytest.raises(InvalidOptions, match="saturate"):
         parse(segment)
@@ -89,6 +92,7 @@ def test_thumbors_filter() -> None:
     assert native("fit-in/300x200/filters:saturation(1.5)/a.jpg") == \
         "fit_inside,h_200,saturate_1.5,w_300"
     assert native("filters:grayscale():saturation(2)/a.jpg") == "gray_luma"
+    assert native("filters:saturation(-1)/a.jpg") == "saturate_-1"
     assert native("filters:saturation(0.5):brightness(10):rgb(1,2,3)/a.jpg") == \
         "bri_10,rgb_1:2:3,saturate_0.5"
 
@@ -97,8 +101,8 @@ def test_thumbors_filter() -> None:
     ("filters:saturation(1.5):grayscale()/a.jpg", "grayscale() stands on the other side"),
     ("filters:brightness(10):saturation(1.5)/a.jpg", "saturation() stands on the other side"),
     ("filters:saturation(2):blur(3)/a.jpg", "blur() stands on the other side"),
-    ("filters:saturation(-1)/a.jpg", "0..10"),
-    ("filters:saturation(x)/a.jpg", "0..10"),
+    ("filters:saturation(-11)/a.jpg", "-10..10"),
+    ("filters:saturation(x)/a.jpg", "-10..10"),
 ])
 def test_thumbor_refusals(path: str, words: str) -> None:
     with pytest.raises(InvalidOptions) as err:
