@@ -70,6 +70,18 @@ class EdgeUrl:
         return cls(text[1:], text[0] == "h")
 
 
+def by_tag(tag: str) -> str:
+    """The record key of the paths whose answers carry `tag` beside their source's: a
+    watermark's (`w-…`), whose purge names no source."""
+    return "tag:" + tag
+
+
+def record_keys(sources: Sequence[str], tags: Sequence[str]) -> list[str]:
+    """What a purge of `sources` and `tags` takes from the record: the sources' paths and the
+    watermark-tagged ones."""
+    return [*sources, *(by_tag(t) for t in tags if t.startswith("w-"))]
+
+
 class RecordUnavailable(Exception):
     """The record could not be read: a purge cannot tell which paths to name."""
 

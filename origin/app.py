@@ -23,8 +23,9 @@ from starlette.types import Receive, Scope, Send
 
 from cache.coalesce import FileLeases, Leases, SingleFlight
 from cache.disk import DiskTier
-from cache.edge_urls import DiskUrlStore, EdgeUrls, RedisUrlStore
+from cache.edge_urls import DiskUrlStore, EdgeUrls, RedisUrlStore, by_tag
 from cache.journal import PurgeJournal
+from cache.keys import watermark_tag
 from cache.memo import second_sight
 from cache.purge import PurgeService
 from cache.purgers import from_settings as purgers_from_settings
@@ -282,6 +283,10 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                             req.download, req.source.id, answer.entry.content_type))
                 if st.edge_urls is not None:
                     st.edge_urls.record(req.source.id, raw_path, hinted)
+                    if req.options.watermark is not None:
+                        # A purge of the watermark's file names no source: file it by its tag.
+                        st.edge_urls.record(by_tag(watermark_tag(req.options.watermark.name)),
+                                            raw_path, hinted)
                 if req.max_age is not None or req.expires is not None:
                     expires_in = (None if req.expires is None
                                   else max(0, req.expires - int(time.time())))

@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 
 import httpx
 
-from cache.edge_urls import EdgeUrl, EdgeUrls, RecordUnavailable
+from cache.edge_urls import EdgeUrl, EdgeUrls, RecordUnavailable, record_keys
 from cache.purgers import CdnPurgeResult
 from cache.purgers._http import TIMEOUT, CallOutcome, Report, call, http_error
 
@@ -133,7 +133,7 @@ class CloudFrontPurger:
         answered = None
         if self.urls is not None:
             try:
-                taken = await self.urls.take(sources)
+                taken = await self.urls.take(record_keys(sources, tags))
             except RecordUnavailable:
                 pass  # which paths were answered is unknown: segments or `/*`, as without it
             else:

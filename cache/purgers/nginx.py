@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from cache.edge_urls import EdgeUrl, EdgeUrls, RecordUnavailable
+from cache.edge_urls import EdgeUrl, EdgeUrls, RecordUnavailable, record_keys
 from cache.purgers import CdnPurgeResult
 from cache.purgers._http import TIMEOUT, call, http_error
 from transforms.hints import DPR_BUCKETS, bucket_text
@@ -59,7 +59,7 @@ class NginxPurger:
                     soft: bool = False) -> CdnPurgeResult:
         # ngx_cache_purge has no soft mode: a soft purge is a hard one here (soft=False below).
         try:
-            taken = await self.urls.take(sources)
+            taken = await self.urls.take(record_keys(sources, tags))
         except RecordUnavailable as exc:
             # Which paths nginx holds is unknown: say so; its lifetime bounds what stays.
             return CdnPurgeResult(self.name, ok=False, error=str(exc))

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cache.edge_urls import DiskUrlStore, EdgeUrl, EdgeUrls, RecordUnavailable
+from cache.edge_urls import DiskUrlStore, EdgeUrl, EdgeUrls, RecordUnavailable, by_tag
+from cache.keys import watermark_tag
 from cache.purgers import CdnPurgeResult, from_settings, needs_edge_urls
 from cache.purgers.cloudfront import invalidation_paths
 from cache.purgers.nginx import requests_for
@@ -339,6 +340,27 @@ def test_nginx_purger_is_built_with_the_record_of_answered_paths(tmp_path: Path)
     s = Settings.from_env({}, cdn_purgers=("nginx:http://127.0.0.1:8082/", "varnish:http://v"))
     assert needs_edge_urls(s) and not needs_edge_urls(Settings.from_env({}))
     assert asyncio.run(build()) == ["nginx:http://127.0.0.1:8082", "varnish:http://v"]
+
+
+def test_cloudfront_invalidates_the_paths_a_watermark_was_answered_under(
+        api: Recorder, tmp_path: Path) -> None:
+    """A watermark purge names no source: the paths filed under the watermark's tag are the
+    invalidation (not `/*`)."""
+    api.reset(cloudfront_created)
+    s = settings(api, "cloudfront:DIST", cloudfront_answered_paths=True)
+    tag = watermark_tag("logo")
+
+    async def go() -> CdnPurgeResult:
+        urls = EdgeUrls(DiskUrlStore(str(tmp_path), ttl=3600))
+        urls.record(by_tag(tag), "/w_400,wm_logo/products/shoe.jpg", False)
+        urls.record("products/shoe.jpg", "/w_400/products/shoe.jpg", False)
+        async with httpx.AsyncClient() as client:
+            (purger,) = from_settings(s, client, urls)
+            return await purger.purge([tag], [])
+
+    assert asyncio.run(go()).ok
+    (req,) = api.requests
+    assert parse_batch(req.body)[1] == ["/w_400,wm_logo/products/shoe.jpg"]
 
 
 class _Unreadable:
