@@ -395,7 +395,8 @@ def _side(value: str, name: str) -> str:
 
 
 def _whole(value: str, name: str) -> str:
-    if not value.isdigit() or len(value) > 9:
+    # ASCII only: str.isdigit() also takes '²' and other digits int() refuses.
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
         raise InvalidOptions(f"Cloudinary {name}_ '{value}' is not a whole number")
     return str(int(value))
 

@@ -298,7 +298,7 @@ MAX_CROP_SIDE = 1_000_000
 
 def _p_crop(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     parts = _required(raw, token).split(":")
-    if len(parts) == 4 and parts[2][:1].isdigit():
+    if len(parts) == 4 and parts[2][:1] in _DIGITS:
         x, y = (_int(p, token, 0, MAX_CROP_SIDE) for p in parts[:2])
         w, h = (_int(p, token, 1, MAX_CROP_SIDE) for p in parts[2:])
         return {"crop": Region(x, y, w, h)}

@@ -38,7 +38,7 @@ def retryable(response: httpx.Response) -> bool:
 def _delay(attempt: int, backoff: float, response: httpx.Response | None) -> float:
     if response is not None:
         retry_after = response.headers.get("retry-after", "")
-        if retry_after.strip().isdigit():
+        if retry_after.strip().isascii() and retry_after.strip().isdigit():
             return min(float(retry_after.strip()), MAX_RETRY_AFTER)
     # Exponential with jitter, so several workers purging at once do not retry in step.
     return backoff * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2)

@@ -60,4 +60,4 @@ def _accepted(response: httpx.Response) -> str:
 
 def _purged_objects(response: httpx.Response | None) -> int:
     raw = response.headers.get("x-purged", "0") if response is not None else "0"
-    return int(raw) if raw.isdigit() else 0
+    return int(raw) if raw.isascii() and raw.isdigit() else 0

@@ -16,7 +16,9 @@ from cache.edge_urls import DiskUrlStore, EdgeUrl, EdgeUrls, RecordUnavailable, 
 from cache.keys import watermark_tag
 from cache.purgers import CdnPurgeResult, from_settings, needs_edge_urls
 from cache.purgers.cloudfront import invalidation_paths
+from cache.purgers._http import _delay
 from cache.purgers.nginx import requests_for
+from cache.purgers.varnish import _purged_objects
 from origin.settings import Settings
 from tests.edge import sigv4
 from tests.edge.recorder import Recorder, Reply
@@ -400,3 +402,12 @@ def test_purgers_that_cannot_read_the_record_say_so_or_purge_everything(api: Rec
 def test_nginx_purger_names_every_key_nginx_may_hold(url: EdgeUrl,
                                                      expected: list[dict[str, str]]) -> None:
     assert requests_for(url) == expected
+
+
+def test_numbers_in_cdn_answers_are_read_as_ascii_digits_only() -> None:
+    """A `Retry-After` or `X-Purged` of '²' (a digit to str.isdigit(), not to int()) is no
+    number: the backoff and a count of 0, not a crash in the middle of a purge."""
+    odd = httpx.Response(429, headers={"Retry-After": "²", "X-Purged": "²"})
+    assert 0.08 <= _delay(1, 0.1, odd) <= 0.12  # the exponential backoff, jittered
+    assert _purged_objects(odd) == 0
+    assert _delay(1, 0.1, httpx.Response(429, headers={"Retry-After": "3"})) == 3.0

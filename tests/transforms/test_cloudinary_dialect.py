@@ -97,6 +97,8 @@ def test_a_fetched_image_keeps_its_own_format_unless_asked() -> None:
     ("image/upload/c_thumb,w_100,g_face/a.jpg", InvalidOptions, "crop mode 'thumb'"),
     ("image/upload/c_mfit,w_100/a.jpg", InvalidOptions, "crop mode 'mfit'"),
     ("image/upload/c_fill,w_100,h_100,g_custom/a.jpg", InvalidOptions, "no object detection"),
+    # str.isdigit() takes '²', which int() refuses (found by make fuzz: it was a 500).
+    ("image/upload/q_²/a.jpg", InvalidOptions, "whole number"),
     ("image/upload/e_sepia/a.jpg", InvalidOptions, "effect 'sepia'"),
     ("image/upload/e_blur:300/a.jpg", InvalidOptions, "effect 'blur:300'"),
     ("image/upload/e_pixelate/a.jpg", InvalidOptions, "effect 'pixelate'"),

@@ -288,6 +288,8 @@ def test_watermarks_translate_to_the_named_native_one(path: str, expected: str) 
     ("filters:watermark(logo.png,repeat,0,0)/a.jpg", "one axis"),
     ("filters:watermark(logo.png,-5,repeat,0)/a.jpg", "one axis"),
     ("filters:watermark(logo.png,0,0,0,10,x)/a.jpg", "h_ratio 'x'"),
+    ("filters:watermark(logo.png,0,0,0,²)/a.jpg", "w_ratio '²'"),  # not a digit int() takes
+    ("filters:round_corner(²,1,1,1)/a.jpg", "round_corner('²')"),
     ("filters:watermark(logo.png,0,0,101)/a.jpg", "0 to 100"),
     ("filters:watermark(logo.png,0,0)/a.jpg", "4 to 6"),
     ("filters:watermark(logo.png,0,0,0):blur(2)/a.jpg", "watermark() last"),
