@@ -15,8 +15,8 @@ import pytest
 from cache.edge_urls import DiskUrlStore, EdgeUrl, EdgeUrls, RecordUnavailable, by_tag
 from cache.keys import watermark_tag
 from cache.purgers import CdnPurgeResult, from_settings, needs_edge_urls
-from cache.purgers.cloudfront import invalidation_paths
 from cache.purgers._http import _delay
+from cache.purgers.cloudfront import invalidation_paths
 from cache.purgers.nginx import requests_for
 from cache.purgers.varnish import _purged_objects
 from origin.settings import Settings
@@ -407,7 +407,9 @@ def test_nginx_purger_names_every_key_nginx_may_hold(url: EdgeUrl,
 def test_numbers_in_cdn_answers_are_read_as_ascii_digits_only() -> None:
     """A `Retry-After` or `X-Purged` of '²' (a digit to str.isdigit(), not to int()) is no
     number: the backoff and a count of 0, not a crash in the middle of a purge."""
-    odd = httpx.Response(429, headers={"Retry-After": "²", "X-Purged": "²"})
+    # As raw bytes, as they come off the wire (httpx reads them as Latin-1 past ASCII).
+    odd = httpx.Response(429, headers=[(b"Retry-After", b"\xb2"), (b"X-Purged", b"\xb2")])
+    assert odd.headers["retry-after"] == "²"
     assert 0.08 <= _delay(1, 0.1, odd) <= 0.12  # the exponential backoff, jittered
     assert _purged_objects(odd) == 0
     assert _delay(1, 0.1, httpx.Response(429, headers={"Retry-After": "3"})) == 3.0
