@@ -51,6 +51,7 @@ redis.call('DEL', KEYS[1])
 return members
 """
 MAX_SET_MEMBERS = 20_000
+DROPPED = metrics.CACHE_ERRORS.labels("edge-urls", "dropped")  # records given up, for a bound
 # How often each worker looks for files not written for a whole record lifetime.
 SWEEP_SECONDS = 3600.0
 
@@ -105,13 +106,12 @@ class EdgeUrls:
         self._pending: dict[str, set[str]] = {}
         self._count = 0
         self._flushing: asyncio.Task[None] | None = None
-        self._dropped = metrics.CACHE_ERRORS.labels("edge-urls", "dropped")
         self._failed = metrics.CACHE_ERRORS.labels("edge-urls", "write")
 
     def record(self, source_id: str, path: str, hinted: bool) -> None:
         """Remember that `path` was answered for `source_id` (written in the background)."""
         if self._count >= MAX_PENDING:
-            self._dropped.inc()
+            DROPPED.inc()
             return
         paths = self._pending.setdefault(source_id, set())
         before = len(paths)
@@ -232,7 +232,7 @@ class DiskUrlStore:
             kept = _read_lines(fd) | set(lines.decode("utf-8", "surrogateescape").splitlines())
             lines = "".join(p + "\n" for p in sorted(kept)).encode("utf-8", "surrogateescape")
             if len(lines) > MAX_FILE_BYTES:
-                metrics.CACHE_ERRORS.labels("edge-urls", "dropped").inc()
+                DROPPED.inc()
                 return
             os.ftruncate(fd, 0)
         os.write(fd, lines)

@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated, check_length, native_segment
+from transforms.dialect import Translated, check_length, native_segment, whole_number
 from transforms.grammar import format_number
 from transforms.options import DIRECTION_ANCHORS
 
@@ -395,8 +395,7 @@ def _side(value: str, name: str) -> str:
 
 
 def _whole(value: str, name: str) -> str:
-    # ASCII only: str.isdigit() also takes '²' and other digits int() refuses.
-    if not (value.isascii() and value.isdigit()) or len(value) > 9:
+    if not whole_number(value) or len(value) > 9:
         raise InvalidOptions(f"Cloudinary {name}_ '{value}' is not a whole number")
     return str(int(value))
 

@@ -28,6 +28,11 @@ def native_segment(tokens: dict[str, str]) -> str:
 _HEX_DIGITS = frozenset("0123456789abcdef")
 
 
+def whole_number(value: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes '²' and other digits int() refuses."""
+    return value.isascii() and value.isdigit()
+
+
 def hex_colour(value: str) -> str | None:
     """`fff`, `ffff`, `ffffff` or `ffffffff` (a leading `#` allowed) as the native grammar's
     RRGGBB[AA]; None for anything else."""

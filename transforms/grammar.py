@@ -314,9 +314,14 @@ def _p_crop(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
 
 def _crop_side(raw: str, token: str) -> float:
     """Pixels, a fraction of the source's side (it has a '.'), or 0 for all of it."""
+    return _pixels_or_share(raw, token, MAX_CROP_SIDE)
+
+
+def _pixels_or_share(raw: str, token: str, most: int) -> float:
+    """Whole pixels 0..`most`, or with a '.' a share of a side, 0.001..0.999."""
     if "." in raw:
         return _decimal(raw, token, 0.001, 0.999)
-    return _int(raw, token, 0, MAX_CROP_SIDE)
+    return _int(raw, token, 0, most)
 
 
 def _p_format(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
@@ -354,17 +359,11 @@ def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, A
         mark = replace(mark, scale=scales[0], scale_height=scales[-1] if cross else 0.0)
     if len(parts) > 4:
         # The vertical margin is the horizontal one unless given.
-        margin_x = _margin(parts[4], token)
-        margin_y = _margin(parts[5], token) if len(parts) > 5 else margin_x
+        # Below 1 (with a '.'), a share of the output's side: thumbor's `10p`.
+        margin_x = _pixels_or_share(parts[4], token, MAX_PADDING)
+        margin_y = _pixels_or_share(parts[5], token, MAX_PADDING) if len(parts) > 5 else margin_x
         mark = replace(mark, margin_x=margin_x, margin_y=margin_y)
     return {"watermark": mark}
-
-
-def _margin(raw: str, token: str) -> float:
-    """A watermark margin: CSS px, or with a '.' a share of the output's side below 1."""
-    if "." in raw:
-        return _decimal(raw, token, 0.001, 0.999)
-    return _int(raw, token, 0, MAX_PADDING)
 
 
 def _p_gray(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:

@@ -12,7 +12,14 @@ import re
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated, check_length, hex_colour, native_segment, padded_box
+from transforms.dialect import (
+    Translated,
+    check_length,
+    hex_colour,
+    native_segment,
+    padded_box,
+    whole_number,
+)
 from transforms.options import KERNELS
 
 _SEPARATORS = re.compile(r"[&,]")
@@ -197,7 +204,7 @@ def _one(args: list[str], name: str) -> str:
 
 
 def _int(value: str, name: str) -> int:
-    if not (value.isascii() and value.isdigit()):
+    if not whole_number(value):
         raise InvalidOptions(f"ipx {name}: '{value}' is not a whole number")
     return int(value)
 

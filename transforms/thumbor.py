@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from origin.errors import InvalidOptions, InvalidSource
 from transforms import faces
-from transforms.dialect import Translated, check_length, hex_colour, native_segment
+from transforms.dialect import Translated, check_length, hex_colour, native_segment, whole_number
 from transforms.grammar import format_number
 
 # thumbor's own order of optional parts; each part ends with a slash, the image is the rest.
@@ -87,7 +87,7 @@ def _trim(part: dict[str, str | None], tokens: dict[str, str]) -> None:
         raise InvalidOptions("thumbor trim together with a manual crop is not supported by "
                              "this server")
     tolerance = spec.rpartition(":")[2]
-    threshold = str(max(1, int(tolerance))) if _digits(tolerance) else "1"
+    threshold = str(max(1, int(tolerance))) if whole_number(tolerance) else "1"
     tokens["trim"] = threshold + (":southeast" if ":bottom-right" in spec else "")
 
 
@@ -368,16 +368,11 @@ def _background(colour: str, tokens: dict[str, str]) -> None:
                              "fills padding and rounded corners with one")
 
 
-def _digits(value: str) -> bool:
-    """ASCII digits only: str.isdigit() also takes '²' and other digits int() refuses."""
-    return value.isascii() and value.isdigit()
-
-
 def _round_corner(args: list[str], tokens: dict[str, str]) -> None:
     """round_corner(a|b,r,g,b[,transparent]): corners of radius a (b, the vertical radius, must
     be a: the native corners are circular) filled with the colour, or left transparent."""
     radius, _, vertical = args[0].partition("|")
-    if not _digits(radius) or (vertical and vertical != radius):
+    if not whole_number(radius) or (vertical and vertical != radius):
         raise InvalidOptions(f"thumbor round_corner('{args[0]}'): only one radius in whole "
                              "pixels (circular corners) is supported here")
     tokens["r"] = radius
@@ -428,7 +423,7 @@ def _watermark(args: list[str], tokens: dict[str, str], marks: Mapping[str, str]
     for ratio, side in zip((ratios + ["none", "none"])[:2], ("w_ratio", "h_ratio"), strict=True):
         if ratio in ("none", "0"):
             shares.append("0")
-        elif _digits(ratio):
+        elif whole_number(ratio):
             shares.append(format(int(ratio) / 100, "g"))
         else:
             raise InvalidOptions(f"thumbor watermark {side} '{ratio}': expected a percentage")

@@ -69,13 +69,14 @@ def _register() -> None:
     # Imported here, after the names above exist: each provider module imports them.
     from cache.purgers import cloudflare, cloudfront, fastly, nginx, varnish
 
-    def by_tag(create: Callable[[str, Any, httpx.AsyncClient], CdnPurger]) -> Factory:
+    def without_paths(create: Callable[[str, Any, httpx.AsyncClient], CdnPurger]) -> Factory:
+        # Purgers by tag never read the record of answered paths.
         return lambda target, settings, client, _urls: create(target, settings, client)
 
     PROVIDERS.update(
-        varnish=by_tag(varnish.VarnishPurger.create),
-        fastly=by_tag(fastly.FastlyPurger.create),
-        cloudflare=by_tag(cloudflare.CloudflarePurger.create),
+        varnish=without_paths(varnish.VarnishPurger.create),
+        fastly=without_paths(fastly.FastlyPurger.create),
+        cloudflare=without_paths(cloudflare.CloudflarePurger.create),
         cloudfront=cloudfront.CloudFrontPurger.create,
         nginx=nginx.NginxPurger.create,
     )
