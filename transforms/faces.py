@@ -74,6 +74,21 @@ def detect(image: pyvips.Image) -> list[Face]:
     return sorted(faces, key=lambda f: (-f.area, f.top, f.left))
 
 
+def detect_turned(image: pyvips.Image, turned: int) -> list[Face]:
+    """The faces of an image turned `turned` degrees clockwise (`rot_`), found with it upright
+    again (the cascade knows only upright faces), in the turned image's pixels."""
+    if not turned:
+        return detect(image)
+    upright = image.rot(f"d{360 - turned}")
+    w, h = upright.width, upright.height
+    turn = {
+        90: lambda f: Face(h - f.top - f.height, f.left, f.height, f.width),
+        180: lambda f: Face(w - f.left - f.width, h - f.top - f.height, f.width, f.height),
+        270: lambda f: Face(f.top, w - f.left - f.width, f.height, f.width),
+    }[turned]
+    return [turn(f) for f in detect(upright)]
+
+
 def focus(faces: list[Face]) -> tuple[int, int]:
     """The point a crop centres on: the faces' centres weighted by their areas, each box first
     moved up by `HAIR_OFFSET` of its height where that stays inside the image; thumbor's focal
@@ -86,3 +101,28 @@ def focus(faces: list[Face]) -> tuple[int, int]:
         x += (f.left + f.width // 2) * f.area
         y += int(top + f.height // 2) * f.area
     return x // total, y // total
+
+
+def area(found: list[Face], width: int, height: int, box: tuple[int, int], pad: float,
+         least: tuple[float, float]) -> tuple[int, int, int, int]:
+    """The crop (left, top, width, height) of a width x height image that `facepad` zooms to:
+    the faces' bounding box (each raised for the hair, as `focus` raises it) grown `pad` times
+    about its centre, widened to the box's ratio, at least `least` (so an image is not enlarged
+    unless asked), at most the image; centred on the faces, held inside."""
+    top_of = [f.top - f.height * HAIR_OFFSET for f in found]
+    top_of = [t if t >= 0 else f.top for t, f in zip(top_of, found, strict=True)]
+    x0 = min(f.left for f in found)
+    x1 = max(f.left + f.width for f in found)
+    y0 = min(top_of)
+    y1 = max(t + f.height for t, f in zip(top_of, found, strict=True))
+    ratio = box[0] / box[1]
+    w, h = (x1 - x0) * pad, (y1 - y0) * pad
+    w, h = (h * ratio, h) if w / h < ratio else (w, w / ratio)
+    grow = max(1.0, least[0] / w, least[1] / h)
+    shrink = min(1.0, width / (w * grow), height / (h * grow))
+    w, h = w * grow * shrink, h * grow * shrink
+    side_w = min(width, max(1, round(w)))
+    side_h = min(height, max(1, round(h)))
+    left = round(min(max((x0 + x1) / 2 - side_w / 2, 0), width - side_w))
+    top = round(min(max((y0 + y1) / 2 - side_h / 2, 0), height - side_h))
+    return left, top, side_w, side_h

@@ -215,6 +215,14 @@ def _p_zoom(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"__zoom": (_decimal(_required(raw, token), token, MIN_ZOOM, MAX_ZOOM), token)}
 
 
+# `facepad_` bounds: a quarter of the face area (a close-up inside the face) to ten times it.
+MIN_FACE_PAD, MAX_FACE_PAD = 0.25, 10.0
+
+
+def _p_face_pad(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    return {"face_pad": _decimal(_required(raw, token), token, MIN_FACE_PAD, MAX_FACE_PAD)}
+
+
 def _apply_zoom(zoom: float, token: str, width: int | None, height: int | None,
                 lim: GrammarLimits) -> dict[str, Any]:
     """`zoom_` as fields: with `w` or `h`, those sides times the factor (rounded half up), so
@@ -661,6 +669,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("adaptive", (), _flag("adaptive")),
     Modifier("minw", ("minwidth",), _min_side("min_width")),
     Modifier("minh", ("minheight",), _min_side("min_height")),
+    Modifier("facepad", (), _p_face_pad),
     Modifier("fit", (), _choice("fit", FITS)),
     Modifier("g", ("gravity", "pos", "position"), _p_gravity),
     Modifier("crop", ("extract",), _p_crop),
@@ -808,11 +817,23 @@ def parse(
         if options.fit not in ("cover", "inside", "auto"):
             raise InvalidOptions(f"minw and minh grow what fit_cover or fit_inside size, not "
                                  f"fit_{options.fit}")
+    if options.face_pad is not None:
+        _check_face_pad(options)
     if options.trim is not None and isinstance(options.gravity, FocalPixel):
         # The point is in source pixels; what trim takes off is known only after decoding.
         raise InvalidOptions("g_fpx cannot be combined with trim (use g_fp, a fraction of the "
                              "trimmed image)")
     return ParsedOptions(options, expires, download, max_age)
+
+
+def _check_face_pad(options: Options) -> None:
+    """`facepad` zooms a cover crop onto faces: it needs a face gravity and a box to fill."""
+    if options.width is None or options.height is None or options.fit != "cover":
+        raise InvalidOptions("facepad fills a box: give w and h (or s_WxH), with fit_cover")
+    if options.gravity not in FACE_GRAVITIES:
+        raise InvalidOptions("facepad zooms to the faces g_face or g_faces finds; give one")
+    if options.min_width or options.min_height:
+        raise InvalidOptions("facepad sizes the crop from the faces; minw and minh cannot grow it")
 
 
 def canonicalize(options: Options) -> Options:
@@ -978,7 +999,7 @@ def _token(name: str, value: Any) -> str:
 _CANONICAL_NAMES = {
     "width": "w", "height": "h", "dpr": "dpr", "fit": "fit", "gravity": "g", "crop": "crop",
     "aspect": "ar", "adaptive": "adaptive", "zoom": "zoom", "min_width": "minw",
-    "min_height": "minh",
+    "min_height": "minh", "face_pad": "facepad",
     "format": "fmt", "quality": "q", "auto_quality": "q", "background": "bg", "blur": "blur",
     "sharpen": "sharpen",
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",

@@ -245,6 +245,10 @@ class Options:
     # `adaptive` (thumbor's adaptive-fit-in): `w` and `h` swapped when the source is portrait
     # and the box landscape, or the other way round, so a gallery's box fits either.
     adaptive: bool = False
+    # `facepad_F` (imgix's fit=facearea, Cloudinary's c_thumb): with `g_face`/`g_faces` and a
+    # box, the crop zooms to the face area (the largest face, or all of them) grown F times,
+    # at the box's ratio, instead of covering the whole image (transforms/faces.py `area`).
+    face_pad: float | None = None
     format: RequestedFormat | None = None
     quality: int | None = None
     # `q_auto[:LEVEL]` as written canonically (`auto`, `auto:best`, ...): the lowest quality that

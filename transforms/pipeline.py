@@ -37,7 +37,7 @@ from transforms.options import (
     WaveletSharpen,
     direction_of,
 )
-from transforms.plan import Plan, fit_geometry
+from transforms.plan import Geometry, Plan, fit_geometry
 from transforms.probe import FAIL_ON, MULTI_PAGE
 from transforms.watchdog import WATCHDOG
 from transforms.watermarks import overlay
@@ -113,12 +113,16 @@ def load(ctx: Context) -> None:
     options = plan.options
     option_string = _load_options(plan)
     geometry = plan.geometry
-    if options.resamples and plan.probe.format != "svg":
+    zooms = _zooms_to_faces(plan)
+    if zooms or (options.resamples and plan.probe.format != "svg"):
         # thumbnail has neither: decode (shrunk on load unless gamma, as in sharp), then resize.
         # An SVG is drawn at the output size instead: there is no resize for them to change.
+        # A zoom to faces needs the image before it knows its crop.
         shrink = 1
         if geometry is not None and plan.region is None and options.gamma is None:
             w, h = geometry.resize
+            if zooms:  # the faces may be a small part: decode enough detail for a close-up
+                w, h = w * FACE_ZOOM_DETAIL, h * FACE_ZOOM_DETAIL
             w, h = (h, w) if options.rotate in (90, 270) else (w, h)
             shrink = _jpeg_shrink(plan, w, h)
             if shrink > 1 and int(min(plan.probe.width / w, plan.probe.height / h)) == shrink:
@@ -162,6 +166,16 @@ def load(ctx: Context) -> None:
             _per_frame(ctx, lambda im: im.rot(f"d{options.rotate}"))
         return
     _load_full(ctx, option_string)
+
+
+# A zoom to faces decodes the source at least this many times the covering resize's size, so
+# a face area down to this share of the image's side is cut from source detail, not enlarged.
+FACE_ZOOM_DETAIL = 4
+
+
+def _zooms_to_faces(plan: Plan) -> bool:
+    """`facepad` on a still image (animations take the centre, as the face gravities do)."""
+    return plan.options.face_pad is not None and not plan.animate
 
 
 def _jpeg_shrink(plan: Plan, width: int, height: int) -> int:
@@ -227,13 +241,43 @@ def _load_full(ctx: Context, option_string: str, shrink: int = 1) -> None:
     geometry = plan.geometry or fit_geometry(ctx.image.width, ctx.page_height, options,
                                              ctx.max_dim)
     ctx.plan = replace(plan, geometry=geometry)
-    w, h = geometry.resize
     colour = _colour(plan)
-    if options.resamples and plan.probe.format != "svg":
-        _per_frame(ctx, lambda im: resampled(im, w, h, options.kernel, options.gamma, colour))
+    ours = options.resamples and plan.probe.format != "svg"
+
+    def resize(im: pyvips.Image, width: int, height: int) -> pyvips.Image:
+        if ours:
+            return resampled(im, width, height, options.kernel, options.gamma, colour)
+        return im.thumbnail_image(width, height=height, size="force", no_rotate=True, **colour)
+
+    if _zooms_to_faces(plan) and geometry.box is not None:
+        _zoom_to_faces(ctx, geometry, shrink, resize)
         return
-    _per_frame(ctx, lambda im: im.thumbnail_image(w, height=h, size="force", no_rotate=True,
-                                                  **colour))
+    w, h = geometry.resize
+    _per_frame(ctx, lambda im: resize(im, w, h))
+
+
+def _zoom_to_faces(ctx: Context, geometry: Geometry, shrink: int,
+                   resize: Callable[[pyvips.Image, int, int], pyvips.Image]) -> None:
+    """`facepad`: the face area (transforms/faces.py `area`) cut from the decoded image and
+    scaled to the box; where no face is found, the cover crop libvips' attention places.
+    `shrink` is the JPEG's decode shrink: without `enlarge` the area stays at least the box's
+    size in source pixels."""
+    options = ctx.plan.options
+    assert options.face_pad is not None and geometry.box is not None
+    bw, bh = geometry.box
+    image = ctx.image
+    held = guarded(ctx, image, image.copy_memory)  # read twice: detection, then the crop
+    found = faces.detect_turned(held, options.rotate)
+    if options.gravity == "face":
+        found = found[:1]
+    if found:
+        least = (bw / shrink, bh / shrink) if not options.enlarge else (1.0, 1.0)
+        left, top, w, h = faces.area(found, held.width, held.height, (bw, bh),
+                                     options.face_pad, least)
+        ctx.image = resize(held.extract_area(left, top, w, h), bw, bh)
+    else:
+        ctx.image = resize(held, *geometry.resize).smartcrop(bw, bh, interesting="attention")
+    ctx.plan = replace(ctx.plan, geometry=Geometry((bw, bh), padding=geometry.padding))
 
 
 def resampled(im: pyvips.Image, width: int, height: int, kernel: str, gamma: Gamma | None,
@@ -316,10 +360,10 @@ def _shifted(gravity: Gravity, left: int, top: int, outer: tuple[int, int],
 
 
 def _face_crop(image: pyvips.Image, width: int, height: int,
-               largest_only: bool) -> pyvips.Image:
+               largest_only: bool, rotate: int) -> pyvips.Image:
     """The box centred on the faces found (the largest one alone for `g_face`), or libvips'
     attention crop where there is none."""
-    found = faces.detect(image)
+    found = faces.detect_turned(image, rotate)
     if not found:
         return image.smartcrop(width, height, interesting="attention")
     x, y = faces.focus(found[:1] if largest_only else found)
@@ -344,7 +388,7 @@ def crop_or_pad(ctx: Context) -> None:
             # Both read the pixels twice, which a source decoded in sequence cannot do.
             image = ctx.image
             held = guarded(ctx, image, image.copy_memory)
-            ctx.image = (_face_crop(held, bw, bh, gravity == "face")
+            ctx.image = (_face_crop(held, bw, bh, gravity == "face", options.rotate)
                          if gravity in FACE_GRAVITIES
                          else held.smartcrop(bw, bh, interesting=str(gravity)))
             return

@@ -481,6 +481,25 @@ def test_every_decodable_file_takes_a_face_crop(row: dict[str, str] | None,
 
 
 @every_decodable_file
+def test_every_decodable_file_takes_a_zoom_to_faces(row: dict[str, str] | None,
+                                                    server: OriginProcess,
+                                                    client: httpx.Client) -> None:
+    """`g_faces,facepad_2` in a box of half the plain PNG's height, whatever the file's depth,
+    colour space or frames: the box's size with the plain PNG's bands, and colours of the
+    picture (each band's mean inside the plain PNG's range, give or take a level of the edges'
+    resampling). Which part it shows depends on what the detector finds at the decode's size
+    (the cascade finds a face in some corpus photos that it misses at 200 px), so the pixels
+    themselves are checked by tests/transforms/test_face_area.py."""
+    assert row is not None
+    plain, cut = half_band(server, client, row["path"], "g_faces,facepad_2", 1)
+    flat_plain, flat_cut = (im.flatten(background=[255] * (im.bands - 1)) if im.hasalpha()
+                            else im for im in (plain, cut))
+    for band in range(flat_plain.bands):
+        low, high = flat_plain[band].min() - 1, flat_plain[band].max() + 1
+        assert low <= flat_cut[band].avg() <= high, band
+
+
+@every_decodable_file
 def test_every_decodable_file_takes_pillows_grey(row: dict[str, str] | None,
                                                  server: OriginProcess,
                                                  client: httpx.Client) -> None:

@@ -97,7 +97,7 @@ def test_a_purge_reaches_cloudinary_urls(server: OriginProcess) -> None:
 
 
 @pytest.mark.parametrize(("path", "status", "words"), [
-    ("/demo/image/upload/c_thumb,g_face,w_50/products/shoe.jpg", 400, "crop mode 'thumb'"),
+    ("/demo/image/upload/c_mpad,w_50,h_50/products/shoe.jpg", 400, "crop mode 'mpad'"),
     ("/demo/image/upload/e_sepia/products/shoe.jpg", 400, "effect 'sepia'"),
     ("/demo/image/upload/w_10/missing.jpg", 404, "not found"),
     ("/demo/image/fetch/w_10/https://example.net/a.jpg", 403, "not allowed"),

@@ -38,6 +38,7 @@ MATRIX: list[tuple[str, str]] = [
     ("landscape.jpg", "w_320,fmt_gif"),
     ("landscape.jpg", "s_200x200,g_attention,fmt_webp"),
     ("landscape.jpg", "s_200x120,g_faces,fmt_webp"),  # the detector runs (no face: attention)
+    ("landscape.jpg", "s_200x120,g_faces,facepad_2,fmt_webp"),  # the face zoom's decode
     ("landscape.jpg", "crop_100:100:800:600,w_200,fmt_jpeg"),
     ("landscape.jpg", "w_300,blur_2,gray,fmt_png"),
     ("landscape.jpg", "w_240,rot_90,flop,sharpen_1,q_60,fmt_jpeg"),
