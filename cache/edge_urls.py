@@ -6,7 +6,9 @@ the origin remembers which paths of a source it answered (and whether the answer
 only its misses and revalidations reach the origin: a few requests per URL and edge lifetime,
 so a path is written once per such request, off the request's path. Kept in Redis when it is
 the shared tier (every host's answers), else in files under IMGORIGIN_CACHE_DIR (this host's
-workers).
+workers). Each directory above a source also indexes the sources with records under it, so a
+purge by prefix reaches sources the shared tier no longer holds (their values expired while the
+edge kept serving them, never asking the origin again).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import time
@@ -21,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from cache.keys import source_hash
+from cache.keys import purge_prefixes, source_hash
 from origin import metrics
 
 if TYPE_CHECKING:
@@ -51,6 +54,9 @@ redis.call('DEL', KEYS[1])
 return members
 """
 MAX_SET_MEMBERS = 20_000
+# Sources one directory's index takes per period; past it a directory purge misses the newest
+# (each source's own purge still reaches them).
+MAX_DIRECTORY_SOURCES = 1_000_000
 DROPPED = metrics.CACHE_ERRORS.labels("edge-urls", "dropped")  # records given up, for a bound
 # How often each worker looks for files not written for a whole record lifetime.
 SWEEP_SECONDS = 3600.0
@@ -83,6 +89,32 @@ def record_keys(sources: Sequence[str], tags: Sequence[str]) -> list[str]:
     return [*sources, *(by_tag(t) for t in tags if t.startswith("w-"))]
 
 
+def period(ttl: int) -> int:
+    """The record lifetime's period a directory index is written under now: an index is read for
+    this period and the one before, so it holds every source recorded in the last lifetime and
+    its entries of sources long gone leave with their period."""
+    return int(time.time() // ttl)
+
+
+def directories(entries: Mapping[str, set[str]]) -> dict[str, set[str]]:
+    """The directory prefixes above each recorded source (tag keys have none), with the
+    sources under each."""
+    found: dict[str, set[str]] = {}
+    for source, paths in entries.items():
+        if paths and not source.startswith("tag:"):
+            for prefix in purge_prefixes(source):
+                found.setdefault(prefix, set()).add(source)
+    return found
+
+
+def indexed(prefix: str) -> str | None:
+    """The directory whose index holds the sources under `prefix`: itself when it names one
+    (`products/`), else the one it is part of (`products/sh` -> `products/`); None for a part of
+    a top-level name, which no directory indexes."""
+    cut = prefix.rfind("/")
+    return prefix[:cut + 1] if cut >= 0 else None
+
+
 class RecordUnavailable(Exception):
     """The record could not be read: a purge cannot tell which paths to name."""
 
@@ -95,6 +127,11 @@ class UrlStore(Protocol):
     async def take(self, sources: Sequence[str]) -> dict[str, set[str]]:
         """Remove and return the encoded paths of these sources; RecordUnavailable if the store
         cannot be read."""
+        ...
+
+    async def sources_under(self, prefixes: Sequence[str]) -> set[str]:
+        """The sources recorded in the last lifetime under these directory prefixes (their
+        records may since have been taken); RecordUnavailable if the store cannot be read."""
         ...
 
 
@@ -137,9 +174,14 @@ class EdgeUrls:
         while self._flushing is not None:
             await asyncio.shield(self._flushing)
 
-    async def take(self, sources: Sequence[str]) -> dict[str, list[EdgeUrl]]:
-        """Remove and return every path recorded for these sources (this worker's included)."""
+    async def take(self, sources: Sequence[str],
+                   prefixes: Sequence[str] = ()) -> dict[str, list[EdgeUrl]]:
+        """Remove and return every path recorded for these sources and for those under these
+        directory prefixes (this worker's included)."""
         await self.drain()
+        if prefixes:
+            under = await self.store.sources_under(prefixes)
+            sources = list(dict.fromkeys([*sources, *sorted(under)]))
         taken = await self.store.take(sources)
         found: dict[str, list[EdgeUrl]] = {}
         for source, encoded in taken.items():
@@ -159,19 +201,44 @@ class RedisUrlStore:
 
     def __init__(self, tier: RedisTier, ttl: int) -> None:
         self.tier = tier
+        self.ttl = ttl
         self.ttl_ms = ttl * 1000
 
     def _key(self, source_id: str) -> str:
         return self.tier.layout.source(source_id).edge_urls
 
     async def add(self, entries: Mapping[str, set[str]]) -> None:
+        now = period(self.ttl)
+        index = directories(entries)
+
         async def write() -> None:
             await asyncio.gather(*(
                 self.tier.client.eval(_ADD, 1, self._key(source), self.ttl_ms, MAX_SET_MEMBERS,
                                       *sorted(paths))
-                for source, paths in entries.items() if paths))
+                for source, paths in entries.items() if paths), *(
+                # Two lifetimes: read for this period and the next.
+                self.tier.client.eval(_ADD, 1, self.tier.layout.edge_directory(prefix, now),
+                                      2 * self.ttl_ms, MAX_DIRECTORY_SOURCES, *sorted(sources))
+                for prefix, sources in index.items()))
 
         await self.tier.call("edge-urls", write, background=True)
+
+    async def sources_under(self, prefixes: Sequence[str]) -> set[str]:
+        now = period(self.ttl)
+        keys = [self.tier.layout.edge_directory(directory, p)
+                for directory in {indexed(prefix) for prefix in prefixes} - {None}
+                for p in (now, now - 1)]
+
+        async def read() -> set[str]:
+            found = await asyncio.gather(*(self.tier.client.smembers(k) for k in keys))
+            return {m.decode("utf-8", "surrogateescape") for members in found for m in members}
+
+        under = await self.tier.call("edge-urls", read, timeout=self.tier.purge_timeout)
+        if under is None:
+            raise RecordUnavailable("Redis did not answer for the directories' index of "
+                                    "answered paths")
+        # Another directory's whose name hashes alike is no concern of this purge.
+        return {source for source in under if source.startswith(tuple(prefixes))}
 
     async def take(self, sources: Sequence[str]) -> dict[str, set[str]]:
         async def read() -> dict[str, set[str]]:
@@ -211,20 +278,53 @@ class DiskUrlStore:
         except OSError as exc:
             raise RecordUnavailable(f"the record of answered paths: {exc}") from None
 
+    def _index_file(self, prefix: str, at: int) -> str:
+        # Named like a source's file, from an id no source has (NUL never reaches a key).
+        return self._file(f"\0edge-directory\0{at}\0{prefix}")
+
+    async def sources_under(self, prefixes: Sequence[str]) -> set[str]:
+        try:
+            return await asyncio.to_thread(self._under, list(prefixes))
+        except OSError as exc:
+            raise RecordUnavailable(f"the directories' index of answered paths: {exc}") from None
+
     def _add(self, entries: dict[str, set[str]]) -> None:
         for source, paths in entries.items():
-            name = self._file(source)
-            os.makedirs(os.path.dirname(name), exist_ok=True)
-            lines = "".join(p + "\n" for p in sorted(paths)).encode("utf-8", "surrogateescape")
-            while True:
-                with _locked(name, os.O_RDWR | os.O_CREAT | os.O_APPEND) as fd:
-                    if os.fstat(fd).st_nlink == 0:
-                        continue  # swept while this waited for the lock: open the name again
-                    self._append(fd, lines)
-                    break
+            self._append_to(self._file(source), paths)
+        now = period(self.ttl)
+        for prefix, sources in directories(entries).items():
+            # A source a line, as JSON: a key may hold a newline.
+            self._append_to(self._index_file(prefix, now), {json.dumps(s) for s in sources})
         if time.monotonic() - self._swept > SWEEP_SECONDS:
             self._swept = time.monotonic()
             self.sweep()
+
+    def _append_to(self, name: str, entries: set[str]) -> None:
+        os.makedirs(os.path.dirname(name), exist_ok=True)
+        lines = "".join(p + "\n" for p in sorted(entries)).encode("utf-8", "surrogateescape")
+        while True:
+            with _locked(name, os.O_RDWR | os.O_CREAT | os.O_APPEND) as fd:
+                if os.fstat(fd).st_nlink == 0:
+                    continue  # swept while this waited for the lock: open the name again
+                self._append(fd, lines)
+                return
+
+    def _under(self, prefixes: list[str]) -> set[str]:
+        now = period(self.ttl)
+        found: set[str] = set()
+        for directory in {indexed(prefix) for prefix in prefixes} - {None}:
+            for at in (now, now - 1):
+                try:
+                    with _locked(self._index_file(directory, at), os.O_RDONLY) as fd:
+                        lines = _read_lines(fd)
+                except FileNotFoundError:
+                    continue
+                for line in lines:
+                    with contextlib.suppress(ValueError):
+                        source = json.loads(line)
+                        if isinstance(source, str) and source.startswith(tuple(prefixes)):
+                            found.add(source)
+        return found
 
     @staticmethod
     def _append(fd: int, lines: bytes) -> None:

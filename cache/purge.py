@@ -50,7 +50,8 @@ class PurgeService:
             watermark_tag(w) for w in watermarks]
         cdn = []
         if self.purgers and tags:
-            results = await asyncio.gather(*(p.purge(tags, sorted(found), soft=soft)
+            results = await asyncio.gather(*(p.purge(tags, sorted(found), soft=soft,
+                                                     prefixes=prefixes)
                                              for p in self.purgers))
             cdn = [
                 {"name": r.name, "ok": r.ok, "purged_tags": r.purged_tags, "soft": r.soft,

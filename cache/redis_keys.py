@@ -11,6 +11,8 @@ touch them all.
     P:{h}:orig              generation + HTTP source version and bytes   TTL originals_ttl
     P:{h}:edge              SET of request paths answered (nginx purger)   TTL edge_urls_ttl
     P:{d}:dir               SET of source ids under a directory prefix     TTL redis_ttl
+    P:{d}:edgedir:<n>       SET of source ids with answered paths (`edge`) 2 x edge_urls_ttl
+                            under a directory prefix, for period n
     P:lock:<variant key>    single-flight lease (token)                    TTL lease_ttl, renewed
     P:lock:src-<h>          lease of one upstream fetch of a source        TTL lease_ttl, renewed
     P:purge                 pub/sub channel: purges, for every worker's L1
@@ -54,6 +56,9 @@ class KeyLayout:
 
     def directory(self, prefix: str) -> str:
         return f"{self.prefix}:{{{source_hash(prefix)}}}:dir"
+
+    def edge_directory(self, prefix: str, period: int) -> str:
+        return f"{self.prefix}:{{{source_hash(prefix)}}}:edgedir:{period}"
 
     def lease(self, variant_key: str) -> str:
         return f"{self.prefix}:lock:{variant_key}"

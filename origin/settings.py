@@ -334,10 +334,11 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "a CloudFront purge then invalidates `/SEGMENT/SOURCE` for each, else `/*` "
             "(CloudFront allows `*` only at the end of a path)", "unset: invalidate `/*`"),
     Setting("IMGORIGIN_CLOUDFRONT_ANSWERED_PATHS", "cloudfront_answered_paths", "false", _bool,
-            "a CloudFront purge invalidates the paths the origin answered for each source "
-            "(recorded as for the nginx purger, kept as long as `Cache-Control` lets CloudFront "
-            "keep an answer, or IMGORIGIN_EDGE_URLS_TTL if longer: raise it for URLs with a "
-            "longer `maxage`), not `/*`: signed and absolute-URL sources too"),
+            "a CloudFront purge invalidates the paths the origin answered for each source and "
+            "directory purged (recorded as for the nginx purger, kept as long as "
+            "`Cache-Control` lets CloudFront keep an answer, or IMGORIGIN_EDGE_URLS_TTL if "
+            "longer: raise it for URLs with a longer `maxage`), not `/*`: signed and "
+            "absolute-URL sources too"),
     Setting("IMGORIGIN_CDN_PURGE_ATTEMPTS", "cdn_purge_attempts", "3", _positive_int,
             "tries per CDN purge API call (network errors, 429 and 5xx are retried)"),
     Setting("IMGORIGIN_CDN_PURGE_BACKOFF", "cdn_purge_backoff", "0.2", _positive_float,

@@ -31,9 +31,10 @@ class CdnPurger(Protocol):
     name: str
 
     async def purge(self, tags: Sequence[str], sources: Sequence[str], *,
-                    soft: bool = False) -> CdnPurgeResult:
+                    soft: bool = False, prefixes: Sequence[str] = ()) -> CdnPurgeResult:
         """Purge every object carrying one of `tags` (Surrogate-Key/Cache-Tag values); `soft`
-        asks the CDN to keep them as stale copies to revalidate, where it can."""
+        asks the CDN to keep them as stale copies to revalidate, where it can. `prefixes` are
+        the purged directories (their tags are in `tags`), for purgers that name paths."""
         ...
 
 

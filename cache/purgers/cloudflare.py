@@ -22,7 +22,7 @@ class CloudflarePurger(TokenApiPurger):
     endpoint = "{api}/zones/{target}/purge_cache"
 
     async def purge(self, tags: Sequence[str], sources: Sequence[str], *,
-                    soft: bool = False) -> CdnPurgeResult:
+                    soft: bool = False, prefixes: Sequence[str] = ()) -> CdnPurgeResult:
         # Cloudflare's purge by tag has no soft mode: a soft purge is a hard one here, and the
         # result says so (soft=False).
         report = Report(self.name)

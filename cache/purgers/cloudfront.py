@@ -46,7 +46,8 @@ def invalidation_paths(tags: Sequence[str], sources: Sequence[str], segments: Se
     if not tags and not sources:
         return []
     directory_purge = any(t.startswith("d-") for t in tags)
-    if answered is not None and not directory_purge:
+    # The record indexes each directory's sources too: a directory purge is exact with it.
+    if answered is not None:
         exact = {quote(p.encode("latin-1"), safe=_PATH_SAFE) for p in answered}
         if segments and not signed:
             exact.update(invalidation_paths(tags, sources, segments, signed))
@@ -126,14 +127,14 @@ class CloudFrontPurger:
                                                   "Accept": "text/xml"})
 
     async def purge(self, tags: Sequence[str], sources: Sequence[str], *,
-                    soft: bool = False) -> CdnPurgeResult:
+                    soft: bool = False, prefixes: Sequence[str] = ()) -> CdnPurgeResult:
         # An invalidation has no soft mode: a soft purge is a hard one (the result's soft=False).
         report = Report(self.name)
         taken: dict[str, list[EdgeUrl]] = {}
         answered = None
         if self.urls is not None:
             try:
-                taken = await self.urls.take(record_keys(sources, tags))
+                taken = await self.urls.take(record_keys(sources, tags), prefixes)
             except RecordUnavailable:
                 pass  # which paths were answered is unknown: segments or `/*`, as without it
             else:

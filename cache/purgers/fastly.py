@@ -18,7 +18,7 @@ class FastlyPurger(TokenApiPurger):
     endpoint = "{api}/service/{target}/purge"
 
     async def purge(self, tags: Sequence[str], sources: Sequence[str], *,
-                    soft: bool = False) -> CdnPurgeResult:
+                    soft: bool = False, prefixes: Sequence[str] = ()) -> CdnPurgeResult:
         report = Report(self.name)
         # Hard by default: a replaced or withdrawn image must not be served again, even stale.
         # A soft purge marks the objects stale, so edges serve them once more while they

@@ -56,10 +56,10 @@ class NginxPurger:
         return cls(target, urls, client, settings.cdn_purge_attempts, settings.cdn_purge_backoff)
 
     async def purge(self, tags: Sequence[str], sources: Sequence[str], *,
-                    soft: bool = False) -> CdnPurgeResult:
+                    soft: bool = False, prefixes: Sequence[str] = ()) -> CdnPurgeResult:
         # ngx_cache_purge has no soft mode: a soft purge is a hard one here (soft=False below).
         try:
-            taken = await self.urls.take(record_keys(sources, tags))
+            taken = await self.urls.take(record_keys(sources, tags), prefixes)
         except RecordUnavailable as exc:
             # Which paths nginx holds is unknown: say so; its lifetime bounds what stays.
             return CdnPurgeResult(self.name, ok=False, error=str(exc))

@@ -32,7 +32,7 @@ class VarnishPurger:
         return cls(target, client, settings.cdn_purge_attempts, settings.cdn_purge_backoff)
 
     async def purge(self, tags: Sequence[str], sources: Sequence[str], *,
-                    soft: bool = False) -> CdnPurgeResult:
+                    soft: bool = False, prefixes: Sequence[str] = ()) -> CdnPurgeResult:
         report = Report(self.name)
         objects = 0
         # The VCL turns `xkey-soft: 1` into xkey.softpurge: expired, kept for their grace.

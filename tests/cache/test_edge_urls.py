@@ -1,6 +1,7 @@
 """The record of answered paths the nginx purger reads (cache/edge_urls.py): its file store
-under concurrent workers, its Redis store on a real redis-server and a real Cluster, and the
-recorder's behaviour when the store is away."""
+under concurrent workers, its Redis store on a real redis-server and a real Cluster, each
+directory's index of the sources recorded under it, and the recorder's behaviour when the store
+is away."""
 
 from __future__ import annotations
 
@@ -121,6 +122,75 @@ def test_an_append_waiting_on_a_swept_file_writes_to_a_new_one(tmp_path: Any) ->
     assert store._take(["a.jpg"]) == {"a.jpg": {"-/w_2/a.jpg"}}
 
 
+# --- each directory's index of recorded sources ------------------------------------------------
+
+RECORDED = {
+    "a/b/1.jpg": {"-/w_1/a/b/1.jpg"},
+    "a/c/2.jpg": {"-/w_1/a/c/2.jpg"},
+    "a/new\nline.jpg": {"-/w_1/a/new%0Aline.jpg"},  # a key may hold a newline
+    "x/3.jpg": {"-/w_1/x/3.jpg"},
+    "top.jpg": {"-/w_1/top.jpg"},
+    "https://img.example.com/p/4.jpg": {"-/w_1/https://img.example.com/p/4.jpg"},
+    "tag:w-0123": {"-/w_1,wm_logo/a/b/1.jpg"},  # a watermark's record: in no directory
+}
+
+
+@pytest.mark.parametrize(("prefixes", "under"), [
+    (["a/"], {"a/b/1.jpg", "a/c/2.jpg", "a/new\nline.jpg"}),
+    (["a/b/"], {"a/b/1.jpg"}),
+    (["a/n"], {"a/new\nline.jpg"}),  # part of a name: the index of the directory it is in
+    (["x/", "a/c/"], {"x/3.jpg", "a/c/2.jpg"}),
+    (["https://img.example.com/"], {"https://img.example.com/p/4.jpg"}),
+    (["https://img.example.com/p/"], {"https://img.example.com/p/4.jpg"}),
+    (["to"], set()),  # part of a top-level name: no directory indexes those
+    (["b/"], set()),
+])
+def test_disk_store_indexes_each_directorys_recorded_sources(
+        tmp_path: Any, prefixes: list[str], under: set[str]) -> None:
+    store = DiskUrlStore(str(tmp_path), ttl=100)
+    store._add(RECORDED)
+    assert asyncio.run(store.sources_under(prefixes)) == under
+
+
+def test_a_directory_take_hands_over_the_paths_of_the_sources_under_it(tmp_path: Any) -> None:
+    async def run() -> tuple[dict[str, list[EdgeUrl]], dict[str, list[EdgeUrl]]]:
+        urls = EdgeUrls(DiskUrlStore(str(tmp_path), ttl=100))
+        for source, paths in RECORDED.items():
+            for path in paths:
+                urls.record(source, path[1:], False)
+        first = await urls.take(["x/3.jpg"], ["a/"])
+        return first, await urls.take([], ["a/", "x/"])
+
+    first, again = asyncio.run(run())
+    assert first == {s: [EdgeUrl(p[1:], False) for p in RECORDED[s]]
+                     for s in ("x/3.jpg", "a/b/1.jpg", "a/c/2.jpg", "a/new\nline.jpg")}
+    assert again == {}  # taken once; the index still names them, their records are empty
+
+
+def test_a_directorys_index_lasts_one_lifetime_after_its_last_write(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written under the lifetime's period it was written in and read for this period and the
+    one before: found for at least a lifetime, gone two periods on (its entries with it)."""
+    clock = [100 * 1000 + 99.0]  # the end of period 1000, for a lifetime of 100 s
+    monkeypatch.setattr(edge_urls.time, "time", lambda: clock[0])
+    store = DiskUrlStore(str(tmp_path), ttl=100)
+    store._add({"a/1.jpg": {"-/w_1/a/1.jpg"}})
+    for now, found in ((100 * 1000 + 99.0, True), (100 * 1001 + 99.0, True),
+                       (100 * 1002 + 0.0, False)):
+        clock[0] = now
+        assert (asyncio.run(store.sources_under(["a/"])) == {"a/1.jpg"}) is found, now
+
+
+def test_an_unreadable_index_fails_the_take(tmp_path: Any) -> None:
+    store = DiskUrlStore(str(tmp_path), ttl=100)
+    store._add(RECORDED)
+    name = store._index_file("a/", edge_urls.period(100))
+    os.unlink(name)
+    os.mkdir(name)  # opens, but reading it fails (EISDIR), as a damaged disk's read would
+    with pytest.raises(RecordUnavailable, match="index"):
+        asyncio.run(EdgeUrls(store).take([], ["a/"]))
+
+
 class _AwayStore:
     def __init__(self) -> None:
         self.calls = 0
@@ -131,6 +201,9 @@ class _AwayStore:
 
     async def take(self, sources: Sequence[str]) -> dict[str, set[str]]:
         return {}
+
+    async def sources_under(self, prefixes: Sequence[str]) -> set[str]:
+        return set()
 
 
 def test_recording_never_fails_a_request_when_the_store_is_away() -> None:
@@ -250,6 +323,28 @@ def test_redis_store_away_loses_records_not_requests_and_says_so_to_a_purge() ->
     asyncio.run(run())
 
 
+def test_redis_store_indexes_each_directorys_recorded_sources(server: RedisProcess) -> None:
+    async def run() -> tuple[set[str], set[str], int, dict[str, list[EdgeUrl]]]:
+        tier = make_tier(server.url)
+        try:
+            store = RedisUrlStore(tier, ttl=60)
+            await store.add(RECORDED)
+            under = await store.sources_under(["a/"])
+            partial = await store.sources_under(["a/n", "https://img.example.com/"])
+            ttl = await tier.client.pttl(tier.layout.edge_directory("a/",
+                                                                    edge_urls.period(60)))
+            taken = await EdgeUrls(store).take([], ["a/b/"])
+            return under, partial, ttl, taken
+        finally:
+            await tier.close()
+
+    under, partial, ttl, taken = asyncio.run(run())
+    assert under == {"a/b/1.jpg", "a/c/2.jpg", "a/new\nline.jpg"}
+    assert partial == {"a/new\nline.jpg", "https://img.example.com/p/4.jpg"}
+    assert 60_000 < ttl <= 120_000  # two lifetimes: read for its period and the next
+    assert taken == {"a/b/1.jpg": [EdgeUrl("/w_1/a/b/1.jpg", False)]}
+
+
 def test_redis_store_on_a_cluster_keeps_each_source_in_its_slot() -> None:
     cluster = RedisCluster().start()
     try:
@@ -257,5 +352,18 @@ def test_redis_store_on_a_cluster_keeps_each_source_in_its_slot() -> None:
         taken, (_, again) = asyncio.run(_round_trip(cluster.url, sources))
         assert sorted(taken) == sorted(sources) and again == {}
         assert all(len(urls) == 2 for urls in taken.values())
+
+        async def by_directory() -> dict[str, list[EdgeUrl]]:
+            tier = make_tier(cluster.url)
+            try:
+                urls = EdgeUrls(RedisUrlStore(tier, ttl=60))
+                for source in sources:  # twelve directories' indexes, on their own slots
+                    urls.record(source, f"/w_30/{source}", False)
+                return await urls.take([], ["catalog/"])
+            finally:
+                await tier.close()
+
+        by_prefix = asyncio.run(by_directory())
+        assert sorted(by_prefix) == sorted(sources)
     finally:
         cluster.stop()

@@ -82,3 +82,32 @@ def test_r14_cloudfront_invalidates_exactly_what_the_origin_answered(
         httpx.post(origin.url("/-/purge"), json={"sources": ["products/shoe.jpg"]},
                    headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
         assert len(api.requests) == 1
+
+
+def test_r14_cloudfront_directory_purge_invalidates_the_paths_answered_under_it(
+        api: Recorder, redis_server: RedisProcess) -> None:
+    """The record indexes each directory's sources, so a directory purge names their answered
+    paths (signed too) rather than `/*`, and nothing of the sources outside it."""
+    api.reset(created)
+    env = {"IMGORIGIN_SOURCE": str(REPO / "samples"), "IMGORIGIN_PURGE_TOKENS": TOKEN,
+           "IMGORIGIN_REDIS_URL": redis_server.url, "IMGORIGIN_REDIS_PREFIX": "cfdir",
+           "IMGORIGIN_CDN_PURGERS": "cloudfront:EDIST", "IMGORIGIN_CLOUDFRONT_API_URL": api.base,
+           "IMGORIGIN_CLOUDFRONT_ANSWERED_PATHS": "true", "IMGORIGIN_SIGNING_KEYS": KEY,
+           "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+           "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    with OriginProcess(env, workers=2) as origin:
+        inside = sign_path("/w_310,fmt_webp/products/shoe.jpg", KEY)
+        outside = sign_path("/w_310,fmt_webp/landscape.jpg", KEY)
+        for path in (inside, outside):
+            assert httpx.get(origin.url(path), timeout=30).status_code == 200
+
+        def purge(**body: list[str]) -> None:
+            r = httpx.post(origin.url("/-/purge"), json=body, timeout=30,
+                           headers={"Authorization": f"Bearer {TOKEN}"})
+            assert r.status_code == 200 and r.json()["cdn"][0]["ok"], r.text
+
+        purge(prefixes=["products/"])
+        assert invalidated(api) == [[inside]]
+        purge(sources=["landscape.jpg"])
+        assert invalidated(api)[1:] == [[outside]]

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
+from cache.keys import source_hash
+from cache.redis_keys import KeyLayout
 from tests.edge.accepts import CHROME, LEGACY, SAFARI_15
 from tests.edge.nginx import CONF, PURGE_CONF, NginxProcess
 from tests.support.origin import REPO, OriginProcess
@@ -134,6 +137,35 @@ def test_r14_nginx_directory_purge_reaches_the_sources_under_it(tmp_path: Path) 
         assert cdn["ok"] and cdn["detail"] == {"paths": 1, "objects": 1}, cdn
         assert get(nginx, inside).headers["x-cache"] == "MISS"
         assert get(nginx, outside).headers["x-cache"] == "HIT"
+
+
+def test_r14_nginx_directory_purge_reaches_sources_the_shared_tier_forgot(
+        tmp_path: Path, redis_server: RedisProcess) -> None:
+    """nginx keeps serving an object without asking the origin, so the source's values and
+    its directory's index in Redis may expire first; the record's own directory index still
+    names the source to a purge of the directory."""
+    source = sources_dir(tmp_path)
+    env = {"IMGORIGIN_REDIS_URL": redis_server.url, "IMGORIGIN_REDIS_PREFIX": "forgot"}
+    with nginx_and_origin(source, env, workers=1) as (origin, nginx):
+        inside = "/w_66,fmt_webp/dir%20with%20space/pic.jpg"
+        get(nginx, inside)
+        assert get(nginx, inside).headers["x-cache"] == "HIT"
+        layout = KeyLayout("forgot")
+        client = redis.Redis(port=redis_server.port)
+        try:
+            kept = layout.source("dir with space/pic.jpg").edge_urls
+            tag = "{" + source_hash("dir with space/pic.jpg") + "}"
+            forgotten = [k for k in client.scan_iter(match=f"forgot:{tag}:*") if k != kept.encode()]
+            forgotten.append(layout.directory("dir with space/").encode())
+            assert client.delete(*forgotten) >= 2  # as if expired: values, generation, index
+            assert client.exists(kept)
+        finally:
+            client.close()
+        result = purge(origin, prefixes=["dir with space/"])
+        assert result["variants"] == 0  # the shared tier had nothing left of it
+        (cdn,) = result["cdn"]
+        assert cdn["ok"] and cdn["detail"] == {"paths": 1, "objects": 1}, cdn
+        assert get(nginx, inside).headers["x-cache"] == "MISS"
 
 
 def test_r14_nginx_purge_removes_each_client_hinted_step(tmp_path: Path) -> None:
