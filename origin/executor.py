@@ -41,7 +41,6 @@ from origin.errors import Overloaded
 from origin.threadnames import name_os_thread
 from transforms import Plan
 from transforms.formats import takes_quality
-from transforms.options import FACE_GRAVITIES
 
 T = TypeVar("T")
 
@@ -96,7 +95,7 @@ def estimate_seconds(plan: Plan) -> float:
     effects = WAVELET_SHARPEN if plan.options.wavelet_sharpen is not None else 0.0
     if plan.options.convolution is not None:
         effects += CONVOLUTION_TAP * len(plan.options.convolution.weights)
-    detection = FACE_DETECTION if plan.options.gravity in FACE_GRAVITIES else 0.0
+    detection = FACE_DETECTION if plan.options.detects_faces else 0.0
     return frames * (info.width * info.height * decode + out_pixels * (encode + effects)
                      ) + BASE_SECONDS + detection
 

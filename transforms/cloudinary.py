@@ -312,8 +312,10 @@ def _crop(width: str, height: str, gravity: str, params: dict[str, str],
     sides = [_side(v, n) if v else "0" for v, n in ((width, "w"), (height, "h"))]
     x, y = (_signed(params.get(k, "0"), k) for k in ("x", "y"))
     if gravity in ("attention", "face", "faces"):
-        raise InvalidOptions(f"Cloudinary c_crop with g_{params['g']} is not supported by this "
-                             "server")
+        # The region around the faces (or the most interesting one) at the original's scale;
+        # x_ and y_ do not move it, as in Cloudinary.
+        tokens["crop"] = f"{sides[0]}:{sides[1]}:{gravity}"
+        return
     if gravity == "fpx":
         place = f"fpx:{x}:{y}"
     else:

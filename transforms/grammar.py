@@ -315,8 +315,9 @@ def _p_crop(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     gravity: Gravity | None = "center"
     if len(parts) > 2:
         gravity = _placement(":".join(parts[2:]), token)
-        if gravity is None or gravity in SMART_GRAVITIES:
-            raise _bad(token, _CROP_FORMS + " (GRAVITY a direction, fp:X:Y or fpx:X:Y)")
+        if gravity is None:
+            raise _bad(token, _CROP_FORMS + " (GRAVITY a direction, attention, entropy, face, "
+                       "faces, fp:X:Y or fpx:X:Y)")
     return {"crop": CropBox(_crop_side(parts[0], token), _crop_side(parts[1], token), gravity)}
 
 

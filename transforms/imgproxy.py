@@ -182,9 +182,6 @@ def _crop_token(state: _State, tokens: dict[str, str]) -> str:
         raise InvalidOptions("imgproxy crop together with rotate or trim is not supported by "
                              "this server")
     gravity = state.crop_gravity or state.gravity or "center"
-    if gravity in ("attention", "faces"):
-        raise InvalidOptions("imgproxy smart crop or object gravity for crop is not supported "
-                             "by this server")
     width, height = state.crop
     return f"{width}:{height}:{gravity}"
 

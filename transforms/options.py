@@ -340,6 +340,12 @@ class Options:
                 or self.zoom != 1)
 
     @property
+    def detects_faces(self) -> bool:
+        """True when the crop (or a `crop_W:H` region) is placed around detected faces."""
+        crop_gravity = self.crop.gravity if isinstance(self.crop, CropBox) else None
+        return self.gravity in FACE_GRAVITIES or crop_gravity in FACE_GRAVITIES
+
+    @property
     def resamples(self) -> bool:
         """True when the resize is ours, not libvips' thumbnail's: another kernel, or gamma
         (either decodes the source whole first)."""

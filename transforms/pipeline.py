@@ -28,6 +28,7 @@ from transforms.options import (
     MEAN_BACKGROUND,
     SMART_GRAVITIES,
     Corners,
+    CropBox,
     FocalPoint,
     Gamma,
     Gravity,
@@ -224,7 +225,17 @@ def _load_full(ctx: Context, option_string: str, shrink: int = 1) -> None:
             raise UnprocessableImage("source could not be decoded", internal=str(exc)) from None
     _per_frame(ctx, lambda im: im.autorot())
     region = plan.region
-    if region is not None:
+    crop = options.crop
+    if region is not None and isinstance(crop, CropBox) and crop.gravity in SMART_GRAVITIES \
+            and not plan.animate:
+        # Placed on the decoded pixels: around the faces, or libvips' interesting part.
+        image = ctx.image
+        held = guarded(ctx, image, image.copy_memory)
+        ctx.image = (_face_crop(held, region.width, region.height, crop.gravity == "face", 0)
+                     if crop.gravity in FACE_GRAVITIES
+                     else held.smartcrop(region.width, region.height,
+                                         interesting=str(crop.gravity)))
+    elif region is not None:
         _per_frame(ctx, lambda im: im.extract_area(region.x, region.y, region.width,
                                                    region.height))
     trim = options.trim

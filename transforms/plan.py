@@ -248,8 +248,10 @@ def place_crop(crop: CropBox, width: int, height: int) -> Region:
         left = round(width * crop.gravity.x) - w // 2
         top = round(height * crop.gravity.y) - h // 2
     else:
-        # An edge or corner is flush with its sides; the centre rounds half to even.
-        fx, fy = DIRECTION_ANCHORS[direction_of(crop.gravity)]
+        # An edge or corner is flush with its sides; the centre rounds half to even. A smart
+        # gravity's region is only placed once the pixels are decoded (pipeline): the centre
+        # until then.
+        fx, fy = DIRECTION_ANCHORS.get(direction_of(crop.gravity), (0.5, 0.5))
         left = round((width - w + 1) / 2) if fx == 0.5 else round((width - w) * fx)
         top = round((height - h + 1) / 2) if fy == 0.5 else round((height - h) * fy)
         if isinstance(crop.gravity, ShiftedDirection):

@@ -141,6 +141,10 @@ def test_cost_model_orders_formats_and_counts_pixels_and_frames(samples_dir: Pat
         for gravity in ("face", "faces"):
             faces = estimate_seconds(_plan(data, f"{size},g_{gravity}", "jpeg"))
             assert faces == pytest.approx(attention + FACE_DETECTION)
+    # So does a region placed around faces.
+    centred = estimate_seconds(_plan(data, "crop_300:200", "jpeg"))
+    placed = estimate_seconds(_plan(data, "crop_300:200:faces", "jpeg"))
+    assert placed == pytest.approx(centred + FACE_DETECTION)
 
 
 def test_executor_admission_and_calibration() -> None:

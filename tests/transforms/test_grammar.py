@@ -133,7 +133,7 @@ def test_values_parse_to_types() -> None:
         ("crop_1:2:3", "crop_1:2:3"),
         ("crop_0:0:0:5", "crop_0:0:0:5"),
         ("crop_100", "crop_100"),
-        ("crop_100:50:attention", "crop_100:50:attention"),
+        ("crop_100:50:attention:1", "crop_100:50:attention:1"),
         ("crop_100:50:fp:0.5", "crop_100:50:fp:0.5"),
         ("crop_100:50:north:1", "crop_100:50:north:1"),
         ("crop_1.5:20", "crop_1.5:20"),

@@ -153,8 +153,6 @@ def test_sources(path: str, source: str) -> None:
 
 
 @pytest.mark.parametrize(("path", "words"), [
-    ("/crop:100:100:sm/plain/a.jpg", "smart crop"),
-    ("/g:sm/crop:100:100/plain/a.jpg", "smart crop"),
     ("/crop:100:100/rot:90/plain/a.jpg", "rotate or trim"),
     ("/t:10/crop:100:100/plain/a.jpg", "rotate or trim"),
     ("/crop:100:100:no:5:x/plain/a.jpg", "'x' is not a number"),
