@@ -24,7 +24,13 @@ from cache.memo import second_sight
 from cache.variants import VariantCache
 from origin import dialects, metrics
 from origin.dialects import Dialect
-from origin.errors import ImgOriginError, InvalidOptions, InvalidSource, UpstreamTimeout
+from origin.errors import (
+    ImgOriginError,
+    InvalidOptions,
+    InvalidSource,
+    UnsupportedFormat,
+    UpstreamTimeout,
+)
 from origin.executor import TransformExecutor, estimate_seconds
 from origin.failures import FailureMemo
 from origin.operator_files import load_watermarks
@@ -52,10 +58,10 @@ from transforms import (
     render_blurhash,
     watermarks,
 )
-from transforms.formats import AVIF_EFFORT, WEBP_EFFORT
+from transforms.formats import AVIF_EFFORT, CONTENT_TYPES, WEBP_EFFORT
 from transforms.grammar import serialize
 from transforms.hints import bucket_text, dpr_bucket
-from transforms.options import Options
+from transforms.options import DEFAULT_OPTIONS, Options
 
 T = TypeVar("T")
 
@@ -220,7 +226,7 @@ class TransformService:
         return TransformRequest(
             options=options,
             canonical=canonical,
-            requested_format=options.format or self.settings.default_format,
+            requested_format=self._requested_format(options),
             source=self.sources.ref(translated.source),
             expires=translated.expires,
             signature="",
@@ -229,6 +235,10 @@ class TransformService:
             dialect=dialect.name,
             max_age=parsed.max_age,
         )
+
+    def _requested_format(self, options: Options) -> str:
+        # `raw` keeps the source's format: no Accept classes for bytes that never change.
+        return "original" if options.raw else options.format or self.settings.default_format
 
     def parse_path(self, raw_path: str) -> TransformRequest:
         """Split `/{signature}/{options}/{source}`; raises 400/403 for a bad path."""
@@ -253,7 +263,7 @@ class TransformService:
             raise InvalidOptions("exp_ needs signed URLs, which this server does not use")
         options = parsed.options
         source = self.sources.ref(unquote(source_raw))
-        requested = options.format or self.settings.default_format
+        requested = self._requested_format(options)
         return TransformRequest(
             options=options,
             canonical=canonical,
@@ -396,6 +406,10 @@ class TransformService:
             entry = self._description(req, info, key, version, len(data))
             await self.variants.store(key, entry, mark)
             return entry
+        if req.options.served_as_stored(info.format):
+            entry = self._as_stored(req, info, key, version, data)
+            await self.variants.store(key, entry, mark)
+            return entry
         placeholder_only = fmt_class == "blurhash"
         planned_as = placeholder.PLANNED_AS if placeholder_only else fmt_class
         plan = prepare(info, req.options, planned_as, self.limits, self.watermarks)
@@ -428,6 +442,25 @@ class TransformService:
         )
         await self.variants.store(key, entry, mark)
         return entry
+
+    def _as_stored(self, req: TransformRequest, info: Probe, key: str, version: str,
+                   data: bytes) -> CachedVariant:
+        """`raw` or `skip_`: the source's own bytes, for a web format within the limits."""
+        if info.format not in CONTENT_TYPES:
+            raise UnsupportedFormat(f"raw serves web images as stored ({', '.join(CONTENT_TYPES)}"
+                                    f"); this source is {info.format}")
+        prepare(info, DEFAULT_OPTIONS, "original", self.limits)  # the pixel and frame limits
+        return CachedVariant(
+            body=data,
+            content_type=CONTENT_TYPES[info.format],
+            etag=f'"{key}"',
+            source_id=req.source.id,
+            source_version=version,
+            format=info.format,
+            width=info.width,
+            height=info.height,
+            created=time.time(),
+        )
 
     def _description(self, req: TransformRequest, info: Probe, key: str, version: str,
                      size: int) -> CachedVariant:

@@ -102,5 +102,8 @@ def transform(data: bytes, options: Options, requested_format: str, limits: Limi
 
         raise UpstreamTimeout("request deadline passed before the transform started")
     info = probe(data, svg_allowed=svg_allowed)
-    return render(data, prepare(info, options, requested_format, limits), limits,
-                  deadline=deadline)
+    plan = prepare(info, options, requested_format, limits)
+    if options.served_as_stored(info.format) and info.format in CONTENT_TYPES:
+        return TransformResult(data, info.format, CONTENT_TYPES[info.format], info.width,
+                               info.height, info.pages if plan.animate else 1)
+    return render(data, plan, limits, deadline=deadline)

@@ -508,6 +508,18 @@ def _p_saturate(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, An
     return {"saturate": _signed_decimal(_required(raw, token), token, 10)}
 
 
+# What `skip_` names: the web formats this server could serve as stored (an SVG is always
+# rendered here, never served as markup).
+STORED_FORMATS = ("avif", "gif", "jpeg", "png", "webp")
+
+
+def _p_skip(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    names = [_FORMAT_ALIASES.get(name, name) for name in _required(raw, token).split(":")]
+    if not names or any(name not in STORED_FORMATS for name in names):
+        raise _bad(token, "FORMAT[:FORMAT...] of " + ", ".join(STORED_FORMATS))
+    return {"skip_formats": tuple(sorted(set(names)))}
+
+
 def _p_threshold(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"threshold": _int(_required(raw, token), token, 1, 255)}
 
@@ -718,6 +730,8 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("kernel", (), _choice("kernel", KERNELS)),
     Modifier("gamma", (), _p_gamma),
     Modifier("flatten", (), _flag("flatten")),
+    Modifier("raw", (), _flag("raw")),
+    Modifier("skip", ("skipprocessing",), _p_skip),
 )
 _BY_NAME: dict[str, Modifier] = {}
 for _m in MODIFIERS:
@@ -820,11 +834,23 @@ def parse(
                                  f"fit_{options.fit}")
     if options.face_pad is not None:
         _check_face_pad(options)
+    if options.raw:
+        _check_raw(options)
     if options.trim is not None and isinstance(options.gravity, FocalPixel):
         # The point is in source pixels; what trim takes off is known only after decoding.
         raise InvalidOptions("g_fpx cannot be combined with trim (use g_fp, a fraction of the "
                              "trimmed image)")
     return ParsedOptions(options, expires, download, max_age)
+
+
+def _check_raw(options: Options) -> None:
+    """`raw` answers the source's own bytes: an option that would change them has no place."""
+    others = replace(options, raw=False, format=None if options.format == "original"
+                     else options.format)
+    changed = serialize(others)
+    if changed != NO_OPTIONS:
+        raise InvalidOptions(f"raw serves the source as stored; '{changed.split(',')[0]}' would "
+                             "change it (only dl, maxage and exp go with raw)")
 
 
 def _check_face_pad(options: Options) -> None:
@@ -902,6 +928,11 @@ def canonicalize(options: Options) -> Options:
             options.quality is not None or options.auto_quality is not None):
         # Every format that takes a quality has its own.
         changes.update(quality=None, auto_quality=None)
+    if options.raw and options.format == "original":
+        changes["format"] = None  # raw keeps the source's format anyway
+    if options.skip_formats and options.format not in (None, "original"):
+        # Only a source already in the output's format can be served as stored.
+        changes["skip_formats"] = tuple(f for f in options.skip_formats if f == options.format)
     if options.flatten and options.format in _NO_ALPHA:
         changes["flatten"] = False  # the format holds no alpha anyway
     if options.format in _DOCUMENTS and (options.progressive or options.lossless
@@ -943,7 +974,7 @@ def _token(name: str, value: Any) -> str:
         return f"{name}_{format_number(value)}"
     if isinstance(value, FocalPoint | FocalPixel | ShiftedDirection):
         return f"{name}_{_point(value)}"
-    if isinstance(value, tuple) and name == "rgb":
+    if isinstance(value, tuple) and name in ("rgb", "skip"):
         return f"{name}_{':'.join(map(str, value))}"
     if isinstance(value, tuple):  # format_quality: sorted (format, quality) pairs
         return f"{name}_{':'.join(f'{fmt}:{q}' for fmt, q in value)}"
@@ -1014,7 +1045,8 @@ _CANONICAL_NAMES = {
     "median": "median", "normalize": "norm", "equalize": "equalize", "threshold": "threshold",
     "wavelet_sharpen": "wsharpen", "convolution": "conv",
     "kernel": "kernel", "gamma": "gamma",
-    "padding": "pad", "corners": "r", "format_quality": "fq",
+    "padding": "pad", "corners": "r", "format_quality": "fq", "raw": "raw",
+    "skip_formats": "skip",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}
 

@@ -52,6 +52,7 @@ class _State:
     attachment: bool = False
     watermark: list[str] | None = None  # opacity, position, x and y offsets, scale
     zoom: float = 1.0
+    raw: bool = False
     tokens: dict[str, str] = field(default_factory=dict)
 
     def set(self, name: str, value: str) -> None:
@@ -124,6 +125,10 @@ def _source_key(source: str) -> str:
 
 
 def _tokens(state: _State) -> str:
+    if state.raw:
+        # The source as stored: imgproxy ignores every processing option beside `raw`.
+        return ",".join(["raw", *(["dl_" + state.filename if state.filename else "dl"]
+                                  if state.attachment else [])])
     tokens = dict(state.tokens)
     if state.zoom != 1:
         _zoom(state, tokens)
@@ -556,6 +561,28 @@ def _o_resizing_algorithm(state: _State, args: list[str], name: str) -> None:
     state.set("kernel", "" if value == "lanczos3" else value)
 
 
+def _o_raw(state: _State, args: list[str], name: str) -> None:
+    state.raw = _flag(_args(args, name, 1)[0], name)
+
+
+# imgproxy's format names that are web formats here; an SVG source is always rendered here.
+_STORED = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "avif": "avif",
+           "gif": "gif"}
+
+
+def _o_skip_processing(state: _State, args: list[str], name: str) -> None:
+    formats = []
+    for value in args:
+        if value.lower() == "svg":
+            continue  # SVG sources are rendered here, never served as markup
+        native = _STORED.get(value.lower())
+        if native is None:
+            raise InvalidOptions(f"imgproxy {name} '{value}': only web formats (jpg, png, webp, "
+                                 "avif, gif) are served as stored by this server")
+        formats.append(native)
+    state.set("skip", ":".join(sorted(set(formats))))
+
+
 _OPTIONS: dict[str, _Handler] = {}
 for _names, _handler in (
     (("resize", "rs"), _o_resize),
@@ -594,6 +621,8 @@ for _names, _handler in (
     (("page", "pg"), _whole("page")),
     (("disable_animation", "da"), _o_disable_animation),
     (("watermark", "wm"), _o_watermark),
+    (("raw",), _o_raw),
+    (("skip_processing", "skp"), _o_skip_processing),
 ):
     for _name in _names:
         _OPTIONS[_name] = _handler

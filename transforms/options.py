@@ -325,6 +325,16 @@ class Options:
     corners: Corners | None = None
     # `fq_FORMAT:Q[:FORMAT:Q...]`: qualities per format, sorted; `quality` covers the others.
     format_quality: tuple[tuple[str, int], ...] = ()
+    # `raw` (imgproxy's): the source's bytes as stored, for a web format; nothing else applies.
+    raw: bool = False
+    # `skip_F[:F...]` (imgproxy's skip_processing): sources of these formats are served as
+    # stored when the output would keep their format (no `fmt`, `fmt_original` or theirs).
+    skip_formats: tuple[str, ...] = ()
+
+    def served_as_stored(self, source_format: str) -> bool:
+        """Whether a source of this format is answered with its own bytes (`raw`, `skip`)."""
+        return self.raw or (source_format in self.skip_formats
+                            and self.format in (None, "original", source_format))
 
     def quality_for(self, fmt: str) -> int | None:
         """The quality asked for `fmt`: its own from `fq`, else `q`, else None (the default)."""
