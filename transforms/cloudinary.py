@@ -348,6 +348,17 @@ def _quality(value: str) -> str:
     return _whole(value, "q")
 
 
+# Cloudinary's effects with a strength, as (range, default): the strength is mapped onto the
+# native step of the same kind (`_effect`); Cloudinary's own algorithms are not published.
+_STRENGTHS = {
+    "blur": ((1, 2000), 100), "sharpen": ((1, 2000), 100),
+    "brightness": ((-99, 100), 80), "contrast": ((-100, 100), 0),
+    "saturation": ((-100, 100), 80), "blackwhite": ((0, 100), 50),
+}
+# sharp's sepia recipe (a tint of the grey levels), for Cloudinary's e_sepia at its default.
+SEPIA = "704214"
+
+
 def _effect(value: str, tokens: dict[str, str]) -> None:
     name, _, argument = value.partition(":")
     if name in ("grayscale", "greyscale") and not argument:
@@ -356,8 +367,31 @@ def _effect(value: str, tokens: dict[str, str]) -> None:
         tokens["neg"] = ""
     elif name == "pixelate" and argument:
         tokens["px"] = _whole(argument, "e_pixelate")
+    elif name == "sepia" and not argument:
+        tokens["tint"] = SEPIA
+    elif name in _STRENGTHS:
+        (low, high), default = _STRENGTHS[name]
+        level = _strength(argument, name) if argument else default
+        if not low <= level <= high:
+            raise InvalidOptions(f"Cloudinary e_{name} takes {low}..{high}, not {level}")
+        if name == "blur":  # 100 (the default) is a 5 px Gaussian, 2000 the native 100
+            tokens["blur"] = format_number(max(0.3, level / 20))
+        elif name == "sharpen":  # 100 (the default) is sigma 1, up to the native 10
+            tokens["sharpen"] = format_number(min(10.0, max(0.5, level / 100)))
+        elif name == "blackwhite":  # a threshold in percent of white
+            tokens["threshold"] = str(max(1, (level * 255 + 50) // 100))
+        elif level:
+            tokens[{"brightness": "bri", "contrast": "con", "saturation": "sat"}[name]] = \
+                str(level)
     else:
         raise InvalidOptions(f"Cloudinary effect '{value}' is not supported by this server")
+
+
+def _strength(value: str, name: str) -> int:
+    digits = value.removeprefix("-")
+    if not whole_number(digits) or len(digits) > 6:
+        raise InvalidOptions(f"Cloudinary e_{name}:{value}: the strength is a whole number")
+    return int(value)
 
 
 def _angle(value: str, tokens: dict[str, str]) -> None:

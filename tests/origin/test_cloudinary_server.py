@@ -98,7 +98,7 @@ def test_a_purge_reaches_cloudinary_urls(server: OriginProcess) -> None:
 
 @pytest.mark.parametrize(("path", "status", "words"), [
     ("/demo/image/upload/c_mpad,w_50,h_50/products/shoe.jpg", 400, "crop mode 'mpad'"),
-    ("/demo/image/upload/e_sepia/products/shoe.jpg", 400, "effect 'sepia'"),
+    ("/demo/image/upload/e_cartoonify/products/shoe.jpg", 400, "effect 'cartoonify'"),
     ("/demo/image/upload/w_10/missing.jpg", 404, "not found"),
     ("/demo/image/fetch/w_10/https://example.net/a.jpg", 403, "not allowed"),
     ("/demo/video/upload/w_10/a.mp4", 400, "image/upload"),
@@ -134,7 +134,7 @@ def test_a_rewrite_map_from_stdin(capsys: pytest.CaptureFixture[str],
 
     urls = ("https://res.cloudinary.com/demo/image/upload/c_fill,w_300,h_200/f_auto/a.jpg\n"
             "\n# stored in the CMS\n"
-            "https://res.cloudinary.com/demo/image/upload/e_sepia/a.jpg\n"
+            "https://res.cloudinary.com/demo/image/upload/e_cartoonify/a.jpg\n"
             "/demo/image/upload/w_0.5/b.png\n")
     monkeypatch.setattr("sys.stdin", io.StringIO(urls))
     assert main(["from-cloudinary", "--base", "https://img.example.com"]) == 1  # one refused
@@ -144,7 +144,7 @@ def test_a_rewrite_map_from_stdin(capsys: pytest.CaptureFixture[str],
         "https://img.example.com/enlarge,fmt_auto,h_200,w_300/a.jpg",
         "/demo/image/upload/w_0.5/b.png\thttps://img.example.com/fmt_png,zoom_0.5/b.png",
     ]
-    assert "line 4:" in err and "effect 'sepia'" in err
+    assert "line 4:" in err and "effect 'cartoonify'" in err
 
 
 def test_an_overlay_is_the_servers_watermark(server: OriginProcess) -> None:

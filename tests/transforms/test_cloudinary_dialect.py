@@ -59,6 +59,20 @@ def native(path: str) -> str:
     ("image/upload/a_-90,r_12/a.jpg", "fmt_jpeg,r_12,rot_270"),
     ("image/upload/a_hflip/e_negate/a.jpg", "flop,fmt_jpeg,neg"),
     ("image/upload/e_pixelate:12/a.jpg", "fmt_jpeg,px_12"),
+    # Effects with strengths, mapped onto the native steps (Cloudinary's are not published).
+    ("image/upload/e_blur/a.jpg", "blur_5,fmt_jpeg"),  # the default, 100
+    ("image/upload/w_40,e_blur:1000,q_1/a.jpg", "blur_50,enlarge,fmt_jpeg,q_1,w_40"),  # LQIP
+    ("image/upload/e_blur:1/a.jpg", "blur_0.3,fmt_jpeg"),
+    ("image/upload/e_sharpen/a.jpg", "fmt_jpeg,sharpen_1"),
+    ("image/upload/e_sharpen:2000/a.jpg", "fmt_jpeg,sharpen_10"),
+    ("image/upload/e_brightness/a.jpg", "bri_80,fmt_jpeg"),
+    ("image/upload/e_brightness:-50/a.jpg", "bri_-50,fmt_jpeg"),
+    ("image/upload/e_contrast:30/a.jpg", "con_30,fmt_jpeg"),
+    ("image/upload/e_contrast/a.jpg", "fmt_jpeg"),  # 0 by default: nothing to do
+    ("image/upload/e_saturation:-100/a.jpg", "fmt_jpeg,sat_-100"),
+    ("image/upload/e_sepia/a.jpg", "fmt_jpeg,tint_704214"),
+    ("image/upload/e_blackwhite/a.jpg", "fmt_jpeg,threshold_128"),
+    ("image/upload/e_blackwhite:0/a.jpg", "fmt_jpeg,threshold_1"),
     ("image/upload/fl_progressive.lossy/a.jpg", "fmt_jpeg,progressive"),
     ("image/upload/t_card/a.jpg", "fmt_jpeg,h_64,w_64"),
     ("image/upload/pg_2/doc.gif", "fmt_gif,page_1"),
@@ -99,8 +113,10 @@ def test_a_fetched_image_keeps_its_own_format_unless_asked() -> None:
     ("image/upload/c_fill,w_100,h_100,g_custom/a.jpg", InvalidOptions, "no object detection"),
     # str.isdigit() takes '²', which int() refuses (found by make fuzz: it was a 500).
     ("image/upload/q_²/a.jpg", InvalidOptions, "whole number"),
-    ("image/upload/e_sepia/a.jpg", InvalidOptions, "effect 'sepia'"),
-    ("image/upload/e_blur:300/a.jpg", InvalidOptions, "effect 'blur:300'"),
+    ("image/upload/e_sepia:50/a.jpg", InvalidOptions, "effect 'sepia:50'"),
+    ("image/upload/e_blur:3000/a.jpg", InvalidOptions, "1..2000"),
+    ("image/upload/e_brightness:x/a.jpg", InvalidOptions, "whole number"),
+    ("image/upload/e_cartoonify/a.jpg", InvalidOptions, "effect 'cartoonify'"),
     ("image/upload/e_pixelate/a.jpg", InvalidOptions, "effect 'pixelate'"),
     ("image/upload/u_logo/a.jpg", InvalidOptions, "'u_'"),
     ("image/upload/bo_2px_solid_black/a.jpg", InvalidOptions, "'bo_'"),
