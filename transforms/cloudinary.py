@@ -35,6 +35,7 @@ _MODES = {
     "scale": ("fill", True), "fit": ("inside", True), "limit": ("inside", False),
     "fill": ("cover", True), "lfill": ("cover", False), "pad": ("contain", True),
     "lpad": ("contain", False), "crop": ("", False), "thumb": ("cover", True),
+    "auto": ("cover", True),
 }
 # c_thumb with a face gravity: the face area grown this many times fills the box at z_1 (this
 # server's choice; Cloudinary's default framing is not published). z_ divides it.
@@ -270,6 +271,8 @@ def _geometry(params: dict[str, str], tokens: dict[str, str]) -> None:
     if grows and ("w" in tokens or "h" in tokens):
         # Cloudinary scales up unless the mode is a limit one (a share below 1 never does).
         tokens["enlarge"] = ""
+    if mode == "auto" and not gravity:
+        gravity = "attention"  # c_auto goes with g_auto, which is libvips' attention here
     if gravity:
         tokens["g"] = gravity
     if mode == "thumb" and gravity in ("face", "faces"):

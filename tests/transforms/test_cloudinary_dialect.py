@@ -59,6 +59,10 @@ def native(path: str) -> str:
     ("image/upload/a_-90,r_12/a.jpg", "fmt_jpeg,r_12,rot_270"),
     ("image/upload/a_hflip/e_negate/a.jpg", "flop,fmt_jpeg,neg"),
     ("image/upload/e_pixelate:12/a.jpg", "fmt_jpeg,px_12"),
+    # c_auto: a fill crop where libvips' attention (g_auto here) puts it.
+    ("image/upload/c_auto,g_auto,w_300,h_200/a.jpg", "enlarge,fmt_jpeg,g_attention,h_200,w_300"),
+    ("image/upload/c_auto,w_300,h_200/a.jpg", "enlarge,fmt_jpeg,g_attention,h_200,w_300"),
+    ("image/upload/c_auto,g_faces,w_300,h_200/a.jpg", "enlarge,fmt_jpeg,g_faces,h_200,w_300"),
     # Effects with strengths, mapped onto the native steps (Cloudinary's are not published).
     ("image/upload/e_blur/a.jpg", "blur_5,fmt_jpeg"),  # the default, 100
     ("image/upload/w_40,e_blur:1000,q_1/a.jpg", "blur_50,enlarge,fmt_jpeg,q_1,w_40"),  # LQIP
