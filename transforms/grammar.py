@@ -818,10 +818,9 @@ def parse(
         ratio, token = values.pop("__aspect")
         values.update(_apply_aspect(ratio, token, values.get("width"), values.get("height"),
                                     limits))
-    if values.get("pad_to_ratio") and (values.get("fit") == "auto" or values.get("min_width")
-                                       or values.get("min_height")):
-        raise InvalidOptions("exar pads what fit_inside makes, not fit_auto's or minw/minh's "
-                             "sizes")
+    if values.get("pad_to_ratio") and (values.get("min_width") or values.get("min_height")):
+        raise InvalidOptions("exar pads what fit_inside (or fit_auto fitting) makes, not "
+                             "minw/minh's sizes")
     options = canonicalize(Options(**values))
     if options.aspect is not None and options.fit not in ("cover", "contain"):
         raise InvalidOptions(f"'ar_' without w or h cuts (fit_cover) or pads (fit_contain) the "
@@ -874,8 +873,8 @@ def canonicalize(options: Options) -> Options:
     # A box may crop or pad; an image grown past `w`/`h` by `minw`/`minh` is cut too.
     grows = options.min_width is not None or options.min_height is not None
     # `exar` pads a fitted image out to a box with both sides.
-    ratio_pad = (options.pad_to_ratio and fit == "inside" and options.width is not None
-                 and options.height is not None)
+    ratio_pad = (options.pad_to_ratio and fit in ("inside", "auto")
+                 and options.width is not None and options.height is not None)
     if options.pad_to_ratio and not ratio_pad:
         changes["pad_to_ratio"] = False
     placed = (both and fit in ("cover", "contain", "auto")) or (

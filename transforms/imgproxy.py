@@ -147,12 +147,15 @@ def _tokens(state: _State) -> str:
             raise InvalidOptions("imgproxy gravity and extend gravity differ; this server "
                                  "places crops and padding by one gravity")
         gravity = state.extend_gravity
-    if state.ratio_pad and fit == "auto":
-        raise InvalidOptions("imgproxy extend_aspect_ratio with resizing type 'auto' is not "
-                             "supported by this server")
-    if state.ratio_pad and fit == "inside":
-        # Padded out to the box's ratio (imgproxy's extend_aspect_ratio). Beside `extend` (the
-        # whole box) and fill (already the box's ratio) it changes nothing, as in imgproxy.
+    if state.ratio_pad and fit == "auto" and state.ratio_pad_gravity and \
+            state.ratio_pad_gravity != (gravity or "center"):
+        # `auto` may crop (by the main gravity) or pad (by this one): one gravity here.
+        raise InvalidOptions("imgproxy extend_aspect_ratio gravity beside resizing type 'auto' "
+                             "and another gravity is not supported by this server")
+    if state.ratio_pad and fit in ("inside", "auto"):
+        # Padded out to the box's ratio (imgproxy's extend_aspect_ratio) where `auto` fits.
+        # Beside `extend` (the whole box) and fill (already the box's ratio) it changes
+        # nothing, as in imgproxy.
         tokens["exar"] = "1"
         if state.ratio_pad_gravity:
             if gravity and gravity != state.ratio_pad_gravity:

@@ -272,8 +272,9 @@ class Options:
     # `extend` (imgproxy's): `fit_contain` pads out to the whole requested box even when the
     # image is smaller than it and `enlarge` is off (otherwise the box shrinks with the source).
     extend: bool = False
-    # `exar` (imgproxy's extend_aspect_ratio): `fit_inside`'s image, at the size it fits at (not
-    # enlarged unless `enlarge`), padded out to the box's aspect ratio.
+    # `exar` (imgproxy's extend_aspect_ratio): `fit_inside`'s image (or `fit_auto`'s where it
+    # fits), at the size it fits at (not enlarged unless `enlarge`), padded out to the box's
+    # aspect ratio.
     pad_to_ratio: bool = False
     trim: Trim | None = None
     animated: bool = True

@@ -163,7 +163,6 @@ def test_sources(path: str, source: str) -> None:
     ("/crop:1e300/plain/a.jpg", "out of range"),
     ("/crop:10:10:fp:0.5/plain/a.jpg", "crop_10:10:fp:0.5"),
     ("/wm:0.5/plain/a.jpg", "IMGORIGIN_IMGPROXY_WATERMARK"),
-    ("/raw:1/plain/a.jpg", "'raw'"),
     ("/rs:auto:100:100:0:1/plain/a.jpg", "'auto' with extend"),
     ("/rs:weird:100:100/plain/a.jpg", "'weird'"),
     ("/rt:force/w:100/plain/a.jpg", "'force'"),

@@ -1,5 +1,6 @@
-"""`exar` (imgproxy's extend_aspect_ratio): `fit_inside`'s image, not enlarged, padded out to
-the box's aspect ratio on the side it falls short; sizes as imgproxy's calcSizes makes them."""
+"""`exar` (imgproxy's extend_aspect_ratio): `fit_inside`'s image (or `fit_auto`'s where it
+fits), not enlarged, padded out to the box's aspect ratio on the side it falls short; sizes as
+imgproxy's calcSizes makes them."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ from transforms.plan import Geometry, fit_geometry
     ("s_300x200,fit_inside,exar", (60, 40), Geometry((60, 40))),
     # With enlarge the image grows to the box first.
     ("s_300x300,fit_inside,exar,enlarge", (40, 30), Geometry((300, 225), (300, 300), "pad")),
+    # fit_auto: a portrait source in a landscape box is fitted, then padded to the box's ratio;
+    # a landscape one fills the box, which has its ratio already.
+    ("s_300x200,fit_auto,exar", (400, 600), Geometry((133, 200), (300, 200), "pad")),
+    ("s_300x200,fit_auto,exar", (600, 300), Geometry((400, 200), (300, 200), "crop")),
 ])
 def test_sizes(segment: str, source: tuple[int, int], geometry: Geometry) -> None:
     assert fit_geometry(*source, parse(segment).options, 8192) == geometry
@@ -41,12 +46,14 @@ def test_sizes(segment: str, source: tuple[int, int], geometry: Geometry) -> Non
     ("s_300x300,exar", "h_300,w_300"),
     ("s_300x300,fit_contain,exar", "fit_contain,h_300,w_300"),
     ("s_300x300,fit_inside,g_north", "fit_inside,h_300,w_300"),
+    ("s_300x200,fit_auto,exar", "exar,fit_auto,h_200,w_300"),
 ])
 def test_spellings(segment: str, canonical: str) -> None:
     assert serialize(parse(segment).options) == canonical
 
 
-@pytest.mark.parametrize("segment", ["s_300x300,fit_auto,exar", "s_300x300,fit_inside,exar,minw_9"])
+@pytest.mark.parametrize("segment", ["s_300x300,fit_inside,exar,minw_9",
+                                     "s_300x300,fit_auto,exar,minh_9"])
 def test_what_it_cannot_pad_is_a_400(segment: str) -> None:
     with pytest.raises(InvalidOptions, match="exar"):
         parse(segment)
@@ -68,13 +75,16 @@ def test_the_padding_sits_by_the_gravity_in_the_background() -> None:
     # Beside extend (the whole box) and fill (the box's ratio already) it changes nothing.
     ("/rs:fit:300:300:0:1/exar:1/plain/a.jpg", "extend,fit_contain,h_300,w_300"),
     ("/rs:fill:300:300/exar:1/plain/a.jpg", "h_300,w_300"),
+    # With auto: padded where auto fits, nothing where it fills (decided from the source).
+    ("/rs:auto:300:200/exar:1/plain/a.jpg", "exar,fit_auto,h_200,w_300"),
+    ("/rs:auto:300:200/g:so/exar:1:so/plain/a.jpg", "exar,fit_auto,g_south,h_200,w_300"),
 ])
 def test_imgproxys_option(path: str, tokens: str) -> None:
     assert serialize(parse(translate(path).tokens).options) == tokens
 
 
 @pytest.mark.parametrize(("path", "words"), [
-    ("/rs:auto:300:300/exar:1/plain/a.jpg", "'auto'"),
+    ("/rs:auto:300:300/g:no/exar:1:so/plain/a.jpg", "'auto'"),
     ("/rs:fit:300:300/exar:1:sm/plain/a.jpg", "'sm'"),
     ("/rs:fit:300:300/g:no/exar:1:so/plain/a.jpg", "differ"),
 ])
