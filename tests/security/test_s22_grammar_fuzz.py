@@ -36,7 +36,7 @@ WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "n
          "auto:eco", "auto:", "auto:best:1", "16:9", "2.35:1", "1:100", "1:100.5", "0:1",
          "4:3:2", "nearest", "lanczos3", "mks2021", "Nearest", "box", "2.2:1.5", "3:1", "1:1",
          "2.2:", "10:0:-5", "-100:100:0", "7:7:7", "2:1:luma", "2.5:0.5", "0:1:luma",
-         "1:1:y"]
+         "1:1:y", "gif:png", "jpg:gif:jpeg", "svg", "gif:", "0.25", "10.001"]
 
 
 def _number() -> st.SearchStrategy[str]:
@@ -59,7 +59,8 @@ def _value() -> st.SearchStrategy[str | None]:
     # Gravity crops (`W:H[:G]`) and trim borders (`N:RRGGBB`, `N:corner`).
     suffix = st.sampled_from(["", "north", "se", "southeast", "nw", "fp:0.2:0.3", "fp:1.5:0",
                               "fpx:1800:400", "fpx:1.5:2", "north:-3:0.5", "se:0:-0.0001",
-                              "attention", "ffffff", "FF00aa", "fff", "0", "north:1"])
+                              "attention", "ffffff", "FF00aa", "fff", "0", "north:1",
+                              "face", "faces", "entropy", "faces:1:2"])
     placed = st.builds(lambda a, b, g: f"{a}:{b}:{g}" if g else f"{a}:{b}", num, num, suffix)
     bordered = st.builds(lambda a, g: f"{a}:{g}", num, suffix)
     text = st.text(alphabet="wx0123456789.:_-fpaeiou,", max_size=12)
@@ -298,7 +299,9 @@ cloudinary_params = st.lists(st.builds(
                                  "pixelate:0", "max", "10:20:30", "hflip", "-90", "45",
                                  "rgb:fff", "rgb:zz", "white", "progressive.lossy",
                                  "attachment:a b", "thumb", "webp", "jxl", "-0.5", "0.0001",
-                                 "logo", "layer_apply", "relative", "text:Arial_9:x", "a:b"])
+                                 "logo", "layer_apply", "relative", "text:Arial_9:x", "a:b",
+                                 "blur:1000", "sepia", "blackwhite:50", "brightness:-20",
+                                 "sharpen:3000", "faces", "auto:faces", "contrast:x"])
     | st.text(max_size=6)), max_size=5)
 cloudinary_tails = st.sampled_from(["a.jpg", "v12/a.jpg", "folder/a.png", "a", "a.tiff",
                                     "https://x.example.com/a.jpg", "http://evil.test/a.jpg", "",
