@@ -73,6 +73,7 @@ def translate(path: str) -> Translated:
         rest = rest[1:]  # a cache buster, as in Cloudinary
     check_length(",".join(components), "Cloudinary")
     components, overlay = _overlay(components)
+    components, region = _leading_crop(components)
     params = _merged(components)
     public = "/".join(rest)
     if delivery == "fetch":
@@ -85,7 +86,7 @@ def translate(path: str) -> Translated:
         extension = PurePosixPath(source).suffix.removeprefix(".").lower()
     if not source:
         raise InvalidSource("Cloudinary URL has no public ID")
-    tokens = _tokens(params, extension)
+    tokens = _tokens(params, extension, region)
     if overlay is not None:
         tokens = ",".join(t for t in (tokens, _watermark(overlay)) if t and t != "_") or "_"
     return Translated(tokens, source)
@@ -187,6 +188,30 @@ def _watermark(overlay: dict[str, str]) -> str:
                              *margins])
 
 
+# What a chain's leading c_crop consumes: the region's own parameters.
+_REGION = ("c", "w", "h", "x", "y", "g")
+
+
+def _leading_crop(components: list[str]) -> tuple[list[str], str]:
+    """A chain that starts with `c_crop` (a region of the original, then what follows resizes
+    it), as the native crop that comes before the resize; the crop's other parameters join the
+    rest of the chain. Returns the remaining components and the native `crop` value."""
+    if len(components) < 2:
+        return components, ""
+    first = _parts(components[0])
+    if first.get("c") != "crop":
+        return components, ""
+    crop = {k: first.pop(k) for k in _REGION if k in first}
+    if "r" in first and first["r"] != "max":
+        # Corners in px are drawn at the output's scale here, after the resize.
+        raise InvalidOptions("Cloudinary r_ in px on a c_crop that a later step resizes is not "
+                             "supported by this server (r_max is)")
+    tokens: dict[str, str] = {}
+    _crop(crop.get("w", ""), crop.get("h", ""), _gravity(crop), {**first, **crop}, tokens)
+    rest = ",".join(f"{k}_{v}" for k, v in first.items())
+    return ([rest] if rest else []) + components[1:], tokens["crop"]
+
+
 def _merged(components: list[str]) -> dict[str, str]:
     params: dict[str, str] = {}
     for component in components:
@@ -200,7 +225,7 @@ def _merged(components: list[str]) -> dict[str, str]:
     return params
 
 
-def _tokens(params: dict[str, str], extension: str) -> str:
+def _tokens(params: dict[str, str], extension: str, region: str = "") -> str:
     tokens: dict[str, str] = {}
     handled = {"w", "h", "c", "g", "x", "y", "ar", "f", "q", "dpr", "e", "r", "a", "b", "fl",
                "t", "pg", "z"}
@@ -208,6 +233,11 @@ def _tokens(params: dict[str, str], extension: str) -> str:
         if key not in handled:
             raise InvalidOptions(f"Cloudinary parameter '{key}_' is not supported by this server")
     _geometry(params, tokens)
+    if region:
+        if "crop" in tokens:
+            raise InvalidOptions("Cloudinary c_crop twice in a chain is not supported by this "
+                                 "server (one region)")
+        tokens["crop"] = region
     fmt = params.get("f") or extension
     if fmt:
         native = _FORMATS.get(fmt.lower())

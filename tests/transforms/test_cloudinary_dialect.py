@@ -59,6 +59,15 @@ def native(path: str) -> str:
     ("image/upload/a_-90,r_12/a.jpg", "fmt_jpeg,r_12,rot_270"),
     ("image/upload/a_hflip/e_negate/a.jpg", "flop,fmt_jpeg,neg"),
     ("image/upload/e_pixelate:12/a.jpg", "fmt_jpeg,px_12"),
+    # A chain that starts with c_crop: the region, then what the rest does to it (the native
+    # crop comes before the resize, as in the chain).
+    ("image/upload/c_crop,w_300/c_scale,w_100/a.jpg", "crop_300:0,enlarge,fmt_jpeg,w_100"),
+    ("image/upload/c_crop,g_face,w_400,h_400,r_max/c_scale,w_200/a.jpg",
+     "crop_400:400:face,enlarge,fmt_jpeg,r_max,w_200"),
+    ("image/upload/c_crop,w_1000,h_800,x_100,y_50/c_fill,w_300,h_200,g_north/a.jpg",
+     "crop_1000:800:northwest:100:50,enlarge,fmt_jpeg,g_north,h_200,w_300"),
+    ("image/upload/c_crop,w_0.5,h_0.5,e_grayscale/w_200/f_auto/a.jpg",
+     "crop_0.5:0.5,enlarge,fmt_auto,gray,w_200"),
     # c_auto: a fill crop where libvips' attention (g_auto here) puts it.
     ("image/upload/c_auto,g_auto,w_300,h_200/a.jpg", "enlarge,fmt_jpeg,g_attention,h_200,w_300"),
     ("image/upload/c_auto,w_300,h_200/a.jpg", "enlarge,fmt_jpeg,g_attention,h_200,w_300"),
@@ -111,7 +120,10 @@ def test_a_fetched_image_keeps_its_own_format_unless_asked() -> None:
 
 
 @pytest.mark.parametrize(("path", "error", "words"), [
-    ("image/upload/c_crop,w_300/c_scale,w_100/a.jpg", InvalidOptions, "given twice"),
+    ("image/upload/w_300/c_scale,w_100/a.jpg", InvalidOptions, "given twice"),
+    ("image/upload/w_100/c_crop,w_50/a.jpg", InvalidOptions, "given twice"),  # crop after
+    ("image/upload/c_crop,w_9,h_9/c_crop,w_5,h_5/a.jpg", InvalidOptions, "c_crop twice"),
+    ("image/upload/c_crop,w_500,h_500,r_20/w_100/a.jpg", InvalidOptions, "r_ in px"),
     ("image/upload/c_thumb,w_100,g_face/a.jpg", InvalidOptions, "give w and h"),
     ("image/upload/c_mfit,w_100/a.jpg", InvalidOptions, "crop mode 'mfit'"),
     ("image/upload/c_fill,w_100,h_100,g_custom/a.jpg", InvalidOptions, "no object detection"),
