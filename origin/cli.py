@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                           ("cloudinary", "https://res.cloudinary.com/demo/image/upload/"
                                          "c_fill,w_300,h_200/f_auto/products/shoe.jpg")):
         legacy = sub.add_parser(f"from-{name}",
-                                help=f"print the native URL path of a {name} URL (to rewrite "
-                                     "stored URLs)")
+                                help=f"print the native URL path of {_article(name)} {name} URL "
+                                     "(to rewrite stored URLs)")
         legacy.add_argument("foreign_url", nargs="?", default="-",
                             help=f"e.g. {example}; absent or '-': one URL a line on stdin, "
                                  "answered as `URL<TAB>native URL` lines (a rewrite map)")
@@ -275,6 +275,10 @@ def update_readme(path: str) -> None:
     _, _, tail = rest.partition(END)
     with open(path, "w", encoding="utf-8") as f:
         f.write(f"{head}{BEGIN}\n{settings_markdown()}\n{END}{tail}")
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 if __name__ == "__main__":
