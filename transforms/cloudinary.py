@@ -192,16 +192,17 @@ def _watermark(overlay: dict[str, str]) -> str:
 _REGION = ("c", "w", "h", "x", "y", "g")
 
 
-def _leading_crop(components: list[str]) -> tuple[list[str], str]:
+def _leading_crop(components: list[str]) -> tuple[list[str], dict[str, str]]:
     """A chain that starts with `c_crop` (a region of the original, then what follows resizes
-    it), as the native crop that comes before the resize; the crop's other parameters join the
-    rest of the chain. Returns the remaining components and the native `crop` value."""
+    it), as the native crop that comes before the resize (or the face area, `facepad`); the
+    crop's other parameters join the rest of the chain. Returns the remaining components and
+    the native tokens of the region."""
     if len(components) < 2:
-        return components, ""
+        return components, {}
     first = _parts(components[0])
     if first.get("c") != "crop":
-        return components, ""
-    crop = {k: first.pop(k) for k in _REGION if k in first}
+        return components, {}
+    crop = {k: first.pop(k) for k in (*_REGION, "z", "ar") if k in first}
     if "r" in first and first["r"] != "max":
         # Corners in px are drawn at the output's scale here, after the resize.
         raise InvalidOptions("Cloudinary r_ in px on a c_crop that a later step resizes is not "
@@ -209,7 +210,7 @@ def _leading_crop(components: list[str]) -> tuple[list[str], str]:
     tokens: dict[str, str] = {}
     _crop(crop.get("w", ""), crop.get("h", ""), _gravity(crop), {**first, **crop}, tokens)
     rest = ",".join(f"{k}_{v}" for k, v in first.items())
-    return ([rest] if rest else []) + components[1:], tokens["crop"]
+    return ([rest] if rest else []) + components[1:], tokens
 
 
 def _merged(components: list[str]) -> dict[str, str]:
@@ -225,7 +226,8 @@ def _merged(components: list[str]) -> dict[str, str]:
     return params
 
 
-def _tokens(params: dict[str, str], extension: str, region: str = "") -> str:
+def _tokens(params: dict[str, str], extension: str,
+            region: dict[str, str] | None = None) -> str:
     tokens: dict[str, str] = {}
     handled = {"w", "h", "c", "g", "x", "y", "ar", "f", "q", "dpr", "e", "r", "a", "b", "fl",
                "t", "pg", "z"}
@@ -233,11 +235,11 @@ def _tokens(params: dict[str, str], extension: str, region: str = "") -> str:
         if key not in handled:
             raise InvalidOptions(f"Cloudinary parameter '{key}_' is not supported by this server")
     _geometry(params, tokens)
-    if region:
-        if "crop" in tokens:
-            raise InvalidOptions("Cloudinary c_crop twice in a chain is not supported by this "
-                                 "server (one region)")
-        tokens["crop"] = region
+    for key, value in (region or {}).items():
+        if key in tokens and tokens[key] != value:
+            raise InvalidOptions("Cloudinary c_crop twice in a chain, or a gravity after a face "
+                                 "crop, is not supported by this server (one region)")
+        tokens[key] = value
     fmt = params.get("f") or extension
     if fmt:
         native = _FORMATS.get(fmt.lower())
@@ -335,9 +337,21 @@ def _zoom(tokens: dict[str, str], relative: list[str], width: str, height: str) 
 
 def _crop(width: str, height: str, gravity: str, params: dict[str, str],
           tokens: dict[str, str]) -> None:
-    """c_crop: a region of the original, not resized: `crop_W:H:GRAVITY`, offsets by x/y."""
+    """c_crop: a region of the original, not resized: `crop_W:H:GRAVITY`, offsets by x/y; with
+    a face gravity and no size, the face area at the original's scale (`facepad`, `z_`)."""
+    if gravity in ("face", "faces") and not (width or height):
+        if "dpr" in params:
+            raise InvalidOptions("Cloudinary c_crop with dpr_ is not supported by this server")
+        tokens["g"] = gravity
+        tokens["facepad"] = _face_pad(params.get("z", "1"))
+        if "ar" in params:
+            tokens["ar"] = params["ar"]
+        return
+    if "z" in params:
+        raise InvalidOptions("Cloudinary z_ is supported with c_thumb and a face gravity, or "
+                             "c_crop and a face gravity without w_ and h_, only")
     if not (width or height):
-        raise InvalidOptions("Cloudinary c_crop needs w_ or h_")
+        raise InvalidOptions("Cloudinary c_crop needs w_ or h_ (or a face gravity)")
     for key in ("ar", "dpr"):
         if key in params:
             # Cloudinary sizes the region by them; the native region is in source pixels.

@@ -103,20 +103,20 @@ def focus(faces: list[Face]) -> tuple[int, int]:
     return x // total, y // total
 
 
-def area(found: list[Face], width: int, height: int, box: tuple[int, int], pad: float,
-         least: tuple[float, float]) -> tuple[int, int, int, int]:
+def area(found: list[Face], width: int, height: int, box: tuple[float, float] | None,
+         pad: float, least: tuple[float, float]) -> tuple[int, int, int, int]:
     """The crop (left, top, width, height) of a width x height image that `facepad` zooms to:
     the faces' bounding box (each raised for the hair, as `focus` raises it) grown `pad` times
-    about its centre, widened to the box's ratio, at least `least` (so an image is not enlarged
-    unless asked), at most the image; centred on the faces, held inside."""
+    about its centre, widened to the box's ratio (None: its own), at least `least` (so an image
+    is not enlarged unless asked), at most the image; centred on the faces, held inside."""
     top_of = [f.top - f.height * HAIR_OFFSET for f in found]
     top_of = [t if t >= 0 else f.top for t, f in zip(top_of, found, strict=True)]
     x0 = min(f.left for f in found)
     x1 = max(f.left + f.width for f in found)
     y0 = min(top_of)
     y1 = max(t + f.height for t, f in zip(top_of, found, strict=True))
-    ratio = box[0] / box[1]
     w, h = (x1 - x0) * pad, (y1 - y0) * pad
+    ratio = box[0] / box[1] if box is not None else w / h
     w, h = (h * ratio, h) if w / h < ratio else (w, w / ratio)
     grow = max(1.0, least[0] / w, least[1] / h)
     shrink = min(1.0, width / (w * grow), height / (h * grow))

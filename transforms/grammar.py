@@ -853,9 +853,9 @@ def _check_raw(options: Options) -> None:
 
 
 def _check_face_pad(options: Options) -> None:
-    """`facepad` zooms a cover crop onto faces: it needs a face gravity and a box to fill."""
-    if options.width is None or options.height is None or options.fit != "cover":
-        raise InvalidOptions("facepad fills a box: give w and h (or s_WxH), with fit_cover")
+    """`facepad` cuts the face area: it needs a face gravity, and fills a box by cover."""
+    if options.fit != "cover":
+        raise InvalidOptions("facepad fills its box as fit_cover does, not fit_" + options.fit)
     if options.gravity not in FACE_GRAVITIES:
         raise InvalidOptions("facepad zooms to the faces g_face or g_faces finds; give one")
     if options.min_width or options.min_height:
@@ -878,7 +878,8 @@ def canonicalize(options: Options) -> Options:
     if options.pad_to_ratio and not ratio_pad:
         changes["pad_to_ratio"] = False
     placed = (both and fit in ("cover", "contain", "auto")) or (
-        grows and fit in ("cover", "inside", "auto")) or ratio_pad
+        grows and fit in ("cover", "inside", "auto")) or ratio_pad or (
+        options.face_pad is not None)  # the face area is cut whatever the sides
     if options.gravity != "center" and not placed:
         changes["gravity"] = "center"
     if options.width is None and options.height is None and options.dpr != 1.0:

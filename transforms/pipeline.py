@@ -260,11 +260,40 @@ def _load_full(ctx: Context, option_string: str, shrink: int = 1) -> None:
             return resampled(im, width, height, options.kernel, options.gamma, colour)
         return im.thumbnail_image(width, height=height, size="force", no_rotate=True, **colour)
 
-    if _zooms_to_faces(plan) and geometry.box is not None:
-        _zoom_to_faces(ctx, geometry, shrink, resize)
-        return
+    if _zooms_to_faces(plan):
+        if options.width is not None and options.height is not None:
+            _zoom_to_faces(ctx, geometry, shrink, resize)
+            return
+        if _cut_face_area(ctx, resize):
+            return
     w, h = geometry.resize
     _per_frame(ctx, lambda im: resize(im, w, h))
+
+
+def _cut_face_area(ctx: Context,
+                   resize: Callable[[pyvips.Image, int, int], pyvips.Image]) -> bool:
+    """`facepad` without a box: the face area (at `ar_`'s ratio, else its own) cut from the
+    source at the source's scale, then sized by the one side given, if any. False when no face
+    is found: the image is then sized as without `facepad`."""
+    options = ctx.plan.options
+    assert options.face_pad is not None
+    image = ctx.image
+    held = guarded(ctx, image, image.copy_memory)  # read twice: detection, then the cut
+    ctx.image = held
+    found = faces.detect_turned(held, options.rotate)
+    if options.gravity == "face":
+        found = found[:1]
+    if not found:
+        return False
+    ratio = (options.aspect, 1.0) if options.aspect is not None else None
+    left, top, w, h = faces.area(found, held.width, held.height, ratio, options.face_pad,
+                                 (1.0, 1.0))
+    cut = held.extract_area(left, top, w, h)
+    # The cut has the ratio already: only the side given (and `zoom`) size it now.
+    geometry = fit_geometry(w, h, replace(options, aspect=None), ctx.max_dim)
+    ctx.image = resize(cut, *geometry.resize)
+    ctx.plan = replace(ctx.plan, geometry=geometry)
+    return True
 
 
 def _zoom_to_faces(ctx: Context, geometry: Geometry, shrink: int,

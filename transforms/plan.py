@@ -315,7 +315,11 @@ def make_plan(probe: Probe, options: Options, output: OutputFormat, limits: Limi
         options = replace(options, gravity=focal_fraction(options.gravity, region, src_w, src_h))
     if options.rotate in (90, 270):
         src_w, src_h = src_h, src_w
-    geometry = None if options.trim else fit_geometry(src_w, src_h, options, limits.max_dim)
+    # Trim's box, and a face area without a box to fill, are known only after decoding.
+    face_sized = options.face_pad is not None and not animate and not (options.width
+                                                                       and options.height)
+    geometry = None if options.trim or face_sized else fit_geometry(src_w, src_h, options,
+                                                                    limits.max_dim)
     if geometry is not None and any(geometry.padding):
         # Padding around an unresized image is the one way an output outgrows its source.
         out_w, out_h = geometry.output

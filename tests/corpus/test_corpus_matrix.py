@@ -484,12 +484,12 @@ def test_every_decodable_file_takes_a_face_crop(row: dict[str, str] | None,
 def test_every_decodable_file_takes_a_zoom_to_faces(row: dict[str, str] | None,
                                                     server: OriginProcess,
                                                     client: httpx.Client) -> None:
-    """`g_faces,facepad_2` in a box of half the plain PNG's height, whatever the file's depth,
-    colour space or frames: the box's size with the plain PNG's bands, and colours of the
-    picture (each band's mean inside the plain PNG's range, give or take a level of the edges'
-    resampling). Which part it shows depends on what the detector finds at the decode's size
-    (the cascade finds a face in some corpus photos that it misses at 200 px), so the pixels
-    themselves are checked by tests/transforms/test_face_area.py."""
+    """`g_faces,facepad_2` in a box of half the plain PNG's height (and without a box), whatever
+    the file's depth, colour space or frames: the box's size with the plain PNG's bands, and
+    colours of the picture (each band's mean inside the plain PNG's range, give or take a level
+    of the edges' resampling). Which part it shows depends on what the detector finds at the
+    decode's size (the cascade finds a face in some corpus photos that it misses at 200 px),
+    so the pixels themselves are checked by tests/transforms/test_face_area.py."""
     assert row is not None
     plain, cut = half_band(server, client, row["path"], "g_faces,facepad_2", 1)
     flat_plain, flat_cut = (im.flatten(background=[255] * (im.bands - 1)) if im.hasalpha()
@@ -497,6 +497,12 @@ def test_every_decodable_file_takes_a_zoom_to_faces(row: dict[str, str] | None,
     for band in range(flat_plain.bands):
         low, high = flat_plain[band].min() - 1, flat_plain[band].max() + 1
         assert low <= flat_cut[band].avg() <= high, band
+    # Without a box: the face area at the source's scale (the whole image where none is found),
+    # 100 px wide, with the plain PNG's bands.
+    got = client.get(url(server, "g_faces,facepad_2,w_100,fmt_png", row["path"]))
+    assert got.status_code == 200, got.text[:200]
+    unboxed = pyvips.Image.new_from_buffer(got.content, "")
+    assert unboxed.width <= 100 and unboxed.bands == plain.bands
 
 
 @every_decodable_file

@@ -124,7 +124,8 @@ def test_a_fetched_image_keeps_its_own_format_unless_asked() -> None:
     ("image/upload/w_100/c_crop,w_50/a.jpg", InvalidOptions, "given twice"),  # crop after
     ("image/upload/c_crop,w_9,h_9/c_crop,w_5,h_5/a.jpg", InvalidOptions, "c_crop twice"),
     ("image/upload/c_crop,w_500,h_500,r_20/w_100/a.jpg", InvalidOptions, "r_ in px"),
-    ("image/upload/c_thumb,w_100,g_face/a.jpg", InvalidOptions, "give w and h"),
+    ("image/upload/c_thumb,w_100,h_100,g_face,z_9/a.jpg", InvalidOptions, "out of range"),
+    ("image/upload/c_crop,w_100,z_2/a.jpg", InvalidOptions, "z_ is supported"),
     ("image/upload/c_mfit,w_100/a.jpg", InvalidOptions, "crop mode 'mfit'"),
     ("image/upload/c_fill,w_100,h_100,g_custom/a.jpg", InvalidOptions, "no object detection"),
     # str.isdigit() takes '²', which int() refuses (found by make fuzz: it was a 500).

@@ -1,6 +1,8 @@
 """`facepad_F`: a cover crop zoomed to the faces (imgix's fit=facearea, Cloudinary's c_thumb):
 the face area grown F times, at the box's ratio, cut from the decoded image and scaled to the
-box; never finer than the source unless `enlarge`; attention where no face is found.
+box; never finer than the source unless `enlarge`; attention where no face is found. Without
+a box (Cloudinary's c_crop with a face gravity): the face area at `ar_`'s ratio or its own, at
+the source's scale, or sized by the one side given.
 
 The portrait is matplotlib's sample `grace_hopper.jpg` (public domain), read from the installed
 package as in test_faces.py."""
@@ -69,13 +71,16 @@ def test_the_area_of_several_faces_is_their_bounding_box() -> None:
     ("w_150,h_150,g_face,facepad_2.0", "facepad_2,g_face,h_150,w_150"),
     ("s_300x100,g_faces,facepad_1.25", "facepad_1.25,g_faces,h_100,w_300"),
     ("w_150,ar_1,g_face,facepad_0.5", "facepad_0.5,g_face,h_150,w_150"),
+    # Without a box the gravity stays: it is what finds the area.
+    ("g_face,facepad_2", "facepad_2,g_face"),
+    ("g_faces,facepad_1.5,w_100", "facepad_1.5,g_faces,w_100"),
+    ("ar_2:1,g_face,facepad_2", "ar_2,facepad_2,g_face"),
 ])
 def test_spellings(segment: str, canonical: str) -> None:
     assert serialize(parse(segment).options) == canonical
 
 
 @pytest.mark.parametrize(("segment", "says"), [
-    ("w_150,g_face,facepad_2", "give w and h"),
     ("w_150,h_150,fit_contain,g_face,facepad_2", "fit_cover"),
     ("w_150,h_150,facepad_2", "g_face or g_faces"),
     ("w_150,h_150,g_attention,facepad_2", "g_face or g_faces"),
@@ -195,6 +200,27 @@ def test_padding_and_a_kernel_go_round_the_zoomed_crop(portrait_png: bytes) -> N
     assert (nearest - made(portrait_png, "w_150,h_150,g_face,facepad_2,enlarge")).abs().max() > 0
 
 
+def test_without_a_box_the_face_area_is_cut_at_the_sources_scale(portrait_png: bytes) -> None:
+    source = pyvips.Image.new_from_buffer(portrait_png, "")
+    found = detect(source)[:1]
+    for segment, ratio in (("g_face,facepad_2", None), ("g_face,facepad_2,ar_2:1", (2.0, 1.0))):
+        left, top, w, h = area(found, source.width, source.height, ratio, 2.0, (1, 1))
+        out = made(portrait_png, segment)
+        assert (out.width, out.height) == (w, h), segment
+        assert (out - source.extract_area(left, top, w, h)).abs().max() <= 1, segment
+    assert 440 <= made(portrait_png, "g_face,facepad_2").width <= 480  # about twice the face
+    # One side given: that cut, sized to it.
+    sized = made(portrait_png, "g_face,facepad_2,w_100")
+    assert sized.width == 100 and abs(sized.height - 100) <= 1
+
+
+def test_without_a_box_and_without_a_face_it_is_the_image() -> None:
+    noise = pyvips.Image.perlin(400, 300, cell_size=32).linear(100, 128).cast("uchar") \
+        .copy(interpretation="b-w").pngsave_buffer()
+    assert (made(noise, "g_faces,facepad_2") - made(noise, "_")).abs().max() <= 1
+    assert made(noise, "g_faces,facepad_2,w_100").width == 100
+
+
 # --- Cloudinary's c_thumb ---------------------------------------------------------------------
 
 
@@ -205,6 +231,12 @@ def test_padding_and_a_kernel_go_round_the_zoomed_crop(portrait_png: bytes) -> N
     ("c_thumb,g_face,w_150,ar_1", "enlarge,facepad_2,g_face,h_150,w_150"),
     # No face gravity: a fill crop (libvips' attention for g_auto).
     ("c_thumb,g_auto,w_150,h_150", "enlarge,g_attention,h_150,w_150"),
+    # One side: the face area at its own ratio, that wide.
+    ("c_thumb,g_face,w_150", "enlarge,facepad_2,g_face,w_150"),
+    # c_crop with a face gravity and no size: the face area at the original's scale.
+    ("c_crop,g_face", "facepad_2,g_face"),
+    ("ar_1.0,c_crop,g_face,z_0.5", "ar_1,facepad_4,g_face"),
+    ("c_crop,g_faces/c_scale,w_200", "enlarge,facepad_2,g_faces,w_200"),
     ("c_thumb,g_north,w_150,h_150", "enlarge,g_north,h_150,w_150"),
 ])
 def test_cloudinary_c_thumb(path: str, canonical: str) -> None:
@@ -219,7 +251,6 @@ def test_cloudinary_c_thumb(path: str, canonical: str) -> None:
     ("c_thumb,g_face,w_150,h_150,z_9", "out of range"),
     ("c_thumb,g_face,w_150,h_150,z_0", "out of range"),
     ("c_thumb,g_face,w_150,h_150,z_x", "not a number"),
-    ("c_thumb,g_face,w_150", "give w and h"),
 ])
 def test_cloudinary_c_thumb_refusals(path: str, says: str) -> None:
     with pytest.raises(InvalidOptions, match=says):
