@@ -45,8 +45,9 @@ def from_settings(settings: Settings) -> tuple[Dialect, ...]:
     if settings.imgproxy_prefix:
         dialects.append(Dialect("imgproxy", f"/{settings.imgproxy_prefix}/",
                                 _imgproxy_check(settings),
-                                lambda rest: imgproxy.translate("/" + rest,
-                                                                settings.imgproxy_watermark)))
+                                lambda rest: imgproxy.translate(
+                                    "/" + rest, settings.imgproxy_watermark,
+                                    settings.imgproxy_skip_processing)))
     if settings.thumbor_prefix:
         marks = thumbor_watermarks(settings)
         dialects.append(Dialect("thumbor", f"/{settings.thumbor_prefix}/",

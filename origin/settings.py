@@ -41,6 +41,18 @@ def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _skip_formats(raw: str) -> tuple[str, ...]:
+    names = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "avif": "avif",
+             "gif": "gif", "svg": ""}
+    found = []
+    for part in _csv(raw.lower()):
+        if part not in names:
+            raise ValueError(f"'{part}' is not one of jpg, png, webp, avif, gif, svg")
+        if names[part]:
+            found.append(names[part])
+    return tuple(sorted(set(found)))
+
+
 def _words(raw: str) -> tuple[str, ...]:
     return tuple(raw.split())
 
@@ -365,6 +377,12 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_IMGPROXY_WATERMARK", "imgproxy_watermark", "", _path_segment,
             "which of IMGORIGIN_WATERMARKS imgproxy URLs' `watermark`/`wm` puts on (imgproxy's "
             "IMGPROXY_WATERMARK_PATH); unset: `wm` in an imgproxy URL is a 400", "unset"),
+    Setting("IMGORIGIN_IMGPROXY_SKIP_PROCESSING_FORMATS", "imgproxy_skip_processing", "",
+            _skip_formats,
+            "imgproxy's `IMGPROXY_SKIP_PROCESSING_FORMATS`: comma-separated formats (jpg, png, "
+            "webp, avif, gif; svg is accepted and ignored, as SVG sources are always rendered "
+            "here) whose sources imgproxy URLs answer as stored when no other format is asked "
+            "for, beside each URL's own `skip_processing`", "none"),
     Setting("IMGORIGIN_IMGPROXY_SIGNATURE_SIZE", "imgproxy_signature_size", "32",
             _int_from_to(1, 32), "imgproxy's `IMGPROXY_SIGNATURE_SIZE`: bytes of the HMAC kept"),
     Setting("IMGORIGIN_THUMBOR_PREFIX", "thumbor_prefix", "", _path_segment,
@@ -560,6 +578,7 @@ class Settings:
     imgproxy_salts: tuple[str, ...] = ()
     imgproxy_signature_size: int = 32
     imgproxy_watermark: str = ""
+    imgproxy_skip_processing: tuple[str, ...] = ()
     thumbor_prefix: str = ""
     thumbor_keys: tuple[str, ...] = ()
     ipx_prefix: str = ""

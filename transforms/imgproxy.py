@@ -63,9 +63,10 @@ class _State:
             self.tokens.pop(name, None)
 
 
-def translate(path: str, watermark: str = "") -> Translated:
+def translate(path: str, watermark: str = "", skip: tuple[str, ...] = ()) -> Translated:
     """Translate `/{options…}/{source}` (the signed part of an imgproxy URL); raises 400.
-    `watermark` names the server's watermark that imgproxy's `watermark` option puts on."""
+    `watermark` names the server's watermark that imgproxy's `watermark` option puts on; `skip`
+    the formats served as stored for every URL (IMGPROXY_SKIP_PROCESSING_FORMATS)."""
     segments = path.removeprefix("/").split("/")
     state = _State()
     for index, segment in enumerate(segments):
@@ -87,6 +88,9 @@ def translate(path: str, watermark: str = "") -> Translated:
         raise InvalidSource("imgproxy URL has no source")
     if ext:
         state.set("fmt", _format(ext, "extension"))
+    if skip:
+        listed = set(state.tokens.get("skip", "").split(":")) - {""}
+        state.set("skip", ":".join(sorted(listed | set(skip))))
     if state.watermark is not None:
         _watermark(state, watermark)
     return Translated(_tokens(state), _source_key(source), state.expires)

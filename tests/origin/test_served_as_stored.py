@@ -13,6 +13,7 @@ import pytest
 import pyvips
 
 from origin.errors import InvalidOptions
+from origin.settings import Settings, SettingsError
 from tests.support.origin import REPO, OriginProcess
 from transforms import Limits, parse, serialize, transform
 from transforms.imgproxy import translate as from_imgproxy
@@ -33,7 +34,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(folder: Path) -> Iterator[OriginProcess]:
     env = {"IMGORIGIN_SOURCE": str(folder), "IMGORIGIN_DEFAULT_FORMAT": "auto",
-           "IMGORIGIN_IMGPROXY_PREFIX": "imgproxy", "IMGORIGIN_MAX_SOURCE_PIXELS": "5000000"}
+           "IMGORIGIN_IMGPROXY_PREFIX": "imgproxy", "IMGORIGIN_MAX_SOURCE_PIXELS": "5000000",
+           "IMGORIGIN_IMGPROXY_SKIP_PROCESSING_FORMATS": "gif, svg"}
     with OriginProcess(env, workers=2) as origin:
         yield origin
 
@@ -104,6 +106,28 @@ def test_imgproxy_raw_and_skip_processing(server: OriginProcess, folder: Path) -
     assert resized.status_code == 200 and resized.content != (folder / "logo.png").read_bytes()
     refused = get(server, "/imgproxy/unsafe/skp:tiff/plain/local:///scan.tif")
     assert refused.status_code == 400 and "tiff" in refused.text
+    # IMGPROXY_SKIP_PROCESSING_FORMATS' counterpart (gif, svg here): every imgproxy URL.
+    gif = get(server, "/imgproxy/unsafe/rs:fill:4:4/plain/local:///spinner.gif")
+    assert gif.status_code == 200 and gif.content == (folder / "spinner.gif").read_bytes()
+    native = get(server, "/w_4,h_4/spinner.gif")  # native URLs are not touched by it
+    assert native.status_code == 200 and native.content != gif.content
+
+
+@pytest.mark.parametrize(("path", "skip", "canonical"), [
+    ("rs:fill:10:10/plain/local:///a.png", ("gif",), "h_10,skip_gif,w_10"),
+    ("skp:png/plain/local:///a.png", ("gif",), "skip_gif:png"),
+    ("raw:1/plain/local:///a.png", ("gif",), "raw"),
+    ("plain/local:///a.png@webp", ("gif", "webp"), "fmt_webp,skip_webp"),
+])
+def test_imgproxy_server_wide_skip(path: str, skip: tuple[str, ...], canonical: str) -> None:
+    assert serialize(parse(from_imgproxy(path, "", skip).tokens).options) == canonical
+
+
+def test_the_server_wide_skip_setting_is_checked_at_start() -> None:
+    assert Settings.from_env({"IMGORIGIN_IMGPROXY_SKIP_PROCESSING_FORMATS": "SVG,jpg, gif"}
+                             ).imgproxy_skip_processing == ("gif", "jpeg")
+    with pytest.raises(SettingsError, match="tiff"):
+        Settings.from_env({"IMGORIGIN_IMGPROXY_SKIP_PROCESSING_FORMATS": "gif,tiff"})
 
 
 @pytest.mark.parametrize(("path", "canonical"), [
