@@ -475,7 +475,12 @@ def _flags(value: str, tokens: dict[str, str]) -> None:
             tokens["progressive"] = ""
         elif name == "attachment":
             tokens["dl"] = argument
-        elif name in ("lossy", "preserve_transparency", "strip_profile", "force_strip"):
+        elif name in ("keep_iptc", "keep_attribution") and not argument:
+            tokens["strip"] = "0"  # the metadata kept, as Cloudinary keeps IPTC and copyright
+        elif name == "getinfo" and not argument:
+            tokens["fmt"] = "json"  # the description of the answer, as Cloudinary's JSON is
+        elif name in ("lossy", "preserve_transparency", "strip_profile", "force_strip",
+                      "animated", "awebp", "any_format", "immutable_cache") and not argument:
             continue  # what this server does anyway
         else:
             raise InvalidOptions(f"Cloudinary flag '{flag}' is not supported by this server")

@@ -87,6 +87,9 @@ def native(path: str) -> str:
     ("image/upload/e_blackwhite/a.jpg", "fmt_jpeg,threshold_128"),
     ("image/upload/e_blackwhite:0/a.jpg", "fmt_jpeg,threshold_1"),
     ("image/upload/fl_progressive.lossy/a.jpg", "fmt_jpeg,progressive"),
+    ("image/upload/fl_keep_iptc/a.jpg", "fmt_jpeg,strip_0"),
+    ("image/upload/w_300,fl_getinfo/a.jpg", "enlarge,fmt_json,w_300"),  # the answer described
+    ("image/upload/fl_animated.awebp.any_format.immutable_cache/a.gif", "fmt_gif"),
     ("image/upload/t_card/a.jpg", "fmt_jpeg,h_64,w_64"),
     ("image/upload/pg_2/doc.gif", "fmt_gif,page_1"),
     # An unchecked signature is skipped (the dialect is refused beside native signing).
@@ -147,7 +150,7 @@ def test_a_fetched_image_keeps_its_own_format_unless_asked() -> None:
     ("image/upload/a_45/a.jpg", InvalidOptions, "multiples of 90"),
     ("image/upload/a_exif/a.jpg", InvalidOptions, "angle 'exif'"),
     ("image/upload/b_auto/a.jpg", InvalidOptions, "background 'auto'"),
-    ("image/upload/fl_keep_iptc/a.jpg", InvalidOptions, "flag 'keep_iptc'"),
+    ("image/upload/fl_tiled/a.jpg", InvalidOptions, "flag 'tiled'"),
     ("image/upload/pg_0/a.gif", InvalidOptions, "from 1"),
     ("image/upload/w_100/a.tiff", InvalidOptions, "format 'tiff'"),
     ("image/upload/f_jxl/a.jpg", InvalidOptions, "format 'jxl'"),
