@@ -39,6 +39,18 @@ def sign_path(path: str, key: str) -> str:
     return "/" + sign(path, key) + path
 
 
+def origin_env(api: Recorder, redis_server: RedisProcess, prefix: str) -> dict[str, str]:
+    """An origin on the samples that records answered paths in Redis (keys under `prefix`) and
+    purges CloudFront through the recorder, signing its URLs."""
+    return {"IMGORIGIN_SOURCE": str(REPO / "samples"), "IMGORIGIN_PURGE_TOKENS": TOKEN,
+            "IMGORIGIN_REDIS_URL": redis_server.url, "IMGORIGIN_REDIS_PREFIX": prefix,
+            "IMGORIGIN_CDN_PURGERS": "cloudfront:EDIST", "IMGORIGIN_CLOUDFRONT_API_URL": api.base,
+            "IMGORIGIN_CLOUDFRONT_ANSWERED_PATHS": "true", "IMGORIGIN_SIGNING_KEYS": KEY,
+            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "AWS_EC2_METADATA_DISABLED": "true"}
+
+
 def invalidated(api: Recorder) -> list[list[str]]:
     return [[p.text or "" for p in ET.fromstring(r.body).iter(CF_NS + "Path")]
             for r in api.requests]
@@ -47,14 +59,7 @@ def invalidated(api: Recorder) -> list[list[str]]:
 def test_r14_cloudfront_invalidates_exactly_what_the_origin_answered(
         api: Recorder, redis_server: RedisProcess) -> None:
     api.reset(created)
-    env = {"IMGORIGIN_SOURCE": str(REPO / "samples"), "IMGORIGIN_PURGE_TOKENS": TOKEN,
-           "IMGORIGIN_REDIS_URL": redis_server.url,
-           "IMGORIGIN_CDN_PURGERS": "cloudfront:EDIST", "IMGORIGIN_CLOUDFRONT_API_URL": api.base,
-           "IMGORIGIN_CLOUDFRONT_ANSWERED_PATHS": "true", "IMGORIGIN_SIGNING_KEYS": KEY,
-           "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
-           "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-           "AWS_EC2_METADATA_DISABLED": "true"}
-    with OriginProcess(env, workers=2) as origin:
+    with OriginProcess(origin_env(api, redis_server, "imgorigin"), workers=2) as origin:
         signed = [sign_path(f"/{segment}/products/shoe.jpg", KEY)
                   for segment in ("w_300,fmt_webp", "w_500,fmt_auto")]
         for path in [*signed, sign_path("/w_300,fmt_webp/landscape.jpg", KEY)]:
@@ -89,14 +94,7 @@ def test_r14_cloudfront_directory_purge_invalidates_the_paths_answered_under_it(
     """The record indexes each directory's sources, so a directory purge names their answered
     paths (signed too) rather than `/*`, and nothing of the sources outside it."""
     api.reset(created)
-    env = {"IMGORIGIN_SOURCE": str(REPO / "samples"), "IMGORIGIN_PURGE_TOKENS": TOKEN,
-           "IMGORIGIN_REDIS_URL": redis_server.url, "IMGORIGIN_REDIS_PREFIX": "cfdir",
-           "IMGORIGIN_CDN_PURGERS": "cloudfront:EDIST", "IMGORIGIN_CLOUDFRONT_API_URL": api.base,
-           "IMGORIGIN_CLOUDFRONT_ANSWERED_PATHS": "true", "IMGORIGIN_SIGNING_KEYS": KEY,
-           "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
-           "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-           "AWS_EC2_METADATA_DISABLED": "true"}
-    with OriginProcess(env, workers=2) as origin:
+    with OriginProcess(origin_env(api, redis_server, "cfdir"), workers=2) as origin:
         inside = sign_path("/w_310,fmt_webp/products/shoe.jpg", KEY)
         outside = sign_path("/w_310,fmt_webp/landscape.jpg", KEY)
         for path in (inside, outside):
