@@ -270,6 +270,15 @@ def _load_full(ctx: Context, option_string: str, shrink: int = 1) -> None:
     _per_frame(ctx, lambda im: resize(im, w, h))
 
 
+def _held_faces(ctx: Context) -> tuple[pyvips.Image, list[faces.Face]]:
+    """The decoded image, held in memory (the detection and the cut both read it), and the
+    faces `g_face` (the largest) or `g_faces` (all of them) follows."""
+    image = ctx.image
+    held = guarded(ctx, image, image.copy_memory)
+    found = faces.detect_turned(held, ctx.plan.options.rotate)
+    return held, found[:1] if ctx.plan.options.gravity == "face" else found
+
+
 def _cut_face_area(ctx: Context,
                    resize: Callable[[pyvips.Image, int, int], pyvips.Image]) -> bool:
     """`facepad` without a box: the face area (at `ar_`'s ratio, else its own) cut from the
@@ -277,12 +286,8 @@ def _cut_face_area(ctx: Context,
     is found: the image is then sized as without `facepad`."""
     options = ctx.plan.options
     assert options.face_pad is not None
-    image = ctx.image
-    held = guarded(ctx, image, image.copy_memory)  # read twice: detection, then the cut
+    held, found = _held_faces(ctx)
     ctx.image = held
-    found = faces.detect_turned(held, options.rotate)
-    if options.gravity == "face":
-        found = found[:1]
     if not found:
         return False
     ratio = (options.aspect, 1.0) if options.aspect is not None else None
@@ -305,11 +310,7 @@ def _zoom_to_faces(ctx: Context, geometry: Geometry, shrink: int,
     options = ctx.plan.options
     assert options.face_pad is not None and geometry.box is not None
     bw, bh = geometry.box
-    image = ctx.image
-    held = guarded(ctx, image, image.copy_memory)  # read twice: detection, then the crop
-    found = faces.detect_turned(held, options.rotate)
-    if options.gravity == "face":
-        found = found[:1]
+    held, found = _held_faces(ctx)
     if found:
         least = (bw / shrink, bh / shrink) if not options.enlarge else (1.0, 1.0)
         left, top, w, h = faces.area(found, held.width, held.height, (bw, bh),
