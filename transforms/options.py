@@ -247,7 +247,8 @@ class Options:
     adaptive: bool = False
     # `facepad_F` (imgix's fit=facearea, Cloudinary's c_thumb): with `g_face`/`g_faces` and a
     # box, the crop zooms to the face area (the largest face, or all of them) grown F times,
-    # at the box's ratio, instead of covering the whole image (transforms/faces.py `area`).
+    # at the box's ratio, instead of covering the whole image (transforms/faces.py `area`);
+    # without one, that area at the source's scale (`ar`'s ratio or its own), then sized.
     face_pad: float | None = None
     format: RequestedFormat | None = None
     quality: int | None = None
