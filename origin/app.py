@@ -302,7 +302,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             fallback = None
             if req is not None and exc.status in FALLBACK_STATUSES:
                 fallback = await st.service.fallback(req, request.headers.get("accept", ""),
-                                                     client)
+                                                     client, exc)
             if fallback is not None:
                 metrics.FALLBACKS.labels(exc.code).inc()
                 tier, answer = fallback.tier, fallback

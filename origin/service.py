@@ -28,6 +28,7 @@ from origin.errors import (
     ImgOriginError,
     InvalidOptions,
     InvalidSource,
+    SourceNotFound,
     UnsupportedFormat,
     UpstreamTimeout,
 )
@@ -84,6 +85,8 @@ class TransformRequest:
     dialect: str = ""
     # `maxage`: the lifetime browsers and edges are given, not part of the variant.
     max_age: int | None = None
+    # `default_KEY`: what is shown, made to the same options, when the source is not found.
+    default_source: SourceRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +237,7 @@ class TransformService:
             download=parsed.download,
             dialect=dialect.name,
             max_age=parsed.max_age,
+            default_source=self._default_source(parsed),
         )
 
     def _requested_format(self, options: Options) -> str:
@@ -274,7 +278,12 @@ class TransformService:
             signed_path="/" + rest,
             download=parsed.download,
             max_age=parsed.max_age,
+            default_source=self._default_source(parsed),
         )
+
+    def _default_source(self, parsed: ParsedOptions) -> SourceRef | None:
+        # A key under the configured source, checked like a URL's own (400 when it is not one).
+        return self.sources.ref(parsed.default) if parsed.default is not None else None
 
     def with_client_hints(self, req: TransformRequest,
                           dpr_hint: str) -> tuple[TransformRequest, bool]:
@@ -345,20 +354,33 @@ class TransformService:
             raise
         return Answer(entry, "transform", negotiated, tags, fetch_ms)
 
-    async def fallback(self, req: TransformRequest, accept: str, client: str) -> Answer | None:
-        """The fallback image made to `req`'s options, in place of a source that cannot be shown;
-        tagged as `req`'s source, so a purge of it takes the CDN's copies too. None when no
-        fallback is configured, for `fmt_json` and `fmt_blurhash`, or when the fallback fails as
-        well."""
-        if self.sources.fallback is None or req.requested_format in ("json", "blurhash"):
+    async def fallback(self, req: TransformRequest, accept: str, client: str,
+                       exc: ImgOriginError) -> Answer | None:
+        """What is shown, made to `req`'s options, in place of a source that cannot be shown:
+        the URL's `default_` image when the source was not found, else the server's fallback
+        image. Tagged as `req`'s source (and the default's), so a purge of either takes the
+        CDN's copies too. None when neither applies, for `fmt_json` and `fmt_blurhash`, or when
+        they fail as well."""
+        if req.requested_format in ("json", "blurhash"):
             return None
-        try:
-            answer = await self.answer(replace(req, source=FALLBACK_SOURCE), accept, client,
-                                       budget=FALLBACK_BUDGET)
-        except ImgOriginError:
-            return None
-        assert isinstance(answer, Answer)  # no If-None-Match was passed on
-        return replace(answer, tags=surrogate_keys(req.source.id, _watermark_name(req.options)))
+        substitutes = []
+        if req.default_source is not None and isinstance(exc, SourceNotFound):
+            substitutes.append(req.default_source)
+        if self.sources.fallback is not None:
+            substitutes.append(FALLBACK_SOURCE)
+        mark = _watermark_name(req.options)
+        for substitute in substitutes:
+            try:
+                answer = await self.answer(replace(req, source=substitute, default_source=None),
+                                           accept, client, budget=FALLBACK_BUDGET)
+            except ImgOriginError:
+                continue
+            assert isinstance(answer, Answer)  # no If-None-Match was passed on
+            tags = surrogate_keys(req.source.id, mark).split()
+            if substitute is not FALLBACK_SOURCE:
+                tags += surrogate_keys(substitute.id, mark).split()
+            return replace(answer, tags=" ".join(dict.fromkeys(tags)))
+        return None
 
     def _key(self, req: TransformRequest, fmt_class: str, version: str) -> str:
         """The variant key: the request, the format class, the source's version, and what

@@ -230,7 +230,7 @@ def _tokens(params: dict[str, str], extension: str,
             region: dict[str, str] | None = None) -> str:
     tokens: dict[str, str] = {}
     handled = {"w", "h", "c", "g", "x", "y", "ar", "f", "q", "dpr", "e", "r", "a", "b", "fl",
-               "t", "pg", "z"}
+               "t", "pg", "z", "d"}
     for key in params:
         if key not in handled:
             raise InvalidOptions(f"Cloudinary parameter '{key}_' is not supported by this server")
@@ -266,6 +266,10 @@ def _tokens(params: dict[str, str], extension: str,
         _flags(params["fl"], tokens)
     if "t" in params:
         tokens["p"] = params["t"]  # a named transformation: a preset of the same name here
+    if "d" in params:
+        # The default image shown for a missing public ID: a key (its folders written with
+        # `:`, as Cloudinary writes them) under the configured source.
+        tokens["default"] = params["d"]
     if "pg" in params:
         page = int(_whole(params["pg"], "pg"))
         if page < 1:

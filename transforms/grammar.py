@@ -71,6 +71,9 @@ class ParsedOptions:
     expires: int | None = None
     download: str | None = None
     max_age: int | None = None
+    # `default_KEY`: the source key shown, made to the same options, when this one is not found
+    # (Cloudinary's `d_`); `/` written `:` in the token.
+    default: str | None = None
 
     def extra_tokens(self) -> list[str]:
         """The tokens that are not part of the variant, in their canonical spelling."""
@@ -79,6 +82,8 @@ class ParsedOptions:
             tokens.append(f"dl_{self.download}" if self.download else "dl")
         if self.max_age is not None:
             tokens.append(f"maxage_{self.max_age}")
+        if self.default is not None:
+            tokens.append("default_" + self.default.replace("/", ":"))
         return tokens
 
 
@@ -658,6 +663,21 @@ def _p_max_age(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any
     return {"__max_age": _int(_required(raw, token), token, 0, MAX_CACHE_LIFETIME)}
 
 
+# A default image's key as a token writes it: letters, digits, `.`, `_`, `-`, and `:` for `/`.
+_DEFAULT_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                               "._-:")
+
+
+def _p_default(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    value = _required(raw, token)
+    if not set(value) <= _DEFAULT_KEY_CHARS or len(value) > 256:
+        raise _bad(token, "a source key of letters, digits, '.', '_', '-', with ':' for '/'")
+    key = value.replace(":", "/")
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise _bad(token, "a source key without empty, '.' or '..' parts")
+    return {"__default": key}
+
+
 def _flag(attr: str) -> Parser:
     def parse(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
         return {attr: _bool(raw, token)}
@@ -709,6 +729,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("mb", ("maxbytes",), _p_max_bytes),
     Modifier("dl", ("download", "attachment"), _p_download),
     Modifier("maxage", ("ttl",), _p_max_age),
+    Modifier("default", (), _p_default),
     Modifier("px", ("pixelate",), _p_pixelate),
     Modifier("pad", ("padding",), _p_padding),
     Modifier("r", ("radius",), _p_corners),
@@ -809,6 +830,7 @@ def parse(
     expires = values.pop("__expires", None)
     download = values.pop("__download", None)
     max_age = values.pop("__max_age", None)
+    default = values.pop("__default", None)
     if "__zoom" in values:
         # Before `ar_`, so that `w_400,zoom_0.5,ar_16:9` is the variant of `w_200,ar_16:9`.
         zoom, token = values.pop("__zoom")
@@ -839,7 +861,7 @@ def parse(
         # The point is in source pixels; what trim takes off is known only after decoding.
         raise InvalidOptions("g_fpx cannot be combined with trim (use g_fp, a fraction of the "
                              "trimmed image)")
-    return ParsedOptions(options, expires, download, max_age)
+    return ParsedOptions(options, expires, download, max_age, default)
 
 
 def _check_raw(options: Options) -> None:
