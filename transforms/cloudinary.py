@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
 from transforms.dialect import Translated, check_length, native_segment, whole_number
-from transforms.grammar import format_number
+from transforms.grammar import format_number, text_token
 from transforms.options import DIRECTION_ANCHORS
 
 _FORMATS = {"jpg": "jpeg", "jpeg": "jpeg", "jpe": "jpeg", "png": "png", "webp": "webp",
@@ -88,7 +88,8 @@ def translate(path: str) -> Translated:
         raise InvalidSource("Cloudinary URL has no public ID")
     tokens = _tokens(params, extension, region)
     if overlay is not None:
-        tokens = ",".join(t for t in (tokens, _watermark(overlay)) if t and t != "_") or "_"
+        layer = _caption(overlay) if overlay["l"].startswith("text:") else _watermark(overlay)
+        tokens = ",".join(t for t in (tokens, layer) if t and t != "_") or "_"
     return Translated(tokens, source)
 
 
@@ -134,7 +135,7 @@ def _overlay(components: list[str]) -> tuple[list[str], dict[str, str] | None]:
             if params.get("fl") == "layer_apply":
                 del params["fl"]
                 overlay = params
-            elif set(params) <= {"l", "w", "h", "o", "fl"}:
+            elif set(params) <= {"l", "w", "h", "o", "fl", "co"}:
                 pending = params  # placed by a later fl_layer_apply, or in place as it is
             else:
                 overlay = params
@@ -211,6 +212,55 @@ def _leading_crop(components: list[str]) -> tuple[list[str], dict[str, str]]:
     _crop(crop.get("w", ""), crop.get("h", ""), _gravity(crop), {**first, **crop}, tokens)
     rest = ",".join(f"{k}_{v}" for k, v in first.items())
     return ([rest] if rest else []) + components[1:], tokens
+
+
+# Cloudinary's text styles this server draws (the font's family is the host's sans-serif).
+_TEXT_STYLES = {"normal": "", "bold": "bold", "italic": "italic"}
+
+
+def _caption(overlay: dict[str, str]) -> str:
+    """`l_text:FAMILY_SIZE[_STYLE…]:TEXT` as the native `text_` token: the text in the host's
+    sans-serif at SIZE px, `co_` its colour (black by default, as in Cloudinary), `o_` its
+    opacity, placed by `g_` with `x_`/`y_` as margins, as an image overlay is."""
+    unknown = set(overlay) - {"l", "g", "x", "y", "o", "co", "fl"}
+    if unknown or overlay.get("fl", ""):
+        name = sorted(unknown)[0] + "_" if unknown else "fl_" + overlay["fl"]
+        raise InvalidOptions(f"Cloudinary text overlay parameter '{name}' is not supported by "
+                             "this server")
+    style, sep, text = overlay["l"].removeprefix("text:").partition(":")
+    parts = style.split("_")
+    # Cloudinary asks commas and slashes in the text escaped twice: decoded once more here.
+    text = unquote(text)
+    if not sep or not text or len(parts) < 2 or not whole_number(parts[1]):
+        raise InvalidOptions("Cloudinary text overlays here are l_text:FAMILY_SIZE[_bold]"
+                             "[_italic]:TEXT")
+    styles = [_TEXT_STYLES.get(p) for p in parts[2:]]
+    if None in styles:
+        raise InvalidOptions(f"Cloudinary text style '{style}': only bold, italic and normal "
+                             "here")
+    drawn = "".join(sorted({s for s in styles if s}))  # "bolditalic", "bold", "italic" or ""
+    colour = _colour(overlay["co"]) if "co" in overlay else "000000"
+    opacity = int(_whole(overlay.get("o", "100"), "o"))
+    if opacity == 0:
+        return ""
+    if opacity < 100:
+        alpha = int(colour[6:8], 16) if len(colour) == 8 else 255
+        colour = colour[:6] + f"{round(alpha * opacity / 100):02x}"
+    position = overlay.get("g", "center")
+    direction = _GRAVITIES.get(position)
+    if direction is None or direction in ("attention", "xy_center", "face", "faces"):
+        raise InvalidOptions(f"Cloudinary overlay gravity '{position}' is not supported by "
+                             "this server")
+    fx, fy = DIRECTION_ANCHORS[direction]
+    margins = []
+    for axis, anchor in (("x", fx), ("y", fy)):
+        offset = _whole(overlay.get(axis, "0"), axis)
+        if offset != "0" and anchor == 0.5:
+            raise InvalidOptions(f"Cloudinary overlay {axis}_ on a centred axis is not "
+                                 "supported by this server (margins keep it off an edge)")
+        margins.append(offset)
+    return "text_" + ":".join([text_token(text), direction, str(int(parts[1])), colour,
+                               *margins, drawn or ""]).rstrip(":")
 
 
 def _merged(components: list[str]) -> dict[str, str]:

@@ -7,7 +7,10 @@ what the cache keys on. Parsing is a single left-to-right scan: no regular expre
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -29,6 +32,7 @@ from transforms.options import (
     REQUESTED_FORMATS,
     ROTATIONS,
     SMART_GRAVITIES,
+    TEXT_STYLES,
     TRIM_CORNERS,
     WATERMARK_POSITIONS,
     Convolution,
@@ -43,6 +47,7 @@ from transforms.options import (
     Padding,
     Region,
     ShiftedDirection,
+    TextOverlay,
     Trim,
     Watermark,
     WaveletSharpen,
@@ -53,6 +58,7 @@ MAX_TOKENS = 32
 NO_OPTIONS = "_"
 _DIGITS = frozenset("0123456789")
 _HEX = frozenset("0123456789abcdefABCDEF")
+_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz")
 WATERMARK_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 _FORMAT_ALIASES = {"jpg": "jpeg"}
@@ -344,6 +350,60 @@ def _p_format(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]
     if value not in REQUESTED_FORMATS:
         raise _bad(token, "one of jpeg png webp avif gif auto original json blurhash")
     return {"format": value}
+
+
+# `text_`: at most this many characters, in CSS px from MIN to MAX_TEXT_SIZE, margins up to
+# MAX_TEXT_MARGIN CSS px.
+MAX_TEXT_CHARS = 200
+MIN_TEXT_SIZE, MAX_TEXT_SIZE = 4, 512
+MAX_TEXT_MARGIN = 4096
+_TEXT_FORM = "B64TEXT[:POSITION[:SIZE[:RRGGBB[AA][:X[:Y[:STYLE]]]]]]"
+
+
+def text_token(text: str) -> str:
+    """The text as `text_` carries it: URL-safe base64 of its UTF-8, unpadded."""
+    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _p_text(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    parts = _required(raw, token).split(":")
+    if len(parts) > 7 or not all(parts[1:]):
+        raise _bad(token, _TEXT_FORM)
+    encoded = parts[0]
+    if not set(encoded) <= _BASE64URL or len(encoded) % 4 == 1:
+        raise _bad(token, "URL-safe base64 of the text, unpadded, first")
+    try:
+        text = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise _bad(token, "URL-safe base64 of UTF-8 text first") from None
+    if not text or len(text) > MAX_TEXT_CHARS or any(
+            unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") for c in text):
+        raise InvalidOptions(f"'{token}': the text is 1..{MAX_TEXT_CHARS} printable characters")
+    if text_token(text) != encoded:
+        raise _bad(token, "the text's one base64 spelling (unpadded, URL-safe)")
+    overlay = TextOverlay(text)
+    if len(parts) > 1:
+        position = _GRAVITY_ALIASES.get(parts[1], parts[1])
+        if position not in DIRECTIONS:
+            raise _bad(token, "a position: " + " ".join(DIRECTIONS))
+        overlay = replace(overlay, position=position)
+    if len(parts) > 2:
+        overlay = replace(overlay, size=_int(parts[2], token, MIN_TEXT_SIZE, MAX_TEXT_SIZE))
+    if len(parts) > 3:
+        colour = parts[3].lower()
+        if len(colour) not in (6, 8) or not set(colour) <= _HEX:
+            raise _bad(token, "a colour RRGGBB[AA]")
+        overlay = replace(overlay, colour=colour[:6] if colour.endswith("ff") and
+                          len(colour) == 8 else colour)
+    if len(parts) > 4:
+        overlay = replace(overlay, margin_x=_int(parts[4], token, 0, MAX_TEXT_MARGIN))
+    if len(parts) > 5:
+        overlay = replace(overlay, margin_y=_int(parts[5], token, 0, MAX_TEXT_MARGIN))
+    if len(parts) > 6:
+        if parts[6] not in TEXT_STYLES:
+            raise _bad(token, "a style: bold, italic or bolditalic")
+        overlay = replace(overlay, style=parts[6])
+    return {"text": overlay}
 
 
 def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
@@ -726,6 +786,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("page", (), _p_page),
     Modifier("exp", (), _p_expires),
     Modifier("wm", ("watermark",), _p_watermark),
+    Modifier("text", (), _p_text),
     Modifier("mb", ("maxbytes",), _p_max_bytes),
     Modifier("dl", ("download", "attachment"), _p_download),
     Modifier("maxage", ("ttl",), _p_max_age),
@@ -924,6 +985,12 @@ def canonicalize(options: Options) -> Options:
         margins = (mark.margin_x if fx != 0.5 else 0, mark.margin_y if fy != 0.5 else 0)
         if margins != (mark.margin_x, mark.margin_y):
             changes["watermark"] = replace(mark, margin_x=margins[0], margin_y=margins[1])
+    caption = options.text
+    if caption is not None:
+        fx, fy = DIRECTION_ANCHORS[caption.position]
+        margins = (caption.margin_x if fx != 0.5 else 0, caption.margin_y if fy != 0.5 else 0)
+        if margins != (caption.margin_x, caption.margin_y):
+            changes["text"] = replace(caption, margin_x=margins[0], margin_y=margins[1])
     if options.threshold is not None and options.grayscale:
         changes["grayscale"] = False  # the threshold greys the image anyway
     if (options.grayscale or options.threshold is not None) and options.saturation:
@@ -1036,6 +1103,13 @@ def _token(name: str, value: Any) -> str:
         while len(parts) > 1 and parts[-1] == ("1", "1", "0", "0")[len(parts) - 1]:
             parts.pop()
         return f"{name}_{':'.join(parts)}"
+    if isinstance(value, TextOverlay):
+        fields_ = [text_token(value.text), value.position, str(value.size), value.colour,
+                   str(value.margin_x), str(value.margin_y), value.style]
+        defaults = ("", "center", "24", "ffffff", "0", "0", "")
+        while len(fields_) > 1 and fields_[-1] == defaults[len(fields_) - 1]:
+            fields_.pop()
+        return f"{name}_{':'.join(fields_)}"
     if isinstance(value, Watermark):
         # Trailing defaults dropped: `wm_logo:southeast:1` is `wm_logo`, `...:10:10` is `...:10`.
         scale = format_number(value.scale)
@@ -1067,7 +1141,7 @@ _CANONICAL_NAMES = {
     "median": "median", "normalize": "norm", "equalize": "equalize", "threshold": "threshold",
     "wavelet_sharpen": "wsharpen", "convolution": "conv",
     "kernel": "kernel", "gamma": "gamma",
-    "padding": "pad", "corners": "r", "format_quality": "fq", "raw": "raw",
+    "padding": "pad", "corners": "r", "format_quality": "fq", "raw": "raw", "text": "text",
     "skip_formats": "skip",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}

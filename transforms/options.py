@@ -115,6 +115,24 @@ class Watermark:
 
 
 @dataclass(frozen=True, slots=True)
+class TextOverlay:
+    """A line of text over the output (`text_B64:POS:SIZE:COLOUR:X:Y:STYLE`, Cloudinary's
+    `l_text:`): `size` in CSS px (times dpr), in the host's default sans-serif font, `colour`
+    RRGGBB[AA], placed as a watermark is (margins in CSS px off the edges `position` names)."""
+
+    text: str
+    position: str = "center"
+    size: int = 24
+    colour: str = "ffffff"
+    margin_x: int = 0
+    margin_y: int = 0
+    style: str = ""  # "", "bold", "italic" or "bolditalic"
+
+
+TEXT_STYLES: tuple[str, ...] = ("", "bold", "italic", "bolditalic")
+
+
+@dataclass(frozen=True, slots=True)
 class Padding:
     """Edges added around the image inside the requested box, in CSS px (times dpr)."""
 
@@ -281,6 +299,7 @@ class Options:
     animated: bool = True
     page: int | None = None
     watermark: Watermark | None = None
+    text: TextOverlay | None = None
     # `mb_N`: the highest quality whose output fits N bytes (transforms/budget.py).
     max_bytes: int | None = None
     # Block size of `px_N` in CSS px (times dpr), and imgix-style adjustments, -100..100.

@@ -17,7 +17,7 @@ from typing import TypeVar
 import pyvips
 
 from origin.errors import UnprocessableImage, UpstreamTimeout
-from transforms import autoquality, faces, svgrender, wavelet
+from transforms import autoquality, faces, svgrender, textmarks, wavelet
 from transforms.budget import fit_budget
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
 from transforms.greys import pillow_luma
@@ -845,6 +845,15 @@ def watermark(ctx: Context) -> None:
     _per_frame(ctx, lambda im: overlay(im, mark, spec, dpr))
 
 
+def text(ctx: Context) -> None:
+    """`text_` over every frame, after the watermark (so a caption reads over a logo)."""
+    spec = ctx.plan.options.text
+    if spec is None:
+        return
+    dpr = ctx.plan.options.dpr
+    _per_frame(ctx, lambda im: textmarks.lay(im, spec, dpr))
+
+
 def finish(ctx: Context) -> None:
     """8-bit sRGB (or grey) with alpha kept only where the output format holds it."""
     image = ctx.image
@@ -921,7 +930,8 @@ def guarded(ctx: Context, image: pyvips.Image, work: Callable[[], T]) -> T:
 
 
 PIPELINE: tuple[Step, ...] = (
-    load, crop_or_pad, effects, finish, adjust, round_corners, pad_edges, watermark, encode,
+    load, crop_or_pad, effects, finish, adjust, round_corners, pad_edges, watermark, text,
+    encode,
 )
 
 

@@ -36,7 +36,9 @@ WORDS = ["cover", "contain", "fill", "inside", "outside", "center", "centre", "n
          "auto:eco", "auto:", "auto:best:1", "16:9", "2.35:1", "1:100", "1:100.5", "0:1",
          "4:3:2", "nearest", "lanczos3", "mks2021", "Nearest", "box", "2.2:1.5", "3:1", "1:1",
          "2.2:", "10:0:-5", "-100:100:0", "7:7:7", "2:1:luma", "2.5:0.5", "0:1:luma",
-         "1:1:y", "gif:png", "jpg:gif:jpeg", "svg", "gif:", "0.25", "10.001"]
+         "1:1:y", "gif:png", "jpg:gif:jpeg", "svg", "gif:", "0.25", "10.001", "SGVsbG8",
+         "SGVsbG8:s:30:ff0000:0:12:bold", "SGVsbG8=", "AA", "8J-Ygw", "SGVsbG8:center:512",
+         "people:nobody.png", "a::b"]
 
 
 def _number() -> st.SearchStrategy[str]:
@@ -301,7 +303,9 @@ cloudinary_params = st.lists(st.builds(
                                  "attachment:a b", "thumb", "webp", "jxl", "-0.5", "0.0001",
                                  "logo", "layer_apply", "relative", "text:Arial_9:x", "a:b",
                                  "blur:1000", "sepia", "blackwhite:50", "brightness:-20",
-                                 "sharpen:3000", "faces", "auto:faces", "contrast:x"])
+                                 "sharpen:3000", "faces", "auto:faces", "contrast:x",
+                                 "text:Arial_40:Hi", "text:Arial_40_bold:a%252Cb",
+                                 "text:Arial:x", "text:Arial_0:x", "rgb:ff0000"])
     | st.text(max_size=6)), max_size=5)
 cloudinary_tails = st.sampled_from(["a.jpg", "v12/a.jpg", "folder/a.png", "a", "a.tiff",
                                     "https://x.example.com/a.jpg", "http://evil.test/a.jpg", "",

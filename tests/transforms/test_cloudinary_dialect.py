@@ -198,7 +198,7 @@ def test_overlays(path: str, expected: str) -> None:
     ("image/upload/l_logo,w_100/a.jpg", "fl_relative"),
     ("image/upload/l_logo,w_1.5,fl_relative/a.jpg", "shares below 1"),
     ("image/upload/l_logo,fl_tiled/a.jpg", "flag 'tiled'"),
-    ("image/upload/l_text:Arial_20:hi/a.jpg", "IMGORIGIN_WATERMARKS"),
+    ("image/upload/l_fetch:aHR0cHM6Ly94LmNvbS9hLnBuZw/a.jpg", "IMGORIGIN_WATERMARKS"),
     ("image/upload/l_brand:logo/a.jpg", "IMGORIGIN_WATERMARKS"),
     ("image/upload/l_logo,g_faces/a.jpg", "gravity 'faces'"),
     ("image/upload/c_fill,w_100,l_logo/a.jpg", "parameter 'c_'"),

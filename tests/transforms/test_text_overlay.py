@@ -1,0 +1,127 @@
+"""`text_B64:POS:SIZE:COLOUR:X:Y:STYLE` (Cloudinary's `l_text:`): a line of text in the host's
+sans-serif font over the output, placed as a watermark is; the text is escaped (never Pango
+markup) and its drawing bounded by the output's size whatever the URL asks."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import pyvips
+
+from origin.errors import InvalidOptions
+from tests.support.images import animation, encoded, flat, made
+from transforms.cloudinary import translate as from_cloudinary
+from transforms.grammar import MAX_TEXT_CHARS, parse, serialize, text_token
+from transforms.options import TextOverlay
+from transforms.textmarks import render
+
+HELLO = text_token("Hello")
+
+
+def red_box(image: pyvips.Image) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the pixels where red clearly wins over green."""
+    mask = (image[0] - image[1]) > 100
+    columns, rows = mask.project()
+    xs = [x for x in range(image.width) if columns(x, 0)[0] > 0]
+    ys = [y for y in range(image.height) if rows(0, y)[0] > 0]
+    assert xs and ys, "no text drawn"
+    return xs[0], ys[0], xs[-1], ys[-1]
+
+
+@pytest.mark.parametrize(("segment", "canonical"), [
+    (f"text_{HELLO}", f"text_{HELLO}"),
+    (f"text_{HELLO}:center:24:FFFFFF:0:0", f"text_{HELLO}"),  # every default dropped
+    (f"text_{HELLO}:s:30:ff0000ff:0:12:bold", f"text_{HELLO}:south:30:ff0000:0:12:bold"),
+    (f"text_{HELLO}:center:24:ffffff:9:9", f"text_{HELLO}"),  # no edge to keep off: no margin
+])
+def test_spellings(segment: str, canonical: str) -> None:
+    assert serialize(parse(segment).options) == canonical
+
+
+@pytest.mark.parametrize("segment", [
+    "text_", "text_SGVsbG8=", "text_SGVsbG9", "text_!!", "text_" + text_token("a\x07b"),
+    "text_" + text_token("x" * (MAX_TEXT_CHARS + 1)), f"text_{HELLO}:middle",
+    f"text_{HELLO}:south:3", f"text_{HELLO}:south:513", f"text_{HELLO}:south:24:red",
+    f"text_{HELLO}:south:24:ffffff:0:0:underline", f"text_{HELLO}:south::ffffff",
+    f"text_{HELLO}:south:24:ffffff:0:0:bold:x", f"text_{HELLO}:south:24:ffffff:-1",
+])
+def test_what_a_text_does_not_take_is_a_400(segment: str) -> None:
+    with pytest.raises(InvalidOptions):
+        parse(segment)
+
+
+def test_the_text_sits_where_its_position_and_margins_put_it() -> None:
+    grey = flat([0, 200, 0], 300, 200)
+    out = made(grey, f"text_{HELLO}:south:30:ff0000:0:12,fmt_png")
+    left, _, right, bottom = red_box(out)
+    assert 188 - 12 <= bottom < 200 - 12  # 12 px off the bottom edge, descenders aside
+    assert abs((left + right) / 2 - 150) <= 3  # centred across
+    corner = made(grey, f"text_{HELLO}:northwest:30:ff0000:20:10,fmt_png")
+    left, top, _, _ = red_box(corner)
+    assert 20 <= left <= 24 and 10 <= top <= 18
+
+
+def test_the_size_follows_dpr_and_the_colour_its_alpha() -> None:
+    base = flat([0, 200, 0], 300, 200)
+    one = red_box(made(base, f"w_150,text_{HELLO}:center:20:ff0000,fmt_png"))
+    two = red_box(made(base, f"w_150,dpr_2,text_{HELLO}:center:20:ff0000,fmt_png"))
+    assert 1.8 <= (two[3] - two[1]) / (one[3] - one[1]) <= 2.2
+    solid = made(base, f"text_{HELLO}:center:40:ff0000,fmt_png")
+    faint = made(base, f"text_{HELLO}:center:40:ff000080,fmt_png")
+    assert solid[0].max() == 255 and 120 <= faint[0].max() <= 135  # half over green's 0 red
+
+
+def test_markup_is_text() -> None:
+    plain = render(TextOverlay("x"), 40)
+    marked = render(TextOverlay("<b>x</b> & y"), 40)
+    assert marked.width > 4 * plain.width  # the brackets and the ampersand were drawn
+    bold = render(TextOverlay("x", style="bold"), 40)
+    assert bold.bands == 4 and bold.width >= plain.width
+
+
+def test_a_huge_text_is_drawn_no_larger_than_the_output_can_show() -> None:
+    base = flat([0, 200, 0], 400, 267)
+    started = time.perf_counter()
+    out = made(base, "dpr_4,w_400,text_" + text_token("W" * MAX_TEXT_CHARS) + ":center:512,"
+               "fmt_png")
+    assert (out.width, out.height) == (400, 267)  # the source's size: w_400 x 4 is not enlarged
+    assert time.perf_counter() - started < 30  # bounded work, not a timing target
+
+
+def test_every_frame_gets_it_and_grey_stays_grey() -> None:
+    frames = [(pyvips.Image.black(80, 60) + [0, 150 + 40 * i, 0]).cast("uchar").copy(
+        interpretation="srgb") for i in range(3)]  # frames that differ: none merged away
+    gif = animation(frames, 100, "gif")
+    out = pyvips.Image.new_from_buffer(encoded(gif, f"text_{HELLO}:center:16:ff0000", "gif"),
+                                       "", n=-1)
+    assert out.get("n-pages") == 3
+    for page in range(3):
+        assert red_box(out.crop(0, page * 60, 80, 60).colourspace("srgb"))
+    grey = (pyvips.Image.black(80, 60) + 90).cast("uchar").copy(interpretation="b-w")
+    assert made(grey.pngsave_buffer(), f"text_{HELLO}:center:16:ffffff,fmt_png").bands == 1
+
+
+@pytest.mark.parametrize(("path", "text"), [
+    ("l_text:Arial_60_bold:Hello%20World,co_white,g_south,y_20",
+     f"text_{text_token('Hello World')}:south:60:ffffff:0:20:bold"),
+    # Commas escaped twice (as Cloudinary asks), the newer layer form, o_ as the colour's alpha.
+    ("w_400/l_text:Arial_40:Sale%252C%20today,co_rgb:ff0000,o_50/fl_layer_apply,g_north_east,"
+     "x_10,y_10", f"text_{text_token('Sale, today')}:northeast:40:ff000080:10:10"),
+    ("l_text:Roboto_40_italic_bold:Hi", f"text_{text_token('Hi')}:center:40:000000:0:0:"
+                                        "bolditalic"),
+])
+def test_cloudinary_text_overlays(path: str, text: str) -> None:
+    tokens = serialize(parse(from_cloudinary(f"image/upload/{path}/a.jpg").tokens).options)
+    assert text in tokens.split(",")
+
+
+@pytest.mark.parametrize(("path", "says"), [
+    ("l_text:Arial:Hi", "FAMILY_SIZE"),
+    ("l_text:Arial_40_underline:Hi", "only bold, italic and normal"),
+    ("l_text:Arial_40:Hi,g_center,x_10", "centred axis"),
+    ("l_text:Arial_40:Hi,w_100", "'w_'"),
+])
+def test_cloudinary_text_refusals(path: str, says: str) -> None:
+    with pytest.raises(InvalidOptions, match=says):
+        parse(from_cloudinary(f"image/upload/{path}/a.jpg").tokens)
