@@ -12,8 +12,10 @@ ARG BASE=debian:bookworm-slim
 FROM ${BASE}
 ARG EXTRAS=s3,faces
 
+# fonts-dejavu-core: the sans-serif `text_` draws with (fontconfig picks it as the default).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv \
+      fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 imgorigin \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -236,6 +236,12 @@ def test_the_image_serves_caches_answers_its_healthcheck_and_stops_on_sigterm(
         faces = httpx.get(base + "/w_120,h_120,g_faces,fmt_png/landscape.jpg", timeout=30)
         assert faces.status_code == 200, faces.text
         assert pyvips.Image.new_from_buffer(faces.content, "").width == 120
+        # Text is drawn with the image's own font (fonts-dejavu-core): red pixels in the band.
+        text = httpx.get(base + "/w_200,text_SGVsbG8:center:40:ff0000,fmt_png/landscape.jpg",
+                         timeout=30)
+        assert text.status_code == 200, text.text
+        drawn = pyvips.Image.new_from_buffer(text.content, "")
+        assert ((drawn[0] - drawn[1]) > 150).max() > 0
 
         # The disk tier is where the image's IMGORIGIN_CACHE_DIR says, owned by its user.
         env = dict(e.split("=", 1) for e in config["Env"])
