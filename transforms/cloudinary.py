@@ -72,7 +72,7 @@ def translate(path: str) -> Translated:
     if rest and _VERSION.fullmatch(rest[0]) and len(rest) > 1:
         rest = rest[1:]  # a cache buster, as in Cloudinary
     check_length(",".join(components), "Cloudinary")
-    components, overlay = _overlay(components)
+    components, overlays = _overlay(components)
     components, region = _leading_crop(components)
     params = _merged(components)
     public = "/".join(rest)
@@ -87,9 +87,8 @@ def translate(path: str) -> Translated:
     if not source:
         raise InvalidSource("Cloudinary URL has no public ID")
     tokens = _tokens(params, extension, region)
-    if overlay is not None:
-        layer = _caption(overlay) if overlay["l"].startswith("text:") else _watermark(overlay)
-        tokens = ",".join(t for t in (tokens, layer) if t and t != "_") or "_"
+    if overlays:
+        tokens = ",".join(t for t in (tokens, *_layers(overlays)) if t and t != "_") or "_"
     return Translated(tokens, source)
 
 
@@ -109,41 +108,54 @@ def _parts(component: str) -> dict[str, str]:
     return params
 
 
-def _overlay(components: list[str]) -> tuple[list[str], dict[str, str] | None]:
-    """The components of the base image, and the one image overlay (`l_NAME`) with its
-    placement: in its own component, or (the newer form) opened by `l_` and placed by a later
-    `fl_layer_apply` component with nothing between them."""
+def _overlay(components: list[str]) -> tuple[list[str], list[dict[str, str]]]:
+    """The components of the base image, and its overlays (`l_…`), each with its placement: in
+    its own component, or (the newer form) opened by `l_` and placed by a later
+    `fl_layer_apply` component with nothing between them. After the first overlay only
+    overlays and what does not move pixels may follow."""
     base: list[str] = []
-    overlay: dict[str, str] | None = None
+    overlays: list[dict[str, str]] = []
     pending: dict[str, str] | None = None
     for component in components:
         params = _parts(component)
         if pending is not None and params.get("fl") == "layer_apply":
             del params["fl"]
-            overlay = {**pending, **params}
+            overlays.append({**pending, **params})
             pending = None
-        elif pending is not None or overlay is not None:
-            # The watermark goes on last here: after it, only what does not move pixels.
-            if not set(params) <= _OUTPUT_ONLY or "l" in params:
-                raise InvalidOptions("Cloudinary transformations after (or of) an overlay are "
-                                     "not supported by this server: it puts the overlay on "
-                                     "last (f_, q_ and fl_ may follow)")
-            if pending is not None:
-                overlay, pending = pending, None
-            base.append(component)
-        elif "l" in params:
+            continue
+        if pending is not None:
+            overlays.append(pending)  # placed as it is: no fl_layer_apply came for it
+            pending = None
+        if "l" in params:
             if params.get("fl") == "layer_apply":
                 del params["fl"]
-                overlay = params
+                overlays.append(params)
             elif set(params) <= {"l", "w", "h", "o", "fl", "co"}:
                 pending = params  # placed by a later fl_layer_apply, or in place as it is
             else:
-                overlay = params
+                overlays.append(params)
+        elif overlays:
+            # The overlays go on last here: after them, only what does not move pixels.
+            if not set(params) <= _OUTPUT_ONLY:
+                raise InvalidOptions("Cloudinary transformations after (or of) an overlay are "
+                                     "not supported by this server: it puts the overlay on "
+                                     "last (f_, q_ and fl_ may follow)")
+            base.append(component)
         else:
             base.append(component)
     if pending is not None:
-        overlay = pending
-    return base, overlay
+        overlays.append(pending)
+    return base, overlays
+
+
+def _layers(overlays: list[dict[str, str]]) -> list[str]:
+    """The native tokens of the overlays: one image (`wm`) and one text (`text`) at most; the
+    text is drawn over the image, whatever their order in the URL."""
+    texts = [o for o in overlays if o["l"].startswith("text:")]
+    images = [o for o in overlays if not o["l"].startswith("text:")]
+    if len(texts) > 1 or len(images) > 1:
+        raise InvalidOptions("Cloudinary overlays here are one image and one text at most")
+    return [t for t in (*(_watermark(o) for o in images), *(_caption(o) for o in texts)) if t]
 
 
 def _watermark(overlay: dict[str, str]) -> str:

@@ -184,6 +184,12 @@ def test_a_crop_mode_the_grammar_cannot_size_is_its_400() -> None:
     ("image/upload/l_logo,w_0.2,h_0.1,fl_relative,g_west,x_4/a.png",
      "fmt_png,wm_logo:west:1:0.2x0.1:4:0"),
     ("image/upload/l_logo,o_0/a.jpg", "fmt_jpeg"),  # transparent: nothing to put on
+    # An image and a text (a social card's logo and title): both, the text over the image.
+    ("image/upload/w_600/l_logo,g_south_east,x_10,y_10/l_text:Arial_30_bold:Title,co_white,"
+     "g_north,y_20/a.jpg",
+     "enlarge,fmt_jpeg,text_VGl0bGU:north:30:ffffff:0:20:bold,w_600,wm_logo:southeast:1:0:10"),
+    ("image/upload/l_text:Arial_30:Hi/fl_layer_apply,g_south,y_8/l_logo/fl_layer_apply,g_north/"
+     "a.png", "fmt_png,text_SGk:south:30:000000:0:8,wm_logo:north"),
 ])
 def test_overlays(path: str, expected: str) -> None:
     tokens = translate(path).tokens
@@ -194,7 +200,9 @@ def test_overlays(path: str, expected: str) -> None:
     ("image/upload/l_logo,g_north,x_10/a.jpg", "centred axis"),
     ("image/upload/l_logo,g_south_east/c_scale,w_300/a.jpg", "after (or of) an overlay"),
     ("image/upload/l_logo/e_grayscale/fl_layer_apply/a.jpg", "after (or of) an overlay"),
-    ("image/upload/l_logo/l_seal/a.jpg", "after (or of) an overlay"),
+    ("image/upload/l_logo/l_seal/a.jpg", "one image and one text"),
+    ("image/upload/l_text:Arial_9:a/l_text:Arial_9:b/a.jpg", "one image and one text"),
+    ("image/upload/l_logo/l_text:Arial_9:a/w_100/a.jpg", "after (or of) an overlay"),
     ("image/upload/l_logo,w_100/a.jpg", "fl_relative"),
     ("image/upload/l_logo,w_1.5,fl_relative/a.jpg", "shares below 1"),
     ("image/upload/l_logo,fl_tiled/a.jpg", "flag 'tiled'"),
