@@ -177,6 +177,24 @@ def plain_and_changed(server: OriginProcess, client: httpx.Client, path: str,
 
 
 @every_decodable_file
+def test_every_decodable_file_takes_a_text(row: dict[str, str] | None, server: OriginProcess,
+                                           client: httpx.Client) -> None:
+    """A line of text over the PNG of each file (16-bit, CMYK, Lab, grey, palette, animated...):
+    the plain PNG's size and bands, changed where the text is drawn and nowhere near the
+    corners (it sits in the middle)."""
+    assert row is not None
+    a, b = plain_and_changed(server, client, row["path"], "text_SGVsbG8:center:12:ff00ff")
+    assert (b.width, b.height, b.bands) == (a.width, a.height, a.bands)
+    if a.width >= 40 and a.height >= 20:
+        # Compared as seen (on white): the colour under a transparent pixel says nothing.
+        a, b = (im.flatten(background=[255] * (im.bands - 1)) if im.hasalpha() else im
+                for im in (a, b))
+        assert (b - a).abs().max() > 0  # drawn
+        corner = (b.crop(0, 0, 4, 4) - a.crop(0, 0, 4, 4)).abs().max()
+        assert corner <= 1  # and only where the text is
+
+
+@every_decodable_file
 def test_every_decodable_file_takes_a_watermark(row: dict[str, str] | None,
                                                 server: OriginProcess,
                                                 client: httpx.Client) -> None:
