@@ -92,7 +92,7 @@ def test_admitted_imgproxy_requests_are_counted(server: OriginProcess) -> None:
     before = server.metric("imgorigin_dialect_requests_total", dialect="imgproxy")
     assert get(server, "/ip/x/w:33/plain/landscape.jpg").status_code == 200
     assert get(server, "/ip/x/w:33/plain/landscape.jpg").status_code == 200
-    assert get(server, "/ip/x/skp:jpg/plain/landscape.jpg").status_code == 400  # not admitted
+    assert get(server, "/ip/x/vts:1/plain/landscape.jpg").status_code == 400  # not admitted
     assert get(server, "/w_33/landscape.jpg").status_code == 200  # native
     assert server.metric("imgorigin_dialect_requests_total", dialect="imgproxy") == before + 2
 
@@ -139,8 +139,8 @@ def test_download_and_conditional_requests(server: OriginProcess) -> None:
 
 
 @pytest.mark.parametrize(("path", "status", "words"), [
-    ("/ip/x/skp:jpg/plain/landscape.jpg", 400, "'skp'"),
-    ("/ip/x/crop:10:10:sm/plain/landscape.jpg", 400, "smart crop"),
+    ("/ip/x/vts:1/plain/landscape.jpg", 400, "'vts'"),  # imgproxy Pro's video thumbnails
+    ("/ip/x/skp:tiff/plain/landscape.jpg", 400, "only web formats"),
     ("/ip/x/w:10/enc/abc", 400, "encrypted"),
     ("/ip/x/w:10/plain/missing.jpg", 404, "not found"),
     ("/ip/x/w:10/plain/%2E%2E/etc/passwd", 400, "'..'"),
@@ -171,8 +171,8 @@ def test_the_migration_command(capsys: pytest.CaptureFixture[str],
     signed = capsys.readouterr().out.strip()
     assert signed == "/" + signing.sign("/w_10/http://a.example.com/b.jpg", "00" * 16) + (
         "/w_10/http://a.example.com/b.jpg")
-    assert main(["from-imgproxy", "/x/skp:jpg/plain/a.jpg"]) == 2
-    assert "'skp'" in capsys.readouterr().err
+    assert main(["from-imgproxy", "/x/vts:1/plain/a.jpg"]) == 2
+    assert "'vts'" in capsys.readouterr().err
     assert main(["from-imgproxy", "nothing"]) == 2
 
 
