@@ -7,7 +7,9 @@ import httpx
 import pytest
 import pyvips
 
-from tests.support.origin import OriginProcess
+from tests.support.origin import REPO, OriginProcess
+
+SAMPLES = REPO / "samples"
 
 
 def _pixels(origin: OriginProcess, path: str) -> pyvips.Image:
@@ -46,10 +48,16 @@ def test_an_area_covering_the_source_is_no_crop(origin: OriginProcess) -> None:
     assert whole.headers["etag"] != plain.headers["etag"]  # two URLs, two variants
 
 
-def test_a_smart_gravity_for_crop_is_a_clear_400(origin: OriginProcess) -> None:
-    r = httpx.get(origin.url("/crop_600:400:attention/landscape.jpg"), timeout=30)
-    assert r.status_code == 400
-    assert "crop_600:400:attention" in r.json()["detail"]
+def test_a_smart_gravity_places_the_region_on_the_decoded_source(origin: OriginProcess) -> None:
+    r = httpx.get(origin.url("/crop_600:400:attention,fmt_png/landscape.jpg"), timeout=30)
+    assert r.status_code == 200, r.text
+    region = pyvips.Image.new_from_buffer(r.content, "")
+    source = pyvips.Image.new_from_file(str(SAMPLES / "landscape.jpg"))
+    assert (region - source.smartcrop(600, 400, interesting="attention")).abs().max() <= 1
+    centre = source.crop(900, 600, 600, 400)
+    assert (region - centre).abs().avg() > 5  # elsewhere than the centred region
+    bad = httpx.get(origin.url("/crop_600:400:attention:1/landscape.jpg"), timeout=30)
+    assert bad.status_code == 400 and "crop_600:400:attention:1" in bad.json()["detail"]
 
 
 @pytest.mark.parametrize(("pixel", "fraction"), [
