@@ -168,17 +168,13 @@ def _watermark(overlay: dict[str, str]) -> str:
     if not name or name.startswith(("text:", "fetch:", "video:")) or ":" in name:
         raise InvalidOptions(f"Cloudinary overlay '{name}': only an image named like one of "
                              "the server's watermarks (IMGORIGIN_WATERMARKS) here")
-    position = overlay.get("g", "center")
-    direction = _GRAVITIES.get(position)
-    if direction is None or direction in ("attention", "xy_center", "face", "faces"):
-        raise InvalidOptions(f"Cloudinary overlay gravity '{position}' is not supported by "
-                             "this server")
+    direction, margins = _placement(overlay)
     flags = overlay.get("fl", "")
     if flags not in ("", "relative"):
         raise InvalidOptions(f"Cloudinary overlay flag '{flags}' is not supported by this "
                              "server (fl_relative is)")
-    opacity = _whole(overlay.get("o", "100"), "o")
-    if int(opacity) == 0:
+    opacity = _opacity(overlay)
+    if opacity == 0:
         return ""  # fully transparent: no overlay
     scale = "0"
     if "w" in overlay or "h" in overlay:
@@ -189,6 +185,17 @@ def _watermark(overlay: dict[str, str]) -> str:
         if any(float(side) >= 1 for side in sides):
             raise InvalidOptions("Cloudinary overlay w_/h_ with fl_relative are shares below 1")
         scale = f"{sides[0]}x{sides[1]}"
+    return "wm_" + ":".join([name, direction, format_number(opacity / 100), scale, *margins])
+
+
+def _placement(overlay: dict[str, str]) -> tuple[str, list[str]]:
+    """An overlay's position (`g_`, centre by default) and its `x_`/`y_` as margins off the
+    edges the position names."""
+    position = overlay.get("g", "center")
+    direction = _GRAVITIES.get(position)
+    if direction is None or direction in ("attention", "xy_center", "face", "faces"):
+        raise InvalidOptions(f"Cloudinary overlay gravity '{position}' is not supported by "
+                             "this server")
     fx, fy = DIRECTION_ANCHORS[direction]
     margins = []
     for axis, anchor in (("x", fx), ("y", fy)):
@@ -197,8 +204,14 @@ def _watermark(overlay: dict[str, str]) -> str:
             raise InvalidOptions(f"Cloudinary overlay {axis}_ on a centred axis is not "
                                  "supported by this server (margins keep it off an edge)")
         margins.append(offset)
-    return "wm_" + ":".join([name, direction, format_number(int(opacity) / 100), scale,
-                             *margins])
+    return direction, margins
+
+
+def _opacity(overlay: dict[str, str]) -> int:
+    opacity = int(_whole(overlay.get("o", "100"), "o"))
+    if opacity > 100:
+        raise InvalidOptions(f"Cloudinary o_{opacity}: an opacity is 0..100")
+    return opacity
 
 
 # What a chain's leading c_crop consumes: the region's own parameters.
@@ -252,25 +265,13 @@ def _caption(overlay: dict[str, str]) -> str:
                              "here")
     drawn = "".join(sorted({s for s in styles if s}))  # "bolditalic", "bold", "italic" or ""
     colour = _colour(overlay["co"]) if "co" in overlay else "000000"
-    opacity = int(_whole(overlay.get("o", "100"), "o"))
+    opacity = _opacity(overlay)
     if opacity == 0:
         return ""
     if opacity < 100:
         alpha = int(colour[6:8], 16) if len(colour) == 8 else 255
         colour = colour[:6] + f"{round(alpha * opacity / 100):02x}"
-    position = overlay.get("g", "center")
-    direction = _GRAVITIES.get(position)
-    if direction is None or direction in ("attention", "xy_center", "face", "faces"):
-        raise InvalidOptions(f"Cloudinary overlay gravity '{position}' is not supported by "
-                             "this server")
-    fx, fy = DIRECTION_ANCHORS[direction]
-    margins = []
-    for axis, anchor in (("x", fx), ("y", fy)):
-        offset = _whole(overlay.get(axis, "0"), axis)
-        if offset != "0" and anchor == 0.5:
-            raise InvalidOptions(f"Cloudinary overlay {axis}_ on a centred axis is not "
-                                 "supported by this server (margins keep it off an edge)")
-        margins.append(offset)
+    direction, margins = _placement(overlay)
     return "text_" + ":".join([text_token(text), direction, str(int(parts[1])), colour,
                                *margins, drawn or ""]).rstrip(":")
 

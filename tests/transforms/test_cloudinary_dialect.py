@@ -201,6 +201,8 @@ def test_overlays(path: str, expected: str) -> None:
     ("image/upload/l_logo,g_south_east/c_scale,w_300/a.jpg", "after (or of) an overlay"),
     ("image/upload/l_logo/e_grayscale/fl_layer_apply/a.jpg", "after (or of) an overlay"),
     ("image/upload/l_logo/l_seal/a.jpg", "one image and one text"),
+    ("image/upload/l_logo,o_150/a.jpg", "0..100"),
+    ("image/upload/l_text:Arial_9:a,o_101/a.jpg", "0..100"),
     ("image/upload/l_text:Arial_9:a/l_text:Arial_9:b/a.jpg", "one image and one text"),
     ("image/upload/l_logo/l_text:Arial_9:a/w_100/a.jpg", "after (or of) an overlay"),
     ("image/upload/l_logo,w_100/a.jpg", "fl_relative"),
