@@ -161,10 +161,15 @@ class TransformService:
         presets = dict(settings.presets)
         ladder = SizeLadder(settings.size_ladder, settings.size_ladder_mode)
 
+        # Text from a URL is the site's own only where URLs are signed (or the operator says).
+        text = settings.text_overlays == "on" or (settings.text_overlays == "signed"
+                                                  and self.signing)
+
         @second_sight(maxsize=4096)
         def parse_options(segment: str) -> tuple[ParsedOptions, str]:
             parsed = parse(segment, presets=presets, max_dim=settings.max_dim,
-                           presets_only=settings.presets_only, watermarks=self.watermarks)
+                           presets_only=settings.presets_only, watermarks=self.watermarks,
+                           text=text)
             options = ladder.apply(parsed.options)
             if options.format == settings.default_format:
                 # The server's default format is a default like any other: dropped from the

@@ -292,6 +292,11 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "(PNG/WebP/JPEG/GIF/AVIF up to 2048x2048 and a 16 MiB file, decoded when a worker "
             "starts)",
             "none"),
+    Setting("IMGORIGIN_TEXT_OVERLAYS", "text_overlays", "signed", _choice("off", "signed", "on"),
+            "who may put text on images with `text_` (and Cloudinary's `l_text:`): `signed` "
+            "when the server requires signed URLs (so only the site's own URLs draw text), "
+            "`on` for every URL (anyone can then caption the site's images), `off` for none; "
+            "presets may always carry a text", "signed"),
     Setting("IMGORIGIN_PRESETS_ONLY", "presets_only", "false", _bool,
             "accept only `p_NAME` (and `exp_` when signing) as options, or `_`: clients "
             "cannot invent variants"),
@@ -549,6 +554,7 @@ class Settings:
     presets: Mapping[str, str] = field(default_factory=dict)
     watermarks: Mapping[str, str] = field(default_factory=dict)
     presets_only: bool = False
+    text_overlays: str = "signed"
     size_ladder: tuple[int, ...] = ()
     size_ladder_mode: str = "snap"
     max_source_bytes: int = 50 * MIB

@@ -827,7 +827,7 @@ _PRESETS_ONLY_NAMES = frozenset({"p", "preset", "exp"})
 
 
 def _scan(segment: str, limits: GrammarLimits, allow_preset: bool,
-          presets_only: bool = False) -> tuple[dict[str, Any], str]:
+          presets_only: bool = False, text: bool = True) -> tuple[dict[str, Any], str]:
     """Parse tokens into field values; returns (values, preset name or '')."""
     values: dict[str, Any] = {}
     seen: dict[str, str] = {}
@@ -851,6 +851,9 @@ def _scan(segment: str, limits: GrammarLimits, allow_preset: bool,
         modifier = _BY_NAME.get(name)
         if modifier is None:
             raise InvalidOptions(f"unknown option '{name}' in '{token}'")
+        if modifier.name == "text" and not text:
+            raise InvalidOptions("text overlays in URLs are off on this server "
+                                 "(IMGORIGIN_TEXT_OVERLAYS); a preset may carry one")
         for slot in _SLOTS.get(modifier.name, (modifier.name,)):
             if slot in seen:
                 raise InvalidOptions(f"duplicate option '{token}' (also given as '{seen[slot]}')")
@@ -866,10 +869,12 @@ def parse(
     max_dim: int = 8192,
     presets_only: bool = False,
     watermarks: Collection[str] | None = None,
+    text: bool = True,
 ) -> ParsedOptions:
     """Turn one options segment into canonical options; raises `InvalidOptions` naming the token.
     With `presets_only`, a segment may name a preset (and `exp_`) and nothing else; `watermarks`
-    names the server's watermarks (None: any name)."""
+    names the server's watermarks (None: any name); without `text`, a `text_` token of the
+    segment itself (not of a preset) is refused."""
     if len(segment) > MAX_SEGMENT_LENGTH:
         raise InvalidOptions(f"options segment longer than {MAX_SEGMENT_LENGTH} characters")
     limits = GrammarLimits(max_dim=max_dim, watermarks=None if watermarks is None
@@ -879,7 +884,8 @@ def parse(
     if not segment:
         # `//file.jpg` would be a second URL (and CDN key) for `/_/file.jpg`.
         raise InvalidOptions("empty options segment; use _ for no options")
-    values, preset_name = _scan(segment, limits, allow_preset=True, presets_only=presets_only)
+    values, preset_name = _scan(segment, limits, allow_preset=True, presets_only=presets_only,
+                                text=text)
     if presets_only and not preset_name:
         raise InvalidOptions("this server accepts only presets (p_NAME)")
     if preset_name:

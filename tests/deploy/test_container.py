@@ -197,7 +197,8 @@ def test_the_image_serves_caches_answers_its_healthcheck_and_stops_on_sigterm(
     # The operator's settings file, mounted where the image looks for one.
     settings_dir = tmp_path / "etc-imgorigin"
     settings_dir.mkdir()
-    (settings_dir / "imgorigin.env").write_text("IMGORIGIN_PURGE_TOKENS=from-the-file\n")
+    (settings_dir / "imgorigin.env").write_text("IMGORIGIN_PURGE_TOKENS=from-the-file\n"
+                                                "IMGORIGIN_TEXT_OVERLAYS=on\n")
     settings_dir.chmod(0o755)
     (settings_dir / "imgorigin.env").chmod(0o644)
     argv = buildah.argv("run", "--isolation", "chroot", "--env", f"PORT={port}",
@@ -236,7 +237,8 @@ def test_the_image_serves_caches_answers_its_healthcheck_and_stops_on_sigterm(
         faces = httpx.get(base + "/w_120,h_120,g_faces,fmt_png/landscape.jpg", timeout=30)
         assert faces.status_code == 200, faces.text
         assert pyvips.Image.new_from_buffer(faces.content, "").width == 120
-        # Text is drawn with the image's own font (fonts-dejavu-core): red pixels in the band.
+        # Text (on for unsigned URLs by the settings file) is drawn with the image's own font
+        # (fonts-dejavu-core): red pixels in the band.
         text = httpx.get(base + "/w_200,text_SGVsbG8:center:40:ff0000,fmt_png/landscape.jpg",
                          timeout=30)
         assert text.status_code == 200, text.text
