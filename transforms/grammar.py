@@ -383,10 +383,7 @@ def _p_text(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
         raise _bad(token, "the text's one base64 spelling (unpadded, URL-safe)")
     overlay = TextOverlay(text)
     if len(parts) > 1:
-        position = _GRAVITY_ALIASES.get(parts[1], parts[1])
-        if position not in DIRECTIONS:
-            raise _bad(token, "a position: " + " ".join(DIRECTIONS))
-        overlay = replace(overlay, position=position)
+        overlay = replace(overlay, position=_position(parts[1], token, DIRECTIONS))
     if len(parts) > 2:
         overlay = replace(overlay, size=_int(parts[2], token, MIN_TEXT_SIZE, MAX_TEXT_SIZE))
     if len(parts) > 3:
@@ -406,6 +403,14 @@ def _p_text(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"text": overlay}
 
 
+def _position(raw: str, token: str, allowed: tuple[str, ...]) -> str:
+    """An overlay's position: one of `allowed`, through the gravity aliases."""
+    position = _GRAVITY_ALIASES.get(raw, raw)
+    if position not in allowed:
+        raise _bad(token, "a position: " + " ".join(allowed))
+    return position
+
+
 def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     parts = _required(raw, token).split(":")
     if len(parts) > 6 or not all(parts):
@@ -417,10 +422,7 @@ def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, A
         raise InvalidOptions(f"unknown watermark '{name}' in '{token}'")
     mark = Watermark(name)
     if len(parts) > 1:
-        position = _GRAVITY_ALIASES.get(parts[1], parts[1])
-        if position not in WATERMARK_POSITIONS:
-            raise _bad(token, "a position: " + " ".join(WATERMARK_POSITIONS))
-        mark = replace(mark, position=position)
+        mark = replace(mark, position=_position(parts[1], token, WATERMARK_POSITIONS))
     if len(parts) > 2:
         mark = replace(mark, opacity=_decimal(parts[2], token, 0.01, 1))
     if len(parts) > 3:
