@@ -34,7 +34,13 @@ def lay(base: pyvips.Image, spec: TextOverlay, dpr: float) -> pyvips.Image:
     # so a size whose line could not fit (a glyph is at least a quarter of the size wide) only
     # costs memory. This bounds the drawing by the output's own size, whatever the URL asks.
     size = max(1, min(size, base.height, math.ceil(base.width / (0.25 * len(spec.text)))))
-    mark = WatermarkImage("text", render(spec, size), "")
+    try:
+        drawn = render(spec, size)
+    except pyvips.Error as exc:
+        if "no text to render" in str(exc):
+            return base  # only spaces or invisible characters: nothing to lay
+        raise
+    mark = WatermarkImage("text", drawn, "")
     placement = Watermark("text", spec.position, 1.0, 0.0, round(spec.margin_x * dpr),
                           round(spec.margin_y * dpr))
     # Drawn at its output size already: placed at scale 1 (shrunk only to fit the output).

@@ -80,6 +80,13 @@ def test_markup_is_text() -> None:
     assert bold.bands == 4 and bold.width >= plain.width
 
 
+@pytest.mark.parametrize("invisible", [" ", "\u200b", "  \u2060 "])
+def test_a_text_that_draws_nothing_leaves_the_image_as_it_is(invisible: str) -> None:
+    base = flat([0, 200, 0], 100, 50)
+    out = made(base, f"text_{text_token(invisible)}:center:20:ff0000,fmt_png")
+    assert (out - made(base, "fmt_png")).abs().max() == 0
+
+
 def test_a_huge_text_is_drawn_no_larger_than_the_output_can_show() -> None:
     base = flat([0, 200, 0], 400, 267)
     started = time.perf_counter()
