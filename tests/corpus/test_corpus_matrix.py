@@ -88,7 +88,8 @@ def server(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
         interpretation="srgb").pngsave(str(mark))
     with OriginProcess({"IMGORIGIN_SOURCE": str(corpus),
                         "IMGORIGIN_TRANSFORM_QUEUE": "64", "IMGORIGIN_MAX_QUEUE_WAIT": "0",
-                        "IMGORIGIN_WATERMARKS": f"grey:{mark}"},
+                        "IMGORIGIN_WATERMARKS": f"grey:{mark}",
+                        "IMGORIGIN_TEXT_OVERLAYS": "on"},
                        workers=2) as origin:
         yield origin
 
