@@ -29,7 +29,6 @@ from origin.errors import (
     InvalidOptions,
     InvalidSource,
     SourceNotFound,
-    UnsupportedFormat,
     UpstreamTimeout,
 )
 from origin.executor import TransformExecutor, estimate_seconds
@@ -49,6 +48,7 @@ from transforms import (
     Limits,
     ParsedOptions,
     Probe,
+    as_stored,
     describe,
     negotiate,
     parse,
@@ -59,10 +59,10 @@ from transforms import (
     render_blurhash,
     watermarks,
 )
-from transforms.formats import AVIF_EFFORT, CONTENT_TYPES, WEBP_EFFORT
+from transforms.formats import AVIF_EFFORT, WEBP_EFFORT
 from transforms.grammar import serialize
 from transforms.hints import bucket_text, dpr_bucket
-from transforms.options import DEFAULT_OPTIONS, Options
+from transforms.options import Options
 
 T = TypeVar("T")
 
@@ -472,20 +472,17 @@ class TransformService:
 
     def _as_stored(self, req: TransformRequest, info: Probe, key: str, version: str,
                    data: bytes) -> CachedVariant:
-        """`raw` or `skip_`: the source's own bytes, for a web format within the limits."""
-        if info.format not in CONTENT_TYPES:
-            raise UnsupportedFormat(f"raw serves web images as stored ({', '.join(CONTENT_TYPES)}"
-                                    f"); this source is {info.format}")
-        prepare(info, DEFAULT_OPTIONS, "original", self.limits)  # the pixel and frame limits
+        """`raw` or `skip_`: the source's own bytes (transforms.as_stored), as a variant."""
+        result = as_stored(data, info, self.limits)
         return CachedVariant(
-            body=data,
-            content_type=CONTENT_TYPES[info.format],
+            body=result.body,
+            content_type=result.content_type,
             etag=f'"{key}"',
             source_id=req.source.id,
             source_version=version,
-            format=info.format,
-            width=info.width,
-            height=info.height,
+            format=result.format,
+            width=result.width,
+            height=result.height,
             created=time.time(),
         )
 

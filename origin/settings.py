@@ -15,6 +15,8 @@ from typing import Any
 
 import platformdirs
 
+from transforms.imgproxy import skip_formats
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_SAMPLES = REPO_ROOT / "samples"
 MIB = 1024 * 1024
@@ -42,15 +44,7 @@ def _csv(raw: str) -> tuple[str, ...]:
 
 
 def _skip_formats(raw: str) -> tuple[str, ...]:
-    names = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "avif": "avif",
-             "gif": "gif", "svg": ""}
-    found = []
-    for part in _csv(raw.lower()):
-        if part not in names:
-            raise ValueError(f"'{part}' is not one of jpg, png, webp, avif, gif, svg")
-        if names[part]:
-            found.append(names[part])
-    return tuple(sorted(set(found)))
+    return skip_formats(list(_csv(raw)))
 
 
 def _words(raw: str) -> tuple[str, ...]:

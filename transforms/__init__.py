@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from transforms import placeholder
 from transforms.formats import CONTENT_TYPES, negotiate, resolve_output
 from transforms.grammar import ParsedOptions, parse, serialize
-from transforms.options import Options
+from transforms.options import DEFAULT_OPTIONS, Options
 from transforms.pipeline import PIPELINE, Context, Step, run
 from transforms.plan import Limits, Plan, make_plan
 from transforms.probe import Probe, probe
@@ -29,6 +29,7 @@ __all__ = [
     "Plan",
     "Probe",
     "TransformResult",
+    "as_stored",
     "negotiate",
     "parse",
     "prepare",
@@ -102,8 +103,21 @@ def transform(data: bytes, options: Options, requested_format: str, limits: Limi
 
         raise UpstreamTimeout("request deadline passed before the transform started")
     info = probe(data, svg_allowed=svg_allowed)
-    plan = prepare(info, options, requested_format, limits)
-    if options.served_as_stored(info.format) and info.format in CONTENT_TYPES:
-        return TransformResult(data, info.format, CONTENT_TYPES[info.format], info.width,
-                               info.height, info.pages if plan.animate else 1)
-    return render(data, plan, limits, deadline=deadline)
+    if options.served_as_stored(info.format):
+        return as_stored(data, info, limits)
+    return render(data, prepare(info, options, requested_format, limits), limits,
+                  deadline=deadline)
+
+
+def as_stored(data: bytes, info: Probe, limits: Limits) -> TransformResult:
+    """`raw` or `skip_`: the source's own bytes, for a web format within the pixel and frame
+    limits (a source this server would not decode is not handed to browsers either); 415 for
+    any other format."""
+    if info.format not in CONTENT_TYPES:
+        from origin.errors import UnsupportedFormat
+
+        raise UnsupportedFormat(f"raw serves web images as stored ({', '.join(CONTENT_TYPES)}); "
+                                f"this source is {info.format}")
+    plan = prepare(info, DEFAULT_OPTIONS, "original", limits)
+    return TransformResult(data, info.format, CONTENT_TYPES[info.format], info.width,
+                           info.height, info.pages if plan.animate else 1)

@@ -574,20 +574,28 @@ def _o_raw(state: _State, args: list[str], name: str) -> None:
 
 # imgproxy's format names that are web formats here; an SVG source is always rendered here.
 _STORED = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "avif": "avif",
-           "gif": "gif"}
+           "gif": "gif", "svg": ""}
+
+
+def skip_formats(names: list[str]) -> tuple[str, ...]:
+    """imgproxy's skip-processing format names as native formats (`svg` dropped: SVG sources are
+    rendered here, never served as markup); ValueError names one that is not a web format."""
+    found = set()
+    for name in names:
+        native = _STORED.get(name.lower())
+        if native is None:
+            raise ValueError(f"'{name}': only web formats (jpg, png, webp, avif, gif; svg "
+                             "ignored) are served as stored by this server")
+        found.add(native)
+    return tuple(sorted(found - {""}))
 
 
 def _o_skip_processing(state: _State, args: list[str], name: str) -> None:
-    formats = []
-    for value in args:
-        if value.lower() == "svg":
-            continue  # SVG sources are rendered here, never served as markup
-        native = _STORED.get(value.lower())
-        if native is None:
-            raise InvalidOptions(f"imgproxy {name} '{value}': only web formats (jpg, png, webp, "
-                                 "avif, gif) are served as stored by this server")
-        formats.append(native)
-    state.set("skip", ":".join(sorted(set(formats))))
+    try:
+        formats = skip_formats(args)
+    except ValueError as exc:
+        raise InvalidOptions(f"imgproxy {name} {exc}") from None
+    state.set("skip", ":".join(formats))
 
 
 _OPTIONS: dict[str, _Handler] = {}

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import pyvips
 
-from origin.errors import InvalidOptions
+from origin.errors import InvalidOptions, UnsupportedFormat
 from origin.settings import Settings, SettingsError
 from tests.support.origin import REPO, OriginProcess
 from transforms import Limits, parse, serialize, transform
@@ -167,3 +167,7 @@ def test_in_process_transform_answers_the_bytes_too() -> None:
     resized = transform(data, parse("skip_gif,w_16").options, "original", Limits(),
                         deadline=time.monotonic() + 30)
     assert resized.body != data and resized.width == 16
+    # The same refusal as the server's: a TIFF is never handed out as stored.
+    with pytest.raises(UnsupportedFormat, match="tiff"):
+        transform(pyvips.Image.black(8, 8).tiffsave_buffer(), parse("raw").options, "original",
+                  Limits(), deadline=time.monotonic() + 30)
