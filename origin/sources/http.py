@@ -26,6 +26,11 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 # Decoded bytes produced per decompress call: a 64 KiB gzip chunk of zeros would otherwise
 # expand to 64 MiB in one step, before any size check could see it.
 _DECODE_STEP = 256 * 1024
+# Idle pooled connections are dropped before the 5 s keep-alive timeout of uvicorn, Node.js and
+# Apache, so this side never reuses one at the moment the upstream closes it.
+_KEEPALIVE_EXPIRY = 4.0
+# What a pooled connection the upstream closed as the request went out raises, before any answer.
+_CLOSED_UNDER_US = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +47,8 @@ def make_client(connect_timeout: float, read_timeout: float,
     `transport` is the test seam (a connect spy); production uses httpx's own."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64,
+                            keepalive_expiry=_KEEPALIVE_EXPIRY),
         follow_redirects=False,
         trust_env=False,
         transport=transport,
@@ -196,7 +202,12 @@ class HttpSource:
             extensions={"sni_hostname": host} if parts.scheme == "https" else {},
         )
         auth = self.base_auth if (host.lower().rstrip("."), port) == self.base_origin else None
-        return await self.client.send(request, stream=True, auth=auth)
+        try:
+            return await self.client.send(request, stream=True, auth=auth)
+        except _CLOSED_UNDER_US:
+            # Nothing was answered (the keep-alive timers of both sides may have raced on a
+            # reused connection): a GET is safe to send once more, on a new connection.
+            return await self.client.send(request, stream=True, auth=auth)
 
     async def _read_body(self, response: httpx.Response) -> bytes:
         length = response.headers.get("content-length")
