@@ -17,6 +17,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def distinct_free_ports(count: int) -> list[int]:
+    """`count` different ports free now, all held open while they are chosen so the kernel
+    cannot hand the same one out twice."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 
-from tests.support.net import free_port, port_open, wait_until
+from tests.support.net import distinct_free_ports, free_port, port_open, wait_until
 
 
 def require(binary: str) -> str:
@@ -66,15 +66,23 @@ class RedisProcess:
 
 
 class RedisCluster:
-    """Three masters (`redis-server --cluster-enabled yes` each) joined with
-    `redis-cli --cluster create`; the bus ports are chosen free too (`--cluster-port`)."""
+    """Three masters (`redis-server --cluster-enabled yes` each) on free ports, their cluster bus
+    ports included, joined here with CLUSTER ADDSLOTSRANGE and CLUSTER MEET."""
+
+    SLOTS = 16384
 
     def __init__(self, masters: int = 3) -> None:
-        self.nodes = [
-            RedisProcess(extra=["--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+        self.masters = masters
+        self.nodes = self._new_nodes()
+
+    def _new_nodes(self) -> list[RedisProcess]:
+        ports = distinct_free_ports(2 * self.masters)
+        return [
+            RedisProcess(port=ports[2 * i],
+                         extra=["--cluster-enabled", "yes", "--cluster-port", str(ports[2 * i + 1]),
                                 "--cluster-config-file", "nodes.conf",
                                 "--cluster-node-timeout", "2000"])
-            for _ in range(masters)
+            for i in range(self.masters)
         ]
 
     @property
@@ -87,21 +95,55 @@ class RedisCluster:
         return out.stdout
 
     def start(self) -> RedisCluster:
+        # A port found free can be taken by someone else before the node binds it (the bus port
+        # is bound after the client port answers): one more try on new ports, then the reason.
+        for attempt in (1, 2):
+            try:
+                return self._start_once()
+            except RuntimeError:
+                self.stop()
+                if attempt == 2:
+                    raise
+                self.nodes = self._new_nodes()
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> RedisCluster:
         for node in self.nodes:
             node.start()
-        subprocess.run(
-            [require("redis-cli"), "--cluster", "create",
-             *(f"127.0.0.1:{n.port}" for n in self.nodes), "--cluster-replicas", "0",
-             "--cluster-yes"],
-            capture_output=True, text=True, timeout=60, check=True,
-        )
+        share = self.SLOTS // self.masters
+        for i, node in enumerate(self.nodes):
+            low = i * share
+            high = self.SLOTS - 1 if i == self.masters - 1 else low + share - 1
+            self._call(node, "cluster", "addslotsrange", str(low), str(high))
+            # Distinct epochs, as `redis-cli --cluster create` sets them, so no node waits for
+            # the collision handling to tell their configurations apart.
+            self._call(node, "cluster", "set-config-epoch", str(i + 1))
+        first = self.nodes[0]
+        for node in self.nodes[1:]:
+            self._call(first, "cluster", "meet", "127.0.0.1", str(node.port),
+                       node.extra[node.extra.index("--cluster-port") + 1])
         if not wait_until(self._ok, 30, 0.2):
-            self.stop()
-            raise RuntimeError("redis cluster did not reach cluster_state:ok")
+            states = {n.port: self._info(n) for n in self.nodes}
+            raise RuntimeError(f"redis cluster did not reach cluster_state:ok: {states}")
         return self
 
+    def _call(self, node: RedisProcess, *args: str) -> None:
+        if node.proc is None or node.proc.poll() is not None:
+            raise RuntimeError(f"redis node on port {node.port} exited (a port taken?)")
+        done = subprocess.run([require("redis-cli"), "-p", str(node.port), *args],
+                              capture_output=True, text=True, timeout=30)
+        if done.returncode != 0 or not done.stdout.startswith("OK"):
+            raise RuntimeError(f"{' '.join(args)} on port {node.port}: "
+                               f"{(done.stdout + done.stderr).strip()}")
+
+    def _info(self, node: RedisProcess) -> str:
+        try:
+            return self.cli(node, "cluster", "info").splitlines()[0]
+        except (subprocess.SubprocessError, IndexError) as exc:
+            return repr(exc)
+
     def _ok(self) -> bool:
-        return all("cluster_state:ok" in self.cli(n, "cluster", "info") for n in self.nodes)
+        return all("cluster_state:ok" in self._info(n) for n in self.nodes)
 
     def node_for_slot(self, slot: int) -> RedisProcess:
         """The master serving `slot`."""
