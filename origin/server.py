@@ -202,7 +202,7 @@ def serve(host: str, port: int, workers: int, *, max_requests: int = 0,
         # A drain (IMGORIGIN_DRAIN_SECONDS) comes before the in-flight requests' own grace.
         "graceful_timeout": graceful_timeout + math.ceil(settings.drain_seconds),
         "timeout": 60,
-        "keepalive": 75,
+        "keepalive": settings.keepalive_timeout,
         "backlog": 2048,
         # A listening socket per worker slot (origin/listeners.py), not gunicorn's one shared.
         "on_starting": listeners.on_starting,

@@ -436,6 +436,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_SEND_TIMEOUT", "send_timeout", "60", _positive_float,
             "seconds an answer may wait unread in a worker's write buffer (writing paused) "
             "before the connection is dropped, as nginx's send_timeout"),
+    Setting("IMGORIGIN_KEEPALIVE_TIMEOUT", "keepalive_timeout", "75", _positive_int,
+            "seconds an idle keep-alive connection stays open between requests; keep it above "
+            "the idle timeout of whatever connects (a CDN, a load balancer), so that side always "
+            "closes first and never sends a request on a connection this server is closing"),
     Setting("IMGORIGIN_REBALANCE_GAP", "rebalance_gap", "2", _non_negative_int,
             "a worker with this many more transforms admitted than its least busy sibling "
             "closes each keep-alive connection after its answer, so the client reconnects and "
@@ -594,6 +598,7 @@ class Settings:
     refusal_hold: float = 1.0
     header_timeout: float = 20.0
     send_timeout: float = 60.0
+    keepalive_timeout: int = 75
     rebalance_gap: int = 2
     vips_concurrency: int = 1
     vips_cache_max_mem: int = 0
