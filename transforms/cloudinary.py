@@ -542,8 +542,10 @@ def _flags(value: str, tokens: dict[str, str]) -> None:
             tokens["progressive"] = ""
         elif name == "attachment":
             tokens["dl"] = argument
-        elif name in ("keep_iptc", "keep_attribution") and not argument:
-            tokens["strip"] = "0"  # the metadata kept, as Cloudinary keeps IPTC and copyright
+        elif name == "keep_iptc" and not argument:
+            tokens["strip"] = "0"  # all of the metadata kept, as Cloudinary's flag keeps it
+        elif name == "keep_attribution" and not argument:
+            tokens["copyright"] = ""  # the credit kept, the rest stripped
         elif name == "getinfo" and not argument:
             tokens["fmt"] = "json"  # the description of the answer, as Cloudinary's JSON is
         elif name in ("lossy", "preserve_transparency", "strip_profile", "force_strip",

@@ -100,9 +100,10 @@ def takes_quality(fmt: str, lossless: bool) -> bool:
 
 
 def encoder_options(fmt: str, *, quality: int | None, progressive: bool, lossless: bool,
-                    strip: bool) -> tuple[str, dict[str, Any]]:
-    """The pyvips save operation and its arguments for one output."""
-    keep = 0 if strip else 31  # VipsForeignKeep: NONE / ALL
+                    strip: bool, keep_exif: bool = False) -> tuple[str, dict[str, Any]]:
+    """The pyvips save operation and its arguments for one output; `keep_exif` writes the
+    image's EXIF fields even when stripping (`copyright`, which leaves only the credit)."""
+    keep = (1 if keep_exif else 0) if strip else 31  # VipsForeignKeep: NONE / EXIF / ALL
     q = quality or DEFAULT_QUALITY[fmt]
     if fmt == "jpeg":
         return "jpegsave_buffer", {"Q": q, "interlace": progressive,

@@ -778,6 +778,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("flop", (), _flag("flop")),
     Modifier("gray", ("grayscale",), _p_gray),
     Modifier("strip", (), _flag("strip")),
+    Modifier("copyright", ("keepcopyright",), _flag("copyright")),
     Modifier("progressive", ("interlace",), _flag("progressive")),
     Modifier("lossless", (), _flag("lossless")),
     Modifier("enlarge", (), _flag("enlarge")),
@@ -1035,6 +1036,9 @@ def canonicalize(options: Options) -> Options:
     if options.format in _DOCUMENTS and (options.progressive or options.lossless
                                          or not options.strip):
         changes.update(progressive=False, lossless=False, strip=True)  # no encoder at all
+    if options.copyright and (not options.strip or options.format in _NO_EXIF):
+        # Nothing stripped keeps the credit anyway; a GIF or a document has no EXIF to keep.
+        changes["copyright"] = False
     return replace(options, **changes) if changes else options
 
 
@@ -1042,6 +1046,7 @@ def canonicalize(options: Options) -> Options:
 _DOCUMENTS = frozenset({"json", "blurhash"})
 _NO_QUALITY = frozenset({"png", "gif"}) | _DOCUMENTS
 _NO_ALPHA = frozenset({"jpeg"}) | _DOCUMENTS
+_NO_EXIF = frozenset({"gif"}) | _DOCUMENTS
 
 
 def _shorthand(first: int, second: int, third: int, fourth: int) -> str:
@@ -1139,6 +1144,7 @@ _CANONICAL_NAMES = {
     "format": "fmt", "quality": "q", "auto_quality": "q", "background": "bg", "blur": "blur",
     "sharpen": "sharpen",
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",
+    "copyright": "copyright",
     "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "extend": "extend",
     "pad_to_ratio": "exar",
     "trim": "trim",

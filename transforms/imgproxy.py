@@ -472,6 +472,16 @@ def _o_strip_metadata(state: _State, args: list[str], name: str) -> None:
     state.set("strip", "" if _flag(_args(args, name, 1)[0], name) else "0")
 
 
+def _o_keep_copyright(state: _State, args: list[str], name: str) -> None:
+    state.set("copyright", "1" if _flag(_args(args, name, 1)[0], name) else "")
+
+
+def _o_strip_color_profile(state: _State, args: list[str], name: str) -> None:
+    if not _flag(_args(args, name, 1)[0], name):
+        raise InvalidOptions("imgproxy strip_color_profile:0 is not supported: this server "
+                             "always converts to sRGB and drops the source's profile")
+
+
 def _o_auto_rotate(state: _State, args: list[str], name: str) -> None:
     if not _flag(_args(args, name, 1)[0], name):
         raise InvalidOptions("imgproxy auto_rotate:0 is not supported: this server always "
@@ -626,6 +636,8 @@ for _names, _handler in (
     (("padding", "pd"), _o_padding),
     (("trim", "t"), _o_trim),
     (("strip_metadata", "sm"), _o_strip_metadata),
+    (("keep_copyright", "kcr"), _o_keep_copyright),
+    (("strip_color_profile", "scp"), _o_strip_color_profile),
     (("auto_rotate", "ar"), _o_auto_rotate),
     (("format", "f", "ext"), _o_format),
     (("preset", "pr"), _o_preset),

@@ -285,6 +285,8 @@ class Options:
     # True: libvips' grey (`b-w`, weighed in linear light); "luma": Pillow's (thumbor's).
     grayscale: bool | Literal["luma"] = False
     strip: bool = True
+    # `copyright`: a stripped image keeps the EXIF credit (Copyright, Artist) and nothing else.
+    copyright: bool = False
     progressive: bool = False
     lossless: bool = False
     enlarge: bool = False

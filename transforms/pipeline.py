@@ -19,6 +19,7 @@ import pyvips
 from origin.errors import UnprocessableImage, UpstreamTimeout
 from transforms import autoquality, faces, svgrender, textmarks, wavelet
 from transforms.budget import fit_budget
+from transforms.credits import credits_of, credits_only
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
 from transforms.greys import pillow_luma
 from transforms.options import (
@@ -909,9 +910,12 @@ def encode(ctx: Context) -> None:
 
 def _save(ctx: Context, image: pyvips.Image, quality: int | None) -> bytes:
     options = ctx.plan.options
+    found = credits_of(image) if options.copyright and options.strip else {}
+    if found:
+        image = credits_only(image, found)
     operation, kwargs = encoder_options(
         ctx.plan.output, quality=quality, progressive=options.progressive,
-        lossless=options.lossless, strip=options.strip,
+        lossless=options.lossless, strip=options.strip, keep_exif=bool(found),
     )
     if ctx.frames > 1:
         kwargs["page_height"] = ctx.page_height

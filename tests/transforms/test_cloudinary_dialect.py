@@ -88,6 +88,7 @@ def native(path: str) -> str:
     ("image/upload/e_blackwhite:0/a.jpg", "fmt_jpeg,threshold_1"),
     ("image/upload/fl_progressive.lossy/a.jpg", "fmt_jpeg,progressive"),
     ("image/upload/fl_keep_iptc/a.jpg", "fmt_jpeg,strip_0"),
+    ("image/upload/fl_keep_attribution/a.jpg", "copyright,fmt_jpeg"),
     ("image/upload/w_300,fl_getinfo/a.jpg", "enlarge,fmt_json,w_300"),  # the answer described
     ("image/upload/fl_animated.awebp.any_format.immutable_cache/a.gif", "fmt_gif"),
     ("image/upload/t_card/a.jpg", "fmt_jpeg,h_64,w_64"),

@@ -85,6 +85,10 @@ def native(path: str) -> str:
     ("/t:0:ffffff/plain/a.jpg", "_"),
     ("/sm:0/plain/a.jpg", "strip_0"),
     ("/sm:1/plain/a.jpg", "_"),
+    ("/kcr:1/plain/a.jpg", "copyright"),  # the EXIF credit kept while stripping
+    ("/kcr:1/sm:0/plain/a.jpg", "strip_0"),  # nothing stripped: the credit stays anyway
+    ("/kcr:0/plain/a.jpg", "_"),
+    ("/scp:1/plain/a.jpg", "_"),  # converted to sRGB and dropped, as always here
     ("/ar:1/plain/a.jpg", "_"),
     ("/f:webp/plain/a.jpg", "fmt_webp"),
     ("/ext:jpg/plain/a.jpg", "fmt_jpeg"),
@@ -171,6 +175,7 @@ def test_sources(path: str, source: str) -> None:
     ("/g:no:200000:0/rs:fill:10:10/plain/a.jpg", "g_north:200000:0"),
     ("/g:obj:cat/plain/a.jpg", "'obj:cat'"),
     ("/ar:0/plain/a.jpg", "auto_rotate"),
+    ("/scp:0/plain/a.jpg", "strip_color_profile:0"),
     ("/rot:45/plain/a.jpg", "90"),
     ("/ra:mitchell/plain/a.jpg", "'mitchell' is not one of"),
     ("/rs:fit:300:300:0:1/mw:400/plain/a.jpg", "not fit_contain"),
