@@ -16,6 +16,12 @@ mark is cut: the connection is aborted, its buffer freed.
 A request only notes when its head began, and a write pause when it began; one sweep per worker,
 a few times per timeout, closes the late ones. A timer per request would cost every cache hit a
 timer armed and cancelled.
+
+When the worker stops (a reload, a recycle, a scale-down), uvicorn closes every connection that
+is between requests at once. A connection accepted a moment before, or a kept-alive one the
+client reused at that moment, then loses a request the client has already sent: it sees the
+connection closed without an answer. Here such a connection gets `STOP_GRACE` seconds: a request
+that arrives is answered, with `Connection: close`; one that sends nothing is closed after it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ import asyncio
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 _BODY = b"request head took too long to arrive"
+# Seconds a connection between requests is kept open once its worker stops, for a request
+# already on its way.
+STOP_GRACE = 1.0
 _REQUEST_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\n"
                     b"cache-control: no-store\r\nconnection: close\r\n"
                     b"content-length: %d\r\n\r\n%s" % (len(_BODY), _BODY))
@@ -40,6 +49,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         self.head_since: float | None = self.loop.time()  # None: no head is awaited
         self.head_begun = False
         self.send_stalled_since: float | None = None
+        self.stopping = False
         if HeadTimeoutProtocol._swept_loop is not self.loop:
             HeadTimeoutProtocol._swept_loop = self.loop
             _sweep(self.loop, self.connections,
@@ -55,6 +65,23 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         self.head_since = None
         self.head_begun = False
         super().on_headers_complete()
+        if self.stopping and self.cycle is not None:
+            self.cycle.keep_alive = False  # answered with `Connection: close`, then closed
+
+    def shutdown(self) -> None:
+        """The worker is stopping: a request in progress finishes and closes the connection (as
+        in uvicorn); a connection between requests is closed after `STOP_GRACE`, unless a
+        request arrived meanwhile."""
+        self.stopping = True
+        if self.cycle is None or self.cycle.response_complete:
+            self.loop.call_later(STOP_GRACE, self._close_between_requests)
+        else:
+            self.cycle.keep_alive = False
+
+    def _close_between_requests(self) -> None:
+        if not self.transport.is_closing() and (self.cycle is None
+                                                or self.cycle.response_complete):
+            self.transport.close()
 
     def pause_writing(self) -> None:
         super().pause_writing()

@@ -4,8 +4,11 @@ socket nobody accepts on, and they read the watermark files afresh."""
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -87,3 +90,20 @@ def test_sigttou_and_sigttin_change_the_worker_count_without_orphaning_a_slot() 
         server.proc.send_signal(signal.SIGTTIN)
         assert wait_until(lambda: len(server.worker_pids()) == 3, 20)
         assert _fresh_connections(server, 60) == Counter({"200": 60})
+
+
+def test_a_request_sent_as_its_worker_stops_is_answered() -> None:
+    # uvicorn closes a connection between requests as soon as its worker stops; one accepted
+    # just before (or a kept-alive one reused then) lost the request its client had sent.
+    with OriginProcess({"IMGORIGIN_DRAIN_SECONDS": "0"}, workers=1) as server:
+        [pid] = server.worker_pids()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+            time.sleep(0.3)  # accepted by the worker; nothing asked yet
+            os.kill(pid, signal.SIGTERM)
+            time.sleep(0.3)  # the worker is stopping
+            sock.sendall(b"GET /-/healthz HTTP/1.1\r\nHost: imgorigin\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+        assert wait_until(lambda: server.worker_pids() not in ([], [pid]), 30)
