@@ -883,8 +883,12 @@ def encode(ctx: Context) -> None:
     auto = (options.auto_quality is not None and quality is None and searchable
             and ctx.frames == 1 and min(image.width, image.height) >= autoquality.MIN_SIDE)
     budget = options.max_bytes if searchable else None
+    found = credits_of(image) if options.copyright else {}
+    if found:
+        image = credits_only(image, found)  # once, before any quality search
+    keep = bool(found)
     if not auto and budget is None:
-        ctx.output = _save(ctx, image, quality)
+        ctx.output = _save(ctx, image, quality, keep)
         return
     # Each encode of a search would otherwise run the whole pipeline again, and a source
     # decoded in sequence cannot be read twice.
@@ -894,7 +898,7 @@ def encode(ctx: Context) -> None:
         level = options.auto_quality.partition(":")[2] or autoquality.DEFAULT_LEVEL
         score = guarded(ctx, held, lambda: autoquality.scorer(held))
         # The measure reads pixels too: under the guard, so a libvips error is an answer.
-        picked = autoquality.pick_quality(lambda q: _save(ctx, held, q),
+        picked = autoquality.pick_quality(lambda q: _save(ctx, held, q, keep),
                                           lambda data: guarded(ctx, held, lambda: score(data)),
                                           autoquality.target(output, level),
                                           deadline=ctx.deadline)
@@ -904,18 +908,17 @@ def encode(ctx: Context) -> None:
             return
     assert budget is not None
     top = quality or DEFAULT_QUALITY[output]
-    fitted = fit_budget(lambda q: _save(ctx, held, q), top, budget, deadline=ctx.deadline)
+    fitted = fit_budget(lambda q: _save(ctx, held, q, keep), top, budget, deadline=ctx.deadline)
     ctx.output, ctx.budget = fitted.output, (fitted.result, fitted.encodes)
 
 
-def _save(ctx: Context, image: pyvips.Image, quality: int | None) -> bytes:
+def _save(ctx: Context, image: pyvips.Image, quality: int | None,
+          keep_exif: bool = False) -> bytes:
+    """One encode; `keep_exif` when `encode` left only a credit's EXIF fields on `image`."""
     options = ctx.plan.options
-    found = credits_of(image) if options.copyright and options.strip else {}
-    if found:
-        image = credits_only(image, found)
     operation, kwargs = encoder_options(
         ctx.plan.output, quality=quality, progressive=options.progressive,
-        lossless=options.lossless, strip=options.strip, keep_exif=bool(found),
+        lossless=options.lossless, strip=options.strip, keep_exif=keep_exif,
     )
     if ctx.frames > 1:
         kwargs["page_height"] = ctx.page_height

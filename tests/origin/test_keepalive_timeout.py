@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.reliability.test_slow_clients import HEALTH, answer, connect, read_until_closed
 from tests.support.origin import OriginProcess
+from tests.support.rawhttp import HEALTH, answer, connect, read_until_closed
 
 
 @pytest.fixture(scope="module")

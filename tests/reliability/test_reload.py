@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 import time
 from collections import Counter
@@ -18,6 +17,7 @@ import pyvips
 from tests.support.images import flat
 from tests.support.net import wait_until
 from tests.support.origin import OriginProcess
+from tests.support.rawhttp import HEALTH, connect, read_until_closed
 
 
 def _fresh_connections(server: OriginProcess, count: int) -> Counter[str]:
@@ -97,13 +97,12 @@ def test_a_request_sent_as_its_worker_stops_is_answered() -> None:
     # just before (or a kept-alive one reused then) lost the request its client had sent.
     with OriginProcess({"IMGORIGIN_DRAIN_SECONDS": "0"}, workers=1) as server:
         [pid] = server.worker_pids()
-        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+        with connect(server.port) as sock:
+            sock.settimeout(15)
             time.sleep(0.3)  # accepted by the worker; nothing asked yet
             os.kill(pid, signal.SIGTERM)
             time.sleep(0.3)  # the worker is stopping
-            sock.sendall(b"GET /-/healthz HTTP/1.1\r\nHost: imgorigin\r\n\r\n")
-            answer = b""
-            while chunk := sock.recv(65536):
-                answer += chunk
-        assert answer.startswith(b"HTTP/1.1 200"), answer
+            sock.sendall(HEALTH)
+            answered, _ = read_until_closed(sock)
+        assert answered.startswith(b"HTTP/1.1 200"), answered
         assert wait_until(lambda: server.worker_pids() not in ([], [pid]), 30)

@@ -88,3 +88,11 @@ def test_a_camera_files_thumbnail_and_camera_fields_do_not_survive(corpus: Path)
 ])
 def test_canonical_form(segment: str, canonical: str) -> None:
     assert serialize(parse(segment).options) == canonical
+
+
+@pytest.mark.parametrize("search", ["mb_4000", "q_auto"])
+def test_the_credit_survives_a_quality_search(search: str) -> None:
+    # The search encodes pixels held in memory several times; each encode carries the credit.
+    out = render(source({**CREDIT, **PRIVATE}), f"w_300,copyright,{search}")
+    assert credits_of(pyvips.Image.new_from_buffer(out, "")) == CREDIT
+    assert "exif-ifd0-Make" not in exif_fields(out)
