@@ -257,7 +257,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         try:
             raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).decode(
                 "latin-1")
-            req = st.service.admit(raw_path)
+            query = request.scope.get("query_string", b"").decode("latin-1")
+            req = st.service.admit(raw_path, query)
             # Only the miss rate limiter needs to know who is asking.
             client = _client_key(request, st.settings) if st.service.limiter else ""
             # The redirect rewrites a native options segment; an imgproxy, thumbor or ipx URL
@@ -282,11 +283,12 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                         response.raw_headers.append(content_disposition(
                             req.download, req.source.id, answer.entry.content_type))
                 if st.edge_urls is not None:
-                    st.edge_urls.record(req.source.id, raw_path, hinted)
+                    edge_path = st.service.edge_path(req, raw_path, query)
+                    st.edge_urls.record(req.source.id, edge_path, hinted)
                     if req.options.watermark is not None:
                         # A purge of the watermark's file names no source: file it by its tag.
                         st.edge_urls.record(by_tag(watermark_tag(req.options.watermark.name)),
-                                            raw_path, hinted)
+                                            edge_path, hinted)
                 if req.max_age is not None or req.expires is not None:
                     expires_in = (None if req.expires is None
                                   else max(0, req.expires - int(time.time())))

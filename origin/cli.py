@@ -1,5 +1,5 @@
 """The `imgorigin` command: `serve`, `url`, `from-imgproxy`, `from-thumbor`, `from-ipx`,
-`from-cloudinary`, `purge`, `warm` and `config`."""
+`from-cloudinary`, `from-imgix`, `purge`, `warm` and `config`."""
 
 from __future__ import annotations
 
@@ -59,14 +59,22 @@ def build_url(options: str, source: str, *, sign_key: str = "",
 
 
 def native_from(dialect: str, url: str, *, sign_key: str = "") -> str:
-    """The native path of an imgproxy, thumbor, ipx or Cloudinary URL or path (a signature is
-    dropped, not checked; an ipx path starts after its mount, a Cloudinary one with the cloud
-    name), for rewriting stored URLs; raises the 400 the server would answer."""
-    from transforms import cloudinary, imgproxy, ipx, thumbor
+    """The native path of an imgproxy, thumbor, ipx, Cloudinary or imgix URL or path (a
+    signature is dropped, not checked; an ipx path starts after its mount, a Cloudinary one with
+    the cloud name, an imgix one with the image), for rewriting stored URLs; raises the 400 the
+    server would answer."""
+    from transforms import cloudinary, imgix, imgproxy, ipx, thumbor
 
     parts = urlsplit(url)
     path = parts.path if parts.scheme and parts.netloc else url
-    if dialect == "ipx":
+    if dialect == "imgix":
+        from origin.dialects import thumbor_watermarks
+
+        if parts.scheme and parts.netloc and parts.query:
+            path = f"{path}?{parts.query}"
+        translated = imgix.translate(path.removeprefix("/"),
+                                     thumbor_watermarks(Settings.from_env()))
+    elif dialect == "ipx":
         translated = ipx.translate(path.removeprefix("/"))
     elif dialect == "cloudinary":
         _cloud, slash, rest = path.removeprefix("/").partition("/")
@@ -131,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
                                       "products/shoe.jpg"),
                           ("ipx", "/s_300x200&f_webp/products/shoe.jpg (without the mount)"),
                           ("cloudinary", "https://res.cloudinary.com/demo/image/upload/"
-                                         "c_fill,w_300,h_200/f_auto/products/shoe.jpg")):
+                                         "c_fill,w_300,h_200/f_auto/products/shoe.jpg"),
+                          ("imgix", "https://demo.imgix.net/products/shoe.jpg?w=300&h=200&"
+                                    "fit=crop&auto=format")):
         legacy = sub.add_parser(f"from-{name}",
                                 help=f"print the native URL path of {_article(name)} {name} URL "
                                      "(to rewrite stored URLs)")
@@ -187,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
 
         run_server(args.host, args.port, args.workers or usable_cpus(), env_file=env_file)
         return 0
-    if args.command in ("url", "from-imgproxy", "from-thumbor", "from-ipx", "from-cloudinary"):
+    if args.command in ("url", "from-imgproxy", "from-thumbor", "from-ipx", "from-cloudinary",
+                        "from-imgix"):
         key = ""
         if args.sign:
             keys = Settings.from_env().signing_keys

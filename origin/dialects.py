@@ -1,10 +1,11 @@
-"""Other servers' URL dialects (imgproxy, thumbor, ipx, Cloudinary), each under the first path
-segment the operator gives it.
+"""Other servers' URL dialects (imgproxy, thumbor, ipx, Cloudinary, imgix), each under the first
+path segment the operator gives it.
 
 A dialect is a signature check plus a translation into a native options segment
 (`transforms/imgproxy.py`, `thumbor.py`, `ipx.py`, `cloudinary.py`); the service parses
 the result with the native grammar, so a dialect URL is the same variant as the native URL of
-the same transform.
+the same transform. imgix's options are in the query string, so its dialect reads the query
+too: the rest of its path is `{image}?{query}`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import PurePath
 from origin.errors import Forbidden, InvalidSource
 from origin.security import signing
 from origin.settings import Settings
-from transforms import cloudinary, imgproxy, ipx, thumbor
+from transforms import cloudinary, imgix, imgproxy, ipx, thumbor
 from transforms.dialect import Translated
 
 
@@ -27,6 +28,7 @@ class Dialect:
     check: Callable[[str, str], None]  # (signature segment, rest of the path); raises 403
     translate: Callable[[str], Translated]  # the rest of the path; raises 400
     signed: bool = True  # whether the path has a signature segment (ipx's has none)
+    reads_query: bool = False  # the options are in the query string (imgix), kept in the rest
 
     def split(self, raw_path: str) -> tuple[str, str]:
         """(signature segment, rest) of `/{prefix}/{signature}/{rest}`."""
@@ -60,12 +62,18 @@ def from_settings(settings: Settings) -> tuple[Dialect, ...]:
         # A Cloudinary signature (`s--…--`) sits inside the path and is skipped there.
         dialects.append(Dialect("cloudinary", f"/{settings.cloudinary_prefix}/", _unsigned,
                                 cloudinary.translate, signed=False))
+    if settings.imgix_prefix:
+        imgix_marks = thumbor_watermarks(settings)
+        dialects.append(Dialect("imgix", f"/{settings.imgix_prefix}/",
+                                _imgix_check(settings.imgix_tokens),
+                                lambda rest: imgix.translate(rest, imgix_marks),
+                                signed=False, reads_query=True))
     return tuple(dialects)
 
 
 def thumbor_watermarks(settings: Settings) -> dict[str, str]:
-    """The server's watermarks by file name: thumbor's watermark() names an image by its URL,
-    which here must end in the file name of one of them."""
+    """The server's watermarks by file name: thumbor's watermark() and imgix's `mark` name an
+    image by its URL, which here must end in the file name of one of them."""
     return {PurePath(path).name: name for name, path in settings.watermarks.items()}
 
 
@@ -96,5 +104,18 @@ def _thumbor_check(keys: tuple[str, ...]) -> Callable[[str, str], None]:
         if signature == "unsafe":
             raise Forbidden("unsafe thumbor URLs are refused: this server checks signatures")
         signing.verify(signature, rest, keys, signing.sign_thumbor)
+
+    return check
+
+
+def _imgix_check(tokens: tuple[str, ...]) -> Callable[[str, str], None]:
+    def check(signature: str, rest: str) -> None:
+        # imgix's `s` is a query parameter; what it signs is the path as sent and the query
+        # without it, in the order sent.
+        path, _, query = rest.partition("?")
+        given, unsigned = imgix.signature_of(query)
+        if tokens:
+            signing.verify(given, f"/{path}?{unsigned}" if unsigned else f"/{path}", tokens,
+                           signing.sign_imgix)
 
     return check

@@ -102,8 +102,9 @@ CLIENT_HINTS = Counter(
     "used (1 when the browser sent none)", ("dpr",))
 DIALECT_REQUESTS = Counter(
     "imgorigin_dialect_requests",
-    "Requests admitted in another server's URL dialect (imgproxy, thumbor, ipx, cloudinary: "
-    "the IMGORIGIN_*_PREFIX settings), to follow a migration to native URLs", ("dialect",))
+    "Requests admitted in another server's URL dialect (imgproxy, thumbor, ipx, cloudinary, "
+    "imgix: the IMGORIGIN_*_PREFIX settings), to follow a migration to native URLs",
+    ("dialect",))
 BYTE_BUDGETS = Counter(
     "imgorigin_byte_budgets",
     "Encodes under an mb_ byte budget, by result: fit (the first quality fitted), lowered (a "

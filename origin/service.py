@@ -182,6 +182,7 @@ class TransformService:
         self._parse_path = second_sight(4096)(self._parse_path_uncached)
         self._parse_dialect = second_sight(4096)(self._parse_dialect_uncached)
         self.dialects = dialects.from_settings(settings)
+        self._query_dialects = frozenset(d.name for d in self.dialects if d.reads_query)
         # Bound once: a labelled child per dialect, not a label lookup per request.
         self._dialect_counts = {d.name: metrics.DIALECT_REQUESTS.labels(d.name)
                                 for d in self.dialects}
@@ -199,12 +200,13 @@ class TransformService:
             except InvalidOptions as exc:
                 raise SettingsError(f"IMGORIGIN_PRESETS: preset '{name}': {exc.detail}") from None
 
-    def admit(self, raw_path: str) -> TransformRequest:
+    def admit(self, raw_path: str, query: str = "") -> TransformRequest:
         """A request path as a client sent it: signature first (an unsigned URL is not even
-        parsed), this host's purges applied, then the parse and the signed expiry."""
+        parsed), this host's purges applied, then the parse and the signed expiry. The query
+        string counts only in a dialect that reads it (imgix)."""
         for dialect in self.dialects:
             if raw_path.startswith(dialect.prefix):
-                return self._admit_dialect(dialect, raw_path)
+                return self._admit_dialect(dialect, raw_path, query)
         if self.signing:
             signing.authenticate(raw_path, self.settings.signing_keys)
         self.sync_purges()
@@ -213,15 +215,21 @@ class TransformService:
             signing.check_expiry(req.expires)
         return req
 
-    def _admit_dialect(self, dialect: Dialect, raw_path: str) -> TransformRequest:
+    def _admit_dialect(self, dialect: Dialect, raw_path: str, query: str) -> TransformRequest:
         """Another server's URL: its own signature check before anything else, as natively."""
         signature, rest = dialect.split(raw_path)
+        if dialect.reads_query and query:
+            rest = f"{rest}?{query}"
         dialect.check(signature, rest)
         self.sync_purges()
         req = self.parse_dialect(dialect, rest)
         signing.check_expiry(req.expires)
         self._dialect_counts[dialect.name].inc()
         return req
+
+    def edge_path(self, req: TransformRequest, raw_path: str, query: str) -> str:
+        """The request as an edge keys it: the path, and the query where it is the options."""
+        return f"{raw_path}?{query}" if query and req.dialect in self._query_dialects else raw_path
 
     def parse_dialect(self, dialect: Dialect, rest: str) -> TransformRequest:
         """The part of a dialect URL after its signature, translated; raises 400/403."""

@@ -402,6 +402,15 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "`res.cloudinary.com/demo/image/upload/...` becomes `/demo/image/upload/...` on this "
             "host), translated into this server's options (docs/cloudinary.md); their "
             "signatures are not checked, so not with IMGORIGIN_SIGNING_KEYS", "unset: off"),
+    Setting("IMGORIGIN_IMGIX_PREFIX", "imgix_prefix", "", _path_segment,
+            "serve imgix URLs under this first path segment: `/PREFIX/{image}?w=400&auto=format`"
+            " (the image a key under the source, or an encoded absolute URL as imgix's Web "
+            "Proxy takes it), translated into this server's options (docs/imgix.md); the edge "
+            "must keep their query strings in its cache key (edge-config/README.md)",
+            "unset: off"),
+    Setting("IMGORIGIN_IMGIX_TOKENS", "imgix_tokens", "", _csv,
+            "imgix's secure URL token (more than one for rotation): when set, imgix URLs must "
+            "carry imgix's `s` signature; required when IMGORIGIN_SIGNING_KEYS is set", "unset"),
     Setting("IMGORIGIN_FETCH_TIMEOUT", "fetch_timeout", "15", _positive_float,
             "seconds a whole source fetch may take (504 past it)"),
     Setting("IMGORIGIN_CONNECT_TIMEOUT", "connect_timeout", "3", _positive_float,
@@ -587,6 +596,8 @@ class Settings:
     thumbor_keys: tuple[str, ...] = ()
     ipx_prefix: str = ""
     cloudinary_prefix: str = ""
+    imgix_prefix: str = ""
+    imgix_tokens: tuple[str, ...] = ()
     fetch_timeout: float = 15.0
     connect_timeout: float = 3.0
     max_redirects: int = 3
@@ -709,11 +720,15 @@ def _check_dialects(values: Mapping[str, Any]) -> None:
     if values["cloudinary_prefix"] and values["signing_keys"]:
         raise SettingsError("IMGORIGIN_CLOUDINARY_PREFIX: Cloudinary signatures are not "
                             "checked here, and IMGORIGIN_SIGNING_KEYS asks for signed URLs only")
+    if values["imgix_prefix"] and values["signing_keys"] and not values["imgix_tokens"]:
+        raise SettingsError("IMGORIGIN_IMGIX_PREFIX: with IMGORIGIN_SIGNING_KEYS set, imgix "
+                            "URLs must be signed too: set IMGORIGIN_IMGIX_TOKENS")
     prefixes = [values[k] for k in ("imgproxy_prefix", "thumbor_prefix", "ipx_prefix",
-                                    "cloudinary_prefix") if values[k]]
+                                    "cloudinary_prefix", "imgix_prefix") if values[k]]
     if len(set(prefixes)) != len(prefixes):
         raise SettingsError("IMGORIGIN_IMGPROXY_PREFIX, IMGORIGIN_THUMBOR_PREFIX, "
-                            "IMGORIGIN_IPX_PREFIX and IMGORIGIN_CLOUDINARY_PREFIX must differ")
+                            "IMGORIGIN_IPX_PREFIX, IMGORIGIN_CLOUDINARY_PREFIX and "
+                            "IMGORIGIN_IMGIX_PREFIX must differ")
 
 
 def _check_s3(source: str, endpoint: str, region: str, env: Mapping[str, str]) -> str:

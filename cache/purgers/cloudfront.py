@@ -48,7 +48,7 @@ def invalidation_paths(tags: Sequence[str], sources: Sequence[str], segments: Se
     directory_purge = any(t.startswith("d-") for t in tags)
     # The record indexes each directory's sources too: a directory purge is exact with it.
     if answered is not None:
-        exact = {quote(p.encode("latin-1"), safe=_PATH_SAFE) for p in answered}
+        exact = {_invalidation_path(p) for p in answered}
         if segments and not signed:
             exact.update(invalidation_paths(tags, sources, segments, signed))
         exact.discard("/*")
@@ -60,6 +60,13 @@ def invalidation_paths(tags: Sequence[str], sources: Sequence[str], segments: Se
     paths = [f"/{quote(seg, safe=',_:.-~')}/{quote(src, safe='/,_:.-~')}"
              for src in sources for seg in segments]
     return paths if len(paths) <= MAX_PATHS else ["/*"]
+
+
+def _invalidation_path(answered: str) -> str:
+    """One answered path as an invalidation path. A query (an imgix URL's options) becomes a
+    trailing `*`: every query of that path, whatever order or encoding the viewer used."""
+    path, mark, _ = answered.partition("?")
+    return quote(path.encode("latin-1"), safe=_PATH_SAFE) + ("*" if mark else "")
 
 
 def invalidation_batch(paths: Sequence[str], caller_reference: str) -> bytes:
@@ -100,8 +107,11 @@ class CloudFrontPurger:
                              "pip install 'imgorigin[cloudfront]'") from None
         if settings.cloudfront_answered_paths and urls is None:
             raise ValueError("the cloudfront purger needs the record of answered paths")
+        # Native option segments name neither signed URLs nor other servers' URL dialects.
+        dialects = any((settings.imgproxy_prefix, settings.thumbor_prefix, settings.ipx_prefix,
+                        settings.cloudinary_prefix, settings.imgix_prefix))
         return cls(target, settings.cloudfront_api_url, settings.cloudfront_option_segments,
-                   bool(settings.signing_keys), client, settings.cdn_purge_attempts,
+                   bool(settings.signing_keys) or dialects, client, settings.cdn_purge_attempts,
                    settings.cdn_purge_backoff, urls if settings.cloudfront_answered_paths else None)
 
     def _frozen_credentials(self) -> Any:

@@ -5,7 +5,9 @@
 // its Accept, and a negotiated (fmt_auto) URL is fetched with `?imgorigin-accept=CLASS`, which
 // Cloudflare's default cache key includes and the origin ignores. So every cached URL holds one
 // format, on every plan; signatures stay valid (they cover the path, not the query); purges by
-// Cache-Tag still reach every class. Client query strings are dropped (no cache busting).
+// Cache-Tag still reach every class. Client query strings are dropped (no cache busting), but
+// on imgix URLs (the origin's IMGORIGIN_IMGIX_PREFIX), whose query is their options: kept as
+// sent, the class parameters after it (the origin's imgix reader and signature check skip them).
 // Deploy: see edge-config/README.md (route it on the image hostname, e.g. img.example.com/*).
 
 // Set to true when the origin runs with IMGORIGIN_DEFAULT_FORMAT=auto (no fmt_ means auto).
@@ -13,6 +15,8 @@ const DEFAULT_FORMAT_AUTO = false;
 // Set to true when the origin runs with IMGORIGIN_CLIENT_HINTS=true: Sec-CH-DPR, rounded up to
 // the origin's steps, then joins the cache key as `imgorigin-dpr=STEP`.
 const CLIENT_HINTS = false;
+// The origin's IMGORIGIN_IMGIX_PREFIX between slashes, or "" when imgix URLs are not served.
+const IMGIX_PREFIX = "/imgix/";
 
 const AVIF = /(^|,)\s*image\/avif\s*(?!;\s*q\s*=\s*0(\.0*)?\s*(,|$))(;|,|$)/i;
 const WEBP = /(^|,)\s*image\/webp\s*(?!;\s*q\s*=\s*0(\.0*)?\s*(,|$))(;|,|$)/i;
@@ -42,7 +46,18 @@ export function dprStep(value) {
   return "1";
 }
 
-export function negotiated(path) {
+// imgix's auto=format (one of auto's comma-separated values): AVIF or WebP where the browser
+// takes them, whatever `fm` says.
+const IMGIX_AUTO_FORMAT = /^(.*,)?format(,.*)?$/;
+
+export function imgix(path) {
+  return IMGIX_PREFIX !== "" && path.startsWith(IMGIX_PREFIX);
+}
+
+export function negotiated(path, params = new URLSearchParams()) {
+  if (imgix(path)) {
+    return IMGIX_AUTO_FORMAT.test(params.get("auto") || "");
+  }
   if (AUTO.test(path)) return true;
   return DEFAULT_FORMAT_AUTO && !EXPLICIT.test(path);
 }
@@ -59,7 +74,7 @@ export default {
       return new Response("Method Not Allowed", { status: 405, headers: { Allow: "GET, HEAD" } });
     }
     const cls = acceptClass(request.headers.get("Accept"));
-    const key = negotiated(url.pathname) ? [`imgorigin-accept=${cls}`] : [];
+    const key = negotiated(url.pathname, url.searchParams) ? [`imgorigin-accept=${cls}`] : [];
     const headers = new Headers(request.headers);
     headers.set("Accept", ACCEPT_HEADER[cls]);
     headers.delete("Sec-CH-DPR");
@@ -68,7 +83,8 @@ export default {
       key.push(`imgorigin-dpr=${step}`);
       headers.set("Sec-CH-DPR", step);
     }
-    url.search = key.length ? `?${key.join("&")}` : "";
+    const own = imgix(url.pathname) ? url.search.slice(1) : "";
+    url.search = [own, ...key].filter((part) => part).join("&");
     headers.delete("Cookie");
     headers.delete("Authorization");
     return fetch(new Request(url.toString(), { method: request.method, headers }));

@@ -2,7 +2,9 @@
 // Reduces Accept to one of three classes before CloudFront computes the cache key, so the
 // cache policy (cache-policy.json) can key on Accept without fragmenting: at most three objects
 // per negotiated (fmt_auto) URL, one per explicit-format URL. Also drops cookies and query
-// strings, which the origin does not read.
+// strings, which the origin does not read, but on imgix URLs (the origin's
+// IMGORIGIN_IMGIX_PREFIX), whose query is their options (their cache behaviour keys on it:
+// cache-policy-imgix.json).
 
 // Set to true when the origin runs with IMGORIGIN_DEFAULT_FORMAT=auto (no fmt_ means auto).
 var DEFAULT_FORMAT_AUTO = false;
@@ -10,6 +12,11 @@ var DEFAULT_FORMAT_AUTO = false;
 // policy's key: rounded up to the origin's steps here, or always 1 while this is false, so it
 // keeps at most five objects per URL and Accept class with hints, one without.
 var CLIENT_HINTS = false;
+// The origin's IMGORIGIN_IMGIX_PREFIX between slashes, or "" when imgix URLs are not served.
+var IMGIX_PREFIX = "/imgix/";
+// imgix's auto=format (one of auto's comma-separated values): AVIF or WebP where the browser
+// takes them, whatever `fm` says. The value as sent: a comma may be percent-encoded.
+var IMGIX_AUTO_FORMAT = /(^|,|%2C)format(,|%2C|$)/i;
 // Sec-CH-DPR rounded up to the origin's steps (transforms/hints.py); missing or malformed is 1.
 var DPR_STEPS = [
     [/^\s*0*(\.\d*)?\s*$/, "1"],
@@ -37,7 +44,14 @@ var AUTO = /(^|[/,])(fmt|f|format)_auto(,|\/)/;
 function handler(event) {
     var request = event.request;
     var accept = request.headers.accept ? request.headers.accept.value : "";
-    var negotiated = AUTO.test(request.uri) || (DEFAULT_FORMAT_AUTO && !EXPLICIT.test(request.uri));
+    var imgix = IMGIX_PREFIX !== "" && request.uri.indexOf(IMGIX_PREFIX) === 0;
+    var negotiated;
+    if (imgix) {
+        var auto = request.querystring.auto;
+        negotiated = !!auto && IMGIX_AUTO_FORMAT.test(auto.value);
+    } else {
+        negotiated = AUTO.test(request.uri) || (DEFAULT_FORMAT_AUTO && !EXPLICIT.test(request.uri));
+    }
     var value = "*/*";
     if (negotiated && AVIF.test(accept)) {
         value = "image/avif";
@@ -48,6 +62,8 @@ function handler(event) {
     var dpr = request.headers["sec-ch-dpr"] ? request.headers["sec-ch-dpr"].value : "";
     request.headers["sec-ch-dpr"] = { value: CLIENT_HINTS ? dprStep(dpr) : "1" };
     request.cookies = {};
-    request.querystring = {};
+    if (!imgix) {
+        request.querystring = {};
+    }
     return request;
 }

@@ -10,10 +10,14 @@ if (req.url.path ~ "^/-/") {
   error 404 "Not Found";
 }
 
-# The origin answers from the path alone.
+# The origin answers from the path alone, but for imgix URLs (the origin's
+# IMGORIGIN_IMGIX_PREFIX), whose query is their options: kept as sent, since an imgix signature
+# covers the parameters' order.
 unset req.http.Cookie;
 unset req.http.Authorization;
-set req.url = req.url.path;
+if (req.url.path !~ "^/imgix/") {  # EDIT: "^/" + IMGORIGIN_IMGIX_PREFIX + "/"
+  set req.url = req.url.path;
+}
 
 # Three Accept classes, the origin's own rule (an explicit image/avif or image/webp not refused
 # with q=0), so Vary: Accept keeps at most three objects per URL and cannot be poisoned.

@@ -8,14 +8,16 @@
 #   * Accept is normalised to one of three values (image/avif, image/webp, */*) before the
 #     lookup, so `Vary: Accept` keeps at most three objects per URL and an object fetched for
 #     one class can only be stored under, and served to, that class.
-#   * Cookies and query strings are dropped from image requests: the origin reads neither.
+#   * Cookies and query strings are dropped from image requests: the origin reads neither,
+#     except the query of an imgix URL (the origin's IMGORIGIN_IMGIX_PREFIX), which holds its
+#     options: it is kept as sent (an imgix signature covers the order of the parameters).
 #   * TTL comes from Surrogate-Control max-age (the edge lifetime), else Cache-Control.
 #     Objects are kept past their TTL for max(stale-while-revalidate, stale-if-error):
 #     inside stale-while-revalidate they are served while a background fetch refreshes them;
 #     beyond it, only while the origin's health probe fails (stale-if-error).
 #   * /-/purge and /-/metrics are not reachable through the edge; call the origin directly.
 #
-# Operators edit the two lines marked EDIT (the origin's address) and the ACL.
+# Operators edit the lines marked EDIT (the origin's address, the imgix prefix) and the ACL.
 
 vcl 4.1;
 
@@ -81,10 +83,13 @@ sub vcl_recv {
     }
 
     # The origin answers from the path alone: cookies, credentials and query strings would only
-    # fragment the cache (or make Varnish pass).
+    # fragment the cache (or make Varnish pass). imgix URLs are the exception: their query is
+    # the options, and stays in the URL (the cache key) as the client sent it.
     unset req.http.Cookie;
     unset req.http.Authorization;
-    set req.url = regsub(req.url, "\?.*$", "");
+    if (req.url !~ "^/imgix/") {  # EDIT: "^/" + IMGORIGIN_IMGIX_PREFIX + "/"; unused without it
+        set req.url = regsub(req.url, "\?.*$", "");
+    }
 
     # Three Accept classes, matching the origin's negotiation: an explicit image/avif or
     # image/webp that is not refused with q=0; everything else is the legacy class.

@@ -1,5 +1,6 @@
 """Signed URLs: HMAC-SHA256 over the path after the signature segment (the only HMAC code),
-in this server's scheme and in imgproxy's and thumbor's for their URL dialects.
+in this server's scheme and in imgproxy's and thumbor's for their URL dialects (and imgix's MD5
+for its dialect).
 
 The signed string is found by position only: the first path segment is the signature, and
 everything after it (leading slash included, still percent-encoded) is what was signed. Nothing
@@ -40,6 +41,12 @@ def sign_thumbor(path: str, key: str) -> str:
     path after the signature segment without its leading slash."""
     digest = hmac.new(key.encode("utf-8"), path.encode("utf-8"), hashlib.sha1).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+def sign_imgix(path: str, token: str) -> str:
+    """imgix's signature: hex MD5 of the secure URL token, the path as sent and `?` with the
+    query without `s` (no `?` when nothing is left)."""
+    return hashlib.md5((token + path).encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def split(raw_path: str) -> tuple[str, str]:

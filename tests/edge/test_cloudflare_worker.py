@@ -57,7 +57,8 @@ class Edge:
 def edge() -> Iterator[Edge]:
     assert BINARY is not None
     with ExitStack() as stack:
-        origin = OriginProcess({"IMGORIGIN_SOURCE": str(REPO / "samples")}).start()
+        origin = OriginProcess({"IMGORIGIN_SOURCE": str(REPO / "samples"),
+                                "IMGORIGIN_IMGIX_PREFIX": "imgix"}).start()
         stack.callback(origin.stop)
         hop = stack.enter_context(Recorder())
         worker = WorkerdProcess(hop.port).start(BINARY)
@@ -103,6 +104,19 @@ def test_r16_explicit_formats_reach_the_origin_without_a_query(fresh: Edge) -> N
     assert "vary" not in r.headers
     [asked] = fresh.hop.requests
     assert asked.path == "/w_120,fmt_webp/landscape.jpg"
+
+
+def test_r16_an_imgix_query_reaches_the_origin_with_the_class_after_it(fresh: Edge) -> None:
+    path = "/imgix/landscape.jpg?w=120&auto=format"
+    r = httpx.get(fresh.worker.url(path), headers={"Accept": SAFARI_15}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/webp" and r.headers["vary"] == "Accept"
+    [asked] = fresh.hop.requests
+    assert asked.path == f"{path}&imgorigin-accept=webp"
+    # The origin reads the options from the query and skips the class parameter: the same
+    # image as the URL without it.
+    direct = httpx.get(fresh.origin.url(path), headers={"Accept": "image/webp"}, timeout=30)
+    assert r.content == direct.content
 
 
 def test_r16_head_through_the_worker_has_the_get_headers_and_no_body(fresh: Edge) -> None:

@@ -44,9 +44,20 @@ const explicit = cfHandler({request: {uri: "/w_1,fmt_webp/a.jpg",
                                       headers: {accept: {value: "image/avif"}},
                                       cookies: {}, querystring: {}}});
 out.cloudfrontExplicit = explicit.headers.accept.value;
+// imgix URLs keep their query (their options); auto=format negotiates, its comma as sent.
+const imgix = (qs) => cfHandler({request: {uri: "/imgix/a.jpg",
+                                           headers: {accept: {value: accepts[0]}},
+                                           cookies: {s: {value: "1"}}, querystring: qs}});
+const kept = imgix({w: {value: "10"}, auto: {value: "compress%2Cformat"}});
+out.cloudfrontImgix = [kept.headers.accept.value, kept.querystring, kept.cookies,
+                       imgix({w: {value: "10"}, fm: {value: "png"}}).headers.accept.value];
 const r = await worker.default.fetch(new Request("https://img.test/w_1,fmt_auto/a.jpg?bust=1",
     {headers: {Accept: accepts[0], Cookie: "s=1"}}));
 await worker.default.fetch(new Request("https://img.test/w_1,fmt_png/a.jpg?bust=1",
+    {headers: {Accept: accepts[0]}}));
+await worker.default.fetch(new Request("https://img.test/imgix/a.jpg?w=1&auto=format%2Ccompress",
+    {headers: {Accept: accepts[0]}}));
+await worker.default.fetch(new Request("https://img.test/imgix/a.jpg?w=1&fm=png",
     {headers: {Accept: accepts[0]}}));
 out.purgeBlocked = (await worker.default.fetch(new Request("https://img.test/-/purge"))).status;
 console.log(JSON.stringify(out));
@@ -76,11 +87,19 @@ def test_r16_edge_scripts_classify_accept_like_the_origin(tmp_path: Path) -> Non
     header = {"avif": "image/avif", "webp": "image/webp", "other": "*/*"}
     assert out["cloudfront"] == [header[c] for c in expected]
     assert out["cloudfrontExplicit"] == "*/*"  # explicit formats: one object per URL
-    # The Worker keys negotiated URLs by class in the query, drops cookies and client queries.
+    # The Worker keys negotiated URLs by class in the query, drops cookies and client queries
+    # but an imgix URL's, which it keeps as sent, the class after it.
     assert out["fetches"] == [
         ["https://img.test/w_1,fmt_auto/a.jpg?imgorigin-accept=avif", "image/avif", None],
         ["https://img.test/w_1,fmt_png/a.jpg", "image/avif", None],
+        ["https://img.test/imgix/a.jpg?w=1&auto=format%2Ccompress&imgorigin-accept=avif",
+         "image/avif", None],
+        ["https://img.test/imgix/a.jpg?w=1&fm=png", "image/avif", None],
     ]
+    # The CloudFront Function keeps an imgix query (its cache behaviour keys on it), and
+    # negotiates auto=format only.
+    assert out["cloudfrontImgix"] == [
+        "image/avif", {"w": {"value": "10"}, "auto": {"value": "compress%2Cformat"}}, {}, "*/*"]
     assert out["purgeBlocked"] == 404
 
 
@@ -96,6 +115,7 @@ def test_fastly_snippets_use_the_tested_varnish_rules() -> None:
 
 @pytest.mark.parametrize("name", ["cloudflare/cache-rules.json", "cloudfront/cache-policy.json",
                                   "cloudfront/cache-policy-no-vary.json",
+                                  "cloudfront/cache-policy-imgix.json",
                                   "cloudfront/origin-request-policy.json"])
 def test_edge_json_is_well_formed(name: str) -> None:
     value = json.loads((EDGE / name).read_text())

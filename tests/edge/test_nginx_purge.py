@@ -1,8 +1,8 @@
 """Instant purges of nginx (edge-config/nginx/imgorigin-purge.conf, ngx_cache_purge) by the
 origin's nginx purger, against real nginx and real origins: every object of a purged source
-goes (each Accept class, dialect and percent-encoded URLs, client-hinted steps), other sources
-stay; paths answered by one origin host are purged from another through Redis; a purge the
-purge server missed is retried by the next one."""
+goes (each Accept class, dialect, imgix query and percent-encoded URLs, client-hinted steps),
+other sources stay; paths answered by one origin host are purged from another through Redis; a
+purge the purge server missed is retried by the next one."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def nginx_and_origin(source: Path, env: dict[str, str] | None = None, workers: i
                      purge_url: str | None = None,
                      client_hints: bool = False) -> Iterator[tuple[OriginProcess, NginxProcess]]:
     origin = OriginProcess({"IMGORIGIN_SOURCE": str(source), "IMGORIGIN_PURGE_TOKENS": TOKEN,
-                            "IMGORIGIN_CLOUDINARY_PREFIX": "demo", **(env or {})},
+                            "IMGORIGIN_CLOUDINARY_PREFIX": "demo",
+                            "IMGORIGIN_IMGIX_PREFIX": "imgix", **(env or {})},
                            workers=workers)
     # An hour: only a purge can make these objects miss within the test.
     nginx = NginxProcess(origin.port, ttl="1h", purge=True, client_hints=client_hints)
@@ -78,6 +79,9 @@ PIC_PATHS = [
     ("/w_200,fmt_webp/pic.jpg", (CHROME,)),
     ("/h_90,fmt_png/pic.jpg", (CHROME,)),
     ("/demo/image/upload/w_150/f_auto/pic.jpg", (CHROME, LEGACY)),  # a dialect URL
+    # imgix's options are its query, part of nginx's key: each query is an object of its own.
+    ("/imgix/pic.jpg?w=150&auto=format", (CHROME, LEGACY)),
+    ("/imgix/pic.jpg?w=120&fm=png", (CHROME,)),
 ]
 
 

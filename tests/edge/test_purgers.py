@@ -232,6 +232,18 @@ def test_cloudfront_invalidation_is_signed_and_documented(api: Recorder) -> None
     assert result.detail["batches"][0]["id"] == "I2J0I21PCUYOIK"
 
 
+@pytest.mark.parametrize("prefix", ["imgproxy_prefix", "thumbor_prefix", "ipx_prefix",
+                                    "cloudinary_prefix", "imgix_prefix"])
+def test_cloudfront_option_segments_do_not_name_dialect_urls(api: Recorder, prefix: str) -> None:
+    """Another server's URLs are not `/{segment}/{source}`: the whole distribution goes."""
+    api.reset(cloudfront_created)
+    s = settings(api, "cloudfront:DIST", cloudfront_option_segments=("w_400,fmt_webp",),
+                 **{prefix: "legacy"})
+    assert run_purge(s, TAGS[:1], SOURCES).ok
+    (req,) = api.requests
+    assert parse_batch(req.body)[1] == ["/*"]
+
+
 def test_cloudfront_retry_reuses_the_caller_reference(api: Recorder) -> None:
     api.script(Reply(503, b"<ErrorResponse/>"), cloudfront_created(None))
     result = run_purge(settings(api, "cloudfront:DIST"), TAGS[:1], SOURCES)
@@ -276,6 +288,10 @@ def test_cloudfront_invalidation_paths(tags: list[str], sources: list[str],
     # A directory purge: the record indexes the directory's sources, so it is exact too.
     (["s-1", "d-2"], (), ["/w_1/dir/a.jpg"], ["/w_1/dir/a.jpg"]),
     (["s-1"], (), [f"/w_{i}/dir/a.jpg" for i in range(1001)], ["/*"]),  # too many to list
+    # imgix URLs (options in the query): every query of the path, whatever its order.
+    (["s-1"], (), ["/imgix/dir/a.jpg?w=1&fm=png", "/imgix/dir/a.jpg?fm=png&w=1",
+                   "/imgix/dir/a%20b.jpg?w=2"],
+     ["/imgix/dir/a%20b.jpg*", "/imgix/dir/a.jpg*"]),
 ])
 def test_cloudfront_invalidation_paths_answered(tags: list[str], segments: tuple[str, ...],
                                                 answered: list[str],

@@ -22,7 +22,8 @@ from tests.support.origin import REPO
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     with edge_stack({"IMGORIGIN_IMGPROXY_PREFIX": "imgproxy", "IMGORIGIN_THUMBOR_PREFIX": "thumbor",
-                     "IMGORIGIN_IPX_PREFIX": "_ipx", "IMGORIGIN_CLOUDINARY_PREFIX": "demo"}) as s:
+                     "IMGORIGIN_IPX_PREFIX": "_ipx", "IMGORIGIN_CLOUDINARY_PREFIX": "demo",
+                     "IMGORIGIN_IMGIX_PREFIX": "imgix"}) as s:
         yield s
 
 
@@ -161,13 +162,15 @@ def test_r14_purge_through_the_origin_empties_varnish_for_every_variant(stack: S
 
 
 def test_r14_dialect_urls_are_edge_objects_that_a_source_purge_removes(stack: Stack) -> None:
-    # Pages built for imgproxy, thumbor, ipx or Cloudinary keep their URLs (IMGORIGIN_*_PREFIX);
+    # Pages built for imgproxy, thumbor, ipx, Cloudinary or imgix keep their URLs
+    # (IMGORIGIN_*_PREFIX);
     # Varnish caches them as native URLs, tagged with the same source, so its purge reaches them.
     paths = ["/imgproxy/insecure/rs:fill:90:60/g:sm/plain/products/shoe.jpg@webp",
              "/imgproxy/insecure/w:70/cHJvZHVjdHMvc2hvZS5qcGc.png",
              "/thumbor/unsafe/fit-in/80x80/filters:format(webp)/products/shoe.jpg",
              "/_ipx/s_50x50&f_avif/products/shoe.jpg",
-             "/demo/image/upload/c_fill,w_60,h_40/f_auto/q_auto/products/shoe.jpg"]
+             "/demo/image/upload/c_fill,w_60,h_40/f_auto/q_auto/products/shoe.jpg",
+             "/imgix/products/shoe.jpg?w=90&h=60&fit=crop&crop=edges&fm=webp&q=80"]
     for path in paths:
         first = get(stack, path)
         assert first.status_code == 200, first.text
@@ -182,6 +185,25 @@ def test_r14_dialect_urls_are_edge_objects_that_a_source_purge_removes(stack: St
         again = get(stack, path)
         assert again.headers["x-cache"] == "MISS", path
         assert again.headers["server-timing"].startswith("transform;")
+
+
+def test_r16_an_imgix_query_is_kept_in_the_key_and_other_queries_are_not(stack: Stack) -> None:
+    # imgix URLs carry their options in the query: Varnish keeps it (as sent) in the URL it
+    # keys and forwards, while a native URL's query is still dropped.
+    small, large = "/imgix/landscape.jpg?w=60&fm=png", "/imgix/landscape.jpg?w=90&fm=png"
+    a, b = get(stack, small), get(stack, large)
+    assert (a.status_code, b.status_code) == (200, 200), (a.text, b.text)
+    assert (a.headers["x-cache"], b.headers["x-cache"]) == ("MISS", "MISS")
+    assert a.content != b.content
+    assert get(stack, small).headers["x-cache"] == "HIT"
+    assert get(stack, large).content == b.content
+    # auto=format: one object per Accept class, each in its own format.
+    negotiated = "/imgix/landscape.jpg?w=70&auto=format"
+    for accept, content_type in ((CHROME, "image/avif"), (LEGACY, "image/jpeg")):
+        r = get(stack, negotiated, accept)
+        assert r.headers["content-type"] == content_type, accept
+        assert r.headers["x-cache"] == "MISS"
+        assert get(stack, negotiated, accept).headers["x-cache"] == "HIT"
 
 
 def test_r16_a_download_is_an_object_of_its_own_with_the_plain_bytes(stack: Stack) -> None:

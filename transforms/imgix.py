@@ -1,0 +1,464 @@
+"""imgix's URL dialect (its Rendering API's query parameters), translated into this server's
+options.
+
+`{image}?{parameters}` (what follows the configured prefix): the image is a key under the
+default source, or an absolute URL percent-encoded into the path as imgix's Web Proxy sources
+take it. The parameters become one native options segment, following imgix where its defaults
+differ from the native ones (`fit=clip` enlarges, `q` is 75); what has no native equivalent is
+refused with a 400 naming it. docs/imgix.md lists what maps to what.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from origin.errors import InvalidOptions, InvalidSource
+from transforms.dialect import Translated, check_length, hex_colour, native_segment, whole_number
+from transforms.grammar import format_number, text_token
+
+# The names imgix takes for one parameter (its parameters.json), as the long name.
+_ALIASES = {
+    "width": "w", "height": "h", "f": "fit", "fillcolor": "fill-color", "inv": "invert",
+    "monochrome": "mono", "or": "orient", "m": "mark", "t": "txt",
+    "txtcolor": "txt-color", "txt-clr": "txt-color", "txtclr": "txt-color", "tc": "txt-color",
+    "tsz": "txt-size", "txtsize": "txt-size", "ta": "txt-align", "txtalign": "txt-align",
+    "tp": "txt-pad", "txtpad": "txt-pad", "tf": "txt-font", "txtfont": "txt-font",
+    "ma": "mark-align", "markalign": "mark-align", "malph": "mark-alpha",
+    "markalpha": "mark-alpha", "mp": "mark-pad", "markpad": "mark-pad",
+    "trimcolor": "trim-color", "trimtol": "trim-tol", "trimmd": "trim-md",
+    "trimsd": "trim-sd",
+}
+# What changes nothing in the image: the SDKs' version tag, imgix's signature and expiry (read
+# elsewhere), its client-hints switch (IMGORIGIN_CLIENT_HINTS decides here) and the class
+# parameters this repository's own edge configurations add (edge-config/cloudflare/worker.js).
+_IGNORED = frozenset({"ixlib", "ixid", "dm", "s", "expires", "ch", "imgorigin-accept",
+                      "imgorigin-dpr"})
+# Not part of what an imgix signature covers: `s` itself and this repository's edge parameters.
+_UNSIGNED = frozenset({"s", "imgorigin-accept", "imgorigin-dpr"})
+_FORMATS = {"jpg": "jpeg", "jpeg": "jpeg", "pjpg": "jpeg", "png": "png", "png32": "png",
+            "webp": "webp", "avif": "avif", "gif": "gif", "json": "json",
+            "blurhash": "blurhash"}
+# imgix's default `q` for the lossy formats, and the one `auto=compress` picks.
+DEFAULT_QUALITY = 75
+COMPRESS_QUALITY = 45
+_SIDES = {"top": "north", "bottom": "south", "left": "west", "right": "east"}
+_CORNERS = {
+    frozenset(): "center", frozenset({"top"}): "north", frozenset({"bottom"}): "south",
+    frozenset({"left"}): "west", frozenset({"right"}): "east",
+    frozenset({"top", "left"}): "northwest", frozenset({"top", "right"}): "northeast",
+    frozenset({"bottom", "left"}): "southwest", frozenset({"bottom", "right"}): "southeast",
+}
+# Only the host's sans-serif draws text here; imgix's default is Helvetica.
+_SANS = frozenset({"", "sans-serif", "sans", "helvetica", "helvetica neue", "arial"})
+_MAX_PARAMETERS = 64
+
+
+def signature_of(query: str) -> tuple[str, str]:
+    """(the `s` parameter, the query an imgix signature covers: the parameters as sent, in
+    their order, without `s` and the edge's own class parameters)."""
+    signature = ""
+    kept = []
+    for part in query.split("&") if query else ():
+        name, _, value = part.partition("=")
+        if name == "s":
+            if signature:
+                raise InvalidOptions("imgix URL has more than one `s` signature")
+            signature = value
+        elif name not in _UNSIGNED:
+            kept.append(part)
+    return signature, "&".join(kept)
+
+
+def translate(rest: str, watermarks: Mapping[str, str] | None = None) -> Translated:
+    """Translate `{image}?{parameters}` (the path after the prefix, and the query); raises
+    400. `watermarks` names the server's watermarks by file name, for `mark`."""
+    path, _, query = rest.partition("?")
+    check_length(query, "imgix")
+    source = unquote(path)
+    if not source.strip("/"):
+        raise InvalidSource("imgix URL has no image path")
+    if not source.startswith(("http://", "https://")):
+        source = source.lstrip("/")  # an image under imgix's source: a key here
+    params = _params(query)
+    tokens = _tokens(params, watermarks or {})
+    expires = params.get("expires")
+    if expires is not None and not whole_number(expires):
+        raise InvalidOptions(f"imgix expires '{expires}': unix seconds")
+    return Translated(native_segment(tokens), source,
+                      int(expires) if expires is not None else None)
+
+
+def _params(query: str) -> dict[str, str]:
+    """The parameters by their long name; a `64` suffix (URL-safe base64 of the value) decoded."""
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=_MAX_PARAMETERS)
+    except ValueError:
+        raise InvalidOptions(f"imgix URL has more than {_MAX_PARAMETERS} parameters") from None
+    params: dict[str, str] = {}
+    for raw_name, raw_value in pairs:
+        name, value = raw_name.lower(), raw_value
+        if name.endswith("64") and name not in ("auto64", "ch64"):
+            name, value = name[:-2], _base64(value, raw_name)
+        name = _ALIASES.get(name, name)
+        if name in params:
+            raise InvalidOptions(f"imgix parameter '{name}' is given twice")
+        params[name] = value
+    return params
+
+
+def _base64(value: str, name: str) -> str:
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidOptions(f"imgix {name}: not URL-safe base64 of UTF-8 text") from None
+
+
+def _tokens(params: dict[str, str], watermarks: Mapping[str, str]) -> dict[str, str]:
+    tokens: dict[str, str] = {}
+    auto = {a.strip() for a in params.pop("auto", "").split(",") if a.strip()}
+    unknown_auto = auto - {"format", "compress", "enhance"}
+    if unknown_auto:
+        raise InvalidOptions(f"imgix auto={sorted(unknown_auto)[0]} is not supported by this "
+                             "server (format, compress and enhance are)")
+    _size(params, tokens)
+    _output(params, auto, tokens)
+    _adjust(params, auto, tokens)
+    _overlays(params, watermarks, tokens)
+    for name in params:
+        if name not in _IGNORED:
+            raise InvalidOptions(f"imgix parameter '{name}' is not supported by this server")
+    return tokens
+
+
+def _size(params: dict[str, str], tokens: dict[str, str]) -> None:
+    fit = params.pop("fit", "clip")
+    width, height = params.pop("w", ""), params.pop("h", "")
+    fractions = [v for v in (width, height) if v and _fraction(v)]
+    if fractions:
+        # 0..1: a share of the source's side. Both sides the same share (or one alone) is a
+        # scale of the whole source.
+        if len(set(fractions)) != 1 or (width and height and len(fractions) != 2):
+            raise InvalidOptions("imgix w/h as shares of the source are supported as one "
+                                 "share for both sides here")
+        tokens["zoom"] = fractions[0]
+        width = height = ""
+    else:
+        for name, value in (("w", width), ("h", height)):
+            if value:
+                tokens[name] = _whole(value, name)
+    both = bool(width and height)
+    aspect = params.pop("ar", "")
+    if "rect" in params:
+        parts = params.pop("rect").split(",")
+        if len(parts) != 4:
+            raise InvalidOptions("imgix rect is x,y,w,h in source pixels")
+        tokens["crop"] = ":".join(_whole(p, "rect", zero=True) for p in parts)
+    crop = params.pop("crop", "")
+    fp = (params.pop("fp-x", "0.5"), params.pop("fp-y", "0.5"), params.pop("fp-z", "1"))
+    facepad = params.pop("facepad", "")
+    if fit in ("clip", "max"):
+        if both:
+            tokens["fit"] = "inside"
+        if fit == "clip":
+            _enlarge(tokens)  # imgix's default fit grows a small image to the box
+    elif fit in ("crop", "min"):
+        if aspect and not both:
+            tokens["ar"] = aspect
+        if both or aspect:
+            tokens["fit"] = "cover"
+            tokens["g"] = _gravity(crop, fp)
+        if fit == "crop":
+            _enlarge(tokens)  # `min` never outgrows the source, keeping the box's ratio
+    elif fit in ("fill", "fillmax"):
+        if aspect and not both:
+            tokens["ar"] = aspect
+        if both or aspect:
+            tokens["fit"] = "contain"
+            tokens["bg"] = _fill(params)
+        if fit == "fill":
+            _enlarge(tokens)
+        elif both:
+            tokens["extend"] = ""  # the image never grows, the box stays the size asked
+    elif fit == "scale":
+        if both:
+            tokens["fit"] = "fill"
+        _enlarge(tokens)
+    elif fit == "facearea":
+        tokens["g"] = "faces"
+        tokens["facepad"] = facepad or "1"
+        if both:
+            tokens["fit"] = "cover"
+        _enlarge(tokens)
+    else:
+        raise InvalidOptions(f"imgix fit={fit} is not supported by this server")
+    if facepad and fit != "facearea":
+        raise InvalidOptions("imgix facepad goes with fit=facearea")
+    for name in ("fill", "fill-color"):
+        if name in params:
+            raise InvalidOptions(f"imgix {name} goes with fit=fill or fit=fillmax and both w "
+                                 "and h (or ar)")
+    if "dpr" in params:
+        tokens["dpr"] = params.pop("dpr")
+    edges = [params.pop(f"pad-{side}", "") for side in ("top", "right", "bottom", "left")]
+    pad = params.pop("pad", "")
+    if pad or any(edges):
+        every = _whole(pad, "pad", zero=True) if pad else "0"
+        sides = [_whole(e, "pad", zero=True) if e else every for e in edges]
+        if any(s != "0" for s in sides):
+            tokens["pad"] = ":".join(sides)
+
+
+def _enlarge(tokens: dict[str, str]) -> None:
+    """imgix's enlarging fits: only a size asked for in pixels can outgrow the source."""
+    if "w" in tokens or "h" in tokens:
+        tokens["enlarge"] = ""
+
+
+def _gravity(crop: str, fp: tuple[str, str, str]) -> str:
+    """imgix's `crop` modes as a native gravity; faces first (falling back, natively, to
+    attention rather than to the modes after it)."""
+    modes = {m.strip() for m in crop.split(",") if m.strip()}
+    unknown = modes - {"top", "bottom", "left", "right", "faces", "focalpoint", "edges",
+                       "entropy"}
+    if unknown:
+        raise InvalidOptions(f"imgix crop={sorted(unknown)[0]} is not supported by this server")
+    if fp[2] not in ("1", "1.0"):
+        raise InvalidOptions("imgix fp-z (a zoom on the focal point) is not supported by this "
+                             "server")
+    if "faces" in modes:
+        return "faces"
+    if "focalpoint" in modes:
+        return f"fp:{_share(fp[0], 'fp-x')}:{_share(fp[1], 'fp-y')}"
+    if "entropy" in modes:
+        return "entropy"
+    if "edges" in modes:
+        return "attention"
+    corner = _CORNERS.get(frozenset(modes))
+    if corner is None:
+        raise InvalidOptions(f"imgix crop={crop}: top or bottom, left or right")
+    return corner
+
+
+def _fill(params: dict[str, str]) -> str:
+    fill = params.pop("fill", "solid")
+    colour = params.pop("fill-color", "")
+    if fill == "blur":
+        return "blur"
+    if fill != "solid":
+        raise InvalidOptions(f"imgix fill={fill} is not supported by this server (solid and "
+                             "blur are)")
+    # imgix's default fill is transparent white (0FFF): white where the format has no alpha.
+    return _colour(colour, "fill-color") if colour else "ffffff00"
+
+
+def _output(params: dict[str, str], auto: set[str], tokens: dict[str, str]) -> None:
+    fm = params.pop("fm", "").lower()
+    fmt = _FORMATS.get(fm) if fm else None
+    if fm and fmt is None:
+        raise InvalidOptions(f"imgix fm={fm} is not a format this server writes")
+    if "format" in auto and fmt not in ("json", "blurhash", "gif"):
+        # AVIF or WebP where the browser takes them; the fallback is the native one (JPEG,
+        # PNG for alpha), not `fm`.
+        tokens["fmt"] = "auto"
+    elif fmt is not None:
+        tokens["fmt"] = fmt
+    else:
+        tokens["fmt"] = "original"  # the source's format, whatever the server's default
+    if fm == "pjpg":
+        tokens["progressive"] = ""
+    quality = params.pop("q", "")
+    if quality:
+        value = int(_whole(quality, "q", zero=True))
+        if value > 100:
+            raise InvalidOptions(f"imgix q={quality}: 0..100")
+        tokens["q"] = str(max(1, value))
+    else:
+        tokens["q"] = str(COMPRESS_QUALITY if "compress" in auto else DEFAULT_QUALITY)
+    lossless = params.pop("lossless", "")
+    if lossless in ("1", "true"):
+        tokens["lossless"] = ""
+    elif lossless not in ("", "0", "false"):
+        raise InvalidOptions(f"imgix lossless={lossless}: 1 or 0")
+    cs = params.pop("cs", "srgb")
+    if cs not in ("srgb", "origin", "tinysrgb", "strip"):
+        # Every output here is sRGB, without a profile.
+        raise InvalidOptions(f"imgix cs={cs} is not supported by this server (sRGB only)")
+    if "dl" in params:
+        name = params.pop("dl")
+        stem = PurePosixPath(name).stem if "." in name else name
+        tokens["dl"] = stem
+
+
+def _adjust(params: dict[str, str], auto: set[str], tokens: dict[str, str]) -> None:
+    if "enhance" in auto:
+        tokens["norm"] = ""  # auto-levels: the nearest native step to imgix's enhance
+    for name in ("bri", "con", "sat"):
+        if name in params:
+            value = _signed(params.pop(name), name, -100, 100)
+            if value:
+                tokens[name] = str(value)
+    if "hue" in params:
+        value = _signed(params.pop("hue"), "hue", 0, 359)
+        if value:
+            tokens["modulate"] = f"1:1:{value}"
+    if "mono" in params:
+        colour = _colour(params.pop("mono"), "mono")
+        tokens["tint"] = colour[:6]
+    if params.pop("invert", "false") in ("1", "true"):
+        tokens["neg"] = ""
+    if "blur" in params:
+        # imgix's 0..2000 is ten times a Gaussian sigma (its video API's fill-blur says so).
+        sigma = _signed(params.pop("blur"), "blur", 0, 2000) / 10
+        if sigma:
+            tokens["blur"] = format_number(max(0.3, min(100.0, sigma)))
+    if "sharp" in params:
+        value = _signed(params.pop("sharp"), "sharp", 0, 100)
+        if value:
+            tokens["sharpen"] = format_number(max(0.5, value / 10))
+    if "px" in params:
+        value = _signed(params.pop("px"), "px", 0, 100)
+        if value >= 2:
+            tokens["px"] = str(value)
+    if "rot" in params:
+        angle = _signed(params.pop("rot"), "rot", 0, 359)
+        if angle % 90:
+            raise InvalidOptions("imgix rot: only multiples of 90 degrees here")
+        if angle:
+            tokens["rot"] = str(360 - angle)  # imgix turns counter-clockwise
+    if "flip" in params:
+        flip = params.pop("flip")
+        if flip not in ("h", "v", "hv", "vh"):
+            raise InvalidOptions(f"imgix flip={flip}: h, v or hv")
+        if "h" in flip:
+            tokens["flop"] = ""
+        if "v" in flip:
+            tokens["flip"] = ""
+    if "trim" in params:
+        _trim(params, tokens)
+
+
+def _trim(params: dict[str, str], tokens: dict[str, str]) -> None:
+    mode = params.pop("trim")
+    colour = params.pop("trim-color", "")
+    tolerance = params.pop("trim-tol", "")
+    params.pop("trim-md", None)
+    params.pop("trim-sd", None)
+    if mode == "auto":
+        tokens["trim"] = "10"  # imgix's mean and deviation thresholds, as one native level
+    elif mode == "color":
+        level = max(1, _signed(tolerance, "trim-tol", 0, 100)) if tolerance else 1
+        tokens["trim"] = str(level) + (f":{_colour(colour, 'trim-color')[:6]}" if colour else "")
+    else:
+        raise InvalidOptions(f"imgix trim={mode}: auto or color")
+
+
+def _overlays(params: dict[str, str], watermarks: Mapping[str, str],
+              tokens: dict[str, str]) -> None:
+    if "mark" in params:
+        url = params.pop("mark")
+        name = watermarks.get(PurePosixPath(urlsplit(url).path).name)
+        if name is None:
+            raise InvalidOptions("imgix mark: only an image named like one of the server's "
+                                 "watermarks (IMGORIGIN_WATERMARKS) here")
+        position = _align(params.pop("mark-align", "bottom,right"), "mark-align")
+        alpha = _signed(params.pop("mark-alpha", "100"), "mark-alpha", 0, 100)
+        pad = _whole(params.pop("mark-pad", "5"), "mark-pad", zero=True)
+        if alpha:
+            tokens["wm"] = ":".join([name, position, format_number(alpha / 100), "0", pad, pad])
+    if "txt" in params:
+        text = params.pop("txt")
+        position = _align(params.pop("txt-align", "bottom,right"), "txt-align")
+        size = _whole(params.pop("txt-size", "12"), "txt-size")
+        colour = _colour(params.pop("txt-color", "000"), "txt-color")
+        pad = _whole(params.pop("txt-pad", "10"), "txt-pad", zero=True)
+        style = _font(params.pop("txt-font", ""))
+        if text:
+            tokens["text"] = ":".join([text_token(text), position, size, colour, pad, pad,
+                                       style]).rstrip(":")
+    for name in ("mark-align", "mark-alpha", "mark-pad"):
+        if name in params:
+            raise InvalidOptions(f"imgix {name} goes with mark")
+    for name in ("txt-align", "txt-size", "txt-color", "txt-pad", "txt-font"):
+        if name in params:
+            raise InvalidOptions(f"imgix {name} goes with txt")
+
+
+def _align(value: str, name: str) -> str:
+    words = {w.strip() for w in value.split(",") if w.strip()}
+    words.discard("center")
+    words.discard("middle")
+    position = _CORNERS.get(frozenset(words))
+    if position is None:
+        raise InvalidOptions(f"imgix {name}={value}: top, middle or bottom, and left, center or "
+                             "right")
+    return position
+
+
+def _font(value: str) -> str:
+    family, *styles = [p.strip().lower() for p in value.split(",")] if value else [""]
+    if family not in _SANS or not set(styles) <= {"bold", "italic"}:
+        raise InvalidOptions(f"imgix txt-font={value}: the host's sans-serif only here "
+                             "(sans-serif, with bold and italic)")
+    return "".join(sorted(set(styles)))  # "bold", "bolditalic", "italic" or ""
+
+
+def _colour(value: str, name: str) -> str:
+    """imgix's hex colour (alpha first in its 4- and 8-digit forms) as native RRGGBB[AA]."""
+    digits = value.lower().removeprefix("#")
+    if len(digits) == 4:
+        digits = digits[1:] + digits[0]
+    elif len(digits) == 8:
+        digits = digits[2:] + digits[:2]
+    colour = hex_colour(digits)
+    if colour is None:
+        raise InvalidOptions(f"imgix {name}={value}: a hex colour (RGB, ARGB, RRGGBB or "
+                             "AARRGGBB) here")
+    return colour
+
+
+def _fraction(value: str) -> str:
+    """A share of the source (0 < v < 1, written with a `.`) as native text, or ""."""
+    if "." not in value:
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidOptions(f"imgix size '{value}': whole pixels or a share below 1") from None
+    if not (0 < number < 1) or not math.isfinite(number):
+        if number.is_integer() and number >= 1:
+            return ""
+        raise InvalidOptions(f"imgix size '{value}': whole pixels or a share below 1")
+    return format_number(number)
+
+
+def _whole(value: str, name: str, zero: bool = False) -> str:
+    text = value.removesuffix(".0") if value.endswith(".0") else value
+    if not whole_number(text) or (not zero and int(text) == 0):
+        raise InvalidOptions(f"imgix {name}={value}: a whole number of pixels")
+    return str(int(text))
+
+
+def _signed(value: str, name: str, low: int, high: int) -> int:
+    text = value.removeprefix("-")
+    if not whole_number(text):
+        raise InvalidOptions(f"imgix {name}={value}: a whole number {low}..{high}")
+    number = -int(text) if value.startswith("-") else int(text)
+    if not low <= number <= high:
+        raise InvalidOptions(f"imgix {name}={value}: {low}..{high}")
+    return number
+
+
+def _share(value: str, name: str) -> str:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0 <= number <= 1:
+        raise InvalidOptions(f"imgix {name}={value}: 0..1")
+    return format_number(number)
