@@ -122,13 +122,13 @@ def _base64(value: str, name: str) -> str:
 def _tokens(params: dict[str, str], watermarks: Mapping[str, str]) -> dict[str, str]:
     tokens: dict[str, str] = {}
     auto = {a.strip() for a in params.pop("auto", "").split(",") if a.strip()}
-    unknown_auto = auto - {"format", "compress", "enhance"}
+    unknown_auto = auto - {"format", "compress"}
     if unknown_auto:
         raise InvalidOptions(f"imgix auto={sorted(unknown_auto)[0]} is not supported by this "
-                             "server (format, compress and enhance are)")
+                             "server (format and compress are)")
     _size(params, tokens)
     _output(params, auto, tokens)
-    _adjust(params, auto, tokens)
+    _adjust(params, tokens)
     _overlays(params, watermarks, tokens)
     for name in params:
         if name not in _IGNORED:
@@ -154,6 +154,7 @@ def _size(params: dict[str, str], tokens: dict[str, str]) -> None:
                 tokens[name] = _whole(value, name)
     both = bool(width and height)
     aspect = params.pop("ar", "")
+    background = _background(params, tokens)
     if "rect" in params:
         parts = params.pop("rect").split(",")
         if len(parts) != 4:
@@ -180,7 +181,7 @@ def _size(params: dict[str, str], tokens: dict[str, str]) -> None:
             tokens["ar"] = aspect
         if both or aspect:
             tokens["fit"] = "contain"
-            tokens["bg"] = _fill(params)
+            tokens["bg"] = _fill(params, background)
         if fit == "fill":
             _enlarge(tokens)
         elif both:
@@ -245,16 +246,36 @@ def _gravity(crop: str, fp: tuple[str, str, str]) -> str:
     return corner
 
 
-def _fill(params: dict[str, str]) -> str:
+def _background(params: dict[str, str], tokens: dict[str, str]) -> str:
+    """imgix's `bg`: transparent areas and padding filled with an opaque colour, which is the
+    native `flatten` over `bg`."""
+    if "bg" not in params:
+        return ""
+    colour = _colour(params.pop("bg"), "bg")
+    if len(colour) == 8 and not colour.endswith("ff"):
+        raise InvalidOptions("imgix bg: an opaque colour here (RGB or RRGGBB)")
+    tokens["bg"] = colour[:6]
+    tokens["flatten"] = ""
+    return colour[:6]
+
+
+def _fill(params: dict[str, str], background: str) -> str:
     fill = params.pop("fill", "solid")
     colour = params.pop("fill-color", "")
     if fill == "blur":
+        if background:
+            raise InvalidOptions("imgix fill=blur with bg is not supported by this server")
         return "blur"
     if fill != "solid":
         raise InvalidOptions(f"imgix fill={fill} is not supported by this server (solid and "
                              "blur are)")
-    # imgix's default fill is transparent white (0FFF): white where the format has no alpha.
-    return _colour(colour, "fill-color") if colour else "ffffff00"
+    if colour:
+        fill_colour = _colour(colour, "fill-color")
+        if background and fill_colour[:6] != background:
+            raise InvalidOptions("imgix fill-color and bg differ: one colour fills both here")
+        return fill_colour
+    # imgix's default fill is transparent white (0FFF), which `bg` then fills.
+    return background or "ffffff00"
 
 
 def _output(params: dict[str, str], auto: set[str], tokens: dict[str, str]) -> None:
@@ -295,9 +316,7 @@ def _output(params: dict[str, str], auto: set[str], tokens: dict[str, str]) -> N
         tokens["dl"] = stem
 
 
-def _adjust(params: dict[str, str], auto: set[str], tokens: dict[str, str]) -> None:
-    if "enhance" in auto:
-        tokens["norm"] = ""  # auto-levels: the nearest native step to imgix's enhance
+def _adjust(params: dict[str, str], tokens: dict[str, str]) -> None:
     for name in ("bri", "con", "sat"):
         if name in params:
             value = _signed(params.pop(name), name, -100, 100)
@@ -317,10 +336,6 @@ def _adjust(params: dict[str, str], auto: set[str], tokens: dict[str, str]) -> N
         sigma = _signed(params.pop("blur"), "blur", 0, 2000) / 10
         if sigma:
             tokens["blur"] = format_number(max(0.3, min(100.0, sigma)))
-    if "sharp" in params:
-        value = _signed(params.pop("sharp"), "sharp", 0, 100)
-        if value:
-            tokens["sharpen"] = format_number(max(0.5, value / 10))
     if "px" in params:
         value = _signed(params.pop("px"), "px", 0, 100)
         if value >= 2:

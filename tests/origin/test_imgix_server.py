@@ -45,6 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
     root = tmp_path_factory.mktemp("imgix-sources")
     shutil.copy(REPO / "samples" / "landscape.jpg", root / "landscape.jpg")
     shutil.copy(REPO / "samples" / "landscape.jpg", root / "purged.jpg")
+    shutil.copy(REPO / "samples" / "logo.png", root / "logo.png")  # transparent corners
     pyvips.Image.black(40, 30).write_to_file(str(root / "small.png"))
     with OriginProcess({"IMGORIGIN_SOURCE": str(root), "IMGORIGIN_IMGIX_PREFIX": "imgix",
                         "IMGORIGIN_PURGE_TOKENS": TOKEN}) as origin:
@@ -85,6 +86,14 @@ def test_fill_pads_to_the_box_in_the_fill_colour(server: OriginProcess) -> None:
     image = pyvips.Image.new_from_buffer(r.content, "")
     assert (image.width, image.height) == (100, 100)
     assert image(50, 1)[:3] == [255.0, 0.0, 0.0]
+
+
+def test_bg_fills_transparency_with_an_opaque_colour(server: OriginProcess) -> None:
+    plain = pyvips.Image.new_from_buffer(get(server, "/imgix/logo.png?w=64&fm=png").content, "")
+    assert plain.bands == 4 and plain(0, 0)[3] == 0
+    filled = pyvips.Image.new_from_buffer(
+        get(server, "/imgix/logo.png?w=64&fm=png&bg=0f0").content, "")
+    assert filled.bands == 3 and filled(0, 0) == [0.0, 255.0, 0.0]
 
 
 def test_auto_format_negotiates_from_accept(server: OriginProcess) -> None:
