@@ -2,7 +2,7 @@
 transformations, so a new image's first views, and a CDN's first misses, are cache hits.
 
 Each path is taken exactly as a client would request it (signature included when URLs are
-signed), so warming can make nothing a client could not; an `fmt_auto` path is warmed once per
+signed; an imgix URL with its query), so warming can make nothing a client could not; an `fmt_auto` path is warmed once per
 Accept class a CDN will send (AVIF, WebP, the rest). Variants are made one at a time, through the
 same tiers, single-flight, admission and deadlines as a request, so a warm call takes at most one
 transform slot from the traffic it runs beside. A call starts no variant after BUDGET_SECONDS
@@ -27,7 +27,7 @@ AUTO_CLASSES = (("avif", "image/avif"), ("webp", "image/webp"), ("legacy", "*/*"
 class Service(Protocol):
     """What warming needs of origin.service.TransformService."""
 
-    def admit(self, raw_path: str) -> TransformRequest: ...
+    def admit(self, raw_path: str, query: str = "") -> TransformRequest: ...
 
     async def answer(self, req: TransformRequest, accept: str, client: str = "",
                      if_none_match: str = "") -> Answer | Unchanged: ...
@@ -46,7 +46,10 @@ async def warm(service: Service, paths: Sequence[str], client: str,
         try:
             if not path.startswith("/") or path.startswith("/-/"):
                 raise InvalidSource("a warm path is /{options}/{source}, as a client requests it")
-            req = service.admit(path)
+            # As a GET of it would be read: the query counts only where it is the options
+            # (an imgix URL's).
+            raw_path, _, query = path.partition("?")
+            req = service.admit(raw_path, query)
         except ImgOriginError as exc:
             results.append(_failure(path, "", exc))
             continue

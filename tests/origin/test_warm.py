@@ -32,7 +32,8 @@ def tier(response: httpx.Response) -> str:
 
 @pytest.fixture(scope="module")
 def origin() -> Iterator[OriginProcess]:
-    env = {"IMGORIGIN_SOURCE": str(REPO / "samples"), "IMGORIGIN_PURGE_TOKENS": TOKEN}
+    env = {"IMGORIGIN_SOURCE": str(REPO / "samples"), "IMGORIGIN_PURGE_TOKENS": TOKEN,
+           "IMGORIGIN_IMGIX_PREFIX": "imgix"}
     with OriginProcess(env, workers=2) as server:
         yield server
 
@@ -67,6 +68,17 @@ def test_warmed_variants_are_cache_hits_for_every_accept_class(origin: OriginPro
     again = warm(origin, {"paths": [webp]}).json()["variants"]
     assert again[0]["tier"] in ("memory", "disk")
     assert origin.metric("imgorigin_transforms_total") == before + 4
+
+
+def test_a_path_is_read_with_its_query_as_a_get_reads_it(origin: OriginProcess) -> None:
+    imgix = "/imgix/landscape.jpg?w=130&fm=webp"  # the query is the options
+    native = "/w_120,fmt_webp/landscape.jpg?cachebust=1"  # the query is ignored
+    variants = warm(origin, {"paths": [imgix, native]}).json()["variants"]
+    assert [(v["path"], v["status"], v["tier"], v["format"]) for v in variants] == [
+        (imgix, 200, "transform", "webp"), (native, 200, "transform", "webp")]
+    for path, warmed in ((imgix, variants[0]), (native, variants[1])):
+        got = httpx.get(origin.url(path), timeout=30)
+        assert tier(got) in ("memory", "disk") and got.headers["etag"] == warmed["etag"]
 
 
 def test_bad_entries_are_reported_one_by_one_and_the_rest_is_warmed(
@@ -119,7 +131,7 @@ class SlowService:
     def __init__(self) -> None:
         self.made: list[str] = []
 
-    def admit(self, raw_path: str) -> Any:
+    def admit(self, raw_path: str, query: str = "") -> Any:
         return SimpleNamespace(requested_format="webp", expires=None, path=raw_path)
 
     async def answer(self, req: Any, accept: str, client: str = "",
