@@ -2,12 +2,12 @@
 transformations, so a new image's first views, and a CDN's first misses, are cache hits.
 
 Each path is taken exactly as a client would request it (signature included when URLs are
-signed; an imgix URL with its query), so warming can make nothing a client could not; an `fmt_auto` path is warmed once per
-Accept class a CDN will send (AVIF, WebP, the rest). Variants are made one at a time, through the
-same tiers, single-flight, admission and deadlines as a request, so a warm call takes at most one
-transform slot from the traffic it runs beside. A call starts no variant after BUDGET_SECONDS
-(so it ends within that plus one request's deadline); what it did not reach is reported as 503
-`not_attempted`, for another call.
+signed; an imgix URL with its query), so warming can make nothing a client could not; an
+`fmt_auto` path is warmed once per Accept class a CDN will send (AVIF, WebP, the rest). Variants
+are made one at a time, through the same tiers, single-flight, admission and deadlines as a
+request, so a warm call takes at most one transform slot from the traffic it runs beside. A call
+starts no variant after BUDGET_SECONDS (so it ends within that plus one request's deadline); what
+it did not reach is reported as 503 `not_attempted`, for another call.
 """
 
 from __future__ import annotations
