@@ -141,6 +141,7 @@ def _service(signed: bool) -> TransformService:
     if not signed:
         env["IMGORIGIN_IPX_PREFIX"] = "_ipx"  # unsigned: refused beside native signing
         env["IMGORIGIN_CLOUDINARY_PREFIX"] = "demo"
+        env["IMGORIGIN_IMGIX_PREFIX"] = "ix"
     if signed:
         env["IMGORIGIN_SIGNING_KEYS"] = "00ff"
         env["IMGORIGIN_IMGPROXY_KEYS"] = env["IMGORIGIN_IMGPROXY_SALTS"] = "00ff"
@@ -324,6 +325,47 @@ def test_s22_cloudinary_urls_only_raise_client_errors(components: list[list[str]
     service = SERVICES[False]
     (dialect,) = [d for d in service.dialects if d.name == "cloudinary"]
     rest = "/".join(["image", delivery, *(",".join(c) for c in components if c), tail])
+    try:
+        req = service.parse_dialect(dialect, rest)
+    except ImgOriginError as exc:
+        assert 400 <= exc.status < 500, (rest, exc.status, exc.detail)
+        return
+    assert service.parse_path(f"/{req.canonical}/a.jpg").options == req.options
+
+
+imgix_params = st.lists(st.builds(
+    lambda key, value: f"{key}={value}",
+    st.sampled_from(["w", "h", "width", "fit", "crop", "ar", "fp-x", "fp-y", "fp-z", "rect",
+                     "pad", "pad-left", "bg", "fill", "fill-color", "dpr", "fm", "auto", "q",
+                     "lossless", "cs", "dl", "bri", "con", "sat", "hue", "mono", "invert",
+                     "blur", "px", "rot", "flip", "trim", "trim-color", "trim-tol", "txt",
+                     "txt64", "txt-size", "txt-color", "txt-align", "txt-font", "mark",
+                     "mark-align", "mark-alpha", "facepad", "expires", "s", "ixlib", "fm64",
+                     "sharp", "W", "", "imgorigin-accept"]),
+    _number() | st.sampled_from(["clip", "crop", "min", "max", "fill", "fillmax", "scale",
+                                 "facearea", "clamp", "top,left", "faces,entropy",
+                                 "focalpoint", "edges", "16:9", "0.5:1", "1:0", "format",
+                                 "format,compress", "format%2Ccompress", "enhance", "blur",
+                                 "solid", "gen", "f00", "8f00", "80ff0000", "zzz", "#fff",
+                                 "h", "hv", "auto", "color", "pjpg", "png8", "json",
+                                 "blurhash", "avif", "jp2", "srgb", "adobergb1998",
+                                 "a.jpg", "10,20,30,40", "1,2,3", "bottom,center",
+                                 "sans-serif,bold", "Georgia", "logo.png", "SGk", "%%%",
+                                 "true", "1", "0"])
+    | st.text(max_size=6)), max_size=8)
+imgix_images = st.sampled_from(["a.jpg", "dir/a.png", "", "%2e%2e/a.jpg", "%00",
+                                "https%3A%2F%2Fx.example.com%2Fa.jpg", "http%3A%2F%2Fevil.test",
+                                "a.jpg%3Fw%3D1", "/a.jpg"])
+
+
+@given(imgix_params, imgix_images)
+@example(["w=400", "h=300", "fit=crop", "crop=focalpoint", "fp-x=0.2"], "a.jpg")
+@example(["w=" + "9" * 5000], "a.jpg")
+@example(["w=0.5", "fit=fill", "bg=fff", "fill-color=0f0"], "a.jpg")
+def test_s22_imgix_urls_only_raise_client_errors(params: list[str], image: str) -> None:
+    service = SERVICES[False]
+    (dialect,) = [d for d in service.dialects if d.name == "imgix"]
+    rest = image + ("?" + "&".join(params) if params else "")
     try:
         req = service.parse_dialect(dialect, rest)
     except ImgOriginError as exc:

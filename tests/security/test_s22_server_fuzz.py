@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from origin.security import signing
 from tests.security.support import AppServer, jpeg, raw_get
-from tests.security.test_s22_grammar_fuzz import cloudinary_params, segments
+from tests.security.test_s22_grammar_fuzz import cloudinary_params, imgix_params, segments
 
 KEY = "0123456789abcdef"
 
@@ -28,7 +28,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     with AppServer({"IMGORIGIN_SOURCE": str(root), "IMGORIGIN_MAX_DIM": "96",
                     "IMGORIGIN_PRESETS": "thumb:w_16", "IMGORIGIN_MEMORY_CACHE_MAX_BYTES": "0",
                     "IMGORIGIN_ALLOWED_HOSTS": "img.example.com",
-                    "IMGORIGIN_CLOUDINARY_PREFIX": "demo"}) as server:
+                    "IMGORIGIN_CLOUDINARY_PREFIX": "demo",
+                    "IMGORIGIN_IMGIX_PREFIX": "ix"}) as server:
         yield server
 
 
@@ -64,6 +65,16 @@ def test_s22_server_fuzz_cloudinary_urls_never_500(app: AppServer, components: l
     path = "/".join(quote(",".join(c), safe=",:_") for c in components if c)
     r = app.get(f"/demo/image/upload/{path}/{source}".replace("//", "/"))
     assert r.status_code in OK and r.status_code != 500, (path, source, r.text)
+
+
+@FUZZ
+@given(imgix_params, sources)
+def test_s22_server_fuzz_imgix_urls_never_500(app: AppServer, params: list[str],
+                                             source: str) -> None:
+    # The query is the options: fits, crops, fills and colours on real (small) images.
+    query = "&".join(quote(p, safe="=,:%") for p in params)
+    r = app.get(f"/ix/{source}?{query}")
+    assert r.status_code in OK and r.status_code != 500, (query, source, r.text)
 
 
 @FUZZ
