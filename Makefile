@@ -11,10 +11,12 @@ APT_PACKAGES_TEST := redis-server redis-tools varnish varnish-modules wrk chromi
   libnginx-mod-http-cache-purge nodejs \
   buildah debootstrap debian-archive-keyring \
   prometheus systemd
-# workerd, Cloudflare's open-source Workers runtime (npm), runs edge-config's Worker in the tests.
+# workerd, Cloudflare's open-source Workers runtime (npm), runs edge-config's Worker in the tests;
+# imgix's own JavaScript SDK builds the signed imgix URLs the imgix dialect is tested with.
 WORKERD_VERSION := 1.20261123.1
+IMGIX_JS_CORE_VERSION := 3.8.0
 EDGE_TOOLS := .cache/edge-tools
-WORKERD_STAMP := $(EDGE_TOOLS)/.workerd-$(WORKERD_VERSION)
+WORKERD_STAMP := $(EDGE_TOOLS)/.workerd-$(WORKERD_VERSION)-imgix-$(IMGIX_JS_CORE_VERSION)
 
 .PHONY: run test lint edge-tools fuzz fuzz-decoders bench bench-peers bench-effort bench-autoquality parity soak chaos system-deps readme clean
 
@@ -47,7 +49,8 @@ edge-tools: $(WORKERD_STAMP)
 $(WORKERD_STAMP): | system-deps
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
-	npm install --prefix $(EDGE_TOOLS) --no-audit --no-fund --silent workerd@$(WORKERD_VERSION)
+	npm install --prefix $(EDGE_TOOLS) --no-audit --no-fund --silent workerd@$(WORKERD_VERSION) \
+	  @imgix/js-core@$(IMGIX_JS_CORE_VERSION)
 	@touch $@
 
 lint: $(STAMP)

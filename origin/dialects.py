@@ -29,6 +29,9 @@ class Dialect:
     translate: Callable[[str], Translated]  # the rest of the path; raises 400
     signed: bool = True  # whether the path has a signature segment (ipx's has none)
     reads_query: bool = False  # the options are in the query string (imgix), kept in the rest
+    # Every URL must carry the dialect's own signature (its keys are set): the site's own URLs,
+    # which may draw text where IMGORIGIN_TEXT_OVERLAYS=signed.
+    checks_signatures: bool = False
 
     def split(self, raw_path: str) -> tuple[str, str]:
         """(signature segment, rest) of `/{prefix}/{signature}/{rest}`."""
@@ -49,12 +52,14 @@ def from_settings(settings: Settings) -> tuple[Dialect, ...]:
                                 _imgproxy_check(settings),
                                 lambda rest: imgproxy.translate(
                                     "/" + rest, settings.imgproxy_watermark,
-                                    settings.imgproxy_skip_processing)))
+                                    settings.imgproxy_skip_processing),
+                                checks_signatures=bool(settings.imgproxy_keys)))
     if settings.thumbor_prefix:
         marks = thumbor_watermarks(settings)
         dialects.append(Dialect("thumbor", f"/{settings.thumbor_prefix}/",
                                 _thumbor_check(settings.thumbor_keys),
-                                lambda rest: thumbor.translate(rest, marks)))
+                                lambda rest: thumbor.translate(rest, marks),
+                                checks_signatures=bool(settings.thumbor_keys)))
     if settings.ipx_prefix:
         dialects.append(Dialect("ipx", f"/{settings.ipx_prefix}/", _unsigned, ipx.translate,
                                 signed=False))
@@ -67,7 +72,8 @@ def from_settings(settings: Settings) -> tuple[Dialect, ...]:
         dialects.append(Dialect("imgix", f"/{settings.imgix_prefix}/",
                                 _imgix_check(settings.imgix_tokens),
                                 lambda rest: imgix.translate(rest, imgix_marks),
-                                signed=False, reads_query=True))
+                                signed=False, reads_query=True,
+                                checks_signatures=bool(settings.imgix_tokens)))
     return tuple(dialects)
 
 

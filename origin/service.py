@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from typing import TypeVar
@@ -161,24 +161,32 @@ class TransformService:
         presets = dict(settings.presets)
         ladder = SizeLadder(settings.size_ladder, settings.size_ladder_mode)
 
-        # Text from a URL is the site's own only where URLs are signed (or the operator says).
+        # Text from a URL is the site's own only where URLs are signed (or the operator says):
+        # every URL with native signing, and a dialect's URLs where its own signature is
+        # required (imgproxy, thumbor, imgix with their keys).
         text = settings.text_overlays == "on" or (settings.text_overlays == "signed"
                                                   and self.signing)
 
-        @second_sight(maxsize=4096)
-        def parse_options(segment: str) -> tuple[ParsedOptions, str]:
-            parsed = parse(segment, presets=presets, max_dim=settings.max_dim,
-                           presets_only=settings.presets_only, watermarks=self.watermarks,
-                           text=text)
-            options = ladder.apply(parsed.options)
-            if options.format == settings.default_format:
-                # The server's default format is a default like any other: dropped from the
-                # canonical form, so `fmt_original` and `_` are one variant, one cache entry.
-                options = replace(options, format=None)
-            parsed = replace(parsed, options=options)
-            return parsed, serialize(parsed.options)
+        def options_parser(text: bool) -> Callable[[str], tuple[ParsedOptions, str]]:
+            @second_sight(maxsize=4096)
+            def parse_options(segment: str) -> tuple[ParsedOptions, str]:
+                parsed = parse(segment, presets=presets, max_dim=settings.max_dim,
+                               presets_only=settings.presets_only, watermarks=self.watermarks,
+                               text=text)
+                options = ladder.apply(parsed.options)
+                if options.format == settings.default_format:
+                    # The server's default format is a default like any other: dropped from
+                    # the canonical form, so `fmt_original` and `_` are one variant, one entry.
+                    options = replace(options, format=None)
+                parsed = replace(parsed, options=options)
+                return parsed, serialize(parsed.options)
 
-        self._parse_options = parse_options
+            return parse_options
+
+        parse_options = self._parse_options = options_parser(text)
+        self._parse_signed_dialect_options = (
+            options_parser(True) if settings.text_overlays == "signed" and not text
+            else parse_options)
         self._parse_path = second_sight(4096)(self._parse_path_uncached)
         self._parse_dialect = second_sight(4096)(self._parse_dialect_uncached)
         self.dialects = dialects.from_settings(settings)
@@ -237,7 +245,9 @@ class TransformService:
 
     def _parse_dialect_uncached(self, dialect: Dialect, rest: str) -> TransformRequest:
         translated = dialect.translate(rest)
-        parsed, canonical = self._parse_options(translated.tokens)
+        parse_options = (self._parse_signed_dialect_options if dialect.checks_signatures
+                         else self._parse_options)
+        parsed, canonical = parse_options(translated.tokens)
         options = parsed.options
         return TransformRequest(
             options=options,
