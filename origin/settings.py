@@ -287,8 +287,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "starts)",
             "none"),
     Setting("IMGORIGIN_TEXT_OVERLAYS", "text_overlays", "signed", _choice("off", "signed", "on"),
-            "who may put text on images with `text_` (and Cloudinary's `l_text:`): `signed` "
-            "when the server requires signed URLs (so only the site's own URLs draw text), "
+            "who may put text on images with `text_` (and Cloudinary's `l_text:`, imgix's "
+            "`txt`): `signed` for URLs that must be signed (so only the site's own URLs draw "
+            "text): every URL with IMGORIGIN_SIGNING_KEYS, else imgproxy, thumbor and imgix "
+            "URLs whose own keys are set, "
             "`on` for every URL (anyone can then caption the site's images), `off` for none; "
             "presets may always carry a text", "signed"),
     Setting("IMGORIGIN_PRESETS_ONLY", "presets_only", "false", _bool,
