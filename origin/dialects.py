@@ -2,7 +2,7 @@
 path segment the operator gives it.
 
 A dialect is a signature check plus a translation into a native options segment
-(`transforms/imgproxy.py`, `thumbor.py`, `ipx.py`, `cloudinary.py`); the service parses
+(`transforms/imgproxy.py`, `thumbor.py`, `ipx.py`, `cloudinary.py`, `imgix.py`); the service parses
 the result with the native grammar, so a dialect URL is the same variant as the native URL of
 the same transform. imgix's options are in the query string, so its dialect reads the query
 too: the rest of its path is `{image}?{query}`.
@@ -25,6 +25,7 @@ from transforms.dialect import Translated
 class Dialect:
     name: str
     prefix: str  # "/imgproxy/": the configured segment with both slashes
+    # The rest of the path is `?query` too where the dialect reads the query.
     check: Callable[[str, str], None]  # (signature segment, rest of the path); raises 403
     translate: Callable[[str], Translated]  # the rest of the path; raises 400
     signed: bool = True  # whether the path has a signature segment (ipx's has none)
