@@ -60,6 +60,9 @@ def _classifier() -> Any:
 
 def detect(image: pyvips.Image) -> list[Face]:
     """The frontal faces in `image`, in its pixels, largest first."""
+    if min(image.width, image.height) < MIN_FACE:
+        # No face fits; a 1x1 image would also reach numpy as a scalar, with no shape.
+        return []
     scale = min(1.0, DETECT_SIDE / max(image.width, image.height))
     # Pillow's grey, the one thumbor's detector reads: a few levels of another grey move the
     # boxes found.

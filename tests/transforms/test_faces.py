@@ -96,6 +96,15 @@ def test_without_a_face_it_is_the_attention_crop() -> None:
     assert encoded(noise, "w_100,h_300,g_faces") == encoded(noise, "w_100,h_300,g_attention")
 
 
+@pytest.mark.parametrize("size", [(1, 1), (1, 40), (19, 300)])
+def test_an_image_smaller_than_a_face_has_none(size: tuple[int, int]) -> None:
+    # A 1x1 image was a 500 (found by the imgix fuzz: a one-pixel GIF and fit=facearea).
+    tiny = (pyvips.Image.black(*size) + 90).cast("uchar").pngsave_buffer()
+    assert detect(pyvips.Image.new_from_buffer(tiny, "")) == []
+    out = made(tiny, "g_faces,facepad_1.5,pad_5", "png")
+    assert (out.width, out.height) == (size[0] + 10, size[1] + 10)
+
+
 @pytest.mark.parametrize(("segment", "fmt", "size"), [
     ("w_60,h_60,g_face", "png", (60, 60)),
     ("w_30,h_90,g_faces", "webp", (30, 90)),
