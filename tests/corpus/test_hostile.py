@@ -193,8 +193,10 @@ def test_s18_hostile_file_gets_the_chosen_answer(
             assert r.headers["content-type"] == "image/jpeg"
     # Trim reads every pixel itself, outside the encoder: damage found there is a 422 too. The
     # steps after `finish` (corners, tint, negative) build lazily and fail where the encoder does;
-    # `norm` reads every pixel first, under the same guard as trim.
-    for options in ("w_200,trim_10", "w_200,r_max,tint_00dc82,neg", "w_200,norm,median_3"):
+    # `norm` reads every pixel first, under the same guard as trim; so does face detection, on
+    # the decoded image (a face crop) or at load (the face area).
+    for options in ("w_200,trim_10", "w_200,r_max,tint_00dc82,neg", "w_200,norm,median_3",
+                    "w_200,h_200,g_faces", "g_faces,facepad_1.5,w_200"):
         r, elapsed = _get(client, server, options, path)
         assert elapsed < BUDGET_SECONDS, f"{options} answered in {elapsed:.2f}s"
         assert r.status_code == want, (options, r.text[:300])
