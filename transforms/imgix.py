@@ -56,6 +56,9 @@ _CORNERS = {
 # Only the host's sans-serif draws text here; imgix's default is Helvetica.
 _SANS = frozenset({"", "sans-serif", "sans", "helvetica", "helvetica neue", "arial"})
 _MAX_PARAMETERS = 64
+_IMGIX_NAMES = {"pad": "pad", "text": "txt", "wm": "mark"}
+MAX_DPR = 5  # imgix's
+MAX_SIDE = 8192  # imgix's largest output side
 
 
 def signature_of(query: str) -> tuple[str, str]:
@@ -126,17 +129,23 @@ def _tokens(params: dict[str, str], watermarks: Mapping[str, str]) -> dict[str, 
     if unknown_auto:
         raise InvalidOptions(f"imgix auto={sorted(unknown_auto)[0]} is not supported by this "
                              "server (format and compress are)")
-    _size(params, tokens)
+    folded = _size(params, tokens)
     _output(params, auto, tokens)
     _adjust(params, tokens)
     _overlays(params, watermarks, tokens)
+    scaled = [name for name in ("pad", "text", "wm") if name in tokens]
+    if folded and scaled:
+        # They are CSS px times the native dpr, which the sides no longer carry.
+        raise InvalidOptions(f"imgix dpr above 4 with {_IMGIX_NAMES[scaled[0]]} is not "
+                             "supported by this server")
     for name in params:
         if name not in _IGNORED:
             raise InvalidOptions(f"imgix parameter '{name}' is not supported by this server")
     return tokens
 
 
-def _size(params: dict[str, str], tokens: dict[str, str]) -> None:
+def _size(params: dict[str, str], tokens: dict[str, str]) -> bool:
+    """The size, fit, crop and padding tokens; whether `dpr` above 4 went into the sides."""
     fit = params.pop("fit", "clip")
     width, height = params.pop("w", ""), params.pop("h", "")
     fractions = [v for v in (width, height) if v and _fraction(v)]
@@ -204,8 +213,7 @@ def _size(params: dict[str, str], tokens: dict[str, str]) -> None:
         if name in params:
             raise InvalidOptions(f"imgix {name} goes with fit=fill or fit=fillmax and both w "
                                  "and h (or ar)")
-    if "dpr" in params:
-        tokens["dpr"] = params.pop("dpr")
+    folded = _density(params.pop("dpr"), tokens) if "dpr" in params else False
     edges = [params.pop(f"pad-{side}", "") for side in ("top", "right", "bottom", "left")]
     pad = params.pop("pad", "")
     if pad or any(edges):
@@ -213,6 +221,25 @@ def _size(params: dict[str, str], tokens: dict[str, str]) -> None:
         sides = [_whole(e, "pad", zero=True) if e else every for e in edges]
         if any(s != "0" for s in sides):
             tokens["pad"] = ":".join(sides)
+    return folded
+
+
+def _density(value: str, tokens: dict[str, str]) -> bool:
+    """imgix's `dpr` goes to 5 (its SDKs' fixed-width srcsets list 1x to 5x), the native one to
+    4: above 4 the sides are multiplied here, in output pixels, so the output has imgix's size
+    (capped as a whole at imgix's 8192). Whether it did."""
+    try:
+        dpr = float(value)
+    except ValueError:
+        dpr = math.nan
+    if not 4 < dpr <= MAX_DPR:
+        tokens["dpr"] = value  # the native grammar checks it
+        return False
+    sides = {s: int(tokens[s]) * dpr for s in ("w", "h") if s in tokens}
+    cap = min([1.0] + [MAX_SIDE / side for side in sides.values()])
+    for name, side in sides.items():
+        tokens[name] = str(max(1, math.floor(side * cap + 0.5)))
+    return True
 
 
 def _enlarge(tokens: dict[str, str]) -> None:

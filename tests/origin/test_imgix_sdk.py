@@ -35,6 +35,7 @@ console.log(JSON.stringify({
   plain: client.buildURL("/landscape.jpg", {w: 200}),
   proxied: client.buildURL("https://images.example.com/a b.jpg", {w: 10}),
   srcset: client.buildSrcSet("/landscape.jpg", {fm: "png"}, {widths: [100, 160]}),
+  densities: client.buildSrcSet("/landscape.jpg", {w: 90, fm: "webp"}),
   wrong: new ImgixClient({domain: "img.test", secureURLToken: "another-token"})
     .buildURL("/landscape.jpg", {w: 50}),
 }));
@@ -87,6 +88,16 @@ def test_the_sdks_srcset_widths(server: OriginProcess, urls: dict[str, str]) -> 
         r = fetch(server, url)
         assert r.headers["content-type"] == "image/png"
         assert _image(r).width == int(width.removesuffix("w"))
+
+
+def test_the_sdks_density_srcset_up_to_5x(server: OriginProcess, urls: dict[str, str]) -> None:
+    # A fixed width gives 1x..5x candidates (with the SDK's lower quality for the dense ones);
+    # 5x is past the native dpr range, so its sides take the rest of the factor.
+    candidates = [line.strip().rsplit(" ", 1) for line in urls["densities"].split(",\n")]
+    assert [d for _, d in candidates] == ["1x", "2x", "3x", "4x", "5x"]
+    for url, density in candidates:
+        image = _image(fetch(server, url))
+        assert image.width == 90 * int(density.removesuffix("x")), url
 
 
 def test_encoded_text_and_web_proxy_sources(server: OriginProcess, urls: dict[str, str]) -> None:

@@ -74,6 +74,11 @@ def native(rest: str) -> str:
     ("a.jpg?w=300&pad-left=20&pad=5", "enlarge,pad_5:5:5:20,q_75,w_300"),
     ("a.jpg?w=300&pad=0", "enlarge,q_75,w_300"),
     ("a.jpg?w=300&dpr=2", "dpr_2,enlarge,q_75,w_300"),
+    # Up to imgix's 5 (its SDKs' srcsets list 5x): past the native 4, output pixels.
+    ("a.jpg?w=90&dpr=5", "enlarge,q_75,w_450"),
+    ("a.jpg?w=101&h=50&fit=crop&dpr=4.5", "enlarge,h_225,q_75,w_455"),
+    ("a.jpg?w=4000&h=1000&dpr=5", "enlarge,fit_inside,h_2048,q_75,w_8192"),  # imgix's cap
+    ("a.jpg?dpr=5", "q_75"),  # nothing sized: nothing to multiply
     # Output: auto=format negotiates, compress lowers the default quality; fm wins otherwise.
     ("a.jpg?auto=format", "fmt_auto,q_75"),
     ("a.jpg?auto=format,compress", "fmt_auto,q_45"),
@@ -173,6 +178,8 @@ def test_expires_is_read() -> None:
     ("a.jpg?w=0.5&h=300", "one share"),
     ("a.jpg?w=1.5", "share below 1"),
     ("a.jpg?bri=101", "-100..100"),
+    ("a.jpg?w=100&dpr=5&pad=4", "dpr above 4 with pad"),
+    ("a.jpg?w=100&dpr=5&txt=hi", "dpr above 4 with txt"),
     ("a.jpg?q=101", "0..100"),
     ("a.jpg?fill-color=red", "fit=fill"),
     ("a.jpg?w=300&h=300&fit=fill&fill-color=red", "hex colour"),
