@@ -17,6 +17,9 @@ const DEFAULT_FORMAT_AUTO = false;
 const CLIENT_HINTS = false;
 // The origin's IMGORIGIN_IMGIX_PREFIX between slashes, or "" when imgix URLs are not served.
 const IMGIX_PREFIX = "/imgix/";
+// imgix's SDKs take a bare domain: on this hostname every path is an imgix URL, the prefix put
+// in front here ("" for none).
+const IMGIX_HOST = "imgix.example.com";
 
 const AVIF = /(^|,)\s*image\/avif\s*(?!;\s*q\s*=\s*0(\.0*)?\s*(,|$))(;|,|$)/i;
 const WEBP = /(^|,)\s*image\/webp\s*(?!;\s*q\s*=\s*0(\.0*)?\s*(,|$))(;|,|$)/i;
@@ -67,6 +70,9 @@ const ACCEPT_HEADER = { avif: "image/avif", webp: "image/webp", other: "*/*" };
 export default {
   async fetch(request) {
     const url = new URL(request.url);
+    if (IMGIX_PREFIX !== "" && IMGIX_HOST !== "" && url.hostname === IMGIX_HOST) {
+      url.pathname = IMGIX_PREFIX.slice(0, -1) + url.pathname;
+    }
     if (url.pathname.startsWith("/-/") && !/^\/-\/(healthz|readyz)$/.test(url.pathname)) {
       return new Response("Not Found", { status: 404 });
     }

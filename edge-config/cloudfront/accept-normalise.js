@@ -14,6 +14,9 @@ var DEFAULT_FORMAT_AUTO = false;
 var CLIENT_HINTS = false;
 // The origin's IMGORIGIN_IMGIX_PREFIX between slashes, or "" when imgix URLs are not served.
 var IMGIX_PREFIX = "/imgix/";
+// imgix's SDKs take a bare domain: on this hostname (an alternate domain name of the
+// distribution) every path is an imgix URL, the prefix put in front here ("" for none).
+var IMGIX_HOST = "imgix.example.com";
 // imgix's auto=format (one of auto's comma-separated values): AVIF or WebP where the browser
 // takes them, whatever `fm` says. The value as sent: a comma may be percent-encoded.
 var IMGIX_AUTO_FORMAT = /(^|,|%2C)format(,|%2C|$)/i;
@@ -43,6 +46,10 @@ var AUTO = /(^|[/,])(fmt|f|format)_auto(,|\/)/;
 
 function handler(event) {
     var request = event.request;
+    var host = request.headers.host ? request.headers.host.value.toLowerCase() : "";
+    if (IMGIX_PREFIX !== "" && IMGIX_HOST !== "" && host === IMGIX_HOST) {
+        request.uri = IMGIX_PREFIX.slice(0, -1) + request.uri;
+    }
     var accept = request.headers.accept ? request.headers.accept.value : "";
     var imgix = IMGIX_PREFIX !== "" && request.uri.indexOf(IMGIX_PREFIX) === 0;
     var negotiated;

@@ -10,6 +10,12 @@ if (req.url.path ~ "^/-/") {
   error 404 "Not Found";
 }
 
+# imgix's SDKs take a bare domain: on the hostname given to imgix URLs every path is one, the
+# origin's imgix prefix put in front (as the Varnish VCL does).
+if (req.http.host ~ "(?i)^imgix\.example\.com(:[0-9]+)?$") {  # EDIT: the imgix hostname
+  set req.url = "/imgix" + req.url;  # EDIT: "/" + IMGORIGIN_IMGIX_PREFIX
+}
+
 # The origin answers from the path alone, but for imgix URLs (the origin's
 # IMGORIGIN_IMGIX_PREFIX), whose query is their options: kept as sent, since an imgix signature
 # covers the parameters' order.

@@ -82,6 +82,13 @@ sub vcl_recv {
         return (synth(405, "Method Not Allowed"));
     }
 
+    # imgix's SDKs take a bare domain: on the hostname given to imgix URLs every path is one,
+    # the origin's imgix prefix put in front here, before the cache key (the prefix is not part
+    # of what imgix signs).
+    if (req.http.host ~ "(?i)^imgix\.example\.com(:[0-9]+)?$") {  # EDIT: the imgix hostname
+        set req.url = "/imgix" + req.url;  # EDIT: "/" + IMGORIGIN_IMGIX_PREFIX
+    }
+
     # The origin answers from the path alone: cookies, credentials and query strings would only
     # fragment the cache (or make Varnish pass). imgix URLs are the exception: their query is
     # the options, and stays in the URL (the cache key) as the client sent it.

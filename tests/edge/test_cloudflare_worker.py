@@ -119,6 +119,14 @@ def test_r16_an_imgix_query_reaches_the_origin_with_the_class_after_it(fresh: Ed
     assert r.content == direct.content
 
 
+def test_r16_on_the_imgix_hostname_the_worker_puts_the_prefix_in_front(fresh: Edge) -> None:
+    r = httpx.get(fresh.worker.url("/landscape.jpg?w=60&fm=png"), timeout=30,
+                  headers={"Host": "imgix.example.com"})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png", r.text
+    [asked] = fresh.hop.requests
+    assert asked.path == "/imgix/landscape.jpg?w=60&fm=png"
+
+
 def test_r16_head_through_the_worker_has_the_get_headers_and_no_body(fresh: Edge) -> None:
     get = httpx.get(fresh.worker.url(PATH), headers={"Accept": SAFARI_15}, timeout=30)
     head = httpx.head(fresh.worker.url(PATH), headers={"Accept": SAFARI_15}, timeout=30)

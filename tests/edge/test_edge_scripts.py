@@ -51,6 +51,11 @@ const imgix = (qs) => cfHandler({request: {uri: "/imgix/a.jpg",
 const kept = imgix({w: {value: "10"}, auto: {value: "compress%2Cformat"}});
 out.cloudfrontImgix = [kept.headers.accept.value, kept.querystring, kept.cookies,
                        imgix({w: {value: "10"}, fm: {value: "png"}}).headers.accept.value];
+// On the imgix hostname every path is an imgix URL: the prefix is put in front.
+const onHost = cfHandler({request: {uri: "/a.jpg", cookies: {}, querystring: {w: {value: "9"}},
+                                    headers: {host: {value: "Imgix.Example.com"},
+                                              accept: {value: accepts[0]}}}});
+out.cloudfrontImgixHost = [onHost.uri, onHost.querystring];
 const r = await worker.default.fetch(new Request("https://img.test/w_1,fmt_auto/a.jpg?bust=1",
     {headers: {Accept: accepts[0], Cookie: "s=1"}}));
 await worker.default.fetch(new Request("https://img.test/w_1,fmt_png/a.jpg?bust=1",
@@ -100,6 +105,7 @@ def test_r16_edge_scripts_classify_accept_like_the_origin(tmp_path: Path) -> Non
     # negotiates auto=format only.
     assert out["cloudfrontImgix"] == [
         "image/avif", {"w": {"value": "10"}, "auto": {"value": "compress%2Cformat"}}, {}, "*/*"]
+    assert out["cloudfrontImgixHost"] == ["/imgix/a.jpg", {"w": {"value": "9"}}]
     assert out["purgeBlocked"] == 404
 
 

@@ -206,6 +206,22 @@ def test_r16_an_imgix_query_is_kept_in_the_key_and_other_queries_are_not(stack: 
         assert get(stack, negotiated, accept).headers["x-cache"] == "HIT"
 
 
+def test_r16_on_the_imgix_hostname_every_path_is_an_imgix_url(stack: Stack) -> None:
+    # imgix's SDKs take a bare domain: the VCL puts the prefix in front for that hostname.
+    path = "/landscape.jpg?w=64&fm=png"
+    first = get(stack, path, Host="imgix.example.com")
+    assert first.status_code == 200, first.text
+    assert first.headers["content-type"] == "image/png" and first.headers["x-cache"] == "MISS"
+    assert get(stack, path, Host="imgix.example.com").headers["x-cache"] == "HIT"
+    # The hostname as browsers may write it (Varnish keys each spelling apart, as any host).
+    assert get(stack, path, Host="IMGIX.example.com:443").content == first.content
+    # The same image as the prefixed URL on another hostname (its own edge object).
+    assert get(stack, "/imgix" + path).content == first.content
+    # Other hostnames are native as before; health still answers on the imgix one.
+    assert get(stack, path).status_code == 400
+    assert get(stack, "/-/healthz", Host="imgix.example.com").status_code == 200
+
+
 def test_r16_a_download_is_an_object_of_its_own_with_the_plain_bytes(stack: Stack) -> None:
     plain, download = "/w_110,fmt_jpeg/landscape.jpg", "/w_110,fmt_jpeg,dl/landscape.jpg"
     a = get(stack, plain)
