@@ -177,24 +177,22 @@ def _size(params: dict[str, str], tokens: dict[str, str]) -> bool:
             tokens["fit"] = "inside"
         if fit == "clip":
             _enlarge(tokens)  # imgix's default fit grows a small image to the box
-    elif fit in ("crop", "min"):
+    elif fit in ("crop", "min", "fill", "fillmax"):
+        # A box (or `ar` beside one side) cropped to or padded out to; `min` and `fillmax`
+        # never outgrow the source, `fillmax` keeping the box's size around it.
+        cropping = fit in ("crop", "min")
         if aspect and not both:
             tokens["ar"] = aspect
         if both or aspect:
-            tokens["fit"] = "cover"
-            tokens["g"] = _gravity(crop, fp)
-        if fit == "crop":
-            _enlarge(tokens)  # `min` never outgrows the source, keeping the box's ratio
-    elif fit in ("fill", "fillmax"):
-        if aspect and not both:
-            tokens["ar"] = aspect
-        if both or aspect:
-            tokens["fit"] = "contain"
-            tokens["bg"] = _fill(params, background)
-        if fit == "fill":
+            tokens["fit"] = "cover" if cropping else "contain"
+            if cropping:
+                tokens["g"] = _gravity(crop, fp)
+            else:
+                tokens["bg"] = _fill(params, background)
+        if fit in ("crop", "fill"):
             _enlarge(tokens)
-        elif both:
-            tokens["extend"] = ""  # the image never grows, the box stays the size asked
+        elif fit == "fillmax" and both:
+            tokens["extend"] = ""
     elif fit == "scale":
         if both:
             tokens["fit"] = "fill"
