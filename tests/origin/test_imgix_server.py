@@ -76,6 +76,12 @@ def test_the_parameters_may_come_in_any_order(server: OriginProcess) -> None:
     assert again.content == first.content
 
 
+def test_a_cache_buster_is_the_same_entry(server: OriginProcess) -> None:
+    first = get(server, "/imgix/landscape.jpg?w=78&fm=webp")
+    busted = get(server, "/imgix/landscape.jpg?w=78&fm=webp&v=2&utm_source=mail")
+    assert tier(first) == "transform" and tier(busted) == "memory"
+
+
 def test_clip_grows_a_small_image_and_max_does_not(server: OriginProcess) -> None:
     assert _size(get(server, "/imgix/small.png?w=80")) == (80, 60)
     assert _size(get(server, "/imgix/small.png?w=80&h=80&fit=max")) == (40, 30)

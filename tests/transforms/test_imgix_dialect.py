@@ -113,9 +113,12 @@ def native(rest: str) -> str:
     ("a.jpg?trim=auto", "q_75,trim_10"),
     ("a.jpg?trim=color&trim-color=ffffff&trim-tol=20", "q_75,trim_20:ffffff"),
     ("a.jpg?rect=10,20,300,200&w=100", "crop_10:20:300:200,enlarge,q_75,w_100"),
-    # What changes nothing: the SDKs' tag, the signature, client hints, the edges' classes.
+    # What changes nothing: the SDKs' tag, the signature, client hints, the edges' classes,
+    # and names imgix does not know either (cache-busters, tracking tags; names are
+    # case-sensitive, as in imgix).
     ("a.jpg?w=100&ixlib=js-3.8.0&s=0123&ch=Width,DPR&imgorigin-accept=avif",
      "enlarge,q_75,w_100"),
+    ("a.jpg?w=100&v=2&utm_source=mail&W=300", "enlarge,q_75,w_100"),
     # Base64 values (a `64` suffix) and a percent-encoded comma.
     ("a.jpg?auto=format%2Ccompress", "fmt_auto,q_45"),
     ("a.jpg?fm64=d2VicA", "fmt_webp,q_75"),
@@ -169,6 +172,9 @@ def test_expires_is_read() -> None:
     ("a.jpg?sepia=50", "'sepia'"),
     ("a.jpg?gam=10", "'gam'"),
     ("a.jpg?border=2,000", "'border'"),
+    ("a.jpg?blend=fff&bm=multiply", "'blend'"),
+    ("a.jpg?mark=logo.png&ms=20", "'ms'"),
+    ("a.jpg?max-w=200", "'max-w'"),
     ("a.jpg?w=400&w=300", "given twice"),
     ("a.jpg?w=400&width=300", "given twice"),
     ("a.jpg?w=0", "whole number"),
