@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -93,6 +94,16 @@ class OriginProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def crash(self) -> None:
+        """Kill the master and its workers at once, as a machine failure would: no graceful
+        stop, connections reset, nothing answered after."""
+        if self.proc is not None and self.proc.poll() is None:
+            for pid in [*child_pids(self.proc), self.proc.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self.proc.wait()
+        self.stop()
+
     def stop(self) -> None:
         stop_process(self.proc)
         if hasattr(self, "_log"):
@@ -106,7 +117,7 @@ class OriginProcess:
         self.stop()
 
 
-@contextmanager
+@contextlib.contextmanager
 def sharing_one_cache(env: dict[str, str]) -> Iterator[tuple[OriginProcess, OriginProcess]]:
     """Two single-worker origins over one cache directory: two workers of one host whose
     requests a test can address one by one (a gunicorn burst may land on a single worker)."""
