@@ -89,8 +89,10 @@ export default {
       key.push(`imgorigin-dpr=${step}`);
       headers.set("Sec-CH-DPR", step);
     }
-    const own = imgix(url.pathname) ? url.search.slice(1) : "";
-    url.search = [own, ...key].filter((part) => part).join("&");
+    // An imgix query as sent (its signature covers it), less any class parameter of ours.
+    const own = imgix(url.pathname) ? url.search.slice(1).split("&") : [];
+    url.search = [...own.filter((part) => part && !part.startsWith("imgorigin-")), ...key]
+      .join("&");
     headers.delete("Cookie");
     headers.delete("Authorization");
     return fetch(new Request(url.toString(), { method: request.method, headers }));

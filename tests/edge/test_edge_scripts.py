@@ -64,6 +64,9 @@ await worker.default.fetch(new Request("https://img.test/imgix/a.jpg?w=1&auto=fo
     {headers: {Accept: accepts[0]}}));
 await worker.default.fetch(new Request("https://img.test/imgix/a.jpg?w=1&fm=png",
     {headers: {Accept: accepts[0]}}));
+await worker.default.fetch(new Request(
+    "https://img.test/imgix/a.jpg?imgorigin-accept=webp&w=2&auto=format",
+    {headers: {Accept: accepts[0]}}));
 out.purgeBlocked = (await worker.default.fetch(new Request("https://img.test/-/purge"))).status;
 console.log(JSON.stringify(out));
 """
@@ -100,6 +103,9 @@ def test_r16_edge_scripts_classify_accept_like_the_origin(tmp_path: Path) -> Non
         ["https://img.test/imgix/a.jpg?w=1&auto=format%2Ccompress&imgorigin-accept=avif",
          "image/avif", None],
         ["https://img.test/imgix/a.jpg?w=1&fm=png", "image/avif", None],
+        # A class parameter the client sent is not passed on: the Worker's own is.
+        ["https://img.test/imgix/a.jpg?w=2&auto=format&imgorigin-accept=avif", "image/avif",
+         None],
     ]
     # The CloudFront Function keeps an imgix query (its cache behaviour keys on it), and
     # negotiates auto=format only.
