@@ -34,8 +34,10 @@ _ALIASES = {
     "trimsd": "trim-sd",
 }
 # imgix's own parameters (its Rendering API and parameters.json, with their short names) that
-# draw what no native step draws: a 400 naming them. A name imgix does not know either (a
-# cache-buster such as `v=2`, a tracking tag) changes nothing, in imgix as here.
+# draw what no native step draws: a 400 naming them. Every other name changes nothing: the SDKs'
+# `ixlib`, `s` and `expires` (read elsewhere), `ch` (IMGORIGIN_CLIENT_HINTS decides here), the
+# class parameters of this repository's Cloudflare Worker, and names imgix does not know either
+# (a cache-buster such as `v=2`, a tracking tag), in imgix as here.
 _REFUSED = frozenset({
     "sharp", "usm", "usmrad", "gam", "exp", "high", "shad", "vib", "sepia", "htn", "duotone",
     "duotone-alpha", "nr", "nrs", "orient", "faceindex", "fp-debug", "max-w", "max-h", "min-w",
@@ -52,11 +54,6 @@ _REFUSED = frozenset({
     "txt-shad", "tsh", "txtshad", "txt-width", "txt-x", "txt-y", "txt-lead", "txt-track",
     "txt-bg", "trim-pad", "trimpad", "hue-set",
 })
-# What changes nothing in the image: the SDKs' version tag, imgix's signature and expiry (read
-# elsewhere), its client-hints switch (IMGORIGIN_CLIENT_HINTS decides here) and the class
-# parameters this repository's own edge configurations add (edge-config/cloudflare/worker.js).
-_IGNORED = frozenset({"ixlib", "ixid", "dm", "s", "expires", "ch", "imgorigin-accept",
-                      "imgorigin-dpr"})
 # Not part of what an imgix signature covers: `s` itself and this repository's edge parameters.
 _UNSIGNED = frozenset({"s", "imgorigin-accept", "imgorigin-dpr"})
 _FORMATS = {"jpg": "jpeg", "jpeg": "jpeg", "pjpg": "jpeg", "png": "png", "png32": "png",
@@ -65,7 +62,6 @@ _FORMATS = {"jpg": "jpeg", "jpeg": "jpeg", "pjpg": "jpeg", "png": "png", "png32"
 # imgix's default `q` for the lossy formats, and the one `auto=compress` picks.
 DEFAULT_QUALITY = 75
 COMPRESS_QUALITY = 45
-_SIDES = {"top": "north", "bottom": "south", "left": "west", "right": "east"}
 _CORNERS = {
     frozenset(): "center", frozenset({"top"}): "north", frozenset({"bottom"}): "south",
     frozenset({"left"}): "west", frozenset({"right"}): "east",
@@ -167,7 +163,8 @@ def _size(params: dict[str, str], tokens: dict[str, str]) -> bool:
     """The size, fit, crop and padding tokens; whether `dpr` above 4 went into the sides."""
     fit = params.pop("fit", "clip")
     width, height = params.pop("w", ""), params.pop("h", "")
-    fractions = [v for v in (width, height) if v and _fraction(v)]
+    # Normalised (`0.50` is `0.5`), so that equal shares compare equal.
+    fractions = [share for share in (_fraction(v) for v in (width, height) if v) if share]
     if fractions:
         # 0..1: a share of the source's side. Both sides the same share (or one alone) is a
         # scale of the whole source.

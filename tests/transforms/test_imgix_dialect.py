@@ -31,6 +31,7 @@ def native(rest: str) -> str:
     # A share of the source below 1, for one side or both alike.
     ("a.jpg?w=0.5", "q_75,zoom_0.5"),
     ("a.jpg?w=0.25&h=0.25", "q_75,zoom_0.25"),
+    ("a.jpg?w=0.50&h=0.5", "q_75,zoom_0.5"),  # one share, however it is written
     # fit=crop fills the box (enlarging), fit=min never outgrows the source.
     ("a.jpg?w=400&h=300&fit=crop", "enlarge,h_300,q_75,w_400"),
     ("a.jpg?w=400&h=300&fit=min", "h_300,q_75,w_400"),
