@@ -7,11 +7,17 @@ stdout) under an address-space limit, killed when the deadline passes; the worke
 the pixels as with any bitmap. Their header is read the same way (`--header`), since librsvg
 parses the whole document to size it: the worker's own libvips never loads SVG. Starting the
 child costs about 0.1 s, paid only on SVG probes (cached per source version) and SVG misses.
+
+The child says when it is ready, before it reads the document, so a header's time limit bounds
+librsvg's parse and not the interpreter's start-up: on a saturated machine start-up alone can
+take seconds, and a legitimate SVG must not then be called unreadable (a remembered 422).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import select
 import struct
 import subprocess
 import sys
@@ -27,14 +33,20 @@ CHILD_ADDRESS_SPACE = 3 * 1024**3
 # Sizing a document is a parse, not a render: a legitimate one takes well under a second, and
 # probes share one thread per worker.
 HEADER_TIMEOUT = 2.0
+# Interpreter and pyvips start-up of a header child; past it the machine is overloaded (504, not
+# remembered), which says nothing about the document.
+STARTUP_TIMEOUT = 10.0
+CHILD = [sys.executable, "-m", "transforms.svgrender"]
+READY = b"R"  # written by the child once it is ready to read the document
 
 
 def header(data: bytes) -> tuple[int, int, int]:
     """The SVG's own width, height and bands, read by librsvg in a child process; a document
     that cannot be sized within HEADER_TIMEOUT is unreadable (422), not a slow upstream."""
     try:
-        out = _run_child(["--header"], data, HEADER_TIMEOUT, "SVG source could not be read")
-    except UpstreamTimeout:
+        out = _run_child(["--header"], data, "SVG source could not be read",
+                         startup=STARTUP_TIMEOUT, work=HEADER_TIMEOUT)
+    except _WorkTimeout:
         raise UnprocessableImage("SVG source could not be read in time") from None
     width, height, bands = HEADER.unpack_from(out)
     return width, height, bands
@@ -42,10 +54,13 @@ def header(data: bytes) -> tuple[int, int, int]:
 
 def render(data: bytes, width: int, height: int, deadline: float) -> pyvips.Image:
     """The SVG at exactly width x height (0, 0: its own size), 8-bit sRGB with alpha."""
-    timeout = deadline - time.monotonic()
-    if timeout <= 0:
+    if deadline <= time.monotonic():
         raise UpstreamTimeout("transform took longer than the request deadline")
-    out = _run_child([str(width), str(height)], data, timeout, "SVG source could not be rendered")
+    try:
+        out = _run_child([str(width), str(height)], data, "SVG source could not be rendered",
+                         deadline=deadline)
+    except _WorkTimeout:
+        raise UpstreamTimeout("SVG source took longer than its time limit") from None
     w, h, bands = HEADER.unpack_from(out)
     pixels = out[HEADER.size:]
     if len(pixels) != w * h * bands:
@@ -54,18 +69,42 @@ def render(data: bytes, width: int, height: int, deadline: float) -> pyvips.Imag
     return image.copy(interpretation="srgb")
 
 
-def _run_child(args: list[str], data: bytes, timeout: float, failure: str) -> bytes:
-    """The child's stdout, at least a header long; 504 past `timeout`, 422 on any failure."""
+class _WorkTimeout(Exception):
+    """The child started but did not finish its document in time."""
+
+
+def _run_child(args: list[str], data: bytes, failure: str, *, startup: float = math.inf,
+               work: float = math.inf, deadline: float = math.inf) -> bytes:
+    """The child's stdout after its ready mark, at least a header long. 504 if it is not ready
+    within `startup` seconds; _WorkTimeout if it then takes longer than `work` seconds; either,
+    whichever phase it is in, at the monotonic `deadline`; 422 on any failure."""
     env = {**os.environ, "VIPS_CONCURRENCY": "1", "MALLOC_ARENA_MAX": "2"}
-    try:
-        proc = subprocess.run([sys.executable, "-m", "transforms.svgrender", *args],
-                              input=data, capture_output=True, timeout=timeout, env=env,
-                              check=False)
-    except subprocess.TimeoutExpired:
-        raise UpstreamTimeout("SVG source took longer than its time limit") from None
-    if proc.returncode != 0 or len(proc.stdout) < HEADER.size:
-        raise UnprocessableImage(failure, internal=proc.stderr.decode(errors="replace")[-500:])
-    return proc.stdout
+    with subprocess.Popen([*CHILD, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env) as proc:
+        try:
+            ready = _read_ready(proc, min(startup, deadline - time.monotonic()))
+            if ready is None:
+                raise UpstreamTimeout("SVG renderer did not start in time")
+            timeout = min(work, deadline - time.monotonic())
+            try:
+                out, err = proc.communicate(data, timeout=max(timeout, 0.0))
+            except subprocess.TimeoutExpired:
+                raise _WorkTimeout from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    if not ready or proc.returncode != 0 or len(out) < HEADER.size:
+        raise UnprocessableImage(failure, internal=err.decode(errors="replace")[-500:])
+    return out
+
+
+def _read_ready(proc: subprocess.Popen[bytes], timeout: float) -> bool | None:
+    """True once the child wrote its ready mark, False if it exited first, None on timeout."""
+    assert proc.stdout is not None
+    readable, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not readable:
+        return None
+    return os.read(proc.stdout.fileno(), len(READY)) == READY
 
 
 def _child(argv: list[str]) -> int:
@@ -74,6 +113,8 @@ def _child(argv: list[str]) -> int:
     resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
     pyvips.block_untrusted_set(True)
     pyvips.operation_block_set("VipsForeignLoadSvg", False)
+    sys.stdout.buffer.write(READY)
+    sys.stdout.buffer.flush()
     data = sys.stdin.buffer.read()
     if argv[1] == "--header":
         image = pyvips.Image.new_from_buffer(data, "", fail_on="error", access="sequential")

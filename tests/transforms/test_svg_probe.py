@@ -57,11 +57,60 @@ def test_svgz_is_sized_by_the_child_and_other_gzip_is_422() -> None:
 
 
 
+# A document librsvg needs about a second to parse on this kind of machine (more under load).
+_SLOW_TO_PARSE = (b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
+                  + b'<rect x="1" y="1" width="2" height="2"/>' * 100_000 + b"</svg>")
+
+
+def _slow_starting_child(seconds: float) -> list[str]:
+    """The child's command line, with an interpreter start-up `seconds` longer."""
+    code = (f"import runpy, time; time.sleep({seconds}); "
+            "runpy.run_module('transforms.svgrender', run_name='__main__', alter_sys=True)")
+    return [sys.executable, "-c", code]
+
+
 def test_a_header_that_cannot_be_read_in_time_is_422(monkeypatch: pytest.MonkeyPatch) -> None:
     from transforms import svgrender
 
-    # Shorter than the child's own start-up (~0.1 s): stands in for librsvg spinning on a
-    # hostile document (Debian's 8.14 did on the corpus' truncated .svgz); the child is killed.
-    monkeypatch.setattr(svgrender, "HEADER_TIMEOUT", 0.01)
+    # Stands in for librsvg spinning on a hostile document (Debian's 8.14 did on the corpus'
+    # truncated .svgz); the child is killed.
+    monkeypatch.setattr(svgrender, "HEADER_TIMEOUT", 0.2)
     with pytest.raises(UnprocessableImage, match="in time"):
+        probe(_SLOW_TO_PARSE)
+
+
+def test_the_childs_start_up_does_not_count_against_the_header_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from transforms import svgrender
+
+    # A saturated machine: the interpreter takes longer to start than a parse may take. Before
+    # the ready mark, this legitimate SVG was a 422, remembered for IMGORIGIN_FAILURE_TTL.
+    monkeypatch.setattr(svgrender, "CHILD", _slow_starting_child(1.5))
+    monkeypatch.setattr(svgrender, "HEADER_TIMEOUT", 0.5)
+    info = probe(SVG)
+    assert (info.format, info.width, info.height) == ("svg", 120, 45)
+
+
+def test_a_child_that_does_not_start_in_time_is_a_timeout_not_an_unreadable_source(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from origin.errors import UpstreamTimeout
+    from origin.failures import DETERMINED
+    from transforms import svgrender
+
+    monkeypatch.setattr(svgrender, "CHILD", _slow_starting_child(30))
+    monkeypatch.setattr(svgrender, "STARTUP_TIMEOUT", 0.3)
+    with pytest.raises(UpstreamTimeout, match="did not start") as raised:
         probe(SVG)
+    assert not isinstance(raised.value, DETERMINED)  # a 504 the failure memo does not keep
+
+
+def test_a_render_whose_child_does_not_start_before_the_deadline_is_a_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from origin.errors import UpstreamTimeout
+    from transforms import svgrender
+
+    monkeypatch.setattr(svgrender, "CHILD", _slow_starting_child(30))
+    with pytest.raises(UpstreamTimeout, match="did not start"):
+        svgrender.render(SVG, 10, 10, time.monotonic() + 0.3)
