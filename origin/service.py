@@ -163,7 +163,7 @@ class TransformService:
 
         # Text from a URL is the site's own only where URLs are signed (or the operator says):
         # every URL with native signing, and a dialect's URLs where its own signature is
-        # required (imgproxy, thumbor, imgix with their keys).
+        # required (imgproxy, thumbor, imgix, Cloudinary with their keys).
         text = settings.text_overlays == "on" or (settings.text_overlays == "signed"
                                                   and self.signing)
 

@@ -289,8 +289,8 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_TEXT_OVERLAYS", "text_overlays", "signed", _choice("off", "signed", "on"),
             "who may put text on images with `text_` (and Cloudinary's `l_text:`, imgix's "
             "`txt`): `signed` for URLs that must be signed (so only the site's own URLs draw "
-            "text): every URL with IMGORIGIN_SIGNING_KEYS, else imgproxy, thumbor and imgix "
-            "URLs whose own keys are set, "
+            "text): every URL with IMGORIGIN_SIGNING_KEYS, else imgproxy, thumbor, imgix and "
+            "Cloudinary URLs whose own keys are set, "
             "`on` for every URL (anyone can then caption the site's images), `off` for none; "
             "presets may always carry a text", "signed"),
     Setting("IMGORIGIN_PRESETS_ONLY", "presets_only", "false", _bool,
@@ -402,8 +402,12 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_CLOUDINARY_PREFIX", "cloudinary_prefix", "", _path_segment,
             "serve Cloudinary delivery URLs under this first path segment (the cloud name, so "
             "`res.cloudinary.com/demo/image/upload/...` becomes `/demo/image/upload/...` on this "
-            "host), translated into this server's options (docs/cloudinary.md); their "
-            "signatures are not checked, so not with IMGORIGIN_SIGNING_KEYS", "unset: off"),
+            "host), translated into this server's options (docs/cloudinary.md)",
+            "unset: off"),
+    Setting("IMGORIGIN_CLOUDINARY_SECRETS", "cloudinary_secrets", "", _csv,
+            "the Cloudinary account's API secret (more than one for rotation): when set, "
+            "Cloudinary URLs must carry Cloudinary's `s--…--` signature; required when "
+            "IMGORIGIN_SIGNING_KEYS is set", "unset"),
     Setting("IMGORIGIN_IMGIX_PREFIX", "imgix_prefix", "", _path_segment,
             "serve imgix URLs under this first path segment: `/PREFIX/{image}?w=400&auto=format`"
             " (the image a key under the source, or an encoded absolute URL as imgix's Web "
@@ -598,6 +602,7 @@ class Settings:
     thumbor_keys: tuple[str, ...] = ()
     ipx_prefix: str = ""
     cloudinary_prefix: str = ""
+    cloudinary_secrets: tuple[str, ...] = ()
     imgix_prefix: str = ""
     imgix_tokens: tuple[str, ...] = ()
     fetch_timeout: float = 15.0
@@ -719,9 +724,11 @@ def _check_dialects(values: Mapping[str, Any]) -> None:
     if mark and mark not in values["watermarks"]:
         raise SettingsError(f"IMGORIGIN_IMGPROXY_WATERMARK: '{mark}' is not one of "
                             "IMGORIGIN_WATERMARKS")
-    if values["cloudinary_prefix"] and values["signing_keys"]:
-        raise SettingsError("IMGORIGIN_CLOUDINARY_PREFIX: Cloudinary signatures are not "
-                            "checked here, and IMGORIGIN_SIGNING_KEYS asks for signed URLs only")
+    if values["cloudinary_prefix"] and values["signing_keys"] and not values[
+            "cloudinary_secrets"]:
+        raise SettingsError("IMGORIGIN_CLOUDINARY_PREFIX: with IMGORIGIN_SIGNING_KEYS set, "
+                            "Cloudinary URLs must be signed too: set "
+                            "IMGORIGIN_CLOUDINARY_SECRETS")
     if values["imgix_prefix"] and values["signing_keys"] and not values["imgix_tokens"]:
         raise SettingsError("IMGORIGIN_IMGIX_PREFIX: with IMGORIGIN_SIGNING_KEYS set, imgix "
                             "URLs must be signed too: set IMGORIGIN_IMGIX_TOKENS")

@@ -60,17 +60,7 @@ _SIGNED = re.compile(r"-?(?:[0-9]+(\.[0-9]+)?|\.[0-9]+)")
 
 def translate(path: str) -> Translated:
     """Translate the path after the cloud name (the configured prefix); raises 400."""
-    parts = path.split("/")
-    if len(parts) < 3 or parts[0] != "image" or parts[1] not in ("upload", "fetch"):
-        raise InvalidSource("Cloudinary URLs here are image/upload/... or image/fetch/...")
-    delivery, rest = parts[1], parts[2:]
-    if rest and _SIGNATURE.fullmatch(rest[0]):
-        rest = rest[1:]  # unsigned here: the dialect is refused beside native signing
-    components: list[str] = []
-    while rest and _is_transformation(rest[0]) and len(rest) > 1:
-        components.append(rest.pop(0))
-    if rest and _VERSION.fullmatch(rest[0]) and len(rest) > 1:
-        rest = rest[1:]  # a cache buster, as in Cloudinary
+    delivery, _signature, components, rest = _split(path)
     check_length(",".join(components), "Cloudinary")
     components, overlays = _overlay(components)
     components, region = _leading_crop(components)
@@ -90,6 +80,32 @@ def translate(path: str) -> Translated:
     if overlays:
         tokens = ",".join(t for t in (tokens, *_layers(overlays)) if t and t != "_") or "_"
     return Translated(tokens, source)
+
+
+def signed_part(path: str) -> tuple[str, str]:
+    """(signature, signed string) of the path after the cloud name: the hash inside `s--…--`
+    ("" when the URL has none), and what Cloudinary's SDKs sign, the transformations and the
+    public ID as sent, without the version segment."""
+    _delivery, signature, components, rest = _split(path)
+    return signature, "/".join((*components, *rest))
+
+
+def _split(path: str) -> tuple[str, str, list[str], list[str]]:
+    """(delivery type, signature, transformation components, public ID segments); the
+    version segment, a cache buster as in Cloudinary, is dropped."""
+    parts = path.split("/")
+    if len(parts) < 3 or parts[0] != "image" or parts[1] not in ("upload", "fetch"):
+        raise InvalidSource("Cloudinary URLs here are image/upload/... or image/fetch/...")
+    delivery, rest = parts[1], parts[2:]
+    signature = ""
+    if rest and _SIGNATURE.fullmatch(rest[0]):
+        signature = rest.pop(0)[3:-2]
+    components: list[str] = []
+    while rest and _is_transformation(rest[0]) and len(rest) > 1:
+        components.append(rest.pop(0))
+    if rest and _VERSION.fullmatch(rest[0]) and len(rest) > 1:
+        rest = rest[1:]
+    return delivery, signature, components, rest
 
 
 def _is_transformation(segment: str) -> bool:

@@ -1,6 +1,6 @@
 """Signed URLs: HMAC-SHA256 over the path after the signature segment (the only HMAC code),
 in this server's scheme and in imgproxy's and thumbor's for their URL dialects (and imgix's MD5
-for its dialect).
+and Cloudinary's SHA digests for theirs).
 
 The signed string is found by position only: the first path segment is the signature, and
 everything after it (leading slash included, still percent-encoded) is what was signed. Nothing
@@ -47,6 +47,14 @@ def sign_imgix(path: str, token: str) -> str:
     """imgix's signature: hex MD5 of the secure URL token, the path as sent and `?` with the
     query without `s` (no `?` when nothing is left)."""
     return hashlib.md5((token + path).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def sign_cloudinary(path: str, secret: str, algorithm: str = "sha1", size: int = 8) -> str:
+    """Cloudinary's URL signature: the first `size` characters (8, or 32 for a long signature,
+    always SHA-256) of the URL-safe base64 of the digest of path + API secret; `path` is
+    `{transformations}/{public id}` as sent."""
+    digest = hashlib.new(algorithm, (path + secret).encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")[:size]
 
 
 def split(raw_path: str) -> tuple[str, str]:

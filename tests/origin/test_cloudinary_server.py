@@ -119,7 +119,7 @@ def test_the_migration_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(("env", "words"), [
     ({"IMGORIGIN_CLOUDINARY_PREFIX": "demo", "IMGORIGIN_SIGNING_KEYS": "00" * 16},
-     "not checked"),
+     "must be signed too"),
     ({"IMGORIGIN_CLOUDINARY_PREFIX": "x", "IMGORIGIN_IPX_PREFIX": "x"}, "must differ"),
 ])
 def test_settings_are_checked_at_start(env: dict[str, str], words: str) -> None:
