@@ -53,6 +53,10 @@ _PARAMETERS = frozenset({
 # What may follow an overlay: the watermark is the last pixel step here.
 _OUTPUT_ONLY = frozenset({"f", "q", "fl"})
 _VERSION = re.compile(r"v[0-9]+")
+# w_auto, w_auto:100, w_auto:100:400, w_auto:breakpoints[_MIN_MAX_KB_COUNT][:400]: group 1 is
+# the fallback width.
+_AUTO_WIDTH = re.compile(r"auto(?::(?:[0-9]{1,5}|breakpoints(?:_[0-9]{1,5}){0,4})"
+                         r"(?::([1-9][0-9]{0,4}))?)?")
 _SIGNATURE = re.compile(r"s--[A-Za-z0-9_-]{8,32}--")
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+")
 _SIGNED = re.compile(r"-?(?:[0-9]+(\.[0-9]+)?|\.[0-9]+)")
@@ -363,6 +367,8 @@ def _geometry(params: dict[str, str], tokens: dict[str, str]) -> None:
         raise InvalidOptions(f"Cloudinary crop mode '{mode}' is not supported by this server")
     fit, grows = _MODES[mode]
     width, height = params.get("w", ""), params.get("h", "")
+    if width.startswith("auto"):
+        width = _auto_width(width)
     gravity = _gravity(params)
     if mode == "crop":
         _crop(width, height, gravity, params, tokens)
@@ -395,6 +401,17 @@ def _geometry(params: dict[str, str], tokens: dict[str, str]) -> None:
     elif "z" in params:
         raise InvalidOptions("Cloudinary z_ is supported with c_thumb and a face gravity "
                              "(g_face, g_faces) only")
+
+
+def _auto_width(value: str) -> str:
+    """`w_auto[:STEP|:breakpoints…][:FALLBACK]` as Cloudinary answers a browser that sends no
+    `Sec-CH-Width` (Firefox and Safari never do; it is not read here): the fallback width, else
+    the original's."""
+    match = _AUTO_WIDTH.fullmatch(value)
+    if match is None:
+        raise InvalidOptions(f"Cloudinary w_ '{value}' is not supported by this server "
+                             "(w_auto[:STEP[:FALLBACK]] is; its JSON breakpoints are not)")
+    return match.group(1) or ""
 
 
 def _face_pad(zoom: str) -> str:

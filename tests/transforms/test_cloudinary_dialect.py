@@ -55,6 +55,13 @@ def native(path: str) -> str:
     ("image/upload/v1699999999/a.jpg", "fmt_jpeg"),
     ("image/upload/dpr_2.0,w_150/a.jpg", "dpr_2,enlarge,fmt_jpeg,w_150"),
     ("image/upload/dpr_auto,w_150/a.jpg", "enlarge,fmt_jpeg,w_150"),  # the hint, else 1
+    # w_auto as for a browser without Sec-CH-Width: the fallback width, else the original's.
+    ("image/upload/w_auto:100:400/a.jpg", "enlarge,fmt_jpeg,w_400"),
+    ("image/upload/c_fill,w_auto:50:320,h_200/a.jpg", "enlarge,fmt_jpeg,h_200,w_320"),
+    ("image/upload/w_auto:breakpoints_100_1000_20_10:640,dpr_auto/a.jpg",
+     "enlarge,fmt_jpeg,w_640"),
+    ("image/upload/w_auto,c_scale/a.jpg", "fmt_jpeg"),
+    ("image/upload/w_auto:100/a.jpg", "fmt_jpeg"),
     ("image/upload/e_grayscale/a_90/r_max/a.jpg", "fmt_jpeg,gray,r_max,rot_90"),
     ("image/upload/a_-90,r_12/a.jpg", "fmt_jpeg,r_12,rot_270"),
     ("image/upload/a_hflip/e_negate/a.jpg", "flop,fmt_jpeg,neg"),
@@ -147,6 +154,8 @@ def test_a_fetched_image_keeps_its_own_format_unless_asked() -> None:
     ("image/upload/c_crop,w_100,dpr_2/a.jpg", InvalidOptions, "c_crop with dpr_"),
     ("image/upload/w_0.5,h_100/a.jpg", InvalidOptions, "relative"),
     ("image/upload/w_abc/a.jpg", InvalidOptions, "'abc'"),
+    ("image/upload/w_auto:100:400:json/a.jpg", InvalidOptions, "JSON breakpoints"),
+    ("image/upload/w_auto:100:0/a.jpg", InvalidOptions, "w_auto[:STEP[:FALLBACK]]"),
     ("image/upload/w_-5/a.jpg", InvalidOptions, "'-5'"),
     ("image/upload/a_45/a.jpg", InvalidOptions, "multiples of 90"),
     ("image/upload/a_exif/a.jpg", InvalidOptions, "angle 'exif'"),
