@@ -16,6 +16,7 @@ from origin.service import TransformService
 from origin.settings import Settings
 from origin.sources.http import make_client
 from origin.sources.store import SourceStore
+from transforms import cloudinary as cloudinary_dialect
 from transforms import imgproxy as imgproxy_dialect
 from transforms import thumbor as thumbor_dialect
 from transforms.grammar import MODIFIERS, parse, serialize
@@ -146,6 +147,8 @@ def _service(signed: bool) -> TransformService:
         env["IMGORIGIN_SIGNING_KEYS"] = "00ff"
         env["IMGORIGIN_IMGPROXY_KEYS"] = env["IMGORIGIN_IMGPROXY_SALTS"] = "00ff"
         env["IMGORIGIN_THUMBOR_KEYS"] = "k"
+        env["IMGORIGIN_CLOUDINARY_PREFIX"] = "demo"  # signed: beside native signing
+        env["IMGORIGIN_CLOUDINARY_SECRETS"] = "cloudinary-secret"
     settings = Settings.from_env(env)
     store = SourceStore(settings, make_client(1, 1), NetworkGuard())
     return TransformService(settings, store, None, None, None)  # type: ignore[arg-type]
@@ -306,7 +309,9 @@ cloudinary_params = st.lists(st.builds(
                                  "blur:1000", "sepia", "blackwhite:50", "brightness:-20",
                                  "sharpen:3000", "faces", "auto:faces", "contrast:x",
                                  "text:Arial_40:Hi", "text:Arial_40_bold:a%252Cb",
-                                 "text:Arial:x", "text:Arial_0:x", "rgb:ff0000"])
+                                 "text:Arial:x", "text:Arial_0:x", "rgb:ff0000",
+                                 "auto:100:400", "auto:breakpoints_9_99:0", "auto:json",
+                                 "auto:99999:99999"])
     | st.text(max_size=6)), max_size=5)
 cloudinary_tails = st.sampled_from(["a.jpg", "v12/a.jpg", "folder/a.png", "a", "a.tiff",
                                     "https://x.example.com/a.jpg", "http://evil.test/a.jpg", "",
@@ -331,6 +336,35 @@ def test_s22_cloudinary_urls_only_raise_client_errors(components: list[list[str]
         assert 400 <= exc.status < 500, (rest, exc.status, exc.detail)
         return
     assert service.parse_path(f"/{req.canonical}/a.jpg").options == req.options
+
+
+@given(st.lists(cloudinary_params, max_size=3), st.sampled_from(["upload", "fetch"]),
+       cloudinary_tails, st.sampled_from(["sha1", "sha256", "long", "wrong", "none"]))
+@example([["w_100"]], "upload", "v3/a.jpg", "sha1")
+def test_s22_signed_cloudinary_urls_only_raise_client_errors(
+        components: list[list[str]], delivery: str, tail: str, signature: str) -> None:
+    service = SERVICES[True]
+    (dialect,) = [d for d in service.dialects if d.name == "cloudinary"]
+    body = "/".join([*(",".join(c) for c in components if c), tail])
+    _hash, signed = cloudinary_dialect.signed_part(f"image/{delivery}/s--AAAAAAAA--/{body}")
+    algorithm, size = {"sha1": ("sha1", 8), "long": ("sha256", 32)}.get(signature,
+                                                                           ("sha256", 8))
+    mark = {"wrong": "s--AAAAAAAA--/", "none": ""}.get(
+        signature, "s--" + signing.sign_cloudinary(signed, "cloudinary-secret", algorithm,
+                                                   size) + "--/")
+    rest = f"image/{delivery}/{mark}{body}"
+    try:
+        dialect.check("", rest)  # what admit() runs before the translation
+        req = service.parse_dialect(dialect, rest)
+    except ImgOriginError as exc:
+        assert 400 <= exc.status < 500, (rest, exc.status, exc.detail)
+        # A URL the secret signed is never refused for its signature (an empty one signs
+        # nothing: no public ID).
+        assert not (exc.status == 403 and "signature" in exc.detail and signed
+                    and signature not in ("wrong", "none")), (rest, exc.detail)
+        return
+    assert signature not in ("wrong", "none"), rest
+    assert SERVICES[False].parse_path(f"/{req.canonical}/a.jpg").options == req.options
 
 
 imgix_params = st.lists(st.builds(
