@@ -74,7 +74,7 @@ def test_a_header_that_cannot_be_read_in_time_is_422(monkeypatch: pytest.MonkeyP
 
     # Stands in for librsvg spinning on a hostile document (Debian's 8.14 did on the corpus'
     # truncated .svgz); the child is killed.
-    monkeypatch.setattr(svgrender, "HEADER_TIMEOUT", 0.2)
+    monkeypatch.setattr(svgrender, "HEADER_TIMEOUT", 0.05)
     with pytest.raises(UnprocessableImage, match="in time"):
         probe(_SLOW_TO_PARSE)
 
