@@ -19,6 +19,7 @@ import redis
 
 from cache.keys import source_hash
 from cache.redis_keys import KeyLayout
+from origin.security.signing import sign_imgix
 from tests.edge.accepts import CHROME, LEGACY, SAFARI_15
 from tests.edge.nginx import CONF, PURGE_CONF, NginxProcess
 from tests.support.origin import REPO, OriginProcess
@@ -127,6 +128,37 @@ def test_r14_nginx_purge_removes_every_object_of_the_source_and_only_those(
         # Nothing left to name: a third purge sends nothing.
         (cdn,) = purge(origin, sources=["pic.jpg"])["cdn"]
         assert cdn["ok"] and cdn["detail"] == {"paths": 0, "objects": 0}, cdn
+
+
+def test_r16_on_the_imgix_hostname_nginx_serves_every_path_as_an_imgix_url(
+        tmp_path: Path) -> None:
+    """imgix's SDKs take a bare domain: on that hostname nginx puts the prefix in front of the
+    request URI as sent, so a signature over an encoded path holds, the object is the prefixed
+    URL's, and purges reach it."""
+    source = sources_dir(tmp_path)
+    token = "nginx-imgix-token"
+    with nginx_and_origin(source, env={"IMGORIGIN_IMGIX_TOKENS": token}, workers=1) as (
+            origin, nginx):
+        # `%2E` stays encoded only if nginx passes the URI as sent: imgix signs it so, and the
+        # origin checks the path it receives (a decoded or re-encoded one is a 403).
+        path, query = "/pic%2Ejpg", "w=140&fm=png"
+        url = f"{path}?{query}&s={sign_imgix(f'{path}?{query}', token)}"
+        first = get(nginx, url, Host="imgix.example.com")
+        assert first.headers["content-type"] == "image/png"
+        assert first.headers["x-cache"] == "MISS"
+        assert get(nginx, url, Host="IMGIX.example.com:443").headers["x-cache"] == "HIT"
+        # One object with the prefixed URL on the origin's other hostnames.
+        assert get(nginx, "/imgix" + url).headers["x-cache"] == "HIT"
+        # Elsewhere the path is a native one (no options segment: 400); health answers on both.
+        assert httpx.get(nginx.url(url), timeout=30).status_code == 400
+        assert httpx.get(nginx.url("/-/healthz"), headers={"Host": "imgix.example.com"},
+                         timeout=30).status_code == 200
+
+        shutil.copy(SAMPLES / "products" / "shoe.jpg", source / "pic.jpg")
+        (cdn,) = purge(origin, sources=["pic.jpg"])["cdn"]
+        assert cdn["ok"] and cdn["detail"]["paths"] == 1, cdn
+        fresh = get(nginx, url, Host="imgix.example.com")
+        assert fresh.headers["x-cache"] == "MISS" and fresh.content != first.content
 
 
 def test_r14_nginx_directory_purge_reaches_the_sources_under_it(tmp_path: Path) -> None:
