@@ -23,6 +23,7 @@ from transforms.formats import QUALITY_FORMATS
 from transforms.options import (
     BLUR_BACKGROUND,
     DEFAULT_OPTIONS,
+    DEFAULT_UNSHARP_RADIUS,
     DIRECTION_ANCHORS,
     DIRECTIONS,
     FACE_GRAVITIES,
@@ -49,6 +50,7 @@ from transforms.options import (
     ShiftedDirection,
     TextOverlay,
     Trim,
+    Unsharp,
     Watermark,
     WaveletSharpen,
 )
@@ -672,6 +674,19 @@ def _p_sharpen(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any
     return {"sharpen": _decimal(_required(raw, token), token, 0.5, 10)}
 
 
+UNSHARP_SHAPE = "A[:R]: amount -100..500 percent, radius 0.3..100 px (2 by default)"
+
+
+def _p_unsharp(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    amount, sep, radius = _required(raw, token).partition(":")
+    try:
+        unsharp = Unsharp(_signed_int(amount, token, -100, 500),
+                          _decimal(radius, token, 0.3, 100) if sep else DEFAULT_UNSHARP_RADIUS)
+    except InvalidOptions:
+        raise _bad(token, UNSHARP_SHAPE) from None
+    return {"unsharp": unsharp if unsharp.amount else None}
+
+
 def _p_rotate(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     value = _int(_required(raw, token), token, 0, 270)
     if value not in ROTATIONS:
@@ -773,6 +788,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("bg", ("background",), _p_background),
     Modifier("blur", (), _p_blur),
     Modifier("sharpen", (), _p_sharpen),
+    Modifier("usm", ("unsharp",), _p_unsharp),
     Modifier("rot", ("rotate",), _p_rotate),
     Modifier("flip", (), _flag("flip")),
     Modifier("flop", (), _flag("flop")),
@@ -1106,6 +1122,11 @@ def _token(name: str, value: Any) -> str:
     if isinstance(value, WaveletSharpen):
         text = f"{name}_{format_number(value.amount)}:{format_number(value.radius)}"
         return f"{text}:luma" if value.luma else text
+    if isinstance(value, Unsharp):
+        text = f"{name}_{value.amount}"
+        if value.radius == DEFAULT_UNSHARP_RADIUS:
+            return text
+        return f"{text}:{format_number(value.radius)}"
     if isinstance(value, Gamma):
         if value.decode == value.encode:
             return f"{name}_{format_number(value.encode)}"
@@ -1142,7 +1163,7 @@ _CANONICAL_NAMES = {
     "aspect": "ar", "adaptive": "adaptive", "zoom": "zoom", "min_width": "minw",
     "min_height": "minh", "face_pad": "facepad",
     "format": "fmt", "quality": "q", "auto_quality": "q", "background": "bg", "blur": "blur",
-    "sharpen": "sharpen",
+    "sharpen": "sharpen", "unsharp": "usm",
     "rotate": "rot", "flip": "flip", "flop": "flop", "grayscale": "gray", "strip": "strip",
     "copyright": "copyright",
     "progressive": "progressive", "lossless": "lossless", "enlarge": "enlarge", "extend": "extend",

@@ -39,7 +39,7 @@ _ALIASES = {
 # class parameters of this repository's Cloudflare Worker, and names imgix does not know either
 # (a cache-buster such as `v=2`, a tracking tag), in imgix as here.
 _REFUSED = frozenset({
-    "sharp", "usm", "usmrad", "gam", "exp", "high", "shad", "vib", "sepia", "htn", "duotone",
+    "gam", "exp", "high", "shad", "vib", "sepia", "htn", "duotone",
     "duotone-alpha", "nr", "nrs", "orient", "faceindex", "fp-debug", "max-w", "max-h", "min-w",
     "min-h", "max-width", "max-height", "min-width", "min-height", "chromasub", "colorquant",
     "dpi", "colors", "palette", "prefix", "page", "pdf-annotation", "frame", "reverse", "loop",
@@ -377,6 +377,7 @@ def _adjust(params: dict[str, str], tokens: dict[str, str]) -> None:
         sigma = _signed(params.pop("blur"), "blur", 0, 2000) / 10
         if sigma:
             tokens["blur"] = format_number(max(0.3, min(100.0, sigma)))
+    _unsharp(params, tokens)
     if "px" in params:
         value = _signed(params.pop("px"), "px", 0, 100)
         if value >= 2:
@@ -397,6 +398,34 @@ def _adjust(params: dict[str, str], tokens: dict[str, str]) -> None:
             tokens["flip"] = ""
     if "trim" in params:
         _trim(params, tokens)
+
+
+# imgix's `usmrad` default; `sharp` is a fine-detail unsharp mask at this sigma (imgix does not
+# publish its sharpening, so the radius is this server's choice: the scale of a resize's blur).
+USM_RADIUS = 2.5
+SHARP_RADIUS = 1.0
+
+
+def _unsharp(params: dict[str, str], tokens: dict[str, str]) -> None:
+    sharp = _signed(params.pop("sharp"), "sharp", 0, 100) if "sharp" in params else 0
+    usm = _signed(params.pop("usm"), "usm", -100, 100) if "usm" in params else 0
+    radius = _radius(params.pop("usmrad")) if "usmrad" in params else USM_RADIUS
+    if sharp and usm:
+        raise InvalidOptions("imgix sharp with usm: one unsharp mask per image here")
+    if sharp:
+        tokens["usm"] = f"{sharp}:{format_number(SHARP_RADIUS)}"
+    elif usm:
+        tokens["usm"] = f"{usm}:{format_number(radius)}"
+
+
+def _radius(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0 <= number <= 500:
+        raise InvalidOptions(f"imgix usmrad={value}: 0..500")
+    return max(0.3, min(100.0, number))  # the native range: a sigma of 0.3 changes little
 
 
 def _trim(params: dict[str, str], tokens: dict[str, str]) -> None:

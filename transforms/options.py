@@ -173,6 +173,19 @@ class WaveletSharpen:
     luma: bool = False
 
 
+DEFAULT_UNSHARP_RADIUS = 2.0  # Pillow's UnsharpMask default
+
+
+@dataclass(frozen=True, slots=True)
+class Unsharp:
+    """An unsharp mask, as Pillow's UnsharpMask (threshold 0): each colour band plus `amount`
+    percent of its difference from a Gaussian blur of sigma `radius`; a negative amount softens
+    (-100 is the blur itself)."""
+
+    amount: int
+    radius: float = DEFAULT_UNSHARP_RADIUS
+
+
 @dataclass(frozen=True, slots=True)
 class Convolution:
     """thumbor's convolution(): a kernel `columns` wide (odd, as its rows are), weights row by
@@ -279,6 +292,8 @@ class Options:
     background: str | None = None
     blur: float | None = None
     sharpen: float | None = None
+    # `usm_A[:R]`: an unsharp mask (imgix's `sharp` and `usm`), after `sharpen`.
+    unsharp: Unsharp | None = None
     rotate: int = 0
     flip: bool = False
     flop: bool = False

@@ -36,6 +36,7 @@ from transforms.options import (
     Modulate,
     ShiftedDirection,
     Trim,
+    Unsharp,
     WaveletSharpen,
     direction_of,
 )
@@ -539,7 +540,7 @@ def _background(ctx: Context) -> tuple[list[float], bool]:
 
 
 def effects(ctx: Context) -> None:
-    """Median, blur, sharpen, pixelate, grayscale and mirroring, in that order."""
+    """Median, blur, sharpen, unsharp mask, pixelate, grayscale and mirroring, in that order."""
     options = ctx.plan.options
     if options.median:
         size = options.median
@@ -553,6 +554,9 @@ def effects(ctx: Context) -> None:
     if options.sharpen:
         sigma = options.sharpen
         _per_frame(ctx, lambda im: im.sharpen(sigma=sigma))
+    if options.unsharp is not None:
+        unsharp = options.unsharp
+        _per_frame(ctx, lambda im: _colour_only(im, lambda c: _unsharp_masked(c, unsharp)))
     if options.pixelate:
         # In CSS px like the sizes, so a dpr_2 answer shows the same blocks at twice the pixels.
         block = max(2, round(options.pixelate * options.dpr))
@@ -583,6 +587,14 @@ def _threshold(im: pyvips.Image, level: int) -> pyvips.Image:
     grey = im.colourspace("b-w")
     top = 65535 if grey.format == "ushort" else 255
     return (grey >= level * top / 255).cast("uchar").copy(interpretation="b-w")
+
+
+def _unsharp_masked(im: pyvips.Image, unsharp: Unsharp) -> pyvips.Image:
+    """Each band plus `amount` percent of its difference from its Gaussian blur, in the image's
+    own format (clipped to its range), as Pillow's UnsharpMask with threshold 0."""
+    blurred = im.gaussblur(unsharp.radius, precision="float", min_ampl=0.01)
+    sharpened = im + (im - blurred) * (unsharp.amount / 100)
+    return sharpened.rint().cast(im.format).copy(interpretation=im.interpretation)
 
 
 def _pixelate(im: pyvips.Image, block: int) -> pyvips.Image:

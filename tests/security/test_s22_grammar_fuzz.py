@@ -127,6 +127,7 @@ def check_round_trip(segment: str, max_dim: int, presets_only: bool) -> None:
 @example("s_30x20,g_c:-0.9996:0,crop_5:5:se:-0:7.0001", 8192, False)
 @example("rgb_-7:-7:-7,brightness_-93", 8192, False)
 @example("wsharpen_2.50:1.0:luma,equalise,rgb_1:2:3", 8192, False)
+@example("usm_-0:2,unsharp_500:100.000,usm_1:0.3", 8192, False)
 def test_s22_grammar_fuzz(segment: str, max_dim: int, presets_only: bool) -> None:
     check_round_trip(segment, max_dim, presets_only)
 
@@ -376,7 +377,7 @@ imgix_params = st.lists(st.builds(
                      "blur", "px", "rot", "flip", "trim", "trim-color", "trim-tol", "txt",
                      "txt64", "txt-size", "txt-color", "txt-align", "txt-font", "mark",
                      "mark-align", "mark-alpha", "facepad", "expires", "s", "ixlib", "fm64",
-                     "sharp", "W", "", "imgorigin-accept"]),
+                     "sharp", "usm", "usmrad", "W", "", "imgorigin-accept"]),
     _number() | st.sampled_from(["clip", "crop", "min", "max", "fill", "fillmax", "scale",
                                  "facearea", "clamp", "top,left", "faces,entropy",
                                  "focalpoint", "edges", "16:9", "0.5:1", "1:0", "format",

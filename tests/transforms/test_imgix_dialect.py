@@ -105,6 +105,14 @@ def native(rest: str) -> str:
     ("a.jpg?blur=2000", "blur_100,q_75"),
     ("a.jpg?blur=1", "blur_0.3,q_75"),
     ("a.jpg?px=8", "px_8,q_75"),
+    # Sharpening: one unsharp mask, `sharp` at a fine radius, `usm` at imgix's 2.5 or usmrad.
+    ("a.jpg?sharp=20", "q_75,usm_20:1"),
+    ("a.jpg?sharp=0", "q_75"),
+    ("a.jpg?usm=60", "q_75,usm_60:2.5"),
+    ("a.jpg?usm=-30&usmrad=8", "q_75,usm_-30:8"),
+    ("a.jpg?usm=30&usmrad=500", "q_75,usm_30:100"),  # the native range's widest
+    ("a.jpg?usm=30&usmrad=0", "q_75,usm_30:0.3"),
+    ("a.jpg?usmrad=8", "q_75"),  # a radius alone draws nothing, as in imgix
     ("a.jpg?px=1", "q_75"),
     # imgix turns counter-clockwise.
     ("a.jpg?rot=90", "q_75,rot_270"),
@@ -167,9 +175,13 @@ def test_expires_is_read() -> None:
     ("a.jpg?fm=jp2", "fm=jp2"),
     ("a.jpg?fm=png8", "fm=png8"),
     ("a.jpg?auto=redeye", "auto=redeye"),
-    # No native step is imgix's: its sharpening amount and automatic enhancement.
+    # No native step is imgix's automatic enhancement.
     ("a.jpg?auto=enhance", "auto=enhance"),
-    ("a.jpg?sharp=20", "'sharp'"),
+    ("a.jpg?sharp=20&usm=10", "sharp with usm"),
+    ("a.jpg?sharp=101", "0..100"),
+    ("a.jpg?usm=-101", "-100..100"),
+    ("a.jpg?usm=10&usmrad=501", "usmrad=501"),
+    ("a.jpg?usm=10&usmrad=nan", "usmrad=nan"),
     ("a.jpg?sepia=50", "'sepia'"),
     ("a.jpg?gam=10", "'gam'"),
     ("a.jpg?border=2,000", "'border'"),
