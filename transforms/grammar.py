@@ -489,13 +489,20 @@ def _p_padding(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any
 
 
 def _p_corners(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
-    """`max` (the inscribed ellipse), or CSS border-radius shorthand: 1 to 4 radii, `:`-separated
-    (top-left, top-right, bottom-right, bottom-left)."""
+    """`max` (the inscribed ellipse), a share of the shorter side for every corner (a decimal
+    below 1, imgix's default `0.2`), or CSS border-radius shorthand: 1 to 4 radii,
+    `:`-separated (top-left, top-right, bottom-right, bottom-left)."""
     value = _required(raw, token)
     if value == "max":
         return {"corners": Corners(ellipse=True)}
-    radii = _four(value, token,
-                  "max, or 1 to 4 radii (top-left:top-right:bottom-right:bottom-left)")
+    expected = ("max, a share 0.001..0.5 of the shorter side, or 1 to 4 radii "
+                "(top-left:top-right:bottom-right:bottom-left)")
+    if "." in value:
+        try:
+            return {"corners": Corners(share=_decimal(value, token, 0.001, 0.5))}
+        except InvalidOptions:
+            raise _bad(token, expected) from None
+    radii = _four(value, token, expected)
     return {"corners": Corners(*radii) if any(radii) else None}
 
 
@@ -1101,6 +1108,8 @@ def _token(name: str, value: Any) -> str:
     if isinstance(value, Corners):
         if value.ellipse:
             return f"{name}_max"
+        if value.share:
+            return f"{name}_{format_number(value.share)}"
         radii = _shorthand(value.top_left, value.top_right, value.bottom_right,
                            value.bottom_left)
         return f"{name}_{radii}"

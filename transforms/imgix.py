@@ -43,7 +43,7 @@ _REFUSED = frozenset({
     "duotone-alpha", "nr", "nrs", "orient", "faceindex", "fp-debug", "max-w", "max-h", "min-w",
     "min-h", "max-width", "max-height", "min-width", "min-height", "chromasub", "colorquant",
     "dpi", "colors", "palette", "prefix", "page", "pdf-annotation", "frame", "reverse", "loop",
-    "fps", "skip", "corner-radius", "mask", "mask-bg", "bg-remove", "bg-replace", "fill-max",
+    "fps", "skip", "bg-remove", "bg-replace", "fill-max",
     "border", "border-top", "border-right", "border-bottom", "border-left", "border-radius",
     "border-radius-inner", "blend", "b", "blend-align", "ba", "blend-alpha", "balph",
     "blend-color", "bc", "blend-crop", "bcrop", "blend-fit", "bf", "blend-h", "bh", "blend-mode",
@@ -71,7 +71,7 @@ _CORNERS = {
 # Only the host's sans-serif draws text here; imgix's default is Helvetica.
 _SANS = frozenset({"", "sans-serif", "sans", "helvetica", "helvetica neue", "arial"})
 _MAX_PARAMETERS = 64
-_IMGIX_NAMES = {"pad": "pad", "text": "txt", "wm": "mark"}
+_IMGIX_NAMES = {"pad": "pad", "text": "txt", "wm": "mark", "r": "corner-radius"}
 MAX_DPR = 5  # imgix's
 MAX_SIDE = 8192  # imgix's largest output side
 
@@ -147,8 +147,11 @@ def _tokens(params: dict[str, str], watermarks: Mapping[str, str]) -> dict[str, 
     folded = _size(params, tokens)
     _output(params, auto, tokens)
     _adjust(params, tokens)
+    _mask(params, tokens)
     _overlays(params, watermarks, tokens)
     scaled = [name for name in ("pad", "text", "wm") if name in tokens]
+    if tokens.get("r", "max") != "max" and "." not in tokens["r"]:
+        scaled.append("r")  # radii in px, not a share of the side
     if folded and scaled:
         # They are CSS px times the native dpr, which the sides no longer carry.
         raise InvalidOptions(f"imgix dpr above 4 with {_IMGIX_NAMES[scaled[0]]} is not "
@@ -441,6 +444,70 @@ def _trim(params: dict[str, str], tokens: dict[str, str]) -> None:
         tokens["trim"] = str(level) + (f":{_colour(colour, 'trim-color')[:6]}" if colour else "")
     else:
         raise InvalidOptions(f"imgix trim={mode}: auto or color")
+
+
+# imgix's corner radius when `corner-radius` is absent or not above 0: a share of the shorter
+# side.
+DEFAULT_CORNER_SHARE = "0.2"
+
+
+def _mask(params: dict[str, str], tokens: dict[str, str]) -> None:
+    """imgix's `mask`: `ellipse` is `r_max`; `corners` rounds them by `corner-radius`. The area
+    cut off takes `mask-bg`, else is transparent where the format holds alpha and white where
+    not (the native `r` fill without `bg`)."""
+    mask = params.pop("mask", "")
+    radius = params.pop("corner-radius", "")  # alone it changes nothing, as in imgix
+    mask_bg = params.pop("mask-bg", "")
+    if not mask:
+        if mask_bg:
+            raise InvalidOptions("imgix mask-bg goes with mask")
+        return
+    if mask == "ellipse":
+        tokens["r"] = "max"
+    elif mask == "corners":
+        tokens["r"] = _corner_radius(radius)
+    else:
+        raise InvalidOptions("imgix mask: ellipse or corners here (image masks are not "
+                             "supported by this server)")
+    # One native colour fills the mask's area, fit=fill's bars and bg's transparency.
+    current = tokens.get("bg", "")
+    if mask_bg:
+        fill = _opaque_short(_colour(mask_bg, "mask-bg"))
+        if current and _opaque_short(current) != fill:
+            raise InvalidOptions("imgix mask-bg differs from bg or fill-color: one colour "
+                                 "fills them all here")
+        tokens["bg"] = fill
+    elif current and "flatten" not in tokens and current not in ("ffffff00", "blur"):
+        raise InvalidOptions("imgix fill-color with mask needs mask-bg of the same colour here "
+                             "(one colour fills both)")
+
+
+def _opaque_short(colour: str) -> str:
+    return colour[:6] if colour.endswith("ff") and len(colour) == 8 else colour
+
+
+def _corner_radius(value: str) -> str:
+    """`corner-radius` as native `r`: one radius (px, or a share of the shorter side below 1;
+    0 or less is imgix's default 20 %), or four (top-left, top-right, bottom-right, bottom-left;
+    px, negative squares a corner)."""
+    parts = [p.strip() for p in value.replace(";", ",").replace("|", ",").split(",")]
+    if len(parts) == 4:
+        return ":".join(str(max(0, _signed(p, "corner-radius", -8192, 8192))) for p in parts)
+    if len(parts) != 1:
+        raise InvalidOptions(f"imgix corner-radius={value}: one radius or four")
+    if not parts[0]:
+        return DEFAULT_CORNER_SHARE
+    try:
+        number = float(parts[0])
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise InvalidOptions(f"imgix corner-radius={value}: pixels, or a share below 1")
+    if number <= 0:
+        return DEFAULT_CORNER_SHARE
+    if number < 1:
+        return format_number(min(0.5, max(0.001, number)))
+    return _whole(parts[0], "corner-radius")
 
 
 def _overlays(params: dict[str, str], watermarks: Mapping[str, str],

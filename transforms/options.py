@@ -205,14 +205,15 @@ class Convolution:
 
 @dataclass(frozen=True, slots=True)
 class Corners:
-    """Rounded corners: radii in CSS px (times dpr) clockwise from the top left, or the ellipse
-    inscribed in the image (`r_max`)."""
+    """Rounded corners: radii in CSS px (times dpr) clockwise from the top left, every radius
+    a `share` of the shorter side (`r_0.2`), or the ellipse inscribed in the image (`r_max`)."""
 
     top_left: int = 0
     top_right: int = 0
     bottom_right: int = 0
     bottom_left: int = 0
     ellipse: bool = False
+    share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

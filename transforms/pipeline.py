@@ -805,8 +805,11 @@ def _coverage(corners: Corners, width: int, height: int, dpr: float) -> pyvips.I
         distance = ((u * u + v * v) ** 0.5 - 1) * min(rx, ry)
     else:
         most = min(width, height) / 2
-        radii = [min(most, round(r * dpr)) for r in (
-            corners.bottom_right, corners.top_right, corners.bottom_left, corners.top_left)]
+        if corners.share:
+            radii = [round(corners.share * min(width, height))] * 4
+        else:
+            radii = [min(most, round(r * dpr)) for r in (
+                corners.bottom_right, corners.top_right, corners.bottom_left, corners.top_left)]
         # libvips measures at whole coordinates (pixel centres): a box from -0.5 to size - 0.5
         # has its edges on the image's edges. Corner radii in its order: BR, TR, BL, TL.
         distance = pyvips.Image.sdf(width, height, "rounded-box", a=[-0.5, -0.5],

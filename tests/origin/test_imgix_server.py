@@ -61,12 +61,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
      "/enlarge,fmt_png,g_fp:0.8:0.2,h_90,w_90/landscape.jpg"),
     ("/imgix/landscape.jpg?w=64&rot=90&flip=h&ixlib=js-3.8.0",
      "/enlarge,flop,q_75,rot_270,w_64/landscape.jpg"),
+    ("/imgix/landscape.jpg?w=90&h=90&fit=crop&mask=ellipse&fm=png",
+     "/enlarge,fmt_png,h_90,r_max,w_90/landscape.jpg"),
+    ("/imgix/landscape.jpg?w=100&h=50&fit=crop&mask=corners&sharp=30&fm=png",
+     "/enlarge,fmt_png,h_50,r_0.2,usm_30:1,w_100/landscape.jpg"),
 ])
 def test_an_imgix_url_is_the_native_variant(server: OriginProcess, imgix: str,
                                            native: str) -> None:
     assert_native_twin(server, imgix, native)
     assert native_from("imgix", imgix.removeprefix("/imgix")).replace(
         "fmt_original,", "") == native
+
+
+def test_a_mask_cuts_the_corners_to_transparency_in_png_and_white_in_jpeg(
+        server: OriginProcess) -> None:
+    png = pyvips.Image.new_from_buffer(
+        get(server, "/imgix/landscape.jpg?w=100&h=50&fit=crop&mask=corners&fm=png").content, "")
+    assert png.bands == 4 and png(0, 0)[3] == 0 and png(50, 25)[3] == 255
+    # 20 % of the shorter side: a 10 px radius, so (4, 4) is inside the arc, (1, 1) outside.
+    assert png(4, 4)[3] == 255
+    jpeg = pyvips.Image.new_from_buffer(
+        get(server, "/imgix/landscape.jpg?w=100&h=50&fit=crop&mask=ellipse").content, "")
+    # White where the photo's sky is blue (130, 185, 250), give or take JPEG's ringing.
+    assert jpeg.bands == 3 and min(jpeg(0, 0)) >= 235
 
 
 def test_the_parameters_may_come_in_any_order(server: OriginProcess) -> None:

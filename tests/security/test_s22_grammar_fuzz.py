@@ -377,7 +377,8 @@ imgix_params = st.lists(st.builds(
                      "blur", "px", "rot", "flip", "trim", "trim-color", "trim-tol", "txt",
                      "txt64", "txt-size", "txt-color", "txt-align", "txt-font", "mark",
                      "mark-align", "mark-alpha", "facepad", "expires", "s", "ixlib", "fm64",
-                     "sharp", "usm", "usmrad", "W", "", "imgorigin-accept"]),
+                     "sharp", "usm", "usmrad", "mask", "corner-radius", "mask-bg", "W", "",
+                     "imgorigin-accept"]),
     _number() | st.sampled_from(["clip", "crop", "min", "max", "fill", "fillmax", "scale",
                                  "facearea", "clamp", "top,left", "faces,entropy",
                                  "focalpoint", "edges", "16:9", "0.5:1", "1:0", "format",
@@ -387,7 +388,7 @@ imgix_params = st.lists(st.builds(
                                  "blurhash", "avif", "jp2", "srgb", "adobergb1998",
                                  "a.jpg", "10,20,30,40", "1,2,3", "bottom,center",
                                  "sans-serif,bold", "Georgia", "logo.png", "SGk", "%%%",
-                                 "true", "1", "0"])
+                                 "true", "1", "0", "ellipse", "corners", "10,0,5,-1"])
     | st.text(max_size=6)), max_size=8)
 imgix_images = st.sampled_from(["a.jpg", "dir/a.png", "", "%2e%2e/a.jpg", "%00",
                                 "https%3A%2F%2Fx.example.com%2Fa.jpg", "http%3A%2F%2Fevil.test",

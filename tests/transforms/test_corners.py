@@ -1,5 +1,5 @@
-"""`r_N[:N:N:N]` and `r_max`: rounded corners and the inscribed ellipse, their spellings, and
-the pixels they cut (filled as `fit_contain`'s padding is), frame by frame."""
+"""`r_N[:N:N:N]`, `r_0.S` and `r_max`: rounded corners and the inscribed ellipse, their
+spellings, and the pixels they cut (filled as `fit_contain`'s padding is), frame by frame."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ def alpha_at(image: pyvips.Image, x: int, y: int) -> int:
     ("r_1:2:1:2", "r_1:2", Corners(1, 2, 1, 2)),
     ("r_max", "r_max", Corners(ellipse=True)),
     ("r_0:0", "_", None),
+    ("r_0.2", "r_0.2", Corners(share=0.2)),
+    ("r_0.500", "r_0.5", Corners(share=0.5)),
 ])
 def test_spellings(segment: str, canonical: str, corners: Corners | None) -> None:
     options = parse(segment).options
@@ -48,7 +50,7 @@ def test_spellings(segment: str, canonical: str, corners: Corners | None) -> Non
 
 
 @pytest.mark.parametrize("token", ["r_1001", "r_-1", "r_1:2:3:4:5", "r_1.5", "r_maximum", "r",
-                                   "r_:4"])
+                                   "r_:4", "r_0.0", "r_0.6", "r_.2", "r_0.2:3"])
 def test_bad_values_are_400(token: str) -> None:
     with pytest.raises(InvalidOptions) as err:
         parse(token)
@@ -98,6 +100,24 @@ def test_radii_are_css_px_times_dpr_and_at_most_half_the_shorter_side() -> None:
     pill = run(flat(), "r_1000")
     assert alpha_at(pill, 50, 0) == 255 and alpha_at(pill, 1, 30) == 255
     assert alpha_at(pill, 4, 4) == 0 and alpha_at(pill, 20, 3) == 255
+
+
+def test_a_share_is_of_the_output_shorter_side_whatever_the_dpr() -> None:
+    """`r_0.2` on 100x60 is a radius of 12 px, on 200x120 (`dpr_2`) 24 px: a share, not CSS px."""
+    out = run(flat(), "r_0.2")
+    assert alpha_at(out, 1, 1) == 0 and alpha_at(out, 4, 4) == 255  # 12's arc, not 20's
+    assert out(4, 4)[:3] == COLOUR
+    assert [alpha_at(out, x, y) for x, y in ((98, 1), (98, 58), (1, 58))] == [0, 0, 0]
+    assert identical(out, run(flat(), "r_12"))
+    assert not identical(out, run(flat(), "r_11"))
+    doubled = run(flat(200, 120), "w_100,dpr_2,r_0.2")
+    assert identical(doubled, run(flat(200, 120), "r_24"))
+    assert identical(run(flat(), "r_0.5"), run(flat(), "r_1000"))
+
+
+def identical(a: pyvips.Image, b: pyvips.Image) -> bool:
+    return (a.width, a.height, a.bands) == (b.width, b.height, b.bands) and (
+        (a.cast("int") - b.cast("int")).abs().max() == 0)
 
 
 def test_max_is_the_ellipse_inscribed_in_the_image() -> None:

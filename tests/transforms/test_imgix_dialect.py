@@ -113,6 +113,28 @@ def native(rest: str) -> str:
     ("a.jpg?usm=30&usmrad=500", "q_75,usm_30:100"),  # the native range's widest
     ("a.jpg?usm=30&usmrad=0", "q_75,usm_30:0.3"),
     ("a.jpg?usmrad=8", "q_75"),  # a radius alone draws nothing, as in imgix
+    # Masks: the ellipse, rounded corners (20 % of the shorter side unless corner-radius
+    # says), the cut-off in mask-bg, else transparent (white where the format has no alpha).
+    ("a.jpg?mask=ellipse", "q_75,r_max"),
+    ("a.jpg?mask=corners", "q_75,r_0.2"),
+    ("a.jpg?mask=corners&corner-radius=0", "q_75,r_0.2"),  # 0 or less: imgix's default
+    ("a.jpg?mask=corners&corner-radius=-5", "q_75,r_0.2"),
+    ("a.jpg?mask=corners&corner-radius=24", "q_75,r_24"),
+    ("a.jpg?mask=corners&corner-radius=0.1", "q_75,r_0.1"),
+    ("a.jpg?mask=corners&corner-radius=0.9", "q_75,r_0.5"),  # at most half the side
+    ("a.jpg?mask=corners&corner-radius=10,0,5,-1", "q_75,r_10:0:5"),
+    ("a.jpg?mask=corners&corner-radius=10%7C10%7C0%7C0", "q_75,r_10:10:0:0"),  # the top only
+    ("a.jpg?corner-radius=24", "q_75"),  # no effect without mask=corners, as in imgix
+    ("a.jpg?mask=ellipse&mask-bg=f00", "bg_ff0000,q_75,r_max"),
+    ("a.jpg?mask=ellipse&mask-bg=80ff0000", "bg_ff000080,q_75,r_max"),
+    ("a.jpg?mask=ellipse&bg=f00", "bg_ff0000,flatten,q_75,r_max"),
+    ("a.jpg?mask=ellipse&bg=f00&mask-bg=ff0000", "bg_ff0000,flatten,q_75,r_max"),
+    ("a.jpg?mask=ellipse&w=80&h=80&fit=fill",
+     "bg_ffffff00,enlarge,fit_contain,h_80,q_75,r_max,w_80"),
+    ("a.jpg?mask=ellipse&w=80&h=80&fit=fill&fill-color=0f0&mask-bg=0f0",
+     "bg_00ff00,enlarge,fit_contain,h_80,q_75,r_max,w_80"),
+    ("a.jpg?mask=corners&w=80&dpr=5", "enlarge,q_75,r_0.2,w_400"),  # a share scales anyway
+    ("a.jpg?mask=corners&corner-radius=5000", None),  # the native grammar's 1000 px
     ("a.jpg?px=1", "q_75"),
     # imgix turns counter-clockwise.
     ("a.jpg?rot=90", "q_75,rot_270"),
@@ -178,6 +200,16 @@ def test_expires_is_read() -> None:
     # No native step is imgix's automatic enhancement.
     ("a.jpg?auto=enhance", "auto=enhance"),
     ("a.jpg?sharp=20&usm=10", "sharp with usm"),
+    ("a.jpg?mask=https%3A%2F%2Fa.example.com%2Fm.png", "image masks"),
+    ("a.jpg?mask=poly6", "mask"),
+    ("a.jpg?mask-bg=fff", "mask-bg goes with mask"),
+    ("a.jpg?mask=ellipse&bg=f00&mask-bg=0f0", "one colour fills them all"),
+    ("a.jpg?mask=ellipse&w=80&h=80&fit=fill&fill=blur&mask-bg=0f0", "one colour"),
+    ("a.jpg?mask=ellipse&w=80&h=80&fit=fill&fill-color=0f0", "mask-bg of the same colour"),
+    ("a.jpg?mask=corners&corner-radius=1,2", "one radius or four"),
+    ("a.jpg?mask=corners&corner-radius=2.5", "whole number"),
+    ("a.jpg?mask=corners&corner-radius=nan", "corner-radius=nan"),
+    ("a.jpg?mask=corners&corner-radius=12&w=80&dpr=5", "dpr above 4 with corner-radius"),
     ("a.jpg?sharp=101", "0..100"),
     ("a.jpg?usm=-101", "-100..100"),
     ("a.jpg?usm=10&usmrad=501", "usmrad=501"),
