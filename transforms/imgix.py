@@ -31,7 +31,8 @@ _ALIASES = {
     "ma": "mark-align", "markalign": "mark-align", "malph": "mark-alpha",
     "markalpha": "mark-alpha", "mp": "mark-pad", "markpad": "mark-pad",
     "trimcolor": "trim-color", "trimtol": "trim-tol", "trimmd": "trim-md",
-    "trimsd": "trim-sd",
+    "trimsd": "trim-sd", "min-width": "min-w", "min-height": "min-h",
+    "max-width": "max-w", "max-height": "max-h",
 }
 # imgix's own parameters (its Rendering API and parameters.json, with their short names) that
 # draw what no native step draws: a 400 naming them. Every other name changes nothing: the SDKs'
@@ -40,8 +41,8 @@ _ALIASES = {
 # (a cache-buster such as `v=2`, a tracking tag), in imgix as here.
 _REFUSED = frozenset({
     "gam", "exp", "high", "shad", "vib", "sepia", "htn", "duotone",
-    "duotone-alpha", "nr", "nrs", "orient", "faceindex", "fp-debug", "max-w", "max-h", "min-w",
-    "min-h", "max-width", "max-height", "min-width", "min-height", "chromasub", "colorquant",
+    "duotone-alpha", "nr", "nrs", "orient", "faceindex", "fp-debug", "max-w", "max-h",
+    "chromasub", "colorquant",
     "dpi", "colors", "palette", "prefix", "page", "pdf-annotation", "frame", "reverse", "loop",
     "fps", "skip", "bg-remove", "bg-replace", "fill-max",
     "border", "border-top", "border-right", "border-bottom", "border-left", "border-radius",
@@ -71,7 +72,8 @@ _CORNERS = {
 # Only the host's sans-serif draws text here; imgix's default is Helvetica.
 _SANS = frozenset({"", "sans-serif", "sans", "helvetica", "helvetica neue", "arial"})
 _MAX_PARAMETERS = 64
-_IMGIX_NAMES = {"pad": "pad", "text": "txt", "wm": "mark", "r": "corner-radius"}
+_IMGIX_NAMES = {"pad": "pad", "text": "txt", "wm": "mark", "r": "corner-radius",
+                "minw": "min-w", "minh": "min-h"}
 MAX_DPR = 5  # imgix's
 MAX_SIDE = 8192  # imgix's largest output side
 
@@ -149,7 +151,7 @@ def _tokens(params: dict[str, str], watermarks: Mapping[str, str]) -> dict[str, 
     _adjust(params, tokens)
     _mask(params, tokens)
     _overlays(params, watermarks, tokens)
-    scaled = [name for name in ("pad", "text", "wm") if name in tokens]
+    scaled = [name for name in ("pad", "text", "wm", "minw", "minh") if name in tokens]
     if tokens.get("r", "max") != "max" and "." not in tokens["r"]:
         scaled.append("r")  # radii in px, not a share of the side
     if folded and scaled:
@@ -224,6 +226,13 @@ def _size(params: dict[str, str], tokens: dict[str, str]) -> bool:
         _enlarge(tokens)
     else:
         raise InvalidOptions(f"imgix fit={fit} is not supported by this server")
+    for name, native in (("min-w", "minw"), ("min-h", "minh")):
+        if name in params:
+            value = _whole(params.pop(name), name)
+            if fit == "crop":  # imgix: "only works if fit=crop is present"
+                tokens[native] = value
+                # What grows past the requested side is cut where `crop` says.
+                tokens.setdefault("g", _gravity(crop, fp))
     if facepad and fit != "facearea":
         raise InvalidOptions("imgix facepad goes with fit=facearea")
     for name in ("fill", "fill-color"):

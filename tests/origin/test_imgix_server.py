@@ -104,6 +104,15 @@ def test_clip_grows_a_small_image_and_max_does_not(server: OriginProcess) -> Non
     assert _size(get(server, "/imgix/small.png?w=80&h=80&fit=max")) == (40, 30)
 
 
+def test_min_w_widens_a_crop_and_cuts_the_height_it_grows(server: OriginProcess) -> None:
+    """imgix's preview of a narrow image: at least min-w wide, the requested height kept; only
+    with fit=crop, as imgix says."""
+    assert _size(get(server, "/imgix/small.png?h=20&fit=crop")) == (27, 20)
+    assert _size(get(server, "/imgix/small.png?h=20&fit=crop&min-w=60")) == (60, 20)
+    assert _size(get(server, "/imgix/small.png?w=20&fit=crop&min-h=30")) == (20, 30)
+    assert _size(get(server, "/imgix/small.png?h=20&min-w=60")) == (27, 20)
+
+
 def test_fill_pads_to_the_box_in_the_fill_colour(server: OriginProcess) -> None:
     r = get(server, "/imgix/landscape.jpg?w=100&h=100&fit=fill&fill-color=ff0000&fm=png")
     image = pyvips.Image.new_from_buffer(r.content, "")

@@ -125,6 +125,12 @@ def native(rest: str) -> str:
     ("a.jpg?mask=corners&corner-radius=10,0,5,-1", "q_75,r_10:0:5"),
     ("a.jpg?mask=corners&corner-radius=10%7C10%7C0%7C0", "q_75,r_10:10:0:0"),  # the top only
     ("a.jpg?corner-radius=24", "q_75"),  # no effect without mask=corners, as in imgix
+    # min-w/min-h grow a fit=crop resize (the excess cut where crop says); ignored otherwise.
+    ("a.jpg?fit=crop&h=200&min-w=300", "enlarge,h_200,minw_300,q_75"),
+    ("a.jpg?fit=crop&h=200&min-width=300&crop=top", "enlarge,g_north,h_200,minw_300,q_75"),
+    ("a.jpg?fit=crop&w=300&h=200&min-h=400", "enlarge,h_200,minh_400,q_75,w_300"),
+    ("a.jpg?h=200&min-w=300", "enlarge,h_200,q_75"),
+    ("a.jpg?fit=crop&ar=16:9&min-w=30", None),  # the native grammar: ar alone makes no resize
     ("a.jpg?mask=ellipse&mask-bg=f00", "bg_ff0000,q_75,r_max"),
     ("a.jpg?mask=ellipse&mask-bg=80ff0000", "bg_ff000080,q_75,r_max"),
     ("a.jpg?mask=ellipse&bg=f00", "bg_ff0000,flatten,q_75,r_max"),
@@ -203,6 +209,8 @@ def test_expires_is_read() -> None:
     ("a.jpg?mask=https%3A%2F%2Fa.example.com%2Fm.png", "image masks"),
     ("a.jpg?mask=poly6", "mask"),
     ("a.jpg?mask-bg=fff", "mask-bg goes with mask"),
+    ("a.jpg?fit=crop&h=20&min-w=0", "min-w=0"),
+    ("a.jpg?fit=crop&h=20&min-w=30&dpr=5", "dpr above 4 with min-w"),
     ("a.jpg?mask=ellipse&bg=f00&mask-bg=0f0", "one colour fills them all"),
     ("a.jpg?mask=ellipse&w=80&h=80&fit=fill&fill=blur&mask-bg=0f0", "one colour"),
     ("a.jpg?mask=ellipse&w=80&h=80&fit=fill&fill-color=0f0", "mask-bg of the same colour"),
