@@ -498,7 +498,7 @@ def _quality(value: str) -> str:
 # Cloudinary's effects with a strength, as (range, default): the strength is mapped onto the
 # native step of the same kind (`_effect`); Cloudinary's own algorithms are not published.
 _STRENGTHS = {
-    "blur": ((1, 2000), 100), "sharpen": ((1, 2000), 100),
+    "blur": ((1, 2000), 100), "sharpen": ((1, 2000), 100), "unsharp_mask": ((1, 2000), 100),
     "brightness": ((-99, 100), 80), "contrast": ((-100, 100), 0),
     "saturation": ((-100, 100), 80), "blackwhite": ((0, 100), 50),
 }
@@ -525,6 +525,8 @@ def _effect(value: str, tokens: dict[str, str]) -> None:
             tokens["blur"] = format_number(max(0.3, level / 20))
         elif name == "sharpen":  # 100 (the default) is sigma 1, up to the native 10
             tokens["sharpen"] = format_number(min(10.0, max(0.5, level / 100)))
+        elif name == "unsharp_mask":  # the strength as the mask's percent (to 500), sigma 1
+            tokens["usm"] = f"{min(500, level)}:1"
         elif name == "blackwhite":  # a threshold in percent of white
             tokens["threshold"] = str(max(1, (level * 255 + 50) // 100))
         elif level:
