@@ -69,6 +69,7 @@ from origin.sources.store import SourceStore
 from origin.tarpit import Tarpit, connection_of
 from origin.threadnames import name_os_thread
 from transforms import describe, placeholder, vipsconfig
+from transforms.options import Options
 
 log = logging.getLogger("imgorigin")
 DEMO_PAGE = BUNDLED_SAMPLES / "index.html"
@@ -285,10 +286,10 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                 if st.edge_urls is not None:
                     edge_path = st.service.edge_path(req, raw_path, query)
                     st.edge_urls.record(req.source.id, edge_path, hinted)
-                    if req.options.watermark is not None:
-                        # A purge of the watermark's file names no source: file it by its tag.
-                        st.edge_urls.record(by_tag(watermark_tag(req.options.watermark.name)),
-                                            edge_path, hinted)
+                    # A purge of a watermark's or mask's file names no source: file the path
+                    # by the file's tag.
+                    for name in _operator_images(req.options):
+                        st.edge_urls.record(by_tag(watermark_tag(name)), edge_path, hinted)
                 if req.max_age is not None or req.expires is not None:
                     expires_in = (None if req.expires is None
                                   else max(0, req.expires - int(time.time())))
@@ -458,6 +459,12 @@ class OriginApp:
 _ROUTED_PATHS = frozenset({"/", "/index.html"})
 _OPS_METHODS = {"/-/purge": ("POST",), "/-/warm": ("POST",), "/-/metrics": ("GET", "HEAD"),
                 "/-/healthz": ("GET", "HEAD"), "/-/readyz": ("GET", "HEAD")}
+
+
+def _operator_images(options: Options) -> tuple[str, ...]:
+    """The names of the operator's images a variant shows (its watermark, its mask)."""
+    names = (options.watermark.name if options.watermark is not None else None, options.mask)
+    return tuple(name for name in names if name is not None)
 
 
 def _allowed_methods(path: str) -> tuple[str, ...] | None:

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from cache.coalesce import SingleFlight
 from cache.entry import CachedVariant
-from cache.keys import surrogate_keys, variant_key
+from cache.keys import surrogate_keys, variant_key, watermark_tag
 from cache.memo import second_sight
 from cache.variants import VariantCache
 from origin import dialects, metrics
@@ -332,7 +332,7 @@ class TransformService:
         negotiated = req.requested_format == "auto"
         fmt_class = negotiate(accept) if negotiated else req.requested_format
         source = req.source
-        tags = surrogate_keys(source.id, _watermark_name(req.options))
+        tags = _tags(source.id, req.options)
         fetch_started = time.perf_counter()
         # A fetch is timed only when the version was not already known here (Server-Timing's
         # and the access log's `fetch` is then the upstream's or the shared tier's answer).
@@ -391,7 +391,6 @@ class TransformService:
             substitutes.append(req.default_source)
         if self.sources.fallback is not None:
             substitutes.append(FALLBACK_SOURCE)
-        mark = _watermark_name(req.options)
         for substitute in substitutes:
             try:
                 answer = await self.answer(replace(req, source=substitute, default_source=None),
@@ -399,17 +398,17 @@ class TransformService:
             except ImgOriginError:
                 continue
             assert isinstance(answer, Answer)  # no If-None-Match was passed on
-            tags = surrogate_keys(req.source.id, mark).split()
+            tags = _tags(req.source.id, req.options).split()
             if substitute is not FALLBACK_SOURCE:
-                tags += surrogate_keys(substitute.id, mark).split()
+                tags += _tags(substitute.id, req.options).split()
             return replace(answer, tags=" ".join(dict.fromkeys(tags)))
         return None
 
     def _key(self, req: TransformRequest, fmt_class: str, version: str) -> str:
         """The variant key: the request, the format class, the source's version, and what
         besides them decides the bytes (encoder settings, the watermark file)."""
-        pipeline = self._pipeline(fmt_class) + watermarks.digest_of(self.watermarks,
-                                                                    req.options.watermark)
+        pipeline = self._pipeline(fmt_class) + watermarks.digest_of(
+            self.watermarks, req.options.watermark, req.options.mask)
         if req.options.trim:
             pipeline += TRIM_KEY
         return variant_key(req.canonical, fmt_class, req.source.id, version, pipeline)
@@ -531,8 +530,11 @@ def _at_dpr(req: TransformRequest, dpr: float) -> TransformRequest:
     return replace(req, options=options, canonical=serialize(options))
 
 
-def _watermark_name(options: Options) -> str:
-    return options.watermark.name if options.watermark is not None else ""
+def _tags(source_id: str, options: Options) -> str:
+    """The answer's purge tags: its source's, and those of the operator's images it carries (a
+    watermark's, a mask's), so replacing such a file reaches every variant that shows it."""
+    tags = surrogate_keys(source_id, options.watermark.name if options.watermark else "")
+    return tags if options.mask is None else f"{tags} {watermark_tag(options.mask)}"
 
 
 async def _by(deadline: float, awaitable: Awaitable[T]) -> T:

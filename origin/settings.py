@@ -282,7 +282,8 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("IMGORIGIN_PRESETS", "presets", "", _presets,
             "named option sets, `name:tokens;name2:tokens`", "none"),
     Setting("IMGORIGIN_WATERMARKS", "watermarks", "", _watermarks,
-            "named watermark images for `wm_NAME`, `name:/path/logo.png;name2:/path/b.png` "
+            "named watermark images for `wm_NAME` (and masks, `mask_NAME`), "
+            "`name:/path/logo.png;name2:/path/b.png` "
             "(PNG/WebP/JPEG/GIF/AVIF up to 2048x2048 and a 16 MiB file, decoded when a worker "
             "starts)",
             "none"),

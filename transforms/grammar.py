@@ -413,6 +413,16 @@ def _position(raw: str, token: str, allowed: tuple[str, ...]) -> str:
     return position
 
 
+def _p_mask(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    name = _required(raw, token)
+    if not set(name) <= WATERMARK_NAME_CHARS:
+        raise _bad(token, "the name of one of the server's watermark images (a-z, 0-9 and -)")
+    if lim.watermarks is not None and name not in lim.watermarks:
+        raise InvalidOptions(f"unknown mask image '{name}' in '{token}' (masks are the "
+                             "server's watermark images)")
+    return {"mask": name}
+
+
 def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     parts = _required(raw, token).split(":")
     if len(parts) > 6 or not all(parts):
@@ -820,6 +830,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("px", ("pixelate",), _p_pixelate),
     Modifier("pad", ("padding",), _p_padding),
     Modifier("r", ("radius",), _p_corners),
+    Modifier("mask", (), _p_mask),
     Modifier("fq", ("formatquality",), _p_format_quality),
     Modifier("bri", ("brightness",), _adjustment("brightness")),
     Modifier("con", ("contrast",), _adjustment("contrast")),
@@ -1185,7 +1196,8 @@ _CANONICAL_NAMES = {
     "median": "median", "normalize": "norm", "equalize": "equalize", "threshold": "threshold",
     "wavelet_sharpen": "wsharpen", "convolution": "conv",
     "kernel": "kernel", "gamma": "gamma",
-    "padding": "pad", "corners": "r", "format_quality": "fq", "raw": "raw", "text": "text",
+    "padding": "pad", "corners": "r", "mask": "mask", "format_quality": "fq", "raw": "raw",
+    "text": "text",
     "skip_formats": "skip",
 }
 assert set(_CANONICAL_NAMES) == {f.name for f in fields(Options)}

@@ -149,7 +149,7 @@ def _tokens(params: dict[str, str], watermarks: Mapping[str, str]) -> dict[str, 
     folded = _size(params, tokens)
     _output(params, auto, tokens)
     _adjust(params, tokens)
-    _mask(params, tokens)
+    _mask(params, watermarks, tokens)
     _overlays(params, watermarks, tokens)
     scaled = [name for name in ("pad", "text", "wm", "minw", "minh") if name in tokens]
     if tokens.get("r", "max") != "max" and "." not in tokens["r"]:
@@ -460,10 +460,12 @@ def _trim(params: dict[str, str], tokens: dict[str, str]) -> None:
 DEFAULT_CORNER_SHARE = "0.2"
 
 
-def _mask(params: dict[str, str], tokens: dict[str, str]) -> None:
-    """imgix's `mask`: `ellipse` is `r_max`; `corners` rounds them by `corner-radius`. The area
-    cut off takes `mask-bg`, else is transparent where the format holds alpha and white where
-    not (the native `r` fill without `bg`)."""
+def _mask(params: dict[str, str], watermarks: Mapping[str, str],
+          tokens: dict[str, str]) -> None:
+    """imgix's `mask`: `ellipse` is `r_max`; `corners` rounds them by `corner-radius`; an image
+    URL is `mask_NAME`, the server's watermark image of that file name. The area cut off takes
+    `mask-bg`, else is transparent where the format holds alpha and white where not (the native
+    fill without `bg`)."""
     mask = params.pop("mask", "")
     radius = params.pop("corner-radius", "")  # alone it changes nothing, as in imgix
     mask_bg = params.pop("mask-bg", "")
@@ -476,8 +478,11 @@ def _mask(params: dict[str, str], tokens: dict[str, str]) -> None:
     elif mask == "corners":
         tokens["r"] = _corner_radius(radius)
     else:
-        raise InvalidOptions("imgix mask: ellipse or corners here (image masks are not "
-                             "supported by this server)")
+        name = watermarks.get(PurePosixPath(urlsplit(mask).path).name)
+        if name is None:
+            raise InvalidOptions("imgix mask: ellipse, corners, or an image named like one of "
+                                 "the server's watermarks (IMGORIGIN_WATERMARKS) here")
+        tokens["mask"] = name
     # One native colour fills the mask's area, fit=fill's bars and bg's transparency.
     current = tokens.get("bg", "")
     if mask_bg:

@@ -362,6 +362,10 @@ class Options:
     flatten: bool = False
     padding: Padding | None = None
     corners: Corners | None = None
+    # `mask_NAME` (imgix's mask=URL, Cloudinary's fl_cutter): the output keeps what the
+    # operator's image NAME (one of IMGORIGIN_WATERMARKS), stretched over it, shows: its
+    # luminance times its alpha; the rest is filled as `r`'s cut-off is. After `r`.
+    mask: str | None = None
     # `fq_FORMAT:Q[:FORMAT:Q...]`: qualities per format, sorted; `quality` covers the others.
     format_quality: tuple[tuple[str, int], ...] = ()
     # `raw` (imgproxy's): the source's bytes as stored, for a web format; nothing else applies.

@@ -795,6 +795,37 @@ def round_corners(ctx: Context) -> None:
     _per_frame(ctx, cut)
 
 
+def mask_out(ctx: Context) -> None:
+    """`mask_NAME`: every frame keeps what the mask image, stretched over it, shows (its
+    luminance times its alpha); the rest is filled as `r`'s cut-off is. After `round_corners`,
+    before `pad_edges` (padding stays unmasked), the watermark and the text (never masked)."""
+    mask = ctx.plan.mask
+    if mask is None:
+        return
+    colour, with_alpha = _background(ctx)
+    image = ctx.image
+    assert image is not None
+    coverage = _mask_coverage(mask.image, image.width, ctx.page_height)
+
+    def cut(im: pyvips.Image) -> pyvips.Image:
+        if with_alpha and not im.hasalpha():
+            im = im.bandjoin(255)
+        return _cut(im, coverage, _fill(im, colour))
+
+    _per_frame(ctx, cut)
+
+
+def _mask_coverage(mask: pyvips.Image, width: int, height: int) -> pyvips.Image:
+    """The mask's luminance times its alpha (0..1, float), stretched to width x height."""
+    grey = mask.extract_band(0, n=3).colourspace("b-w", source_space="srgb")[0]
+    shown = (grey.cast("float") * (mask[3] / 255.0)) / 255.0
+    stretched = shown.resize(width / mask.width, vscale=height / mask.height, kernel="linear")
+    if (stretched.width, stretched.height) != (width, height):
+        # resize rounds its output size; the edges are copied out to the exact one.
+        stretched = stretched.embed(0, 0, width, height, extend="copy")
+    return stretched.clamp(min=0.0, max=1.0).copy_memory()
+
+
 def _coverage(corners: Corners, width: int, height: int, dpr: float) -> pyvips.Image:
     """How much of each pixel (0..1, float) lies inside the rounded shape."""
     if corners.ellipse:
@@ -952,7 +983,8 @@ def guarded(ctx: Context, image: pyvips.Image, work: Callable[[], T]) -> T:
 
 
 PIPELINE: tuple[Step, ...] = (
-    load, crop_or_pad, effects, finish, adjust, round_corners, pad_edges, watermark, text,
+    load, crop_or_pad, effects, finish, adjust, round_corners, mask_out, pad_edges, watermark,
+    text,
     encode,
 )
 

@@ -64,6 +64,7 @@ class Plan:
     region: Region | None
     geometry: Geometry | None  # None when the size depends on trim, known only after decoding
     watermark: WatermarkImage | None = None
+    mask: WatermarkImage | None = None
 
     @property
     def load_all_frames(self) -> bool:
@@ -332,7 +333,12 @@ def make_plan(probe: Probe, options: Options, output: OutputFormat, limits: Limi
         mark = (marks or {}).get(options.watermark.name)
         if mark is None:
             raise InvalidOptions(f"unknown watermark '{options.watermark.name}'")
-    return Plan(options, probe, output, animate, page, region, geometry, mark)
+    mask = None
+    if options.mask is not None:
+        mask = (marks or {}).get(options.mask)
+        if mask is None:
+            raise InvalidOptions(f"unknown mask image '{options.mask}'")
+    return Plan(options, probe, output, animate, page, region, geometry, mark, mask)
 
 
 def page_size(probe: Probe, page: int | None) -> tuple[int, int]:

@@ -129,11 +129,13 @@ def _odd(count: int) -> int:
     return count if count % 2 else count + 1
 
 
-def digest_of(marks: Mapping[str, WatermarkImage], spec: Watermark | None) -> str:
-    """What the variant key must add for a watermarked output ("" without one)."""
+def digest_of(marks: Mapping[str, WatermarkImage], spec: Watermark | None,
+              mask: str | None = None) -> str:
+    """What the variant key must add for a watermarked or masked output ("" without either)."""
+    masked = f"/mask-{marks[mask].digest}" if mask is not None else ""
     if spec is None:
-        return ""
+        return masked
     # Tiles have been centred since session 29: their variants' keys moved with them, so no
     # tier answers with a grid laid from the top-left corner.
     centred = "/tile-centred" if spec.position == "tile" else ""
-    return f"/wm-{marks[spec.name].digest}{centred}"
+    return f"/wm-{marks[spec.name].digest}{centred}{masked}"

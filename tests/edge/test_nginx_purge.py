@@ -305,20 +305,22 @@ def test_r16_with_purges_nginx_can_follow_the_origins_lifetimes(tmp_path: Path) 
 
 
 def test_r14_a_purge_by_watermark_empties_nginx_of_that_watermark_only(tmp_path: Path) -> None:
-    """A watermark purge names no source: the origin files each watermarked path under the
-    watermark's tag too, and the purge takes those."""
+    """A watermark purge names no source: the origin files each watermarked (or masked) path
+    under the file's tag too, and the purge takes those."""
     source = sources_dir(tmp_path)
     mark = tmp_path / "logo.png"
     mark.write_bytes((SAMPLES / "logo.png").read_bytes())
     with nginx_and_origin(source, {"IMGORIGIN_WATERMARKS": f"logo:{mark}"},
                           workers=1) as (origin, nginx):
         marked = "/w_90,wm_logo,fmt_jpeg/pic.jpg"
+        masked = "/w_90,mask_logo,fmt_jpeg/pic.jpg"
         plain = "/w_90,fmt_jpeg/pic.jpg"
-        for path in (marked, plain):
+        for path in (marked, masked, plain):
             get(nginx, path)
             assert get(nginx, path).headers["x-cache"] == "HIT"
         result = purge(origin, watermarks=["logo"])
         (cdn,) = result["cdn"]
-        assert cdn["ok"] and cdn["detail"] == {"paths": 1, "objects": 1}, cdn
+        assert cdn["ok"] and cdn["detail"] == {"paths": 2, "objects": 2}, cdn
         assert get(nginx, marked).headers["x-cache"] == "MISS"
+        assert get(nginx, masked).headers["x-cache"] == "MISS"
         assert get(nginx, plain).headers["x-cache"] == "HIT"

@@ -327,20 +327,23 @@ def test_r14_the_fallback_for_a_missing_image_leaves_varnish_with_the_purge_afte
 def test_r14_a_purge_by_watermark_empties_varnish_of_that_watermark_only(
         tmp_path: Path) -> None:
     """A replaced logo makes new keys at the origin at once (the file's digest); the CDN's copies
-    go with `"watermarks": [...]` in the purge, by the tag every watermarked answer carries."""
+    go with `"watermarks": [...]` in the purge, by the tag every watermarked answer carries, and
+    so do those the file masks (`mask_logo`)."""
     mark = tmp_path / "logo.png"
     mark.write_bytes((REPO / "samples" / "logo.png").read_bytes())
     with edge_stack({"IMGORIGIN_WATERMARKS": f"logo:{mark}"}, workers=1) as s:
         marked = "/w_90,wm_logo,fmt_jpeg/landscape.jpg"
+        masked = "/w_90,mask_logo,fmt_png/landscape.jpg"
         plain = "/w_90,fmt_jpeg/landscape.jpg"
-        for path in (marked, plain):
+        for path in (marked, masked, plain):
             get(s, path)
             assert get(s, path).headers["x-cache"] == "HIT"
         result = purge(s, watermarks=["logo"])
         assert result["watermarks"] == ["logo"] and result["variants"] == 0
         (cdn,) = result["cdn"]
-        assert cdn["ok"] is True and cdn["detail"]["objects"] == 1, cdn
+        assert cdn["ok"] is True and cdn["detail"]["objects"] == 2, cdn
         assert get(s, marked).headers["x-cache"] == "MISS"
+        assert get(s, masked).headers["x-cache"] == "MISS"
         assert get(s, plain).headers["x-cache"] == "HIT"
 
 

@@ -62,6 +62,28 @@ def test_a_new_watermark_file_makes_new_variants(site: Path) -> None:
         assert _corner(again.content) == [0, 255, 0]
 
 
+def test_a_mask_is_keyed_and_tagged_by_its_file(site: Path) -> None:
+    """`mask_logo` shows the source where the logo is light: a new file makes new variants, and
+    the answers carry the file's tag for a purge by watermark."""
+    cache = str(site / "cache")
+    path = "/w_200,mask_logo,fmt_png/photo.png"
+    _solid(site / "logo.png", 40, 20, [255, 255, 255])
+    with OriginProcess(_env(site), cache_dir=cache) as origin:
+        shown = httpx.get(origin.url(path), timeout=30)
+        assert shown.status_code == 200, shown.text
+        assert pyvips.Image.new_from_buffer(shown.content, "").getpoint(100, 50)[3] == 255
+        plain = httpx.get(origin.url("/w_200,fmt_png/photo.png"), timeout=30)
+        assert shown.headers["surrogate-key"].startswith(plain.headers["surrogate-key"] + " w-")
+        unknown = httpx.get(origin.url("/mask_other/photo.png"), timeout=30)
+        assert unknown.status_code == 400 and "unknown mask image" in unknown.json()["detail"]
+    _solid(site / "logo.png", 40, 20, [0, 0, 0])
+    with OriginProcess(_env(site), cache_dir=cache) as origin:
+        hidden = httpx.get(origin.url(path), timeout=30)
+        assert hidden.headers["server-timing"].startswith("transform")
+        assert hidden.headers["etag"] != shown.headers["etag"]
+        assert pyvips.Image.new_from_buffer(hidden.content, "").getpoint(100, 50)[3] == 0
+
+
 def test_a_server_without_watermarks_refuses_wm(site: Path) -> None:
     with OriginProcess({"IMGORIGIN_SOURCE": str(site / "src")}) as origin:
         answer = httpx.get(origin.url(PATH), timeout=30)

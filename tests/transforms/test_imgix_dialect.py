@@ -132,6 +132,10 @@ def native(rest: str) -> str:
     ("a.jpg?h=200&min-w=300", "enlarge,h_200,q_75"),
     ("a.jpg?fit=crop&ar=16:9&min-w=30", None),  # the native grammar: ar alone makes no resize
     ("a.jpg?mask=ellipse&mask-bg=f00", "bg_ff0000,q_75,r_max"),
+    # An image mask: the server's watermark image of that file name.
+    ("a.jpg?mask=https%3A%2F%2Fassets.example.com%2Fmasks%2Flogo.png", "mask_logo,q_75"),
+    ("a.jpg?mask64=aHR0cHM6Ly9hLmV4YW1wbGUuY29tL2xvZ28ucG5n&mask-bg=0f0",
+     "bg_00ff00,mask_logo,q_75"),
     ("a.jpg?mask=ellipse&mask-bg=80ff0000", "bg_ff000080,q_75,r_max"),
     ("a.jpg?mask=ellipse&bg=f00", "bg_ff0000,flatten,q_75,r_max"),
     ("a.jpg?mask=ellipse&bg=f00&mask-bg=ff0000", "bg_ff0000,flatten,q_75,r_max"),
@@ -206,8 +210,8 @@ def test_expires_is_read() -> None:
     # No native step is imgix's automatic enhancement.
     ("a.jpg?auto=enhance", "auto=enhance"),
     ("a.jpg?sharp=20&usm=10", "sharp with usm"),
-    ("a.jpg?mask=https%3A%2F%2Fa.example.com%2Fm.png", "image masks"),
-    ("a.jpg?mask=poly6", "mask"),
+    ("a.jpg?mask=https%3A%2F%2Fa.example.com%2Fm.png", "IMGORIGIN_WATERMARKS"),
+    ("a.jpg?mask=poly6", "IMGORIGIN_WATERMARKS"),
     ("a.jpg?mask-bg=fff", "mask-bg goes with mask"),
     ("a.jpg?fit=crop&h=20&min-w=0", "min-w=0"),
     ("a.jpg?fit=crop&h=20&min-w=30&dpr=5", "dpr above 4 with min-w"),
