@@ -169,6 +169,19 @@ THUMBOR_CASES = [
     "300x200/filters:convolution(1;2;1;2;4;2;1;2;1,3,true)/landscape.jpg",
     "300x200/filters:convolution(-1;-1;-1;-1;8;-1;-1;-1;-1,3,false):format(png)/landscape.jpg",
     "fit-in/80x60/filters:convolution(1;0;0;0;2;0;0;0;0;0;0;0;1;0;0,5,true):format(png)/small.png",
+    # curve(): thumbor's own docstring example (a warm, faded look), one band lifted, a curve
+    # after saturation() and brightness(), and one on a grey image (which turns colour).
+    "300x200/filters:curve([(0,0),(40,59),(255,255)],[(32,59),(64,80),(92,111),(128,153),"
+    "(140,169),(164,201),(192,214),(224,215),(240,214),(255,212)],[(34,41),(64,51),(92,76),"
+    "(128,112),(140,124),(164,147),(192,180),(224,216),(240,236),(255,255)],[(40,46),(64,55),"
+    "(92,83),(128,127),(140,144),(164,174),(192,197),(224,199),(240,197),(255,198)])"
+    "/landscape.jpg",
+    "300x200/filters:curve([(0,0),(255,255)],[(0,0),(255,255)],[(0,0),(128,90),(255,255)],"
+    "[(0,0),(255,255)]):format(png)/landscape.jpg",
+    "fit-in/300x300/filters:saturation(1.5):brightness(10):curve([(0,20),(128,140),(255,235)],"
+    "[(0,0),(255,255)],[(0,0),(255,255)],[(0,0),(255,255)])/portrait.jpg",
+    "fit-in/300x300/filters:grayscale():curve([(0,0),(255,255)],[(0,40),(255,255)],"
+    "[(0,0),(255,255)],[(0,0),(255,215)]):format(png)/portrait.jpg",
 ]
 IPX_CASES = [
     "w_300/landscape.jpg",

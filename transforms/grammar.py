@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import math
 import unicodedata
 from collections.abc import Callable, Collection, Mapping
@@ -16,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from origin.errors import InvalidOptions
-from transforms import faces
+from transforms import curves, faces
 from transforms.autoquality import DEFAULT_LEVEL, LEVELS
 from transforms.budget import MAX_BUDGET, MIN_BUDGET
 from transforms.formats import QUALITY_FORMATS
@@ -39,6 +40,7 @@ from transforms.options import (
     Convolution,
     Corners,
     CropBox,
+    Curve,
     FocalPixel,
     FocalPoint,
     Gamma,
@@ -622,6 +624,39 @@ def _p_gamma(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     return {"gamma": None if gamma == Gamma(1, 1) else gamma}
 
 
+MAX_CURVE_POINTS = 64
+CURVE_SHAPE = ("ALL[;RED;GREEN;BLUE], each 1 to 64 X-Y points (0..255) joined by ':', "
+               "X increasing")
+
+
+def _p_curve(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    lists = _required(raw, token).split(";")
+    if len(lists) not in (1, 4):
+        raise _bad(token, CURVE_SHAPE)
+    parsed: list[tuple[tuple[int, int], ...]] = []
+    for text in lists:
+        pairs = text.split(":")
+        if len(pairs) > MAX_CURVE_POINTS:
+            raise _bad(token, CURVE_SHAPE)
+        points = []
+        for pair in pairs:
+            x, dash, y = pair.partition("-")
+            if not dash:
+                raise _bad(token, CURVE_SHAPE)
+            try:
+                points.append((_int(x, token, 0, 255), _int(y, token, 0, 255)))
+            except InvalidOptions:
+                raise _bad(token, CURVE_SHAPE) from None
+        if any(b[0] <= a[0] for a, b in itertools.pairwise(points)):
+            raise _bad(token, CURVE_SHAPE)
+        parsed.append(tuple(points))
+    curve = Curve(*parsed)
+    if all(curves.is_identity(p) for p in (curve.red, curve.green, curve.blue)):
+        curve = Curve(curve.all)
+    return {"curve": None if curves.is_identity(curve.all) and curve == Curve(curve.all)
+            else curve}
+
+
 def _p_rgb(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     parts = _required(raw, token).split(":")
     if len(parts) != 3:
@@ -837,6 +872,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("sat", ("saturation",), _adjustment("saturation")),
     Modifier("rgb", (), _p_rgb),
     Modifier("tint", (), _p_tint),
+    Modifier("curve", (), _p_curve),
     Modifier("modulate", ("mod",), _p_modulate),
     Modifier("median", (), _p_median),
     Modifier("norm", ("normalize", "normalise"), _flag("normalize")),
@@ -1147,6 +1183,10 @@ def _token(name: str, value: Any) -> str:
         if value.radius == DEFAULT_UNSHARP_RADIUS:
             return text
         return f"{text}:{format_number(value.radius)}"
+    if isinstance(value, Curve):
+        lists = [value.all] if value == Curve(value.all) else [
+            value.all, value.red, value.green, value.blue]
+        return f"{name}_" + ";".join(":".join(f"{x}-{y}" for x, y in points) for points in lists)
     if isinstance(value, Gamma):
         if value.decode == value.encode:
             return f"{name}_{format_number(value.encode)}"
@@ -1192,7 +1232,7 @@ _CANONICAL_NAMES = {
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat", "rgb": "rgb",
     "saturate": "saturate",
-    "tint": "tint", "negate": "neg", "modulate": "modulate", "flatten": "flatten",
+    "tint": "tint", "negate": "neg", "curve": "curve", "modulate": "modulate", "flatten": "flatten",
     "median": "median", "normalize": "norm", "equalize": "equalize", "threshold": "threshold",
     "wavelet_sharpen": "wsharpen", "convolution": "conv",
     "kernel": "kernel", "gamma": "gamma",

@@ -203,6 +203,22 @@ class Convolution:
         return [weights[i:i + self.columns] for i in range(0, len(weights), self.columns)]
 
 
+Points = tuple[tuple[int, int], ...]
+IDENTITY_CURVE: Points = ((0, 0), (255, 255))
+
+
+@dataclass(frozen=True, slots=True)
+class Curve:
+    """thumbor's curve(): per-band tone curves through (x, y) points (0..255, x increasing),
+    each a natural cubic spline read as a 256-level table; `red`, `green` and `blue` first,
+    then `all` over each band."""
+
+    all: Points
+    red: Points = IDENTITY_CURVE
+    green: Points = IDENTITY_CURVE
+    blue: Points = IDENTITY_CURVE
+
+
 @dataclass(frozen=True, slots=True)
 class Corners:
     """Rounded corners: radii in CSS px (times dpr) clockwise from the top left, every radius
@@ -354,6 +370,9 @@ class Options:
     # `neg` (the colours inverted, alpha kept).
     tint: str | None = None
     negate: bool = False
+    # `curve_A[;R;G;B]` (thumbor's curve()): tone curves of `X-Y:X-Y…` points; after the
+    # shifts per band, before the tint.
+    curve: Curve | None = None
     # `modulate_B[:S[:H[:L]]]` (sharp's and ipx's): brightness and saturation factors, a hue
     # turn and a lightness offset, in LCh; before the imgix-style adjustments.
     modulate: Modulate | None = None

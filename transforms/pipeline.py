@@ -17,7 +17,7 @@ from typing import TypeVar
 import pyvips
 
 from origin.errors import UnprocessableImage, UpstreamTimeout
-from transforms import autoquality, faces, svgrender, textmarks, wavelet
+from transforms import autoquality, curves, faces, svgrender, textmarks, wavelet
 from transforms.budget import fit_budget
 from transforms.credits import credits_of, credits_only
 from transforms.formats import ALPHA_FORMATS, DEFAULT_QUALITY, encoder_options, takes_quality
@@ -30,6 +30,7 @@ from transforms.options import (
     SMART_GRAVITIES,
     Corners,
     CropBox,
+    Curve,
     FocalPoint,
     Gamma,
     Gravity,
@@ -609,7 +610,8 @@ def _pixelate(im: pyvips.Image, block: int) -> pyvips.Image:
 def adjust(ctx: Context) -> None:
     """thumbor's convolution, wavelet sharpen and equalize, `modulate`, the lightness stretch
     (in sharp's order), thumbor's saturation, then saturation, contrast, brightness and the
-    shift per band (imgix's `sat`, `con`, `bri`, thumbor's rgb()), the tint and the negative,
+    shift per band (imgix's `sat`, `con`, `bri`, thumbor's rgb()), thumbor's curve, the tint and
+    the negative,
     on the 8-bit output that `finish` made, alpha untouched (but by the convolution)."""
     options = ctx.plan.options
     if options.convolution is not None:
@@ -630,12 +632,35 @@ def adjust(ctx: Context) -> None:
     if options.saturation or options.contrast or options.brightness or options.rgb:
         _per_frame(ctx, lambda im: _adjusted(im, options.saturation, options.contrast,
                                              options.brightness, options.rgb))
+    if options.curve is not None:
+        lut = _curve_table(options.curve)
+        _per_frame(ctx, lambda im: _colour_only(im, lambda c: _curved(c, lut)))
     if options.tint:
         lut = tint_table(options.tint)
         _per_frame(ctx, lambda im: _colour_only(
             im, lambda c: c.colourspace("b-w").maplut(lut).copy(interpretation="srgb")))
     if options.negate:
         _per_frame(ctx, lambda im: _colour_only(im, lambda c: c.invert()))
+
+
+@functools.lru_cache(maxsize=64)
+def _curve_table(curve: Curve) -> pyvips.Image:
+    """The curve's levels as a lookup image: one band when every band takes the same table,
+    else red, green and blue."""
+    tables = curves.band_tables(curve)
+    red, green, blue = (pyvips.Image.new_from_list([list(t)]).cast("uchar") for t in tables)
+    if tables[0] == tables[1] == tables[2]:
+        return red.copy_memory()
+    return red.bandjoin([green, blue]).copy_memory()
+
+
+def _curved(colour: pyvips.Image, lut: pyvips.Image) -> pyvips.Image:
+    """thumbor's curve() on the colour bands; a grey image turns colour when the bands' curves
+    differ, as thumbor's RGB loop makes it."""
+    if lut.bands == 3 and colour.bands < 3:
+        colour = colour.colourspace("srgb")
+    interpretation = "srgb" if colour.bands >= 3 else colour.interpretation
+    return colour.maplut(lut).copy(interpretation=interpretation)
 
 
 def _convolved(im: pyvips.Image, kernel: pyvips.Image) -> pyvips.Image:

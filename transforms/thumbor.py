@@ -36,6 +36,10 @@ _PATH = re.compile(
     re.DOTALL,
 )
 _FILTER = re.compile(r"([a-z_]+)\(([^()]*)\)")
+# curve()'s four lists of points hold parentheses: thumbor's own pattern for each list.
+_CURVE_LIST = r"\[(?:\([0-9]+,[0-9]+\),?)*\]"
+_CURVE_FILTER = re.compile(rf"(curve)\(({_CURVE_LIST},{_CURVE_LIST},{_CURVE_LIST},{_CURVE_LIST})\)")
+_CURVE_POINT = re.compile(r"\(([0-9]+),([0-9]+)\)")
 _GRAVITY = {
     ("left", "top"): "northwest", ("center", "top"): "north", ("right", "top"): "northeast",
     ("left", "middle"): "west", ("center", "middle"): "", ("right", "middle"): "east",
@@ -187,13 +191,13 @@ def _filters(text: str, tokens: dict[str, str], marks: Mapping[str, str]) -> _Fi
     seen = _Filters()
     position = 0
     while position < len(text):
-        match = _FILTER.match(text, position)
+        match = _CURVE_FILTER.match(text, position) or _FILTER.match(text, position)
         if match is None:
             raise InvalidOptions("thumbor filters could not be read (one filter per "
                                  "name(args), separated by ':')")
         name, args = match.group(1), match.group(2)
         if name in ("brightness", "contrast", "watermark", "rgb", "sharpen", "saturation",
-                    "convolution") and name in seen:
+                    "convolution", "curve") and name in seen:
             raise InvalidOptions(f"thumbor filter '{name}' given twice is not supported by "
                                  "this server")
         if "watermark" in seen and name in _CHANGE_THE_WATERMARK:
@@ -205,6 +209,8 @@ def _filters(text: str, tokens: dict[str, str], marks: Mapping[str, str]) -> _Fi
         arguments = [a.strip() for a in args.split(",")] if args else []
         if name == "watermark":
             _watermark(arguments, tokens, marks)
+        elif name == "curve" and match.re is _CURVE_FILTER:
+            _curve(args, tokens)
         else:
             _filter(name, arguments, tokens, seen)
         seen.names.add(name)
@@ -316,7 +322,23 @@ _ORDER_RULES = {
     "saturation": (frozenset({"grayscale", "blur", "fill", "background_color", "sharpen",
                               "equalize"}),
                    frozenset({"brightness", "contrast", "rgb", "round_corner"})),
+    # curve() maps levels: it must see every native step before it and none after it, the
+    # corners' fill aside.
+    "curve": (frozenset({"grayscale", "blur", "fill", "background_color", "sharpen",
+                         "equalize", "convolution", "saturation", "brightness", "contrast",
+                         "rgb"}),
+              frozenset({"round_corner"})),
 }
+
+
+def _curve(args: str, tokens: dict[str, str]) -> None:
+    """curve(all, red, green, blue), each `[(x,y),…]`, as the native `curve` (whose grammar
+    checks the levels and the order of the points)."""
+    lists = re.findall(r"\[[^\]]*\]", args)
+    native = [":".join(f"{x}-{y}" for x, y in _CURVE_POINT.findall(points)) for points in lists]
+    if not all(native):
+        raise InvalidOptions("thumbor curve(): each of the four lists needs at least one point")
+    tokens["curve"] = ";".join(native)
 
 
 def _convolution(args: list[str], tokens: dict[str, str]) -> None:
@@ -387,7 +409,7 @@ def _round_corner(args: list[str], tokens: dict[str, str]) -> None:
 
 _CHANGE_THE_WATERMARK = frozenset({"rotate", "blur", "brightness", "contrast", "round_corner",
                                    "fill", "background_color", "equalize", "rgb", "sharpen",
-                                   "saturation", "convolution"})
+                                   "saturation", "convolution", "curve"})
 _OFFSET = re.compile(r"(-?)([0-9]{1,5})(p?)")
 
 

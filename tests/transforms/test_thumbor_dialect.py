@@ -305,3 +305,38 @@ def test_watermarks_without_a_native_equivalent_are_a_400(path: str, words: str)
     with pytest.raises(InvalidOptions) as err:
         parse(translate(path, MARKS).tokens)
     assert words in err.value.detail
+
+
+IDENTITY = "[(0,0),(255,255)]"
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    (f"filters:curve([(0,0),(40,59),(255,255)],{IDENTITY},{IDENTITY},{IDENTITY})/a.jpg",
+     "curve_0-0:40-59:255-255"),
+    (f"filters:curve({IDENTITY},[(0,50),(255,254)],{IDENTITY},{IDENTITY})/a.jpg",
+     "curve_0-0:255-255;0-50:255-254;0-0:255-255;0-0:255-255"),
+    (f"filters:curve({IDENTITY},{IDENTITY},{IDENTITY},{IDENTITY})/a.jpg", "_"),
+    # After the colour filters, before the corners, as the native order is.
+    (f"filters:saturation(1.5):brightness(10):curve([(9,9)],{IDENTITY},{IDENTITY},{IDENTITY})"
+     ":round_corner(4,0,0,0)/a.jpg", "bg_000000,bri_10,curve_9-9,r_4,saturate_1.5"),
+])
+def test_curve_translates_to_the_native_curve(path: str, expected: str) -> None:
+    assert native(path) == expected
+
+
+@pytest.mark.parametrize(("path", "words"), [
+    (f"filters:curve([],{IDENTITY},{IDENTITY},{IDENTITY})/a.jpg", "at least one point"),
+    ("filters:curve([(0,0)])/a.jpg", "could not be read"),
+    (f"filters:curve([(0,300)],{IDENTITY},{IDENTITY},{IDENTITY})/a.jpg", "0..255"),
+    (f"filters:curve([(9,0),(3,4)],{IDENTITY},{IDENTITY},{IDENTITY})/a.jpg", "X increasing"),
+    (f"filters:curve([(9,9)],{IDENTITY},{IDENTITY},{IDENTITY}):brightness(5)/a.jpg",
+     "brightness() stands on the other side"),
+    (f"filters:round_corner(4,0,0,0):curve([(9,9)],{IDENTITY},{IDENTITY},{IDENTITY})/a.jpg",
+     "before round_corner() only; curve() stands on the other side"),
+    (f"filters:curve([(9,9)],{IDENTITY},{IDENTITY},{IDENTITY}):curve([(9,9)],{IDENTITY},"
+     f"{IDENTITY},{IDENTITY})/a.jpg", "twice"),
+])
+def test_curves_without_a_native_equivalent_are_a_400(path: str, words: str) -> None:
+    with pytest.raises(InvalidOptions) as err:
+        parse(translate(path).tokens)
+    assert words in err.value.detail
