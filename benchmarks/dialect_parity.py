@@ -129,6 +129,12 @@ THUMBOR_CASES = [
     "200x150/filters:watermark(mark.png,repeat,repeat,30)/landscape.jpg",
     "100x50/filters:watermark(mark.png,repeat,repeat,0):format(png)/landscape.jpg",
     "800x450/filters:watermark(mark.png,repeat,repeat,0)/landscape.jpg",
+    # repeat along one axis: a row (column) of copies where one copy's y (x) puts it.
+    "300x200/filters:watermark(mark.png,repeat,-10,0)/landscape.jpg",
+    "300x200/filters:watermark(mark.png,20,repeat,0)/landscape.jpg",
+    "300x200/filters:watermark(mark.png,repeat,center,0):format(png)/landscape.jpg",
+    "300x200/filters:watermark(mark.png,center,repeat,0,10)/landscape.jpg",
+    "120x40/filters:watermark(mark.png,repeat,5p,0)/landscape.jpg",
     # proportion(): the finished image shrunk by the factor (imgorigin: its size, or `zoom`);
     # thumbor ignores a factor above 1.
     "300x200/filters:proportion(0.5)/landscape.jpg",

@@ -30,6 +30,7 @@ from transforms.options import (
     FACE_GRAVITIES,
     FITS,
     KERNELS,
+    LINE_ANCHORS,
     MEAN_BACKGROUND,
     REQUESTED_FORMATS,
     ROTATIONS,
@@ -1060,7 +1061,8 @@ def canonicalize(options: Options) -> Options:
     if mark is not None and mark.position != "tile":
         # A margin only moves the watermark off an edge its position names; spread copies
         # take the gaps the output leaves.
-        fx, fy = DIRECTION_ANCHORS.get(mark.position, (0.5, 0.5))
+        fx, fy = DIRECTION_ANCHORS.get(mark.position) or LINE_ANCHORS.get(mark.position,
+                                                                          (0.5, 0.5))
         margins = (mark.margin_x if fx != 0.5 else 0, mark.margin_y if fy != 0.5 else 0)
         if margins != (mark.margin_x, mark.margin_y):
             changes["watermark"] = replace(mark, margin_x=margins[0], margin_y=margins[1])

@@ -92,7 +92,16 @@ MEAN_BACKGROUND = "auto"
 # Where a watermark goes: a corner, edge or the centre of the output, or repeated over all of
 # it: `tile` a grid with fixed gaps and a copy in the centre, `spread` as many whole copies as
 # fit spread from edge to edge (thumbor's `repeat`).
-WATERMARK_POSITIONS: tuple[str, ...] = (*DIRECTIONS, "tile", "spread")
+# `row-…`/`column-…` (thumbor's repeat along one axis): copies spread from edge to edge along
+# the top, middle or bottom row (the left, middle or right column), as `spread` spreads them.
+WATERMARK_LINES: tuple[str, ...] = ("row-north", "row-center", "row-south", "column-west",
+                                    "column-center", "column-east")
+WATERMARK_POSITIONS: tuple[str, ...] = (*DIRECTIONS, "tile", "spread", *WATERMARK_LINES)
+# The edge each line keeps its margin from, as a direction's anchor (0.5: none).
+LINE_ANCHORS: dict[str, tuple[float, float]] = {
+    "row-north": (0.5, 0.0), "row-center": (0.5, 0.5), "row-south": (0.5, 1.0),
+    "column-west": (0.0, 0.5), "column-center": (0.5, 0.5), "column-east": (1.0, 0.5),
+}
 
 
 @dataclass(frozen=True, slots=True)

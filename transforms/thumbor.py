@@ -426,11 +426,14 @@ def _watermark(args: list[str], tokens: dict[str, str], marks: Mapping[str, str]
     if name is None:
         raise InvalidOptions(f"thumbor watermark '{image}': not one of this server's watermarks "
                              "(matched by file name against IMGORIGIN_WATERMARKS)")
-    if "repeat" in (x, y):
-        if (x, y) != ("repeat", "repeat"):
-            raise InvalidOptions("thumbor watermark repeat along one axis only is not supported "
-                                 "by this server (repeat,repeat is)")
+    if (x, y) == ("repeat", "repeat"):
         position, margin_x, margin_y = "spread", "0", "0"  # copies from edge to edge
+    elif x == "repeat":  # a row of copies, placed as one copy's y places it
+        down, margin_y = _edge(y, "y", "north", "south")
+        position, margin_x = f"row-{down or 'center'}", "0"
+    elif y == "repeat":
+        across, margin_x = _edge(x, "x", "west", "east")
+        position, margin_y = f"column-{across or 'center'}", "0"
     else:
         (across, margin_x), (down, margin_y) = _edge(x, "x", "west", "east"), _edge(
             y, "y", "north", "south")

@@ -81,6 +81,9 @@ def overlay(base: pyvips.Image, mark: WatermarkImage, spec: Watermark,
         xs, ys = [0], [0]
     elif spec.position == "spread":
         xs, ys = _spread(width, height, image.width, image.height)
+    elif spec.position.startswith(("row-", "column-")):
+        xs, ys = _line(spec.position, width, height, image.width, image.height, margin_x,
+                       margin_y)
     else:
         fx, fy = DIRECTION_ANCHORS[spec.position]
         x, y = round((width - image.width) * fx), round((height - image.height) * fy)
@@ -108,6 +111,28 @@ def _spread(width: int, height: int, mark_width: int,
     xs = [i * step_x for i in range(across) for _ in range(down)]
     ys = [j * step_y for _ in range(across) for j in range(down)]
     return xs, ys
+
+
+def _line(position: str, width: int, height: int, mark_width: int, mark_height: int,
+          margin_x: int, margin_y: int) -> tuple[list[int], list[int]]:
+    """Copies spread along one row or column as `_spread` spreads them along each side (no cap
+    on their number, as thumbor has none along one axis), the row or column placed as thumbor
+    places one copy: off its edge by the margin, or centred (cut down to a whole pixel)."""
+    kind, _, anchor = position.partition("-")
+    along, cross, size, cross_size, margin = (
+        (width, height, mark_width, mark_height, margin_y) if kind == "row"
+        else (height, width, mark_height, mark_width, margin_x))
+    count, room = _spread_axis(along, size)
+    step = size + room // (max(count, 2) - 1)
+    spots = [i * step for i in range(count)]
+    if anchor == "center":
+        at = int((cross - cross_size) / 2)
+    elif anchor in ("north", "west"):
+        at = margin
+    else:
+        at = cross - cross_size - margin
+    fixed = [at] * count
+    return (spots, fixed) if kind == "row" else (fixed, spots)
 
 
 def _spread_axis(length: int, size: int) -> tuple[int, int]:

@@ -272,6 +272,12 @@ MARKS = {"logo.png": "logo"}
     ("filters:blur(2):watermark(logo.png,0,0,0)/a.jpg", "blur_2,wm_logo:northwest"),
     # repeat,repeat: as many copies as fit, spread from edge to edge.
     ("filters:watermark(logo.png,repeat,repeat,40,10)/a.jpg", "wm_logo:spread:0.6:0.1"),
+    # repeat along one axis: a row (column) of copies, placed as one copy's y (x) places it.
+    ("filters:watermark(logo.png,repeat,0,0)/a.jpg", "wm_logo:row-north"),
+    ("filters:watermark(logo.png,repeat,-10,30)/a.jpg", "wm_logo:row-south:0.7:0:0:10"),
+    ("filters:watermark(logo.png,repeat,center,0)/a.jpg", "wm_logo:row-center"),
+    ("filters:watermark(logo.png,-5,repeat,0)/a.jpg", "wm_logo:column-east:1:0:5:0"),
+    ("filters:watermark(logo.png,10p,repeat,0,20)/a.jpg", "wm_logo:column-west:1:0.2:0.1:0"),
     # Percentages of the image's side: shares as native margins.
     ("filters:watermark(logo.png,10p,-5p,0)/a.jpg", "wm_logo:southwest:1:0:0.1:0.05"),
     ("filters:watermark(logo.png,-25p,center,0)/a.jpg", "wm_logo:east:1:0:0.25:0"),
@@ -285,8 +291,6 @@ def test_watermarks_translate_to_the_named_native_one(path: str, expected: str) 
     ("filters:watermark(other.png,0,0,0)/a.jpg", "not one of this server's watermarks"),
     ("filters:watermark(logo.png,100p,0,0)/a.jpg", "below 100p"),
     ("filters:watermark(logo.png,10%,0,0)/a.jpg", "percentage below 100p"),
-    ("filters:watermark(logo.png,repeat,0,0)/a.jpg", "one axis"),
-    ("filters:watermark(logo.png,-5,repeat,0)/a.jpg", "one axis"),
     ("filters:watermark(logo.png,0,0,0,10,x)/a.jpg", "h_ratio 'x'"),
     ("filters:watermark(logo.png,0,0,0,²)/a.jpg", "w_ratio '²'"),  # not a digit int() takes
     ("filters:round_corner(²,1,1,1)/a.jpg", "round_corner('²')"),

@@ -183,6 +183,32 @@ def test_spread_copies_run_from_edge_to_edge_with_the_room_left_between_them(
     assert serialize(parse("wm_red:spread:1:0:10", watermarks=marks).options) == "wm_red:spread"
 
 
+def test_a_row_or_column_of_copies_spreads_along_one_edge(
+        marks: dict[str, WatermarkImage]) -> None:
+    """thumbor's repeat along one axis: the copies of `spread` along that axis only, the line
+    placed as one copy is: off the edge by the margin, or centred (cut to a whole pixel)."""
+    # 230x115, 40x20 copies: 5 across, 7 px apart (as `spread`), a row 10 px off the bottom.
+    row = _render("w_230,wm_red:row-south:1:0:0:10", marks)
+    for x in (0, 39, 47, 86, 188, 227):
+        assert _at(row, x, 115 - 10 - 20) == RED and _at(row, x, 115 - 11) == RED, x
+    assert _at(row, 40, 90) == BLUE and _at(row, 0, 115 - 31) == BLUE and _at(row, 0, 106) == BLUE
+    assert _at(row, 0, 0) == BLUE
+    # A column in the middle: 115 down holds 5 copies 3 px apart, at x = int((230 - 40) / 2).
+    column = _render("w_230,wm_red:column-center", marks)
+    assert _at(column, 95, 0) == RED and _at(column, 134, 111) == RED
+    assert _at(column, 94, 0) == BLUE and _at(column, 135, 0) == BLUE
+    assert _at(column, 95, 20) == BLUE
+    north = _render("w_230,wm_red:row-north:1:0:0:5", marks)
+    assert _at(north, 0, 5) == RED and _at(north, 0, 4) == BLUE
+    # Only the margin off the line's own edge counts: the canonical form keeps just that one.
+    assert serialize(parse("wm_red:row-south:1:0:7:3", watermarks=marks).options) == \
+        "wm_red:row-south:1:0:0:3"
+    assert serialize(parse("wm_red:column-east:1:0:7:3", watermarks=marks).options) == \
+        "wm_red:column-east:1:0:7:0"
+    assert serialize(parse("wm_red:row-center:1:0:7:3", watermarks=marks).options) == \
+        "wm_red:row-center"
+
+
 def test_a_mark_never_outgrows_the_output(marks: dict[str, WatermarkImage]) -> None:
     tiny = _render("w_30,wm_red", marks)  # 30x15: the 40x20 mark shrinks to 30x15
     assert all(_at(tiny, x, y) == RED for x, y in ((0, 0), (29, 0), (0, 14), (29, 14)))
