@@ -533,8 +533,9 @@ def _at_dpr(req: TransformRequest, dpr: float) -> TransformRequest:
 def _tags(source_id: str, options: Options) -> str:
     """The answer's purge tags: its source's, and those of the operator's images it carries (a
     watermark's, a mask's), so replacing such a file reaches every variant that shows it."""
-    tags = surrogate_keys(source_id, options.watermark.name if options.watermark else "")
-    return tags if options.mask is None else f"{tags} {watermark_tag(options.mask)}"
+    mark = options.watermark.name if options.watermark else ""
+    tags = surrogate_keys(source_id, mark)
+    return tags if options.mask in (None, mark) else f"{tags} {watermark_tag(options.mask)}"
 
 
 async def _by(deadline: float, awaitable: Awaitable[T]) -> T:

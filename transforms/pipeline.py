@@ -848,7 +848,9 @@ def _mask_coverage(mask: pyvips.Image, width: int, height: int) -> pyvips.Image:
     if (stretched.width, stretched.height) != (width, height):
         # resize rounds its output size; the edges are copied out to the exact one.
         stretched = stretched.embed(0, 0, width, height, extend="copy")
-    return stretched.clamp(min=0.0, max=1.0).copy_memory()
+    # Lazy, as `_coverage` is: computed tile by tile as the encoder pulls the output, never a
+    # whole output-sized float image in memory.
+    return stretched.clamp(min=0.0, max=1.0)
 
 
 def _coverage(corners: Corners, width: int, height: int, dpr: float) -> pyvips.Image:
