@@ -133,6 +133,10 @@ def test_cost_model_orders_formats_and_counts_pixels_and_frames(samples_dir: Pat
     large = estimate_seconds(_plan(data, "w_800,conv_9:" + ":".join(["1"] * 81) + ":norm",
                                    "jpeg"))
     assert plain < small < large
+    # So does an unsharp mask by its radius.
+    fine = estimate_seconds(_plan(data, "w_800,usm_100:1", "jpeg"))
+    wide = estimate_seconds(_plan(data, "w_800,usm_100:100", "jpeg"))
+    assert plain < fine < wide and wide > 1.5 * plain
     # Padding adds output pixels.
     assert estimate_seconds(_plan(data, "pad_300", "jpeg")) > jpeg
     # A face crop adds one detection, whatever the size.
