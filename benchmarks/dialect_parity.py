@@ -91,6 +91,9 @@ THUMBOR_CASES = [
     "300x200/filters:fill(ff0000)/landscape.jpg",
     "fit-in/300x300/filters:fill(ff0000):format(png)/small.png",
     "fit-in/100x100/filters:fill(00ff00)/portrait.jpg",
+    # A CSS colour name, as thumbor's Pillow reads it.
+    "fit-in/300x300/filters:fill(orange):format(png)/small.png",
+    "fit-in/100x100/filters:fill(DarkSlateBlue)/portrait.jpg",
     "300x0/filters:quality(40)/landscape.jpg",
     # focal(): a crop centred on the region's centre (in source pixels), not on the alignment.
     "300x300/filters:focal(900x300:1100x500)/landscape.jpg",

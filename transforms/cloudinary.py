@@ -17,7 +17,13 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated, check_length, native_segment, whole_number
+from transforms.dialect import (
+    Translated,
+    check_length,
+    named_colour,
+    native_segment,
+    whole_number,
+)
 from transforms.grammar import format_number, text_token
 from transforms.options import DIRECTION_ANCHORS
 
@@ -40,9 +46,6 @@ _MODES = {
 # c_thumb with a face gravity: the face area grown this many times fills the box at z_1 (this
 # server's choice; Cloudinary's default framing is not published). z_ divides it.
 THUMB_FACE_PAD = 2.0
-_NAMED_COLOURS = {"white": "ffffff", "black": "000000", "transparent": "00000000",
-                  "red": "ff0000", "green": "008000", "blue": "0000ff", "gray": "808080",
-                  "grey": "808080", "yellow": "ffff00"}
 # Keys of Cloudinary's transformation parameters: a path segment whose every part starts with
 # one of them is a transformation, not a folder of the public ID.
 _PARAMETERS = frozenset({
@@ -564,10 +567,14 @@ def _colour(value: str) -> str:
             digits = "".join(c * 2 for c in digits)
         if len(digits) in (6, 8) and all(c in "0123456789abcdef" for c in digits):
             return digits
-    elif value in _NAMED_COLOURS:
-        return _NAMED_COLOURS[value]
-    raise InvalidOptions(f"Cloudinary background '{value}': rgb:RRGGBB[AA] or a basic colour "
-                         "name here")
+    elif value == "transparent":
+        return "00000000"
+    else:
+        named = named_colour(value)
+        if named is not None:
+            return named
+    raise InvalidOptions(f"Cloudinary background '{value}': rgb:RRGGBB[AA] or a CSS colour "
+                         "name")
 
 
 def _flags(value: str, tokens: dict[str, str]) -> None:

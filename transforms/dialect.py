@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import webcolors
+
 from origin.errors import InvalidOptions
 from transforms.grammar import MAX_SEGMENT_LENGTH
 
@@ -40,6 +42,15 @@ def hex_colour(value: str) -> str | None:
     if len(digits) not in (3, 4, 6, 8) or not set(digits) <= _HEX_DIGITS:
         return None
     return "".join(c * 2 for c in digits) if len(digits) in (3, 4) else digits
+
+
+def named_colour(value: str) -> str | None:
+    """A CSS colour keyword (`red`, `LightSteelBlue`: the 147 of CSS Color 3, which thumbor's
+    Pillow, imgix and Cloudinary take) as RRGGBB; None for anything else."""
+    try:
+        return webcolors.name_to_hex(value, spec=webcolors.CSS3).removeprefix("#")
+    except ValueError:
+        return None
 
 
 def padded_box(width: int, height: int, edges: tuple[int, int, int, int],

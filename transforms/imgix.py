@@ -18,7 +18,14 @@ from pathlib import PurePosixPath
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from origin.errors import InvalidOptions, InvalidSource
-from transforms.dialect import Translated, check_length, hex_colour, native_segment, whole_number
+from transforms.dialect import (
+    Translated,
+    check_length,
+    hex_colour,
+    named_colour,
+    native_segment,
+    whole_number,
+)
 from transforms.grammar import format_number, text_token
 
 # The names imgix takes for one parameter (its parameters.json), as the long name.
@@ -575,7 +582,11 @@ def _font(value: str) -> str:
 
 
 def _colour(value: str, name: str) -> str:
-    """imgix's hex colour (alpha first in its 4- and 8-digit forms) as native RRGGBB[AA]."""
+    """imgix's hex colour (alpha first in its 4- and 8-digit forms) or CSS colour keyword as
+    native RRGGBB[AA]."""
+    named = named_colour(value) if not hex_colour(value) else None
+    if named is not None:
+        return named
     digits = value.lower().removeprefix("#")
     if len(digits) == 4:
         digits = digits[1:] + digits[0]
@@ -584,7 +595,7 @@ def _colour(value: str, name: str) -> str:
     colour = hex_colour(digits)
     if colour is None:
         raise InvalidOptions(f"imgix {name}={value}: a hex colour (RGB, ARGB, RRGGBB or "
-                             "AARRGGBB) here")
+                             "AARRGGBB) or a CSS colour name")
     return colour
 
 

@@ -17,7 +17,14 @@ from urllib.parse import unquote, urlsplit
 
 from origin.errors import InvalidOptions, InvalidSource
 from transforms import faces
-from transforms.dialect import Translated, check_length, hex_colour, native_segment, whole_number
+from transforms.dialect import (
+    Translated,
+    check_length,
+    hex_colour,
+    named_colour,
+    native_segment,
+    whole_number,
+)
 from transforms.grammar import format_number
 
 # thumbor's own order of optional parts; each part ends with a slash, the image is the rest.
@@ -550,10 +557,10 @@ def _colour(value: str, name: str) -> str:
         return ""
     if name == "fill" and value in ("blur", "auto"):
         return value  # the image itself blurred and stretched, or its mean colour
-    colour = hex_colour(value)
+    colour = hex_colour(value) or named_colour(value)
     if colour is not None and len(colour) == 6:
         return colour
-    raise InvalidOptions(f"thumbor {name}('{value}'): only hex colours are supported here")
+    raise InvalidOptions(f"thumbor {name}('{value}'): a hex colour or a CSS colour name")
 
 
 def _source(image: str) -> str:

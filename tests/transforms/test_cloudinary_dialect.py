@@ -29,6 +29,8 @@ def native(path: str) -> str:
      "bg_ff0000,enlarge,fit_contain,fmt_jpeg,h_200,w_300"),
     ("image/upload/c_lpad,w_300,h_200,b_white/a.jpg",
      "bg_ffffff,extend,fit_contain,fmt_jpeg,h_200,w_300"),
+    ("image/upload/c_pad,w_300,h_200,b_lightblue/a.jpg",
+     "bg_add8e6,enlarge,fit_contain,fmt_jpeg,h_200,w_300"),
     ("image/upload/c_fill,w_300,h_200,g_auto/a.jpg", "enlarge,fmt_jpeg,g_attention,h_200,w_300"),
     # c_crop takes a region of the original, unscaled: by a gravity, or x/y from its corner.
     ("image/upload/c_crop,w_100,h_80/a.jpg", "crop_100:80,fmt_jpeg"),

@@ -40,6 +40,10 @@ def native(path: str) -> str:
     ("fit-in/300x200/filters:upscale()/a.jpg", "enlarge,fit_inside,h_200,w_300"),
     ("fit-in/300x200/filters:fill(ff0000)/a.jpg", "bg_ff0000,extend,fit_contain,h_200,w_300"),
     ("fit-in/300x200/filters:fill(transparent)/a.png", "extend,fit_contain,h_200,w_300"),
+    # CSS colour names, as thumbor's Pillow reads them (any case).
+    ("fit-in/300x200/filters:fill(red)/a.jpg", "bg_ff0000,extend,fit_contain,h_200,w_300"),
+    ("fit-in/300x200/filters:fill(LightSteelBlue)/a.jpg",
+     "bg_b0c4de,extend,fit_contain,h_200,w_300"),
     # fill(blur): the padding is the image itself, blurred and stretched to the box.
     ("fit-in/300x200/filters:fill(blur)/a.jpg", "bg_blur,extend,fit_contain,h_200,w_300"),
     ("fit-in/300x200/filters:fill(auto)/a.jpg", "bg_auto,extend,fit_contain,h_200,w_300"),
@@ -194,7 +198,7 @@ def test_sources(path: str, source: str) -> None:
     ("fit-in/30x20/filters:fill(ff0000):round_corner(5,0,0,0)/a.png", "two background"),
     ("trim/300x200/filters:focal(1x1:5x5)/a.jpg", "focal()"),
     ("filters:format(tiff)/a.jpg", "'tiff'"),
-    ("filters:fill(red)/a.jpg", "hex"),
+    ("filters:fill(reddish)/a.jpg", "a hex colour or a CSS colour name"),
     ("filters:fill(median)/a.jpg", "hex"),
     ("fit-in/30x20/filters:fill(blur):round_corner(5,0,0,0)/a.png", "two background"),
     ("filters:quality()/a.jpg", "takes 1"),
