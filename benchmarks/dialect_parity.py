@@ -191,6 +191,13 @@ THUMBOR_CASES = [
     "[(0,0),(255,255)],[(0,0),(255,255)],[(0,0),(255,255)])/portrait.jpg",
     "fit-in/300x300/filters:grayscale():curve([(0,0),(255,255)],[(0,40),(255,255)],"
     "[(0,0),(255,255)],[(0,0),(255,215)]):format(png)/portrait.jpg",
+    # colorize(): each band part of the way to a colour (truncated), on the photo, to PNG on
+    # the four-colour image, on a greyed portrait (which turns colour) and before curve().
+    "300x200/filters:colorize(30,10,60,ff8800)/landscape.jpg",
+    "fit-in/80x60/filters:colorize(100,0,25,00ff7f):format(png)/small.png",
+    "fit-in/300x300/filters:grayscale():colorize(0,20,40,3366cc):format(png)/portrait.jpg",
+    "300x200/filters:colorize(20,20,20,000000):curve([(0,20),(128,140),(255,235)],"
+    "[(0,0),(255,255)],[(0,0),(255,255)],[(0,0),(255,255)])/landscape.jpg",
 ]
 IPX_CASES = [
     "w_300/landscape.jpg",

@@ -1,5 +1,6 @@
-"""Tone curves (`curve_`, thumbor's curve()): points made into 256-level tables as thumbor 7.8
-makes them, so the same URL gives the same levels.
+"""Level tables per band: tone curves (`curve_`, thumbor's curve()), points made into 256-level
+tables as thumbor 7.8 makes them, so the same URL gives the same levels, and thumbor's
+colorize() (`colorize_`).
 
 A curve is a natural cubic spline through its points (second derivative 0 at both ends),
 solved as a tridiagonal system, evaluated at each whole level from the first point's x to the
@@ -80,6 +81,14 @@ def band_tables(curve: Curve) -> tuple[tuple[int, ...], ...]:
     overall = table(curve.all)
     return tuple(tuple(overall[v] for v in table(points))
                  for points in (curve.red, curve.green, curve.blue))
+
+
+def colorize_tables(red: int, green: int, blue: int, colour: str) -> tuple[tuple[int, ...], ...]:
+    """thumbor's colorize(): each band `percent` of the way from its level to the colour's,
+    cut down to a whole level (its C's int assignment; the numerator is whole, so exact)."""
+    fill = [int(colour[i:i + 2], 16) for i in (0, 2, 4)]
+    return tuple(tuple(min(255, (level * (100 - pct) + f * pct) // 100) for level in range(LEVELS))
+                 for pct, f in zip((red, green, blue), fill, strict=True))
 
 
 def is_identity(points: Points) -> bool:

@@ -658,6 +658,22 @@ def _p_curve(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
             else curve}
 
 
+COLORIZE_SHAPE = "R:G:B:RRGGBB, percentages 0..100 and a hex colour"
+
+
+def _p_colorize(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
+    parts = _required(raw, token).split(":")
+    if len(parts) != 4 or len(parts[3]) != 6 or not set(parts[3].lower()) <= _HEX:
+        raise _bad(token, COLORIZE_SHAPE)
+    try:
+        red, green, blue = (_int(part, token, 0, 100) for part in parts[:3])
+    except InvalidOptions:
+        raise _bad(token, COLORIZE_SHAPE) from None
+    if not (red or green or blue):
+        return {"colorize": None}
+    return {"colorize": (red, green, blue, parts[3].lower())}
+
+
 def _p_rgb(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     parts = _required(raw, token).split(":")
     if len(parts) != 3:
@@ -874,6 +890,7 @@ MODIFIERS: tuple[Modifier, ...] = (
     Modifier("rgb", (), _p_rgb),
     Modifier("tint", (), _p_tint),
     Modifier("curve", (), _p_curve),
+    Modifier("colorize", ("colourize",), _p_colorize),
     Modifier("modulate", ("mod",), _p_modulate),
     Modifier("median", (), _p_median),
     Modifier("norm", ("normalize", "normalise"), _flag("normalize")),
@@ -1148,7 +1165,7 @@ def _token(name: str, value: Any) -> str:
         return f"{name}_{format_number(value)}"
     if isinstance(value, FocalPoint | FocalPixel | ShiftedDirection):
         return f"{name}_{_point(value)}"
-    if isinstance(value, tuple) and name in ("rgb", "skip"):
+    if isinstance(value, tuple) and name in ("rgb", "skip", "colorize"):
         return f"{name}_{':'.join(map(str, value))}"
     if isinstance(value, tuple):  # format_quality: sorted (format, quality) pairs
         return f"{name}_{':'.join(f'{fmt}:{q}' for fmt, q in value)}"
@@ -1234,7 +1251,8 @@ _CANONICAL_NAMES = {
     "animated": "anim", "page": "page", "watermark": "wm", "max_bytes": "mb",
     "pixelate": "px", "brightness": "bri", "contrast": "con", "saturation": "sat", "rgb": "rgb",
     "saturate": "saturate",
-    "tint": "tint", "negate": "neg", "curve": "curve", "modulate": "modulate", "flatten": "flatten",
+    "tint": "tint", "negate": "neg", "curve": "curve", "colorize": "colorize",
+    "modulate": "modulate", "flatten": "flatten",
     "median": "median", "normalize": "norm", "equalize": "equalize", "threshold": "threshold",
     "wavelet_sharpen": "wsharpen", "convolution": "conv",
     "kernel": "kernel", "gamma": "gamma",

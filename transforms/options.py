@@ -379,8 +379,11 @@ class Options:
     # `neg` (the colours inverted, alpha kept).
     tint: str | None = None
     negate: bool = False
+    # `colorize_R:G:B:RRGGBB` (thumbor's colorize()): each band moved R/G/B percent of the way
+    # to the colour's, levels cut down to whole ones; after the shifts per band, before `curve`.
+    colorize: tuple[int, int, int, str] | None = None
     # `curve_A[;R;G;B]` (thumbor's curve()): tone curves of `X-Y:X-Y…` points; after the
-    # shifts per band, before the tint.
+    # shifts per band and `colorize`, before the tint.
     curve: Curve | None = None
     # `modulate_B[:S[:H[:L]]]` (sharp's and ipx's): brightness and saturation factors, a hue
     # turn and a lightness offset, in LCh; before the imgix-style adjustments.

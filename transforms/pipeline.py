@@ -30,7 +30,6 @@ from transforms.options import (
     SMART_GRAVITIES,
     Corners,
     CropBox,
-    Curve,
     FocalPoint,
     Gamma,
     Gravity,
@@ -639,9 +638,12 @@ def adjust(ctx: Context) -> None:
     if options.saturation or options.contrast or options.brightness or options.rgb:
         _per_frame(ctx, lambda im: _adjusted(im, options.saturation, options.contrast,
                                              options.brightness, options.rgb))
+    if options.colorize is not None:
+        colorized = _band_table(curves.colorize_tables(*options.colorize))
+        _per_frame(ctx, lambda im: _colour_only(im, lambda c: _mapped(c, colorized)))
     if options.curve is not None:
-        lut = _curve_table(options.curve)
-        _per_frame(ctx, lambda im: _colour_only(im, lambda c: _curved(c, lut)))
+        curved = _band_table(curves.band_tables(options.curve))
+        _per_frame(ctx, lambda im: _colour_only(im, lambda c: _mapped(c, curved)))
     if options.tint:
         lut = tint_table(options.tint)
         _per_frame(ctx, lambda im: _colour_only(
@@ -651,19 +653,17 @@ def adjust(ctx: Context) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _curve_table(curve: Curve) -> pyvips.Image:
-    """The curve's levels as a lookup image: one band when every band takes the same table,
-    else red, green and blue."""
-    tables = curves.band_tables(curve)
+def _band_table(tables: tuple[tuple[int, ...], ...]) -> pyvips.Image:
+    """Red, green and blue level tables as a lookup image: one band when they are equal."""
     red, green, blue = (pyvips.Image.new_from_list([list(t)]).cast("uchar") for t in tables)
     if tables[0] == tables[1] == tables[2]:
         return red.copy_memory()
     return red.bandjoin([green, blue]).copy_memory()
 
 
-def _curved(colour: pyvips.Image, lut: pyvips.Image) -> pyvips.Image:
-    """thumbor's curve() on the colour bands; a grey image turns colour when the bands' curves
-    differ, as thumbor's RGB loop makes it."""
+def _mapped(colour: pyvips.Image, lut: pyvips.Image) -> pyvips.Image:
+    """Level tables (thumbor's curve() and colorize()) on the colour bands; a grey image turns
+    colour when the bands' tables differ, as thumbor's RGB loop makes it."""
     if lut.bands == 3 and colour.bands < 3:
         colour = colour.colourspace("srgb")
     interpretation = "srgb" if colour.bands >= 3 else colour.interpretation

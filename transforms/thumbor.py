@@ -204,7 +204,7 @@ def _filters(text: str, tokens: dict[str, str], marks: Mapping[str, str]) -> _Fi
                                  "name(args), separated by ':')")
         name, args = match.group(1), match.group(2)
         if name in ("brightness", "contrast", "watermark", "rgb", "sharpen", "saturation",
-                    "convolution", "curve") and name in seen:
+                    "convolution", "curve", "colorize") and name in seen:
             raise InvalidOptions(f"thumbor filter '{name}' given twice is not supported by "
                                  "this server")
         if "watermark" in seen and name in _CHANGE_THE_WATERMARK:
@@ -235,7 +235,7 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
              "strip_icc": 0, "strip_exif": 0, "focal": 1, "brightness": 1,
              "contrast": 1, "round_corner": (4, 5), "proportion": 1,
              "stretch": 0, "equalize": 0, "rgb": 3, "sharpen": 3, "max_age": 1,
-             "saturation": 1, "convolution": 3}.get(name)
+             "saturation": 1, "convolution": 3, "colorize": 4}.get(name)
     if arity is None:
         raise InvalidOptions(f"thumbor filter '{name}' is not supported by this server")
     allowed = arity if isinstance(arity, tuple) else (arity,)
@@ -283,6 +283,15 @@ def _filter(name: str, args: list[str], tokens: dict[str, str], seen: _Filters) 
         tokens["saturate"] = format_number(factor)
     elif name == "convolution":
         _convolution(args, tokens)
+    elif name == "colorize":
+        # colorize(red%, green%, blue%, RRGGBB): thumbor reads whole percentages and six hex
+        # digits (bytes.fromhex); the native grammar checks the range.
+        *percents, colour = args
+        if not all(re.fullmatch(r"[0-9]{1,3}", p) for p in percents) or not re.fullmatch(
+                r"[0-9a-fA-F]{6}", colour):
+            raise InvalidOptions("thumbor colorize(): three whole percentages and a RRGGBB "
+                                 "colour")
+        tokens["colorize"] = ":".join([*(str(int(p)) for p in percents), colour.lower()])
     elif name == "max_age":
         # The lifetime browsers and caches are given (the native range applies); not part of
         # the variant, so the same image is one cache entry whatever its URL's max_age.
@@ -333,8 +342,13 @@ _ORDER_RULES = {
     # corners' fill aside.
     "curve": (frozenset({"grayscale", "blur", "fill", "background_color", "sharpen",
                          "equalize", "convolution", "saturation", "brightness", "contrast",
-                         "rgb"}),
+                         "rgb", "colorize"}),
               frozenset({"round_corner"})),
+    # colorize() blends each band toward a colour and clips: after the shifts, before curve().
+    "colorize": (frozenset({"grayscale", "blur", "fill", "background_color", "sharpen",
+                            "equalize", "convolution", "saturation", "brightness", "contrast",
+                            "rgb"}),
+                 frozenset({"curve", "round_corner"})),
 }
 
 
@@ -416,7 +430,7 @@ def _round_corner(args: list[str], tokens: dict[str, str]) -> None:
 
 _CHANGE_THE_WATERMARK = frozenset({"rotate", "blur", "brightness", "contrast", "round_corner",
                                    "fill", "background_color", "equalize", "rgb", "sharpen",
-                                   "saturation", "convolution", "curve"})
+                                   "saturation", "convolution", "curve", "colorize"})
 _OFFSET = re.compile(r"(-?)([0-9]{1,5})(p?)")
 
 

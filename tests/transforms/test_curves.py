@@ -108,3 +108,37 @@ def test_every_frame_is_curved() -> None:
         encoded(animation(frames, 100, "gif"), "curve_0-255:255-0,fmt_gif", "gif"), "", n=-1)
     assert out.get("page-height") == 4
     assert out(1, 1)[:3] == [245.0] * 3 and out(1, 5)[:3] == [55.0] * 3
+
+
+# --- colorize_R:G:B:RRGGBB (thumbor's colorize()) ----------------------------------------------
+
+@pytest.mark.parametrize(("segment", "canonical"), [
+    ("colorize_10:20:30:FF0000", "colorize_10:20:30:ff0000"),
+    ("colourize_0:0:0:ff0000", "_"),
+])
+def test_colorize_spellings(segment: str, canonical: str) -> None:
+    assert serialize(parse(segment).options) == canonical
+
+
+@pytest.mark.parametrize("token", ["colorize", "colorize_1:2:3", "colorize_101:0:0:ff0000",
+                                   "colorize_1:2:3:red", "colorize_1:2:3:fff",
+                                   "colorize_-1:0:0:fff000"])
+def test_bad_colorize_is_400(token: str) -> None:
+    with pytest.raises(InvalidOptions) as err:
+        parse(token)
+    assert token in err.value.detail
+
+
+def test_colorize_moves_each_band_toward_the_colour_and_cuts_down() -> None:
+    # thumbor's arithmetic: (level * (100 - pct) + colour * pct) / 100, truncated.
+    red, green, blue = curves.colorize_tables(10, 50, 100, "ff8000")
+    assert red[0] == 25 and red[200] == 205 and red[255] == 255
+    assert green[0] == 64 and green[99] == 113 and green[255] == 191
+    assert blue == (0,) * 256
+    out = made(ramp(), "colorize_10:50:100:ff8000")
+    for x in (0, 99, 200, 255):
+        assert out(x, 0) == [float(red[x]), float(green[x]), 0.0]
+    grey = made(ramp(1), "colorize_20:20:20:000000")  # equal tables: grey stays grey
+    assert grey.bands == 1 and grey(100, 0) == [80.0]
+    tinted = made(ramp(1), "colorize_0:0:50:0000ff")
+    assert tinted.bands == 3 and tinted(100, 0) == [100.0, 100.0, 177.0]

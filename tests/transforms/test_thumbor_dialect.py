@@ -332,6 +332,16 @@ def test_curve_translates_to_the_native_curve(path: str, expected: str) -> None:
     assert native(path) == expected
 
 
+@pytest.mark.parametrize(("path", "expected"), [
+    ("filters:colorize(10,20,30,FF0000)/a.jpg", "colorize_10:20:30:ff0000"),
+    ("filters:colorize(0,0,0,ff0000)/a.jpg", "_"),
+    (f"filters:rgb(5,0,0):colorize(40,40,40,00ff00):curve([(0,20),(255,235)],{IDENTITY},"
+     f"{IDENTITY},{IDENTITY})/a.jpg", "colorize_40:40:40:00ff00,curve_0-20:255-235,rgb_5:0:0"),
+])
+def test_colorize_translates_to_the_native_colorize(path: str, expected: str) -> None:
+    assert native(path) == expected
+
+
 @pytest.mark.parametrize(("path", "words"), [
     (f"filters:curve([],{IDENTITY},{IDENTITY},{IDENTITY})/a.jpg", "at least one point"),
     ("filters:curve([(0,0)])/a.jpg", "could not be read"),
@@ -343,6 +353,11 @@ def test_curve_translates_to_the_native_curve(path: str, expected: str) -> None:
      "before round_corner() only; curve() stands on the other side"),
     (f"filters:curve([(9,9)],{IDENTITY},{IDENTITY},{IDENTITY}):curve([(9,9)],{IDENTITY},"
      f"{IDENTITY},{IDENTITY})/a.jpg", "twice"),
+    ("filters:colorize(10,20,30,red)/a.jpg", "RRGGBB"),
+    ("filters:colorize(10,20,101,ff0000)/a.jpg", "0..100"),
+    ("filters:colorize(10,20)/a.jpg", "takes 4"),
+    (f"filters:curve([(9,9)],{IDENTITY},{IDENTITY},{IDENTITY}):colorize(1,1,1,ff0000)/a.jpg",
+     "colorize() stands on the other side"),
 ])
 def test_curves_without_a_native_equivalent_are_a_400(path: str, words: str) -> None:
     with pytest.raises(InvalidOptions) as err:
