@@ -267,15 +267,16 @@ def test_every_decodable_file_takes_another_kernel_and_gamma(row: dict[str, str]
 @every_decodable_file
 def test_every_decodable_file_takes_thumbors_filters_and_a_threshold(
         row: dict[str, str] | None, server: OriginProcess, client: httpx.Client) -> None:
-    """The convolution, wavelet sharpen, equalize, saturation, rgb and curve (thumbor's filters,
-    on the 8-bit output), the unsharp mask (in the decoded image's own format: 16-bit, CMYK,
-    grey...) and sharp's threshold over each file's PNG: the plain PNG's size and alpha; the
-    threshold in black and white only."""
+    """The convolution, wavelet sharpen, equalize, saturation, rgb, colorize and curve
+    (thumbor's filters, on the 8-bit output), the unsharp mask (in the decoded image's own
+    format: 16-bit, CMYK, grey...) and sharp's threshold over each file's PNG: the plain PNG's
+    size and alpha; the threshold in black and white only."""
     assert row is not None
     a, b = plain_and_changed(
         server, client, row["path"],
         "conv_3:1:2:1:2:4:2:1:2:1:norm,wsharpen_2:1:luma,equalize,saturate_1.5,rgb_5:0:-5,"
-        "usm_80:1.5,curve_0-20:128-140:255-235;0-0:255-255;0-0:255-255;0-30:255-255")
+        "usm_80:1.5,curve_0-20:128-140:255-235;0-0:255-255;0-0:255-255;0-30:255-255,"
+        "colorize_10:0:20:336699")
     assert (b.width, b.height, b.hasalpha()) == (a.width, a.height, a.hasalpha())
     a, b = plain_and_changed(server, client, row["path"], "threshold_100")
     assert (b.width, b.height, b.hasalpha()) == (a.width, a.height, a.hasalpha())
