@@ -37,6 +37,7 @@ from transforms.options import (
     SMART_GRAVITIES,
     TEXT_STYLES,
     TRIM_CORNERS,
+    WATERMARK_FADES,
     WATERMARK_POSITIONS,
     Convolution,
     Corners,
@@ -428,8 +429,11 @@ def _p_mask(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
 
 def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     parts = _required(raw, token).split(":")
+    fade = "multiply"
+    if len(parts) > 1 and parts[-1] in WATERMARK_FADES:
+        fade = parts.pop()
     if len(parts) > 6 or not all(parts):
-        raise _bad(token, "NAME[:POSITION[:OPACITY[:SCALE[:X[:Y]]]]]")
+        raise _bad(token, "NAME[:POSITION[:OPACITY[:SCALE[:X[:Y]]]]][:subtract]")
     name = parts[0]
     if not set(name) <= WATERMARK_NAME_CHARS:
         raise _bad(token, "a watermark name of a-z, 0-9 and -")
@@ -454,6 +458,8 @@ def _p_watermark(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, A
         margin_x = _pixels_or_share(parts[4], token, MAX_PADDING)
         margin_y = _pixels_or_share(parts[5], token, MAX_PADDING) if len(parts) > 5 else margin_x
         mark = replace(mark, margin_x=margin_x, margin_y=margin_y)
+    if fade != "multiply" and mark.opacity < 1:  # at full opacity the two are one picture
+        mark = replace(mark, fade=fade)
     return {"watermark": mark}
 
 
@@ -1233,6 +1239,8 @@ def _token(name: str, value: Any) -> str:
         defaults = ("", "southeast", "1", "0", "0", parts[4])
         while len(parts) > 1 and parts[-1] == defaults[len(parts) - 1]:
             parts.pop()
+        if value.fade != "multiply":
+            parts.append(value.fade)
         return f"{name}_{':'.join(parts)}"
     return f"{name}_{value}"
 

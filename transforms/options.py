@@ -97,6 +97,7 @@ MEAN_BACKGROUND = "auto"
 WATERMARK_LINES: tuple[str, ...] = ("row-north", "row-center", "row-south", "column-west",
                                     "column-center", "column-east")
 WATERMARK_POSITIONS: tuple[str, ...] = (*DIRECTIONS, "tile", "spread", *WATERMARK_LINES)
+WATERMARK_FADES: tuple[str, ...] = ("multiply", "subtract")
 # The edge each line keeps its margin from, as a direction's anchor (0.5: none).
 LINE_ANCHORS: dict[str, tuple[float, float]] = {
     "row-north": (0.5, 0.0), "row-center": (0.5, 0.5), "row-south": (0.5, 1.0),
@@ -112,7 +113,8 @@ class Watermark:
     it fits inside both; 0 and 0 keep its own size (times `dpr`), shrunk to fit inside the
     output. `margin_x` and `margin_y` (CSS px, times `dpr`; below 1, a share of the output's
     width and height, thumbor's `10p`) keep it off the edges its position names; between tiles
-    they are the gaps."""
+    they are the gaps. `fade` `subtract` (`wm_…:subtract`, thumbor's watermark alpha) takes
+    255 x (1 - opacity) off each pixel's alpha, before any resize, instead of multiplying it."""
 
     name: str
     position: str = "southeast"
@@ -121,6 +123,7 @@ class Watermark:
     margin_x: float = 0
     margin_y: float = 0
     scale_height: float = 0.0
+    fade: str = "multiply"
 
 
 @dataclass(frozen=True, slots=True)

@@ -475,7 +475,8 @@ def _watermark(args: list[str], tokens: dict[str, str], marks: Mapping[str, str]
             raise InvalidOptions(f"thumbor watermark {side} '{ratio}': expected a percentage")
     scale = shares[0] if shares[1] == "0" else "x".join(shares)
     opacity = format(round(1 - float(alpha) / 100, 3), "g")
-    tokens["wm"] = f"{name}:{position}:{opacity}:{scale}:{margin_x}:{margin_y}"
+    # thumbor takes its alpha off each pixel's alpha rather than multiplying it.
+    tokens["wm"] = f"{name}:{position}:{opacity}:{scale}:{margin_x}:{margin_y}:subtract"
 
 
 def _edge(value: str, axis: str, near: str, far: str) -> tuple[str, str]:

@@ -53,6 +53,11 @@ def overlay(base: pyvips.Image, mark: WatermarkImage, spec: Watermark,
     """`base` (one frame) with the watermark composited over it, in `base`'s band layout."""
     image = mark.image
     width, height = base.width, base.height
+    if spec.fade == "subtract":
+        # thumbor's _alpha: 255 x transparency % / 100 (whole levels, cut down) off each
+        # alpha, on the mark as loaded, before any resize.
+        taken = math.floor(255 * (1 - spec.opacity) + 1e-6)
+        image = image.linear([1, 1, 1, 1], [0, 0, 0, -taken]).cast("uchar")
     shares = [share for share in (spec.scale and width * spec.scale / image.width,
                                   spec.scale_height and height * spec.scale_height / image.height)
               if share]
@@ -61,7 +66,7 @@ def overlay(base: pyvips.Image, mark: WatermarkImage, spec: Watermark,
     scale = min(scale, width / image.width, height / image.height)
     if scale != 1:
         image = image.premultiply().resize(scale, kernel="lanczos3").unpremultiply()
-    if spec.opacity < 1:
+    if spec.opacity < 1 and spec.fade == "multiply":
         image = image * [1, 1, 1, spec.opacity]
     image = image.cast("uchar")
     if base.bands in (1, 2):

@@ -256,15 +256,16 @@ MARKS = {"logo.png": "logo"}
 
 @pytest.mark.parametrize(("path", "expected"), [
     # x/y from the left/top edge, from the right/bottom when negative (`-0` flush), or centred;
-    # alpha is transparency in percent; w_ratio the width in percent of the image's.
+    # alpha is transparency in percent, taken off each pixel's alpha (`subtract`); w_ratio the
+    # width in percent of the image's.
     ("300x200/filters:watermark(logo.png,-10,-10,50)/a.jpg",
-     "enlarge,h_200,w_300,wm_logo:southeast:0.5:0:10"),
+     "enlarge,h_200,w_300,wm_logo:southeast:0.5:0:10:subtract"),
     ("filters:watermark(logo.png,10,center,0)/a.jpg", "wm_logo:west:1:0:10:0"),
     ("filters:watermark(logo.png,center,5,0)/a.jpg", "wm_logo:north:1:0:0:5"),
-    ("filters:watermark(logo.png,center,center,25,30)/a.jpg", "wm_logo:center:0.75:0.3"),
+    ("filters:watermark(logo.png,center,center,25,30)/a.jpg", "wm_logo:center:0.75:0.3:subtract"),
     ("filters:watermark(logo.png,-0,0,0,20,none)/a.jpg", "wm_logo:northeast:1:0.2"),
     ("filters:watermark(logo.png,0,-0,12.5):format(webp)/a.jpg",
-     "fmt_webp,wm_logo:southwest:0.875"),
+     "fmt_webp,wm_logo:southwest:0.875:subtract"),
     ("filters:watermark(logo.png,0,0,0,0)/a.jpg", "wm_logo:northwest"),  # 0: its own size
     # h_ratio: the height's share; with w_ratio the mark fits inside both.
     ("filters:watermark(logo.png,-5,-5,0,none,20)/a.jpg", "wm_logo:southeast:1:0x0.2:5"),
@@ -275,10 +276,10 @@ MARKS = {"logo.png": "logo"}
     ("filters:watermark(logo.png,0,0,100)/a.jpg", "_"),  # wholly transparent: nothing
     ("filters:blur(2):watermark(logo.png,0,0,0)/a.jpg", "blur_2,wm_logo:northwest"),
     # repeat,repeat: as many copies as fit, spread from edge to edge.
-    ("filters:watermark(logo.png,repeat,repeat,40,10)/a.jpg", "wm_logo:spread:0.6:0.1"),
+    ("filters:watermark(logo.png,repeat,repeat,40,10)/a.jpg", "wm_logo:spread:0.6:0.1:subtract"),
     # repeat along one axis: a row (column) of copies, placed as one copy's y (x) places it.
     ("filters:watermark(logo.png,repeat,0,0)/a.jpg", "wm_logo:row-north"),
-    ("filters:watermark(logo.png,repeat,-10,30)/a.jpg", "wm_logo:row-south:0.7:0:0:10"),
+    ("filters:watermark(logo.png,repeat,-10,30)/a.jpg", "wm_logo:row-south:0.7:0:0:10:subtract"),
     ("filters:watermark(logo.png,repeat,center,0)/a.jpg", "wm_logo:row-center"),
     ("filters:watermark(logo.png,-5,repeat,0)/a.jpg", "wm_logo:column-east:1:0:5:0"),
     ("filters:watermark(logo.png,10p,repeat,0,20)/a.jpg", "wm_logo:column-west:1:0.2:0.1:0"),

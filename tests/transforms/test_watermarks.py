@@ -36,8 +36,11 @@ def marks(tmp_path: Path) -> dict[str, WatermarkImage]:
     half = _rgba(10, 20, [*RED, 255]).join(_rgba(10, 20, [0, 255, 0, 0]), "horizontal")
     # Left half red, right half green, both opaque: shows whether the mark itself was mirrored.
     duo = _rgba(10, 20, [*RED, 255]).join(_rgba(10, 20, [0, 255, 0, 255]), "horizontal")
+    # Opaque left half, half-transparent right half: how opacity meets partial alpha.
+    soft = _rgba(20, 20, [*RED, 255]).join(_rgba(20, 20, [*RED, 128]), "horizontal")
     return load_watermarks({name: str(_mark_file(tmp_path, name, image))
-                            for name, image in (("red", red), ("half", half), ("duo", duo))})
+                            for name, image in (("red", red), ("half", half), ("duo", duo),
+                                                ("soft", soft))})
 
 
 def _render(options: str, marks: dict[str, WatermarkImage], source: bytes | None = None,
@@ -218,6 +221,27 @@ def test_opacity_blends(marks: dict[str, WatermarkImage]) -> None:
     image = _render("w_200,wm_red:southeast:0.5", marks)
     r, g, b = _at(image, 190, 95)
     assert abs(r - 128) <= 2 and g == 0 and abs(b - 128) <= 2
+
+
+def test_subtract_takes_the_transparency_off_each_alpha_as_thumbor_does(
+        marks: dict[str, WatermarkImage]) -> None:
+    """At opacity 0.7 an opaque pixel is 0.7 either way (255 - 76 = 179); a pixel of alpha 128
+    keeps 90 multiplied and 52 with `subtract` (128 - 76), thumbor's watermark alpha."""
+    multiplied = _render("w_200,wm_soft:northwest:0.7", marks)
+    subtracted = _render("w_200,wm_soft:northwest:0.7:subtract", marks)
+    for image in (multiplied, subtracted):
+        r, _, b = _at(image, 5, 5)
+        assert abs(r - 179) <= 2 and abs(b - 76) <= 2
+    r, _, b = _at(multiplied, 30, 5)
+    assert abs(r - 90) <= 2 and abs(b - 165) <= 2
+    r, _, b = _at(subtracted, 30, 5)
+    assert abs(r - 52) <= 2 and abs(b - 203) <= 2
+    # Spelled last; at full opacity the two are one picture and the canonical form drops it.
+    assert serialize(parse("wm_soft:se:0.7:subtract", watermarks=marks).options) == \
+        "wm_soft:southeast:0.7:subtract"
+    assert serialize(parse("wm_soft:se:1:subtract", watermarks=marks).options) == "wm_soft"
+    assert serialize(parse("wm_soft:se:0.7:multiply", watermarks=marks).options) == \
+        "wm_soft:southeast:0.7"
 
 
 def test_tile_repeats_over_the_whole_output(marks: dict[str, WatermarkImage]) -> None:
