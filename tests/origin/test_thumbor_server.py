@@ -61,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginProcess]:
      "/bg_ff0000,enlarge,fmt_png,h_80,r_12,w_120/landscape.jpg"),
     # The watermark named by its file name, wherever thumbor would have fetched it from.
     ("/thumbor/unsafe/300x200/filters:watermark(https://cdn.example.com/brand.png,-10,-10,50)"
-     "/landscape.jpg", "/enlarge,h_200,w_300,wm_logo:southeast:0.5:0:10/landscape.jpg"),
+     "/landscape.jpg", "/enlarge,h_200,w_300,wm_logo:southeast:0.5:0:10:subtract/landscape.jpg"),
     ("/thumbor/unsafe/300x200/filters:watermark(brand.png,repeat,repeat,0,10,20)/landscape.jpg",
      "/enlarge,h_200,w_300,wm_logo:spread:1:0.1x0.2/landscape.jpg"),
     ("/thumbor/unsafe/fit-in/120x120/filters:fill(blur)/landscape.jpg",
