@@ -316,7 +316,10 @@ def _tokens(params: dict[str, str], extension: str,
             region: dict[str, str] | None = None) -> str:
     tokens: dict[str, str] = {}
     handled = {"w", "h", "c", "g", "x", "y", "ar", "f", "q", "dpr", "e", "r", "a", "b", "fl",
-               "t", "pg", "z", "d"}
+               "t", "pg", "z", "d", "co"}
+    if "co" in params and not params.get("e", "").startswith("colorize"):
+        raise InvalidOptions("Cloudinary co_ is supported with e_colorize and in a text overlay "
+                             "here")
     for key in params:
         if key not in handled:
             raise InvalidOptions(f"Cloudinary parameter '{key}_' is not supported by this server")
@@ -339,7 +342,7 @@ def _tokens(params: dict[str, str], extension: str,
         # the hint when IMGORIGIN_CLIENT_HINTS is on.
         tokens["dpr"] = _number(params["dpr"], "dpr")
     if "e" in params:
-        _effect(params["e"], tokens)
+        _effect(params["e"], tokens, params.get("co", ""))
     if "r" in params:
         radii = params["r"]
         tokens["r"] = "max" if radii == "max" else ":".join(
@@ -509,7 +512,7 @@ _STRENGTHS = {
 SEPIA = "704214"
 
 
-def _effect(value: str, tokens: dict[str, str]) -> None:
+def _effect(value: str, tokens: dict[str, str], colour: str = "") -> None:
     name, _, argument = value.partition(":")
     if name in ("grayscale", "greyscale") and not argument:
         tokens["gray"] = ""
@@ -519,6 +522,17 @@ def _effect(value: str, tokens: dict[str, str]) -> None:
         tokens["px"] = _whole(argument, "e_pixelate")
     elif name == "sepia" and not argument:
         tokens["tint"] = SEPIA
+    elif name == "colorize":
+        # e_colorize[:LEVEL] with co_: every band LEVEL percent (100 by default) of the way to
+        # the colour, the native colorize (thumbor's blend; Cloudinary's formula is its own).
+        if not colour:
+            raise InvalidOptions("Cloudinary e_colorize needs its colour, co_ (co_rgb:RRGGBB or "
+                                 "a CSS colour name)")
+        level = _strength(argument, name) if argument else 100
+        if not 0 <= level <= 100:
+            raise InvalidOptions(f"Cloudinary e_colorize takes 0..100, not {level}")
+        rgb = _colour(colour)[:6]
+        tokens["colorize"] = f"{level}:{level}:{level}:{rgb}"
     elif name in _STRENGTHS:
         (low, high), default = _STRENGTHS[name]
         level = _strength(argument, name) if argument else default
