@@ -47,8 +47,8 @@ _ALIASES = {
 # class parameters of this repository's Cloudflare Worker, and names imgix does not know either
 # (a cache-buster such as `v=2`, a tracking tag), in imgix as here.
 _REFUSED = frozenset({
-    "gam", "exp", "high", "shad", "vib", "sepia", "htn", "duotone",
-    "duotone-alpha", "nr", "nrs", "orient", "faceindex", "fp-debug", "max-w", "max-h",
+    "gam", "exp", "high", "shad", "vib", "sepia", "htn", "nr", "nrs", "orient", "faceindex",
+    "fp-debug", "max-w", "max-h",
     "chromasub", "colorquant",
     "dpi", "colors", "palette", "prefix", "page", "pdf-annotation", "frame", "reverse", "loop",
     "fps", "skip", "bg-remove", "bg-replace", "fill-max",
@@ -389,6 +389,7 @@ def _adjust(params: dict[str, str], tokens: dict[str, str]) -> None:
     if "mono" in params:
         colour = _colour(params.pop("mono"), "mono")
         tokens["tint"] = colour[:6]
+    _duotone(params, tokens)
     if params.pop("invert", "false") in ("1", "true"):
         tokens["neg"] = ""
     if "blur" in params:
@@ -445,6 +446,28 @@ def _radius(value: str) -> float:
     if not 0 <= number <= 500:
         raise InvalidOptions(f"imgix usmrad={value}: 0..500")
     return max(0.3, min(100.0, number))  # the native range: a sigma of 0.3 changes little
+
+
+def _duotone(params: dict[str, str], tokens: dict[str, str]) -> None:
+    """imgix's `duotone=SHADOWS,HIGHLIGHTS`: the image's grey levels mapped from the first
+    colour (black) to the second (white), each band a straight line: the native `gray` and a
+    `curve` per band. `duotone-alpha` below 100 (a blend with the original) → 400."""
+    alpha = params.pop("duotone-alpha", "100")
+    if "duotone" not in params:
+        if alpha != "100":
+            raise InvalidOptions("imgix duotone-alpha goes with duotone")
+        return
+    colours = params.pop("duotone").split(",")
+    if len(colours) != 2:
+        raise InvalidOptions("imgix duotone: two colours, shadows and highlights")
+    dark, light = (_colour(c, "duotone")[:6] for c in colours)
+    if _signed(alpha, "duotone-alpha", 0, 100) != 100:
+        raise InvalidOptions("imgix duotone-alpha below 100 is not supported by this server")
+    if "gray" in tokens or "tint" in tokens or "curve" in tokens:
+        raise InvalidOptions("imgix duotone with mono is not supported by this server")
+    bands = [f"0-{int(dark[i:i + 2], 16)}:255-{int(light[i:i + 2], 16)}" for i in (0, 2, 4)]
+    tokens["gray"] = ""
+    tokens["curve"] = ";".join(["0-0:255-255", *bands])
 
 
 def _trim(params: dict[str, str], tokens: dict[str, str]) -> None:

@@ -110,6 +110,14 @@ def test_every_frame_is_curved() -> None:
     assert out(1, 1)[:3] == [245.0] * 3 and out(1, 5)[:3] == [55.0] * 3
 
 
+def test_a_duotone_is_grey_then_a_line_per_band() -> None:
+    """imgix's duotone as translated: grey levels from navy (black) to gold (white)."""
+    out = made(ramp(), "gray,curve_0-0:255-255;0-0:255-255;0-0:255-215;0-128:255-0")
+    assert out.bands == 3
+    assert out(0, 0) == [0.0, 0.0, 128.0] and out(255, 0) == [255.0, 215.0, 0.0]
+    assert out(128, 0) == [128.0, 108.0, 64.0]
+
+
 # --- colorize_R:G:B:RRGGBB (thumbor's colorize()) ----------------------------------------------
 
 @pytest.mark.parametrize(("segment", "canonical"), [
