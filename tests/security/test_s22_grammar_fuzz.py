@@ -299,7 +299,7 @@ def test_s22_ipx_urls_only_raise_client_errors(modifiers: list[str], separator: 
 cloudinary_params = st.lists(st.builds(
     lambda key, value: f"{key}_{value}",
     st.sampled_from(["w", "h", "c", "g", "x", "y", "ar", "f", "q", "dpr", "e", "r", "a", "b",
-                     "fl", "t", "pg", "l", "o", "z", "W", ""]),
+                     "fl", "t", "pg", "l", "o", "z", "co", "W", ""]),
     _number() | st.sampled_from(["scale", "fit", "limit", "fill", "lfill", "pad", "lpad", "crop",
                                  "thumb", "north_east", "auto", "xy_center", "face", "16:9",
                                  "1.5", "0:0", "auto:eco", "grayscale", "pixelate:12",
@@ -308,6 +308,7 @@ cloudinary_params = st.lists(st.builds(
                                  "attachment:a b", "thumb", "webp", "jxl", "-0.5", "0.0001",
                                  "logo", "layer_apply", "relative", "text:Arial_9:x", "a:b",
                                  "blur:1000", "sepia", "blackwhite:50", "brightness:-20",
+                                 "colorize:40", "unsharp_mask:300", "lightblue",
                                  "sharpen:3000", "faces", "auto:faces", "contrast:x",
                                  "text:Arial_40:Hi", "text:Arial_40_bold:a%252Cb",
                                  "text:Arial:x", "text:Arial_0:x", "rgb:ff0000",
@@ -377,7 +378,8 @@ imgix_params = st.lists(st.builds(
                      "blur", "px", "rot", "flip", "trim", "trim-color", "trim-tol", "txt",
                      "txt64", "txt-size", "txt-color", "txt-align", "txt-font", "mark",
                      "mark-align", "mark-alpha", "facepad", "expires", "s", "ixlib", "fm64",
-                     "sharp", "usm", "usmrad", "mask", "corner-radius", "mask-bg", "W", "",
+                     "sharp", "usm", "usmrad", "mask", "corner-radius", "mask-bg", "duotone",
+                     "duotone-alpha", "min-w", "W", "",
                      "imgorigin-accept"]),
     _number() | st.sampled_from(["clip", "crop", "min", "max", "fill", "fillmax", "scale",
                                  "facearea", "clamp", "top,left", "faces,entropy",
@@ -388,7 +390,8 @@ imgix_params = st.lists(st.builds(
                                  "blurhash", "avif", "jp2", "srgb", "adobergb1998",
                                  "a.jpg", "10,20,30,40", "1,2,3", "bottom,center",
                                  "sans-serif,bold", "Georgia", "logo.png", "SGk", "%%%",
-                                 "true", "1", "0", "ellipse", "corners", "10,0,5,-1"])
+                                 "true", "1", "0", "ellipse", "corners", "10,0,5,-1",
+                                 "000080,ffd700", "orange"])
     | st.text(max_size=6)), max_size=8)
 imgix_images = st.sampled_from(["a.jpg", "dir/a.png", "", "%2e%2e/a.jpg", "%00",
                                 "https%3A%2F%2Fx.example.com%2Fa.jpg", "http%3A%2F%2Fevil.test",
