@@ -153,7 +153,7 @@ def _overlay(components: list[str]) -> tuple[list[str], list[dict[str, str]]]:
             if params.get("fl") == "layer_apply":
                 del params["fl"]
                 overlays.append(params)
-            elif set(params) <= {"l", "w", "h", "o", "fl", "co"}:
+            elif set(params) <= {"l", "w", "h", "o", "fl", "co", "c"}:
                 pending = params  # placed by a later fl_layer_apply, or in place as it is
             else:
                 overlays.append(params)
@@ -270,7 +270,7 @@ def _caption(overlay: dict[str, str]) -> str:
     """`l_text:FAMILY_SIZE[_STYLE…]:TEXT` as the native `text_` token: the text in the host's
     sans-serif at SIZE px, `co_` its colour (black by default, as in Cloudinary), `o_` its
     opacity, placed by `g_` with `x_`/`y_` as margins, as an image overlay is."""
-    unknown = set(overlay) - {"l", "g", "x", "y", "o", "co", "fl"}
+    unknown = set(overlay) - {"l", "g", "x", "y", "o", "co", "fl", "w", "c"}
     if unknown or overlay.get("fl", ""):
         name = sorted(unknown)[0] + "_" if unknown else "fl_" + overlay["fl"]
         raise InvalidOptions(f"Cloudinary text overlay parameter '{name}' is not supported by "
@@ -294,9 +294,17 @@ def _caption(overlay: dict[str, str]) -> str:
     if opacity < 100:
         alpha = int(colour[6:8], 16) if len(colour) == 8 else 255
         colour = colour[:6] + f"{round(alpha * opacity / 100):02x}"
+    wrap = ""
+    if "w" in overlay or "c" in overlay:
+        # w_ with c_fit is the text box's width: the lines wrap at it (a caption's layout);
+        # w_ alone would scale the drawn text, which this server does not do.
+        if overlay.get("c") != "fit" or not whole_number(overlay.get("w", "")):
+            raise InvalidOptions("Cloudinary text overlays take w_ (px) with c_fit here: the "
+                                 "width the lines wrap at")
+        wrap = str(int(overlay["w"]))
     direction, margins = _placement(overlay)
     return "text_" + ":".join([text_token(text), direction, str(int(parts[1])), colour,
-                               *margins, drawn or ""]).rstrip(":")
+                               *margins, drawn or "", wrap]).rstrip(":")
 
 
 def _merged(components: list[str]) -> dict[str, str]:

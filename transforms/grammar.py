@@ -363,7 +363,8 @@ def _p_format(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]
 MAX_TEXT_CHARS = 200
 MIN_TEXT_SIZE, MAX_TEXT_SIZE = 4, 512
 MAX_TEXT_MARGIN = 4096
-_TEXT_FORM = "B64TEXT[:POSITION[:SIZE[:RRGGBB[AA][:X[:Y[:STYLE]]]]]]"
+_TEXT_FORM = "B64TEXT[:POSITION[:SIZE[:RRGGBB[AA][:X[:Y[:STYLE[:WIDTH]]]]]]]"
+MAX_TEXT_WIDTH = 4096
 
 
 def text_token(text: str) -> str:
@@ -373,7 +374,9 @@ def text_token(text: str) -> str:
 
 def _p_text(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
     parts = _required(raw, token).split(":")
-    if len(parts) > 7 or not all(parts[1:]):
+    # STYLE may be left empty before a WIDTH (`…:Y::300`): the regular face.
+    if len(parts) > 8 or not all(p for i, p in enumerate(parts[1:], 1) if i != 6 or
+                                 len(parts) < 8):
         raise _bad(token, _TEXT_FORM)
     encoded = parts[0]
     if not set(encoded) <= _BASE64URL or len(encoded) % 4 == 1:
@@ -406,6 +409,8 @@ def _p_text(raw: str | None, token: str, lim: GrammarLimits) -> dict[str, Any]:
         if parts[6] not in TEXT_STYLES:
             raise _bad(token, "a style: bold, italic or bolditalic")
         overlay = replace(overlay, style=parts[6])
+    if len(parts) > 7:
+        overlay = replace(overlay, width=_int(parts[7], token, 0, MAX_TEXT_WIDTH))
     return {"text": overlay}
 
 
@@ -1224,8 +1229,8 @@ def _token(name: str, value: Any) -> str:
         return f"{name}_{':'.join(parts)}"
     if isinstance(value, TextOverlay):
         fields_ = [text_token(value.text), value.position, str(value.size), value.colour,
-                   str(value.margin_x), str(value.margin_y), value.style]
-        defaults = ("", "center", "24", "ffffff", "0", "0", "")
+                   str(value.margin_x), str(value.margin_y), value.style, str(value.width)]
+        defaults = ("", "center", "24", "ffffff", "0", "0", "", "0")
         while len(fields_) > 1 and fields_[-1] == defaults[len(fields_) - 1]:
             fields_.pop()
         return f"{name}_{':'.join(fields_)}"

@@ -59,7 +59,7 @@ _REFUSED = frozenset({
     "by", "mark-base", "mb", "mark-fit", "mf", "mark-h", "mh", "mark-w", "mw", "mark-x", "mx",
     "mark-y", "my", "mark-scale", "ms", "mark-tile", "mtile", "mark-rot", "txt-clip", "tcl",
     "txtclip", "txt-fit", "txtfit", "txt-lig", "txt-line", "tl", "txtline", "txt-line-color",
-    "txt-shad", "tsh", "txtshad", "txt-width", "txt-x", "txt-y", "txt-lead", "txt-track",
+    "txt-shad", "tsh", "txtshad", "txt-x", "txt-y", "txt-lead", "txt-track",
     "txt-bg", "trim-pad", "trimpad", "hue-set",
 })
 # Not part of what an imgix signature covers: `s` itself and this repository's edge parameters.
@@ -574,13 +574,15 @@ def _overlays(params: dict[str, str], watermarks: Mapping[str, str],
         colour = _colour(params.pop("txt-color", "000"), "txt-color")
         pad = _whole(params.pop("txt-pad", "10"), "txt-pad", zero=True)
         style = _font(params.pop("txt-font", ""))
+        # txt-width: the box the lines wrap in, aligned as txt-align says.
+        width = _whole(params.pop("txt-width"), "txt-width") if "txt-width" in params else ""
         if text:
             tokens["text"] = ":".join([text_token(text), position, size, colour, pad, pad,
-                                       style]).rstrip(":")
+                                       style, width]).rstrip(":")
     for name in ("mark-align", "mark-alpha", "mark-pad"):
         if name in params:
             raise InvalidOptions(f"imgix {name} goes with mark")
-    for name in ("txt-align", "txt-size", "txt-color", "txt-pad", "txt-font"):
+    for name in ("txt-align", "txt-size", "txt-color", "txt-pad", "txt-font", "txt-width"):
         if name in params:
             raise InvalidOptions(f"imgix {name} goes with txt")
 

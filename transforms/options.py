@@ -128,9 +128,10 @@ class Watermark:
 
 @dataclass(frozen=True, slots=True)
 class TextOverlay:
-    """A line of text over the output (`text_B64:POS:SIZE:COLOUR:X:Y:STYLE`, Cloudinary's
-    `l_text:`): `size` in CSS px (times dpr), in the host's default sans-serif font, `colour`
-    RRGGBB[AA], placed as a watermark is (margins in CSS px off the edges `position` names)."""
+    """Text over the output (`text_B64:POS:SIZE:COLOUR:X:Y:STYLE:WIDTH`, Cloudinary's
+    `l_text:`), one line or wrapped at `width`: `size` in CSS px (times dpr), in the host's
+    default sans-serif font, `colour` RRGGBB[AA], placed as a watermark is (margins in CSS px
+    off the edges `position` names)."""
 
     text: str
     position: str = "center"
@@ -139,6 +140,8 @@ class TextOverlay:
     margin_x: int = 0
     margin_y: int = 0
     style: str = ""  # "", "bold", "italic" or "bolditalic"
+    # CSS px (times dpr) the lines wrap at, aligned to the side `position` names (0: one line).
+    width: int = 0
 
 
 TEXT_STYLES: tuple[str, ...] = ("", "bold", "italic", "bolditalic")

@@ -16,11 +16,18 @@ FONT = "sans-serif"  # fontconfig's default sans: the operator's fonts decide th
 _STYLES = {"": "", "bold": " Bold", "italic": " Italic", "bolditalic": " Bold Italic"}
 
 
-def render(spec: TextOverlay, size: int) -> pyvips.Image:
-    """The text in its colour as 8-bit sRGB with alpha, `size` px per line of the font."""
+# Lines of wrapped text lean to the side the position names (Pango's alignment).
+_ALIGN = {"west": "low", "northwest": "low", "southwest": "low",
+          "east": "high", "northeast": "high", "southeast": "high"}
+
+
+def render(spec: TextOverlay, size: int, wrap: int = 0) -> pyvips.Image:
+    """The text in its colour as 8-bit sRGB with alpha, `size` px per line of the font,
+    wrapped at `wrap` px (0: one line)."""
     # At 72 dpi a point is a pixel; escape() keeps `<`, `>` and `&` out of Pango's markup.
+    lines = {"width": wrap, "align": _ALIGN.get(spec.position, "centre")} if wrap else {}
     mask = pyvips.Image.text(escape(spec.text, quote=False), font=f"{FONT}{_STYLES[spec.style]} "
-                             f"{size}", dpi=72)
+                             f"{size}", dpi=72, **lines)
     rgb = [int(spec.colour[i:i + 2], 16) for i in (0, 2, 4)]
     alpha = int(spec.colour[6:8], 16) / 255 if len(spec.colour) == 8 else 1.0
     colour = mask.new_from_image(rgb).copy(interpretation="srgb")
@@ -30,12 +37,18 @@ def render(spec: TextOverlay, size: int) -> pyvips.Image:
 def lay(base: pyvips.Image, spec: TextOverlay, dpr: float) -> pyvips.Image:
     """`base` (one frame) with the text over it where `spec` places it."""
     size = round(spec.size * dpr)
+    wrap = min(base.width, round(spec.width * dpr)) if spec.width else 0
     # Never drawn much larger than what can show: overlay() shrinks a mark to fit the output,
     # so a size whose line could not fit (a glyph is at least a quarter of the size wide) only
-    # costs memory. This bounds the drawing by the output's own size, whatever the URL asks.
-    size = max(1, min(size, base.height, math.ceil(base.width / (0.25 * len(spec.text)))))
+    # costs memory. This bounds the drawing by the output's own size, whatever the URL asks:
+    # one line by the output's width, wrapped lines by its area.
+    if wrap:
+        fits = math.ceil(math.sqrt(base.width * base.height / (0.25 * len(spec.text))))
+    else:
+        fits = math.ceil(base.width / (0.25 * len(spec.text)))
+    size = max(1, min(size, base.height, fits))
     try:
-        drawn = render(spec, size)
+        drawn = render(spec, size, wrap)
     except pyvips.Error as exc:
         if "no text to render" in str(exc):
             return base  # only spaces or invisible characters: nothing to lay

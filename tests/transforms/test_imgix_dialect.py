@@ -170,6 +170,9 @@ def native(rest: str) -> str:
     ("a.jpg?w=100&ixlib=js-3.8.0&s=0123&ch=Width,DPR&imgorigin-accept=avif",
      "enlarge,q_75,w_100"),
     ("a.jpg?w=100&v=2&utm_source=mail&W=300", "enlarge,q_75,w_100"),
+    # txt-width: the lines wrap in a box that wide, aligned as txt-align says.
+    ("a.jpg?txt=Hi&txt-width=120&txt-align=left,top",
+     "q_75,text_SGk:northwest:12:000000:10:10::120"),
     # Base64 values (a `64` suffix) and a percent-encoded comma.
     ("a.jpg?auto=format%2Ccompress", "fmt_auto,q_45"),
     ("a.jpg?fm64=d2VicA", "fmt_webp,q_75"),
@@ -226,6 +229,7 @@ def test_expires_is_read() -> None:
     ("a.jpg?duotone=000080,ffd700&duotone-alpha=50", "duotone-alpha below 100"),
     ("a.jpg?duotone=000080", "two colours"),
     ("a.jpg?duotone-alpha=20", "goes with duotone"),
+    ("a.jpg?txt-width=20", "goes with txt"),
     ("a.jpg?duotone=000080,ffd700&mono=fff", "duotone with mono"),
     ("a.jpg?fit=crop&h=20&min-w=0", "min-w=0"),
     ("a.jpg?fit=crop&h=20&min-w=30&dpr=5", "dpr above 4 with min-w"),

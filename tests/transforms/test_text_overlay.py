@@ -35,6 +35,10 @@ def red_box(image: pyvips.Image) -> tuple[int, int, int, int]:
     (f"text_{HELLO}:center:24:FFFFFF:0:0", f"text_{HELLO}"),  # every default dropped
     (f"text_{HELLO}:s:30:ff0000ff:0:12:bold", f"text_{HELLO}:south:30:ff0000:0:12:bold"),
     (f"text_{HELLO}:center:24:ffffff:9:9", f"text_{HELLO}"),  # no edge to keep off: no margin
+    # WIDTH wraps the lines; an empty STYLE before it is the regular face; 0 is one line.
+    (f"text_{HELLO}:west:20:ff0000:5:5::120", f"text_{HELLO}:west:20:ff0000:5:0::120"),
+    (f"text_{HELLO}:west:20:ff0000:5:0:bold:120", f"text_{HELLO}:west:20:ff0000:5:0:bold:120"),
+    (f"text_{HELLO}:west:20:ff0000:5:0::0", f"text_{HELLO}:west:20:ff0000:5"),
 ])
 def test_spellings(segment: str, canonical: str) -> None:
     assert serialize(parse(segment).options) == canonical
@@ -46,6 +50,8 @@ def test_spellings(segment: str, canonical: str) -> None:
     f"text_{HELLO}:south:3", f"text_{HELLO}:south:513", f"text_{HELLO}:south:24:red",
     f"text_{HELLO}:south:24:ffffff:0:0:underline", f"text_{HELLO}:south::ffffff",
     f"text_{HELLO}:south:24:ffffff:0:0:bold:x", f"text_{HELLO}:south:24:ffffff:-1",
+    f"text_{HELLO}:south:24:ffffff:0:0:bold:4097", f"text_{HELLO}:south:24:ffffff:0::bold",
+    f"text_{HELLO}:south:24:ffffff:0:0:bold:100:1",
 ])
 def test_what_a_text_does_not_take_is_a_400(segment: str) -> None:
     with pytest.raises(InvalidOptions):
@@ -61,6 +67,21 @@ def test_the_text_sits_where_its_position_and_margins_put_it() -> None:
     corner = made(grey, f"text_{HELLO}:northwest:30:ff0000:20:10,fmt_png")
     left, top, _, _ = red_box(corner)
     assert 20 <= left <= 24 and 10 <= top <= 18
+
+
+def test_a_width_wraps_the_lines_and_aligns_them_to_the_position() -> None:
+    grey = flat([0, 200, 0], 400, 300)
+    text = text_token("Wrapped lines of a longer caption")
+    one = red_box(made(grey, f"text_{text}:center:24:ff0000,fmt_png"))
+    wrapped = red_box(made(grey, f"text_{text}:center:24:ff0000:0:0::120,fmt_png"))
+    assert wrapped[2] - wrapped[0] <= 120 < one[2] - one[0]  # narrower than one line
+    assert wrapped[3] - wrapped[1] > 2.5 * (one[3] - one[1])  # on three lines or more
+    left = red_box(made(grey, f"text_{text}:west:24:ff0000:10:0::120,fmt_png"))
+    assert 10 <= left[0] <= 13  # the block 10 px off the left edge, lines aligned to it
+    # Doubled with dpr, as the size is.
+    doubled = red_box(made(flat([0, 200, 0], 800, 600),
+                           f"w_400,dpr_2,text_{text}:center:24:ff0000:0:0::120,fmt_png"))
+    assert 200 < doubled[2] - doubled[0] <= 240
 
 
 def test_the_size_follows_dpr_and_the_colour_its_alpha() -> None:
@@ -91,10 +112,12 @@ def test_a_text_that_draws_nothing_leaves_the_image_as_it_is(invisible: str) -> 
 def test_a_huge_text_is_drawn_no_larger_than_the_output_can_show(
         monkeypatch: pytest.MonkeyPatch) -> None:
     sizes: list[int] = []
+    drawn: list[pyvips.Image] = []
 
-    def recording(spec: TextOverlay, size: int) -> pyvips.Image:
+    def recording(spec: TextOverlay, size: int, wrap: int = 0) -> pyvips.Image:
         sizes.append(size)
-        return render(spec, size)
+        drawn.append(render(spec, size, wrap))
+        return drawn[-1]
 
     monkeypatch.setattr(textmarks, "render", recording)
     base = flat([0, 200, 0], 400, 267)
@@ -104,6 +127,13 @@ def test_a_huge_text_is_drawn_no_larger_than_the_output_can_show(
     # 512 px x dpr 4 asked; drawn at a size whose 200 glyphs of at least a quarter size fit
     # the 400 px output, not 2048 px (a line some 300 000 px long).
     assert sizes == [math.ceil(400 / (0.25 * MAX_TEXT_CHARS))]
+    # Wrapped, by the output's area: 200 glyphs on lines of the output's width at most, in
+    # no more than about the output's own pixels.
+    sizes.clear()
+    made(base, "dpr_4,w_400,text_" + text_token("W " * (MAX_TEXT_CHARS // 2)) +
+         ":center:512:ffffff:0:0::400,fmt_png")
+    assert sizes == [math.ceil(math.sqrt(400 * 267 / (0.25 * MAX_TEXT_CHARS)))]
+    assert drawn[-1].width <= 400 and drawn[-1].width * drawn[-1].height < 4 * 400 * 267
 
 
 def test_every_frame_gets_it_and_grey_stays_grey() -> None:
@@ -127,6 +157,11 @@ def test_every_frame_gets_it_and_grey_stays_grey() -> None:
      "x_10,y_10", f"text_{text_token('Sale, today')}:northeast:40:ff000080:10:10"),
     ("l_text:Roboto_40_italic_bold:Hi", f"text_{text_token('Hi')}:center:40:000000:0:0:"
                                         "bolditalic"),
+    # w_ with c_fit: the width the caption wraps at, in either layer form.
+    ("l_text:Arial_40:A%20long%20caption,w_300,c_fit,g_south",
+     f"text_{text_token('A long caption')}:south:40:000000:0:0::300"),
+    ("w_400/l_text:Arial_40:A%20long%20caption,w_300,c_fit/fl_layer_apply,g_south,y_10",
+     f"text_{text_token('A long caption')}:south:40:000000:0:10::300"),
 ])
 def test_cloudinary_text_overlays(path: str, text: str) -> None:
     tokens = serialize(parse(from_cloudinary(f"image/upload/{path}/a.jpg").tokens).options)
@@ -137,7 +172,8 @@ def test_cloudinary_text_overlays(path: str, text: str) -> None:
     ("l_text:Arial:Hi", "FAMILY_SIZE"),
     ("l_text:Arial_40_underline:Hi", "only bold, italic and normal"),
     ("l_text:Arial_40:Hi,g_center,x_10", "centred axis"),
-    ("l_text:Arial_40:Hi,w_100", "'w_'"),
+    ("l_text:Arial_40:Hi,w_100", "w_ \\(px\\) with c_fit"),
+    ("l_text:Arial_40:Hi,c_fit", "w_ \\(px\\) with c_fit"),
 ])
 def test_cloudinary_text_refusals(path: str, says: str) -> None:
     with pytest.raises(InvalidOptions, match=says):
