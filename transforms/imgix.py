@@ -439,13 +439,8 @@ def _unsharp(params: dict[str, str], tokens: dict[str, str]) -> None:
 
 
 def _radius(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not 0 <= number <= 500:
-        raise InvalidOptions(f"imgix usmrad={value}: 0..500")
-    return max(0.3, min(100.0, number))  # the native range: a sigma of 0.3 changes little
+    # Within the native range: a sigma of 0.3 changes little.
+    return max(0.3, min(100.0, _number(value, "usmrad", 0, 500)))
 
 
 def _duotone(params: dict[str, str], tokens: dict[str, str]) -> None:
@@ -657,10 +652,15 @@ def _signed(value: str, name: str, low: int, high: int) -> int:
 
 
 def _share(value: str, name: str) -> str:
+    return format_number(_number(value, name, 0, 1))
+
+
+def _number(value: str, name: str, low: float, high: float) -> float:
+    """A decimal within low..high (NaN and infinities refused); 400 naming the parameter."""
     try:
         number = float(value)
     except ValueError:
         number = math.nan
-    if not 0 <= number <= 1:
-        raise InvalidOptions(f"imgix {name}={value}: 0..1")
-    return format_number(number)
+    if not low <= number <= high:
+        raise InvalidOptions(f"imgix {name}={value}: {format_number(low)}..{format_number(high)}")
+    return number
