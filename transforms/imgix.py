@@ -458,7 +458,7 @@ def _duotone(params: dict[str, str], tokens: dict[str, str]) -> None:
     dark, light = (_colour(c, "duotone")[:6] for c in colours)
     if _signed(alpha, "duotone-alpha", 0, 100) != 100:
         raise InvalidOptions("imgix duotone-alpha below 100 is not supported by this server")
-    if "gray" in tokens or "tint" in tokens or "curve" in tokens:
+    if "tint" in tokens:
         raise InvalidOptions("imgix duotone with mono is not supported by this server")
     bands = [f"0-{int(dark[i:i + 2], 16)}:255-{int(light[i:i + 2], 16)}" for i in (0, 2, 4)]
     tokens["gray"] = ""
@@ -513,8 +513,8 @@ def _mask(params: dict[str, str], watermarks: Mapping[str, str],
     if mask_bg:
         fill = _opaque_short(_colour(mask_bg, "mask-bg"))
         if current and _opaque_short(current) != fill:
-            raise InvalidOptions("imgix mask-bg differs from bg or fill-color: one colour "
-                                 "fills them all here")
+            raise InvalidOptions("imgix mask-bg beside another bg, fill-color or fill=blur: "
+                                 "one colour fills them all here")
         tokens["bg"] = fill
     elif current and "flatten" not in tokens and current not in ("ffffff00", "blur"):
         raise InvalidOptions("imgix fill-color with mask needs mask-bg of the same colour here "
@@ -536,12 +536,7 @@ def _corner_radius(value: str) -> str:
         raise InvalidOptions(f"imgix corner-radius={value}: one radius or four")
     if not parts[0]:
         return DEFAULT_CORNER_SHARE
-    try:
-        number = float(parts[0])
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number):
-        raise InvalidOptions(f"imgix corner-radius={value}: pixels, or a share below 1")
+    number = _number(parts[0], "corner-radius", -8192, 8192)
     if number <= 0:
         return DEFAULT_CORNER_SHARE
     if number < 1:

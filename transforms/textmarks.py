@@ -9,7 +9,7 @@ from html import escape
 
 import pyvips
 
-from transforms.options import TextOverlay, Watermark
+from transforms.options import DIRECTION_ANCHORS, TextOverlay, Watermark
 from transforms.watermarks import WatermarkImage, overlay
 
 FONT = "sans-serif"  # fontconfig's default sans: the operator's fonts decide the face
@@ -17,15 +17,15 @@ _STYLES = {"": "", "bold": " Bold", "italic": " Italic", "bolditalic": " Bold It
 
 
 # Lines of wrapped text lean to the side the position names (Pango's alignment).
-_ALIGN = {"west": "low", "northwest": "low", "southwest": "low",
-          "east": "high", "northeast": "high", "southeast": "high"}
+_ALIGN = {0.0: "low", 1.0: "high"}
 
 
 def render(spec: TextOverlay, size: int, wrap: int = 0) -> pyvips.Image:
     """The text in its colour as 8-bit sRGB with alpha, `size` px per line of the font,
     wrapped at `wrap` px (0: one line)."""
     # At 72 dpi a point is a pixel; escape() keeps `<`, `>` and `&` out of Pango's markup.
-    lines = {"width": wrap, "align": _ALIGN.get(spec.position, "centre")} if wrap else {}
+    align = _ALIGN.get(DIRECTION_ANCHORS[spec.position][0], "centre")
+    lines = {"width": wrap, "align": align} if wrap else {}
     mask = pyvips.Image.text(escape(spec.text, quote=False), font=f"{FONT}{_STYLES[spec.style]} "
                              f"{size}", dpi=72, **lines)
     rgb = [int(spec.colour[i:i + 2], 16) for i in (0, 2, 4)]

@@ -216,7 +216,7 @@ def _filters(text: str, tokens: dict[str, str], marks: Mapping[str, str]) -> _Fi
         arguments = [a.strip() for a in args.split(",")] if args else []
         if name == "watermark":
             _watermark(arguments, tokens, marks)
-        elif name == "curve" and match.re is _CURVE_FILTER:
+        elif name == "curve":
             _curve(args, tokens)
         else:
             _filter(name, arguments, tokens, seen)
@@ -357,8 +357,9 @@ def _curve(args: str, tokens: dict[str, str]) -> None:
     checks the levels and the order of the points)."""
     lists = re.findall(r"\[[^\]]*\]", args)
     native = [":".join(f"{x}-{y}" for x, y in _CURVE_POINT.findall(points)) for points in lists]
-    if not all(native):
-        raise InvalidOptions("thumbor curve(): each of the four lists needs at least one point")
+    if len(native) != 4 or not all(native):
+        raise InvalidOptions("thumbor curve(): four lists of (x,y) points, each with at least "
+                             "one")
     tokens["curve"] = ";".join(native)
 
 

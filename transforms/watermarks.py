@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pyvips
 
-from transforms.options import DIRECTION_ANCHORS, Watermark
+from transforms.options import DIRECTION_ANCHORS, LINE_ANCHORS, Watermark
 from transforms.probe import Probe
 
 MAX_SIDE = 2048  # decoded, at most 16 MiB of a worker's memory
@@ -111,11 +111,17 @@ def _spread(width: int, height: int, mark_width: int,
     if across * down > 100:  # thumbor's cap on a small mark: six each way, spread the same
         across, down = min(6, across), min(6, down)
         room_x, room_y = width - across * mark_width, height - down * mark_height
-    step_x = mark_width + room_x // (max(across, 2) - 1)
-    step_y = mark_height + room_y // (max(down, 2) - 1)
-    xs = [i * step_x for i in range(across) for _ in range(down)]
-    ys = [j * step_y for _ in range(across) for j in range(down)]
+    columns, rows = _spots(across, room_x, mark_width), _spots(down, room_y, mark_height)
+    xs = [x for x in columns for _ in rows]
+    ys = [y for _ in columns for y in rows]
     return xs, ys
+
+
+def _spots(count: int, room: int, size: int) -> list[int]:
+    """Where `count` copies of `size` start along a side, `room` left over as equal gaps (the
+    division cut down, as thumbor's)."""
+    step = size + room // (max(count, 2) - 1)
+    return [i * step for i in range(count)]
 
 
 def _line(position: str, width: int, height: int, mark_width: int, mark_height: int,
@@ -123,21 +129,19 @@ def _line(position: str, width: int, height: int, mark_width: int, mark_height: 
     """Copies spread along one row or column as `_spread` spreads them along each side (no cap
     on their number, as thumbor has none along one axis), the row or column placed as thumbor
     places one copy: off its edge by the margin, or centred (cut down to a whole pixel)."""
-    kind, _, anchor = position.partition("-")
-    along, cross, size, cross_size, margin = (
-        (width, height, mark_width, mark_height, margin_y) if kind == "row"
-        else (height, width, mark_height, mark_width, margin_x))
+    row = position.startswith("row-")
+    fx, fy = LINE_ANCHORS[position]
+    along, cross, size, cross_size, margin, anchor = (
+        (width, height, mark_width, mark_height, margin_y, fy) if row
+        else (height, width, mark_height, mark_width, margin_x, fx))
     count, room = _spread_axis(along, size)
-    step = size + room // (max(count, 2) - 1)
-    spots = [i * step for i in range(count)]
-    if anchor == "center":
+    spots = _spots(count, room, size)
+    if anchor == 0.5:
         at = int((cross - cross_size) / 2)
-    elif anchor in ("north", "west"):
-        at = margin
     else:
-        at = cross - cross_size - margin
+        at = margin if anchor == 0.0 else cross - cross_size - margin
     fixed = [at] * count
-    return (spots, fixed) if kind == "row" else (fixed, spots)
+    return (spots, fixed) if row else (fixed, spots)
 
 
 def _spread_axis(length: int, size: int) -> tuple[int, int]:

@@ -344,7 +344,8 @@ def test_colorize_translates_to_the_native_colorize(path: str, expected: str) ->
 
 
 @pytest.mark.parametrize(("path", "words"), [
-    (f"filters:curve([],{IDENTITY},{IDENTITY},{IDENTITY})/a.jpg", "at least one point"),
+    (f"filters:curve([],{IDENTITY},{IDENTITY},{IDENTITY})/a.jpg", "each with at least one"),
+    ("filters:curve()/a.jpg", "four lists"),
     ("filters:curve([(0,0)])/a.jpg", "could not be read"),
     (f"filters:curve([(0,300)],{IDENTITY},{IDENTITY},{IDENTITY})/a.jpg", "0..255"),
     (f"filters:curve([(9,0),(3,4)],{IDENTITY},{IDENTITY},{IDENTITY})/a.jpg", "X increasing"),
